@@ -1,0 +1,1 @@
+//! Candle models and their losses.
