@@ -6,3 +6,5 @@ pub mod envs;
 pub mod models;
 pub mod ops;
 pub mod rng;
+pub mod data;
+pub mod scenario;

@@ -1,1 +1,4 @@
 //! Candle models and their losses.
+
+pub mod classifier;
+pub mod loss;

@@ -1,0 +1,151 @@
+//! Turning u8 images into f32 batches, in a shuffled order reproducible from the seed.
+
+use candle_core::{Device, Tensor};
+
+use super::Split;
+use crate::rng::Rng;
+
+/// One mini-batch on the training device.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Images, `(batch, 1, 28, 28)` f32 in [0, 1] (or [−1, 1] when asked).
+    pub images: Tensor,
+    /// Labels, `(batch,)` u32.
+    pub labels: Tensor,
+}
+
+/// How pixels map to floats: classifiers take [0, 1], GANs [−1, 1] to match a tanh output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelScale {
+    /// x / 255.
+    UnitInterval,
+    /// x / 127.5 − 1.
+    Symmetric,
+}
+
+/// The order in which one epoch visits the training set; reshuffled each epoch from the run's RNG.
+#[derive(Debug, Clone)]
+pub struct BatchPlan {
+    order: Vec<u32>,
+    cursor: usize,
+}
+
+impl BatchPlan {
+    /// A fresh shuffled order over `len` examples.
+    pub fn shuffled(len: usize, rng: &mut Rng) -> Self {
+        let mut order: Vec<u32> = (0..len as u32).collect();
+        rng.shuffle(&mut order);
+        Self { order, cursor: 0 }
+    }
+
+    /// The next `batch_size` indices, or fewer at the end of the epoch, or `None` when it is done.
+    pub fn next_indices(&mut self, batch_size: usize) -> Option<&[u32]> {
+        if self.cursor >= self.order.len() {
+            return None;
+        }
+        let end = (self.cursor + batch_size).min(self.order.len());
+        let slice = &self.order[self.cursor..end];
+        self.cursor = end;
+        Some(slice)
+    }
+
+    /// Examples already handed out this epoch.
+    pub fn position(&self) -> usize {
+        self.cursor
+    }
+
+    /// Examples in the epoch.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// True for an empty split.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// Gathers the examples at `indices` into a batch, converting pixels into `scratch` (reused
+/// between calls so a step allocates nothing but the tensors).
+pub fn gather(
+    split: &Split,
+    indices: &[u32],
+    scale: PixelScale,
+    scratch: &mut Vec<f32>,
+    device: &Device,
+) -> candle_core::Result<Batch> {
+    let (rows, cols) = (split.images.rows, split.images.cols);
+    let len = rows * cols;
+    scratch.clear();
+    scratch.reserve(indices.len() * len);
+    let (mul, add) = match scale {
+        PixelScale::UnitInterval => (1.0 / 255.0, 0.0),
+        PixelScale::Symmetric => (1.0 / 127.5, -1.0),
+    };
+    for &i in indices {
+        scratch.extend(
+            split
+                .images
+                .image(i as usize)
+                .iter()
+                .map(|&p| p as f32 * mul + add),
+        );
+    }
+    let labels: Vec<u32> = indices
+        .iter()
+        .map(|&i| split.labels[i as usize] as u32)
+        .collect();
+    Ok(Batch {
+        images: Tensor::from_slice(scratch, (indices.len(), 1, rows, cols), device)?,
+        labels: Tensor::from_vec(labels, indices.len(), device)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Images;
+
+    #[test]
+    fn plan_covers_every_example_once_per_epoch() {
+        let mut rng = Rng::new(3);
+        let mut plan = BatchPlan::shuffled(10, &mut rng);
+        let mut seen = Vec::new();
+        while let Some(ix) = plan.next_indices(4) {
+            seen.extend_from_slice(ix);
+        }
+        assert_eq!(seen.len(), 10);
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn gather_scales_pixels() {
+        let split = Split {
+            images: Images {
+                pixels: vec![0, 255, 51, 102],
+                count: 2,
+                rows: 1,
+                cols: 2,
+            },
+            labels: vec![4, 7],
+        };
+        let mut scratch = Vec::new();
+        let b = gather(
+            &split,
+            &[1, 0],
+            PixelScale::UnitInterval,
+            &mut scratch,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let v: Vec<f32> = b.images.flatten_all().unwrap().to_vec1().unwrap();
+        for (got, want) in v.iter().zip([0.2, 0.4, 0.0, 1.0]) {
+            assert!((got - want).abs() < 1e-6, "{v:?}");
+        }
+        assert_eq!(b.labels.to_vec1::<u32>().unwrap(), vec![7, 4]);
+        let b = gather(&split, &[0], PixelScale::Symmetric, &mut scratch, &Device::Cpu).unwrap();
+        let v: Vec<f32> = b.images.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(v, vec![-1.0, 1.0]);
+    }
+}

@@ -1,0 +1,405 @@
+//! Scenario files (`scenarios/*.toml`): one experiment per file, every hyperparameter with a
+//! default that works, unknown keys refused with their line, `--set key=value` overrides.
+
+use std::path::{Path, PathBuf};
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::data::DatasetName;
+
+/// Why a scenario cannot be used; every variant names the file, line or key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The scenario file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has an unknown key or a wrongly typed value (the message
+    /// carries the line and column).
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The scenario file.
+        path: PathBuf,
+        /// toml's message, with line, column and the offending key.
+        message: String,
+    },
+    /// `kind` is missing or not one of the known kinds.
+    #[error("{}: `kind` must be \"classifier\", \"gan\" or \"rl\"{}", path.display(), found.as_ref().map(|f| format!(", found {f:?}")).unwrap_or_default())]
+    Kind {
+        /// The scenario file.
+        path: PathBuf,
+        /// What was there instead, if anything.
+        found: Option<String>,
+    },
+    /// A `--set` names a key the scenario does not have.
+    #[error("--set {key}: unknown key for a {kind} scenario (keys: {known})")]
+    UnknownSetKey {
+        /// The key given.
+        key: String,
+        /// The scenario kind.
+        kind: &'static str,
+        /// The valid keys.
+        known: String,
+    },
+    /// A `--set` is not of the form key=value.
+    #[error("--set {0:?}: expected key=value")]
+    SetSyntax(String),
+    /// A value is of the right type but out of range (lr ≤ 0, batch 0, …).
+    #[error("{key} = {value}: {reason}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+/// Which classifier architecture to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Conv2D(32, 3×3) → MaxPool(2) → Dense(128) → Dense(10).
+    Cnn,
+    /// 784 → 256 → 128 → 10.
+    Mlp,
+}
+
+impl ModelKind {
+    /// The name used in scenarios and on screen.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Cnn => "cnn",
+            ModelKind::Mlp => "mlp",
+        }
+    }
+}
+
+/// Everything a classifier run needs; the TOML keys are the field names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifierConfig {
+    /// Architecture.
+    pub model: ModelKind,
+    /// Which images to train on.
+    pub dataset: DatasetName,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per optimizer step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Seeds weights and shuffling.
+    pub seed: u64,
+    /// Steps between evaluations on a test subset (and refreshes of the sample grid).
+    pub eval_every: usize,
+    /// Test images used by the periodic evaluation; the full test set is used at epoch ends.
+    pub eval_subset: usize,
+    /// Steps between periodic checkpoints (0: only on demand, pause and exit).
+    pub checkpoint_every: usize,
+    /// Checkpoints kept on disk.
+    pub keep_checkpoints: usize,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Cnn,
+            dataset: DatasetName::Mnist,
+            epochs: 5,
+            batch_size: 32,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            seed: 42,
+            eval_every: 500,
+            eval_subset: 2000,
+            checkpoint_every: 2000,
+            keep_checkpoints: 3,
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// Refuses values that type-check but cannot work, naming the key.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        check_lr("lr", self.lr)?;
+        check_positive("batch_size", self.batch_size)?;
+        check_positive("epochs", self.epochs)?;
+        check_positive("eval_every", self.eval_every)?;
+        check_positive("eval_subset", self.eval_subset)?;
+        check_beta("beta1", self.beta1)?;
+        check_beta("beta2", self.beta2)?;
+        Ok(())
+    }
+}
+
+/// Learning rates must be finite and positive.
+pub fn check_lr(key: &str, lr: f64) -> Result<(), ScenarioError> {
+    if lr.is_finite() && lr > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(key, lr, "must be a finite number above 0"))
+    }
+}
+
+/// Counts (batch size, epochs, …) must be at least 1.
+pub fn check_positive(key: &str, v: usize) -> Result<(), ScenarioError> {
+    if v > 0 {
+        Ok(())
+    } else {
+        Err(invalid(key, v, "must be at least 1"))
+    }
+}
+
+/// Adam's betas live in [0, 1).
+pub fn check_beta(key: &str, b: f64) -> Result<(), ScenarioError> {
+    if (0.0..1.0).contains(&b) {
+        Ok(())
+    } else {
+        Err(invalid(key, b, "must be in [0, 1)"))
+    }
+}
+
+/// Builds an `Invalid` error.
+pub fn invalid(key: &str, value: impl ToString, reason: &str) -> ScenarioError {
+    ScenarioError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// A scenario's settings, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settings {
+    /// An image classifier.
+    Classifier(ClassifierConfig),
+}
+
+impl Settings {
+    /// The kind as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Settings::Classifier(_) => "classifier",
+        }
+    }
+
+    /// The settings as a TOML table, for `config.toml` in the run directory.
+    pub fn to_table(&self) -> toml::Table {
+        let mut table = match self {
+            Settings::Classifier(c) => to_table(c),
+        };
+        table.insert("kind".into(), toml::Value::String(self.kind().into()));
+        table
+    }
+}
+
+/// A loaded, validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// The file stem, used in run directory names and summaries.
+    pub name: String,
+    /// The settings.
+    pub settings: Settings,
+}
+
+fn to_table<T: Serialize>(value: &T) -> toml::Table {
+    toml::Table::try_from(value).expect("scenario configs serialise to a TOML table")
+}
+
+#[derive(Deserialize)]
+struct KindOnly {
+    kind: Option<toml::Spanned<String>>,
+}
+
+/// Blanks out the line holding `kind = …` (keeping byte offsets and line numbers), so the rest
+/// can be parsed by a strict, kind-specific struct whose errors still point at the right line.
+fn without_kind_line(text: &str, span: std::ops::Range<usize>) -> String {
+    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..start]);
+    out.extend(text[start..end].chars().map(|_| ' '));
+    out.push_str(&text[end..]);
+    out
+}
+
+fn parse_strict<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, ScenarioError> {
+    toml::from_str(text).map_err(|e| ScenarioError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+/// Parses scenario text; `path` is used for messages and the name.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let kind: KindOnly = parse_strict(path, text)?;
+    let Some(kind) = kind.kind else {
+        return Err(ScenarioError::Kind {
+            path: path.to_path_buf(),
+            found: None,
+        });
+    };
+    let rest = without_kind_line(text, kind.span());
+    let settings = match kind.get_ref().as_str() {
+        "classifier" => Settings::Classifier(parse_strict(path, &rest)?),
+        other => {
+            return Err(ScenarioError::Kind {
+                path: path.to_path_buf(),
+                found: Some(other.to_string()),
+            })
+        }
+    };
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("scenario")
+        .to_string();
+    Ok(Scenario { name, settings })
+}
+
+/// Reads and parses a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Applies one `key=value` override to a config, through its TOML form so that types are
+/// checked exactly as in a file.
+fn apply_set<T: Serialize + DeserializeOwned>(
+    config: &T,
+    kind: &'static str,
+    assignment: &str,
+) -> Result<T, ScenarioError> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| ScenarioError::SetSyntax(assignment.to_string()))?;
+    let mut table = to_table(config);
+    if !table.contains_key(key) {
+        return Err(ScenarioError::UnknownSetKey {
+            key: key.to_string(),
+            kind,
+            known: table.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
+    // A bare word such as `mlp` is a string; anything TOML can parse keeps its type.
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    table.insert(key.to_string(), value);
+    table.try_into().map_err(|e: toml::de::Error| ScenarioError::Invalid {
+        key: key.to_string(),
+        value: raw.to_string(),
+        reason: e.message().trim_end().to_string(),
+    })
+}
+
+impl Scenario {
+    /// Applies `--set key=value` overrides in order, then validates the result.
+    pub fn with_overrides(mut self, sets: &[String]) -> Result<Self, ScenarioError> {
+        for set in sets {
+            self.settings = match &self.settings {
+                Settings::Classifier(c) => Settings::Classifier(apply_set(c, "classifier", set)?),
+            };
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Checks every value's range.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        match &self.settings {
+            Settings::Classifier(c) => c.validate(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> &'static Path {
+        Path::new("scenarios/test.toml")
+    }
+
+    #[test]
+    fn defaults_fill_missing_keys() {
+        let s = parse(p(), "kind = \"classifier\"\nlr = 0.01\n").unwrap();
+        let Settings::Classifier(c) = s.settings;
+        assert_eq!(c.lr, 0.01);
+        assert_eq!(c.batch_size, 32);
+        assert_eq!(s.name, "test");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = "# a comment\nkind = \"classifier\"\nepochs = 2\nlearning_rate = 0.1\n";
+        let msg = parse(p(), text).unwrap_err().to_string();
+        assert!(msg.contains("learning_rate"), "{msg}");
+        assert!(msg.contains("line 4"), "{msg}");
+        assert!(msg.contains("scenarios/test.toml"), "{msg}");
+    }
+
+    #[test]
+    fn bad_kind_and_bad_types_are_refused() {
+        let msg = parse(p(), "kind = \"vae\"\n").unwrap_err().to_string();
+        assert!(msg.contains("\"vae\""), "{msg}");
+        assert!(parse(p(), "lr = 1\n").is_err());
+        let msg = parse(p(), "kind = \"classifier\"\nbatch_size = \"big\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn set_overrides_check_keys_types_and_ranges() {
+        let s = parse(p(), "kind = \"classifier\"\n").unwrap();
+        let s2 = s
+            .clone()
+            .with_overrides(&["lr=0.5".into(), "model=mlp".into(), "epochs=1".into()])
+            .unwrap();
+        let Settings::Classifier(c) = s2.settings;
+        assert_eq!((c.lr, c.model, c.epochs), (0.5, ModelKind::Mlp, 1));
+        for (set, needle) in [
+            ("lr=-1", "lr = -1"),
+            ("batch_size=0", "batch_size = 0"),
+            ("lr=abc", "lr = abc"),
+            ("colour=red", "unknown key"),
+            ("nonsense", "expected key=value"),
+            ("model=resnet", "model = resnet"),
+        ] {
+            let msg = s
+                .clone()
+                .with_overrides(&[set.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(needle), "{set}: {msg}");
+        }
+    }
+
+    #[test]
+    fn table_round_trip_carries_kind() {
+        let s = parse(p(), "kind = \"classifier\"\n").unwrap();
+        let t = s.settings.to_table();
+        assert_eq!(t["kind"].as_str(), Some("classifier"));
+        assert_eq!(t["batch_size"].as_integer(), Some(32));
+    }
+}
