@@ -8,3 +8,5 @@ pub mod ops;
 pub mod rng;
 pub mod data;
 pub mod scenario;
+pub mod jobs;
+pub mod device;

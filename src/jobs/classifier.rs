@@ -1,0 +1,535 @@
+//! The classifier job: trains the CNN or MLP on an IDX dataset, evaluates on the test set,
+//! and reports loss, accuracy, speed, sample predictions and a confusion matrix.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Module, D};
+use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use serde_json::json;
+
+use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
+use crate::data::batch::{gather, PixelScale};
+use crate::data::{lookup, BatchPlan, Dataset, Split, CLASSES};
+use crate::device::DeviceChoice;
+use crate::models::classifier::ClassifierModel;
+use crate::models::loss::softmax_cross_entropy;
+use crate::rng::Rng;
+use crate::scenario::ClassifierConfig;
+
+/// Test images shown in the sample grid (a fixed set, so the user sees predictions change).
+pub const SAMPLE_COUNT: usize = 16;
+/// Steps between train-accuracy reports.
+const ACCURACY_EVERY: u64 = 50;
+/// Examples per forward pass when evaluating.
+const EVAL_BATCH: usize = 500;
+/// Seconds between progress events.
+const PROGRESS_INTERVAL_S: f64 = 0.2;
+
+/// Counts of (true class, predicted class) over a test set.
+pub type Confusion = [[u32; CLASSES]; CLASSES];
+
+/// One test image with what the model thinks of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplePrediction {
+    /// 28×28 pixels.
+    pub pixels: Vec<u8>,
+    /// The true class.
+    pub label: u8,
+    /// The three most probable classes with their probabilities, best first.
+    pub top3: [(u8, f32); 3],
+}
+
+/// The bulky part of the classifier's state, published through the job's watch slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifierSnapshot {
+    /// Predictions for the fixed sample images.
+    pub samples: Vec<SamplePrediction>,
+    /// Confusion matrix from the latest evaluation.
+    pub confusion: Confusion,
+    /// Test images that evaluation covered.
+    pub evaluated: usize,
+    /// Class names of the dataset.
+    pub class_names: [&'static str; CLASSES],
+    /// Step at which this was computed.
+    pub step: u64,
+}
+
+/// What a classifier job needs to start.
+#[derive(Debug, Clone)]
+pub struct ClassifierJobSpec {
+    /// Scenario name, for summaries.
+    pub scenario: String,
+    /// Hyperparameters.
+    pub config: ClassifierConfig,
+    /// `--data-dir`, first in the dataset lookup order.
+    pub data_dir: Option<PathBuf>,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// Stop after this many steps (headless `--steps`).
+    pub max_steps: Option<u64>,
+}
+
+/// Result of evaluating on a split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Counts of (true, predicted).
+    pub confusion: Confusion,
+    /// Examples evaluated.
+    pub count: usize,
+}
+
+/// The model, optimizer and data order of one classifier run; steps on demand.
+pub struct ClassifierTrainer {
+    config: ClassifierConfig,
+    dataset: Arc<Dataset>,
+    device: Device,
+    varmap: VarMap,
+    model: ClassifierModel,
+    optimizer: candle_nn::AdamW,
+    rng: Rng,
+    plan: BatchPlan,
+    scratch: Vec<f32>,
+    step: u64,
+    epoch: usize,
+}
+
+/// What one call to [`ClassifierTrainer::train_step`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOutcome {
+    /// Mean loss of the batch.
+    pub loss: f64,
+    /// Correct predictions in the batch (before the update).
+    pub correct: usize,
+    /// Batch size.
+    pub count: usize,
+    /// True when this batch ended an epoch.
+    pub epoch_done: bool,
+}
+
+impl ClassifierTrainer {
+    /// Builds the model with fresh weights from the config's seed.
+    pub fn new(
+        config: ClassifierConfig,
+        dataset: Arc<Dataset>,
+        device: Device,
+    ) -> candle_core::Result<Self> {
+        let varmap = VarMap::new();
+        device.set_seed(config.seed)?;
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let model = ClassifierModel::new(config.model, vb)?;
+        let optimizer = candle_nn::AdamW::new(
+            varmap.all_vars(),
+            ParamsAdamW {
+                lr: config.lr,
+                beta1: config.beta1,
+                beta2: config.beta2,
+                eps: 1e-8,
+                // Keras and PyTorch Adam apply no weight decay; candle's default is 0.01.
+                weight_decay: 0.0,
+            },
+        )?;
+        let mut rng = Rng::new(config.seed);
+        let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
+        Ok(Self {
+            config,
+            dataset,
+            device,
+            varmap,
+            model,
+            optimizer,
+            rng,
+            plan,
+            scratch: Vec::new(),
+            step: 0,
+            epoch: 0,
+        })
+    }
+
+    /// Trains on the next batch; reshuffles when an epoch ends.
+    pub fn train_step(&mut self) -> candle_core::Result<StepOutcome> {
+        let indices = match self.plan.next_indices(self.config.batch_size) {
+            Some(ix) => ix.to_vec(),
+            None => {
+                self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut self.rng);
+                self.epoch += 1;
+                self.plan
+                    .next_indices(self.config.batch_size)
+                    .map(|ix| ix.to_vec())
+                    .unwrap_or_default()
+            }
+        };
+        let batch = gather(
+            &self.dataset.train,
+            &indices,
+            PixelScale::UnitInterval,
+            &mut self.scratch,
+            &self.device,
+        )?;
+        let logits = self.model.forward(&batch.images)?;
+        let loss = softmax_cross_entropy(&logits, &batch.labels)?;
+        self.optimizer.backward_step(&loss)?;
+        let predicted = logits.argmax(D::Minus1)?;
+        let correct = predicted
+            .eq(&batch.labels)?
+            .to_dtype(DType::U32)?
+            .sum_all()?
+            .to_scalar::<u32>()? as usize;
+        self.step += 1;
+        let epoch_done = self.plan.position() >= self.plan.len();
+        if epoch_done {
+            self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut self.rng);
+            self.epoch += 1;
+        }
+        Ok(StepOutcome {
+            loss: loss.to_scalar::<f32>()? as f64,
+            correct,
+            count: indices.len(),
+            epoch_done,
+        })
+    }
+
+    /// Accuracy, loss and confusion matrix on the first `limit` examples of `split`.
+    pub fn evaluate(&mut self, split: &Split, limit: usize) -> candle_core::Result<Evaluation> {
+        let count = limit.min(split.len());
+        let mut confusion = [[0u32; CLASSES]; CLASSES];
+        let mut loss_sum = 0.0;
+        let mut correct = 0usize;
+        let indices: Vec<u32> = (0..count as u32).collect();
+        for chunk in indices.chunks(EVAL_BATCH) {
+            let batch = gather(
+                split,
+                chunk,
+                PixelScale::UnitInterval,
+                &mut self.scratch,
+                &self.device,
+            )?;
+            let logits = self.model.forward(&batch.images)?;
+            loss_sum += softmax_cross_entropy(&logits, &batch.labels)?.to_scalar::<f32>()? as f64
+                * chunk.len() as f64;
+            let predicted = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            for (&i, &p) in chunk.iter().zip(&predicted) {
+                let truth = split.labels[i as usize] as usize;
+                confusion[truth][p as usize] += 1;
+                correct += usize::from(truth == p as usize);
+            }
+        }
+        Ok(Evaluation {
+            accuracy: correct as f64 / count.max(1) as f64,
+            loss: loss_sum / count.max(1) as f64,
+            confusion,
+            count,
+        })
+    }
+
+    /// Top-3 predictions for the given test images.
+    pub fn predict(&mut self, indices: &[u32]) -> candle_core::Result<Vec<SamplePrediction>> {
+        let split = &self.dataset.test;
+        let batch = gather(
+            split,
+            indices,
+            PixelScale::UnitInterval,
+            &mut self.scratch,
+            &self.device,
+        )?;
+        let probs = candle_nn::ops::softmax(&self.model.forward(&batch.images)?, D::Minus1)?
+            .to_vec2::<f32>()?;
+        Ok(indices
+            .iter()
+            .zip(probs)
+            .map(|(&i, p)| {
+                let mut order: Vec<usize> = (0..CLASSES).collect();
+                order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+                SamplePrediction {
+                    pixels: split.images.image(i as usize).to_vec(),
+                    label: split.labels[i as usize],
+                    top3: [0, 1, 2].map(|k| (order[k] as u8, p[order[k]])),
+                }
+            })
+            .collect())
+    }
+
+    /// Steps per epoch at the current batch size.
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.dataset.train.len().div_ceil(self.config.batch_size) as u64
+    }
+
+    /// Steps still to train in the planned epochs.
+    pub fn remaining_steps(&self) -> u64 {
+        let left_in_epoch =
+            (self.plan.len() - self.plan.position()).div_ceil(self.config.batch_size) as u64;
+        let later_epochs = self.config.epochs.saturating_sub(self.epoch + 1) as u64;
+        if self.epoch >= self.config.epochs {
+            0
+        } else {
+            left_in_epoch + later_epochs * self.steps_per_epoch()
+        }
+    }
+
+    /// Completed epochs.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Steps trained.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// The current hyperparameters.
+    pub fn config(&self) -> &ClassifierConfig {
+        &self.config
+    }
+
+    /// The weights, by name (for checkpoints).
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    /// The data being trained on.
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+}
+
+impl Steer for ClassifierTrainer {
+    fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
+        let value = param.validate(value)?;
+        match param {
+            Param::Lr => {
+                self.optimizer.set_learning_rate(value);
+                self.config.lr = value;
+            }
+            Param::BatchSize => self.config.batch_size = value as usize,
+            Param::Epochs => {
+                let epochs = value as usize;
+                if epochs <= self.epoch {
+                    return Err(format!(
+                        "epochs {epochs}: {} epochs are already done",
+                        self.epoch
+                    ));
+                }
+                self.config.epochs = epochs;
+            }
+            other => return Err(format!("{other} does not apply to a classifier")),
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<String, String> {
+        Err("this run has no run directory".into())
+    }
+
+    fn next_step(&self) -> u64 {
+        self.step + 1
+    }
+}
+
+/// Smoothed throughput: an exponential moving average of samples per second.
+#[derive(Debug, Clone, Copy, Default)]
+struct RateMeter {
+    rate: f64,
+}
+
+impl RateMeter {
+    fn record(&mut self, samples: usize, seconds: f64) {
+        if seconds <= 0.0 {
+            return;
+        }
+        let now = samples as f64 / seconds;
+        self.rate = if self.rate == 0.0 {
+            now
+        } else {
+            0.95 * self.rate + 0.05 * now
+        };
+    }
+}
+
+/// Loads the dataset, reporting the lookup order's error (with the fix) on failure.
+fn load_dataset(spec: &ClassifierJobSpec) -> Result<Dataset, String> {
+    lookup::load(spec.config.dataset, spec.data_dir.as_deref()).map_err(|e| e.to_string())
+}
+
+/// Runs a classifier job to its end: waits for `Start`, trains, evaluates, reports.
+pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> Result<(), String> {
+    let events = ends.control.events.clone();
+    events.status(JobStatus::Ready);
+    if ends.control.wait_for_start() == Flow::Stop {
+        events.status(JobStatus::Stopped);
+        return Ok(());
+    }
+    events.status(JobStatus::Loading(format!(
+        "loading {}",
+        spec.config.dataset
+    )));
+    let dataset = Arc::new(load_dataset(&spec)?);
+    let device = spec.device.open()?;
+    events.send(JobEvent::Notice(format!(
+        "{} from {}: {} train, {} test images",
+        dataset.name,
+        dataset.dir.display(),
+        dataset.train.len(),
+        dataset.test.len()
+    )));
+    let err = |e: candle_core::Error| e.to_string();
+    let mut trainer = ClassifierTrainer::new(spec.config.clone(), dataset.clone(), device)
+        .map_err(err)?;
+    let sample_indices: Vec<u32> = {
+        let mut order: Vec<u32> = (0..dataset.test.len() as u32).collect();
+        Rng::new(spec.config.seed ^ 0xfeed).shuffle(&mut order);
+        order.truncate(SAMPLE_COUNT.min(order.len()));
+        order
+    };
+    let class_names = *dataset.class_names();
+    let publish = |trainer: &mut ClassifierTrainer,
+                   ends: &JobEnds<ClassifierSnapshot>,
+                   eval: &Evaluation|
+     -> candle_core::Result<()> {
+        let samples = trainer.predict(&sample_indices)?;
+        ends.publish(ClassifierSnapshot {
+            samples,
+            confusion: eval.confusion,
+            evaluated: eval.count,
+            class_names,
+            step: trainer.step(),
+        });
+        Ok(())
+    };
+
+    events.status(JobStatus::Running);
+    let started = Instant::now();
+    let mut train_seconds = 0.0;
+    let mut samples_seen = 0usize;
+    let mut meter = RateMeter::default();
+    let mut last_progress = Instant::now();
+    let (mut acc_correct, mut acc_count) = (0usize, 0usize);
+    let mut recent_losses: Vec<f64> = Vec::new();
+    // The latest evaluation and the step it was made at.
+    let mut last_eval: Option<(u64, Evaluation)> = None;
+    let mut status = JobStatus::Finished;
+
+    loop {
+        if ends.control.poll(&mut trainer) == Flow::Stop {
+            status = JobStatus::Stopped;
+            break;
+        }
+        if trainer.remaining_steps() == 0 || spec.max_steps.is_some_and(|m| trainer.step() >= m)
+        {
+            break;
+        }
+        let t0 = Instant::now();
+        let out = trainer.train_step().map_err(err)?;
+        let dt = t0.elapsed().as_secs_f64();
+        train_seconds += dt;
+        samples_seen += out.count;
+        meter.record(out.count, dt);
+        let step = trainer.step();
+
+        if !out.loss.is_finite() {
+            let reason = format!(
+                "loss became {} at step {step} (lr {:.1e}): lower lr and press s to restart",
+                out.loss,
+                trainer.config().lr
+            );
+            events.send(JobEvent::Notice(reason.clone()));
+            if ends.control.hold(&reason, &mut trainer) == Flow::Stop {
+                status = JobStatus::Stopped;
+                break;
+            }
+            continue;
+        }
+        events.metric(step, Metric::TrainLoss, out.loss);
+        recent_losses.push(out.loss);
+        if recent_losses.len() > 100 {
+            recent_losses.remove(0);
+        }
+        acc_correct += out.correct;
+        acc_count += out.count;
+        if step % ACCURACY_EVERY == 0 {
+            events.metric(
+                step,
+                Metric::TrainAccuracy,
+                acc_correct as f64 / acc_count as f64,
+            );
+            (acc_correct, acc_count) = (0, 0);
+        }
+
+        let eval_now = out.epoch_done || step % spec.config.eval_every as u64 == 0;
+        if eval_now {
+            let limit = if out.epoch_done {
+                usize::MAX
+            } else {
+                trainer.config().eval_subset
+            };
+            let split = dataset.test.clone();
+            let eval = trainer.evaluate(&split, limit).map_err(err)?;
+            events.metric(step, Metric::TestAccuracy, eval.accuracy);
+            events.metric(step, Metric::TestLoss, eval.loss);
+            events.metric(step, Metric::SamplesPerSec, meter.rate);
+            publish(&mut trainer, ends, &eval).map_err(err)?;
+            last_eval = Some((step, eval));
+        }
+
+        if last_progress.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S || out.epoch_done {
+            last_progress = Instant::now();
+            let remaining = match spec.max_steps {
+                Some(m) => m.saturating_sub(step).min(trainer.remaining_steps()),
+                None => trainer.remaining_steps(),
+            };
+            let steps_per_sec = meter.rate / trainer.config().batch_size as f64;
+            events.send(JobEvent::Progress(Progress {
+                step,
+                total_steps: step + remaining,
+                epoch: (trainer.epoch() + 1).min(trainer.config().epochs),
+                epochs: trainer.config().epochs,
+                rate: meter.rate,
+                eta_s: (steps_per_sec > 0.0).then(|| remaining as f64 / steps_per_sec),
+            }));
+        }
+    }
+
+    // A final evaluation on the whole test set unless the last step just did one.
+    let final_eval = match last_eval {
+        Some((at, e)) if at == trainer.step() && e.count == dataset.test.len() => e,
+        _ => {
+            let split = dataset.test.clone();
+            let eval = trainer.evaluate(&split, usize::MAX).map_err(err)?;
+            events.metric(trainer.step(), Metric::TestAccuracy, eval.accuracy);
+            events.metric(trainer.step(), Metric::TestLoss, eval.loss);
+            publish(&mut trainer, ends, &eval).map_err(err)?;
+            eval
+        }
+    };
+    let train_loss = if recent_losses.is_empty() {
+        f64::NAN
+    } else {
+        recent_losses.iter().sum::<f64>() / recent_losses.len() as f64
+    };
+    let summary = json!({
+        "scenario": spec.scenario,
+        "kind": "classifier",
+        "model": spec.config.model.as_str(),
+        "dataset": dataset.name.as_str(),
+        "steps": trainer.step(),
+        "epochs": trainer.step() as f64 / trainer.steps_per_epoch() as f64,
+        "train_loss": train_loss,
+        "test_accuracy": final_eval.accuracy,
+        "test_loss": final_eval.loss,
+        "samples_per_sec": if train_seconds > 0.0 { samples_seen as f64 / train_seconds } else { 0.0 },
+        "wall_seconds": started.elapsed().as_secs_f64(),
+        "status": match status { JobStatus::Stopped => "stopped", _ => "finished" },
+    });
+    events.send(JobEvent::Summary(summary));
+    events.status(status);
+    Ok(())
+}
+
+/// Spawns a classifier job thread; it waits for `Start`.
+pub fn spawn(spec: ClassifierJobSpec) -> std::io::Result<super::JobHandle<ClassifierSnapshot>> {
+    super::spawn("classifier", move |ends| run(spec, ends))
+}
