@@ -10,3 +10,6 @@ pub mod data;
 pub mod scenario;
 pub mod jobs;
 pub mod device;
+pub mod headless;
+pub mod progress;
+pub mod app;

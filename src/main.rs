@@ -1,1 +1,185 @@
-fn main() {}
+//! gradtop's command line: parses arguments, runs one command, reports errors with an exit
+//! status scripts can rely on (0 success, 1 the run failed, 2 bad usage or bad input).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{self, WrapErr};
+
+use gradtop::data::{self, DatasetName};
+use gradtop::device::DeviceChoice;
+use gradtop::headless::{self, Outcome};
+use gradtop::jobs::classifier::{self, ClassifierJobSpec};
+use gradtop::scenario::{self, Settings};
+
+/// Train and watch neural networks live in the terminal: an image classifier, a GAN and
+/// reinforcement-learning agents, on candle.
+///
+/// Run without a command to open the dashboard. Keys are shown at the bottom of each tab;
+/// press ? for all of them.
+#[derive(Debug, Parser)]
+#[command(name = "gradtop", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options every command accepts.
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Training device: auto (CUDA if compiled in and present), cpu, cuda or cuda:N.
+    #[arg(long, global = true, default_value = "auto", value_parser = parse_device)]
+    device: DeviceChoice,
+    /// Directory searched first for datasets (then $GRADTOP_DATA, ./data, ~/.cache/gradtop,
+    /// /usr/share/datasets).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Most redraws per second of the dashboard.
+    #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
+    /// Draw with plain ASCII instead of block and braille glyphs.
+    #[arg(long, global = true)]
+    ascii: bool,
+}
+
+fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+    s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a scenario: in the dashboard, or headless with progress on stdout.
+    Train {
+        /// Scenario file, e.g. scenarios/mnist-cnn.toml.
+        scenario: PathBuf,
+        /// No dashboard: print progress lines, then a summary.
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: one JSON object per line, the last one the run's summary.
+        #[arg(long)]
+        json: bool,
+        /// Override a scenario key, e.g. --set lr=3e-4 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Stop after this many training steps.
+        #[arg(long, value_name = "N")]
+        steps: Option<u64>,
+        /// Seed for weights and data order (same as --set seed=N).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+    },
+    /// Datasets: download and verify.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Download a dataset, show progress, verify checksums (mnist or fashion-mnist).
+    Fetch {
+        /// mnist or fashion-mnist.
+        name: DatasetName,
+        /// Where to put it (default: ~/.cache/gradtop/NAME, found automatically).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Errors that mean "the input was wrong" and exit with status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("gradtop: {e}");
+    }
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            let bad_input = err.chain().any(|c| {
+                c.is::<UsageError>()
+                    || c.is::<scenario::ScenarioError>()
+                    || matches!(
+                        c.downcast_ref::<data::DataError>(),
+                        Some(data::DataError::NotFound { .. } | data::DataError::UnknownName(_))
+                    )
+            });
+            ExitCode::from(if bad_input { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli) -> eyre::Result<ExitCode> {
+    match cli.command {
+        None => gradtop::app::run_dashboard(gradtop::app::Options {
+            fps: cli.common.fps,
+            ascii: cli.common.ascii,
+            data_dir: cli.common.data_dir,
+            device: cli.common.device,
+            scenario: None,
+        })
+        .map(|()| ExitCode::SUCCESS),
+        Some(Command::Train {
+            scenario: path,
+            headless,
+            json,
+            mut sets,
+            steps,
+            seed,
+        }) => {
+            if let Some(seed) = seed {
+                sets.push(format!("seed={seed}"));
+            }
+            let scenario = scenario::load(&path)?.with_overrides(&sets)?;
+            if !headless {
+                return gradtop::app::run_dashboard(gradtop::app::Options {
+                    fps: cli.common.fps,
+                    ascii: cli.common.ascii,
+                    data_dir: cli.common.data_dir,
+                    device: cli.common.device,
+                    scenario: Some(scenario),
+                })
+                .map(|()| ExitCode::SUCCESS);
+            }
+            cli.common.device.open().map_err(UsageError)?;
+            let handle = match &scenario.settings {
+                Settings::Classifier(config) => {
+                    data::find_dataset(config.dataset, cli.common.data_dir.as_deref())?;
+                    classifier::spawn(ClassifierJobSpec {
+                        scenario: scenario.name.clone(),
+                        config: config.clone(),
+                        data_dir: cli.common.data_dir.clone(),
+                        device: cli.common.device,
+                        max_steps: steps,
+                    })
+                    .wrap_err("starting the training thread")?
+                }
+            };
+            let mut stdout = std::io::stdout().lock();
+            match headless::drive(handle, json, &mut stdout)? {
+                Outcome::Success(_) => Ok(ExitCode::SUCCESS),
+                Outcome::Failed(reason) => {
+                    eprintln!("Error: the run failed: {reason}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Some(Command::Data {
+            command: DataCommand::Fetch { name, dir },
+        }) => {
+            let mut bar = gradtop::progress::FetchBar::new();
+            let dir = data::fetch::fetch(name, dir.as_deref(), &mut bar)?;
+            bar.done();
+            println!("{name} is ready in {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

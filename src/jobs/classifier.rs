@@ -120,9 +120,10 @@ impl ClassifierTrainer {
         device: Device,
     ) -> candle_core::Result<Self> {
         let varmap = VarMap::new();
-        device.set_seed(config.seed)?;
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
         let model = ClassifierModel::new(config.model, vb)?;
+        let mut rng = Rng::new(config.seed);
+        crate::models::init::reinit_uniform(&varmap, &mut rng)?;
         let optimizer = candle_nn::AdamW::new(
             varmap.all_vars(),
             ParamsAdamW {
@@ -134,7 +135,6 @@ impl ClassifierTrainer {
                 weight_decay: 0.0,
             },
         )?;
-        let mut rng = Rng::new(config.seed);
         let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
         Ok(Self {
             config,
@@ -376,7 +376,7 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
         dataset.train.len(),
         dataset.test.len()
     )));
-    let err = |e: candle_core::Error| e.to_string();
+    let err = |e: candle_core::Error| super::error_text(&e);
     let mut trainer = ClassifierTrainer::new(spec.config.clone(), dataset.clone(), device)
         .map_err(err)?;
     let sample_indices: Vec<u32> = {

@@ -389,6 +389,16 @@ where
     })
 }
 
+/// A candle error as one readable line: backtraces (captured when `RUST_BACKTRACE` is set)
+/// belong in bug reports, not in a status line.
+pub fn error_text(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => error_text(inner),
+        candle_core::Error::Context { inner, context } => format!("{context}: {}", error_text(inner)),
+        other => other.to_string(),
+    }
+}
+
 /// True when the current thread is a job thread (the panic hook leaves the terminal alone then).
 pub fn on_job_thread() -> bool {
     std::thread::current()

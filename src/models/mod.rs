@@ -1,4 +1,5 @@
 //! Candle models and their losses.
 
 pub mod classifier;
+pub mod init;
 pub mod loss;

@@ -1,0 +1,114 @@
+//! Keys become actions here and nowhere else, so every key can be tested without a terminal.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::{App, Overlay, TabId};
+
+/// Everything the user can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Show a tab.
+    GoTab(TabId),
+    /// Next tab.
+    NextTab,
+    /// Previous tab.
+    PrevTab,
+    /// Cursor up in the panel.
+    Up,
+    /// Cursor down in the panel.
+    Down,
+    /// Decrease / previous choice.
+    Left,
+    /// Increase / next choice.
+    Right,
+    /// Start typing a value for the selected hyperparameter.
+    BeginEdit,
+    /// A character typed into the value.
+    EditChar(char),
+    /// Delete the last typed character.
+    EditBackspace,
+    /// Apply the typed value.
+    EditCommit,
+    /// Abandon typing.
+    EditCancel,
+    /// Start, or restart with the panel's values.
+    StartRestart,
+    /// Pause or resume.
+    PauseResume,
+    /// Stop the job.
+    Stop,
+    /// Write a checkpoint.
+    Checkpoint,
+    /// Switch to the dataset offered when the scenario's is missing.
+    UseAlternative,
+    /// Show or hide the key help.
+    ToggleHelp,
+    /// Close an overlay.
+    CloseOverlay,
+    /// Quit, asking first while a job runs.
+    Quit,
+    /// Quit now (Ctrl-C, or "y" at the question).
+    ForceQuit,
+}
+
+/// Maps a key press to an action in the app's current mode (typing, an overlay, normal).
+pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        return Some(Action::ForceQuit);
+    }
+    match app.overlay {
+        Overlay::ConfirmQuit => {
+            return match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('q') => {
+                    Some(Action::ForceQuit)
+                }
+                _ => Some(Action::CloseOverlay),
+            }
+        }
+        Overlay::Help => {
+            return match key.code {
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {
+                    Some(Action::CloseOverlay)
+                }
+                _ => None,
+            }
+        }
+        Overlay::None => {}
+    }
+    if app.is_editing() {
+        return match key.code {
+            KeyCode::Enter => Some(Action::EditCommit),
+            KeyCode::Esc => Some(Action::EditCancel),
+            KeyCode::Backspace => Some(Action::EditBackspace),
+            KeyCode::Char(c) if !c.is_control() => Some(Action::EditChar(c)),
+            _ => None,
+        };
+    }
+    Some(match key.code {
+        KeyCode::Char('1') => Action::GoTab(TabId::Classifier),
+        KeyCode::Char('2') => Action::GoTab(TabId::Gan),
+        KeyCode::Char('3') => Action::GoTab(TabId::Rl),
+        KeyCode::Char('4') => Action::GoTab(TabId::Runs),
+        KeyCode::Tab => Action::NextTab,
+        KeyCode::BackTab => Action::PrevTab,
+        KeyCode::Up | KeyCode::Char('k') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::Left | KeyCode::Char('h') | KeyCode::Char('-') => Action::Left,
+        KeyCode::Right | KeyCode::Char('l') | KeyCode::Char('+') | KeyCode::Char('=') => {
+            Action::Right
+        }
+        KeyCode::Enter => Action::BeginEdit,
+        KeyCode::Char('s') => Action::StartRestart,
+        KeyCode::Char(' ') => Action::PauseResume,
+        KeyCode::Char('x') => Action::Stop,
+        KeyCode::Char('c') => Action::Checkpoint,
+        KeyCode::Char('u') => Action::UseAlternative,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Esc => Action::CloseOverlay,
+        KeyCode::Char('q') => Action::Quit,
+        _ => return None,
+    })
+}

@@ -1,0 +1,198 @@
+//! The dashboard: state, keys → actions, `update`, and pure rendering, driven by a tokio loop.
+
+pub mod keymap;
+pub mod render;
+pub mod runtime;
+pub mod tabs;
+pub mod theme;
+pub mod update;
+pub mod widgets;
+
+use std::path::PathBuf;
+
+use crate::device::DeviceChoice;
+use crate::jobs::classifier::ClassifierJobSpec;
+use crate::jobs::JobCommand;
+use crate::scenario::Scenario;
+
+pub use keymap::{map_key, Action};
+pub use runtime::run_dashboard;
+pub use update::{update, update_job};
+
+use tabs::classifier::ClassifierTab;
+use theme::Theme;
+
+/// How the dashboard was started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Most redraws per second.
+    pub fps: u32,
+    /// Plain ASCII glyphs.
+    pub ascii: bool,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--device`.
+    pub device: DeviceChoice,
+    /// A scenario from `gradtop train` to load into its tab and start.
+    pub scenario: Option<Scenario>,
+}
+
+/// The four tabs, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TabId {
+    /// Image classifier.
+    Classifier,
+    /// GAN.
+    Gan,
+    /// Reinforcement learning.
+    Rl,
+    /// Runs on disk.
+    Runs,
+}
+
+impl TabId {
+    /// Every tab in display order.
+    pub const ALL: [TabId; 4] = [TabId::Classifier, TabId::Gan, TabId::Rl, TabId::Runs];
+
+    /// The tab bar label.
+    pub fn title(self) -> &'static str {
+        match self {
+            TabId::Classifier => "Classifier",
+            TabId::Gan => "GAN",
+            TabId::Rl => "RL",
+            TabId::Runs => "Runs",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|&t| t == self).unwrap_or(0)
+    }
+
+    /// The next tab, wrapping.
+    pub fn next(self) -> Self {
+        Self::ALL[(self.index() + 1) % Self::ALL.len()]
+    }
+
+    /// The previous tab, wrapping.
+    pub fn prev(self) -> Self {
+        Self::ALL[(self.index() + Self::ALL.len() - 1) % Self::ALL.len()]
+    }
+}
+
+/// What covers the tabs, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    /// Nothing.
+    None,
+    /// The key help.
+    Help,
+    /// "A job is running. Quit?"
+    ConfirmQuit,
+}
+
+/// How serious a toast is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastLevel {
+    /// Confirmation.
+    Info,
+    /// Refused input, warnings.
+    Warn,
+    /// Failures.
+    Error,
+}
+
+/// A message on the bottom line that disappears after a while.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    /// The text.
+    pub text: String,
+    /// Its level.
+    pub level: ToastLevel,
+    /// Ticks until it disappears.
+    pub ticks_left: u32,
+}
+
+/// Work for the runtime that `update` decides but does not do itself.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Start a classifier job (replacing any running one).
+    StartClassifier(Box<ClassifierJobSpec>),
+    /// Send a command to a tab's job.
+    Command(TabId, JobCommand),
+}
+
+/// All dashboard state; rendering reads it, only `update` changes it.
+#[derive(Debug)]
+pub struct App {
+    /// Colours and glyphs.
+    pub theme: Theme,
+    /// The visible tab.
+    pub tab: TabId,
+    /// The classifier tab.
+    pub classifier: ClassifierTab,
+    /// An overlay, if shown.
+    pub overlay: Overlay,
+    /// The bottom-line message, if any.
+    pub toast: Option<Toast>,
+    /// Wall clock as shown in the status bar (set by ticks, never read while rendering).
+    pub clock: String,
+    /// The training device's short name.
+    pub device_label: String,
+    /// Set when the user has confirmed quitting.
+    pub should_quit: bool,
+    /// Redraw rates per second, for toast lifetimes.
+    pub fps: u32,
+    /// Options the dashboard was started with.
+    pub data_dir: Option<PathBuf>,
+    /// Device choice passed to jobs.
+    pub device: DeviceChoice,
+}
+
+impl App {
+    /// A dashboard on the classifier tab with its job ready, not running.
+    pub fn new(options: &Options, theme: Theme) -> Self {
+        let classifier = ClassifierTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
+        Self {
+            theme,
+            tab: TabId::Classifier,
+            classifier,
+            overlay: Overlay::None,
+            toast: None,
+            clock: String::new(),
+            device_label: match options.device {
+                DeviceChoice::Cpu => "cpu".into(),
+                DeviceChoice::Cuda(n) => format!("cuda:{n}"),
+                DeviceChoice::Auto => {
+                    if candle_core::utils::cuda_is_available() {
+                        "cuda".into()
+                    } else {
+                        "cpu".into()
+                    }
+                }
+            },
+            should_quit: false,
+            fps: options.fps.max(1),
+            data_dir: options.data_dir.clone(),
+            device: options.device,
+        }
+    }
+
+    /// True while a value is being typed.
+    pub fn is_editing(&self) -> bool {
+        self.tab == TabId::Classifier && self.classifier.editing.is_some()
+    }
+
+    /// Jobs that are loading, running or paused.
+    pub fn active_jobs(&self) -> usize {
+        usize::from(self.classifier.is_active())
+    }
+
+    /// Shows a message for about four seconds.
+    pub fn toast(&mut self, level: ToastLevel, text: impl Into<String>) {
+        self.toast = Some(Toast {
+            text: text.into(),
+            level,
+            ticks_left: 4 * self.fps,
+        });
+    }
+}

@@ -1,0 +1,143 @@
+//! Draws the whole screen from the state: tab bar, the visible tab, the bottom line, overlays.
+//! Pure: no I/O, no clock, no channels.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+use ratatui::Frame;
+
+use super::tabs::{classifier, placeholder};
+use super::widgets::help::render_help;
+use super::{App, Overlay, TabId, ToastLevel};
+
+/// The smallest terminal the layout is designed for.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
+
+/// Draws the app into a frame.
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    render_into(app, area, frame.buffer_mut());
+}
+
+/// Draws the app into any buffer (what tests call with a `TestBackend`).
+pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let msg = format!(
+            "gradtop needs a terminal of at least {}×{}; this one is {}×{}. Enlarge it or press q.",
+            MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
+        );
+        Paragraph::new(msg).wrap(Wrap { trim: true }).render(area, buf);
+        return;
+    }
+    let [top, body, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_tab_bar(app, top, buf);
+    match app.tab {
+        TabId::Classifier => classifier::render(&app.classifier, body, buf, theme),
+        TabId::Gan => placeholder::render_placeholder(
+            body,
+            buf,
+            "GAN",
+            &[
+                "The GAN tab trains an MLP GAN or a small DCGAN on the same images, plots D and G losses and D(x)/D(G(z)), and draws a grid of samples from a fixed noise batch so you can watch the same digits form.",
+            ],
+            theme,
+        ),
+        TabId::Rl => placeholder::render_placeholder(
+            body,
+            buf,
+            "RL",
+            &[
+                "The RL tab trains DQN and PPO agents on CartPole-v1 (Gymnasium-exact dynamics), plots episode returns against the 475 line, and animates the cart and pole.",
+            ],
+            theme,
+        ),
+        TabId::Runs => placeholder::render_placeholder(
+            body,
+            buf,
+            "Runs",
+            &["The Runs tab lists every run on disk, overlays their curves and resumes them from checkpoints."],
+            theme,
+        ),
+    }
+    render_bottom(app, bottom, buf);
+    match app.overlay {
+        Overlay::Help => render_help(body, buf, theme),
+        Overlay::ConfirmQuit => render_confirm(app, body, buf),
+        Overlay::None => {}
+    }
+}
+
+fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let mut spans = vec![Span::styled(" gradtop ", theme.bold()), Span::raw(" ")];
+    for (i, tab) in TabId::ALL.iter().enumerate() {
+        let label = format!("[{} {}]", i + 1, tab.title());
+        let style = if *tab == app.tab {
+            theme.highlight()
+        } else {
+            ratatui::style::Style::new()
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+    }
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+    let jobs = app.active_jobs();
+    let right = format!(
+        "{}{}{}{}{} ",
+        app.device_label,
+        theme.sep(),
+        match jobs {
+            0 => format!("classifier {}", app.classifier.status_word()),
+            1 => "1 job running".to_string(),
+            n => format!("{n} jobs running"),
+        },
+        theme.sep(),
+        app.clock
+    );
+    let w = right.chars().count() as u16;
+    if w < area.width / 2 {
+        buf.set_string(area.x + area.width - w, area.y, right, theme.dim());
+    }
+}
+
+fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let line = if let Some(toast) = &app.toast {
+        let style = match toast.level {
+            ToastLevel::Info => theme.good(),
+            ToastLevel::Warn => theme.warn(),
+            ToastLevel::Error => theme.error(),
+        };
+        Line::styled(format!(" {}", toast.text), style)
+    } else if app.is_editing() {
+        Line::styled(" type a value · Enter applies · Esc cancels", theme.warn())
+    } else {
+        let hints = match app.tab {
+            TabId::Classifier => app.classifier.hints(),
+            _ => "1-4 switch tab · ? help · q quit",
+        };
+        Line::styled(format!(" {hints}"), theme.dim())
+    };
+    buf.set_line(area.x, area.y, &line, area.width);
+}
+
+fn render_confirm(app: &App, area: Rect, buf: &mut Buffer) {
+    let (w, h) = (48.min(area.width), 5);
+    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height.saturating_sub(h)) / 2, w, h);
+    Clear.render(rect, buf);
+    let n = app.active_jobs();
+    Paragraph::new(vec![
+        Line::raw(format!("{n} job{} still running.", if n == 1 { " is" } else { "s are" })),
+        Line::styled("Quit and stop it? y quits, any other key stays.", app.theme.warn()),
+    ])
+    .wrap(Wrap { trim: true })
+    .block(Block::bordered().title(" quit? "))
+    .render(rect, buf);
+}

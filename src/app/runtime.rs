@@ -1,0 +1,215 @@
+//! The dashboard's event loop: terminal events, job events and a frame-rate-capped redraw,
+//! with the terminal restored on every way out (quit, error, panic, SIGTERM, SIGHUP).
+
+use std::io::Stdout;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{self, WrapErr};
+use crossterm::event::{Event, EventStream};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use futures::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::theme::Theme;
+use super::update::{tick, update_classifier_snapshot, update_job};
+use super::{map_key, render::render, update, App, Effect, Options, TabId};
+use crate::jobs::classifier::{self, ClassifierSnapshot};
+use crate::jobs::{JobEvent, JobHandle};
+
+type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Puts the terminal back the way the shell had it; safe to call more than once.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+fn setup_terminal() -> eyre::Result<Term> {
+    enable_raw_mode().wrap_err("switching the terminal to raw mode")?;
+    execute!(std::io::stdout(), EnterAlternateScreen).wrap_err("entering the alternate screen")?;
+    Terminal::new(CrosstermBackend::new(std::io::stdout())).wrap_err("opening the terminal")
+}
+
+/// Restores the terminal before a panic on the UI thread is reported; panics in job threads
+/// leave the screen alone (the job reports itself failed and the dashboard stays up).
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if crate::jobs::on_job_thread() {
+            return;
+        }
+        restore_terminal();
+        previous(info);
+    }));
+}
+
+/// A job handle slot the loop can await whether or not a job exists.
+struct Slot<S> {
+    handle: Option<JobHandle<S>>,
+    open: bool,
+}
+
+impl<S> Slot<S> {
+    fn empty() -> Self {
+        Self {
+            handle: None,
+            open: false,
+        }
+    }
+
+    fn replace(&mut self, handle: JobHandle<S>) {
+        if let Some(old) = self.handle.take() {
+            // The old job stops at its next step boundary; its thread is not waited for here
+            // so a restart never freezes the screen.
+            old.send(crate::jobs::JobCommand::Stop);
+        }
+        self.handle = Some(handle);
+        self.open = true;
+    }
+
+    async fn next(&mut self) -> Option<JobEvent> {
+        match (&mut self.handle, self.open) {
+            (Some(h), true) => {
+                let e = h.events.recv().await;
+                if e.is_none() {
+                    self.open = false;
+                }
+                e
+            }
+            _ => std::future::pending().await,
+        }
+    }
+
+    fn latest(&self) -> Option<Arc<S>> {
+        self.handle.as_ref().and_then(|h| h.snapshot.borrow().clone())
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(mut h) = self.handle.take() {
+            h.stop_and_join();
+        }
+    }
+}
+
+/// Opens the dashboard and runs until the user quits or a signal arrives.
+pub fn run_dashboard(options: Options) -> eyre::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")?;
+    install_panic_hook();
+    let mut terminal = setup_terminal()?;
+    let result = runtime.block_on(event_loop(&mut terminal, options));
+    restore_terminal();
+    result
+}
+
+fn clock_label() -> String {
+    // Local time without a timezone database: the C library knows the local offset.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as libc::time_t)
+        .unwrap_or(0);
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r writes only into `tm`, which lives for the call.
+    let ok = unsafe { !libc::localtime_r(&now, &mut tm).is_null() };
+    if ok {
+        format!("{:02}:{:02}", tm.tm_hour, tm.tm_min)
+    } else {
+        String::new()
+    }
+}
+
+async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
+    let theme = Theme::from_env(options.ascii);
+    let mut app = App::new(&options, theme);
+    app.clock = clock_label();
+    let frame = Duration::from_secs_f64(1.0 / options.fps.max(1) as f64);
+    let mut ticker = tokio::time::interval(frame);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut input = EventStream::new();
+    let mut sigterm = signal(SignalKind::terminate()).wrap_err("listening for SIGTERM")?;
+    let mut sighup = signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?;
+    let mut classifier_slot: Slot<ClassifierSnapshot> = Slot::empty();
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - frame;
+
+    if app.classifier.autostart {
+        let effects = app.classifier.start(app.device).effects;
+        run_effects(&mut app, effects, &mut classifier_slot);
+    }
+
+    loop {
+        if dirty && last_draw.elapsed() >= frame {
+            terminal.draw(|f| render(&app, f)).wrap_err("drawing")?;
+            dirty = false;
+            last_draw = Instant::now();
+        }
+        tokio::select! {
+            maybe = input.next() => match maybe {
+                Some(Ok(Event::Key(key))) => {
+                    if let Some(action) = map_key(&app, key) {
+                        let effects = update(&mut app, action);
+                        run_effects(&mut app, effects, &mut classifier_slot);
+                        dirty = true;
+                    }
+                }
+                Some(Ok(Event::Resize(_, _))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
+                None => app.should_quit = true,
+            },
+            Some(event) = classifier_slot.next() => {
+                if event == JobEvent::Snapshot {
+                    if let Some(s) = classifier_slot.latest() {
+                        update_classifier_snapshot(&mut app, s);
+                    }
+                } else {
+                    update_job(&mut app, TabId::Classifier, event);
+                }
+                dirty = true;
+            }
+            _ = ticker.tick() => {
+                dirty |= tick(&mut app, clock_label());
+            }
+            _ = sigterm.recv() => app.should_quit = true,
+            _ = sighup.recv() => app.should_quit = true,
+        }
+        if app.should_quit {
+            break;
+        }
+    }
+    // Let jobs reach a step boundary (and write their exit checkpoints) before leaving.
+    classifier_slot.stop_and_join();
+    Ok(())
+}
+
+fn run_effects(app: &mut App, effects: Vec<Effect>, classifier_slot: &mut Slot<ClassifierSnapshot>) {
+    for effect in effects {
+        match effect {
+            Effect::StartClassifier(spec) => match classifier::spawn(*spec) {
+                Ok(handle) => {
+                    handle.send(crate::jobs::JobCommand::Start);
+                    classifier_slot.replace(handle);
+                }
+                Err(e) => super::update::runtime_error(app, format!("could not start the job: {e}")),
+            },
+            Effect::Command(TabId::Classifier, command) => {
+                if let Some(h) = &classifier_slot.handle {
+                    h.send(command);
+                }
+            }
+            Effect::Command(_, _) => {}
+        }
+    }
+}

@@ -1,0 +1,640 @@
+//! The classifier tab: hyperparameters, progress, loss and accuracy curves, sample
+//! predictions and the confusion matrix of the running job.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Color;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+
+use super::Reaction;
+use crate::app::theme::Theme;
+use crate::app::widgets::chart::{render_chart, sparkline, Trace};
+use crate::app::widgets::confusion::render_confusion;
+use crate::app::widgets::image::{downsample, image_lines, ImageMode};
+use crate::app::widgets::params::{gauge_line, param_lines, ParamRow};
+use crate::app::widgets::series::Series;
+use crate::app::{Action, Effect, TabId, ToastLevel};
+use crate::data::{lookup, DatasetName};
+use crate::device::DeviceChoice;
+use crate::headless::format_duration;
+use crate::jobs::classifier::{ClassifierJobSpec, ClassifierSnapshot};
+use crate::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
+use crate::scenario::{ClassifierConfig, ModelKind, Scenario, Settings};
+
+/// Points kept per chart series.
+const SERIES_CAP: usize = 2000;
+/// Lines of the change log kept.
+const LOG_LINES: usize = 50;
+
+/// Whether the scenario's dataset is on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataStatus {
+    /// Found in this directory.
+    Found(PathBuf),
+    /// Not found: the command that fixes it, and another dataset that is present.
+    Missing {
+        /// The exact command to get it.
+        hint: String,
+        /// A dataset that is available instead.
+        alternative: Option<DatasetName>,
+    },
+}
+
+impl DataStatus {
+    /// Looks for `name` in the documented lookup order.
+    pub fn probe(name: DatasetName, data_dir: Option<&Path>) -> Self {
+        match lookup::find_dataset(name, data_dir) {
+            Ok(dir) => DataStatus::Found(dir),
+            Err(_) => DataStatus::Missing {
+                hint: name.fetch_hint(),
+                alternative: lookup::alternative(name, data_dir),
+            },
+        }
+    }
+}
+
+/// The rows of the hyperparameter panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Row {
+    Live(Param),
+    Model,
+    Dataset,
+}
+
+const ROWS: [Row; 5] = [
+    Row::Live(Param::Lr),
+    Row::Live(Param::BatchSize),
+    Row::Live(Param::Epochs),
+    Row::Model,
+    Row::Dataset,
+];
+
+/// State of the classifier tab.
+#[derive(Debug)]
+pub struct ClassifierTab {
+    /// Scenario name for runs started here.
+    pub scenario: String,
+    /// The values in the panel (what a restart uses; live ones are also sent to the job).
+    pub config: ClassifierConfig,
+    /// Panel cursor.
+    pub selected: usize,
+    /// The value being typed, if any.
+    pub editing: Option<String>,
+    /// The job's status; `None` before the first start.
+    pub status: Option<JobStatus>,
+    /// Latest progress.
+    pub progress: Progress,
+    /// Train loss per step.
+    pub loss: Series,
+    /// Train accuracy.
+    pub train_acc: Series,
+    /// Test accuracy.
+    pub test_acc: Series,
+    /// Latest samples and confusion matrix.
+    pub snapshot: Option<Arc<ClassifierSnapshot>>,
+    /// Hyperparameter changes and notices, newest last.
+    pub log: VecDeque<String>,
+    /// Whether the dataset is present.
+    pub data: DataStatus,
+    /// Start the job as soon as the dashboard opens (`gradtop train` without `--headless`).
+    pub autostart: bool,
+    data_dir: Option<PathBuf>,
+}
+
+impl ClassifierTab {
+    /// The tab for a scenario (or the default `mnist-cnn` one).
+    pub fn new(scenario: Option<&Scenario>, data_dir: Option<&Path>) -> Self {
+        let (name, config, autostart) = match scenario {
+            Some(Scenario {
+                name,
+                settings: Settings::Classifier(c),
+            }) => (name.clone(), c.clone(), true),
+            _ => ("mnist-cnn".to_string(), ClassifierConfig::default(), false),
+        };
+        let data = DataStatus::probe(config.dataset, data_dir);
+        Self {
+            scenario: name,
+            config,
+            selected: 0,
+            editing: None,
+            status: None,
+            progress: Progress::default(),
+            loss: Series::new(SERIES_CAP),
+            train_acc: Series::new(SERIES_CAP),
+            test_acc: Series::new(SERIES_CAP),
+            snapshot: None,
+            log: VecDeque::new(),
+            data,
+            autostart,
+            data_dir: data_dir.map(Path::to_path_buf),
+        }
+    }
+
+    /// True while the job loads, trains or is paused.
+    pub fn is_active(&self) -> bool {
+        self.status.as_ref().is_some_and(JobStatus::is_active)
+    }
+
+    fn push_log(&mut self, line: String) {
+        self.log.push_back(line);
+        while self.log.len() > LOG_LINES {
+            self.log.pop_front();
+        }
+    }
+
+    fn param_value(&self, p: Param) -> f64 {
+        match p {
+            Param::Lr => self.config.lr,
+            Param::BatchSize => self.config.batch_size as f64,
+            Param::Epochs => self.config.epochs as f64,
+            _ => f64::NAN,
+        }
+    }
+
+    fn store(&mut self, p: Param, v: f64) {
+        match p {
+            Param::Lr => self.config.lr = v,
+            Param::BatchSize => self.config.batch_size = v as usize,
+            Param::Epochs => self.config.epochs = v as usize,
+            _ => {}
+        }
+    }
+
+    /// Sets a live parameter in the panel and, while a job runs, in the job.
+    fn change(&mut self, p: Param, v: f64) -> Reaction {
+        self.store(p, v);
+        if self.is_active() {
+            Reaction::effects(vec![Effect::Command(
+                TabId::Classifier,
+                JobCommand::Set(p, v),
+            )])
+        } else {
+            Reaction::default()
+        }
+    }
+
+    fn cycle_choice(&mut self, row: Row, forward: bool) -> Reaction {
+        match row {
+            Row::Model => {
+                self.config.model = match self.config.model {
+                    ModelKind::Cnn => ModelKind::Mlp,
+                    ModelKind::Mlp => ModelKind::Cnn,
+                };
+            }
+            Row::Dataset => {
+                let all = DatasetName::ALL;
+                let i = all.iter().position(|&d| d == self.config.dataset).unwrap_or(0);
+                let n = all.len();
+                self.config.dataset = all[if forward { (i + 1) % n } else { (i + n - 1) % n }];
+                self.data = DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
+            }
+            Row::Live(_) => return Reaction::default(),
+        }
+        if self.is_active() {
+            Reaction::toast(ToastLevel::Info, "applies on restart: press s")
+        } else {
+            Reaction::default()
+        }
+    }
+
+    fn spec(&self, device: DeviceChoice) -> ClassifierJobSpec {
+        ClassifierJobSpec {
+            scenario: self.scenario.clone(),
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            device,
+            max_steps: None,
+        }
+    }
+
+    /// Starts (or restarts) the job with the panel's values, unless the data is missing.
+    pub fn start(&mut self, device: DeviceChoice) -> Reaction {
+        if let DataStatus::Missing { hint, .. } = &self.data {
+            return Reaction::toast(ToastLevel::Warn, format!("{} is missing. {hint}", self.config.dataset));
+        }
+        let restarting = self.status.is_some();
+        self.loss = Series::new(SERIES_CAP);
+        self.train_acc = Series::new(SERIES_CAP);
+        self.test_acc = Series::new(SERIES_CAP);
+        self.snapshot = None;
+        self.progress = Progress::default();
+        self.status = Some(JobStatus::Loading("starting".into()));
+        self.push_log(format!(
+            "{} {} on {}: lr {:.1e}, batch {}",
+            if restarting { "restart" } else { "start" },
+            self.config.model.as_str(),
+            self.config.dataset,
+            self.config.lr,
+            self.config.batch_size
+        ));
+        Reaction::effects(vec![Effect::StartClassifier(Box::new(self.spec(device)))])
+    }
+
+    /// Handles a user action aimed at this tab.
+    pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
+        let row = ROWS[self.selected.min(ROWS.len() - 1)];
+        match action {
+            Action::Up => {
+                self.selected = (self.selected + ROWS.len() - 1) % ROWS.len();
+                Reaction::default()
+            }
+            Action::Down => {
+                self.selected = (self.selected + 1) % ROWS.len();
+                Reaction::default()
+            }
+            Action::Left | Action::Right => {
+                let up = action == Action::Right;
+                match row {
+                    Row::Live(p) => {
+                        let old = self.param_value(p);
+                        let new = p.stepped(old, up);
+                        if new == old {
+                            Reaction::toast(ToastLevel::Warn, format!("{p} is at its limit ({})", p.format(old)))
+                        } else {
+                            self.change(p, new)
+                        }
+                    }
+                    other => self.cycle_choice(other, up),
+                }
+            }
+            Action::BeginEdit => match row {
+                Row::Live(p) => {
+                    self.editing = Some(p.format(self.param_value(p)));
+                    Reaction::default()
+                }
+                _ => Reaction::toast(ToastLevel::Info, "use ←/→ to choose"),
+            },
+            Action::EditChar(c) => {
+                if let Some(buf) = &mut self.editing {
+                    if buf.len() < 24 {
+                        buf.push(c);
+                    }
+                }
+                Reaction::default()
+            }
+            Action::EditBackspace => {
+                if let Some(buf) = &mut self.editing {
+                    buf.pop();
+                }
+                Reaction::default()
+            }
+            Action::EditCancel => {
+                self.editing = None;
+                Reaction::default()
+            }
+            Action::EditCommit => {
+                let Some(text) = self.editing.take() else {
+                    return Reaction::default();
+                };
+                let Row::Live(p) = row else {
+                    return Reaction::default();
+                };
+                match p.parse(&text) {
+                    Ok(v) => self.change(p, v),
+                    Err(reason) => Reaction::toast(ToastLevel::Warn, format!("refused: {reason}")),
+                }
+            }
+            Action::StartRestart => self.start(device),
+            Action::PauseResume => match &self.status {
+                Some(JobStatus::Running) => Reaction::effects(vec![Effect::Command(
+                    TabId::Classifier,
+                    JobCommand::Pause,
+                )]),
+                Some(JobStatus::Paused(_)) => Reaction::effects(vec![Effect::Command(
+                    TabId::Classifier,
+                    JobCommand::Resume,
+                )]),
+                _ => Reaction::toast(ToastLevel::Info, "no job is running: press s to start"),
+            },
+            Action::Stop => {
+                if self.is_active() {
+                    Reaction::effects(vec![Effect::Command(TabId::Classifier, JobCommand::Stop)])
+                } else {
+                    Reaction::toast(ToastLevel::Info, "no job is running")
+                }
+            }
+            Action::Checkpoint => {
+                if self.is_active() {
+                    Reaction::effects(vec![Effect::Command(
+                        TabId::Classifier,
+                        JobCommand::Checkpoint,
+                    )])
+                } else {
+                    Reaction::toast(ToastLevel::Info, "no job is running")
+                }
+            }
+            Action::UseAlternative => match self.data.clone() {
+                DataStatus::Missing {
+                    alternative: Some(alt),
+                    ..
+                } => {
+                    self.config.dataset = alt;
+                    self.data = DataStatus::probe(alt, self.data_dir.as_deref());
+                    Reaction::toast(ToastLevel::Info, format!("using {alt}: press s to start"))
+                }
+                _ => Reaction::default(),
+            },
+            _ => Reaction::default(),
+        }
+    }
+
+    /// Folds one job event into the tab.
+    pub fn on_event(&mut self, event: JobEvent) -> Option<(ToastLevel, String)> {
+        match event {
+            JobEvent::Status(status) => {
+                let toast = match &status {
+                    JobStatus::Failed(reason) => Some((ToastLevel::Error, format!("job failed: {reason}"))),
+                    JobStatus::Paused(reason) if reason != "paused by user" => {
+                        Some((ToastLevel::Warn, format!("paused: {reason}")))
+                    }
+                    _ => None,
+                };
+                if let JobStatus::Failed(reason) = &status {
+                    self.push_log(format!("failed: {reason}"));
+                }
+                self.status = Some(status);
+                return toast;
+            }
+            JobEvent::Metric { step, metric, value } => {
+                let x = step as f64;
+                match metric {
+                    Metric::TrainLoss => self.loss.push(x, value),
+                    Metric::TrainAccuracy => self.train_acc.push(x, value),
+                    Metric::TestAccuracy => self.test_acc.push(x, value),
+                    Metric::TestLoss | Metric::SamplesPerSec => {}
+                }
+            }
+            JobEvent::Progress(p) => self.progress = p,
+            JobEvent::Applied { param, value, step } => {
+                let line = format!("step {step}: {param} → {}", param.format(value));
+                self.push_log(line.clone());
+                return Some((ToastLevel::Info, line));
+            }
+            JobEvent::Refused { param, reason } => {
+                return Some((ToastLevel::Warn, format!("{param} refused: {reason}")));
+            }
+            JobEvent::Notice(msg) => {
+                self.push_log(msg.clone());
+                return Some((ToastLevel::Info, msg));
+            }
+            JobEvent::Summary(s) => {
+                let acc = s.get("test_accuracy").and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+                self.push_log(format!("done: test accuracy {acc:.4}"));
+            }
+            JobEvent::Snapshot => {}
+        }
+        None
+    }
+
+    /// Accepts the job's latest snapshot.
+    pub fn on_snapshot(&mut self, snapshot: Arc<ClassifierSnapshot>) {
+        self.snapshot = Some(snapshot);
+    }
+
+    fn rows(&self) -> Vec<ParamRow> {
+        ROWS.iter()
+            .map(|row| match *row {
+                Row::Live(p) => ParamRow {
+                    label: p.label(),
+                    value: p.format(self.param_value(p)),
+                    live: true,
+                },
+                Row::Model => ParamRow {
+                    label: "model",
+                    value: self.config.model.as_str().into(),
+                    live: false,
+                },
+                Row::Dataset => ParamRow {
+                    label: "data",
+                    value: self.config.dataset.to_string(),
+                    live: false,
+                },
+            })
+            .collect()
+    }
+
+    /// The key hints for the bottom line.
+    pub fn hints(&self) -> &'static str {
+        match (&self.status, &self.data) {
+            (None, DataStatus::Missing { alternative: Some(_), .. }) => {
+                "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit"
+            }
+            (None, _) => "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
+            (Some(JobStatus::Paused(_)), _) => {
+                "space resume · s restart · x stop · c checkpoint · ←/→ change · ? help · q quit"
+            }
+            (Some(s), _) if s.is_active() => {
+                "space pause · s restart · x stop · ←/→ change · ↑/↓ select · c checkpoint · ? help · q quit"
+            }
+            _ => "s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
+        }
+    }
+
+    /// Short status for the top bar.
+    pub fn status_word(&self) -> &'static str {
+        match &self.status {
+            None | Some(JobStatus::Ready) => "ready",
+            Some(JobStatus::Loading(_)) => "loading",
+            Some(JobStatus::Running) => "running",
+            Some(JobStatus::Paused(_)) => "paused",
+            Some(JobStatus::Finished) => "finished",
+            Some(JobStatus::Stopped) => "stopped",
+            Some(JobStatus::Failed(_)) => "failed",
+        }
+    }
+}
+
+/// Draws the tab into `area`.
+pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let right_w = if area.width >= 150 { 56 } else { 27 };
+    let [left, center, right] = Layout::horizontal([
+        Constraint::Length(24),
+        Constraint::Min(20),
+        Constraint::Length(right_w),
+    ])
+    .areas(area);
+    render_panel(tab, left, buf, theme);
+    if let (None, DataStatus::Missing { hint, alternative }) = (&tab.status, &tab.data) {
+        let mut lines = vec![
+            Line::styled(format!("Dataset {} not found.", tab.config.dataset), theme.warn()),
+            Line::raw(""),
+            Line::raw(hint.clone()),
+        ];
+        if let Some(alt) = alternative {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(format!("{alt} is available: press u to use it."), theme.good()));
+        }
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(" data "))
+            .render(Rect { width: center.width + right.width, ..center }, buf);
+        return;
+    }
+    let [loss_area, spark_area, acc_area] = Layout::vertical([
+        Constraint::Fill(3),
+        Constraint::Length(1),
+        Constraint::Fill(2),
+    ])
+    .areas(center);
+    let smooth = tab.loss.smoothed(0.9);
+    let loss_title = match tab.loss.last() {
+        Some(v) => format!("loss {v:.3}"),
+        None => "loss".to_string(),
+    };
+    render_chart(
+        loss_area,
+        buf,
+        &loss_title,
+        &[
+            Trace { label: "", points: tab.loss.points(), color: Color::DarkGray },
+            Trace { label: "smoothed", points: &smooth, color: Color::Cyan },
+        ],
+        tab.loss.bounds(),
+        "train loss appears here once the job runs",
+        theme,
+    );
+    let spark = sparkline(&tab.loss.tail(spark_area.width as usize), spark_area.width.saturating_sub(2) as usize, theme);
+    buf.set_line(spark_area.x + 1, spark_area.y, &Line::styled(spark, theme.fg(Color::Cyan)), spark_area.width);
+    let acc_title = match tab.test_acc.last() {
+        Some(v) => format!("accuracy · test {:.2}%", v * 100.0),
+        None => "accuracy".to_string(),
+    };
+    render_chart(
+        acc_area,
+        buf,
+        &acc_title,
+        &[
+            Trace { label: "train", points: tab.train_acc.points(), color: Color::Yellow },
+            Trace { label: "test", points: tab.test_acc.points(), color: Color::Green },
+        ],
+        Some((0.0, 1.0)),
+        "train and test accuracy",
+        theme,
+    );
+    let confusion_h = 13.min(right.height / 2 + 2);
+    let [samples_area, confusion_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(confusion_h)]).areas(right);
+    render_samples(tab, samples_area, buf, theme);
+    render_confusion(
+        confusion_area,
+        buf,
+        tab.snapshot.as_ref().map(|s| &s.confusion),
+        theme,
+    );
+}
+
+fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let block = Block::bordered().title(" hyperparameters ");
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let mut lines = param_lines(&tab.rows(), tab.selected, tab.editing.as_deref(), theme);
+    lines.push(Line::raw(""));
+    let status_line = match &tab.status {
+        None => Line::styled("press s to start", theme.good()),
+        Some(JobStatus::Ready) | Some(JobStatus::Loading(_)) => Line::raw("loading data…"),
+        Some(JobStatus::Running) => Line::styled("running", theme.good()),
+        Some(JobStatus::Paused(r)) => Line::styled(format!("paused: {r}"), theme.warn()),
+        Some(JobStatus::Finished) => Line::styled("finished", theme.good()),
+        Some(JobStatus::Stopped) => Line::raw("stopped"),
+        Some(JobStatus::Failed(r)) => Line::styled(format!("failed: {r}"), theme.error()),
+    };
+    lines.push(status_line);
+    let p = &tab.progress;
+    if tab.status.is_some() && p.total_steps > 0 {
+        lines.push(Line::raw(format!("epoch {}/{}", p.epoch, p.epochs)));
+        lines.push(Line::raw(gauge_line(p.fraction(), inner.width as usize, theme)));
+        lines.push(Line::raw(format!(
+            "{} samples/s",
+            thousands(p.rate.round() as u64)
+        )));
+        lines.push(Line::raw(format!(
+            "ETA {}",
+            p.eta_s.map(format_duration).unwrap_or_else(|| "?".into())
+        )));
+    }
+    let used = lines.len();
+    let room = (inner.height as usize).saturating_sub(used + 1);
+    if room > 0 && !tab.log.is_empty() {
+        lines.push(Line::styled("events", theme.dim()));
+        let start = tab.log.len().saturating_sub(room.saturating_sub(1).max(1));
+        lines.extend(tab.log.iter().skip(start).map(|l| Line::styled(l.clone(), theme.dim())));
+    }
+    Paragraph::new(lines).wrap(Wrap { trim: true }).render(inner, buf);
+}
+
+/// `4812` → `4,812`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Width of one sample cell: a 14-column image, a gap, 10 columns of text.
+const SAMPLE_W: u16 = 25;
+/// Height of one sample cell: 7 text rows of image plus a gap.
+const SAMPLE_H: u16 = 8;
+
+fn render_samples(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let title = match &tab.snapshot {
+        Some(s) => format!(" test samples · step {} ", s.step),
+        None => " test samples ".to_string(),
+    };
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let Some(snap) = &tab.snapshot else {
+        buf.set_line(inner.x, inner.y, &Line::styled("after the first evaluation", theme.dim()), inner.width);
+        return;
+    };
+    let mode = if theme.ascii || theme.no_color { ImageMode::Ascii } else { ImageMode::HalfBlock };
+    let cols = (inner.width / SAMPLE_W).max(1);
+    let rows = ((inner.height + 1) / SAMPLE_H).max(1);
+    for (i, sample) in snap.samples.iter().take((cols * rows) as usize).enumerate() {
+        let (cx, cy) = (i as u16 % cols, i as u16 / cols);
+        let x = inner.x + cx * SAMPLE_W;
+        let y = inner.y + cy * SAMPLE_H;
+        if y + 7 > inner.y + inner.height {
+            break;
+        }
+        let (small, w, h) = downsample(&sample.pixels, 28, 28, 2);
+        for (r, line) in image_lines(&small, w, h, mode).iter().enumerate() {
+            buf.set_line(x, y + r as u16, line, 14);
+        }
+        let text_w = inner.x + inner.width - (x + 15);
+        let names = &snap.class_names;
+        let (best, _) = sample.top3[0];
+        let ok = best == sample.label;
+        let verdict = if ok { Span::styled(if theme.ascii { "ok " } else { "✓ " }, theme.good()) } else { Span::styled(if theme.ascii { "no " } else { "✗ " }, theme.error()) };
+        let mut lines = vec![Line::from(vec![verdict, Span::raw(names[sample.label as usize].to_string())])];
+        for (class, p) in sample.top3 {
+            lines.push(Line::raw(format!("{:>3.0}% {}", p * 100.0, names[class as usize])));
+        }
+        for (r, line) in lines.iter().enumerate() {
+            buf.set_line(x + 15, y + 1 + r as u16, line, text_w);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(4812), "4,812");
+        assert_eq!(thousands(21_400), "21,400");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}

@@ -1,0 +1,133 @@
+//! Time series for charts: bounded memory however long a run goes, and smoothing for display.
+
+/// A series of (step, value) points that halves its resolution instead of growing past a cap,
+/// so a run of millions of steps still charts in constant memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    points: Vec<(f64, f64)>,
+    cap: usize,
+    /// How many raw points each stored point averages.
+    stride: usize,
+    pending: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// An empty series that keeps at most `cap` points (at least 16).
+    pub fn new(cap: usize) -> Self {
+        Self {
+            points: Vec::new(),
+            cap: cap.max(16),
+            stride: 1,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Adds a point; non-finite values are skipped so one NaN does not ruin a chart.
+    pub fn push(&mut self, step: f64, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        self.pending.push((step, value));
+        if self.pending.len() < self.stride {
+            return;
+        }
+        let n = self.pending.len() as f64;
+        let (s, v) = self
+            .pending
+            .drain(..)
+            .fold((0.0, 0.0), |(s, v), (ps, pv)| (s + ps, v + pv));
+        self.points.push((s / n, v / n));
+        if self.points.len() >= self.cap {
+            self.points = self
+                .points
+                .chunks(2)
+                .map(|c| {
+                    let n = c.len() as f64;
+                    (
+                        c.iter().map(|p| p.0).sum::<f64>() / n,
+                        c.iter().map(|p| p.1).sum::<f64>() / n,
+                    )
+                })
+                .collect();
+            self.stride *= 2;
+        }
+    }
+
+    /// The stored points.
+    pub fn points(&self) -> &[(f64, f64)] {
+        &self.points
+    }
+
+    /// The newest value.
+    pub fn last(&self) -> Option<f64> {
+        self.pending
+            .last()
+            .or(self.points.last())
+            .map(|p| p.1)
+    }
+
+    /// True when nothing has been stored.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Exponentially smoothed copy (TensorBoard-style, debiased), for the trend line.
+    pub fn smoothed(&self, weight: f64) -> Vec<(f64, f64)> {
+        let mut out = Vec::with_capacity(self.points.len());
+        let mut avg = 0.0;
+        let mut norm = 0.0;
+        for &(x, y) in &self.points {
+            avg = weight * avg + (1.0 - weight) * y;
+            norm = weight * norm + (1.0 - weight);
+            out.push((x, avg / norm));
+        }
+        out
+    }
+
+    /// (min, max) of the values, padded so a flat line is still visible.
+    pub fn bounds(&self) -> Option<(f64, f64)> {
+        let (lo, hi) = self
+            .points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+        if !lo.is_finite() {
+            return None;
+        }
+        let pad = ((hi - lo) * 0.05).max(1e-6);
+        Some((lo - pad, hi + pad))
+    }
+
+    /// The last `n` values, for sparklines.
+    pub fn tail(&self, n: usize) -> Vec<f64> {
+        let start = self.points.len().saturating_sub(n);
+        self.points[start..].iter().map(|p| p.1).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_stays_bounded_and_averages_are_kept() {
+        let mut s = Series::new(16);
+        for i in 0..1000 {
+            s.push(i as f64, 2.0);
+        }
+        assert!(s.points().len() < 16);
+        assert!(s.points().iter().all(|p| p.1 == 2.0));
+        let last_step = s.points().last().unwrap().0;
+        assert!(last_step > 900.0, "{last_step}");
+    }
+
+    #[test]
+    fn smoothing_is_debiased_and_nan_is_skipped() {
+        let mut s = Series::new(100);
+        s.push(0.0, 4.0);
+        s.push(1.0, f64::NAN);
+        s.push(2.0, 4.0);
+        assert_eq!(s.points().len(), 2);
+        assert!(s.smoothed(0.9).iter().all(|p| (p.1 - 4.0).abs() < 1e-12));
+        assert_eq!(s.last(), Some(4.0));
+    }
+}

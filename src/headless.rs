@@ -1,0 +1,137 @@
+//! `gradtop train … --headless`: the same job threads as the dashboard, reported as lines of
+//! text or JSON on stdout.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::jobs::{self, JobCommand, JobEvent, JobStatus, Metric};
+
+/// Seconds between human-readable progress lines.
+const LINE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How a headless run ended, mapped to the exit status by `main`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Finished or stopped normally; the summary is attached.
+    Success(serde_json::Value),
+    /// The run failed (diverged, bad data, a panic); the reason is attached.
+    Failed(String),
+}
+
+/// Formats seconds as `1h02m`, `3m07s` or `42s`.
+pub fn format_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Drives a job handle to its end, printing progress to `out`.
+pub fn drive<S>(
+    mut handle: jobs::JobHandle<S>,
+    json_lines: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    handle.send(JobCommand::Start);
+    let mut last_line = Instant::now() - LINE_INTERVAL;
+    let mut last_loss = f64::NAN;
+    let mut summary = None;
+    let mut failure = None;
+    while let Some(event) = handle.events.blocking_recv() {
+        match event {
+            JobEvent::Metric {
+                metric: Metric::TrainLoss,
+                value,
+                ..
+            } => last_loss = value,
+            JobEvent::Metric {
+                step,
+                metric: metric @ (Metric::TestAccuracy | Metric::TestLoss),
+                value,
+            } => {
+                if json_lines {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"event": "eval", "step": step, metric.name(): value})
+                    )?;
+                } else if metric == Metric::TestAccuracy {
+                    writeln!(out, "step {step}: test accuracy {value:.4}")?;
+                }
+            }
+            JobEvent::Progress(p) => {
+                if last_line.elapsed() >= LINE_INTERVAL || p.step == p.total_steps {
+                    last_line = Instant::now();
+                    if json_lines {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"event": "progress", "step": p.step, "total_steps": p.total_steps,
+                                   "epoch": p.epoch, "epochs": p.epochs, "train_loss": last_loss,
+                                   "rate": p.rate, "eta_s": p.eta_s})
+                        )?;
+                    } else {
+                        writeln!(
+                            out,
+                            "step {}/{}  epoch {}/{}  loss {:.4}  {:.0}/s  ETA {}",
+                            p.step,
+                            p.total_steps,
+                            p.epoch,
+                            p.epochs,
+                            last_loss,
+                            p.rate,
+                            p.eta_s.map(format_duration).unwrap_or_else(|| "?".into())
+                        )?;
+                    }
+                }
+            }
+            JobEvent::Notice(msg) => {
+                if json_lines {
+                    writeln!(out, "{}", json!({"event": "notice", "message": msg}))?;
+                } else {
+                    writeln!(out, "{msg}")?;
+                }
+            }
+            JobEvent::Applied { param, value, step } => {
+                writeln!(out, "{param} = {value} from step {step}")?;
+            }
+            JobEvent::Status(JobStatus::Paused(reason)) => {
+                // Nobody can resume a headless run: a guard's pause ends it as a failure.
+                failure = Some(format!("run paused and cannot resume headless: {reason}"));
+                handle.send(JobCommand::Stop);
+            }
+            JobEvent::Status(JobStatus::Failed(reason)) => failure = Some(reason),
+            JobEvent::Summary(s) => summary = Some(s),
+            JobEvent::Status(_) | JobEvent::Snapshot | JobEvent::Refused { .. } => {}
+            JobEvent::Metric { .. } => {}
+        }
+        out.flush()?;
+    }
+    handle.stop_and_join();
+    if let Some(reason) = failure {
+        return Ok(Outcome::Failed(reason));
+    }
+    let summary = summary.unwrap_or_else(|| json!({}));
+    if json_lines {
+        writeln!(out, "{summary}")?;
+    } else {
+        writeln!(out, "summary: {summary}")?;
+    }
+    Ok(Outcome::Success(summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(42.4), "42s");
+        assert_eq!(format_duration(187.0), "3m07s");
+        assert_eq!(format_duration(3720.0), "1h02m");
+    }
+}
