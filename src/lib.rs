@@ -2,14 +2,14 @@
 //!
 //! The library holds everything; `main.rs` only parses the command line and reports errors.
 
+pub mod app;
+pub mod data;
+pub mod device;
 pub mod envs;
+pub mod headless;
+pub mod jobs;
 pub mod models;
 pub mod ops;
-pub mod rng;
-pub mod data;
-pub mod scenario;
-pub mod jobs;
-pub mod device;
-pub mod headless;
 pub mod progress;
-pub mod app;
+pub mod rng;
+pub mod scenario;

@@ -305,11 +305,13 @@ fn apply_set<T: Serialize + DeserializeOwned>(
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
     table.insert(key.to_string(), value);
-    table.try_into().map_err(|e: toml::de::Error| ScenarioError::Invalid {
-        key: key.to_string(),
-        value: raw.to_string(),
-        reason: e.message().trim_end().to_string(),
-    })
+    table
+        .try_into()
+        .map_err(|e: toml::de::Error| ScenarioError::Invalid {
+            key: key.to_string(),
+            value: raw.to_string(),
+            reason: e.message().trim_end().to_string(),
+        })
 }
 
 impl Scenario {

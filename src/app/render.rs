@@ -28,7 +28,9 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
             "gradtop needs a terminal of at least {}×{}; this one is {}×{}. Enlarge it or press q.",
             MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
         );
-        Paragraph::new(msg).wrap(Wrap { trim: true }).render(area, buf);
+        Paragraph::new(msg)
+            .wrap(Wrap { trim: true })
+            .render(area, buf);
         return;
     }
     let [top, body, bottom] = Layout::vertical([
@@ -129,13 +131,24 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_confirm(app: &App, area: Rect, buf: &mut Buffer) {
-    let (w, h) = (48.min(area.width), 5);
-    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height.saturating_sub(h)) / 2, w, h);
+    let (w, h) = (56.min(area.width), 4);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height.saturating_sub(h)) / 2,
+        w,
+        h,
+    );
     Clear.render(rect, buf);
     let n = app.active_jobs();
     Paragraph::new(vec![
-        Line::raw(format!("{n} job{} still running.", if n == 1 { " is" } else { "s are" })),
-        Line::styled("Quit and stop it? y quits, any other key stays.", app.theme.warn()),
+        Line::raw(format!(
+            "{n} job{} still running.",
+            if n == 1 { " is" } else { "s are" }
+        )),
+        Line::styled(
+            "Quit and stop it? y quits, any other key stays.",
+            app.theme.warn(),
+        ),
     ])
     .wrap(Wrap { trim: true })
     .block(Block::bordered().title(" quit? "))

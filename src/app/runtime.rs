@@ -91,7 +91,9 @@ impl<S> Slot<S> {
     }
 
     fn latest(&self) -> Option<Arc<S>> {
-        self.handle.as_ref().and_then(|h| h.snapshot.borrow().clone())
+        self.handle
+            .as_ref()
+            .and_then(|h| h.snapshot.borrow().clone())
     }
 
     fn stop_and_join(&mut self) {
@@ -194,7 +196,11 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     Ok(())
 }
 
-fn run_effects(app: &mut App, effects: Vec<Effect>, classifier_slot: &mut Slot<ClassifierSnapshot>) {
+fn run_effects(
+    app: &mut App,
+    effects: Vec<Effect>,
+    classifier_slot: &mut Slot<ClassifierSnapshot>,
+) {
     for effect in effects {
         match effect {
             Effect::StartClassifier(spec) => match classifier::spawn(*spec) {
@@ -202,7 +208,9 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, classifier_slot: &mut Slot<C
                     handle.send(crate::jobs::JobCommand::Start);
                     classifier_slot.replace(handle);
                 }
-                Err(e) => super::update::runtime_error(app, format!("could not start the job: {e}")),
+                Err(e) => {
+                    super::update::runtime_error(app, format!("could not start the job: {e}"))
+                }
             },
             Effect::Command(TabId::Classifier, command) => {
                 if let Some(h) = &classifier_slot.handle {

@@ -144,7 +144,14 @@ mod tests {
             assert!((got - want).abs() < 1e-6, "{v:?}");
         }
         assert_eq!(b.labels.to_vec1::<u32>().unwrap(), vec![7, 4]);
-        let b = gather(&split, &[0], PixelScale::Symmetric, &mut scratch, &Device::Cpu).unwrap();
+        let b = gather(
+            &split,
+            &[0],
+            PixelScale::Symmetric,
+            &mut scratch,
+            &Device::Cpu,
+        )
+        .unwrap();
         let v: Vec<f32> = b.images.flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(v, vec![-1.0, 1.0]);
     }

@@ -107,9 +107,9 @@ pub fn mirrors(name: DatasetName) -> Vec<String> {
             "https://ossci-datasets.s3.amazonaws.com/mnist".into(),
             "https://storage.googleapis.com/cvdf-datasets/mnist".into(),
         ],
-        DatasetName::FashionMnist => vec![
-            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com".into(),
-        ],
+        DatasetName::FashionMnist => {
+            vec!["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com".into()]
+        }
     }
 }
 
@@ -304,7 +304,10 @@ mod tests {
         let p = dir.path().join("train-images-idx3-ubyte.gz");
         std::fs::write(&p, b"not mnist").unwrap();
         let err = verify(&p, MNIST_FILES[0].checksum).unwrap_err().to_string();
-        assert!(err.contains("checksum mismatch") && err.contains("deleted"), "{err}");
+        assert!(
+            err.contains("checksum mismatch") && err.contains("deleted"),
+            "{err}"
+        );
         assert!(!p.exists());
     }
 

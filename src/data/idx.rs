@@ -264,7 +264,10 @@ mod tests {
         let msg = read_images(&p).unwrap_err().to_string();
         assert!(msg.contains("1 trailing bytes"), "{msg}");
         write_idx(&p, &[0, 0]).unwrap();
-        assert!(read_images(&p).unwrap_err().to_string().contains("too short"));
+        assert!(read_images(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("too short"));
     }
 
     #[test]
@@ -274,7 +277,10 @@ mod tests {
         write_idx(&i, &encode_images(&tiny_images())).unwrap();
         write_idx(&l, &encode_labels(&[1, 2, 3])).unwrap();
         let msg = read_labelled(&i, &l, 10).unwrap_err().to_string();
-        assert!(msg.contains("2 images") && msg.contains("3 labels"), "{msg}");
+        assert!(
+            msg.contains("2 images") && msg.contains("3 labels"),
+            "{msg}"
+        );
         write_idx(&l, &encode_labels(&[1, 12])).unwrap();
         let msg = read_labels(&l, 10).unwrap_err().to_string();
         assert!(msg.contains("label 12 at index 1"), "{msg}");

@@ -67,7 +67,10 @@ pub fn write_dataset(dir: &Path, train: usize, test: usize, seed: u64) -> Result
         path: dir.to_path_buf(),
         source,
     })?;
-    for (i, (count, split_seed)) in [(train, seed), (test, seed ^ 0x5eed)].into_iter().enumerate() {
+    for (i, (count, split_seed)) in [(train, seed), (test, seed ^ 0x5eed)]
+        .into_iter()
+        .enumerate()
+    {
         let (images, labels) = generate(count, split_seed);
         write_idx(
             &dir.join(format!("{}.gz", FILE_STEMS[2 * i])),

@@ -377,8 +377,8 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
         dataset.test.len()
     )));
     let err = |e: candle_core::Error| super::error_text(&e);
-    let mut trainer = ClassifierTrainer::new(spec.config.clone(), dataset.clone(), device)
-        .map_err(err)?;
+    let mut trainer =
+        ClassifierTrainer::new(spec.config.clone(), dataset.clone(), device).map_err(err)?;
     let sample_indices: Vec<u32> = {
         let mut order: Vec<u32> = (0..dataset.test.len() as u32).collect();
         Rng::new(spec.config.seed ^ 0xfeed).shuffle(&mut order);
@@ -418,8 +418,7 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
             status = JobStatus::Stopped;
             break;
         }
-        if trainer.remaining_steps() == 0 || spec.max_steps.is_some_and(|m| trainer.step() >= m)
-        {
+        if trainer.remaining_steps() == 0 || spec.max_steps.is_some_and(|m| trainer.step() >= m) {
             break;
         }
         let t0 = Instant::now();
@@ -493,9 +492,11 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
         }
     }
 
-    // A final evaluation on the whole test set unless the last step just did one.
+    // A final evaluation on the whole test set unless the last step just did one, or the user
+    // stopped the run (then the latest figures stand and quitting stays instant).
     let final_eval = match last_eval {
         Some((at, e)) if at == trainer.step() && e.count == dataset.test.len() => e,
+        Some((_, e)) if status == JobStatus::Stopped => e,
         _ => {
             let split = dataset.test.clone();
             let eval = trainer.evaluate(&split, usize::MAX).map_err(err)?;

@@ -394,7 +394,9 @@ where
 pub fn error_text(e: &candle_core::Error) -> String {
     match e {
         candle_core::Error::WithBacktrace { inner, .. } => error_text(inner),
-        candle_core::Error::Context { inner, context } => format!("{context}: {}", error_text(inner)),
+        candle_core::Error::Context { inner, context } => {
+            format!("{context}: {}", error_text(inner))
+        }
         other => other.to_string(),
     }
 }
@@ -469,9 +471,13 @@ mod tests {
             value: 0.5,
             step: 0
         }));
-        assert!(events
-            .iter()
-            .any(|e| matches!(e, JobEvent::Refused { param: Param::Gamma, .. })));
+        assert!(events.iter().any(|e| matches!(
+            e,
+            JobEvent::Refused {
+                param: Param::Gamma,
+                ..
+            }
+        )));
         assert!(matches!(
             events.last(),
             Some(JobEvent::Metric { value, step, .. }) if *value == 0.5 && *step == 0

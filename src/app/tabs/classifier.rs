@@ -188,9 +188,16 @@ impl ClassifierTab {
             }
             Row::Dataset => {
                 let all = DatasetName::ALL;
-                let i = all.iter().position(|&d| d == self.config.dataset).unwrap_or(0);
+                let i = all
+                    .iter()
+                    .position(|&d| d == self.config.dataset)
+                    .unwrap_or(0);
                 let n = all.len();
-                self.config.dataset = all[if forward { (i + 1) % n } else { (i + n - 1) % n }];
+                self.config.dataset = all[if forward {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                }];
                 self.data = DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
             }
             Row::Live(_) => return Reaction::default(),
@@ -215,7 +222,10 @@ impl ClassifierTab {
     /// Starts (or restarts) the job with the panel's values, unless the data is missing.
     pub fn start(&mut self, device: DeviceChoice) -> Reaction {
         if let DataStatus::Missing { hint, .. } = &self.data {
-            return Reaction::toast(ToastLevel::Warn, format!("{} is missing. {hint}", self.config.dataset));
+            return Reaction::toast(
+                ToastLevel::Warn,
+                format!("{} is missing. {hint}", self.config.dataset),
+            );
         }
         let restarting = self.status.is_some();
         self.loss = Series::new(SERIES_CAP);
@@ -254,7 +264,10 @@ impl ClassifierTab {
                         let old = self.param_value(p);
                         let new = p.stepped(old, up);
                         if new == old {
-                            Reaction::toast(ToastLevel::Warn, format!("{p} is at its limit ({})", p.format(old)))
+                            Reaction::toast(
+                                ToastLevel::Warn,
+                                format!("{p} is at its limit ({})", p.format(old)),
+                            )
                         } else {
                             self.change(p, new)
                         }
@@ -301,14 +314,12 @@ impl ClassifierTab {
             }
             Action::StartRestart => self.start(device),
             Action::PauseResume => match &self.status {
-                Some(JobStatus::Running) => Reaction::effects(vec![Effect::Command(
-                    TabId::Classifier,
-                    JobCommand::Pause,
-                )]),
-                Some(JobStatus::Paused(_)) => Reaction::effects(vec![Effect::Command(
-                    TabId::Classifier,
-                    JobCommand::Resume,
-                )]),
+                Some(JobStatus::Running) => {
+                    Reaction::effects(vec![Effect::Command(TabId::Classifier, JobCommand::Pause)])
+                }
+                Some(JobStatus::Paused(_)) => {
+                    Reaction::effects(vec![Effect::Command(TabId::Classifier, JobCommand::Resume)])
+                }
                 _ => Reaction::toast(ToastLevel::Info, "no job is running: press s to start"),
             },
             Action::Stop => {
@@ -348,7 +359,9 @@ impl ClassifierTab {
         match event {
             JobEvent::Status(status) => {
                 let toast = match &status {
-                    JobStatus::Failed(reason) => Some((ToastLevel::Error, format!("job failed: {reason}"))),
+                    JobStatus::Failed(reason) => {
+                        Some((ToastLevel::Error, format!("job failed: {reason}")))
+                    }
                     JobStatus::Paused(reason) if reason != "paused by user" => {
                         Some((ToastLevel::Warn, format!("paused: {reason}")))
                     }
@@ -360,7 +373,11 @@ impl ClassifierTab {
                 self.status = Some(status);
                 return toast;
             }
-            JobEvent::Metric { step, metric, value } => {
+            JobEvent::Metric {
+                step,
+                metric,
+                value,
+            } => {
                 let x = step as f64;
                 match metric {
                     Metric::TrainLoss => self.loss.push(x, value),
@@ -383,7 +400,10 @@ impl ClassifierTab {
                 return Some((ToastLevel::Info, msg));
             }
             JobEvent::Summary(s) => {
-                let acc = s.get("test_accuracy").and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+                let acc = s
+                    .get("test_accuracy")
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(f64::NAN);
                 self.push_log(format!("done: test accuracy {acc:.4}"));
             }
             JobEvent::Snapshot => {}
@@ -411,7 +431,10 @@ impl ClassifierTab {
                 },
                 Row::Dataset => ParamRow {
                     label: "data",
-                    value: self.config.dataset.to_string(),
+                    value: match self.config.dataset {
+                        DatasetName::Mnist => "mnist".into(),
+                        DatasetName::FashionMnist => "fashion".into(),
+                    },
                     live: false,
                 },
             })
@@ -451,7 +474,11 @@ impl ClassifierTab {
 
 /// Draws the tab into `area`.
 pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let right_w = if area.width >= 150 { 56 } else { 27 };
+    let right_w = match area.width {
+        150.. => 2 * SAMPLE_W + 2,
+        110.. => 38,
+        _ => 27,
+    };
     let [left, center, right] = Layout::horizontal([
         Constraint::Length(24),
         Constraint::Min(20),
@@ -461,18 +488,30 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
     render_panel(tab, left, buf, theme);
     if let (None, DataStatus::Missing { hint, alternative }) = (&tab.status, &tab.data) {
         let mut lines = vec![
-            Line::styled(format!("Dataset {} not found.", tab.config.dataset), theme.warn()),
+            Line::styled(
+                format!("Dataset {} not found.", tab.config.dataset),
+                theme.warn(),
+            ),
             Line::raw(""),
             Line::raw(hint.clone()),
         ];
         if let Some(alt) = alternative {
             lines.push(Line::raw(""));
-            lines.push(Line::styled(format!("{alt} is available: press u to use it."), theme.good()));
+            lines.push(Line::styled(
+                format!("{alt} is available: press u to use it."),
+                theme.good(),
+            ));
         }
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
             .block(Block::bordered().title(" data "))
-            .render(Rect { width: center.width + right.width, ..center }, buf);
+            .render(
+                Rect {
+                    width: center.width + right.width,
+                    ..center
+                },
+                buf,
+            );
         return;
     }
     let [loss_area, spark_area, acc_area] = Layout::vertical([
@@ -491,15 +530,32 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
         buf,
         &loss_title,
         &[
-            Trace { label: "", points: tab.loss.points(), color: Color::DarkGray },
-            Trace { label: "smoothed", points: &smooth, color: Color::Cyan },
+            Trace {
+                label: "",
+                points: tab.loss.points(),
+                color: Color::DarkGray,
+            },
+            Trace {
+                label: "smoothed",
+                points: &smooth,
+                color: Color::Cyan,
+            },
         ],
         tab.loss.bounds(),
         "train loss appears here once the job runs",
         theme,
     );
-    let spark = sparkline(&tab.loss.tail(spark_area.width as usize), spark_area.width.saturating_sub(2) as usize, theme);
-    buf.set_line(spark_area.x + 1, spark_area.y, &Line::styled(spark, theme.fg(Color::Cyan)), spark_area.width);
+    let spark = sparkline(
+        &tab.loss.tail(spark_area.width as usize),
+        spark_area.width.saturating_sub(2) as usize,
+        theme,
+    );
+    buf.set_line(
+        spark_area.x + 1,
+        spark_area.y,
+        &Line::styled(spark, theme.fg(Color::Cyan)),
+        spark_area.width,
+    );
     let acc_title = match tab.test_acc.last() {
         Some(v) => format!("accuracy · test {:.2}%", v * 100.0),
         None => "accuracy".to_string(),
@@ -509,8 +565,16 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
         buf,
         &acc_title,
         &[
-            Trace { label: "train", points: tab.train_acc.points(), color: Color::Yellow },
-            Trace { label: "test", points: tab.test_acc.points(), color: Color::Green },
+            Trace {
+                label: "train",
+                points: tab.train_acc.points(),
+                color: Color::Yellow,
+            },
+            Trace {
+                label: "test",
+                points: tab.test_acc.points(),
+                color: Color::Green,
+            },
         ],
         Some((0.0, 1.0)),
         "train and test accuracy",
@@ -547,7 +611,11 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
     let p = &tab.progress;
     if tab.status.is_some() && p.total_steps > 0 {
         lines.push(Line::raw(format!("epoch {}/{}", p.epoch, p.epochs)));
-        lines.push(Line::raw(gauge_line(p.fraction(), inner.width as usize, theme)));
+        lines.push(Line::raw(gauge_line(
+            p.fraction(),
+            inner.width as usize,
+            theme,
+        )));
         lines.push(Line::raw(format!(
             "{} samples/s",
             thousands(p.rate.round() as u64)
@@ -562,9 +630,16 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
     if room > 0 && !tab.log.is_empty() {
         lines.push(Line::styled("events", theme.dim()));
         let start = tab.log.len().saturating_sub(room.saturating_sub(1).max(1));
-        lines.extend(tab.log.iter().skip(start).map(|l| Line::styled(l.clone(), theme.dim())));
+        lines.extend(
+            tab.log
+                .iter()
+                .skip(start)
+                .map(|l| Line::styled(l.clone(), theme.dim())),
+        );
     }
-    Paragraph::new(lines).wrap(Wrap { trim: true }).render(inner, buf);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, buf);
 }
 
 /// `4812` → `4,812`.
@@ -594,10 +669,19 @@ fn render_samples(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &The
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(snap) = &tab.snapshot else {
-        buf.set_line(inner.x, inner.y, &Line::styled("after the first evaluation", theme.dim()), inner.width);
+        buf.set_line(
+            inner.x,
+            inner.y,
+            &Line::styled("after the first eval", theme.dim()),
+            inner.width,
+        );
         return;
     };
-    let mode = if theme.ascii || theme.no_color { ImageMode::Ascii } else { ImageMode::HalfBlock };
+    let mode = if theme.ascii || theme.no_color {
+        ImageMode::Ascii
+    } else {
+        ImageMode::HalfBlock
+    };
     let cols = (inner.width / SAMPLE_W).max(1);
     let rows = ((inner.height + 1) / SAMPLE_H).max(1);
     for (i, sample) in snap.samples.iter().take((cols * rows) as usize).enumerate() {
@@ -615,10 +699,21 @@ fn render_samples(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &The
         let names = &snap.class_names;
         let (best, _) = sample.top3[0];
         let ok = best == sample.label;
-        let verdict = if ok { Span::styled(if theme.ascii { "ok " } else { "✓ " }, theme.good()) } else { Span::styled(if theme.ascii { "no " } else { "✗ " }, theme.error()) };
-        let mut lines = vec![Line::from(vec![verdict, Span::raw(names[sample.label as usize].to_string())])];
+        let verdict = if ok {
+            Span::styled(if theme.ascii { "ok " } else { "✓ " }, theme.good())
+        } else {
+            Span::styled(if theme.ascii { "no " } else { "✗ " }, theme.error())
+        };
+        let mut lines = vec![Line::from(vec![
+            verdict,
+            Span::raw(names[sample.label as usize].to_string()),
+        ])];
         for (class, p) in sample.top3 {
-            lines.push(Line::raw(format!("{:>3.0}% {}", p * 100.0, names[class as usize])));
+            lines.push(Line::raw(format!(
+                "{:>3.0}% {}",
+                p * 100.0,
+                names[class as usize]
+            )));
         }
         for (r, line) in lines.iter().enumerate() {
             buf.set_line(x + 15, y + 1 + r as u16, line, text_w);

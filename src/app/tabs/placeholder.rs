@@ -8,8 +8,17 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use crate::app::theme::Theme;
 
 /// Draws a bordered note about a tab that is not available yet.
-pub fn render_placeholder(area: Rect, buf: &mut Buffer, title: &str, lines: &[&str], theme: &Theme) {
-    let mut text = vec![Line::styled("Not in this build yet.", theme.warn()), Line::raw("")];
+pub fn render_placeholder(
+    area: Rect,
+    buf: &mut Buffer,
+    title: &str,
+    lines: &[&str],
+    theme: &Theme,
+) {
+    let mut text = vec![
+        Line::styled("Not in this build yet.", theme.warn()),
+        Line::raw(""),
+    ];
     text.extend(lines.iter().map(|l| Line::raw(l.to_string())));
     Paragraph::new(text)
         .wrap(Wrap { trim: true })

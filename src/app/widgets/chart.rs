@@ -37,7 +37,9 @@ pub fn render_chart(
     let all = traces.iter().flat_map(|t| t.points.iter());
     let (x_lo, x_hi) = all
         .clone()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.0), hi.max(p.0))
+        });
     if !x_lo.is_finite() {
         Paragraph::new(Line::styled(empty_hint.to_string(), theme.dim()))
             .block(block)
@@ -103,7 +105,9 @@ pub fn sparkline(values: &[f64], width: usize, theme: &Theme) -> String {
     let values = &values[start..];
     let (lo, hi) = values
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     values
         .iter()
         .map(|&v| {
@@ -129,6 +133,6 @@ mod tests {
     fn sparkline_spans_the_range() {
         let t = Theme::new(false, false);
         assert_eq!(sparkline(&[0.0, 1.0, 0.5], 10, &t), "▁█▅");
-        assert_eq!(sparkline(&[0.0, 1.0], 1, &Theme::new(true, true)), "#");
+        assert_eq!(sparkline(&[0.0, 1.0], 2, &Theme::new(true, true)), "_#");
     }
 }

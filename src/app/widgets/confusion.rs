@@ -18,7 +18,8 @@ fn cell(count: u32, row_total: u32, diagonal: bool, theme: &Theme) -> Span<'stat
         count as f64 / row_total as f64
     };
     if theme.no_color || theme.ascii {
-        let level = ((share * (ASCII_RAMP.len() - 1) as f64).round() as usize).min(ASCII_RAMP.len() - 1);
+        let level =
+            ((share * (ASCII_RAMP.len() - 1) as f64).round() as usize).min(ASCII_RAMP.len() - 1);
         let c = ASCII_RAMP[level] as char;
         return Span::raw(format!("{c}{c}"));
     }
@@ -39,7 +40,7 @@ pub fn render_confusion(
     theme: &Theme,
 ) {
     let Some(m) = matrix else {
-        Paragraph::new(Line::styled("after the first evaluation", theme.dim()))
+        Paragraph::new(Line::styled("after the first eval", theme.dim()))
             .block(Block::bordered().title(" confusion matrix "))
             .render(area, buf);
         return;
@@ -51,7 +52,10 @@ pub fn render_confusion(
         100.0 * correct as f64 / total.max(1) as f64
     );
     let mut lines = vec![Line::styled(
-        format!("   {}", (0..CLASSES).map(|c| format!("{c} ")).collect::<String>()),
+        format!(
+            "   {}",
+            (0..CLASSES).map(|c| format!("{c} ")).collect::<String>()
+        ),
         theme.dim(),
     )];
     for (truth, row) in m.iter().enumerate() {

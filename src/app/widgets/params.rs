@@ -37,7 +37,11 @@ pub fn param_lines(
                 Span::raw(format!("{cursor} ")),
                 Span::raw(format!("{:<8} ", row.label)),
             ];
-            let style = if is_sel { theme.highlight() } else { ratatui::style::Style::new() };
+            let style = if is_sel {
+                theme.highlight()
+            } else {
+                ratatui::style::Style::new()
+            };
             spans.push(Span::styled(value, style));
             if !row.live {
                 spans.push(Span::styled(" ↻", theme.dim()));
@@ -81,8 +85,16 @@ mod tests {
     #[test]
     fn cursor_and_edit_buffer_show() {
         let rows = vec![
-            ParamRow { label: "lr", value: "1.0e-3".into(), live: true },
-            ParamRow { label: "model", value: "cnn".into(), live: false },
+            ParamRow {
+                label: "lr",
+                value: "1.0e-3".into(),
+                live: true,
+            },
+            ParamRow {
+                label: "model",
+                value: "cnn".into(),
+                live: false,
+            },
         ];
         let t = Theme::new(true, true);
         let lines = param_lines(&rows, 0, Some("3e-"), &t);

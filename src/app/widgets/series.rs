@@ -60,10 +60,7 @@ impl Series {
 
     /// The newest value.
     pub fn last(&self) -> Option<f64> {
-        self.pending
-            .last()
-            .or(self.points.last())
-            .map(|p| p.1)
+        self.pending.last().or(self.points.last()).map(|p| p.1)
     }
 
     /// True when nothing has been stored.
@@ -89,7 +86,9 @@ impl Series {
         let (lo, hi) = self
             .points
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.1), hi.max(p.1))
+            });
         if !lo.is_finite() {
             return None;
         }

@@ -1,0 +1,230 @@
+//! The command line as scripts use it: headless training on generated data, JSON output,
+//! and exit status 2 with a clear message on bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gradtop(args: &[&str], data_dir: Option<&Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradtop"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("GRADTOP_DATA")
+        .env("HOME", std::env::temp_dir().join("gradtop-test-home"))
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("gradtop-test-home/cache"),
+        );
+    if let Some(d) = data_dir {
+        cmd.arg("--data-dir").arg(d);
+    }
+    cmd.output().expect("the gradtop binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn headless_json_run_learns_generated_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    gradtop::data::synthetic::write_dataset(&dir.path().join("mnist"), 3000, 500, 7).unwrap();
+    let out = gradtop(
+        &[
+            "train",
+            "scenarios/mnist-cnn.toml",
+            "--headless",
+            "--json",
+            "--set",
+            "epochs=1",
+            "--set",
+            "eval_every=40",
+            "--seed",
+            "3",
+        ],
+        Some(dir.path()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let summary = lines.last().unwrap();
+    for key in [
+        "scenario",
+        "model",
+        "dataset",
+        "steps",
+        "epochs",
+        "train_loss",
+        "test_accuracy",
+        "samples_per_sec",
+        "wall_seconds",
+    ] {
+        assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
+    }
+    assert_eq!(summary["scenario"], "mnist-cnn");
+    assert_eq!(summary["steps"], 94);
+    let acc = summary["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.8, "chance is 0.1; got {acc}");
+    assert!(lines.iter().any(|l| l["event"] == "progress"));
+    assert!(lines.iter().any(|l| l["event"] == "eval"));
+}
+
+#[test]
+fn the_mlp_learns_too_and_steps_limits_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    gradtop::data::synthetic::write_dataset(&dir.path().join("mnist"), 2000, 300, 9).unwrap();
+    let out = gradtop(
+        &[
+            "train",
+            "scenarios/mnist-mlp.toml",
+            "--headless",
+            "--json",
+            "--steps",
+            "120",
+        ],
+        Some(dir.path()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["steps"], 120);
+    assert_eq!(summary["model"], "mlp");
+    assert!(
+        summary["test_accuracy"].as_f64().unwrap() > 0.6,
+        "{summary}"
+    );
+}
+
+#[test]
+fn bad_overrides_exit_2_and_name_the_key() {
+    for (set, needle) in [
+        ("lr=-1", "lr = -1"),
+        ("batch_size=0", "batch_size = 0"),
+        ("learning_rate=1", "unknown key"),
+    ] {
+        let out = gradtop(
+            &[
+                "train",
+                "scenarios/mnist-cnn.toml",
+                "--headless",
+                "--set",
+                set,
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{set}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn unknown_scenario_key_exits_2_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(&path, "kind = \"classifier\"\nepochs = 1\nbatchsize = 64\n").unwrap();
+    let out = gradtop(&["train", path.to_str().unwrap(), "--headless"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("batchsize") && err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn missing_dataset_exits_2_with_the_fetch_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gradtop(
+        &["train", "scenarios/mnist-cnn.toml", "--headless"],
+        Some(dir.path()),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("gradtop data fetch mnist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn corrupt_data_fails_the_run_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnist = dir.path().join("mnist");
+    gradtop::data::synthetic::write_dataset(&mnist, 100, 50, 1).unwrap();
+    std::fs::write(mnist.join("t10k-labels-idx1-ubyte.gz"), b"garbage").unwrap();
+    let out = gradtop(
+        &["train", "scenarios/mnist-cnn.toml", "--headless"],
+        Some(dir.path()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte.gz") && err.contains("gzip"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let out = gradtop(&["--help"], None);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in ["train", "data", "--device", "--fps", "--ascii"] {
+        assert!(text.contains(word), "--help lacks {word}");
+    }
+    let out = gradtop(&["train", "--help"], None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in ["--headless", "--json", "--set", "--steps", "--seed"] {
+        assert!(text.contains(word), "train --help lacks {word}");
+    }
+}
+
+#[test]
+fn bad_device_is_bad_usage() {
+    let out = gradtop(
+        &[
+            "train",
+            "scenarios/mnist-cnn.toml",
+            "--headless",
+            "--device",
+            "tpu",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("tpu"));
+}
+
+/// The real-data check CI relies on: a few hundred steps on Fashion-MNIST from Debian's
+/// `dataset-fashion-mnist` must pass 70% test accuracy. Skipped where the package is absent,
+/// except under CI, where its absence is a failure.
+#[test]
+fn real_fashion_mnist_short_run_beats_70_percent() {
+    let dir = Path::new(gradtop::data::lookup::DEBIAN_FASHION_DIR);
+    if gradtop::data::lookup::files_in(dir).is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install dataset-fashion-mnist"
+        );
+        eprintln!("skipped: {} not installed", dir.display());
+        return;
+    }
+    let out = gradtop(
+        &[
+            "train",
+            "scenarios/fashion-cnn.toml",
+            "--headless",
+            "--json",
+            "--steps",
+            "300",
+            "--set",
+            "eval_every=1000",
+        ],
+        Some(dir),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["dataset"], "fashion-mnist");
+    let acc = summary["test_accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.70, "test accuracy {acc} after 300 steps");
+}

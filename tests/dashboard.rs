@@ -1,0 +1,371 @@
+//! The dashboard without a terminal: actions into `update`, job events into `update_job`,
+//! and TestBackend renders of every tab at 80×24 and 120×40.
+
+use std::sync::Arc;
+
+use gradtop::app::render::render;
+use gradtop::app::theme::Theme;
+use gradtop::app::update::update_classifier_snapshot;
+use gradtop::app::{update, update_job, Action, App, Effect, Options, Overlay, TabId};
+use gradtop::device::DeviceChoice;
+use gradtop::jobs::classifier::{ClassifierSnapshot, SamplePrediction};
+use gradtop::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
+use gradtop::scenario::{self, Settings};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+/// A dashboard whose dataset lookup points at a generated dataset.
+fn app_with_data() -> (App, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    gradtop::data::synthetic::write_dataset(&dir.path().join("mnist"), 20, 20, 1).unwrap();
+    let options = Options {
+        fps: 10,
+        ascii: false,
+        data_dir: Some(dir.path().to_path_buf()),
+        device: DeviceChoice::Cpu,
+        scenario: None,
+    };
+    (App::new(&options, Theme::new(false, false)), dir)
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| render(app, f)).unwrap();
+    let buf = term.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Feeds a running job's worth of events: losses, accuracies, progress, a snapshot.
+fn simulate_training(app: &mut App) {
+    update_job(app, TabId::Classifier, JobEvent::Status(JobStatus::Running));
+    for step in 1..=300u64 {
+        let loss = 2.3 / (1.0 + step as f64 / 30.0);
+        update_job(
+            app,
+            TabId::Classifier,
+            JobEvent::Metric {
+                step,
+                metric: Metric::TrainLoss,
+                value: loss,
+            },
+        );
+        if step % 50 == 0 {
+            update_job(
+                app,
+                TabId::Classifier,
+                JobEvent::Metric {
+                    step,
+                    metric: Metric::TrainAccuracy,
+                    value: 0.5 + step as f64 / 1000.0,
+                },
+            );
+            update_job(
+                app,
+                TabId::Classifier,
+                JobEvent::Metric {
+                    step,
+                    metric: Metric::TestAccuracy,
+                    value: 0.6 + step as f64 / 1000.0,
+                },
+            );
+        }
+    }
+    update_job(
+        app,
+        TabId::Classifier,
+        JobEvent::Progress(Progress {
+            step: 300,
+            total_steps: 1000,
+            epoch: 2,
+            epochs: 5,
+            rate: 4812.0,
+            eta_s: Some(75.0),
+        }),
+    );
+    let mut confusion = [[0u32; 10]; 10];
+    for (i, row) in confusion.iter_mut().enumerate() {
+        row[i] = 90;
+        row[(i + 1) % 10] = 10;
+    }
+    let samples = (0..16)
+        .map(|i| SamplePrediction {
+            pixels: (0..784).map(|p| ((p * 7 + i) % 256) as u8).collect(),
+            label: (i % 10) as u8,
+            top3: [
+                ((i % 10) as u8, 0.91),
+                (((i + 1) % 10) as u8, 0.06),
+                (((i + 2) % 10) as u8, 0.02),
+            ],
+        })
+        .collect();
+    update_classifier_snapshot(
+        app,
+        Arc::new(ClassifierSnapshot {
+            samples,
+            confusion,
+            evaluated: 1000,
+            class_names: *gradtop::data::DatasetName::Mnist.class_names(),
+            step: 300,
+        }),
+    );
+}
+
+#[test]
+fn opens_on_the_classifier_ready_with_the_start_key_shown() {
+    let (app, _d) = app_with_data();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = screen(&app, w, h);
+        assert!(
+            s.contains("[1 Classifier]") && s.contains("[4 Runs]"),
+            "{s}"
+        );
+        assert!(s.contains("hyperparameters"), "{s}");
+        assert!(s.contains("press s to start"), "{s}");
+        assert!(s.contains("s start"), "{s}");
+        assert!(s.contains("1.0e-3"), "{s}");
+    }
+}
+
+#[test]
+fn training_tab_shows_every_panel_at_both_sizes() {
+    let (mut app, _d) = app_with_data();
+    simulate_training(&mut app);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = screen(&app, w, h);
+        for needle in [
+            "hyperparameters",
+            "loss",
+            "accuracy",
+            "test samples",
+            "confusion",
+            "epoch 2/5",
+            "4,812 samples/s",
+            "ETA 1m15s",
+            "30%",
+            "91%",
+        ] {
+            assert!(s.contains(needle), "{w}×{h} lacks {needle:?}:\n{s}");
+        }
+        assert!(s.contains('▀'), "half-block images at {w}×{h}");
+    }
+}
+
+#[test]
+fn ascii_mode_uses_no_block_or_braille_glyphs() {
+    let (mut app, _d) = app_with_data();
+    app.theme = Theme::new(true, true);
+    simulate_training(&mut app);
+    let s = screen(&app, 120, 40);
+    assert!(!s.contains('▀') && !s.contains('█'), "{s}");
+    assert!(
+        !s.chars().any(|c| ('\u{2800}'..='\u{28FF}').contains(&c)),
+        "braille in ascii mode"
+    );
+    assert!(s.contains("confusion"));
+}
+
+#[test]
+fn too_small_terminal_says_how_large_it_must_be() {
+    let (app, _d) = app_with_data();
+    let s = screen(&app, 60, 20);
+    assert!(s.contains("80×24") && s.contains("60×20"), "{s}");
+}
+
+#[test]
+fn other_tabs_render_at_both_sizes() {
+    let (mut app, _d) = app_with_data();
+    for (tab, needle) in [
+        (TabId::Gan, "GAN"),
+        (TabId::Rl, "RL"),
+        (TabId::Runs, "Runs"),
+    ] {
+        update(&mut app, Action::GoTab(tab));
+        for (w, h) in [(80, 24), (120, 40)] {
+            let s = screen(&app, w, h);
+            assert!(s.contains(needle), "{s}");
+        }
+    }
+}
+
+#[test]
+fn arrows_change_the_learning_rate_of_a_running_job() {
+    let (mut app, _d) = app_with_data();
+    let effects = update(&mut app, Action::StartRestart);
+    assert!(matches!(effects.as_slice(), [Effect::StartClassifier(_)]));
+    update_job(
+        &mut app,
+        TabId::Classifier,
+        JobEvent::Status(JobStatus::Running),
+    );
+    let effects = update(&mut app, Action::Right);
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Command(TabId::Classifier, JobCommand::Set(Param::Lr, v))] if *v == 2e-3
+    ));
+    let effects = update(&mut app, Action::Left);
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Command(TabId::Classifier, JobCommand::Set(Param::Lr, v))] if *v == 1e-3
+    ));
+    // The job confirms; the change is logged with its step and shown.
+    update_job(
+        &mut app,
+        TabId::Classifier,
+        JobEvent::Applied {
+            param: Param::Lr,
+            value: 1e-3,
+            step: 812,
+        },
+    );
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("step 812: lr → 1.0e-3"), "{s}");
+}
+
+#[test]
+fn typed_values_are_validated_and_bad_ones_change_nothing() {
+    let (mut app, _d) = app_with_data();
+    update(&mut app, Action::StartRestart);
+    update_job(
+        &mut app,
+        TabId::Classifier,
+        JobEvent::Status(JobStatus::Running),
+    );
+    for bad in ["abc", "-1", "0", "nan"] {
+        update(&mut app, Action::BeginEdit);
+        for _ in 0..10 {
+            update(&mut app, Action::EditBackspace);
+        }
+        for c in bad.chars() {
+            update(&mut app, Action::EditChar(c));
+        }
+        let effects = update(&mut app, Action::EditCommit);
+        assert!(effects.is_empty(), "{bad} was accepted");
+        assert_eq!(app.classifier.config.lr, 1e-3);
+        let toast = app.toast.as_ref().unwrap().text.clone();
+        assert!(toast.starts_with("refused"), "{bad}: {toast}");
+    }
+    update(&mut app, Action::Down); // batch
+    update(&mut app, Action::BeginEdit);
+    update(&mut app, Action::EditBackspace);
+    update(&mut app, Action::EditBackspace);
+    for c in "64".chars() {
+        update(&mut app, Action::EditChar(c));
+    }
+    let effects = update(&mut app, Action::EditCommit);
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Command(_, JobCommand::Set(Param::BatchSize, v))] if *v == 64.0
+    ));
+}
+
+#[test]
+fn space_pauses_and_resumes_and_quit_asks_while_running() {
+    let (mut app, _d) = app_with_data();
+    assert!(update(&mut app, Action::PauseResume).is_empty());
+    update(&mut app, Action::StartRestart);
+    update_job(
+        &mut app,
+        TabId::Classifier,
+        JobEvent::Status(JobStatus::Running),
+    );
+    assert!(matches!(
+        update(&mut app, Action::PauseResume).as_slice(),
+        [Effect::Command(_, JobCommand::Pause)]
+    ));
+    update_job(
+        &mut app,
+        TabId::Classifier,
+        JobEvent::Status(JobStatus::Paused("paused by user".into())),
+    );
+    assert!(matches!(
+        update(&mut app, Action::PauseResume).as_slice(),
+        [Effect::Command(_, JobCommand::Resume)]
+    ));
+    update(&mut app, Action::Quit);
+    assert_eq!(app.overlay, Overlay::ConfirmQuit);
+    assert!(!app.should_quit);
+    assert!(screen(&app, 80, 24).contains("quit?"));
+    update(&mut app, Action::CloseOverlay);
+    assert!(!app.should_quit);
+    update(&mut app, Action::ForceQuit);
+    assert!(app.should_quit);
+}
+
+#[test]
+fn a_diverged_job_shows_its_reason() {
+    let (mut app, _d) = app_with_data();
+    update(&mut app, Action::StartRestart);
+    update_job(
+        &mut app,
+        TabId::Classifier,
+        JobEvent::Status(JobStatus::Paused(
+            "loss became NaN at step 40 (lr 1.0e1)".into(),
+        )),
+    );
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("NaN at step 40"), "{s}");
+}
+
+#[test]
+fn help_overlay_lists_keys_and_loss_formulas() {
+    let (mut app, _d) = app_with_data();
+    update(&mut app, Action::ToggleHelp);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("pause / resume"), "{s}");
+    assert!(s.contains("ln D(G(z))"), "{s}");
+    assert!(s.contains("softmax"), "{s}");
+}
+
+#[test]
+fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
+    let dir = tempfile::tempdir().unwrap();
+    gradtop::data::synthetic::write_dataset(&dir.path().join("fashion-mnist"), 20, 20, 1).unwrap();
+    let options = Options {
+        fps: 10,
+        ascii: false,
+        data_dir: Some(dir.path().to_path_buf()),
+        device: DeviceChoice::Cpu,
+        scenario: None,
+    };
+    let mut app = App::new(&options, Theme::new(false, false));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("gradtop data fetch mnist"), "{s}");
+    assert!(s.contains("press u"), "{s}");
+    assert!(update(&mut app, Action::StartRestart).is_empty());
+    update(&mut app, Action::UseAlternative);
+    assert_eq!(
+        app.classifier.config.dataset,
+        gradtop::data::DatasetName::FashionMnist
+    );
+    assert!(matches!(
+        update(&mut app, Action::StartRestart).as_slice(),
+        [Effect::StartClassifier(_)]
+    ));
+}
+
+#[test]
+fn a_scenario_from_train_is_loaded_and_autostarts() {
+    let s = scenario::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/mnist-mlp.toml"
+    )))
+    .unwrap();
+    assert!(matches!(s.settings, Settings::Classifier(_)));
+    let options = Options {
+        fps: 10,
+        ascii: false,
+        data_dir: None,
+        device: DeviceChoice::Cpu,
+        scenario: Some(s),
+    };
+    let app = App::new(&options, Theme::new(false, false));
+    assert!(app.classifier.autostart);
+    assert_eq!(app.classifier.scenario, "mnist-mlp");
+}
