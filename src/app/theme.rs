@@ -95,6 +95,15 @@ impl Theme {
         }
     }
 
+    /// Marks a value that applies only on restart.
+    pub fn restart_mark(&self) -> &'static str {
+        if self.ascii {
+            " *"
+        } else {
+            " ↻"
+        }
+    }
+
     /// The middle dot used to separate status items.
     pub fn sep(&self) -> &'static str {
         if self.ascii {

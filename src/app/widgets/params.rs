@@ -44,7 +44,7 @@ pub fn param_lines(
             };
             spans.push(Span::styled(value, style));
             if !row.live {
-                spans.push(Span::styled(" ↻", theme.dim()));
+                spans.push(Span::styled(theme.restart_mark(), theme.dim()));
             }
             Line::from(spans)
         })
@@ -99,6 +99,6 @@ mod tests {
         let t = Theme::new(true, true);
         let lines = param_lines(&rows, 0, Some("3e-"), &t);
         assert_eq!(lines[0].to_string(), "> lr       3e-_");
-        assert_eq!(lines[1].to_string(), "  model    cnn ↻");
+        assert_eq!(lines[1].to_string(), "  model    cnn *");
     }
 }

@@ -93,7 +93,9 @@ impl Series {
             return None;
         }
         let pad = ((hi - lo) * 0.05).max(1e-6);
-        Some((lo - pad, hi + pad))
+        // Non-negative series (losses, accuracies) keep a floor of 0.
+        let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+        Some(((lo - pad).max(floor), hi + pad))
     }
 
     /// The last `n` values, for sparklines.
