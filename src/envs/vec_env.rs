@@ -2,7 +2,7 @@
 //! same-step autoreset mode: when an episode ends, the returned observation is already the next
 //! episode's first one and the episode's last observation is kept in [`VecEnv::final_obs`].
 
-use super::{CartPole, EnvError, Environment};
+use super::{CartPole, EnvError, Environment, Pose};
 
 /// Summary of an episode that ended during the last [`VecEnv::step`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +30,7 @@ pub struct VecEnv<E> {
     episode_returns: Vec<f64>,
     episode_lengths: Vec<u32>,
     finished: Vec<FinishedEpisode>,
+    poses_after_step: Vec<Pose>,
 }
 
 /// N native CartPole-v1 environments.
@@ -66,7 +67,6 @@ impl<E: Environment> VecEnv<E> {
             env.reset(None, o);
         }
         Ok(Self {
-            envs,
             obs_dim,
             final_obs: obs.clone(),
             obs,
@@ -76,6 +76,8 @@ impl<E: Environment> VecEnv<E> {
             episode_returns: vec![0.0; n],
             episode_lengths: vec![0; n],
             finished: Vec::new(),
+            poses_after_step: envs.iter().map(|e| e.pose()).collect(),
+            envs,
         })
     }
 
@@ -113,6 +115,7 @@ impl<E: Environment> VecEnv<E> {
             self.truncated[i] = out.truncated;
             self.episode_returns[i] += out.reward;
             self.episode_lengths[i] += 1;
+            self.poses_after_step[i] = env.pose();
             if out.done() {
                 self.final_obs[i * d..(i + 1) * d].copy_from_slice(o);
                 self.finished.push(FinishedEpisode {
@@ -147,6 +150,12 @@ impl<E: Environment> VecEnv<E> {
     /// The last observation of env `i`'s episode if it ended in the last step (else stale).
     pub fn final_obs(&self, i: usize) -> &[f64] {
         &self.final_obs[i * self.obs_dim..(i + 1) * self.obs_dim]
+    }
+
+    /// Env `i`'s pose right after the last step, before any auto-reset (for drawing the final
+    /// state of an episode).
+    pub fn pose_after_step(&self, i: usize) -> Pose {
+        self.poses_after_step[i]
     }
 
     /// Rewards of the last step, one per env.

@@ -1,1 +1,3 @@
 //! Candle models and their losses.
+
+pub mod rl;
