@@ -348,7 +348,12 @@ pub(crate) fn tensor2(values: &[f32], rows: usize, cols: usize, dev: &Device) ->
 }
 
 /// An RL training run: one agent on its environments, advanced one chunk at a time.
-pub enum RlTrainer {
+pub struct RlTrainer {
+    agent: Agent,
+}
+
+/// The algorithm behind an [`RlTrainer`].
+pub enum Agent {
     /// A DQN run.
     Dqn(Box<DqnAgent>),
     /// A PPO run.
@@ -360,93 +365,99 @@ impl RlTrainer {
     /// randomness (weights, exploration, env resets) derives from `seed`.
     pub fn new(config: &RlConfig, device: &Device, seed: u64) -> Result<Self, RlError> {
         config.validate()?;
-        Ok(match config.agent {
-            AgentKind::Dqn => RlTrainer::Dqn(Box::new(DqnAgent::new(config, device, seed)?)),
-            AgentKind::Ppo => RlTrainer::Ppo(Box::new(PpoAgent::new(config, device, seed)?)),
-        })
+        let agent = match config.agent {
+            AgentKind::Dqn => Agent::Dqn(Box::new(DqnAgent::new(config, device, seed)?)),
+            AgentKind::Ppo => Agent::Ppo(Box::new(PpoAgent::new(config, device, seed)?)),
+        };
+        Ok(Self { agent })
+    }
+
+    /// The agent, for agent-specific inspection.
+    pub fn agent_ref(&self) -> &Agent {
+        &self.agent
     }
 
     /// Does one chunk of work (DQN: ~128 env steps with their gradient steps; PPO: one rollout
     /// and its update) and returns the records it produced.
     pub fn step(&mut self) -> Result<Vec<RlRecord>, RlError> {
         let start = Instant::now();
-        match self {
-            RlTrainer::Dqn(a) => a.step_chunk(start),
-            RlTrainer::Ppo(a) => a.step_chunk(start),
+        match &mut self.agent {
+            Agent::Dqn(a) => a.step_chunk(start),
+            Agent::Ppo(a) => a.step_chunk(start),
         }
     }
 
     /// Which agent this is.
     pub fn agent(&self) -> AgentKind {
-        match self {
-            RlTrainer::Dqn(_) => AgentKind::Dqn,
-            RlTrainer::Ppo(_) => AgentKind::Ppo,
+        match &self.agent {
+            Agent::Dqn(_) => AgentKind::Dqn,
+            Agent::Ppo(_) => AgentKind::Ppo,
         }
     }
 
     /// The environment's name.
     pub fn env_name(&self) -> &'static str {
-        match self {
-            RlTrainer::Dqn(a) => a.env_name(),
-            RlTrainer::Ppo(a) => a.env_name(),
+        match &self.agent {
+            Agent::Dqn(a) => a.env_name(),
+            Agent::Ppo(a) => a.env_name(),
         }
     }
 
     /// True once the env-step budget is spent, or the run is solved and configured to stop.
     pub fn is_finished(&self) -> bool {
-        match self {
-            RlTrainer::Dqn(a) => a.is_finished(),
-            RlTrainer::Ppo(a) => a.is_finished(),
+        match &self.agent {
+            Agent::Dqn(a) => a.is_finished(),
+            Agent::Ppo(a) => a.is_finished(),
         }
     }
 
     /// Counters for display and the summary.
     pub fn counters(&self) -> RlCounters {
-        match self {
-            RlTrainer::Dqn(a) => a.counters(),
-            RlTrainer::Ppo(a) => a.counters(),
+        match &self.agent {
+            Agent::Dqn(a) => a.counters(),
+            Agent::Ppo(a) => a.counters(),
         }
     }
 
     /// Frames of the latest finished episode of env 0.
     pub fn latest_episode(&self) -> Option<&EpisodeFrames> {
-        match self {
-            RlTrainer::Dqn(a) => a.tracker().latest(),
-            RlTrainer::Ppo(a) => a.tracker().latest(),
+        match &self.agent {
+            Agent::Dqn(a) => a.tracker().latest(),
+            Agent::Ppo(a) => a.tracker().latest(),
         }
     }
 
     /// Plays one fresh episode (reset with `seed`) with the current greedy policy, without
     /// touching training state, and returns its frames.
     pub fn greedy_episode(&mut self, seed: u64) -> Result<EpisodeFrames, RlError> {
-        match self {
-            RlTrainer::Dqn(a) => a.greedy_episode(seed),
-            RlTrainer::Ppo(a) => a.greedy_episode(seed),
+        match &mut self.agent {
+            Agent::Dqn(a) => a.greedy_episode(seed),
+            Agent::Ppo(a) => a.greedy_episode(seed),
         }
     }
 
     /// The trained weights, for checkpoints (`q.*` for DQN, `actor.*` and `critic.*` for PPO).
     pub fn varmap(&self) -> &VarMap {
-        match self {
-            RlTrainer::Dqn(a) => a.varmap(),
-            RlTrainer::Ppo(a) => a.varmap(),
+        match &self.agent {
+            Agent::Dqn(a) => a.varmap(),
+            Agent::Ppo(a) => a.varmap(),
         }
     }
 
     /// Current value of a live parameter (`None` where it does not apply; ε reports the value
     /// in effect, override or schedule).
     pub fn get(&self, param: RlParam) -> Option<f64> {
-        match self {
-            RlTrainer::Dqn(a) => a.get(param),
-            RlTrainer::Ppo(a) => a.get(param),
+        match &self.agent {
+            Agent::Dqn(a) => a.get(param),
+            Agent::Ppo(a) => a.get(param),
         }
     }
 
     /// Whether ε is currently overridden (DQN only).
     pub fn epsilon_overridden(&self) -> bool {
-        match self {
-            RlTrainer::Dqn(a) => a.epsilon_override().is_some(),
-            RlTrainer::Ppo(_) => false,
+        match &self.agent {
+            Agent::Dqn(a) => a.epsilon_override().is_some(),
+            Agent::Ppo(_) => false,
         }
     }
 
@@ -481,9 +492,9 @@ impl RlTrainer {
     /// Sets the learning rate (finite, > 0).
     pub fn set_lr(&mut self, lr: f64) -> Result<(), RlError> {
         let lr = super::config::check_lr("lr", lr)?;
-        match self {
-            RlTrainer::Dqn(a) => a.set_lr(lr),
-            RlTrainer::Ppo(a) => a.set_lr(lr),
+        match &mut self.agent {
+            Agent::Dqn(a) => a.set_lr(lr),
+            Agent::Ppo(a) => a.set_lr(lr),
         }
         Ok(())
     }
@@ -491,9 +502,9 @@ impl RlTrainer {
     /// Sets the discount factor (in [0, 1]).
     pub fn set_gamma(&mut self, gamma: f64) -> Result<(), RlError> {
         let gamma = super::config::check_unit("gamma", gamma)?;
-        match self {
-            RlTrainer::Dqn(a) => a.params_mut().gamma = gamma,
-            RlTrainer::Ppo(a) => a.params_mut().gamma = gamma,
+        match &mut self.agent {
+            Agent::Dqn(a) => a.params_mut().gamma = gamma,
+            Agent::Ppo(a) => a.params_mut().gamma = gamma,
         }
         Ok(())
     }
@@ -503,12 +514,12 @@ impl RlTrainer {
         let eps = epsilon
             .map(|e| super::config::check_unit("epsilon", e))
             .transpose()?;
-        match self {
-            RlTrainer::Dqn(a) => {
+        match &mut self.agent {
+            Agent::Dqn(a) => {
                 a.set_epsilon_override(eps);
                 Ok(())
             }
-            RlTrainer::Ppo(_) => Err(RlError::NotApplicable {
+            Agent::Ppo(_) => Err(RlError::NotApplicable {
                 param: "epsilon",
                 agent: "ppo",
             }),
@@ -525,12 +536,12 @@ impl RlTrainer {
             }
             .into());
         }
-        match self {
-            RlTrainer::Dqn(a) => {
+        match &mut self.agent {
+            Agent::Dqn(a) => {
                 a.params_mut().target_period = period;
                 Ok(())
             }
-            RlTrainer::Ppo(_) => Err(RlError::NotApplicable {
+            Agent::Ppo(_) => Err(RlError::NotApplicable {
                 param: "target_period",
                 agent: "ppo",
             }),
@@ -540,12 +551,12 @@ impl RlTrainer {
     /// Sets PPO's entropy coefficient (finite, ≥ 0).
     pub fn set_entropy_coef(&mut self, coef: f64) -> Result<(), RlError> {
         let coef = super::config::check_nonneg("ent_coef", coef)?;
-        match self {
-            RlTrainer::Ppo(a) => {
+        match &mut self.agent {
+            Agent::Ppo(a) => {
                 a.params_mut().ent_coef = coef;
                 Ok(())
             }
-            RlTrainer::Dqn(_) => Err(RlError::NotApplicable {
+            Agent::Dqn(_) => Err(RlError::NotApplicable {
                 param: "ent_coef",
                 agent: "dqn",
             }),

@@ -1,0 +1,3 @@
+//! The dashboard: state, input → actions, update, render.
+
+pub mod widgets;

@@ -1,0 +1,3 @@
+//! Reusable drawing widgets.
+
+pub mod cartpole;
