@@ -3,3 +3,4 @@
 pub mod classifier;
 pub mod init;
 pub mod loss;
+pub mod rl;

@@ -1,5 +1,6 @@
 //! Reusable drawing pieces shared by the tabs.
 
+pub mod cartpole;
 pub mod chart;
 pub mod confusion;
 pub mod help;

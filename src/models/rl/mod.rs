@@ -1,0 +1,11 @@
+//! Reinforcement-learning agents (DQN, PPO) and the step-by-step trainer a job drives.
+
+pub mod config;
+pub mod dqn;
+pub mod mlp;
+pub mod ppo;
+pub mod replay;
+pub mod trainer;
+
+pub use config::{AgentKind, DqnConfig, PpoConfig, Preset, RlConfig, TdLoss};
+pub use trainer::{EpisodeFrames, RlCounters, RlError, RlParam, RlRecord, RlTrainer};
