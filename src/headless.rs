@@ -39,15 +39,21 @@ pub fn drive<S>(
     handle.send(JobCommand::Start);
     let mut last_line = Instant::now() - LINE_INTERVAL;
     let mut last_loss = f64::NAN;
+    let mut mean_return = f64::NAN;
     let mut summary = None;
     let mut failure = None;
     while let Some(event) = handle.events.blocking_recv() {
         match event {
             JobEvent::Metric {
-                metric: Metric::TrainLoss,
+                metric: Metric::TrainLoss | Metric::GLoss,
                 value,
                 ..
             } => last_loss = value,
+            JobEvent::Metric {
+                metric: Metric::MeanReturn20,
+                value,
+                ..
+            } => mean_return = value,
             JobEvent::Metric {
                 step,
                 metric: metric @ (Metric::TestAccuracy | Metric::TestLoss),
@@ -66,25 +72,27 @@ pub fn drive<S>(
             JobEvent::Progress(p) => {
                 if last_line.elapsed() >= LINE_INTERVAL || p.step == p.total_steps {
                     last_line = Instant::now();
+                    let eta = p.eta_s.map(format_duration).unwrap_or_else(|| "?".into());
                     if json_lines {
                         writeln!(
                             out,
                             "{}",
                             json!({"event": "progress", "step": p.step, "total_steps": p.total_steps,
                                    "epoch": p.epoch, "epochs": p.epochs, "train_loss": last_loss,
-                                   "rate": p.rate, "eta_s": p.eta_s})
+                                   "mean_return_20": mean_return, "rate": p.rate, "eta_s": p.eta_s})
+                        )?;
+                    } else if p.epochs == 0 {
+                        // RL: `epoch` counts episodes and the rate is env steps per second.
+                        writeln!(
+                            out,
+                            "env step {}/{}  episodes {}  mean return {:.1}  {:.0} steps/s  ETA {eta}",
+                            p.step, p.total_steps, p.epoch, mean_return, p.rate
                         )?;
                     } else {
                         writeln!(
                             out,
                             "step {}/{}  epoch {}/{}  loss {:.4}  {:.0}/s  ETA {}",
-                            p.step,
-                            p.total_steps,
-                            p.epoch,
-                            p.epochs,
-                            last_loss,
-                            p.rate,
-                            p.eta_s.map(format_duration).unwrap_or_else(|| "?".into())
+                            p.step, p.total_steps, p.epoch, p.epochs, last_loss, p.rate, eta
                         )?;
                     }
                 }

@@ -11,6 +11,7 @@ use gradtop::data::{self, DatasetName};
 use gradtop::device::DeviceChoice;
 use gradtop::headless::{self, Outcome};
 use gradtop::jobs::classifier::{self, ClassifierJobSpec};
+use gradtop::jobs::rl::{self, RlJobSpec};
 use gradtop::scenario::{self, Settings};
 
 /// Train and watch neural networks live in the terminal: an image classifier, a GAN and
@@ -75,6 +76,25 @@ enum Command {
     Data {
         #[command(subcommand)]
         command: DataCommand,
+    },
+    /// Environments: check dynamics against recorded Gymnasium trajectories.
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EnvCommand {
+    /// Replay Gymnasium trajectories (set the state, apply the actions, compare every state
+    /// and flag); exits 1 if any state differs by more than 1e-12 or any flag differs.
+    Check {
+        /// Fixture JSON, e.g. tests/fixtures/cartpole_v1_gymnasium.json.
+        #[arg(long, value_name = "FILE")]
+        fixture: PathBuf,
+        /// Environment to check: cartpole, or with the gym-rs feature gym-rs/cartpole.
+        #[arg(long, default_value = "cartpole")]
+        env: String,
     },
 }
 
@@ -150,27 +170,50 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                 .map(|()| ExitCode::SUCCESS);
             }
             cli.common.device.open().map_err(UsageError)?;
-            let handle = match &scenario.settings {
+            let mut stdout = std::io::stdout().lock();
+            let outcome = match &scenario.settings {
                 Settings::Classifier(config) => {
                     data::find_dataset(config.dataset, cli.common.data_dir.as_deref())?;
-                    classifier::spawn(ClassifierJobSpec {
+                    let handle = classifier::spawn(ClassifierJobSpec {
                         scenario: scenario.name.clone(),
                         config: config.clone(),
                         data_dir: cli.common.data_dir.clone(),
                         device: cli.common.device,
                         max_steps: steps,
                     })
-                    .wrap_err("starting the training thread")?
+                    .wrap_err("starting the training thread")?;
+                    headless::drive(handle, json, &mut stdout)?
+                }
+                Settings::Rl(config) => {
+                    let handle = rl::spawn(RlJobSpec {
+                        scenario: scenario.name.clone(),
+                        config: config.clone(),
+                        device: cli.common.device,
+                        max_steps: steps,
+                    })
+                    .wrap_err("starting the training thread")?;
+                    headless::drive(handle, json, &mut stdout)?
                 }
             };
-            let mut stdout = std::io::stdout().lock();
-            match headless::drive(handle, json, &mut stdout)? {
+            match outcome {
                 Outcome::Success(_) => Ok(ExitCode::SUCCESS),
                 Outcome::Failed(reason) => {
                     eprintln!("Error: the run failed: {reason}");
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Some(Command::Env {
+            command: EnvCommand::Check { fixture, env },
+        }) => {
+            let report = gradtop::envs::check::check_fixture(&fixture, &env)
+                .map_err(|e| UsageError(e.to_string()))?;
+            print!("{}", gradtop::envs::check::format_report(&report));
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Some(Command::Data {
             command: DataCommand::Fetch { name, dir },

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::DatasetName;
+use crate::models::rl::config::RlConfig;
 
 /// Why a scenario cannot be used; every variant names the file, line or key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +185,8 @@ pub fn invalid(key: &str, value: impl ToString, reason: &str) -> ScenarioError {
 pub enum Settings {
     /// An image classifier.
     Classifier(ClassifierConfig),
+    /// A reinforcement-learning agent.
+    Rl(RlConfig),
 }
 
 impl Settings {
@@ -191,6 +194,7 @@ impl Settings {
     pub fn kind(&self) -> &'static str {
         match self {
             Settings::Classifier(_) => "classifier",
+            Settings::Rl(_) => "rl",
         }
     }
 
@@ -198,6 +202,7 @@ impl Settings {
     pub fn to_table(&self) -> toml::Table {
         let mut table = match self {
             Settings::Classifier(c) => to_table(c),
+            Settings::Rl(c) => to_table(&c.resolved().unwrap_or_else(|_| c.clone())),
         };
         table.insert("kind".into(), toml::Value::String(self.kind().into()));
         table
@@ -255,6 +260,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let rest = without_kind_line(text, kind.span());
     let settings = match kind.get_ref().as_str() {
         "classifier" => Settings::Classifier(parse_strict(path, &rest)?),
+        "rl" => Settings::Rl(parse_strict(path, &rest)?),
         other => {
             return Err(ScenarioError::Kind {
                 path: path.to_path_buf(),
@@ -292,26 +298,45 @@ fn apply_set<T: Serialize + DeserializeOwned>(
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| ScenarioError::SetSyntax(assignment.to_string()))?;
     let mut table = to_table(config);
-    if !table.contains_key(key) {
-        return Err(ScenarioError::UnknownSetKey {
-            key: key.to_string(),
-            kind,
-            known: table.keys().cloned().collect::<Vec<_>>().join(", "),
-        });
-    }
     // A bare word such as `mlp` is a string; anything TOML can parse keeps its type.
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-    table.insert(key.to_string(), value);
-    table
-        .try_into()
-        .map_err(|e: toml::de::Error| ScenarioError::Invalid {
-            key: key.to_string(),
-            value: raw.to_string(),
-            reason: e.message().trim_end().to_string(),
-        })
+    // `dqn.lr=…` reaches into the `[dqn]` table.
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let leaf = parts.pop().unwrap_or(key);
+    let mut target = &mut table;
+    for part in parts {
+        target = target
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| ScenarioError::UnknownSetKey {
+                key: key.to_string(),
+                kind,
+                known: format!("{part} is a value, not a table"),
+            })?;
+    }
+    target.insert(leaf.to_string(), value);
+    // Unknown keys (also optional and nested ones) are caught by the configs' own
+    // `deny_unknown_fields`, whose message lists the valid keys.
+    table.try_into().map_err(|e: toml::de::Error| {
+        let reason = e.message().trim_end().to_string();
+        if reason.starts_with("unknown field") {
+            ScenarioError::UnknownSetKey {
+                key: key.to_string(),
+                kind,
+                known: reason,
+            }
+        } else {
+            ScenarioError::Invalid {
+                key: key.to_string(),
+                value: raw.to_string(),
+                reason,
+            }
+        }
+    })
 }
 
 impl Scenario {
@@ -320,6 +345,7 @@ impl Scenario {
         for set in sets {
             self.settings = match &self.settings {
                 Settings::Classifier(c) => Settings::Classifier(apply_set(c, "classifier", set)?),
+                Settings::Rl(c) => Settings::Rl(apply_set(c, "rl", set)?),
             };
         }
         self.validate()?;
@@ -330,6 +356,11 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), ScenarioError> {
         match &self.settings {
             Settings::Classifier(c) => c.validate(),
+            Settings::Rl(c) => c.validate().map_err(|e| ScenarioError::Invalid {
+                key: "rl".into(),
+                value: String::new(),
+                reason: e.to_string(),
+            }),
         }
     }
 }

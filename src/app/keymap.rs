@@ -45,6 +45,8 @@ pub enum Action {
     ToggleHelp,
     /// Close an overlay.
     CloseOverlay,
+    /// RL: play the greedy policy in the viewport.
+    Watch,
     /// Quit, asking first while a job runs.
     Quit,
     /// Quit now (Ctrl-C, or "y" at the question).
@@ -106,6 +108,7 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('x') => Action::Stop,
         KeyCode::Char('c') => Action::Checkpoint,
         KeyCode::Char('u') => Action::UseAlternative,
+        KeyCode::Char('w') => Action::Watch,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Esc => Action::CloseOverlay,
         KeyCode::Char('q') => Action::Quit,

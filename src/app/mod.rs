@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use crate::device::DeviceChoice;
 use crate::jobs::classifier::ClassifierJobSpec;
+use crate::jobs::rl::RlJobSpec;
 use crate::jobs::JobCommand;
 use crate::scenario::Scenario;
 
@@ -20,6 +21,7 @@ pub use runtime::run_dashboard;
 pub use update::{update, update_job};
 
 use tabs::classifier::ClassifierTab;
+use tabs::rl::RlTab;
 use theme::Theme;
 
 /// How the dashboard was started.
@@ -117,6 +119,8 @@ pub struct Toast {
 pub enum Effect {
     /// Start a classifier job (replacing any running one).
     StartClassifier(Box<ClassifierJobSpec>),
+    /// Start an RL job (replacing any running one).
+    StartRl(Box<RlJobSpec>),
     /// Send a command to a tab's job.
     Command(TabId, JobCommand),
 }
@@ -130,6 +134,8 @@ pub struct App {
     pub tab: TabId,
     /// The classifier tab.
     pub classifier: ClassifierTab,
+    /// The RL tab.
+    pub rl: RlTab,
     /// An overlay, if shown.
     pub overlay: Overlay,
     /// The bottom-line message, if any.
@@ -152,10 +158,17 @@ impl App {
     /// A dashboard on the classifier tab with its job ready, not running.
     pub fn new(options: &Options, theme: Theme) -> Self {
         let classifier = ClassifierTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
+        let rl = RlTab::new(options.scenario.as_ref());
+        let tab = if rl.autostart {
+            TabId::Rl
+        } else {
+            TabId::Classifier
+        };
         Self {
             theme,
-            tab: TabId::Classifier,
+            tab,
             classifier,
+            rl,
             overlay: Overlay::None,
             toast: None,
             clock: String::new(),
@@ -179,12 +192,16 @@ impl App {
 
     /// True while a value is being typed.
     pub fn is_editing(&self) -> bool {
-        self.tab == TabId::Classifier && self.classifier.editing.is_some()
+        match self.tab {
+            TabId::Classifier => self.classifier.panel.editing.is_some(),
+            TabId::Rl => self.rl.panel.editing.is_some(),
+            _ => false,
+        }
     }
 
     /// Jobs that are loading, running or paused.
     pub fn active_jobs(&self) -> usize {
-        usize::from(self.classifier.is_active())
+        usize::from(self.classifier.is_active()) + usize::from(self.rl.is_active())
     }
 
     /// Shows a message for about four seconds.

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-use super::tabs::{classifier, placeholder};
+use super::tabs::{classifier, placeholder, rl};
 use super::widgets::help::render_help;
 use super::{App, Overlay, TabId, ToastLevel};
 
@@ -51,15 +51,7 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
             ],
             theme,
         ),
-        TabId::Rl => placeholder::render_placeholder(
-            body,
-            buf,
-            "RL",
-            &[
-                "The RL tab trains DQN and PPO agents on CartPole-v1 (Gymnasium-exact dynamics), plots episode returns against the 475 line, and animates the cart and pole.",
-            ],
-            theme,
-        ),
+        TabId::Rl => rl::render(&app.rl, body, buf, theme),
         TabId::Runs => placeholder::render_placeholder(
             body,
             buf,
@@ -96,7 +88,10 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         app.device_label,
         theme.sep(),
         match jobs {
-            0 => format!("classifier {}", app.classifier.status_word()),
+            0 => match app.tab {
+                TabId::Rl => format!("{} {}", app.rl.config.agent.as_str(), app.rl.status_word()),
+                _ => format!("classifier {}", app.classifier.status_word()),
+            },
             1 => "1 job running".to_string(),
             n => format!("{n} jobs running"),
         },
@@ -123,6 +118,7 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         let hints = match app.tab {
             TabId::Classifier => app.classifier.hints(),
+            TabId::Rl => app.rl.hints(),
             _ => "1-4 switch tab · ? help · q quit",
         };
         Line::styled(format!(" {hints}"), theme.dim())

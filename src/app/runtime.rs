@@ -17,9 +17,10 @@ use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::theme::Theme;
-use super::update::{tick, update_classifier_snapshot, update_job};
+use super::update::{tick, update_classifier_snapshot, update_job, update_rl_snapshot};
 use super::{map_key, render::render, update, App, Effect, Options, TabId};
 use crate::jobs::classifier::{self, ClassifierSnapshot};
+use crate::jobs::rl::{self, RlSnapshot};
 use crate::jobs::{JobEvent, JobHandle};
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
@@ -90,6 +91,12 @@ impl<S> Slot<S> {
         }
     }
 
+    fn send(&self, command: crate::jobs::JobCommand) {
+        if let Some(h) = &self.handle {
+            h.send(command);
+        }
+    }
+
     fn latest(&self) -> Option<Arc<S>> {
         self.handle
             .as_ref()
@@ -142,13 +149,20 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut input = EventStream::new();
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("listening for SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?;
-    let mut classifier_slot: Slot<ClassifierSnapshot> = Slot::empty();
+    let mut slots = Slots {
+        classifier: Slot::empty(),
+        rl: Slot::empty(),
+    };
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame;
 
     if app.classifier.autostart {
         let effects = app.classifier.start(app.device).effects;
-        run_effects(&mut app, effects, &mut classifier_slot);
+        run_effects(&mut app, effects, &mut slots);
+    }
+    if app.rl.autostart {
+        let effects = app.rl.start(app.device).effects;
+        run_effects(&mut app, effects, &mut slots);
     }
 
     loop {
@@ -162,7 +176,7 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 Some(Ok(Event::Key(key))) => {
                     if let Some(action) = map_key(&app, key) {
                         let effects = update(&mut app, action);
-                        run_effects(&mut app, effects, &mut classifier_slot);
+                        run_effects(&mut app, effects, &mut slots);
                         dirty = true;
                     }
                 }
@@ -171,15 +185,25 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
                 None => app.should_quit = true,
             },
-            Some(event) = classifier_slot.next() => {
+            Some(event) = slots.classifier.next() => {
                 if event == JobEvent::Snapshot {
-                    if let Some(s) = classifier_slot.latest() {
+                    if let Some(s) = slots.classifier.latest() {
                         update_classifier_snapshot(&mut app, s);
                     }
                 } else {
                     update_job(&mut app, TabId::Classifier, event);
                 }
-                dirty = true;
+                dirty |= app.tab == TabId::Classifier;
+            }
+            Some(event) = slots.rl.next() => {
+                if event == JobEvent::Snapshot {
+                    if let Some(s) = slots.rl.latest() {
+                        update_rl_snapshot(&mut app, s);
+                    }
+                } else {
+                    update_job(&mut app, TabId::Rl, event);
+                }
+                dirty |= app.tab == TabId::Rl;
             }
             _ = ticker.tick() => {
                 dirty |= tick(&mut app, clock_label());
@@ -192,31 +216,36 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
         }
     }
     // Let jobs reach a step boundary (and write their exit checkpoints) before leaving.
-    classifier_slot.stop_and_join();
+    slots.classifier.stop_and_join();
+    slots.rl.stop_and_join();
     Ok(())
 }
 
-fn run_effects(
-    app: &mut App,
-    effects: Vec<Effect>,
-    classifier_slot: &mut Slot<ClassifierSnapshot>,
-) {
+/// The job slots of every tab.
+struct Slots {
+    classifier: Slot<ClassifierSnapshot>,
+    rl: Slot<RlSnapshot>,
+}
+
+fn start_in<S>(app: &mut App, slot: &mut Slot<S>, spawned: std::io::Result<JobHandle<S>>) {
+    match spawned {
+        Ok(handle) => {
+            handle.send(crate::jobs::JobCommand::Start);
+            slot.replace(handle);
+        }
+        Err(e) => super::update::runtime_error(app, format!("could not start the job: {e}")),
+    }
+}
+
+fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
     for effect in effects {
         match effect {
-            Effect::StartClassifier(spec) => match classifier::spawn(*spec) {
-                Ok(handle) => {
-                    handle.send(crate::jobs::JobCommand::Start);
-                    classifier_slot.replace(handle);
-                }
-                Err(e) => {
-                    super::update::runtime_error(app, format!("could not start the job: {e}"))
-                }
-            },
-            Effect::Command(TabId::Classifier, command) => {
-                if let Some(h) = &classifier_slot.handle {
-                    h.send(command);
-                }
+            Effect::StartClassifier(spec) => {
+                start_in(app, &mut slots.classifier, classifier::spawn(*spec))
             }
+            Effect::StartRl(spec) => start_in(app, &mut slots.rl, rl::spawn(*spec)),
+            Effect::Command(TabId::Classifier, command) => slots.classifier.send(command),
+            Effect::Command(TabId::Rl, command) => slots.rl.send(command),
             Effect::Command(_, _) => {}
         }
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::{Action, App, Effect, Overlay, TabId, ToastLevel};
 use crate::jobs::classifier::ClassifierSnapshot;
+use crate::jobs::rl::RlSnapshot;
 use crate::jobs::JobEvent;
 
 /// Applies a user action; returns work for the runtime (start jobs, send commands).
@@ -31,6 +32,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         other => {
             let reaction = match app.tab {
                 TabId::Classifier => app.classifier.handle(other, app.device),
+                TabId::Rl => app.rl.handle(other, app.device),
                 _ => return Vec::new(),
             };
             if let Some((level, text)) = reaction.toast {
@@ -46,6 +48,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 pub fn update_job(app: &mut App, tab: TabId, event: JobEvent) {
     let toast = match tab {
         TabId::Classifier => app.classifier.on_event(event),
+        TabId::Rl => app.rl.on_event(event),
         _ => None,
     };
     if let Some((level, text)) = toast {
@@ -58,9 +61,15 @@ pub fn update_classifier_snapshot(app: &mut App, snapshot: Arc<ClassifierSnapsho
     app.classifier.on_snapshot(snapshot);
 }
 
-/// Advances time: toasts expire, the clock label changes. Returns true if anything visible changed.
+/// Takes the RL job's newest snapshot.
+pub fn update_rl_snapshot(app: &mut App, snapshot: Arc<RlSnapshot>) {
+    app.rl.on_snapshot(snapshot);
+}
+
+/// Advances time: toasts expire, the clock label changes, the cartpole replay moves on.
+/// Returns true if anything visible changed.
 pub fn tick(app: &mut App, clock: String) -> bool {
-    let mut changed = false;
+    let mut changed = app.rl.tick(app.fps) && app.tab == TabId::Rl;
     if let Some(t) = &mut app.toast {
         t.ticks_left = t.ticks_left.saturating_sub(1);
         if t.ticks_left == 0 {

@@ -7,6 +7,7 @@
 
 pub mod classifier;
 pub mod params;
+pub mod rl;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub enum JobCommand {
     Set(Param, f64),
     /// Write a checkpoint now.
     Checkpoint,
+    /// RL: play one episode with the current greedy policy and publish its frames.
+    Watch,
 }
 
 /// Where a job is in its life.
@@ -84,6 +87,32 @@ pub enum Metric {
     TestLoss,
     /// Training throughput.
     SamplesPerSec,
+    /// RL: return of one finished episode.
+    EpisodeReturn,
+    /// RL: length of one finished episode.
+    EpisodeLength,
+    /// RL: moving average of the last 20 returns.
+    MeanReturn20,
+    /// RL: the agent's training loss.
+    Loss,
+    /// RL: DQN's exploration rate.
+    Epsilon,
+    /// RL: PPO's policy entropy.
+    Entropy,
+    /// RL: environment steps per second.
+    StepsPerSec,
+    /// GAN: discriminator loss.
+    DLoss,
+    /// GAN: generator loss.
+    GLoss,
+    /// GAN: mean D(x) on real images.
+    DReal,
+    /// GAN: mean D(G(z)) on generated images.
+    DFake,
+    /// GAN: iterations per second.
+    ItersPerSec,
+    /// GAN: Fréchet distance of CNN features (lower is better).
+    FidCnn,
 }
 
 impl Metric {
@@ -95,6 +124,19 @@ impl Metric {
             Metric::TestAccuracy => "test_accuracy",
             Metric::TestLoss => "test_loss",
             Metric::SamplesPerSec => "samples_per_sec",
+            Metric::EpisodeReturn => "episode_return",
+            Metric::EpisodeLength => "episode_length",
+            Metric::MeanReturn20 => "mean_return_20",
+            Metric::Loss => "loss",
+            Metric::Epsilon => "epsilon",
+            Metric::Entropy => "entropy",
+            Metric::StepsPerSec => "steps_per_sec",
+            Metric::DLoss => "d_loss",
+            Metric::GLoss => "g_loss",
+            Metric::DReal => "d_real",
+            Metric::DFake => "d_fake",
+            Metric::ItersPerSec => "iterations_per_sec",
+            Metric::FidCnn => "fid_cnn",
         }
     }
 }
@@ -211,6 +253,10 @@ pub trait Steer {
     fn checkpoint(&mut self) -> Result<String, String>;
     /// The next step to be trained, for `Applied` events.
     fn next_step(&self) -> u64;
+    /// Plays a greedy episode for the user to watch (RL only); other jobs say it does not apply.
+    fn watch(&mut self) -> Result<(), String> {
+        Err("nothing to watch in this job".into())
+    }
 }
 
 /// The job side of the command channel: drains commands between steps and holds while paused.
@@ -252,6 +298,12 @@ impl Control {
                     Err(e) => format!("checkpoint failed: {e}"),
                 };
                 self.events.send(JobEvent::Notice(msg));
+                None
+            }
+            JobCommand::Watch => {
+                if let Err(e) = steer.watch() {
+                    self.events.send(JobEvent::Notice(e));
+                }
                 None
             }
             JobCommand::Stop => Some(Flow::Stop),

@@ -11,19 +11,20 @@ use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
+use super::panel::{job_keys, live_change, status_word, Panel, PanelOutcome, PanelRow};
 use super::Reaction;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, Trace};
 use crate::app::widgets::confusion::render_confusion;
 use crate::app::widgets::image::{downsample, image_lines, ImageMode};
-use crate::app::widgets::params::{gauge_line, param_lines, ParamRow};
+use crate::app::widgets::params::{gauge_line, param_lines};
 use crate::app::widgets::series::Series;
 use crate::app::{Action, Effect, TabId, ToastLevel};
 use crate::data::{lookup, DatasetName};
 use crate::device::DeviceChoice;
 use crate::headless::format_duration;
 use crate::jobs::classifier::{ClassifierJobSpec, ClassifierSnapshot};
-use crate::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
+use crate::jobs::{JobEvent, JobStatus, Metric, Param, Progress};
 use crate::scenario::{ClassifierConfig, ModelKind, Scenario, Settings};
 
 /// Points kept per chart series.
@@ -58,21 +59,9 @@ impl DataStatus {
     }
 }
 
-/// The rows of the hyperparameter panel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Row {
-    Live(Param),
-    Model,
-    Dataset,
-}
-
-const ROWS: [Row; 5] = [
-    Row::Live(Param::Lr),
-    Row::Live(Param::BatchSize),
-    Row::Live(Param::Epochs),
-    Row::Model,
-    Row::Dataset,
-];
+/// Panel rows holding choices (after the three live rows).
+const MODEL_ROW: usize = 3;
+const DATASET_ROW: usize = 4;
 
 /// State of the classifier tab.
 #[derive(Debug)]
@@ -81,10 +70,8 @@ pub struct ClassifierTab {
     pub scenario: String,
     /// The values in the panel (what a restart uses; live ones are also sent to the job).
     pub config: ClassifierConfig,
-    /// Panel cursor.
-    pub selected: usize,
-    /// The value being typed, if any.
-    pub editing: Option<String>,
+    /// Panel cursor and typing.
+    pub panel: Panel,
     /// The job's status; `None` before the first start.
     pub status: Option<JobStatus>,
     /// Latest progress.
@@ -120,8 +107,7 @@ impl ClassifierTab {
         Self {
             scenario: name,
             config,
-            selected: 0,
-            editing: None,
+            panel: Panel::default(),
             status: None,
             progress: Progress::default(),
             loss: Series::new(SERIES_CAP),
@@ -147,15 +133,6 @@ impl ClassifierTab {
         }
     }
 
-    fn param_value(&self, p: Param) -> f64 {
-        match p {
-            Param::Lr => self.config.lr,
-            Param::BatchSize => self.config.batch_size as f64,
-            Param::Epochs => self.config.epochs as f64,
-            _ => f64::NAN,
-        }
-    }
-
     fn store(&mut self, p: Param, v: f64) {
         match p {
             Param::Lr => self.config.lr = v,
@@ -165,28 +142,15 @@ impl ClassifierTab {
         }
     }
 
-    /// Sets a live parameter in the panel and, while a job runs, in the job.
-    fn change(&mut self, p: Param, v: f64) -> Reaction {
-        self.store(p, v);
-        if self.is_active() {
-            Reaction::effects(vec![Effect::Command(
-                TabId::Classifier,
-                JobCommand::Set(p, v),
-            )])
-        } else {
-            Reaction::default()
-        }
-    }
-
-    fn cycle_choice(&mut self, row: Row, forward: bool) -> Reaction {
+    fn cycle_choice(&mut self, row: usize, forward: bool) -> Reaction {
         match row {
-            Row::Model => {
+            MODEL_ROW => {
                 self.config.model = match self.config.model {
                     ModelKind::Cnn => ModelKind::Mlp,
                     ModelKind::Mlp => ModelKind::Cnn,
                 };
             }
-            Row::Dataset => {
+            DATASET_ROW => {
                 let all = DatasetName::ALL;
                 let i = all
                     .iter()
@@ -200,7 +164,7 @@ impl ClassifierTab {
                 }];
                 self.data = DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
             }
-            Row::Live(_) => return Reaction::default(),
+            _ => return Reaction::default(),
         }
         if self.is_active() {
             Reaction::toast(ToastLevel::Info, "applies on restart: press s")
@@ -247,98 +211,21 @@ impl ClassifierTab {
 
     /// Handles a user action aimed at this tab.
     pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
-        let row = ROWS[self.selected.min(ROWS.len() - 1)];
+        match self.panel.handle(action, &self.rows()) {
+            PanelOutcome::Nothing => return Reaction::default(),
+            PanelOutcome::Change(p, v) => {
+                self.store(p, v);
+                return live_change(TabId::Classifier, self.is_active(), p, v);
+            }
+            PanelOutcome::Cycle(row, forward) => return self.cycle_choice(row, forward),
+            PanelOutcome::Toast(level, text) => return Reaction::toast(level, text),
+            PanelOutcome::NotMine => {}
+        }
+        if let Some(r) = job_keys(TabId::Classifier, self.status.as_ref(), action) {
+            return r;
+        }
         match action {
-            Action::Up => {
-                self.selected = (self.selected + ROWS.len() - 1) % ROWS.len();
-                Reaction::default()
-            }
-            Action::Down => {
-                self.selected = (self.selected + 1) % ROWS.len();
-                Reaction::default()
-            }
-            Action::Left | Action::Right => {
-                let up = action == Action::Right;
-                match row {
-                    Row::Live(p) => {
-                        let old = self.param_value(p);
-                        let new = p.stepped(old, up);
-                        if new == old {
-                            Reaction::toast(
-                                ToastLevel::Warn,
-                                format!("{p} is at its limit ({})", p.format(old)),
-                            )
-                        } else {
-                            self.change(p, new)
-                        }
-                    }
-                    other => self.cycle_choice(other, up),
-                }
-            }
-            Action::BeginEdit => match row {
-                Row::Live(p) => {
-                    self.editing = Some(p.format(self.param_value(p)));
-                    Reaction::default()
-                }
-                _ => Reaction::toast(ToastLevel::Info, "use ←/→ to choose"),
-            },
-            Action::EditChar(c) => {
-                if let Some(buf) = &mut self.editing {
-                    if buf.len() < 24 {
-                        buf.push(c);
-                    }
-                }
-                Reaction::default()
-            }
-            Action::EditBackspace => {
-                if let Some(buf) = &mut self.editing {
-                    buf.pop();
-                }
-                Reaction::default()
-            }
-            Action::EditCancel => {
-                self.editing = None;
-                Reaction::default()
-            }
-            Action::EditCommit => {
-                let Some(text) = self.editing.take() else {
-                    return Reaction::default();
-                };
-                let Row::Live(p) = row else {
-                    return Reaction::default();
-                };
-                match p.parse(&text) {
-                    Ok(v) => self.change(p, v),
-                    Err(reason) => Reaction::toast(ToastLevel::Warn, format!("refused: {reason}")),
-                }
-            }
             Action::StartRestart => self.start(device),
-            Action::PauseResume => match &self.status {
-                Some(JobStatus::Running) => {
-                    Reaction::effects(vec![Effect::Command(TabId::Classifier, JobCommand::Pause)])
-                }
-                Some(JobStatus::Paused(_)) => {
-                    Reaction::effects(vec![Effect::Command(TabId::Classifier, JobCommand::Resume)])
-                }
-                _ => Reaction::toast(ToastLevel::Info, "no job is running: press s to start"),
-            },
-            Action::Stop => {
-                if self.is_active() {
-                    Reaction::effects(vec![Effect::Command(TabId::Classifier, JobCommand::Stop)])
-                } else {
-                    Reaction::toast(ToastLevel::Info, "no job is running")
-                }
-            }
-            Action::Checkpoint => {
-                if self.is_active() {
-                    Reaction::effects(vec![Effect::Command(
-                        TabId::Classifier,
-                        JobCommand::Checkpoint,
-                    )])
-                } else {
-                    Reaction::toast(ToastLevel::Info, "no job is running")
-                }
-            }
             Action::UseAlternative => match self.data.clone() {
                 DataStatus::Missing {
                     alternative: Some(alt),
@@ -383,7 +270,7 @@ impl ClassifierTab {
                     Metric::TrainLoss => self.loss.push(x, value),
                     Metric::TrainAccuracy => self.train_acc.push(x, value),
                     Metric::TestAccuracy => self.test_acc.push(x, value),
-                    Metric::TestLoss | Metric::SamplesPerSec => {}
+                    _ => {}
                 }
             }
             JobEvent::Progress(p) => self.progress = p,
@@ -416,29 +303,20 @@ impl ClassifierTab {
         self.snapshot = Some(snapshot);
     }
 
-    fn rows(&self) -> Vec<ParamRow> {
-        ROWS.iter()
-            .map(|row| match *row {
-                Row::Live(p) => ParamRow {
-                    label: p.label(),
-                    value: p.format(self.param_value(p)),
-                    live: true,
+    fn rows(&self) -> Vec<PanelRow> {
+        vec![
+            PanelRow::Live(Param::Lr, self.config.lr),
+            PanelRow::Live(Param::BatchSize, self.config.batch_size as f64),
+            PanelRow::Live(Param::Epochs, self.config.epochs as f64),
+            PanelRow::Choice("model", self.config.model.as_str().into()),
+            PanelRow::Choice(
+                "data",
+                match self.config.dataset {
+                    DatasetName::Mnist => "mnist".into(),
+                    DatasetName::FashionMnist => "fashion".into(),
                 },
-                Row::Model => ParamRow {
-                    label: "model",
-                    value: self.config.model.as_str().into(),
-                    live: false,
-                },
-                Row::Dataset => ParamRow {
-                    label: "data",
-                    value: match self.config.dataset {
-                        DatasetName::Mnist => "mnist".into(),
-                        DatasetName::FashionMnist => "fashion".into(),
-                    },
-                    live: false,
-                },
-            })
-            .collect()
+            ),
+        ]
     }
 
     /// The key hints for the bottom line.
@@ -460,15 +338,7 @@ impl ClassifierTab {
 
     /// Short status for the top bar.
     pub fn status_word(&self) -> &'static str {
-        match &self.status {
-            None | Some(JobStatus::Ready) => "ready",
-            Some(JobStatus::Loading(_)) => "loading",
-            Some(JobStatus::Running) => "running",
-            Some(JobStatus::Paused(_)) => "paused",
-            Some(JobStatus::Finished) => "finished",
-            Some(JobStatus::Stopped) => "stopped",
-            Some(JobStatus::Failed(_)) => "failed",
-        }
+        status_word(self.status.as_ref())
     }
 }
 
@@ -596,7 +466,13 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
     let block = Block::bordered().title(" hyperparameters ");
     let inner = block.inner(area);
     block.render(area, buf);
-    let mut lines = param_lines(&tab.rows(), tab.selected, tab.editing.as_deref(), theme);
+    let rows: Vec<_> = tab.rows().iter().map(PanelRow::view).collect();
+    let mut lines = param_lines(
+        &rows,
+        tab.panel.selected,
+        tab.panel.editing.as_deref(),
+        theme,
+    );
     lines.push(Line::raw(""));
     let status_line = match &tab.status {
         None => Line::styled("press s to start", theme.good()),

@@ -1,7 +1,9 @@
 //! One module per tab: its state, how actions and job events change it, and how it draws.
 
 pub mod classifier;
+pub mod panel;
 pub mod placeholder;
+pub mod rl;
 
 use super::{Effect, ToastLevel};
 

@@ -134,6 +134,8 @@ pub struct RlConfig {
     pub solve_window: usize,
     /// Finish the run as soon as it is solved.
     pub stop_when_solved: bool,
+    /// Seeds network weights, exploration and environment resets.
+    pub seed: u64,
     /// DQN overrides.
     pub dqn: DqnConfig,
     /// PPO overrides.
@@ -150,6 +152,7 @@ impl Default for RlConfig {
             solve_return: 475.0,
             solve_window: 20,
             stop_when_solved: true,
+            seed: 1,
             dqn: DqnConfig::default(),
             ppo: PpoConfig::default(),
         }

@@ -1,0 +1,210 @@
+//! What every tab shares: the hyperparameter panel's cursor and typing, and the job keys
+//! (pause, stop, checkpoint), so each tab only says what its values are and where they go.
+
+use super::Reaction;
+use crate::app::widgets::params::ParamRow;
+use crate::app::{Action, Effect, TabId, ToastLevel};
+use crate::jobs::{JobCommand, JobStatus, Param};
+
+/// A row of a tab's panel as the tab describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PanelRow {
+    /// A number the running job accepts live.
+    Live(Param, f64),
+    /// A choice that applies on restart: label and shown value.
+    Choice(&'static str, String),
+}
+
+impl PanelRow {
+    /// The row as drawn.
+    pub fn view(&self) -> ParamRow {
+        match self {
+            PanelRow::Live(p, v) => ParamRow {
+                label: p.label(),
+                value: p.format(*v),
+                live: true,
+            },
+            PanelRow::Choice(label, value) => ParamRow {
+                label,
+                value: value.clone(),
+                live: false,
+            },
+        }
+    }
+}
+
+/// What a panel key asks the tab to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PanelOutcome {
+    /// Nothing more (cursor moved, a character typed).
+    Nothing,
+    /// Set a live parameter to a validated value.
+    Change(Param, f64),
+    /// Move the choice in row `index` forward or back.
+    Cycle(usize, bool),
+    /// Tell the user something (a refusal, a limit).
+    Toast(ToastLevel, String),
+    /// The action is not a panel action.
+    NotMine,
+}
+
+/// Cursor and typing state of a hyperparameter panel.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Panel {
+    /// The selected row.
+    pub selected: usize,
+    /// The value being typed, if any.
+    pub editing: Option<String>,
+}
+
+impl Panel {
+    /// Applies a panel action to `rows`; validation happens here, so a tab only ever sees
+    /// values its parameters accept.
+    pub fn handle(&mut self, action: Action, rows: &[PanelRow]) -> PanelOutcome {
+        if rows.is_empty() {
+            return PanelOutcome::NotMine;
+        }
+        self.selected = self.selected.min(rows.len() - 1);
+        let row = &rows[self.selected];
+        match action {
+            Action::Up => self.selected = (self.selected + rows.len() - 1) % rows.len(),
+            Action::Down => self.selected = (self.selected + 1) % rows.len(),
+            Action::Left | Action::Right => {
+                let up = action == Action::Right;
+                return match row {
+                    PanelRow::Live(p, old) => {
+                        let new = p.stepped(*old, up);
+                        if new == *old {
+                            PanelOutcome::Toast(
+                                ToastLevel::Warn,
+                                format!("{p} is at its limit ({})", p.format(*old)),
+                            )
+                        } else {
+                            PanelOutcome::Change(*p, new)
+                        }
+                    }
+                    PanelRow::Choice(..) => PanelOutcome::Cycle(self.selected, up),
+                };
+            }
+            Action::BeginEdit => match row {
+                PanelRow::Live(p, v) => self.editing = Some(p.format(*v)),
+                PanelRow::Choice(..) => {
+                    return PanelOutcome::Toast(ToastLevel::Info, "use ←/→ to choose".into())
+                }
+            },
+            Action::EditChar(c) => {
+                if let Some(buf) = &mut self.editing {
+                    if buf.len() < 24 {
+                        buf.push(c);
+                    }
+                }
+            }
+            Action::EditBackspace => {
+                if let Some(buf) = &mut self.editing {
+                    buf.pop();
+                }
+            }
+            Action::EditCancel => self.editing = None,
+            Action::EditCommit => {
+                let Some(text) = self.editing.take() else {
+                    return PanelOutcome::Nothing;
+                };
+                if let PanelRow::Live(p, _) = row {
+                    return match p.parse(&text) {
+                        Ok(v) => PanelOutcome::Change(*p, v),
+                        Err(reason) => {
+                            PanelOutcome::Toast(ToastLevel::Warn, format!("refused: {reason}"))
+                        }
+                    };
+                }
+            }
+            _ => return PanelOutcome::NotMine,
+        }
+        PanelOutcome::Nothing
+    }
+}
+
+/// Pause/resume, stop and checkpoint for a tab's job, judged by its status; `None` for
+/// actions that are not job keys.
+pub fn job_keys(tab: TabId, status: Option<&JobStatus>, action: Action) -> Option<Reaction> {
+    let active = status.is_some_and(JobStatus::is_active);
+    let command = |c| Reaction::effects(vec![Effect::Command(tab, c)]);
+    let idle = || Reaction::toast(ToastLevel::Info, "no job is running: press s to start");
+    Some(match action {
+        Action::PauseResume => match status {
+            Some(JobStatus::Running) => command(JobCommand::Pause),
+            Some(JobStatus::Paused(_)) => command(JobCommand::Resume),
+            _ => idle(),
+        },
+        Action::Stop if active => command(JobCommand::Stop),
+        Action::Checkpoint if active => command(JobCommand::Checkpoint),
+        Action::Stop | Action::Checkpoint => idle(),
+        _ => return None,
+    })
+}
+
+/// A live change: sent to the running job, or only kept for the next start.
+pub fn live_change(tab: TabId, active: bool, param: Param, value: f64) -> Reaction {
+    if active {
+        Reaction::effects(vec![Effect::Command(tab, JobCommand::Set(param, value))])
+    } else {
+        Reaction::default()
+    }
+}
+
+/// Short status word for the top bar.
+pub fn status_word(status: Option<&JobStatus>) -> &'static str {
+    match status {
+        None | Some(JobStatus::Ready) => "ready",
+        Some(JobStatus::Loading(_)) => "loading",
+        Some(JobStatus::Running) => "running",
+        Some(JobStatus::Paused(_)) => "paused",
+        Some(JobStatus::Finished) => "finished",
+        Some(JobStatus::Stopped) => "stopped",
+        Some(JobStatus::Failed(_)) => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<PanelRow> {
+        vec![
+            PanelRow::Live(Param::Lr, 1e-3),
+            PanelRow::Choice("model", "cnn".into()),
+        ]
+    }
+
+    #[test]
+    fn arrows_step_and_choices_cycle() {
+        let mut p = Panel::default();
+        assert_eq!(
+            p.handle(Action::Right, &rows()),
+            PanelOutcome::Change(Param::Lr, 2e-3)
+        );
+        p.handle(Action::Down, &rows());
+        assert_eq!(
+            p.handle(Action::Left, &rows()),
+            PanelOutcome::Cycle(1, false)
+        );
+        p.handle(Action::Down, &rows());
+        assert_eq!(p.selected, 0);
+    }
+
+    #[test]
+    fn typing_validates() {
+        let mut p = Panel::default();
+        p.handle(Action::BeginEdit, &rows());
+        assert_eq!(p.editing.as_deref(), Some("1.0e-3"));
+        for _ in 0..6 {
+            p.handle(Action::EditBackspace, &rows());
+        }
+        p.handle(Action::EditChar('0'), &rows());
+        assert!(matches!(
+            p.handle(Action::EditCommit, &rows()),
+            PanelOutcome::Toast(ToastLevel::Warn, m) if m.contains("above 0")
+        ));
+        assert_eq!(p.editing, None);
+    }
+}

@@ -1,0 +1,590 @@
+//! The RL tab: agent hyperparameters, episode returns against the 475 line, loss and
+//! exploration, and the cartpole viewport replaying the latest episode at real time.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Color;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+
+use super::classifier::thousands;
+use super::panel::{job_keys, live_change, status_word, Panel, PanelOutcome, PanelRow};
+use super::Reaction;
+use crate::app::theme::Theme;
+use crate::app::widgets::cartpole::CartPoleWidget;
+use crate::app::widgets::chart::{render_chart, Trace};
+use crate::app::widgets::params::{gauge_line, param_lines};
+use crate::app::widgets::series::Series;
+use crate::app::{Action, Effect, TabId, ToastLevel};
+use crate::device::DeviceChoice;
+use crate::headless::format_duration;
+use crate::jobs::rl::{RlJobSpec, RlSnapshot};
+use crate::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
+use crate::models::rl::config::{AgentKind, Preset, RlConfig};
+use crate::models::rl::trainer::EpisodeFrames;
+use crate::scenario::{Scenario, Settings};
+
+/// Points kept per chart series.
+const SERIES_CAP: usize = 2000;
+/// Simulated frames per second of CartPole (τ = 0.02 s).
+pub const SIM_FPS: f64 = 50.0;
+/// Lines of the change log kept.
+const LOG_LINES: usize = 30;
+
+/// An episode being replayed in the viewport.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    /// The episode.
+    pub frames: EpisodeFrames,
+    /// Position in frames (fractional: advanced by 50 / fps per tick).
+    pub position: f64,
+}
+
+impl Replay {
+    /// The frame index shown now.
+    pub fn index(&self) -> usize {
+        (self.position as usize).min(self.frames.poses.len().saturating_sub(1))
+    }
+
+    /// True once the last frame has been shown for a moment.
+    pub fn done(&self) -> bool {
+        self.position >= self.frames.poses.len() as f64 + SIM_FPS / 2.0
+    }
+}
+
+/// State of the RL tab.
+#[derive(Debug)]
+pub struct RlTab {
+    /// Scenario name for runs started here.
+    pub scenario: String,
+    /// Agent, environment and overrides for the next start.
+    pub config: RlConfig,
+    /// Panel cursor and typing.
+    pub panel: Panel,
+    /// The job's status; `None` before the first start.
+    pub status: Option<JobStatus>,
+    /// Latest progress (step = env steps, epoch = episodes).
+    pub progress: Progress,
+    /// Episode returns.
+    pub returns: Series,
+    /// 20-episode moving average.
+    pub mean20: Series,
+    /// Training loss.
+    pub loss: Series,
+    /// ε (DQN) or entropy (PPO).
+    pub explore: Series,
+    /// Latest episodes from the job.
+    pub snapshot: Option<Arc<RlSnapshot>>,
+    /// The episode in the viewport.
+    pub replay: Option<Replay>,
+    /// A greedy episode waiting for the viewport.
+    pub queued_watch: Option<EpisodeFrames>,
+    /// "solved at …" once the mean return reached the threshold.
+    pub solved: Option<String>,
+    /// Changes and notices, newest last.
+    pub log: VecDeque<String>,
+    /// Start as soon as the dashboard opens.
+    pub autostart: bool,
+}
+
+impl RlTab {
+    /// The tab for a scenario, or DQN on CartPole with the fast preset.
+    pub fn new(scenario: Option<&Scenario>) -> Self {
+        let (name, config, autostart) = match scenario {
+            Some(Scenario {
+                name,
+                settings: Settings::Rl(c),
+            }) => (name.clone(), c.clone(), true),
+            _ => ("cartpole-dqn".to_string(), RlConfig::default(), false),
+        };
+        Self {
+            scenario: name,
+            config,
+            panel: Panel::default(),
+            status: None,
+            progress: Progress::default(),
+            returns: Series::new(SERIES_CAP),
+            mean20: Series::new(SERIES_CAP),
+            loss: Series::new(SERIES_CAP),
+            explore: Series::new(SERIES_CAP),
+            snapshot: None,
+            replay: None,
+            queued_watch: None,
+            solved: None,
+            log: VecDeque::new(),
+            autostart,
+        }
+    }
+
+    /// True while the job runs or is paused.
+    pub fn is_active(&self) -> bool {
+        self.status.as_ref().is_some_and(JobStatus::is_active)
+    }
+
+    fn push_log(&mut self, line: String) {
+        self.log.push_back(line);
+        while self.log.len() > LOG_LINES {
+            self.log.pop_front();
+        }
+    }
+
+    /// Current value of a live parameter as the next start (or the running job) uses it.
+    fn value(&self, p: Param) -> f64 {
+        let dqn = self.config.dqn_params().ok();
+        let ppo = self.config.ppo_params().ok();
+        match (self.config.agent, p) {
+            (AgentKind::Dqn, Param::Lr) => dqn.map_or(f64::NAN, |d| d.lr),
+            (AgentKind::Dqn, Param::Gamma) => dqn.map_or(f64::NAN, |d| d.gamma),
+            (AgentKind::Dqn, Param::Epsilon) => self
+                .explore
+                .last()
+                .or(dqn.map(|d| d.eps_start))
+                .unwrap_or(f64::NAN),
+            (AgentKind::Dqn, Param::TargetPeriod) => {
+                dqn.map_or(f64::NAN, |d| d.target_period as f64)
+            }
+            (AgentKind::Ppo, Param::Lr) => ppo.map_or(f64::NAN, |d| d.lr),
+            (AgentKind::Ppo, Param::Gamma) => ppo.map_or(f64::NAN, |d| d.gamma),
+            (AgentKind::Ppo, Param::EntropyCoef) => ppo.map_or(f64::NAN, |d| d.ent_coef),
+            _ => f64::NAN,
+        }
+    }
+
+    fn live_params(&self) -> &'static [Param] {
+        match self.config.agent {
+            AgentKind::Dqn => &[Param::Lr, Param::Gamma, Param::Epsilon, Param::TargetPeriod],
+            AgentKind::Ppo => &[Param::Lr, Param::Gamma, Param::EntropyCoef],
+        }
+    }
+
+    fn rows(&self) -> Vec<PanelRow> {
+        let mut rows: Vec<PanelRow> = self
+            .live_params()
+            .iter()
+            .map(|&p| PanelRow::Live(p, self.value(p)))
+            .collect();
+        rows.push(PanelRow::Choice("agent", self.config.agent.as_str().into()));
+        rows.push(PanelRow::Choice(
+            "preset",
+            match self.config.preset {
+                Preset::Fast => "fast".into(),
+                Preset::Cleanrl => "cleanrl".into(),
+            },
+        ));
+        rows
+    }
+
+    /// Keeps a change for the next start (as an override of the preset).
+    fn store(&mut self, p: Param, v: f64) {
+        match (self.config.agent, p) {
+            (AgentKind::Dqn, Param::Lr) => self.config.dqn.lr = Some(v),
+            (AgentKind::Dqn, Param::Gamma) => self.config.dqn.gamma = Some(v),
+            (AgentKind::Dqn, Param::TargetPeriod) => self.config.dqn.target_period = Some(v as u64),
+            (AgentKind::Ppo, Param::Lr) => self.config.ppo.lr = Some(v),
+            (AgentKind::Ppo, Param::Gamma) => self.config.ppo.gamma = Some(v),
+            (AgentKind::Ppo, Param::EntropyCoef) => self.config.ppo.ent_coef = Some(v),
+            _ => {}
+        }
+    }
+
+    /// Starts (or restarts) the job with the panel's values.
+    pub fn start(&mut self, device: DeviceChoice) -> Reaction {
+        let restarting = self.status.is_some();
+        *self = Self {
+            scenario: std::mem::take(&mut self.scenario),
+            config: self.config.clone(),
+            panel: self.panel.clone(),
+            log: std::mem::take(&mut self.log),
+            ..Self::new(None)
+        };
+        self.status = Some(JobStatus::Loading("starting".into()));
+        self.push_log(format!(
+            "{} {} ({}) on {}",
+            if restarting { "restart" } else { "start" },
+            self.config.agent.as_str(),
+            match self.config.preset {
+                Preset::Fast => "fast",
+                Preset::Cleanrl => "cleanrl",
+            },
+            self.config.env
+        ));
+        Reaction::effects(vec![Effect::StartRl(Box::new(RlJobSpec {
+            scenario: self.scenario.clone(),
+            config: self.config.clone(),
+            device,
+            max_steps: None,
+        }))])
+    }
+
+    /// Handles a user action aimed at this tab.
+    pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
+        let rows = self.rows();
+        let n_live = self.live_params().len();
+        match self.panel.handle(action, &rows) {
+            PanelOutcome::Nothing => return Reaction::default(),
+            PanelOutcome::Change(Param::Epsilon, _) if !self.is_active() => {
+                return Reaction::toast(
+                    ToastLevel::Info,
+                    "epsilon follows its schedule; override it while the job runs",
+                )
+            }
+            PanelOutcome::Change(p, v) => {
+                self.store(p, v);
+                return live_change(TabId::Rl, self.is_active(), p, v);
+            }
+            PanelOutcome::Cycle(row, _) => {
+                if row == n_live {
+                    self.config.agent = match self.config.agent {
+                        AgentKind::Dqn => AgentKind::Ppo,
+                        AgentKind::Ppo => AgentKind::Dqn,
+                    };
+                    self.scenario = format!("cartpole-{}", self.config.agent.as_str());
+                } else {
+                    self.config.preset = match self.config.preset {
+                        Preset::Fast => Preset::Cleanrl,
+                        Preset::Cleanrl => Preset::Fast,
+                    };
+                }
+                self.panel.selected = self.panel.selected.min(self.rows().len() - 1);
+                return if self.is_active() {
+                    Reaction::toast(ToastLevel::Info, "applies on restart: press s")
+                } else {
+                    Reaction::default()
+                };
+            }
+            PanelOutcome::Toast(level, text) => return Reaction::toast(level, text),
+            PanelOutcome::NotMine => {}
+        }
+        if let Some(r) = job_keys(TabId::Rl, self.status.as_ref(), action) {
+            return r;
+        }
+        match action {
+            Action::StartRestart => self.start(device),
+            Action::Watch => {
+                if self.is_active() {
+                    Reaction {
+                        effects: vec![Effect::Command(TabId::Rl, JobCommand::Watch)],
+                        toast: Some((ToastLevel::Info, "playing the greedy policy…".into())),
+                    }
+                } else {
+                    Reaction::toast(ToastLevel::Info, "start the job first: press s")
+                }
+            }
+            _ => Reaction::default(),
+        }
+    }
+
+    /// Folds one job event into the tab.
+    pub fn on_event(&mut self, event: JobEvent) -> Option<(ToastLevel, String)> {
+        match event {
+            JobEvent::Status(status) => {
+                let toast = match &status {
+                    JobStatus::Failed(r) => Some((ToastLevel::Error, format!("job failed: {r}"))),
+                    JobStatus::Paused(r) if r != "paused by user" => {
+                        Some((ToastLevel::Warn, format!("paused: {r}")))
+                    }
+                    _ => None,
+                };
+                self.status = Some(status);
+                return toast;
+            }
+            JobEvent::Metric {
+                step,
+                metric,
+                value,
+            } => {
+                let x = step as f64;
+                match metric {
+                    Metric::EpisodeReturn => self.returns.push(x, value),
+                    Metric::MeanReturn20 => self.mean20.push(x, value),
+                    Metric::Loss => self.loss.push(x, value),
+                    Metric::Epsilon | Metric::Entropy => self.explore.push(x, value),
+                    _ => {}
+                }
+            }
+            JobEvent::Progress(p) => self.progress = p,
+            JobEvent::Applied { param, value, step } => {
+                let line = format!("step {step}: {param} → {}", param.format(value));
+                self.push_log(line.clone());
+                return Some((ToastLevel::Info, line));
+            }
+            JobEvent::Refused { param, reason } => {
+                return Some((ToastLevel::Warn, format!("{param} refused: {reason}")))
+            }
+            JobEvent::Notice(msg) => {
+                if msg.starts_with("solved") {
+                    self.solved = Some(msg.clone());
+                }
+                self.push_log(msg.clone());
+                return Some((ToastLevel::Info, msg));
+            }
+            JobEvent::Summary(s) => {
+                let m = s
+                    .get("mean_return_20")
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(f64::NAN);
+                self.push_log(format!("done: mean return {m:.1}"));
+            }
+            JobEvent::Snapshot => {}
+        }
+        None
+    }
+
+    /// Accepts the job's latest episodes; a new greedy episode jumps the queue.
+    pub fn on_snapshot(&mut self, snapshot: Arc<RlSnapshot>) {
+        let old_watch = self.snapshot.as_ref().and_then(|s| s.watch.as_ref());
+        if snapshot.watch.is_some() && snapshot.watch.as_ref() != old_watch {
+            self.queued_watch = snapshot.watch.clone();
+        }
+        self.snapshot = Some(snapshot);
+        if self.replay.is_none() {
+            self.next_replay();
+        }
+    }
+
+    fn next_replay(&mut self) {
+        let next = self
+            .queued_watch
+            .take()
+            .or_else(|| self.snapshot.as_ref().and_then(|s| s.latest.clone()));
+        if let Some(frames) = next {
+            self.replay = Some(Replay {
+                frames,
+                position: 0.0,
+            });
+        }
+    }
+
+    /// Advances the replay by one UI frame; true when the viewport changed.
+    pub fn tick(&mut self, fps: u32) -> bool {
+        let Some(replay) = &mut self.replay else {
+            return false;
+        };
+        if !replay.done() {
+            let before = replay.index();
+            replay.position += SIM_FPS / fps.max(1) as f64;
+            return replay.index() != before;
+        }
+        // The episode is over: move on once there is something new to show.
+        let latest = self.snapshot.as_ref().and_then(|s| s.latest.as_ref());
+        if self.queued_watch.is_some() || latest.is_some_and(|l| *l != replay.frames) {
+            self.next_replay();
+            return true;
+        }
+        false
+    }
+
+    /// The key hints for the bottom line.
+    pub fn hints(&self) -> &'static str {
+        match &self.status {
+            None => "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
+            Some(JobStatus::Paused(_)) => {
+                "space resume · s restart · x stop · w watch greedy · ? help · q quit"
+            }
+            Some(s) if s.is_active() => {
+                "space pause · w watch greedy · s restart · x stop · ←/→ change · ? help · q quit"
+            }
+            _ => "s start again · ←/→ change · ↑/↓ select · ? help · q quit",
+        }
+    }
+
+    /// Short status for the top bar.
+    pub fn status_word(&self) -> &'static str {
+        status_word(self.status.as_ref())
+    }
+}
+
+/// Draws the tab into `area`.
+pub fn render(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let right_w = (area.width * 32 / 100).max(28);
+    let [left, center, right] = Layout::horizontal([
+        Constraint::Length(24),
+        Constraint::Min(20),
+        Constraint::Length(right_w),
+    ])
+    .areas(area);
+    render_panel(tab, left, buf, theme);
+    let [ret_area, loss_area] =
+        Layout::vertical([Constraint::Fill(3), Constraint::Fill(2)]).areas(center);
+    let solve = tab.config.solve_return;
+    let x_end = tab.returns.points().last().map_or(1.0, |p| p.0);
+    let line = [(0.0, solve), (x_end, solve)];
+    let solve_label = format!("{solve:.0}");
+    let title = match tab.mean20.last() {
+        Some(m) => format!("episode return · mean-20 {m:.1}"),
+        None => "episode return".into(),
+    };
+    render_chart(
+        ret_area,
+        buf,
+        &title,
+        &[
+            Trace {
+                label: "",
+                points: tab.returns.points(),
+                color: Color::DarkGray,
+            },
+            Trace {
+                label: "mean-20",
+                points: tab.mean20.points(),
+                color: Color::Cyan,
+            },
+            Trace {
+                label: &solve_label,
+                points: &line,
+                color: Color::Green,
+            },
+        ],
+        Some((
+            0.0,
+            solve.max(tab.returns.bounds().map_or(solve, |b| b.1)) * 1.05,
+        )),
+        "returns appear once episodes finish",
+        theme,
+    );
+    let explore_label = match tab.config.agent {
+        AgentKind::Dqn => "epsilon",
+        AgentKind::Ppo => "entropy",
+    };
+    // Loss and ε/entropy have different scales: ε is drawn scaled into the loss range.
+    let (lo, hi) = tab.loss.bounds().unwrap_or((0.0, 1.0));
+    let scaled: Vec<(f64, f64)> = tab
+        .explore
+        .points()
+        .iter()
+        .map(|&(x, e)| (x, lo + (hi - lo) * e.clamp(0.0, 1.0)))
+        .collect();
+    render_chart(
+        loss_area,
+        buf,
+        &format!(
+            "loss {}",
+            tab.loss.last().map_or(String::new(), |l| format!("{l:.3}"))
+        ),
+        &[
+            Trace {
+                label: "loss",
+                points: tab.loss.points(),
+                color: Color::Yellow,
+            },
+            Trace {
+                label: explore_label,
+                points: &scaled,
+                color: Color::Magenta,
+            },
+        ],
+        Some((lo, hi)),
+        "loss and exploration appear once learning starts",
+        theme,
+    );
+    render_viewport(tab, right, buf, theme);
+}
+
+fn render_panel(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let block = Block::bordered().title(" hyperparameters ");
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let rows: Vec<_> = tab.rows().iter().map(PanelRow::view).collect();
+    let mut lines = param_lines(
+        &rows,
+        tab.panel.selected,
+        tab.panel.editing.as_deref(),
+        theme,
+    );
+    lines.push(Line::raw(""));
+    lines.push(match &tab.status {
+        None => Line::styled("press s to start", theme.good()),
+        Some(JobStatus::Ready) | Some(JobStatus::Loading(_)) => Line::raw("starting…"),
+        Some(JobStatus::Running) => Line::styled("running", theme.good()),
+        Some(JobStatus::Paused(r)) => Line::styled(format!("paused: {r}"), theme.warn()),
+        Some(JobStatus::Finished) => Line::styled("finished", theme.good()),
+        Some(JobStatus::Stopped) => Line::raw("stopped"),
+        Some(JobStatus::Failed(r)) => Line::styled(format!("failed: {r}"), theme.error()),
+    });
+    let p = &tab.progress;
+    if tab.status.is_some() && p.total_steps > 0 {
+        lines.push(Line::raw(gauge_line(
+            p.fraction(),
+            inner.width as usize,
+            theme,
+        )));
+        lines.push(Line::raw(format!(
+            "{} steps/s",
+            thousands(p.rate.round() as u64)
+        )));
+        lines.push(Line::raw(format!(
+            "step {} · ep {}",
+            thousands(p.step),
+            thousands(p.epoch as u64)
+        )));
+    }
+    if let Some(s) = &tab.solved {
+        let mark = if theme.ascii { "solved" } else { "solved ✓" };
+        lines.push(Line::styled(mark.to_string(), theme.good()));
+        let _ = s;
+    } else if tab.status.as_ref().is_some_and(JobStatus::is_active) {
+        if let Some(eta) = p.eta_s {
+            lines.push(Line::raw(format!(
+                "budget ends in {}",
+                format_duration(eta)
+            )));
+        }
+    }
+    let room = (inner.height as usize).saturating_sub(lines.len() + 1);
+    if room > 0 && !tab.log.is_empty() {
+        lines.push(Line::styled("events", theme.dim()));
+        let start = tab.log.len().saturating_sub(room.saturating_sub(1).max(1));
+        lines.extend(
+            tab.log
+                .iter()
+                .skip(start)
+                .map(|l| Line::styled(l.clone(), theme.dim())),
+        );
+    }
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, buf);
+}
+
+fn render_viewport(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    if tab.config.env != "cartpole" && tab.config.env != "gym-rs/cartpole" {
+        Paragraph::new(format!(
+            "{}: no viewport for this environment",
+            tab.config.env
+        ))
+        .block(Block::bordered().title(" episode "))
+        .render(area, buf);
+        return;
+    }
+    let (x, theta, title, footer) = match &tab.replay {
+        Some(r) => {
+            let pose = r.frames.poses[r.index()];
+            let who = if r.frames.greedy {
+                "greedy".to_string()
+            } else {
+                format!("ep {}", r.frames.episode)
+            };
+            (
+                pose.x,
+                pose.theta,
+                format!(" CartPole-v1 · {who} · t {} ", r.index()),
+                format!(" return {} · w: watch greedy ", r.frames.episode_return),
+            )
+        }
+        None => (
+            0.0,
+            0.0,
+            " CartPole-v1 ".to_string(),
+            " episodes replay here ".to_string(),
+        ),
+    };
+    CartPoleWidget::new(x, theta)
+        .title(title)
+        .footer(footer)
+        .ascii(theme.ascii)
+        .color(!theme.no_color)
+        .render(area, buf);
+}

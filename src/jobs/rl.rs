@@ -1,0 +1,238 @@
+//! The RL job: drives an [`RlTrainer`] step by step, reports episodes and updates, publishes
+//! the latest episode's frames for the cartpole viewport, and plays greedy episodes on `w`.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
+use crate::device::DeviceChoice;
+use crate::models::rl::config::RlConfig;
+use crate::models::rl::trainer::{EpisodeFrames, RlError, RlParam, RlRecord, RlTrainer};
+
+/// Seconds between progress events and between published episodes.
+const REPORT_INTERVAL_S: f64 = 0.2;
+
+/// The bulky part of an RL job's state, published through the watch slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RlSnapshot {
+    /// The latest finished training episode.
+    pub latest: Option<EpisodeFrames>,
+    /// A greedy episode asked for with `w`, newest first in line for replay.
+    pub watch: Option<EpisodeFrames>,
+}
+
+/// What an RL job needs to start.
+#[derive(Debug, Clone)]
+pub struct RlJobSpec {
+    /// Scenario name, for summaries.
+    pub scenario: String,
+    /// Agent, environment and hyperparameters.
+    pub config: RlConfig,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// Stop after this many env steps (headless `--steps`).
+    pub max_steps: Option<u64>,
+}
+
+/// Maps the dashboard's parameter to the trainer's.
+pub fn rl_param(param: Param) -> Option<RlParam> {
+    Some(match param {
+        Param::Lr => RlParam::Lr,
+        Param::Gamma => RlParam::Gamma,
+        Param::Epsilon => RlParam::Epsilon,
+        Param::TargetPeriod => RlParam::TargetPeriod,
+        Param::EntropyCoef => RlParam::EntCoef,
+        _ => return None,
+    })
+}
+
+/// The trainer plus what commands need between steps.
+struct RlJob {
+    trainer: RlTrainer,
+    watch_seed: u64,
+    pending_watch: Option<EpisodeFrames>,
+}
+
+impl Steer for RlJob {
+    fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
+        let p = rl_param(param).ok_or_else(|| format!("{param} does not apply to RL"))?;
+        self.trainer.set(p, value).map_err(|e| e.to_string())
+    }
+
+    fn checkpoint(&mut self) -> Result<String, String> {
+        Err("this run has no run directory".into())
+    }
+
+    fn next_step(&self) -> u64 {
+        self.trainer.counters().env_steps + 1
+    }
+
+    fn watch(&mut self) -> Result<(), String> {
+        self.watch_seed += 1;
+        let frames = self
+            .trainer
+            .greedy_episode(self.watch_seed)
+            .map_err(|e| e.to_string())?;
+        self.pending_watch = Some(frames);
+        Ok(())
+    }
+}
+
+/// Runs an RL job to its end: waits for `Start`, trains until solved or out of budget.
+pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String> {
+    let events = ends.control.events.clone();
+    events.status(JobStatus::Ready);
+    if ends.control.wait_for_start() == Flow::Stop {
+        events.status(JobStatus::Stopped);
+        return Ok(());
+    }
+    events.status(JobStatus::Loading("building the agent".into()));
+    let device = spec.device.open()?;
+    let trainer =
+        RlTrainer::new(&spec.config, &device, spec.config.seed).map_err(|e| e.to_string())?;
+    let mut job = RlJob {
+        trainer,
+        watch_seed: spec.config.seed.wrapping_mul(1_000_003),
+        pending_watch: None,
+    };
+    let budget = spec
+        .max_steps
+        .unwrap_or(u64::MAX)
+        .min(spec.config.env_step_budget());
+    events.status(JobStatus::Running);
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let mut latest_published = 0u64;
+    let mut last_watch: Option<EpisodeFrames> = None;
+    let mut status = JobStatus::Finished;
+    loop {
+        if ends.control.poll(&mut job) == Flow::Stop {
+            status = JobStatus::Stopped;
+            break;
+        }
+        if let Some(w) = job.pending_watch.take() {
+            events.send(JobEvent::Notice(format!(
+                "greedy episode: return {}",
+                w.episode_return
+            )));
+            last_watch = Some(w);
+            ends.publish(RlSnapshot {
+                latest: job.trainer.latest_episode().cloned(),
+                watch: last_watch.clone(),
+            });
+        }
+        let counters = job.trainer.counters();
+        if job.trainer.is_finished() || counters.env_steps >= budget {
+            break;
+        }
+        let records = match job.trainer.step() {
+            Ok(r) => r,
+            Err(RlError::Diverged { loss, env_steps }) => {
+                let reason = format!(
+                    "loss became {loss} at env step {env_steps}: lower lr and press s to restart"
+                );
+                if ends.control.hold(&reason, &mut job) == Flow::Stop {
+                    status = JobStatus::Stopped;
+                    break;
+                }
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        for record in records {
+            match record {
+                RlRecord::Episode {
+                    env_steps,
+                    episode_return,
+                    length,
+                    mean_return_20,
+                    ..
+                } => {
+                    events.metric(env_steps, Metric::EpisodeReturn, episode_return);
+                    events.metric(env_steps, Metric::EpisodeLength, length as f64);
+                    events.metric(env_steps, Metric::MeanReturn20, mean_return_20);
+                }
+                RlRecord::Update {
+                    env_steps,
+                    loss,
+                    epsilon,
+                    entropy,
+                    steps_per_sec,
+                    ..
+                } => {
+                    if let Some(l) = loss {
+                        events.metric(env_steps, Metric::Loss, l);
+                    }
+                    if let Some(e) = epsilon {
+                        events.metric(env_steps, Metric::Epsilon, e);
+                    }
+                    if let Some(h) = entropy {
+                        events.metric(env_steps, Metric::Entropy, h);
+                    }
+                    events.metric(env_steps, Metric::StepsPerSec, steps_per_sec);
+                }
+                RlRecord::Solved {
+                    env_steps,
+                    seconds,
+                    episode,
+                } => events.send(JobEvent::Notice(format!(
+                    "solved: mean return ≥ {} at env step {env_steps}, episode {episode}, {seconds:.1} s",
+                    spec.config.solve_return
+                ))),
+            }
+        }
+        if last_report.elapsed().as_secs_f64() >= REPORT_INTERVAL_S {
+            last_report = Instant::now();
+            let c = job.trainer.counters();
+            let total = budget.min(spec.config.env_step_budget());
+            events.send(JobEvent::Progress(Progress {
+                step: c.env_steps,
+                total_steps: total,
+                epoch: c.episodes as usize,
+                epochs: 0,
+                rate: c.steps_per_sec,
+                eta_s: (c.steps_per_sec > 0.0)
+                    .then(|| total.saturating_sub(c.env_steps) as f64 / c.steps_per_sec),
+            }));
+            let latest = job.trainer.latest_episode();
+            if let Some(ep) = latest.filter(|e| e.episode != latest_published) {
+                latest_published = ep.episode;
+                ends.publish(RlSnapshot {
+                    latest: Some(ep.clone()),
+                    watch: last_watch.clone(),
+                });
+            }
+        }
+    }
+    let c = job.trainer.counters();
+    events.send(JobEvent::Progress(Progress {
+        step: c.env_steps,
+        total_steps: c.env_steps,
+        epoch: c.episodes as usize,
+        epochs: 0,
+        rate: c.steps_per_sec,
+        eta_s: Some(0.0),
+    }));
+    events.send(JobEvent::Summary(json!({
+        "scenario": spec.scenario,
+        "kind": "rl",
+        "env": job.trainer.env_name(),
+        "agent": job.trainer.agent().as_str(),
+        "env_steps": c.env_steps,
+        "episodes": c.episodes,
+        "mean_return_20": c.mean_return_20,
+        "solved_at_step": c.solved_at_step,
+        "solved_at_seconds": c.solved_at_seconds,
+        "steps_per_sec": c.steps_per_sec,
+        "wall_seconds": started.elapsed().as_secs_f64(),
+        "status": match status { JobStatus::Stopped => "stopped", _ => "finished" },
+    })));
+    events.status(status);
+    Ok(())
+}
+
+/// Spawns an RL job thread; it waits for `Start`.
+pub fn spawn(spec: RlJobSpec) -> std::io::Result<super::JobHandle<RlSnapshot>> {
+    super::spawn("rl", move |ends| run(spec, ends))
+}
