@@ -228,3 +228,82 @@ fn real_fashion_mnist_short_run_beats_70_percent() {
     let acc = summary["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.70, "test accuracy {acc} after 300 steps");
 }
+
+#[test]
+fn env_check_passes_on_the_gymnasium_fixture_and_fails_on_a_tampered_one() {
+    let out = gradtop(
+        &["env", "check", "--fixture", "tests/fixtures/cartpole_v1_gymnasium.json"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("PASS") && text.contains("max state deviation"), "{text}");
+
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/cartpole_v1_gymnasium.json"
+    ))
+    .unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&fixture).unwrap();
+    let steps = json["episodes"][0]["steps"]
+        .as_array_mut()
+        .expect("fixture episodes have steps");
+    let last = steps.len() - 1;
+    let x = steps[last]["state"][0].as_f64().unwrap();
+    steps[last]["state"][0] = serde_json::json!(x + 1e-6);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tampered.json");
+    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+    let out = gradtop(&["env", "check", "--fixture", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    let out = gradtop(&["env", "check", "--fixture", "no/such/file.json"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no/such/file.json"), "{}", stderr(&out));
+}
+
+#[test]
+fn headless_rl_run_reports_its_summary_keys() {
+    let out = gradtop(
+        &[
+            "train",
+            "scenarios/cartpole-dqn.toml",
+            "--headless",
+            "--json",
+            "--steps",
+            "3000",
+            "--set",
+            "dqn.learning_starts=500",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for key in [
+        "env",
+        "agent",
+        "env_steps",
+        "episodes",
+        "mean_return_20",
+        "solved_at_step",
+        "solved_at_seconds",
+        "steps_per_sec",
+    ] {
+        assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
+    }
+    assert_eq!(summary["env"], "cartpole");
+    assert_eq!(summary["agent"], "dqn");
+    assert!(summary["env_steps"].as_u64().unwrap() >= 3000);
+    assert!(summary["episodes"].as_u64().unwrap() > 10);
+}
+
+#[test]
+fn nested_overrides_are_checked() {
+    let out = gradtop(
+        &["train", "scenarios/cartpole-dqn.toml", "--headless", "--set", "dqn.lrr=1"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("lrr"), "{}", stderr(&out));
+}

@@ -369,3 +369,140 @@ fn a_scenario_from_train_is_loaded_and_autostarts() {
     assert!(app.classifier.autostart);
     assert_eq!(app.classifier.scenario, "mnist-mlp");
 }
+
+mod rl_tab {
+    use super::*;
+    use gradtop::envs::Pose;
+    use gradtop::jobs::rl::RlSnapshot;
+    use gradtop::models::rl::trainer::EpisodeFrames;
+
+    fn episode(n: u64, len: usize, lean: f64) -> EpisodeFrames {
+        EpisodeFrames {
+            episode: n,
+            poses: (0..=len)
+                .map(|t| Pose {
+                    x: 0.01 * t as f64,
+                    theta: lean * t as f64 / len as f64,
+                })
+                .collect(),
+            episode_return: len as f64,
+            length: len as u32,
+            truncated: false,
+            greedy: false,
+        }
+    }
+
+    fn running_rl_app() -> App {
+        let (mut app, _d) = app_with_data();
+        update(&mut app, Action::GoTab(TabId::Rl));
+        let effects = update(&mut app, Action::StartRestart);
+        assert!(matches!(effects.as_slice(), [Effect::StartRl(_)]));
+        update_job(&mut app, TabId::Rl, JobEvent::Status(JobStatus::Running));
+        for i in 1..=60u64 {
+            let step = i * 200;
+            let ret = (i * 8) as f64;
+            for (metric, value) in [
+                (Metric::EpisodeReturn, ret),
+                (Metric::MeanReturn20, ret * 0.9),
+                (Metric::Loss, 1.0 / i as f64),
+                (Metric::Epsilon, 1.0 - i as f64 / 60.0),
+            ] {
+                update_job(&mut app, TabId::Rl, JobEvent::Metric { step, metric, value });
+            }
+        }
+        update_job(
+            &mut app,
+            TabId::Rl,
+            JobEvent::Progress(Progress {
+                step: 12_000,
+                total_steps: 500_000,
+                epoch: 60,
+                epochs: 0,
+                rate: 21_400.0,
+                eta_s: Some(30.0),
+            }),
+        );
+        gradtop::app::update::update_rl_snapshot(
+            &mut app,
+            Arc::new(RlSnapshot {
+                latest: Some(episode(60, 100, 0.15)),
+                watch: None,
+            }),
+        );
+        app
+    }
+
+    #[test]
+    fn renders_returns_losses_and_the_cartpole_at_both_sizes() {
+        let app = running_rl_app();
+        for (w, h) in [(80, 24), (120, 40)] {
+            let s = screen(&app, w, h);
+            for needle in [
+                "hyperparameters",
+                "return",
+                "mean-20",
+                "goal 475",
+                "loss",
+                "CartPole-v1",
+                "ep 60",
+                "21,400 steps/s",
+                "gamma",
+                "epsilon",
+                "target",
+            ] {
+                assert!(s.contains(needle), "{w}×{h} lacks {needle:?}:\n{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn replay_advances_at_fifty_frames_a_second_and_watch_jumps_the_queue() {
+        let mut app = running_rl_app();
+        assert_eq!(app.rl.replay.as_ref().unwrap().index(), 0);
+        // 10 fps: one tick is 5 simulated steps.
+        gradtop::app::update::tick(&mut app, "12:00".into());
+        assert_eq!(app.rl.replay.as_ref().unwrap().index(), 5);
+        let effects = update(&mut app, Action::Watch);
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::Command(TabId::Rl, JobCommand::Watch)]
+        ));
+        let mut greedy = episode(0, 500, 0.0);
+        greedy.greedy = true;
+        gradtop::app::update::update_rl_snapshot(
+            &mut app,
+            Arc::new(RlSnapshot {
+                latest: Some(episode(61, 80, -0.2)),
+                watch: Some(greedy),
+            }),
+        );
+        // The current episode finishes first (100 frames + a half-second hold), then the greedy one plays.
+        for _ in 0..30 {
+            gradtop::app::update::tick(&mut app, "12:00".into());
+        }
+        let r = app.rl.replay.as_ref().unwrap();
+        assert!(r.frames.greedy, "greedy episode should play next");
+        assert!(screen(&app, 120, 40).contains("greedy"));
+    }
+
+    #[test]
+    fn rl_parameters_change_live_and_refuse_bad_values() {
+        let mut app = running_rl_app();
+        update(&mut app, Action::Down); // gamma
+        update(&mut app, Action::BeginEdit);
+        for _ in 0..8 {
+            update(&mut app, Action::EditBackspace);
+        }
+        for c in "1.5".chars() {
+            update(&mut app, Action::EditChar(c));
+        }
+        assert!(update(&mut app, Action::EditCommit).is_empty());
+        assert!(app.toast.as_ref().unwrap().text.contains("gamma must be in [0, 1]"));
+        update(&mut app, Action::Down); // epsilon, at 0 after the simulated schedule
+        let effects = update(&mut app, Action::Right);
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::Command(TabId::Rl, JobCommand::Set(Param::Epsilon, _))]
+        ));
+    }
+}

@@ -414,8 +414,8 @@ pub fn render(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let line = [(0.0, solve), (x_end, solve)];
     let solve_label = format!("{solve:.0}");
     let title = match tab.mean20.last() {
-        Some(m) => format!("episode return · mean-20 {m:.1}"),
-        None => "episode return".into(),
+        Some(m) => format!("return · goal {solve:.0} · mean-20 {m:.1}"),
+        None => format!("episode return · goal {solve:.0}"),
     };
     render_chart(
         ret_area,
