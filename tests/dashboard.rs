@@ -440,7 +440,6 @@ mod rl_tab {
             for needle in [
                 "hyperparameters",
                 "return",
-                "mean-20",
                 "goal 475",
                 "loss",
                 "CartPole-v1",
@@ -453,6 +452,7 @@ mod rl_tab {
                 assert!(s.contains(needle), "{w}×{h} lacks {needle:?}:\n{s}");
             }
         }
+        assert!(screen(&app, 120, 40).contains("mean-20 388.8"));
     }
 
     #[test]
