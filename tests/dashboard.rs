@@ -452,7 +452,7 @@ mod rl_tab {
                 assert!(s.contains(needle), "{w}×{h} lacks {needle:?}:\n{s}");
             }
         }
-        assert!(screen(&app, 120, 40).contains("mean-20 388.8"));
+        assert!(screen(&app, 120, 40).contains("mean-20 432.0"));
     }
 
     #[test]
