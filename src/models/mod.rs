@@ -1,1 +1,8 @@
 //! Candle models and their losses.
+
+pub mod frechet;
+pub mod gan;
+pub mod gan_config;
+pub mod gan_health;
+pub mod gan_io;
+pub mod gan_trainer;
