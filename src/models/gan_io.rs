@@ -1,0 +1,239 @@
+//! Writing generated images out: IDX files (the MNIST format, to score with
+//! `gradtop score-samples` or to exchange with PyTorch) and PGM sample grids (the `e` key).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+/// IDX magic for unsigned-byte data with three dimensions (images × rows × cols).
+pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Pixels between neighbouring images in a PGM grid.
+pub const GRID_GAP_PX: usize = 2;
+/// Grey level of the gap, mid-grey so it shows against both black and white backgrounds.
+pub const GRID_GAP_GREY: u8 = 128;
+
+/// Why samples could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleWriteError {
+    /// Creating or writing the file failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file being written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An image does not have rows × cols pixels.
+    #[error("image {index} has {len} pixels, expected {rows}×{cols}")]
+    BadImage {
+        /// Position of the image in the input.
+        index: usize,
+        /// Its pixel count.
+        len: usize,
+        /// Expected rows.
+        rows: usize,
+        /// Expected columns.
+        cols: usize,
+    },
+    /// Nothing to write, or a zero-sized dimension.
+    #[error("nothing to write: {0}")]
+    Empty(&'static str),
+}
+
+fn check_images(images: &[Vec<u8>], rows: usize, cols: usize) -> Result<(), SampleWriteError> {
+    if images.is_empty() {
+        return Err(SampleWriteError::Empty("no images"));
+    }
+    if rows == 0 || cols == 0 {
+        return Err(SampleWriteError::Empty("zero-sized image"));
+    }
+    match images.iter().position(|img| img.len() != rows * cols) {
+        Some(index) => Err(SampleWriteError::BadImage {
+            index,
+            len: images[index].len(),
+            rows,
+            cols,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `path`, gzip-compressed when the name ends in `.gz`.
+fn write_maybe_gz(path: &Path, bytes: &[u8]) -> Result<(), SampleWriteError> {
+    let io = |source| SampleWriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = BufWriter::new(File::create(path).map_err(io)?);
+    let gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if gz {
+        let mut enc = GzEncoder::new(file, Compression::default());
+        enc.write_all(bytes).map_err(io)?;
+        enc.finish().map_err(io)?.flush().map_err(io)
+    } else {
+        let mut file = file;
+        file.write_all(bytes).map_err(io)?;
+        file.flush().map_err(io)
+    }
+}
+
+/// The bytes of an IDX3 unsigned-byte file holding `images` (each rows×cols, row-major).
+pub fn idx_images_bytes(
+    images: &[Vec<u8>],
+    rows: usize,
+    cols: usize,
+) -> Result<Vec<u8>, SampleWriteError> {
+    check_images(images, rows, cols)?;
+    let dim = |v: usize| {
+        u32::try_from(v).map_err(|_| SampleWriteError::Empty("dimension exceeds the IDX u32 range"))
+    };
+    let mut out = Vec::with_capacity(16 + images.len() * rows * cols);
+    for word in [IDX_IMAGES_MAGIC, dim(images.len())?, dim(rows)?, dim(cols)?] {
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    for img in images {
+        out.extend_from_slice(img);
+    }
+    Ok(out)
+}
+
+/// Writes `images` as an IDX3 file (MNIST's format; gzip when `path` ends in `.gz`), readable
+/// by any MNIST loader and by `gradtop score-samples`.
+pub fn write_idx_images(
+    path: impl AsRef<Path>,
+    images: &[Vec<u8>],
+    rows: usize,
+    cols: usize,
+) -> Result<(), SampleWriteError> {
+    write_maybe_gz(path.as_ref(), &idx_images_bytes(images, rows, cols)?)
+}
+
+/// The bytes of a binary PGM (P5) tiling `images` in rows of `grid_cols`, separated by
+/// [`GRID_GAP_PX`] pixels of [`GRID_GAP_GREY`]; a short last row is padded with gap grey.
+pub fn pgm_grid_bytes(
+    images: &[Vec<u8>],
+    rows: usize,
+    cols: usize,
+    grid_cols: usize,
+) -> Result<Vec<u8>, SampleWriteError> {
+    check_images(images, rows, cols)?;
+    if grid_cols == 0 {
+        return Err(SampleWriteError::Empty("zero grid columns"));
+    }
+    let grid_cols = grid_cols.min(images.len());
+    let grid_rows = images.len().div_ceil(grid_cols);
+    let width = grid_cols * cols + (grid_cols - 1) * GRID_GAP_PX;
+    let height = grid_rows * rows + (grid_rows - 1) * GRID_GAP_PX;
+    let mut pixels = vec![GRID_GAP_GREY; width * height];
+    for (k, img) in images.iter().enumerate() {
+        let top = (k / grid_cols) * (rows + GRID_GAP_PX);
+        let left = (k % grid_cols) * (cols + GRID_GAP_PX);
+        for (r, src) in img.chunks_exact(cols).enumerate() {
+            let start = (top + r) * width + left;
+            pixels[start..start + cols].copy_from_slice(src);
+        }
+    }
+    let mut out = format!("P5\n{width} {height}\n255\n").into_bytes();
+    out.extend_from_slice(&pixels);
+    Ok(out)
+}
+
+/// Writes a sample grid as a binary PGM image (see [`pgm_grid_bytes`]).
+pub fn write_pgm_grid(
+    path: impl AsRef<Path>,
+    images: &[Vec<u8>],
+    rows: usize,
+    cols: usize,
+    grid_cols: usize,
+) -> Result<(), SampleWriteError> {
+    let path = path.as_ref();
+    let bytes = pgm_grid_bytes(images, rows, cols, grid_cols)?;
+    let mut file = File::create(path).map_err(|source| SampleWriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.write_all(&bytes)
+        .map_err(|source| SampleWriteError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn images() -> Vec<Vec<u8>> {
+        (0..3u8)
+            .map(|k| (0..6).map(|p| k * 10 + p).collect())
+            .collect()
+    }
+
+    #[test]
+    fn idx_round_trips_plain_and_gz() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let expected: Vec<u8> = [
+            &[0, 0, 8, 3][..],
+            &[0, 0, 0, 3],
+            &[0, 0, 0, 2],
+            &[0, 0, 0, 3],
+            &[
+                0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25,
+            ],
+        ]
+        .concat();
+        let plain = dir.path().join("s.idx");
+        write_idx_images(&plain, &images(), 2, 3)?;
+        assert_eq!(std::fs::read(&plain)?, expected);
+        let gz = dir.path().join("s.idx.gz");
+        write_idx_images(&gz, &images(), 2, 3)?;
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(File::open(&gz)?).read_to_end(&mut decoded)?;
+        assert_eq!(decoded, expected);
+        assert_ne!(std::fs::read(&gz)?, expected, "the .gz file is compressed");
+        Ok(())
+    }
+
+    #[test]
+    fn writers_refuse_bad_images() {
+        let err = idx_images_bytes(&[vec![0; 6], vec![0; 5]], 2, 3).expect_err("short image");
+        assert!(matches!(
+            err,
+            SampleWriteError::BadImage {
+                index: 1,
+                len: 5,
+                ..
+            }
+        ));
+        assert!(idx_images_bytes(&[], 2, 3).is_err());
+        assert!(pgm_grid_bytes(&images(), 2, 3, 0).is_err());
+        let err = write_idx_images("/nonexistent-dir/x.idx", &images(), 2, 3).expect_err("no dir");
+        assert!(err.to_string().contains("/nonexistent-dir/x.idx"), "{err}");
+    }
+
+    #[test]
+    fn pgm_grid_tiles_with_gaps() -> Result<(), Box<dyn std::error::Error>> {
+        // Three 2×3 images in a 2-column grid: width 3+2+3 = 8, height 2+2+2 = 6.
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("grid.pgm");
+        write_pgm_grid(&path, &images(), 2, 3, 2)?;
+        let bytes = std::fs::read(&path)?;
+        let header = b"P5\n8 6\n255\n";
+        assert_eq!(&bytes[..header.len()], header);
+        let px = &bytes[header.len()..];
+        assert_eq!(px.len(), 48);
+        let g = GRID_GAP_GREY;
+        assert_eq!(&px[0..8], &[0, 1, 2, g, g, 10, 11, 12]);
+        assert_eq!(&px[8..16], &[3, 4, 5, g, g, 13, 14, 15]);
+        assert!(px[16..32].iter().all(|&p| p == g));
+        assert_eq!(&px[32..40], &[20, 21, 22, g, g, g, g, g]);
+        Ok(())
+    }
+}
