@@ -284,7 +284,7 @@ impl DqnParams {
                 eps_end: 0.01,
                 eps_decay_steps: 10_000,
                 learning_starts: 1_000,
-                train_every: 2,
+                train_every: 4,
                 gradient_steps: 1,
                 hidden: vec![120, 84],
                 loss: TdLoss::Huber,

@@ -563,3 +563,9 @@ impl RlTrainer {
         }
     }
 }
+
+// A trainer is built on one thread and moved to its job thread.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<RlTrainer>();
+};
