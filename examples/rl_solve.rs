@@ -83,7 +83,11 @@ fn main() {
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let max: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(500_000);
     // Further arguments are `key=value` overrides of the agent's section, in TOML syntax.
-    let overrides = format!("[{}]\n{}", agent.as_str(), args.get(4..).unwrap_or(&[]).join("\n"));
+    let overrides = format!(
+        "[{}]\n{}",
+        agent.as_str(),
+        args.get(4..).unwrap_or(&[]).join("\n")
+    );
     let mut cfg: RlConfig = toml::from_str(&overrides).expect("valid overrides");
     cfg.agent = agent;
     cfg.preset = preset;

@@ -120,7 +120,11 @@ impl CartPole {
     pub fn step_unchecked(&mut self, push_right: bool) -> StepOutcome {
         let p = &self.params;
         let [x, x_dot, theta, theta_dot] = self.state;
-        let force = if push_right { p.force_mag } else { -p.force_mag };
+        let force = if push_right {
+            p.force_mag
+        } else {
+            -p.force_mag
+        };
         let total_mass = p.masspole + p.masscart;
         let polemass_length = p.masspole * p.length;
         let costheta = theta.cos();
@@ -226,7 +230,11 @@ mod tests {
         for v in sa {
             assert!(v.abs() < 0.05, "{v}");
         }
-        assert_ne!(a.reset_state(None), sa, "an unseeded reset continues the stream");
+        assert_ne!(
+            a.reset_state(None),
+            sa,
+            "an unseeded reset continues the stream"
+        );
     }
 
     #[test]
@@ -280,7 +288,10 @@ mod tests {
         let mut env = CartPole::new(0);
         assert!(matches!(
             env.step_action(2),
-            Err(EnvError::InvalidAction { action: 2, count: 2 })
+            Err(EnvError::InvalidAction {
+                action: 2,
+                count: 2
+            })
         ));
         assert!(env.set_state(&[0.0; 3]).is_err());
     }

@@ -293,7 +293,9 @@ fn compare_constants(c: &FixtureConstants, p: &CartPoleParams) -> Vec<String> {
     }
     if let Some(k) = &c.kinematics_integrator {
         if k != "euler" {
-            out.push(format!("kinematics_integrator: fixture {k:?}, ours \"euler\""));
+            out.push(format!(
+                "kinematics_integrator: fixture {k:?}, ours \"euler\""
+            ));
         }
     }
     out
@@ -402,13 +404,12 @@ mod tests {
         assert!(e.contains("nope.json"), "{e}");
 
         let p = dir.path().join("short.json");
-        std::fs::write(
-            &p,
-            r#"{"episodes":[{"initial_state":[0,0,0],"steps":[]}]}"#,
-        )
-        .unwrap();
+        std::fs::write(&p, r#"{"episodes":[{"initial_state":[0,0,0],"steps":[]}]}"#).unwrap();
         let e = check_fixture(&p, "cartpole").unwrap_err().to_string();
-        assert!(e.contains("short.json") && e.contains("initial_state has 3"), "{e}");
+        assert!(
+            e.contains("short.json") && e.contains("initial_state has 3"),
+            "{e}"
+        );
 
         std::fs::write(&p, "{not json").unwrap();
         let e = check_fixture(&p, "cartpole").unwrap_err().to_string();

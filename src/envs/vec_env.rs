@@ -49,11 +49,14 @@ impl VecCartPole {
 impl<E: Environment> VecEnv<E> {
     /// Wraps `envs` (at least one, all with the same observation size) and resets them.
     pub fn new(mut envs: Vec<E>) -> Result<Self, EnvError> {
-        let obs_dim = envs.first().map(|e| e.obs_dim()).ok_or(EnvError::StateLength {
-            env: "vector env".into(),
-            got: 0,
-            expected: 1,
-        })?;
+        let obs_dim = envs
+            .first()
+            .map(|e| e.obs_dim())
+            .ok_or(EnvError::StateLength {
+                env: "vector env".into(),
+                got: 0,
+                expected: 1,
+            })?;
         if let Some(bad) = envs.iter().find(|e| e.obs_dim() != obs_dim) {
             return Err(EnvError::StateLength {
                 env: bad.name().into(),

@@ -207,7 +207,10 @@ mod tests {
             pole_tip_column(&left),
             pole_tip_column(&upright),
         );
-        assert!(r > centre + 1.0, "θ>0 tip at column {r}, centre {centre}\n{right:#?}");
+        assert!(
+            r > centre + 1.0,
+            "θ>0 tip at column {r}, centre {centre}\n{right:#?}"
+        );
         assert!(l < centre - 1.0, "θ<0 tip at column {l}\n{left:#?}");
         assert!((u - centre).abs() <= 1.0, "upright tip at {u}");
         let braille = |c: char| ('\u{2801}'..='\u{28ff}').contains(&c);

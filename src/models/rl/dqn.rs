@@ -103,11 +103,8 @@ impl DqnAgent {
             },
         )?;
         let q_mirror = q.mirror()?;
-        let tracker = EpisodeTracker::new(
-            config.solve_window,
-            config.solve_return,
-            envs.env(0).pose(),
-        );
+        let tracker =
+            EpisodeTracker::new(config.solve_window, config.solve_return, envs.env(0).pose());
         Ok(Self {
             buffer: ReplayBuffer::new(params.buffer_size, obs_dim),
             params,
@@ -265,12 +262,12 @@ impl DqnAgent {
                 &mut records,
             );
             if self.env_steps > self.params.learning_starts {
-                if self.env_steps % self.params.train_every == 0 {
+                if self.env_steps.is_multiple_of(self.params.train_every) {
                     for _ in 0..self.params.gradient_steps {
                         self.train_step()?;
                     }
                 }
-                if self.env_steps % self.params.target_period == 0 {
+                if self.env_steps.is_multiple_of(self.params.target_period) {
                     self.q.copy_into(&self.target)?;
                 }
             }
@@ -308,7 +305,11 @@ impl DqnAgent {
 
         let next_q_target = self.target.forward(&next_obs)?;
         let next_value = if self.params.double_dqn {
-            let best = self.q.forward(&next_obs)?.detach().argmax_keepdim(D::Minus1)?;
+            let best = self
+                .q
+                .forward(&next_obs)?
+                .detach()
+                .argmax_keepdim(D::Minus1)?;
             next_q_target.gather(&best, 1)?.squeeze(1)?
         } else {
             next_q_target.max(D::Minus1)?
@@ -414,7 +415,11 @@ mod tests {
         assert_eq!(t.get(RlParam::Epsilon), Some(0.3));
         assert!(t.epsilon_overridden());
         t.set(RlParam::Epsilon, -1.0).unwrap();
-        assert_eq!(t.get(RlParam::Epsilon), Some(1.0), "back on the schedule at step 0");
+        assert_eq!(
+            t.get(RlParam::Epsilon),
+            Some(1.0),
+            "back on the schedule at step 0"
+        );
         assert!(t.set(RlParam::TargetPeriod, 0.0).is_err());
         assert!(t.set(RlParam::TargetPeriod, 2.5).is_err());
         t.set(RlParam::TargetPeriod, 100.0).unwrap();

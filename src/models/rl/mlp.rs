@@ -140,9 +140,13 @@ impl Mlp {
         mirror.weights.clear();
         mirror.biases.clear();
         for layer in &self.layers {
-            mirror
-                .weights
-                .push(layer.weight().flatten_all()?.to_dtype(DType::F32)?.to_vec1()?);
+            mirror.weights.push(
+                layer
+                    .weight()
+                    .flatten_all()?
+                    .to_dtype(DType::F32)?
+                    .to_vec1()?,
+            );
             let out_dim = layer.weight().dim(0)?;
             mirror.biases.push(match layer.bias() {
                 Some(b) => b.to_dtype(DType::F32)?.to_vec1()?,
@@ -229,7 +233,11 @@ fn var_set(t: &Tensor, value: &Tensor) -> Result<()> {
 /// A `(rows, cols)` matrix with orthonormal rows or columns (whichever are fewer), times `gain`.
 fn orthogonal(rows: usize, cols: usize, gain: f64, rng: &mut Rng) -> Vec<f32> {
     // Gram–Schmidt on the longer side's vectors of a Gaussian matrix, as torch's QR-based init.
-    let (n, m) = if rows <= cols { (rows, cols) } else { (cols, rows) };
+    let (n, m) = if rows <= cols {
+        (rows, cols)
+    } else {
+        (cols, rows)
+    };
     let mut q: Vec<Vec<f64>> = Vec::with_capacity(n);
     while q.len() < n {
         let mut v: Vec<f64> = (0..m).map(|_| f64::from(rng.normal())).collect();
@@ -298,7 +306,13 @@ mod tests {
             let mut mirror = mlp.mirror().unwrap();
             let x = [0.03f32, -0.4, 0.1, 0.7];
             let t = Tensor::from_slice(&x, (1, 4), &dev).unwrap();
-            let want: Vec<f32> = mlp.forward(&t).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let want: Vec<f32> = mlp
+                .forward(&t)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
             let got = mirror.forward(&x).to_vec();
             for (a, b) in want.iter().zip(&got) {
                 assert!((a - b).abs() < 1e-5, "{act:?}: {want:?} vs {got:?}");
@@ -334,8 +348,20 @@ mod tests {
         .unwrap();
         net.copy_into(&target).unwrap();
         let x = Tensor::new(&[[0.5f32, -1.0]], &dev).unwrap();
-        let a: Vec<f32> = net.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-        let b: Vec<f32> = target.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let a: Vec<f32> = net
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let b: Vec<f32> = target
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(argmax(&[0.1, 0.3, 0.3, -1.0]), 1);
     }

@@ -36,9 +36,9 @@ pub fn gae(
     debug_assert!(values.len() == total && ended.len() == total && last_values.len() == n_envs);
     let steps = total / n_envs.max(1);
     let mut adv = vec![0.0f32; total];
-    for i in 0..n_envs {
+    for (i, &last_value) in last_values.iter().enumerate().take(n_envs) {
         let mut next_adv = 0.0f64;
-        let mut next_value = f64::from(last_values[i]);
+        let mut next_value = f64::from(last_value);
         for t in (0..steps).rev() {
             let k = t * n_envs + i;
             let keep = if ended[k] { 0.0 } else { 1.0 };
@@ -133,11 +133,8 @@ impl PpoAgent {
                 weight_decay: 0.0,
             },
         )?;
-        let tracker = EpisodeTracker::new(
-            config.solve_window,
-            config.solve_return,
-            envs.env(0).pose(),
-        );
+        let tracker =
+            EpisodeTracker::new(config.solve_window, config.solve_return, envs.env(0).pose());
         Ok(Self {
             base_lr: params.lr,
             actor_mirror: actor.mirror()?,
@@ -231,7 +228,11 @@ impl PpoAgent {
     /// One rollout of `rollout_steps × num_envs` transitions followed by the PPO update.
     pub(crate) fn step_chunk(&mut self, start: Instant) -> Result<Vec<RlRecord>, RlError> {
         let mut records = Vec::new();
-        let (n, steps, d) = (self.envs.num_envs(), self.params.rollout_steps, self.obs_dim);
+        let (n, steps, d) = (
+            self.envs.num_envs(),
+            self.params.rollout_steps,
+            self.obs_dim,
+        );
         let total = n * steps;
         if self.params.anneal_lr {
             let frac = 1.0 - self.env_steps as f64 / self.budget.max(1) as f64;
@@ -300,8 +301,7 @@ impl PpoAgent {
             self.params.gamma,
             self.params.gae_lambda,
         );
-        let (loss, entropy) =
-            self.update(&obs_buf, &actions, &logprobs, &adv, &returns)?;
+        let (loss, entropy) = self.update(&obs_buf, &actions, &logprobs, &adv, &returns)?;
         self.throughput.add(start.elapsed(), total as u64);
         records.push(RlRecord::Update {
             env_steps: self.env_steps,
@@ -361,9 +361,13 @@ impl PpoAgent {
                 let adv_t = Tensor::from_slice(&ad, m, dev)?;
                 let ret_t = Tensor::from_slice(&ret, m, dev)?;
 
-                let logp_all = candle_nn::ops::log_softmax(&self.actor.forward(&obs_t)?, D::Minus1)?;
+                let logp_all =
+                    candle_nn::ops::log_softmax(&self.actor.forward(&obs_t)?, D::Minus1)?;
                 let new_lp = logp_all.gather(&act_t, 1)?.squeeze(1)?;
-                let entropy = (logp_all.exp()? * &logp_all)?.sum(D::Minus1)?.neg()?.mean_all()?;
+                let entropy = (logp_all.exp()? * &logp_all)?
+                    .sum(D::Minus1)?
+                    .neg()?
+                    .mean_all()?;
                 let ratio = (new_lp - old_lp)?.exp()?;
                 let c = self.params.clip_coef as f32;
                 let pg1 = (&ratio * &adv_t)?;

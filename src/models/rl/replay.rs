@@ -140,6 +140,10 @@ mod tests {
             assert_eq!(batch.rewards[j], k as f32 * 10.0);
             assert_eq!(batch.terminated[j], if k == 4 { 1.0 } else { 0.0 });
         }
-        assert_eq!(seen, [false, false, true, true, true], "uniform draws hit all three");
+        assert_eq!(
+            seen,
+            [false, false, true, true, true],
+            "uniform draws hit all three"
+        );
     }
 }

@@ -31,7 +31,9 @@ pub enum RlError {
         agent: &'static str,
     },
     /// A parameter name that is not known.
-    #[error("unknown RL parameter {0:?}: expected one of lr, gamma, epsilon, target_period, ent_coef")]
+    #[error(
+        "unknown RL parameter {0:?}: expected one of lr, gamma, epsilon, target_period, ent_coef"
+    )]
     UnknownParam(String),
     /// The environment failed.
     #[error(transparent)]
@@ -317,7 +319,11 @@ impl Throughput {
 
 /// Scales the gradients of `vars` so their global L2 norm is at most `max_norm` (as
 /// `torch.nn.utils.clip_grad_norm_`); returns the norm before clipping. `max_norm` 0 disables.
-pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> candle_core::Result<f64> {
+pub fn clip_grad_norm(
+    grads: &mut GradStore,
+    vars: &[Var],
+    max_norm: f64,
+) -> candle_core::Result<f64> {
     let mut sq = 0.0f64;
     for v in vars {
         if let Some(g) = grads.get(v.as_tensor()) {
@@ -343,7 +349,12 @@ pub(crate) fn to_f32(src: &[f64], dst: &mut Vec<f32>) {
 }
 
 /// Builds a `(rows, cols)` f32 tensor from a flat slice.
-pub(crate) fn tensor2(values: &[f32], rows: usize, cols: usize, dev: &Device) -> candle_core::Result<Tensor> {
+pub(crate) fn tensor2(
+    values: &[f32],
+    rows: usize,
+    cols: usize,
+    dev: &Device,
+) -> candle_core::Result<Tensor> {
     Tensor::from_slice(values, (rows, cols), dev)
 }
 
