@@ -475,6 +475,10 @@ mod tests {
         assert!(l > 3.0 * e && l > 80.0, "late mean {l} vs early {e}");
         let greedy = t.greedy_episode(123).unwrap();
         assert!(greedy.greedy && greedy.poses.len() == greedy.length as usize + 1);
+        let summary = serde_json::to_value(t.summary()).unwrap();
+        assert_eq!(summary["agent"], "dqn");
+        assert_eq!(summary["env"], "cartpole");
+        assert_eq!(summary["env_steps"], 12_000);
         let frames = t.latest_episode().unwrap();
         assert_eq!(frames.poses.len(), frames.length as usize + 1);
     }
