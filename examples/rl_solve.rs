@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release --example rl_solve -- dqn|ppo fast|cleanrl SEED [MAX_STEPS]`
 //! `cargo run --release --example rl_solve -- env`
+//! `cargo run --release --example rl_solve -- check FIXTURE.json [ENV]`
 
 use std::time::Instant;
 
@@ -56,6 +57,20 @@ fn main() {
     if args.first().map(String::as_str) == Some("env") {
         env_throughput();
         return;
+    }
+    if args.first().map(String::as_str) == Some("check") {
+        let path = std::path::PathBuf::from(args.get(1).map_or("", String::as_str));
+        let env = args.get(2).map_or("cartpole", String::as_str);
+        match gradtop::envs::check::check_fixture(&path, env) {
+            Ok(report) => {
+                print!("{}", gradtop::envs::check::format_report(&report));
+                std::process::exit(if report.passed() { 0 } else { 1 });
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        }
     }
     let agent = match args.first().map(String::as_str) {
         Some("ppo") => AgentKind::Ppo,

@@ -262,12 +262,12 @@ impl DqnAgent {
                 &mut records,
             );
             if self.env_steps > self.params.learning_starts {
-                if self.env_steps % self.params.train_every == 0 {
+                if self.env_steps.is_multiple_of(self.params.train_every) {
                     for _ in 0..self.params.gradient_steps {
                         self.train_step()?;
                     }
                 }
-                if self.env_steps % self.params.target_period == 0 {
+                if self.env_steps.is_multiple_of(self.params.target_period) {
                     self.q.copy_into(&self.target)?;
                 }
             }
@@ -475,6 +475,10 @@ mod tests {
         assert!(l > 3.0 * e && l > 80.0, "late mean {l} vs early {e}");
         let greedy = t.greedy_episode(123).unwrap();
         assert!(greedy.greedy && greedy.poses.len() == greedy.length as usize + 1);
+        let summary = serde_json::to_value(t.summary()).unwrap();
+        assert_eq!(summary["agent"], "dqn");
+        assert_eq!(summary["env"], "cartpole");
+        assert_eq!(summary["env_steps"], 12_000);
         let frames = t.latest_episode().unwrap();
         assert_eq!(frames.poses.len(), frames.length as usize + 1);
     }

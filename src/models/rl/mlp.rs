@@ -2,7 +2,7 @@
 //! weights for acting: choosing one action through candle costs tens of microseconds of op
 //! dispatch, the copy does it in a few, and acting is most of what an agent does.
 
-use candle_core::{DType, Device, Result, Tensor, Var, D};
+use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{Linear, Module, VarBuilder, VarMap};
 
 use crate::rng::Rng;
@@ -285,11 +285,6 @@ pub fn argmax(values: &[f32]) -> usize {
         }
     }
     best
-}
-
-/// Row-wise argmax of a `(batch, n)` tensor, as u32 indices.
-pub fn argmax_rows(t: &Tensor) -> Result<Vec<u32>> {
-    t.argmax(D::Minus1)?.to_vec1::<u32>()
 }
 
 #[cfg(test)]

@@ -8,4 +8,4 @@ pub mod replay;
 pub mod trainer;
 
 pub use config::{AgentKind, DqnConfig, PpoConfig, Preset, RlConfig, TdLoss};
-pub use trainer::{EpisodeFrames, RlCounters, RlError, RlParam, RlRecord, RlTrainer};
+pub use trainer::{EpisodeFrames, RlCounters, RlError, RlParam, RlRecord, RlSummary, RlTrainer};

@@ -36,9 +36,9 @@ pub fn gae(
     debug_assert!(values.len() == total && ended.len() == total && last_values.len() == n_envs);
     let steps = total / n_envs.max(1);
     let mut adv = vec![0.0f32; total];
-    for i in 0..n_envs {
+    for (i, &last_value) in last_values.iter().enumerate().take(n_envs) {
         let mut next_adv = 0.0f64;
-        let mut next_value = f64::from(last_values[i]);
+        let mut next_value = f64::from(last_value);
         for t in (0..steps).rev() {
             let k = t * n_envs + i;
             let keep = if ended[k] { 0.0 } else { 1.0 };

@@ -117,6 +117,27 @@ pub struct RlCounters {
     pub steps_per_sec: f64,
 }
 
+/// The headless run summary, with exactly the keys the `--json` summary line carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RlSummary {
+    /// Environment name.
+    pub env: String,
+    /// `dqn` or `ppo`.
+    pub agent: String,
+    /// Env steps done.
+    pub env_steps: u64,
+    /// Episodes finished.
+    pub episodes: u64,
+    /// Mean return of the last 20 (`solve_window`) episodes.
+    pub mean_return_20: Option<f64>,
+    /// Env step at which the run was solved.
+    pub solved_at_step: Option<u64>,
+    /// Training seconds at which the run was solved.
+    pub solved_at_seconds: Option<f64>,
+    /// Env steps per training second over the run.
+    pub steps_per_sec: f64,
+}
+
 /// Poses of one episode, for replaying it at 50 simulated frames per second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeFrames {
@@ -430,6 +451,21 @@ impl RlTrainer {
         }
     }
 
+    /// The summary for the headless `--json` output.
+    pub fn summary(&self) -> RlSummary {
+        let c = self.counters();
+        RlSummary {
+            env: self.env_name().to_string(),
+            agent: self.agent().as_str().to_string(),
+            env_steps: c.env_steps,
+            episodes: c.episodes,
+            mean_return_20: c.mean_return_20,
+            solved_at_step: c.solved_at_step,
+            solved_at_seconds: c.solved_at_seconds,
+            steps_per_sec: c.steps_per_sec,
+        }
+    }
+
     /// Frames of the latest finished episode of env 0.
     pub fn latest_episode(&self) -> Option<&EpisodeFrames> {
         match &self.agent {
@@ -574,3 +610,9 @@ impl RlTrainer {
         }
     }
 }
+
+// A trainer is built on one thread and moved to its job thread.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<RlTrainer>();
+};
