@@ -6,3 +6,4 @@ pub mod envs;
 pub mod models;
 pub mod ops;
 pub mod rng;
+pub mod runs;
