@@ -318,6 +318,84 @@ pub fn load_checkpoint(info: &CheckpointInfo, device: &Device) -> Result<Checkpo
     })
 }
 
+/// Loads the newest whole checkpoint of `checkpoints_dir` onto `device`, or `None` if there is
+/// none (the common first step of `resume`).
+pub fn load_latest_checkpoint(
+    checkpoints_dir: &Path,
+    device: &Device,
+) -> Result<Option<Checkpoint>> {
+    match latest_whole_checkpoint(checkpoints_dir)? {
+        Some(info) => load_checkpoint(&info, device).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The variables of `varmap` as checkpoint tensors named `<prefix><VarBuilder path>`, sorted by
+/// name. The tensors share storage with the variables: write them before the next update.
+pub fn varmap_tensors(varmap: &candle_nn::VarMap, prefix: &str) -> Vec<(String, Tensor)> {
+    let vars = varmap
+        .data()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut tensors: Vec<(String, Tensor)> = vars
+        .iter()
+        .map(|(name, var)| (format!("{prefix}{name}"), var.as_tensor().clone()))
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    tensors
+}
+
+/// Sets every variable of `varmap` from the checkpoint tensor `<prefix><name>`, moved to the
+/// variable's device. Fails, changing nothing, if a tensor is missing or its shape or dtype
+/// differs (a checkpoint of another model); tensors without a variable are ignored.
+pub fn restore_varmap(
+    varmap: &candle_nn::VarMap,
+    tensors: &HashMap<String, Tensor>,
+    prefix: &str,
+) -> Result<()> {
+    let vars = varmap
+        .data()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mismatch = |what: String| RunsError::Invalid {
+        path: PathBuf::from("checkpoint"),
+        what,
+    };
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    let mut updates = Vec::with_capacity(names.len());
+    for name in names {
+        let var = &vars[name];
+        let key = format!("{prefix}{name}");
+        let tensor = tensors.get(&key).ok_or_else(|| {
+            mismatch(format!("has no tensor `{key}` for model variable `{name}`"))
+        })?;
+        if tensor.dims() != var.dims() || tensor.dtype() != var.dtype() {
+            return Err(mismatch(format!(
+                "tensor `{key}` is {:?} {:?}, the model variable is {:?} {:?}",
+                tensor.dtype(),
+                tensor.dims(),
+                var.dtype(),
+                var.dims()
+            )));
+        }
+        let on_device = tensor
+            .to_device(var.device())
+            .map_err(|source| RunsError::Tensors {
+                path: PathBuf::from(&key),
+                source,
+            })?;
+        updates.push((var, on_device, key));
+    }
+    for (var, tensor, key) in updates {
+        var.set(&tensor).map_err(|source| RunsError::Tensors {
+            path: PathBuf::from(key),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// Keeps the `n` newest whole checkpoints (at least 1) and removes older ones, plus leftovers:
 /// temp files and incomplete checkpoints older than the newest whole one. Returns how many files
 /// were removed. Call it only from the process that holds the run lock, after a write.
@@ -559,5 +637,62 @@ mod tests {
             bits(&loaded.tensors["conv1.bias"]),
             bits(&sample_tensors(2.0)[1].1)
         );
+    }
+
+    #[test]
+    fn varmap_round_trip_restores_weights_and_rejects_other_models() {
+        use candle_nn::{Init, VarBuilder, VarMap};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let device = Device::Cpu;
+        let trained = VarMap::new();
+        let vb = VarBuilder::from_varmap(&trained, DType::F32, &device);
+        let w = vb
+            .pp("fc1")
+            .get_with_hints(
+                (4, 3),
+                "weight",
+                Init::Randn {
+                    mean: 0.,
+                    stdev: 1.,
+                },
+            )
+            .expect("var");
+        let _b = vb
+            .pp("fc1")
+            .get_with_hints(4, "bias", Init::Const(0.5))
+            .expect("var");
+        let tensors = varmap_tensors(&trained, "");
+        assert_eq!(
+            tensors.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            vec!["fc1.bias", "fc1.weight"]
+        );
+        write_checkpoint(dir.path(), 3, &tensors, &()).expect("write");
+        let loaded = load_latest_checkpoint(dir.path(), &device)
+            .expect("load")
+            .expect("present");
+
+        let fresh = VarMap::new();
+        let vb = VarBuilder::from_varmap(&fresh, DType::F32, &device);
+        let w2 = vb
+            .pp("fc1")
+            .get_with_hints((4, 3), "weight", Init::Const(0.0))
+            .expect("var");
+        let _ = vb
+            .pp("fc1")
+            .get_with_hints(4, "bias", Init::Const(0.0))
+            .expect("var");
+        restore_varmap(&fresh, &loaded.tensors, "").expect("restore");
+        assert_eq!(bits(&w2), bits(&w));
+
+        let other = VarMap::new();
+        let vb = VarBuilder::from_varmap(&other, DType::F32, &device);
+        let _ = vb
+            .pp("fc1")
+            .get_with_hints((5, 3), "weight", Init::Const(0.0))
+            .expect("var");
+        let err = restore_varmap(&other, &loaded.tensors, "").expect_err("shape mismatch");
+        assert!(err.to_string().contains("fc1.weight"), "{err}");
+        let err = restore_varmap(&fresh, &loaded.tensors, "generator.").expect_err("prefix");
+        assert!(err.to_string().contains("generator.fc1.bias"), "{err}");
     }
 }

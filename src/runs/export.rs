@@ -137,4 +137,72 @@ mod tests {
             "{message}"
         );
     }
+
+    /// Writes a sample run, its TensorBoard export and a checkpoint under `$GRADTOP_SAMPLE_OUT`
+    /// for the Python readers (`tests/tools/read_tfevents.py`, `safetensors`).
+    #[test]
+    #[ignore = "writes files for manual checks with Python tools"]
+    fn write_samples_for_python_readers() {
+        use crate::runs::checkpoint::write_checkpoint;
+        use candle_core::{Device, Tensor};
+
+        let Some(out) = std::env::var_os("GRADTOP_SAMPLE_OUT") else {
+            panic!("set GRADTOP_SAMPLE_OUT to the folder to write into");
+        };
+        let out = std::path::PathBuf::from(out);
+        let run = RunDir::create_with_config_text(&out, "mnist-cnn", "kind = \"classifier\"")
+            .expect("create");
+        let mut logs = crate::runs::log::RunLogs::open(&run).expect("open");
+        logs.event(
+            0,
+            RunEvent::Start {
+                unix_s: 1_700_000_000.0,
+                resumed_from: None,
+            },
+        )
+        .expect("start");
+        for step in 1..=50u64 {
+            logs.metrics
+                .append(&MetricRecord {
+                    step,
+                    t: step as f64 * 0.5,
+                    name: "train_loss".into(),
+                    value: 2.3 / step as f64,
+                })
+                .expect("metric");
+            if step % 10 == 0 {
+                logs.metrics
+                    .append(&MetricRecord {
+                        step,
+                        t: step as f64 * 0.5,
+                        name: "test_accuracy".into(),
+                        value: 0.9 + step as f64 / 1000.0,
+                    })
+                    .expect("metric");
+            }
+        }
+        logs.sync().expect("sync");
+        let tb = export_tensorboard(run.path(), &out.join("tensorboard")).expect("export");
+        println!("tensorboard file: {}", tb.display());
+        let device = Device::Cpu;
+        let weight = Tensor::arange(0f32, 288., &device)
+            .and_then(|t| t.reshape((32, 1, 3, 3)))
+            .expect("tensor");
+        let bias = Tensor::from_vec(vec![0.5f32; 32], 32, &device).expect("tensor");
+        let info = write_checkpoint(
+            &run.checkpoints_dir(),
+            50,
+            &[
+                ("conv1.weight".to_string(), weight.clone()),
+                ("conv1.bias".to_string(), bias),
+                (
+                    "adam.m.conv1.weight".to_string(),
+                    (weight * 0.25).expect("scale"),
+                ),
+            ],
+            &serde_json::json!({"epoch": 1, "adam_step": 50}),
+        )
+        .expect("checkpoint");
+        println!("checkpoint: {}", info.tensors_path.display());
+    }
 }

@@ -1,5 +1,6 @@
 //! Listing the runs under a parent folder with their status and best figure, for the Runs tab.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,7 @@ use super::dir::RunDir;
 use super::error::{IoContext, Result};
 use super::lock::lock_holder;
 use super::log::{EndStatus, EventRecord, MetricRecord, RunEvent};
-use super::tail::read_jsonl;
+use super::tail::{EventsTail, MetricsTail};
 
 /// Where a run stands, as the Runs tab shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,99 +104,211 @@ pub struct RunSummary {
 
 /// Every run directory directly under `parent`, newest first; folders without `config.toml`
 /// are skipped, and a missing parent lists nothing. Reads logs only: safe while runs are writing.
+///
+/// Reads every log in full; a view that refreshes keeps a [`RunsIndex`] instead.
 pub fn list_runs(parent: &Path) -> Result<Vec<RunSummary>> {
-    let entries = match fs::read_dir(parent) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).at("listing runs in", parent),
-    };
-    let mut runs = Vec::new();
-    for entry in entries {
-        let entry = entry.at("listing runs in", parent)?;
-        let path = entry.path();
-        if RunDir::open(&path).is_err() {
-            continue;
-        }
-        runs.push(summarize_run(&path)?);
-    }
-    runs.sort_by(|a, b| {
-        let name = |r: &RunSummary| r.path.file_name().map(|n| n.to_os_string());
-        b.started
-            .cmp(&a.started)
-            .then_with(|| name(b).cmp(&name(a)))
-    });
-    Ok(runs)
+    RunsIndex::new(parent).refresh()
 }
 
 /// The Runs-tab row of one run directory.
 pub fn summarize_run(run_dir: &Path) -> Result<RunSummary> {
     let run = RunDir::open(run_dir)?;
-    let kind = run
-        .config()
-        .ok()
-        .and_then(|c| c.get("kind").and_then(|k| k.as_str()).map(str::to_string));
-    let (events, _) = read_jsonl::<EventRecord>(&run.events_path())?;
-    let pid = lock_holder(run.path());
-    let (status, detail) = status_from(&events, pid.is_some());
-    let (metrics, _) = read_jsonl::<MetricRecord>(&run.metrics_path())?;
-    let steps = metrics
-        .iter()
-        .map(|m| m.step)
-        .chain(events.iter().map(|e| e.step))
-        .max()
-        .unwrap_or(0);
-    Ok(RunSummary {
-        path: run.path().to_path_buf(),
-        kind,
-        scenario: run.scenario_name(),
-        status,
-        pid,
-        steps,
-        best: best_figure(&metrics),
-        started: run.started(),
-        detail,
-    })
+    let mut tracked = TrackedRun::new(run);
+    tracked.refresh()?;
+    Ok(tracked.summary())
 }
 
 /// The status of one run directory (see [`RunStatus`]).
 pub fn run_status(run_dir: &Path) -> Result<RunStatus> {
     let run = RunDir::open(run_dir)?;
-    let (events, _) = read_jsonl::<EventRecord>(&run.events_path())?;
-    Ok(status_from(&events, lock_holder(run.path()).is_some()).0)
+    let mut events = EventsTail::new(&run.events_path());
+    let mut lifecycle = Lifecycle::default();
+    for record in events.poll()? {
+        lifecycle.observe(&record);
+    }
+    Ok(lifecycle.status(lock_holder(run.path()).is_some()).0)
 }
 
-/// Status and detail from the events and whether a live process holds the lock.
-fn status_from(events: &[EventRecord], live: bool) -> (RunStatus, Option<String>) {
-    let last_error = events.iter().rev().find_map(|e| match &e.event {
-        RunEvent::Error { message } => Some(message.clone()),
-        _ => None,
-    });
-    let last_lifecycle = events.iter().rev().find(|e| {
-        matches!(
-            e.event,
-            RunEvent::Start { .. }
-                | RunEvent::Pause { .. }
-                | RunEvent::Resume
-                | RunEvent::End { .. }
-        )
-    });
-    let pause_reason = |event: &RunEvent| match event {
-        RunEvent::Pause { reason } => reason.clone(),
-        _ => None,
-    };
-    match last_lifecycle.map(|e| &e.event) {
-        Some(event @ RunEvent::Pause { .. }) if live => (RunStatus::Paused, pause_reason(event)),
-        _ if live => (RunStatus::Running, None),
-        Some(RunEvent::End { status, summary }) => match status {
-            EndStatus::Finished => (RunStatus::Finished, None),
-            EndStatus::Failed => (
-                RunStatus::Failed,
-                last_error.or_else(|| summary.as_ref().map(summary_text)),
-            ),
-            EndStatus::Stopped => (RunStatus::Paused, None),
-            EndStatus::Interrupted => (RunStatus::Interrupted, None),
-        },
-        _ => (RunStatus::Interrupted, last_error),
+/// Summaries of all runs under a parent, kept up to date incrementally: each
+/// [`RunsIndex::refresh`] reads only what the logs gained since the last one, so the Runs tab
+/// can refresh every second even with long runs on disk.
+#[derive(Debug)]
+pub struct RunsIndex {
+    parent: PathBuf,
+    runs: HashMap<PathBuf, TrackedRun>,
+}
+
+impl RunsIndex {
+    /// An index of the runs under `parent` (read on the first refresh).
+    pub fn new(parent: &Path) -> Self {
+        Self {
+            parent: parent.to_path_buf(),
+            runs: HashMap::new(),
+        }
+    }
+
+    /// The folder being indexed.
+    pub fn parent(&self) -> &Path {
+        &self.parent
+    }
+
+    /// Rescans the parent (runs appear and disappear) and the new log lines of every run;
+    /// returns all summaries, newest first.
+    pub fn refresh(&mut self) -> Result<Vec<RunSummary>> {
+        let entries = match fs::read_dir(&self.parent) {
+            Ok(entries) => Some(entries),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).at("listing runs in", &self.parent),
+        };
+        let mut present = Vec::new();
+        for entry in entries.into_iter().flatten() {
+            let entry = entry.at("listing runs in", &self.parent)?;
+            present.push(entry.path());
+        }
+        self.runs.retain(|path, _| present.contains(path));
+        for path in present {
+            if !self.runs.contains_key(&path) {
+                // Not (yet) a run directory: it may become one once `config.toml` is written.
+                let Ok(run) = RunDir::open(&path) else {
+                    continue;
+                };
+                self.runs.insert(path.clone(), TrackedRun::new(run));
+            }
+        }
+        // A run deleted between the scan and its read drops out instead of failing the listing.
+        let mut vanished = Vec::new();
+        for (path, run) in &mut self.runs {
+            if run.refresh().is_err() && !path.is_dir() {
+                vanished.push(path.clone());
+            }
+        }
+        for path in vanished {
+            self.runs.remove(&path);
+        }
+        let mut summaries: Vec<RunSummary> = self.runs.values().map(TrackedRun::summary).collect();
+        summaries.sort_by(|a, b| {
+            let name = |r: &RunSummary| r.path.file_name().map(|n| n.to_os_string());
+            b.started
+                .cmp(&a.started)
+                .then_with(|| name(b).cmp(&name(a)))
+        });
+        Ok(summaries)
+    }
+}
+
+/// One run's tails and running aggregates.
+#[derive(Debug)]
+struct TrackedRun {
+    run: RunDir,
+    kind: Option<String>,
+    metrics: MetricsTail,
+    events: EventsTail,
+    metrics_restarts: u64,
+    events_restarts: u64,
+    metric_steps: u64,
+    event_steps: u64,
+    best: BestTracker,
+    lifecycle: Lifecycle,
+}
+
+impl TrackedRun {
+    fn new(run: RunDir) -> Self {
+        let kind = run
+            .config()
+            .ok()
+            .and_then(|c| c.get("kind").and_then(|k| k.as_str()).map(str::to_string));
+        Self {
+            kind,
+            metrics: MetricsTail::new(&run.metrics_path()),
+            events: EventsTail::new(&run.events_path()),
+            run,
+            metrics_restarts: 0,
+            events_restarts: 0,
+            metric_steps: 0,
+            event_steps: 0,
+            best: BestTracker::default(),
+            lifecycle: Lifecycle::default(),
+        }
+    }
+
+    fn refresh(&mut self) -> Result<()> {
+        let metrics = self.metrics.poll()?;
+        if self.metrics.restarts() != self.metrics_restarts {
+            self.metrics_restarts = self.metrics.restarts();
+            self.metric_steps = 0;
+            self.best = BestTracker::default();
+        }
+        for record in &metrics {
+            self.metric_steps = self.metric_steps.max(record.step);
+            self.best.observe(record);
+        }
+        let events = self.events.poll()?;
+        if self.events.restarts() != self.events_restarts {
+            self.events_restarts = self.events.restarts();
+            self.event_steps = 0;
+            self.lifecycle = Lifecycle::default();
+        }
+        for record in &events {
+            self.event_steps = self.event_steps.max(record.step);
+            self.lifecycle.observe(record);
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> RunSummary {
+        let pid = lock_holder(self.run.path());
+        let (status, detail) = self.lifecycle.status(pid.is_some());
+        RunSummary {
+            path: self.run.path().to_path_buf(),
+            kind: self.kind.clone(),
+            scenario: self.run.scenario_name(),
+            status,
+            pid,
+            steps: self.metric_steps.max(self.event_steps),
+            best: self.best.best(),
+            started: self.run.started(),
+            detail,
+        }
+    }
+}
+
+/// The events that decide a run's status, folded in log order.
+#[derive(Debug, Default)]
+struct Lifecycle {
+    last: Option<RunEvent>,
+    last_error: Option<String>,
+}
+
+impl Lifecycle {
+    fn observe(&mut self, record: &EventRecord) {
+        match &record.event {
+            RunEvent::Error { message } => self.last_error = Some(message.clone()),
+            event @ (RunEvent::Start { .. }
+            | RunEvent::Pause { .. }
+            | RunEvent::Resume
+            | RunEvent::End { .. }) => self.last = Some(event.clone()),
+            _ => {}
+        }
+    }
+
+    /// Status and detail, given whether a live process holds the lock.
+    fn status(&self, live: bool) -> (RunStatus, Option<String>) {
+        match &self.last {
+            Some(RunEvent::Pause { reason }) if live => (RunStatus::Paused, reason.clone()),
+            _ if live => (RunStatus::Running, None),
+            Some(RunEvent::End { status, summary }) => match status {
+                EndStatus::Finished => (RunStatus::Finished, None),
+                EndStatus::Failed => (
+                    RunStatus::Failed,
+                    self.last_error
+                        .clone()
+                        .or_else(|| summary.as_ref().map(summary_text)),
+                ),
+                EndStatus::Stopped => (RunStatus::Paused, None),
+                EndStatus::Interrupted => (RunStatus::Interrupted, None),
+            },
+            _ => (RunStatus::Interrupted, self.last_error.clone()),
+        }
     }
 }
 
@@ -206,28 +319,58 @@ fn summary_text(summary: &serde_json::Value) -> String {
     }
 }
 
+/// Best (value, step) so far of each [`HEADLINE_METRICS`] entry.
+#[derive(Debug, Clone, Default)]
+struct BestTracker {
+    per_metric: [Option<(f64, u64)>; HEADLINE_METRICS.len()],
+}
+
+impl BestTracker {
+    /// Takes a record into account; NaN never wins and ties keep the earlier step.
+    fn observe(&mut self, record: &MetricRecord) {
+        if record.value.is_nan() {
+            return;
+        }
+        let Some(index) = HEADLINE_METRICS.iter().position(|(n, _)| *n == record.name) else {
+            return;
+        };
+        let better = HEADLINE_METRICS[index].1;
+        let slot = &mut self.per_metric[index];
+        let improves = match *slot {
+            None => true,
+            Some((best, _)) => match better {
+                Better::Higher => record.value > best,
+                Better::Lower => record.value < best,
+            },
+        };
+        if improves {
+            *slot = Some((record.value, record.step));
+        }
+    }
+
+    /// The best figure of the most preferred metric seen.
+    fn best(&self) -> Option<BestFigure> {
+        HEADLINE_METRICS
+            .iter()
+            .zip(&self.per_metric)
+            .find_map(|(&(name, better), slot)| {
+                slot.map(|(value, step)| BestFigure {
+                    name: name.to_string(),
+                    value,
+                    step,
+                    better,
+                })
+            })
+    }
+}
+
 /// The best value of the first [`HEADLINE_METRICS`] entry present; NaN values never win.
 pub fn best_figure(metrics: &[MetricRecord]) -> Option<BestFigure> {
-    HEADLINE_METRICS.iter().find_map(|&(name, better)| {
-        metrics
-            .iter()
-            .filter(|m| m.name == name && !m.value.is_nan())
-            .fold(None::<&MetricRecord>, |best, m| match best {
-                Some(b)
-                    if (better == Better::Higher && b.value >= m.value)
-                        || (better == Better::Lower && b.value <= m.value) =>
-                {
-                    Some(b)
-                }
-                _ => Some(m),
-            })
-            .map(|m| BestFigure {
-                name: name.to_string(),
-                value: m.value,
-                step: m.step,
-                better,
-            })
-    })
+    let mut tracker = BestTracker::default();
+    for record in metrics {
+        tracker.observe(record);
+    }
+    tracker.best()
 }
 
 #[cfg(test)]
@@ -407,5 +550,43 @@ mod tests {
         assert!(list_runs(&parent.path().join("absent"))
             .expect("list")
             .is_empty());
+    }
+
+    #[test]
+    fn index_refresh_follows_new_records_new_runs_and_deletions() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let mut index = RunsIndex::new(parent.path());
+        assert!(index.refresh().expect("refresh").is_empty());
+
+        let run = make_run(parent.path(), 1, "cartpole-dqn", "rl");
+        let lock = RunLock::acquire(run.path()).expect("lock");
+        let mut logs = RunLogs::open(&run).expect("open");
+        start(&mut logs);
+        logs.metric(10, "mean_return_20", 20.0).expect("metric");
+        logs.metrics.flush().expect("flush");
+        let rows = index.refresh().expect("refresh");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].status, RunStatus::Running);
+        assert_eq!(rows[0].best.as_ref().map(|b| b.value), Some(20.0));
+
+        logs.metric(20, "mean_return_20", 180.0).expect("metric");
+        logs.metric(30, "mean_return_20", 90.0).expect("metric");
+        end(&mut logs, 30, EndStatus::Finished);
+        drop(logs);
+        drop(lock);
+        let other = make_run(parent.path(), 2, "cartpole-pg", "rl");
+        let rows = index.refresh().expect("refresh");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].scenario, "cartpole-pg");
+        let dqn = &rows[1];
+        assert_eq!((dqn.status, dqn.steps), (RunStatus::Finished, 30));
+        let best = dqn.best.as_ref().expect("best");
+        assert_eq!((best.value, best.step), (180.0, 20));
+        assert_eq!(rows, list_runs(parent.path()).expect("list"));
+
+        other.delete().expect("delete");
+        let rows = index.refresh().expect("refresh");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].scenario, "cartpole-dqn");
     }
 }

@@ -30,14 +30,16 @@ pub mod tail;
 pub mod tfevents;
 
 pub use checkpoint::{
-    keep_last, latest_whole_checkpoint, load_checkpoint, whole_checkpoints, write_checkpoint,
-    Checkpoint, CheckpointInfo,
+    keep_last, latest_whole_checkpoint, load_checkpoint, load_latest_checkpoint, restore_varmap,
+    varmap_tensors, whole_checkpoints, write_checkpoint, Checkpoint, CheckpointInfo,
 };
 pub use clock::LocalTime;
 pub use dir::{resolve_runs_parent, RunDir, RUNS_ENV};
 pub use error::{Result, RunsError};
 pub use export::{export_csv, export_tensorboard};
-pub use list::{list_runs, run_status, summarize_run, BestFigure, RunStatus, RunSummary};
+pub use list::{
+    list_runs, run_status, summarize_run, BestFigure, RunStatus, RunSummary, RunsIndex,
+};
 pub use lock::{lock_holder, RunLock};
 pub use log::{
     EndStatus, EventRecord, EventsLog, MetricRecord, MetricsLog, RunClock, RunEvent, RunLogs,
