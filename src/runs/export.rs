@@ -147,7 +147,8 @@ mod tests {
         use candle_core::{Device, Tensor};
 
         let Some(out) = std::env::var_os("GRADTOP_SAMPLE_OUT") else {
-            panic!("set GRADTOP_SAMPLE_OUT to the folder to write into");
+            eprintln!("GRADTOP_SAMPLE_OUT not set: nothing written");
+            return;
         };
         let out = std::path::PathBuf::from(out);
         let run = RunDir::create_with_config_text(&out, "mnist-cnn", "kind = \"classifier\"")

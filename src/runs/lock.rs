@@ -4,7 +4,9 @@
 //! Exclusion comes from `flock(2)` on the lock file, which the kernel drops when the holder dies,
 //! so two processes racing to take a stale lock cannot both win. The pid in the file names the
 //! holder in error messages and lets readers (the Runs tab) tell a live run from a dead one
-//! without touching the lock.
+//! without touching the lock. A pid counts as the holder only if that process is alive and did
+//! not start after the lock was written (on Linux, from `/proc`), so a pid reused after a crash
+//! or a reboot does not keep a dead run "running".
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -32,8 +34,8 @@ impl RunLock {
     /// Takes the lock of `run_dir`, writing this process's pid into `run_dir/lock`.
     ///
     /// Refused with [`RunsError::Locked`] (naming the pid) if another open lock holds it, in this
-    /// process or another, or if the file names a different live process. A lock left by a dead
-    /// process is taken over.
+    /// process or another, or if the file names a different live process that may have written
+    /// it. A lock left by a dead process (crash, `kill -9`, reboot) is taken over.
     pub fn acquire(run_dir: &Path) -> Result<Self> {
         let path = run_dir.join(LOCK_FILE);
         let own_pid = std::process::id();
@@ -66,7 +68,7 @@ impl RunLock {
                 _ => continue,
             }
             if let Some(pid) = read_pid(&mut file) {
-                if pid != own_pid && process_alive(pid) {
+                if pid != own_pid && may_hold(pid, &ours) {
                     return Err(RunsError::Locked {
                         run: run_dir.to_path_buf(),
                         pid,
@@ -106,7 +108,51 @@ impl Drop for RunLock {
 pub fn lock_holder(run_dir: &Path) -> Option<u32> {
     let mut file = File::open(run_dir.join(LOCK_FILE)).ok()?;
     let pid = read_pid(&mut file)?;
-    process_alive(pid).then_some(pid)
+    let meta = file.metadata().ok()?;
+    may_hold(pid, &meta).then_some(pid)
+}
+
+/// Whether process `pid` may be the one that wrote the lock file with metadata `lock`: alive,
+/// and not started after the file was last modified.
+fn may_hold(pid: u32, lock: &fs::Metadata) -> bool {
+    if !process_alive(pid) {
+        return false;
+    }
+    let written_unix_s = lock
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64());
+    match (process_start_unix_s(pid), written_unix_s) {
+        (Some(started), Some(written)) => started <= written + START_TIME_SLACK_S,
+        _ => true,
+    }
+}
+
+/// Process start times from `/proc` are only accurate to about a second (boot time is whole
+/// seconds), so a process counts as started after the lock only beyond this margin.
+const START_TIME_SLACK_S: f64 = 2.0;
+
+/// When process `pid` started, in Unix seconds; `None` where `/proc` does not tell (non-Linux).
+fn process_start_unix_s(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses; fields after it are plain.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Field 22, `starttime`, is the 20th after the name (fields 3..).
+    let start_ticks: f64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    let boot_unix_s: f64 = fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks_per_s <= 0 {
+        return None;
+    }
+    Some(boot_unix_s + start_ticks / ticks_per_s as f64)
 }
 
 /// Parses the pid stored in a lock file; `None` if empty or not a number.
@@ -194,6 +240,110 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         fs::write(dir.path().join(LOCK_FILE), "not a pid").expect("write lock");
         RunLock::acquire(dir.path()).expect("take over unreadable lock");
+    }
+
+    #[test]
+    fn a_live_pid_that_started_after_the_lock_was_written_is_not_its_holder() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(LOCK_FILE);
+        // This test process started before now; pretend the lock was written long before that,
+        // as when a pid is reused after a reboot.
+        fs::write(&path, format!("{}\n", std::process::id())).expect("write lock");
+        let ancient = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(ancient))
+            .expect("set mtime");
+        if process_start_unix_s(std::process::id()).is_some() {
+            assert_eq!(lock_holder(dir.path()), None);
+        }
+        let fresh = tempfile::tempdir().expect("temp dir");
+        fs::write(
+            fresh.path().join(LOCK_FILE),
+            format!("{}\n", std::process::id()),
+        )
+        .expect("write");
+        assert_eq!(lock_holder(fresh.path()), Some(std::process::id()));
+    }
+
+    /// What the child prints once it holds the lock (the test harness may prefix the line).
+    const CHILD_LOCKED_MARK: &str = "child-holds-run-lock";
+    /// The child exits on its own after this long, whatever happens to the parent.
+    const CHILD_MAX_LIFETIME_S: u64 = 30;
+
+    /// Run in a child process by `lock_held_by_a_child_is_refused_until_it_is_killed`: takes the
+    /// lock of `$GRADTOP_LOCK_TEST_DIR`, says so, and waits to be killed.
+    #[test]
+    #[ignore = "helper process for another test"]
+    fn child_holds_lock_until_killed() {
+        let Some(dir) = std::env::var_os("GRADTOP_LOCK_TEST_DIR") else {
+            return;
+        };
+        let _lock = RunLock::acquire(Path::new(&dir)).expect("child acquires");
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "{CHILD_LOCKED_MARK}")
+            .and_then(|()| stdout.flush())
+            .expect("report to parent");
+        // Watchdog: never outlive a parent that failed to kill us.
+        std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(CHILD_MAX_LIFETIME_S));
+            std::process::exit(3);
+        });
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+
+    #[test]
+    fn lock_held_by_a_child_is_refused_until_it_is_killed() {
+        use std::io::BufRead;
+        /// Kills the child however the test ends, so a failure never leaves it waiting.
+        struct KillOnDrop(std::process::Child);
+        impl Drop for KillOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "runs::lock::tests::child_holds_lock_until_killed",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("GRADTOP_LOCK_TEST_DIR", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn child");
+        let mut child = KillOnDrop(child);
+        let child_pid = child.0.id();
+        let stdout = child.0.stdout.take().expect("piped stdout");
+        let locked = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(|line| line.ok())
+            .any(|line| line.contains(CHILD_LOCKED_MARK));
+        assert!(locked, "child did not take the lock");
+
+        let result = RunLock::acquire(dir.path());
+        assert_eq!(lock_holder(dir.path()), Some(child_pid));
+        child.0.kill().expect("kill -9 child");
+        child.0.wait().expect("reap child");
+        match result {
+            Err(RunsError::Locked { pid, .. }) => assert_eq!(pid, child_pid),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        // The child died without removing its lock file: a stale lock, taken over.
+        assert!(dir.path().join(LOCK_FILE).exists());
+        assert_eq!(lock_holder(dir.path()), None);
+        let lock = RunLock::acquire(dir.path()).expect("take over after kill");
+        assert_eq!(
+            fs::read_to_string(lock.path()).expect("lock").trim(),
+            std::process::id().to_string()
+        );
     }
 
     #[test]
