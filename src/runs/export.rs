@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::dir::RunDir;
 use super::error::{IoContext, Result, RunsError};
-use super::log::{EventRecord, MetricRecord, RunEvent};
+use super::log::{drop_superseded, EventRecord, MetricRecord, RunEvent};
 use super::tail::read_jsonl;
 use super::tfevents::TfEventsWriter;
 
@@ -13,12 +13,13 @@ use super::tfevents::TfEventsWriter;
 pub const CSV_HEADER: &str = "step,t,name,value";
 
 /// Writes `run_dir`'s metrics as CSV in long form, one row per record in log order:
-/// `step,t,name,value` (`t` in seconds of run time, a non-finite value as `NaN`). Long form keeps
+/// `step,t,name,value` (`t` in seconds of run time, a non-finite value as `NaN`), without the
+/// records a resume superseded. Long form keeps
 /// metrics logged at different steps apart without empty cells; pivot with
 /// `df.pivot_table(index="step", columns="name", values="value")`. Returns the number of rows.
 pub fn export_csv(run_dir: &Path, out: &mut dyn Write) -> Result<usize> {
     let run = RunDir::open(run_dir)?;
-    let (records, _) = read_jsonl::<MetricRecord>(&run.metrics_path())?;
+    let records = current_metrics(&run)?;
     let write_err = |e: std::io::Error| RunsError::Io {
         action: "writing CSV of",
         path: run_dir.to_path_buf(),
@@ -43,6 +44,13 @@ pub fn export_csv(run_dir: &Path, out: &mut dyn Write) -> Result<usize> {
     Ok(records.len())
 }
 
+/// The run's metrics without the records a resume superseded.
+fn current_metrics(run: &RunDir) -> Result<Vec<MetricRecord>> {
+    let (records, _) = read_jsonl::<MetricRecord>(&run.metrics_path())?;
+    let (events, _) = read_jsonl::<EventRecord>(&run.events_path())?;
+    Ok(drop_superseded(records, &events))
+}
+
 /// Quotes a CSV field if it contains a separator, quote or line break (RFC 4180).
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
@@ -56,7 +64,7 @@ fn csv_field(text: &str) -> String {
 /// metric name) and returns the file's path. Wall times are the run's start time plus `t`.
 pub fn export_tensorboard(run_dir: &Path, out_dir: &Path) -> Result<PathBuf> {
     let run = RunDir::open(run_dir)?;
-    let (records, _) = read_jsonl::<MetricRecord>(&run.metrics_path())?;
+    let records = current_metrics(&run)?;
     let start_unix_s = start_unix_s(&run)?;
     let mut writer = TfEventsWriter::create(out_dir, start_unix_s)?;
     for record in &records {

@@ -20,6 +20,8 @@ use super::error::{IoContext, Result};
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// A buffer this large is written at once, so memory stays bounded between intervals.
 const MAX_PENDING_BYTES: usize = 1 << 20;
+/// Run time added at a resume, so records of the new process never tie with old ones.
+const RESUME_GAP_S: f64 = 1e-3;
 /// How much of a log's end is read to find the last record when reopening it.
 const TAIL_PROBE_BYTES: u64 = 64 * 1024;
 
@@ -49,6 +51,10 @@ pub struct MetricRecord {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RunEvent {
     /// The job began (or began again after `gradtop resume`).
+    ///
+    /// After a resume, metric records with a step above `resumed_from` that were logged before
+    /// this event (smaller `t`) belong to the abandoned tail of the crashed process; readers drop
+    /// them ([`drop_superseded`]) so curves do not double back.
     Start {
         /// Wall-clock Unix seconds at the start, to turn `t` into dates.
         unix_s: f64,
@@ -101,6 +107,43 @@ pub enum RunEvent {
     Other,
 }
 
+impl RunEvent {
+    /// A `start` event stamped with the wall clock now.
+    pub fn start_now(resumed_from: Option<u64>) -> Self {
+        Self::Start {
+            unix_s: super::clock::unix_now_s(),
+            resumed_from,
+        }
+    }
+}
+
+/// Removes the metric records that a resume superseded: those with a step above a `start`
+/// event's `resumed_from` and logged before that event (the work redone after the checkpoint).
+/// Order is preserved.
+pub fn drop_superseded(metrics: Vec<MetricRecord>, events: &[EventRecord]) -> Vec<MetricRecord> {
+    let resumes: Vec<(f64, u64)> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            RunEvent::Start {
+                resumed_from: Some(step),
+                ..
+            } => Some((e.t, step)),
+            _ => None,
+        })
+        .collect();
+    if resumes.is_empty() {
+        return metrics;
+    }
+    metrics
+        .into_iter()
+        .filter(|m| {
+            !resumes
+                .iter()
+                .any(|&(resume_t, from_step)| m.t < resume_t && m.step > from_step)
+        })
+        .collect()
+}
+
 /// How a job ended, as recorded in its `end` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,12 +187,17 @@ impl RunClock {
         }
     }
 
-    /// A clock continuing a run: it starts at the largest `t` already in the run's logs (0 for a
-    /// new run).
+    /// A clock continuing a run: it starts just after the largest `t` already in the run's logs
+    /// (0 for a new run), so everything logged from now on is strictly later.
     pub fn resume(run: &RunDir) -> Result<Self> {
         let metrics_t = last_t(&run.metrics_path())?;
         let events_t = last_t(&run.events_path())?;
-        Ok(Self::starting_at(metrics_t.max(events_t)))
+        let last = metrics_t.max(events_t);
+        Ok(Self::starting_at(if last > 0.0 {
+            last + RESUME_GAP_S
+        } else {
+            0.0
+        }))
     }
 
     /// Seconds of run time now.
@@ -576,5 +624,41 @@ mod tests {
         let (events, _) = read_jsonl::<EventRecord>(&run.events_path()).expect("read");
         assert_eq!(events.len(), 2);
         assert!(matches!(events[1].event, RunEvent::End { .. }));
+    }
+
+    #[test]
+    fn records_redone_after_a_resume_supersede_the_crashed_ones() {
+        let metric = |step: u64, t: f64| MetricRecord {
+            step,
+            t,
+            name: "train_loss".into(),
+            value: step as f64,
+        };
+        // Checkpoint at step 100; the first process logged to step 120, then died at t = 12.
+        let metrics = vec![
+            metric(90, 9.0),
+            metric(100, 10.0),
+            metric(110, 11.0),
+            metric(120, 12.0),
+            metric(110, 12.5),
+            metric(120, 13.0),
+        ];
+        let events = vec![
+            EventRecord {
+                step: 0,
+                t: 0.0,
+                event: RunEvent::start_now(None),
+            },
+            EventRecord {
+                step: 100,
+                t: 12.001,
+                event: RunEvent::start_now(Some(100)),
+            },
+        ];
+        let kept: Vec<(u64, f64)> = drop_superseded(metrics, &events)
+            .iter()
+            .map(|m| (m.step, m.t))
+            .collect();
+        assert_eq!(kept, vec![(90, 9.0), (100, 10.0), (110, 12.5), (120, 13.0)]);
     }
 }
