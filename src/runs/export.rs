@@ -62,6 +62,9 @@ fn csv_field(text: &str) -> String {
 
 /// Writes `run_dir`'s metrics as a TensorBoard event file in `out_dir` (one scalar series per
 /// metric name) and returns the file's path. Wall times are the run's start time plus `t`.
+///
+/// Give each run its own `out_dir` (e.g. `<logdir>/<run dir name>`): TensorBoard shows one run
+/// per folder. The file is named after the run's start, so exporting again replaces it.
 pub fn export_tensorboard(run_dir: &Path, out_dir: &Path) -> Result<PathBuf> {
     let run = RunDir::open(run_dir)?;
     let records = current_metrics(&run)?;

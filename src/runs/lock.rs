@@ -26,8 +26,8 @@ const ACQUIRE_ATTEMPTS: usize = 5;
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
-    // Kept open: closing it would release the flock.
-    file: File,
+    // Never read, only kept open: closing it releases the flock.
+    _file: File,
 }
 
 impl RunLock {
@@ -80,7 +80,7 @@ impl RunLock {
                 .and_then(|_| writeln!(file, "{own_pid}"))
                 .and_then(|()| file.sync_data())
                 .at("writing lock", &path)?;
-            return Ok(Self { path, file });
+            return Ok(Self { path, _file: file });
         }
         Err(RunsError::Invalid {
             path,
@@ -99,7 +99,7 @@ impl Drop for RunLock {
         // Remove before closing, so nobody sees the file without a live flock behind it;
         // a missing file (run deleted) is fine.
         let _ = fs::remove_file(&self.path);
-        let _ = &self.file;
+        // `_file` closes after this, releasing the flock.
     }
 }
 

@@ -10,11 +10,20 @@
 //!   lock              pid of the process writing the run, while it runs
 //! ```
 //!
-//! A job creates a [`RunDir`], takes its [`RunLock`], writes through [`RunLogs`] and
-//! [`write_checkpoint`]; `resume` opens the directory, takes the lock, loads
-//! [`latest_whole_checkpoint`] and appends to the same logs; `watch` and the Runs tab read with
-//! [`MetricsTail`] / [`EventsTail`] and [`list_runs`], never writing. [`export_csv`] and
-//! [`export_tensorboard`] convert the metrics.
+//! * A job: [`resolve_runs_parent`] → [`RunDir::create`] → [`RunLock::acquire`] →
+//!   [`RunLogs::open`], log `RunEvent::start_now(None)`, then [`RunLogs::metric`] per point,
+//!   [`RunLogs::event`] for pause/resume/set/warning/error, [`write_checkpoint`] +
+//!   [`keep_last`] (tensors from [`varmap_tensors`]), and finally an `end` event and
+//!   [`RunLogs::sync`].
+//! * `resume`: [`RunDir::open`] → [`RunLock::acquire`] (refuses a running run) →
+//!   [`load_latest_checkpoint`] → [`restore_varmap`] → [`RunLogs::open`] (same files, clock
+//!   continues) → log `RunEvent::start_now(Some(step))`.
+//! * `watch`: [`MetricsTail`] / [`EventsTail`] polled on a timer; [`run_status`] or an `end`
+//!   event says the run is over. Curves drop points a resume superseded ([`drop_superseded`]).
+//! * The Runs tab: a [`RunsIndex`] refreshed on a timer; [`RunDir::delete`] for `d`.
+//! * `export`: [`export_csv`], [`export_tensorboard`].
+//!
+//! Readers never write and never take the lock.
 //!
 //! Unix only: the lock uses `flock(2)` and `kill(pid, 0)`, run names use `localtime_r`.
 
