@@ -12,4 +12,5 @@ pub mod models;
 pub mod ops;
 pub mod progress;
 pub mod rng;
+pub mod runs;
 pub mod scenario;

@@ -1,0 +1,71 @@
+//! The one error type of the run-directory layer; every variant names the file it concerns.
+
+use std::path::PathBuf;
+
+/// What went wrong with a run directory, a log, a checkpoint or a lock, and where.
+#[derive(Debug, thiserror::Error)]
+pub enum RunsError {
+    /// A file-system call failed on `path`.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "creating", "reading", "renaming".
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying OS error.
+        source: std::io::Error,
+    },
+    /// `path` is not a usable run directory (or checkpoint): `what` says what is missing or wrong.
+    #[error("{}: {what}", path.display())]
+    Invalid {
+        /// The directory or file concerned.
+        path: PathBuf,
+        /// What is missing or malformed, in words.
+        what: String,
+    },
+    /// A live process holds the run's lock, so the run must not be opened for writing or deleted.
+    #[error("run {} is in use by process {pid} (lock file {}); stop that process first", run.display(), run.join(crate::runs::lock::LOCK_FILE).display())]
+    Locked {
+        /// The run directory.
+        run: PathBuf,
+        /// The process that holds the lock.
+        pid: u32,
+    },
+    /// A line of a JSONL log, a sidecar or a config file did not parse.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Parse {
+        /// The file concerned.
+        path: PathBuf,
+        /// The 1-based line, where the file is line-oriented.
+        line: Option<usize>,
+        /// The parser's message.
+        message: String,
+    },
+    /// candle failed to save or load tensors.
+    #[error("checkpoint tensors {}: {source}", path.display())]
+    Tensors {
+        /// The safetensors file concerned.
+        path: PathBuf,
+        /// candle's error.
+        source: candle_core::Error,
+    },
+}
+
+/// Result alias for the run-directory layer.
+pub type Result<T> = std::result::Result<T, RunsError>;
+
+/// Attaches an action and a path to an `io::Error`, so every I/O failure names its file.
+pub(crate) trait IoContext<T> {
+    /// Wraps the error as [`RunsError::Io`].
+    fn at(self, action: &'static str, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, action: &'static str, path: &std::path::Path) -> Result<T> {
+        self.map_err(|source| RunsError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
