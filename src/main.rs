@@ -11,6 +11,7 @@ use gradtop::data::{self, DatasetName};
 use gradtop::device::DeviceChoice;
 use gradtop::headless::{self, Outcome};
 use gradtop::jobs::classifier::{self, ClassifierJobSpec};
+use gradtop::jobs::gan::{self, GanJobSpec};
 use gradtop::jobs::rl::{self, RlJobSpec};
 use gradtop::scenario::{self, Settings};
 
@@ -76,6 +77,18 @@ enum Command {
     Data {
         #[command(subcommand)]
         command: DataCommand,
+    },
+    /// Score 28×28 images in an IDX file (e.g. another framework's GAN samples) with the
+    /// Fréchet distance of gradtop's feature CNN against the dataset's test set (fid_cnn).
+    ScoreSamples {
+        /// IDX image file, raw or .gz.
+        file: PathBuf,
+        /// Reference dataset: mnist or fashion-mnist.
+        #[arg(long)]
+        dataset: DatasetName,
+        /// Score at most this many images from the file.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// Environments: check dynamics against recorded Gymnasium trajectories.
     Env {
@@ -190,6 +203,19 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                     .wrap_err("starting the training thread")?;
                     headless::drive(handle, json, &mut stdout)?
                 }
+                Settings::Gan(config) => {
+                    data::find_dataset(config.dataset, cli.common.data_dir.as_deref())?;
+                    let handle = gan::spawn(GanJobSpec {
+                        scenario: scenario.name.clone(),
+                        config: config.clone(),
+                        data_dir: cli.common.data_dir.clone(),
+                        device: cli.common.device,
+                        max_steps: steps,
+                        export_dir: None,
+                    })
+                    .wrap_err("starting the training thread")?;
+                    headless::drive(handle, json, &mut stdout)?
+                }
                 Settings::Rl(config) => {
                     let handle = rl::spawn(RlJobSpec {
                         scenario: scenario.name.clone(),
@@ -208,6 +234,40 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Some(Command::ScoreSamples {
+            file,
+            dataset,
+            limit,
+        }) => {
+            let mut images = data::idx::read_images(&file)?;
+            if (images.rows, images.cols) != (28, 28) {
+                return Err(UsageError(format!(
+                    "{}: images are {}×{}, the feature CNN takes 28×28",
+                    file.display(),
+                    images.rows,
+                    images.cols
+                ))
+                .into());
+            }
+            if let Some(n) = limit.filter(|&n| n < images.count) {
+                images.pixels.truncate(n * 784);
+                images.count = n;
+            }
+            let device = cli.common.device.open().map_err(UsageError)?;
+            let ds = std::sync::Arc::new(data::lookup::load(dataset, cli.common.data_dir.as_deref())?);
+            let net = gradtop::models::feature_cnn::FeatureNet::load_or_train(&ds, &device, &mut |m| {
+                eprintln!("{m}")
+            })?;
+            let reference = net.stats(&ds.test.images)?;
+            let fid = net.score(&images, &reference)?;
+            println!(
+                "{}",
+                serde_json::json!({"file": file.display().to_string(), "images": images.count,
+                    "dataset": dataset.as_str(), "fid_cnn": fid,
+                    "feature_cnn_accuracy": net.accuracy})
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Env {
             command: EnvCommand::Check { fixture, env },

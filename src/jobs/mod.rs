@@ -6,6 +6,7 @@
 //! keeps only the latest value, so a slow UI never backs a job up.
 
 pub mod classifier;
+pub mod gan;
 pub mod params;
 pub mod rl;
 
@@ -33,6 +34,8 @@ pub enum JobCommand {
     Checkpoint,
     /// RL: play one episode with the current greedy policy and publish its frames.
     Watch,
+    /// GAN: write the current sample grid as an image file.
+    ExportSamples,
 }
 
 /// Where a job is in its life.
@@ -257,6 +260,10 @@ pub trait Steer {
     fn watch(&mut self) -> Result<(), String> {
         Err("nothing to watch in this job".into())
     }
+    /// Writes the current samples to a file and says where (GAN only).
+    fn export(&mut self) -> Result<String, String> {
+        Err("nothing to export in this job".into())
+    }
 }
 
 /// The job side of the command channel: drains commands between steps and holds while paused.
@@ -304,6 +311,14 @@ impl Control {
                 if let Err(e) = steer.watch() {
                     self.events.send(JobEvent::Notice(e));
                 }
+                None
+            }
+            JobCommand::ExportSamples => {
+                let msg = match steer.export() {
+                    Ok(path) => format!("samples written: {path}"),
+                    Err(e) => format!("export failed: {e}"),
+                };
+                self.events.send(JobEvent::Notice(msg));
                 None
             }
             JobCommand::Stop => Some(Flow::Stop),

@@ -46,6 +46,24 @@ impl ClassifierModel {
     }
 }
 
+impl ClassifierModel {
+    /// The 128-d penultimate activations of the CNN, `(batch, 128)`: the feature space the
+    /// GAN's Fréchet score compares real and generated images in. The MLP's are its 128-d
+    /// second hidden layer.
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            ClassifierModel::Cnn { conv1, fc1, .. } => {
+                let h = conv1.forward(x)?.relu()?.max_pool2d(2)?.flatten_from(1)?;
+                fc1.forward(&h)?.relu()
+            }
+            ClassifierModel::Mlp { fc1, fc2, .. } => {
+                let h = fc1.forward(&x.flatten_from(1)?)?.relu()?;
+                fc2.forward(&h)?.relu()
+            }
+        }
+    }
+}
+
 impl Module for ClassifierModel {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {

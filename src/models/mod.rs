@@ -1,6 +1,7 @@
 //! Candle models and their losses.
 
 pub mod classifier;
+pub mod feature_cnn;
 pub mod frechet;
 pub mod gan;
 pub mod gan_config;
