@@ -2,6 +2,7 @@
 //!
 //! The library holds everything; `main.rs` only parses the command line and reports errors.
 
+pub mod bench;
 pub mod envs;
 pub mod models;
 pub mod ops;

@@ -1,1 +1,7 @@
 //! Candle models and their losses.
+
+pub mod classifier;
+pub mod cnn;
+pub mod init;
+pub mod layers;
+pub mod mlp;

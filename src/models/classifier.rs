@@ -1,0 +1,66 @@
+//! The classifier model a scenario names: `model = "cnn"` or `"mlp"`.
+
+use candle_core::{Result, Tensor};
+use candle_nn::{Module, VarBuilder};
+
+use super::{cnn::Cnn, mlp::Mlp};
+
+/// Errors building a classifier.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifierError {
+    /// The scenario named a model that does not exist.
+    #[error("unknown classifier model `{0}` (expected `cnn` or `mlp`)")]
+    UnknownModel(String),
+    /// Creating or loading the weights failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Either classifier, so jobs can hold whichever the scenario picked behind one type.
+#[derive(Debug, Clone)]
+pub enum ClassifierModel {
+    /// The convolutional network (the default).
+    Cnn(Cnn),
+    /// The fully connected network.
+    Mlp(Mlp),
+}
+
+impl ClassifierModel {
+    /// Model names accepted by [`ClassifierModel::from_name`].
+    pub const NAMES: [&'static str; 2] = ["cnn", "mlp"];
+
+    /// Builds the model called `name` (`"cnn"` or `"mlp"`, case-insensitive).
+    pub fn from_name(name: &str, vb: VarBuilder) -> std::result::Result<Self, ClassifierError> {
+        match name.to_ascii_lowercase().as_str() {
+            "cnn" => Ok(Self::Cnn(Cnn::new(vb)?)),
+            "mlp" => Ok(Self::Mlp(Mlp::new(vb)?)),
+            _ => Err(ClassifierError::UnknownModel(name.to_string())),
+        }
+    }
+
+    /// The model's name as a scenario spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Cnn(_) => "cnn",
+            Self::Mlp(_) => "mlp",
+        }
+    }
+
+    /// Penultimate activations `(batch, 128)` for images `(batch, 1, 28, 28)`.
+    pub fn features(&self, images: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Cnn(m) => m.features(images),
+            Self::Mlp(m) => m.features(images),
+        }
+    }
+}
+
+impl Module for ClassifierModel {
+    /// Logits `(batch, 10)`.
+    fn forward(&self, images: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Cnn(m) => m.forward(images),
+            Self::Mlp(m) => m.forward(images),
+        }
+    }
+}
