@@ -121,3 +121,31 @@ pub fn peak_rss_mb() -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_positive_figures_and_progress_for_each_classifier() {
+        let bench = ClassifierBench {
+            batch: 8,
+            warmup_steps: 2,
+            steps: 3,
+            seed: 1,
+        };
+        for model in ["cnn", "mlp"] {
+            let mut calls = Vec::new();
+            let result =
+                bench_classifier(model, &bench, &Device::Cpu, &mut |d, t| calls.push((d, t)))
+                    .unwrap();
+            assert_eq!(result.workload, model);
+            assert!(result.samples_per_sec > 0.0 && result.ms_per_step > 0.0);
+            assert!((result.samples_per_sec * result.ms_per_step / 1e3 - 8.0).abs() < 1e-6);
+            assert!(result.peak_rss_mb > 1.0, "VmHWM is readable on Linux");
+            assert_eq!(calls, (1..=5).map(|d| (d, 5)).collect::<Vec<_>>());
+        }
+        let err = bench_classifier("vgg", &bench, &Device::Cpu, &mut |_, _| {}).unwrap_err();
+        assert!(err.to_string().contains("vgg"));
+    }
+}

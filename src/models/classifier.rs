@@ -64,3 +64,35 @@ impl Module for ClassifierModel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::init::seeded_var_builder;
+    use crate::rng::Rng;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    fn vb(varmap: &VarMap) -> VarBuilder<'static> {
+        seeded_var_builder(varmap, Rng::new(0), DType::F32, &Device::Cpu)
+    }
+
+    #[test]
+    fn builds_each_named_model_and_rejects_unknown_names() {
+        for name in ClassifierModel::NAMES {
+            let varmap = VarMap::new();
+            let model = ClassifierModel::from_name(name, vb(&varmap)).unwrap();
+            assert_eq!(model.name(), name);
+            let x = Tensor::zeros((2, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
+            assert_eq!(model.forward(&x).unwrap().dims(), [2, 10]);
+            assert_eq!(model.features(&x).unwrap().dims(), [2, 128]);
+        }
+        let varmap = VarMap::new();
+        assert!(matches!(
+            ClassifierModel::from_name("CNN", vb(&varmap)),
+            Ok(ClassifierModel::Cnn(_))
+        ));
+        let err = ClassifierModel::from_name("resnet", vb(&VarMap::new())).unwrap_err();
+        assert!(err.to_string().contains("`resnet`"), "{err}");
+    }
+}

@@ -77,6 +77,103 @@ impl Cnn {
 impl Module for Cnn {
     /// Logits `(batch, 10)`.
     fn forward(&self, images: &Tensor) -> Result<Tensor> {
-        self.fc2.forward(&self.features(images)?)
+        layers::linear_forward(&self.fc2, &self.features(images)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::init::seeded_var_builder;
+    use crate::models::testdata::{blobs, train_and_score};
+    use crate::rng::Rng;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    fn build(seed: u64) -> (Cnn, VarMap) {
+        let varmap = VarMap::new();
+        let vb = seeded_var_builder(&varmap, Rng::new(seed), DType::F32, &Device::Cpu);
+        (Cnn::new(vb).unwrap(), varmap)
+    }
+
+    #[test]
+    fn shapes_names_and_parameter_count() {
+        let (cnn, varmap) = build(0);
+        let (x, _) = blobs(&mut Rng::new(1), 3);
+        assert_eq!(cnn.forward(&x).unwrap().dims(), [3, CLASSES]);
+        assert_eq!(cnn.features(&x).unwrap().dims(), [3, FEATURES]);
+        let flat = x.reshape((3, 784)).unwrap();
+        assert_eq!(cnn.forward(&flat).unwrap().dims(), [3, CLASSES]);
+
+        let data = varmap.data().lock().unwrap();
+        let mut names: Vec<&str> = data.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "conv1.bias",
+                "conv1.weight",
+                "fc1.bias",
+                "fc1.weight",
+                "fc2.bias",
+                "fc2.weight"
+            ]
+        );
+        let count: usize = data.values().map(|v| v.elem_count()).sum();
+        assert_eq!(count, 32 * 9 + 32 + 5408 * 128 + 128 + 128 * 10 + 10);
+        assert_eq!(count, 693_962);
+        // PyTorch's default init: |w| ≤ 1/√fan_in.
+        let bound = 1.0 / (5408f32).sqrt();
+        let max = data["fc1.weight"]
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(max <= bound && max > 0.9 * bound, "{max} vs {bound}");
+    }
+
+    #[test]
+    fn fast_path_matches_candle_reference_ops() {
+        let (cnn, _) = build(2);
+        let (x, _) = blobs(&mut Rng::new(3), 4);
+        let conv = x
+            .conv2d(&cnn.conv1_weight, 0, 1, 1, 1)
+            .unwrap()
+            .broadcast_add(&cnn.conv1_bias.reshape((1, CONV_CHANNELS, 1, 1)).unwrap())
+            .unwrap()
+            .relu()
+            .unwrap()
+            .max_pool2d(POOL)
+            .unwrap()
+            .flatten_from(1)
+            .unwrap();
+        let hidden = cnn.fc1.forward(&conv).unwrap().relu().unwrap();
+        let expected = cnn.fc2.forward(&hidden).unwrap();
+        crate::ops::testutil::assert_close(&cnn.forward(&x).unwrap(), &expected, 1e-4, "logits");
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let (a, _) = build(5);
+        let (b, _) = build(5);
+        let (c, _) = build(6);
+        let w = |m: &Cnn| {
+            m.conv1_weight
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        assert_eq!(w(&a), w(&b));
+        assert_ne!(w(&a), w(&c));
+    }
+
+    #[test]
+    fn learns_a_separable_task() {
+        let (cnn, varmap) = build(7);
+        let accuracy = train_and_score(&cnn, &varmap, 150);
+        assert!(accuracy > 0.9, "accuracy {accuracy}");
     }
 }

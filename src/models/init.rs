@@ -97,3 +97,36 @@ impl SimpleBackend for SeededVarMap {
             .unwrap_or(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_reproducibly_within_bounds_and_reuses_existing_vars() {
+        let draw = |seed| {
+            let varmap = VarMap::new();
+            let vb = seeded_var_builder(&varmap, Rng::new(seed), DType::F32, &Device::Cpu);
+            let init = Init::Uniform { lo: -0.5, up: 0.25 };
+            let t = vb.get_with_hints((10, 20), "w", init).unwrap();
+            // A second request for the same name returns the same variable, not a new draw.
+            let again = vb.get_with_hints((10, 20), "w", init).unwrap();
+            assert_eq!(
+                t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                again.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            );
+            assert!(
+                vb.get_with_hints((3, 3), "w", init).is_err(),
+                "shape is checked"
+            );
+            assert_eq!(varmap.all_vars().len(), 1);
+            t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
+        let a = draw(1);
+        assert_eq!(a, draw(1));
+        assert_ne!(a, draw(2));
+        assert!(a.iter().all(|v| (-0.5..0.25).contains(v)));
+        let mean = a.iter().sum::<f32>() / a.len() as f32;
+        assert!((mean + 0.125).abs() < 0.05, "mean {mean}");
+    }
+}

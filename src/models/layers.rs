@@ -34,3 +34,12 @@ pub fn conv2d_params(
     let bias = vb.get_with_hints(c_out, "bias", init)?;
     Ok((weight, bias))
 }
+
+/// `layer.forward(x)` for 2-D `x` through [`crate::ops::linear::linear`] (contiguous gradients,
+/// one graph node) when the layer has a bias, candle's own forward otherwise.
+pub fn linear_forward(layer: &Linear, x: &Tensor) -> Result<Tensor> {
+    match layer.bias() {
+        Some(bias) if x.rank() == 2 => crate::ops::linear::linear(x, layer.weight(), bias),
+        _ => candle_nn::Module::forward(layer, x),
+    }
+}

@@ -5,3 +5,5 @@ pub mod cnn;
 pub mod init;
 pub mod layers;
 pub mod mlp;
+#[cfg(test)]
+mod testdata;

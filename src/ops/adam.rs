@@ -390,3 +390,247 @@ impl Optimizer for Adam {
         self.config.lr = lr;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testutil::randn;
+    use crate::rng::Rng;
+
+    /// `Σ θ ⊙ g` has gradient exactly `g` with respect to θ.
+    fn loss_with_gradient(vars: &[Var], grads: &[Tensor]) -> Tensor {
+        let mut total = Tensor::zeros((), vars[0].dtype(), &Device::Cpu).unwrap();
+        for (v, g) in vars.iter().zip(grads) {
+            let term = (v.as_tensor() * g.to_dtype(v.dtype()).unwrap()).unwrap();
+            total = (total + term.sum_all().unwrap()).unwrap();
+        }
+        total
+    }
+
+    fn values(t: &Tensor) -> Vec<f64> {
+        t.to_dtype(DType::F64)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
+    /// torch.optim.Adam's single-tensor update in f64, element by element.
+    fn reference_step(
+        p: &mut [f64],
+        m: &mut [f64],
+        v: &mut [f64],
+        g: &[f64],
+        c: &AdamConfig,
+        t: u64,
+    ) {
+        let bc1 = 1.0 - c.beta1.powf(t as f64);
+        let bc2 = 1.0 - c.beta2.powf(t as f64);
+        for i in 0..p.len() {
+            let g = g[i] + c.weight_decay * p[i];
+            m[i] = c.beta1 * m[i] + (1.0 - c.beta1) * g;
+            v[i] = c.beta2 * v[i] + (1.0 - c.beta2) * g * g;
+            let denom = v[i].sqrt() / bc2.sqrt() + c.eps;
+            p[i] -= c.lr / bc1 * m[i] / denom;
+        }
+    }
+
+    /// Shapes that cover the single-threaded and the chunked parallel update.
+    const SHAPES: [&[usize]; 3] = [&[5], &[7, 3], &[40_000]];
+
+    fn check_against_reference(dtype: DType, config: AdamConfig) {
+        let mut rng = Rng::new(21);
+        let vars: Vec<Var> = SHAPES
+            .iter()
+            .map(|s| Var::from_tensor(&randn(&mut rng, s).to_dtype(dtype).unwrap()).unwrap())
+            .collect();
+        let mut p: Vec<Vec<f64>> = vars.iter().map(|v| values(v.as_tensor())).collect();
+        let mut m: Vec<Vec<f64>> = p.iter().map(|p| vec![0.0; p.len()]).collect();
+        let mut v = m.clone();
+        let mut adam = Adam::new(vars.clone(), config).unwrap();
+        for t in 1..=6 {
+            let grads: Vec<Tensor> = SHAPES.iter().map(|s| randn(&mut rng, s)).collect();
+            adam.backward_step(&loss_with_gradient(&vars, &grads))
+                .unwrap();
+            for i in 0..vars.len() {
+                let g = values(&grads[i]);
+                reference_step(&mut p[i], &mut m[i], &mut v[i], &g, &config, t);
+            }
+        }
+        for (var, expected) in vars.iter().zip(&p) {
+            for (a, e) in values(var.as_tensor()).iter().zip(expected) {
+                assert!(
+                    (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                    "{dtype:?}: {a} vs {e}"
+                );
+            }
+        }
+        assert_eq!(adam.step_count(), 6);
+    }
+
+    #[test]
+    fn fused_update_matches_the_pytorch_formula() {
+        check_against_reference(DType::F32, AdamConfig::default());
+        let config = AdamConfig {
+            lr: 3e-3,
+            beta1: 0.5,
+            beta2: 0.99,
+            eps: 1e-6,
+            weight_decay: 0.1,
+        };
+        check_against_reference(DType::F32, config);
+    }
+
+    #[test]
+    fn tensor_op_fallback_matches_the_pytorch_formula() {
+        // f64 parameters take the non-fused path (the one CUDA uses).
+        check_against_reference(DType::F64, AdamConfig::default());
+        let config = AdamConfig {
+            weight_decay: 0.05,
+            ..AdamConfig::default()
+        };
+        check_against_reference(DType::F64, config);
+    }
+
+    #[test]
+    fn matches_candle_adamw_without_weight_decay() {
+        let mut rng = Rng::new(8);
+        let init: Vec<Tensor> = SHAPES.iter().map(|s| randn(&mut rng, s)).collect();
+        let ours: Vec<Var> = init.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+        let theirs: Vec<Var> = init.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+        let mut adam = Adam::new(ours.clone(), AdamConfig::default()).unwrap();
+        let params = candle_nn::ParamsAdamW {
+            weight_decay: 0.0,
+            ..Default::default()
+        };
+        let mut adamw = candle_nn::AdamW::new(theirs.clone(), params).unwrap();
+        for _ in 0..5 {
+            let grads: Vec<Tensor> = SHAPES.iter().map(|s| randn(&mut rng, s)).collect();
+            adam.backward_step(&loss_with_gradient(&ours, &grads))
+                .unwrap();
+            adamw
+                .backward_step(&loss_with_gradient(&theirs, &grads))
+                .unwrap();
+        }
+        for (a, b) in ours.iter().zip(&theirs) {
+            for (x, y) in values(a.as_tensor()).iter().zip(values(b.as_tensor())) {
+                assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+            }
+        }
+    }
+
+    fn varmap_with(rng: &mut Rng) -> VarMap {
+        let varmap = VarMap::new();
+        for (name, shape) in [("fc.weight", &[4usize, 3][..]), ("conv.bias", &[40_000])] {
+            let var = Var::from_tensor(&randn(rng, shape)).unwrap();
+            varmap.data().lock().unwrap().insert(name.to_string(), var);
+        }
+        varmap
+    }
+
+    fn train(adam: &mut Adam, varmap: &VarMap, rng: &mut Rng, steps: usize) {
+        let vars: Vec<Var> = {
+            let data = varmap.data().lock().unwrap();
+            let mut named: Vec<_> = data.iter().collect();
+            named.sort_by(|a, b| a.0.cmp(b.0));
+            named.into_iter().map(|(_, v)| v.clone()).collect()
+        };
+        for _ in 0..steps {
+            let grads: Vec<Tensor> = vars.iter().map(|v| randn(rng, v.dims())).collect();
+            adam.backward_step(&loss_with_gradient(&vars, &grads))
+                .unwrap();
+        }
+    }
+
+    fn snapshot(varmap: &VarMap) -> Vec<(String, Vec<f32>)> {
+        let data = varmap.data().lock().unwrap();
+        let mut out: Vec<_> = data
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.clone(),
+                    v.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn state_round_trip_resumes_bit_identically() {
+        let mut rng = Rng::new(3);
+        let varmap = varmap_with(&mut rng);
+        let mut adam = Adam::from_varmap(&varmap, AdamConfig::default()).unwrap();
+        assert_eq!(
+            adam.var_names().collect::<Vec<_>>(),
+            ["conv.bias", "fc.weight"]
+        );
+        train(&mut adam, &varmap, &mut Rng::new(1), 3);
+
+        let state = adam.state_tensors().unwrap();
+        let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"adam.m.fc.weight") && names.contains(&"adam.v.conv.bias"));
+        assert!(names.contains(&STEP_TENSOR));
+
+        // A second model with the same weights resumes from the saved moments and step.
+        let resumed_map = VarMap::new();
+        for (name, values) in snapshot(&varmap) {
+            let shape = varmap.data().lock().unwrap()[&name].shape().clone();
+            let var =
+                Var::from_tensor(&Tensor::from_vec(values, shape, &Device::Cpu).unwrap()).unwrap();
+            resumed_map.data().lock().unwrap().insert(name, var);
+        }
+        let mut resumed = Adam::from_varmap(&resumed_map, AdamConfig::default()).unwrap();
+        resumed
+            .load_state_tensors(&state.into_iter().collect())
+            .unwrap();
+        assert_eq!(resumed.step_count(), 3);
+
+        train(&mut adam, &varmap, &mut Rng::new(2), 2);
+        train(&mut resumed, &resumed_map, &mut Rng::new(2), 2);
+        assert_eq!(snapshot(&varmap), snapshot(&resumed_map));
+    }
+
+    #[test]
+    fn loading_names_the_missing_or_misshaped_tensor_and_changes_nothing() {
+        let mut rng = Rng::new(4);
+        let varmap = varmap_with(&mut rng);
+        let mut adam = Adam::from_varmap(&varmap, AdamConfig::default()).unwrap();
+        train(&mut adam, &varmap, &mut rng, 1);
+        let mut state: HashMap<String, Tensor> =
+            adam.state_tensors().unwrap().into_iter().collect();
+
+        state.remove("adam.v.fc.weight");
+        let err = adam.load_state_tensors(&state).unwrap_err();
+        assert!(err.to_string().contains("adam.v.fc.weight"), "{err}");
+
+        state.insert(
+            "adam.v.fc.weight".into(),
+            Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap(),
+        );
+        state.insert(
+            STEP_TENSOR.into(),
+            Tensor::new(&[9i64], &Device::Cpu).unwrap(),
+        );
+        let err = adam.load_state_tensors(&state).unwrap_err();
+        assert!(err.to_string().contains("shape"), "{err}");
+        assert_eq!(adam.step_count(), 1);
+    }
+
+    #[test]
+    fn betas_and_learning_rate_can_change_between_steps() {
+        let var = Var::from_tensor(&Tensor::new(&[1f32], &Device::Cpu).unwrap()).unwrap();
+        let mut adam = Adam::new(vec![var.clone()], AdamConfig::default()).unwrap();
+        adam.set_learning_rate(0.5);
+        adam.set_betas(0.0, 0.0);
+        assert_eq!(adam.learning_rate(), 0.5);
+        // With β1 = β2 = 0 the first step is lr · g / (|g| + eps): a signed step of lr.
+        let grad = Tensor::new(&[4f32], &Device::Cpu).unwrap();
+        adam.backward_step(&loss_with_gradient(std::slice::from_ref(&var), &[grad]))
+            .unwrap();
+        let value = var.to_vec1::<f32>().unwrap()[0];
+        assert!((value - 0.5).abs() < 1e-6, "{value}");
+    }
+}

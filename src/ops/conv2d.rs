@@ -432,19 +432,22 @@ mod tests {
     use crate::ops::testutil::{assert_close, randn, value_and_grads};
     use crate::rng::Rng;
 
-    /// (batch, c_in, h, w, c_out, kh, kw, padding, stride): the classifier's layer, the DCGAN
+    /// (batch, c_in, h, w, c_out, kh, kw, padding, stride).
+    type Case = (
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+    );
+
+    /// The classifier's layer, the DCGAN
     /// discriminator's stride-2 layers (channel counts scaled down), odd sizes, non-square kernels.
-    const CASES: [(
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-    ); 7] = [
+    const CASES: [Case; 7] = [
         (4, 1, 28, 28, 32, 3, 3, 0, 1),
         (3, 1, 28, 28, 16, 4, 4, 1, 2),
         (2, 16, 14, 14, 32, 4, 4, 1, 2),

@@ -121,11 +121,7 @@ impl CustomOp1 for MaxPoolScatter<'_> {
             bail!("max_pool2d backward: gradient does not match the pooled output")
         }
         let mut grad_x = vec![0f32; b * c * h * w];
-        let plane_out = if b * c == 0 {
-            0
-        } else {
-            grad_out.len() / (b * c)
-        };
+        let plane_out = grad_out.len().checked_div(b * c).unwrap_or(0);
         if plane_out > 0 && h * w > 0 {
             for_each_chunk_mut(&mut grad_x, c * h * w, b * c * h * w, |i, grad_image| {
                 let range = i * c * plane_out..(i + 1) * c * plane_out;
@@ -162,8 +158,9 @@ mod tests {
         ];
         for (case, &(b, c, h, w, k)) in cases.iter().enumerate() {
             let x = randn(&mut rng, &[b, c, h, w]);
-            let (fast, fast_grads) =
-                value_and_grads(&[x.clone()], case as u64, |t| max_pool2d(&t[0], k));
+            let (fast, fast_grads) = value_and_grads(std::slice::from_ref(&x), case as u64, |t| {
+                max_pool2d(&t[0], k)
+            });
             let reference = x.max_pool2d(k).unwrap();
             let (reshaped, ref_grads) =
                 value_and_grads(&[x], case as u64, |t| reference_max_pool(&t[0], k));

@@ -9,4 +9,4 @@ pub mod linear;
 pub mod malloc;
 pub mod maxpool;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
