@@ -134,15 +134,17 @@ impl Geometry {
     }
 }
 
-/// Unfolds one image `(c_in, h, w)` into `col (c_in·kh·kw, oh·ow)`, zeros where padding is read.
-pub(crate) fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
+/// Unfolds one image `(c_in, h, w)` into `col (c_in·kh·kw, oh·ow)` whose rows start `ld`
+/// elements apart (`ld ≥ oh·ow`, so several images can sit side by side), zeros where padding
+/// is read.
+pub(crate) fn im2col(g: &Geometry, image: &[f32], col: &mut [f32], ld: usize) {
     let cols = g.col_cols();
     let mut row = 0;
     for ci in 0..g.c_in {
         let plane = &image[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..g.kh {
             for kx in 0..g.kw {
-                let dst_row = &mut col[row * cols..(row + 1) * cols];
+                let dst_row = &mut col[row * ld..row * ld + cols];
                 row += 1;
                 for oy in 0..g.oh {
                     let dst = &mut dst_row[oy * g.ow..(oy + 1) * g.ow];
@@ -168,16 +170,16 @@ pub(crate) fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
     }
 }
 
-/// Folds `col (c_in·kh·kw, oh·ow)` back onto one image `(c_in, h, w)`, summing overlapping taps:
-/// the adjoint of [`im2col`]. `image` must be zeroed by the caller.
-fn col2im(g: &Geometry, col: &[f32], image: &mut [f32]) {
+/// Folds `col (c_in·kh·kw, oh·ow)` (rows `ld` apart) back onto one image `(c_in, h, w)`,
+/// summing overlapping taps: the adjoint of [`im2col`]. `image` must be zeroed by the caller.
+fn col2im(g: &Geometry, col: &[f32], ld: usize, image: &mut [f32]) {
     let cols = g.col_cols();
     let mut row = 0;
     for ci in 0..g.c_in {
         let plane = &mut image[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..g.kh {
             for kx in 0..g.kw {
-                let src_row = &col[row * cols..(row + 1) * cols];
+                let src_row = &col[row * ld..row * ld + cols];
                 row += 1;
                 for oy in 0..g.oh {
                     let Some(iy) = g.input_row(oy, ky) else {
@@ -200,6 +202,37 @@ fn col2im(g: &Geometry, col: &[f32], image: &mut [f32]) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Images unfolded side by side into one im2col matrix, so each gemm sees at least
+/// [`MIN_GEMM_COLS`] columns even when an image has few output pixels (a DCGAN discriminator's
+/// 7×7 maps), while leaving one group per thread.
+pub(crate) fn images_per_group(g: &Geometry) -> usize {
+    let wanted = MIN_GEMM_COLS.div_ceil(g.col_cols().max(1));
+    wanted.min(g.batch.div_ceil(threads())).max(1)
+}
+
+/// Narrowest product worth a gemm call; below it the packing overhead dominates.
+const MIN_GEMM_COLS: usize = 256;
+
+/// Scatters a `(c_out, nb·cols)` group result into `nb` consecutive `(c_out, cols)` images.
+fn scatter_group(group: &[f32], images: &mut [f32], c_out: usize, cols: usize) {
+    let ld = images.len() / c_out;
+    for (j, image) in images.chunks_exact_mut(c_out * cols).enumerate() {
+        for (o, plane) in image.chunks_exact_mut(cols).enumerate() {
+            plane.copy_from_slice(&group[o * ld + j * cols..o * ld + (j + 1) * cols]);
+        }
+    }
+}
+
+/// Gathers `nb` consecutive `(c_out, cols)` images into one `(c_out, nb·cols)` matrix.
+fn gather_group(images: &[f32], group: &mut [f32], c_out: usize, cols: usize) {
+    let ld = images.len() / c_out;
+    for (j, image) in images.chunks_exact(c_out * cols).enumerate() {
+        for (o, plane) in image.chunks_exact(cols).enumerate() {
+            group[o * ld + j * cols..o * ld + (j + 1) * cols].copy_from_slice(plane);
         }
     }
 }
@@ -241,23 +274,47 @@ impl CustomOp2 for Conv2d {
         }
         let (rows, cols) = (g.col_rows(), g.col_cols());
         let gemm_threads = gemm_threads(&g);
-        for_each_chunk_mut(&mut out, g.out_image(), g.macs(), |i, out_image| {
-            let image = &x[i * g.in_image()..(i + 1) * g.in_image()];
-            with_scratch(rows * cols, |col| {
-                im2col(&g, image, col);
-                matmul(
-                    (g.c_out, cols, rows),
-                    out_image,
-                    Strides::row_major(cols),
-                    false,
-                    kernel,
-                    Strides::row_major(rows),
-                    col,
-                    Strides::row_major(cols),
-                    gemm_threads,
-                );
-            })
-        });
+        let per_group = images_per_group(&g);
+        for_each_chunk_mut(
+            &mut out,
+            per_group * g.out_image(),
+            g.macs(),
+            |i, out_group| {
+                let first = i * per_group;
+                let nb = out_group.len() / g.out_image();
+                let ld = nb * cols;
+                let images = &x[first * g.in_image()..(first + nb) * g.in_image()];
+                with_scratch(
+                    rows * ld + if nb > 1 { g.c_out * ld } else { 0 },
+                    |scratch| {
+                        let (col, grouped) = scratch.split_at_mut(rows * ld);
+                        for (j, image) in images.chunks_exact(g.in_image()).enumerate() {
+                            im2col(&g, image, &mut col[j * cols..], ld);
+                        }
+                        // A single image's (c_out, cols) result is already in output layout.
+                        let dst = if nb == 1 {
+                            &mut *out_group
+                        } else {
+                            &mut *grouped
+                        };
+                        matmul(
+                            (g.c_out, ld, rows),
+                            dst,
+                            Strides::row_major(ld),
+                            false,
+                            kernel,
+                            Strides::row_major(rows),
+                            col,
+                            Strides::row_major(ld),
+                            gemm_threads,
+                        );
+                        if nb > 1 {
+                            scatter_group(grouped, out_group, g.c_out, cols);
+                        }
+                    },
+                )
+            },
+        );
         Ok((CpuStorage::F32(out), g.out_shape()))
     }
 
@@ -335,23 +392,41 @@ impl CustomOp2 for Conv2dGradInput {
         }
         let (rows, cols) = (g.col_rows(), g.col_cols());
         let gemm_threads = gemm_threads(&g);
-        for_each_chunk_mut(&mut grad_x, g.in_image(), g.macs(), |i, grad_image| {
-            let grad_out_image = &grad_out[i * g.out_image()..(i + 1) * g.out_image()];
-            with_scratch(rows * cols, |col| {
-                matmul(
-                    (rows, cols, g.c_out),
-                    col,
-                    Strides::row_major(cols),
-                    false,
-                    kernel,
-                    Strides::transposed(rows),
-                    grad_out_image,
-                    Strides::row_major(cols),
-                    gemm_threads,
-                );
-                col2im(&g, col, grad_image);
-            })
-        });
+        let per_group = images_per_group(&g);
+        for_each_chunk_mut(
+            &mut grad_x,
+            per_group * g.in_image(),
+            g.macs(),
+            |i, grad_group| {
+                let first = i * per_group;
+                let nb = grad_group.len() / g.in_image();
+                let ld = nb * cols;
+                with_scratch(rows * ld + g.c_out * ld, |scratch| {
+                    let (col, grouped) = scratch.split_at_mut(rows * ld);
+                    let grads = &grad_out[first * g.out_image()..(first + nb) * g.out_image()];
+                    let upstream: &[f32] = if nb == 1 {
+                        grads
+                    } else {
+                        gather_group(grads, grouped, g.c_out, cols);
+                        grouped
+                    };
+                    matmul(
+                        (rows, ld, g.c_out),
+                        col,
+                        Strides::row_major(ld),
+                        false,
+                        kernel,
+                        Strides::transposed(rows),
+                        upstream,
+                        Strides::row_major(ld),
+                        gemm_threads,
+                    );
+                    for (j, grad_image) in grad_group.chunks_exact_mut(g.in_image()).enumerate() {
+                        col2im(&g, &col[j * cols..], ld, grad_image);
+                    }
+                })
+            },
+        );
         Ok((CpuStorage::F32(grad_x), g.in_shape()))
     }
 }
@@ -393,26 +468,42 @@ impl CustomOp2 for Conv2dGradKernel {
         let (rows, cols) = (g.col_rows(), g.col_cols());
         let kernel_len = g.kernel_len();
         let gemm_threads = gemm_threads(&g);
-        // Group `t` sums images t, t + groups, …, into its own partial; partials are added at the end.
-        let groups = threads().min(g.batch);
-        let mut partials = vec![0f32; groups * kernel_len];
-        for_each_chunk_mut(&mut partials, kernel_len, g.macs(), |group, partial| {
-            with_scratch(rows * cols, |col| {
-                for i in (group..g.batch).step_by(groups) {
-                    im2col(&g, &x[i * g.in_image()..(i + 1) * g.in_image()], col);
+        let per_group = images_per_group(&g);
+        let image_groups = g.batch.div_ceil(per_group);
+        // Thread `t` sums image groups t, t + partial_count, … into its own partial.
+        let partial_count = threads().min(image_groups);
+        let mut partials = vec![0f32; partial_count * kernel_len];
+        for_each_chunk_mut(&mut partials, kernel_len, g.macs(), |t, partial| {
+            for group in (t..image_groups).step_by(partial_count) {
+                let first = group * per_group;
+                let nb = per_group.min(g.batch - first);
+                let ld = nb * cols;
+                with_scratch(rows * ld + g.c_out * ld, |scratch| {
+                    let (col, grouped) = scratch.split_at_mut(rows * ld);
+                    let images = &x[first * g.in_image()..(first + nb) * g.in_image()];
+                    for (j, image) in images.chunks_exact(g.in_image()).enumerate() {
+                        im2col(&g, image, &mut col[j * cols..], ld);
+                    }
+                    let grads = &grad_out[first * g.out_image()..(first + nb) * g.out_image()];
+                    let upstream: &[f32] = if nb == 1 {
+                        grads
+                    } else {
+                        gather_group(grads, grouped, g.c_out, cols);
+                        grouped
+                    };
                     matmul(
-                        (g.c_out, rows, cols),
+                        (g.c_out, rows, ld),
                         partial,
                         Strides::row_major(rows),
                         true,
-                        &grad_out[i * g.out_image()..(i + 1) * g.out_image()],
-                        Strides::row_major(cols),
+                        upstream,
+                        Strides::row_major(ld),
                         col,
-                        Strides::transposed(cols),
+                        Strides::transposed(ld),
                         gemm_threads,
                     );
-                }
-            })
+                })
+            }
         });
         let (grad_kernel, rest) = partials.split_at_mut(kernel_len);
         for partial in rest.chunks_exact(kernel_len) {

@@ -12,7 +12,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Sh
 use super::bias_act::{ChannelSum, ReluGrad};
 use super::conv2d::{gemm_threads, im2col, Conv2dGradInput, Conv2dGradKernel, Geometry};
 use super::cpu::{contiguous_f32, for_each_chunk_mut, matmul, with_scratch, ChunkedMut, Strides};
-use super::maxpool::MaxPoolScatter;
+use super::maxpool::{pool_plane, MaxPoolScatter};
 
 /// `max_pool2d(relu(conv2d(x, kernel, padding, stride) + bias), pool)` for `x (batch, c_in, h, w)`,
 /// `kernel (c_out, c_in, kh, kw)`, `bias (c_out,)`: `(batch, c_out, oh / pool, ow / pool)`.
@@ -106,7 +106,7 @@ impl CustomOp3 for ConvReluPool {
                 let image = &x[i * g.in_image()..(i + 1) * g.in_image()];
                 with_scratch(rows * cols + g.c_out * cols, |scratch| {
                     let (col, conv) = scratch.split_at_mut(rows * cols);
-                    im2col(&g, image, col);
+                    im2col(&g, image, col, cols);
                     matmul(
                         (g.c_out, cols, rows),
                         conv,
@@ -124,7 +124,9 @@ impl CustomOp3 for ConvReluPool {
                         .zip(arg_image.chunks_exact_mut(ph * pw))
                         .zip(bias);
                     for (((plane, out_plane), arg_plane), &b) in planes {
-                        pool_plane(plane, g.ow, k, b, out_plane, arg_plane);
+                        pool_plane(plane, g.ow, k, out_plane, arg_plane);
+                        // relu(max(z) + b) = max(relu(z + b)): bias and ReLU after the pool.
+                        out_plane.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
                     }
                 })
             });
@@ -187,40 +189,6 @@ impl CustomOp3 for ConvReluPool {
             None
         };
         Ok((grad_x, grad_kernel, grad_bias))
-    }
-}
-
-/// Pools one conv plane (row length `ow`) into `out_plane`: `relu(max(window) + bias)`, and
-/// records the window maximum's index within the plane.
-fn pool_plane(
-    plane: &[f32],
-    ow: usize,
-    k: usize,
-    bias: f32,
-    out_plane: &mut [f32],
-    arg_plane: &mut [u32],
-) {
-    let pw = ow / k;
-    for (py, (out_row, arg_row)) in out_plane
-        .chunks_exact_mut(pw)
-        .zip(arg_plane.chunks_exact_mut(pw))
-        .enumerate()
-    {
-        for (px, (out, arg)) in out_row.iter_mut().zip(arg_row.iter_mut()).enumerate() {
-            let mut best_idx = py * k * ow + px * k;
-            let mut best = plane[best_idx];
-            for ky in 0..k {
-                let row = (py * k + ky) * ow + px * k;
-                for (idx, &v) in plane[row..row + k].iter().enumerate() {
-                    if v > best {
-                        best = v;
-                        best_idx = row + idx;
-                    }
-                }
-            }
-            *out = (best + bias).max(0.0);
-            *arg = best_idx as u32;
-        }
     }
 }
 

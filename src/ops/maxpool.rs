@@ -27,6 +27,71 @@ pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
     })
 }
 
+/// Max-pools one `(h, w)` plane (row length `w`) with a `k`×`k` window and stride `k` into
+/// `out_plane` `(h / k, w / k)`, recording each maximum's index within the plane. Ties keep the
+/// first element in row-major order (PyTorch's choice).
+pub(crate) fn pool_plane(
+    plane: &[f32],
+    w: usize,
+    k: usize,
+    out_plane: &mut [f32],
+    arg_plane: &mut [u32],
+) {
+    let pw = w / k;
+    if pw == 0 {
+        return;
+    }
+    let rows = out_plane
+        .chunks_exact_mut(pw)
+        .zip(arg_plane.chunks_exact_mut(pw));
+    for (py, (out_row, arg_row)) in rows.enumerate() {
+        let top = py * k * w;
+        if k == 2 {
+            // The CNN's case, written so the compares become selects: random activations make
+            // the branches of the generic loop unpredictable.
+            let r0 = &plane[top..top + 2 * pw];
+            let r1 = &plane[top + w..top + w + 2 * pw];
+            let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+            for (px, ((out, arg), (a, b))) in out_row
+                .iter_mut()
+                .zip(arg_row.iter_mut())
+                .zip(windows)
+                .enumerate()
+            {
+                let base = (top + 2 * px) as u32;
+                let (mut best, mut idx) = (a[0], base);
+                let take = a[1] > best;
+                best = if take { a[1] } else { best };
+                idx = if take { base + 1 } else { idx };
+                let take = b[0] > best;
+                best = if take { b[0] } else { best };
+                idx = if take { base + w as u32 } else { idx };
+                let take = b[1] > best;
+                best = if take { b[1] } else { best };
+                idx = if take { base + w as u32 + 1 } else { idx };
+                *out = best;
+                *arg = idx;
+            }
+            continue;
+        }
+        for (px, (out, arg)) in out_row.iter_mut().zip(arg_row.iter_mut()).enumerate() {
+            let mut best_idx = top + px * k;
+            let mut best = plane[best_idx];
+            for ky in 0..k {
+                let row = top + ky * w + px * k;
+                for (i, &v) in plane[row..row + k].iter().enumerate() {
+                    if v > best {
+                        best = v;
+                        best_idx = row + i;
+                    }
+                }
+            }
+            *out = best;
+            *arg = best_idx as u32;
+        }
+    }
+}
+
 /// Forward op; keeps, per output element, the index of its maximum within the input plane.
 struct MaxPool {
     k: usize,
@@ -63,24 +128,7 @@ impl CustomOp1 for MaxPool {
                     .zip(arg_image.chunks_exact_mut(plane_out))
                     .zip(x[i * c * h * w..(i + 1) * c * h * w].chunks_exact(h * w));
                 for ((out_plane, arg_plane), plane) in planes {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let mut best_idx = oy * k * w + ox * k;
-                            let mut best = plane[best_idx];
-                            for ky in 0..k {
-                                let row = (oy * k + ky) * w + ox * k;
-                                for (idx, &v) in plane[row..row + k].iter().enumerate() {
-                                    // Ties keep the first element in row-major order.
-                                    if v > best {
-                                        best = v;
-                                        best_idx = row + idx;
-                                    }
-                                }
-                            }
-                            out_plane[oy * ow + ox] = best;
-                            arg_plane[oy * ow + ox] = best_idx as u32;
-                        }
-                    }
+                    pool_plane(plane, w, k, out_plane, arg_plane);
                 }
             });
         }
