@@ -78,6 +78,13 @@ mod tests {
     }
 
     #[test]
+    fn models_and_optimizer_can_move_to_a_training_thread() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<ClassifierModel>();
+        assert_send::<crate::ops::adam::Adam>();
+    }
+
+    #[test]
     fn builds_each_named_model_and_rejects_unknown_names() {
         for name in ClassifierModel::NAMES {
             let varmap = VarMap::new();

@@ -66,11 +66,7 @@ impl Cnn {
             1,
             POOL,
         )?;
-        let (w, b) = (
-            self.fc1.weight(),
-            self.fc1.bias().expect("fc1 is built with a bias"),
-        );
-        ops::linear::linear(&pooled.flatten_from(1)?, w, b)?.relu()
+        layers::linear_forward(&self.fc1, &pooled.flatten_from(1)?)?.relu()
     }
 }
 

@@ -1,8 +1,8 @@
 //! conv2d → + bias → ReLU → k×k max-pool as one graph node.
 //!
 //! Each node of candle's autograd graph costs a zero-filled gradient buffer and an add; for the
-//! classifier CNN the full-resolution conv activations `(32, 32, 26, 26)` went through four such
-//! nodes. Fused, only the pooled output is a node, the activations never leave a per-thread
+//! classifier CNN the full-resolution conv activations `(32, 32, 26, 26)` went through three
+//! such nodes (conv, bias, ReLU) before the pool. Fused, only the pooled output is a node, the activations never leave a per-thread
 //! scratch buffer, and the backward pass reuses the im2col gradient kernels.
 
 use std::sync::OnceLock;

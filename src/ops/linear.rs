@@ -1,8 +1,8 @@
 //! Fully connected layer `x · wᵀ + b` as one custom op whose gradients come out contiguous.
 //!
 //! candle-nn's `Linear` multiplies by `w.t()`, so the weight gradient arrives transposed and
-//! candle accumulates it with a strided element-by-element add (the slowest part of the CNN's
-//! backward pass before this op); here each gradient is a single gemm into its final layout.
+//! candle accumulates it with a strided element-by-element add (for the CNN's 5408×128 `fc1`
+//! a visible share of the backward pass); here each gradient is one gemm into its final layout.
 
 use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
