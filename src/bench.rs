@@ -57,7 +57,7 @@ pub fn bench_classifier(
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BenchResult, ClassifierError> {
-    crate::ops::malloc::retain_freed_memory();
+    crate::ops::runtime::retain_freed_memory();
     let mut rng = Rng::new(bench.seed);
     let varmap = VarMap::new();
     let vb = seeded_var_builder(&varmap, Rng::new(rng.next_u64()), DType::F32, device);

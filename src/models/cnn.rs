@@ -66,7 +66,7 @@ impl Cnn {
             1,
             POOL,
         )?;
-        layers::linear_forward(&self.fc1, &pooled.flatten_from(1)?)?.relu()
+        layers::linear_forward(&self.fc1, &pooled)?.relu()
     }
 }
 

@@ -35,11 +35,11 @@ pub fn conv2d_params(
     Ok((weight, bias))
 }
 
-/// `layer.forward(x)` for 2-D `x` through [`crate::ops::linear::linear`] (contiguous gradients,
-/// one graph node) when the layer has a bias, candle's own forward otherwise.
+/// `layer.forward(x.flatten_from(1))` for `x (batch, …)`, through [`crate::ops::linear::linear`]
+/// (contiguous gradients, one graph node, no reshape node) when the layer has a bias.
 pub fn linear_forward(layer: &Linear, x: &Tensor) -> Result<Tensor> {
     match layer.bias() {
-        Some(bias) if x.rank() == 2 => crate::ops::linear::linear(x, layer.weight(), bias),
-        _ => candle_nn::Module::forward(layer, x),
+        Some(bias) => crate::ops::linear::linear(x, layer.weight(), bias),
+        None => candle_nn::Module::forward(layer, &x.flatten_from(1)?),
     }
 }

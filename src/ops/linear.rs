@@ -11,10 +11,12 @@ use candle_core::{
 use super::cpu::{contiguous_f32, matmul, threads, Strides};
 
 /// `x (batch, in) · weight (out, in)ᵀ + bias (out,)` → `(batch, out)`; same values and gradients
-/// as `candle_nn::Linear::new(weight, Some(bias)).forward(x)` for 2-D `x`. f32 on the CPU takes
-/// the fused path, anything else candle's ops.
+/// as `candle_nn::Linear::new(weight, Some(bias)).forward(x)` for 2-D `x`. `x` may also be
+/// `(batch, …)` with `in` elements per sample: it is flattened inside the op, which saves the
+/// reshape node (and its gradient buffer) a `flatten_from(1)` would add. f32 on the CPU takes the
+/// fused path, anything else candle's ops.
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    let (_, in_dim) = x.dims2()?;
+    let (_, in_dim) = as_2d(x.dims())?;
     let (out_dim, w_in) = weight.dims2()?;
     if w_in != in_dim || bias.dims() != [out_dim] {
         bail!(
@@ -27,10 +29,18 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
     let fast = matches!(x.device(), Device::Cpu)
         && [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
     if !fast {
-        return x.matmul(&weight.t()?)?.broadcast_add(bias);
+        return x.flatten_from(1)?.matmul(&weight.t()?)?.broadcast_add(bias);
     }
     x.contiguous()?
         .apply_op3(&weight.contiguous()?, &bias.contiguous()?, Linear)
+}
+
+/// `(dims[0], product of the rest)`: how the op reads a `(batch, …)` tensor.
+fn as_2d(dims: &[usize]) -> Result<(usize, usize)> {
+    match dims {
+        [] => bail!("linear: expected a (batch, …) input, got a scalar"),
+        [first, rest @ ..] => Ok((*first, rest.iter().product())),
+    }
 }
 
 struct Linear;
@@ -52,8 +62,9 @@ impl CustomOp3 for Linear {
         let x = contiguous_f32(x_s, x_l, "linear input")?;
         let w = contiguous_f32(w_s, w_l, "linear weight")?;
         let b = contiguous_f32(b_s, b_l, "linear bias")?;
-        let (&[batch, in_dim], &[out_dim, _]) = (x_l.dims(), w_l.dims()) else {
-            bail!("linear: expected 2-D input and weight")
+        let (batch, in_dim) = as_2d(x_l.dims())?;
+        let &[out_dim, _] = w_l.dims() else {
+            bail!("linear: expected a 2-D weight")
         };
         // Start from the broadcast bias and let gemm accumulate the product onto it.
         let mut out: Vec<f32> = Vec::with_capacity(batch * out_dim);
@@ -84,12 +95,20 @@ impl CustomOp3 for Linear {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad_out = grad_out.contiguous()?;
         let grad_x = if x.track_op() {
-            Some(grad_out.apply_op2_no_bwd(weight, &MatMul::Plain)?)
+            let op = MatMul {
+                transpose_lhs: false,
+                out_shape: x.shape().clone(),
+            };
+            Some(grad_out.apply_op2_no_bwd(weight, &op)?)
         } else {
             None
         };
         let grad_w = if weight.track_op() {
-            Some(grad_out.apply_op2_no_bwd(x, &MatMul::TransposeLhs)?)
+            let op = MatMul {
+                transpose_lhs: true,
+                out_shape: weight.shape().clone(),
+            };
+            Some(grad_out.apply_op2_no_bwd(x, &op)?)
         } else {
             None
         };
@@ -102,12 +121,11 @@ impl CustomOp3 for Linear {
     }
 }
 
-/// A 2-D product of contiguous f32 matrices, with the left operand optionally transposed.
-enum MatMul {
-    /// `a (m, k) · b (k, n)`.
-    Plain,
-    /// `a (k, m)ᵀ · b (k, n)`.
-    TransposeLhs,
+/// `a (m, k) · b (k, n)`, or `a (k, m)ᵀ · b (k, n)` with `transpose_lhs`, on contiguous f32
+/// operands read as `(dims[0], rest)`; the `(m, n)` result takes `out_shape`.
+struct MatMul {
+    transpose_lhs: bool,
+    out_shape: Shape,
 }
 
 impl candle_core::CustomOp2 for MatMul {
@@ -124,15 +142,17 @@ impl candle_core::CustomOp2 for MatMul {
     ) -> Result<(CpuStorage, Shape)> {
         let a = contiguous_f32(a_s, a_l, "linear grad lhs")?;
         let b = contiguous_f32(b_s, b_l, "linear grad rhs")?;
-        let (&[a0, a1], &[b0, n]) = (a_l.dims(), b_l.dims()) else {
-            bail!("linear backward: expected 2-D operands")
+        let ((a0, a1), (b0, n)) = (as_2d(a_l.dims())?, as_2d(b_l.dims())?);
+        let (m, k, a_strides) = if self.transpose_lhs {
+            (a1, a0, Strides::transposed(a1))
+        } else {
+            (a0, a1, Strides::row_major(a1))
         };
-        let (m, k, a_strides) = match self {
-            Self::Plain => (a0, a1, Strides::row_major(a1)),
-            Self::TransposeLhs => (a1, a0, Strides::transposed(a1)),
-        };
-        if k != b0 {
-            bail!("linear backward: inner dimensions {k} and {b0} differ")
+        if k != b0 || self.out_shape.elem_count() != m * n {
+            bail!(
+                "linear backward: ({a0}, {a1}) and ({b0}, {n}) do not give {:?}",
+                self.out_shape
+            )
         }
         let mut out = vec![0f32; m * n];
         matmul(
@@ -146,7 +166,7 @@ impl candle_core::CustomOp2 for MatMul {
             Strides::row_major(n),
             threads(),
         );
-        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+        Ok((CpuStorage::F32(out), self.out_shape.clone()))
     }
 }
 
@@ -214,6 +234,25 @@ mod tests {
                     &format!("case {case} grad {what}"),
                 );
             }
+        }
+    }
+
+    #[test]
+    fn flattens_a_batch_of_feature_maps_like_flatten_from_1() {
+        let mut rng = Rng::new(9);
+        let inputs = [
+            randn(&mut rng, &[3, 2, 4, 5]),
+            randn(&mut rng, &[6, 40]),
+            randn(&mut rng, &[6]),
+        ];
+        let (fast, fast_grads) = value_and_grads(&inputs, 1, |t| linear(&t[0], &t[1], &t[2]));
+        let (reference, ref_grads) = value_and_grads(&inputs, 1, |t| {
+            candle_nn::Linear::new(t[1].clone(), Some(t[2].clone())).forward(&t[0].flatten_from(1)?)
+        });
+        assert_close(&fast, &reference, 1e-4, "forward");
+        assert_eq!(fast_grads[0].dims(), [3, 2, 4, 5]);
+        for n in 0..3 {
+            assert_close(&fast_grads[n], &ref_grads[n], 1e-4, &format!("grad {n}"));
         }
     }
 

@@ -6,7 +6,7 @@ pub mod conv2d;
 pub mod conv_block;
 mod cpu;
 pub mod linear;
-pub mod malloc;
 pub mod maxpool;
+pub mod runtime;
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -1,10 +1,28 @@
-//! Keeps freed memory in the process heap between training steps.
+//! Process-wide CPU settings that training throughput depends on.
 //!
+//! **Freed memory stays in the heap.**
 //! Every candle op allocates its output, so one CNN step allocates and frees a few dozen
 //! megabyte-sized buffers. glibc's defaults return such buffers to the kernel (mmap/munmap, heap
 //! trimming) and fault them back in on the next step; on the classifier CNN (one thread) that
 //! page churn took the backward pass from about 2.9 ms to 6.4 ms per step. Raising the
 //! thresholds once at start-up removes it for a few MiB of retained heap.
+
+/// Environment variable sizing candle's element-wise thread pool (read once, at its first use).
+pub const CANDLE_THREADS_ENV: &str = "CANDLE_NUM_THREADS";
+
+/// Sets up the process for CPU training: [`retain_freed_memory`], and unless the user set
+/// `CANDLE_NUM_THREADS`, runs candle's element-wise ops on the calling thread. candle's
+/// element-wise pool waits by spinning; when another process holds a core, the backward pass of
+/// the CNN stalls on a descheduled worker (measured: 9–11 ms instead of 4–6 ms per step on the
+/// 2-core box with a second job running), while gemm and the kernels in [`crate::ops`] keep
+/// using rayon's sleeping pool. Call first thing in `main`, before any thread starts: it
+/// changes the environment.
+pub fn init_cpu_runtime() {
+    if std::env::var_os(CANDLE_THREADS_ENV).is_none() {
+        std::env::set_var(CANDLE_THREADS_ENV, "1");
+    }
+    retain_freed_memory();
+}
 
 /// Largest allocation still served from the heap instead of a fresh mmap, in bytes.
 const MMAP_THRESHOLD_BYTES: i32 = 64 << 20;
