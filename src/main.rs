@@ -129,12 +129,8 @@ enum DataCommand {
 struct UsageError(String);
 
 fn main() -> ExitCode {
-    // candle's CPU kernels run on rayon; with RAYON_NUM_THREADS unset, small matmuls were
-    // measured about 2× slower here, so pin it to the available cores before any thread starts.
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        std::env::set_var("RAYON_NUM_THREADS", cores.to_string());
-    }
+    // Before any thread starts: allocator and thread-pool settings the CPU kernels rely on.
+    gradtop::ops::runtime::init_cpu_runtime();
     if let Err(e) = color_eyre::install() {
         eprintln!("gradtop: {e}");
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Module, D};
-use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Optimizer, VarMap};
 use serde_json::json;
 
 use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
@@ -14,6 +14,8 @@ use crate::data::batch::{gather, PixelScale};
 use crate::data::{lookup, BatchPlan, Dataset, Split, CLASSES};
 use crate::device::DeviceChoice;
 use crate::models::classifier::ClassifierModel;
+use crate::models::init::seeded_var_builder;
+use crate::ops::adam::{Adam, AdamConfig};
 use crate::models::loss::softmax_cross_entropy;
 use crate::rng::Rng;
 use crate::scenario::ClassifierConfig;
@@ -91,7 +93,7 @@ pub struct ClassifierTrainer {
     device: Device,
     varmap: VarMap,
     model: ClassifierModel,
-    optimizer: candle_nn::AdamW,
+    optimizer: Adam,
     rng: Rng,
     plan: BatchPlan,
     scratch: Vec<f32>,
@@ -120,18 +122,17 @@ impl ClassifierTrainer {
         device: Device,
     ) -> candle_core::Result<Self> {
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let vb = seeded_var_builder(&varmap, Rng::new(config.seed), DType::F32, &device);
         let model = ClassifierModel::new(config.model, vb)?;
-        let mut rng = Rng::new(config.seed);
-        crate::models::init::reinit_uniform(&varmap, &mut rng)?;
-        let optimizer = candle_nn::AdamW::new(
-            varmap.all_vars(),
-            ParamsAdamW {
+        let mut rng = Rng::new(config.seed ^ 0x0da7a);
+        // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01).
+        let optimizer = Adam::from_varmap(
+            &varmap,
+            AdamConfig {
                 lr: config.lr,
                 beta1: config.beta1,
                 beta2: config.beta2,
                 eps: 1e-8,
-                // Keras and PyTorch Adam apply no weight decay; candle's default is 0.01.
                 weight_decay: 0.0,
             },
         )?;
