@@ -197,7 +197,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         max_steps: steps,
                     })
                     .wrap_err("starting the training thread")?;
-                    headless::drive(handle, json, &mut stdout)?
+                    headless::drive(handle, headless::Kind::Classifier, json, &mut stdout)?
                 }
                 Settings::Gan(config) => {
                     data::find_dataset(config.dataset, cli.common.data_dir.as_deref())?;
@@ -210,7 +210,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         export_dir: None,
                     })
                     .wrap_err("starting the training thread")?;
-                    headless::drive(handle, json, &mut stdout)?
+                    headless::drive(handle, headless::Kind::Gan, json, &mut stdout)?
                 }
                 Settings::Rl(config) => {
                     let handle = rl::spawn(RlJobSpec {
@@ -220,7 +220,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         max_steps: steps,
                     })
                     .wrap_err("starting the training thread")?;
-                    headless::drive(handle, json, &mut stdout)?
+                    headless::drive(handle, headless::Kind::Rl, json, &mut stdout)?
                 }
             };
             match outcome {

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use crate::device::DeviceChoice;
 use crate::jobs::classifier::ClassifierJobSpec;
+use crate::jobs::gan::GanJobSpec;
 use crate::jobs::rl::RlJobSpec;
 use crate::jobs::JobCommand;
 use crate::scenario::Scenario;
@@ -21,6 +22,7 @@ pub use runtime::run_dashboard;
 pub use update::{update, update_job};
 
 use tabs::classifier::ClassifierTab;
+use tabs::gan::GanTab;
 use tabs::rl::RlTab;
 use theme::Theme;
 
@@ -119,6 +121,8 @@ pub struct Toast {
 pub enum Effect {
     /// Start a classifier job (replacing any running one).
     StartClassifier(Box<ClassifierJobSpec>),
+    /// Start a GAN job (replacing any running one).
+    StartGan(Box<GanJobSpec>),
     /// Start an RL job (replacing any running one).
     StartRl(Box<RlJobSpec>),
     /// Send a command to a tab's job.
@@ -134,6 +138,8 @@ pub struct App {
     pub tab: TabId,
     /// The classifier tab.
     pub classifier: ClassifierTab,
+    /// The GAN tab.
+    pub gan: GanTab,
     /// The RL tab.
     pub rl: RlTab,
     /// An overlay, if shown.
@@ -158,9 +164,12 @@ impl App {
     /// A dashboard on the classifier tab with its job ready, not running.
     pub fn new(options: &Options, theme: Theme) -> Self {
         let classifier = ClassifierTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
+        let gan = GanTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
         let rl = RlTab::new(options.scenario.as_ref());
         let tab = if rl.autostart {
             TabId::Rl
+        } else if gan.autostart {
+            TabId::Gan
         } else {
             TabId::Classifier
         };
@@ -168,6 +177,7 @@ impl App {
             theme,
             tab,
             classifier,
+            gan,
             rl,
             overlay: Overlay::None,
             toast: None,
@@ -194,6 +204,7 @@ impl App {
     pub fn is_editing(&self) -> bool {
         match self.tab {
             TabId::Classifier => self.classifier.panel.editing.is_some(),
+            TabId::Gan => self.gan.panel.editing.is_some(),
             TabId::Rl => self.rl.panel.editing.is_some(),
             _ => false,
         }
@@ -201,7 +212,9 @@ impl App {
 
     /// Jobs that are loading, running or paused.
     pub fn active_jobs(&self) -> usize {
-        usize::from(self.classifier.is_active()) + usize::from(self.rl.is_active())
+        usize::from(self.classifier.is_active())
+            + usize::from(self.gan.is_active())
+            + usize::from(self.rl.is_active())
     }
 
     /// Shows a message for about four seconds.

@@ -17,9 +17,12 @@ use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::theme::Theme;
-use super::update::{tick, update_classifier_snapshot, update_job, update_rl_snapshot};
+use super::update::{
+    tick, update_classifier_snapshot, update_gan_snapshot, update_job, update_rl_snapshot,
+};
 use super::{map_key, render::render, update, App, Effect, Options, TabId};
 use crate::jobs::classifier::{self, ClassifierSnapshot};
+use crate::jobs::gan::{self, GanSnapshot};
 use crate::jobs::rl::{self, RlSnapshot};
 use crate::jobs::{JobEvent, JobHandle};
 
@@ -151,6 +154,7 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut sighup = signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?;
     let mut slots = Slots {
         classifier: Slot::empty(),
+        gan: Slot::empty(),
         rl: Slot::empty(),
     };
     let mut dirty = true;
@@ -158,6 +162,10 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
 
     if app.classifier.autostart {
         let effects = app.classifier.start(app.device).effects;
+        run_effects(&mut app, effects, &mut slots);
+    }
+    if app.gan.autostart {
+        let effects = app.gan.start(app.device).effects;
         run_effects(&mut app, effects, &mut slots);
     }
     if app.rl.autostart {
@@ -195,6 +203,16 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 }
                 dirty |= app.tab == TabId::Classifier;
             }
+            Some(event) = slots.gan.next() => {
+                if event == JobEvent::Snapshot {
+                    if let Some(s) = slots.gan.latest() {
+                        update_gan_snapshot(&mut app, s);
+                    }
+                } else {
+                    update_job(&mut app, TabId::Gan, event);
+                }
+                dirty |= app.tab == TabId::Gan;
+            }
             Some(event) = slots.rl.next() => {
                 if event == JobEvent::Snapshot {
                     if let Some(s) = slots.rl.latest() {
@@ -217,6 +235,7 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     }
     // Let jobs reach a step boundary (and write their exit checkpoints) before leaving.
     slots.classifier.stop_and_join();
+    slots.gan.stop_and_join();
     slots.rl.stop_and_join();
     Ok(())
 }
@@ -224,6 +243,7 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
 /// The job slots of every tab.
 struct Slots {
     classifier: Slot<ClassifierSnapshot>,
+    gan: Slot<GanSnapshot>,
     rl: Slot<RlSnapshot>,
 }
 
@@ -243,8 +263,10 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
             Effect::StartClassifier(spec) => {
                 start_in(app, &mut slots.classifier, classifier::spawn(*spec))
             }
+            Effect::StartGan(spec) => start_in(app, &mut slots.gan, gan::spawn(*spec)),
             Effect::StartRl(spec) => start_in(app, &mut slots.rl, rl::spawn(*spec)),
             Effect::Command(TabId::Classifier, command) => slots.classifier.send(command),
+            Effect::Command(TabId::Gan, command) => slots.gan.send(command),
             Effect::Command(TabId::Rl, command) => slots.rl.send(command),
             Effect::Command(_, _) => {}
         }
