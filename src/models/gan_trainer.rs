@@ -529,6 +529,20 @@ mod tests {
     }
 
     #[test]
+    fn trainer_can_move_to_a_job_thread_and_data_errors_pass_through() -> Result<(), GanError> {
+        fn assert_send<T: Send>() {}
+        assert_send::<GanTrainer>();
+        let mut trainer = GanTrainer::new(&small(GanModelKind::Mlp), &Device::Cpu, 1)?;
+        let err = trainer
+            .step_with(|| Err(std::io::Error::other("disk gone")))
+            .expect_err("the batch source failed");
+        assert!(matches!(err, GanError::Data(_)));
+        assert!(err.to_string().contains("disk gone"), "{err}");
+        assert_eq!(trainer.iteration(), 0);
+        Ok(())
+    }
+
+    #[test]
     fn bad_batch_shape_is_an_error() -> Result<(), GanError> {
         let mut trainer = GanTrainer::new(&small(GanModelKind::Mlp), &Device::Cpu, 1)?;
         let flat = Tensor::zeros((4, 784), DType::F32, &Device::Cpu)?;
