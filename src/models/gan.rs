@@ -68,10 +68,14 @@ pub enum Params {
 /// of both GANs goes through here, so a faster linear kernel is a one-place change.
 fn dense(layer: &Linear, x: &Tensor, params: Params) -> Result<Tensor> {
     match params {
-        Params::Trainable => layer.forward(x),
-        Params::Frozen => {
-            Linear::new(layer.weight().detach(), layer.bias().map(Tensor::detach)).forward(x)
-        }
+        Params::Trainable => match layer.bias() {
+            Some(b) => crate::ops::linear::linear(x, layer.weight(), b),
+            None => layer.forward(x),
+        },
+        Params::Frozen => match layer.bias() {
+            Some(b) => crate::ops::linear::linear(x, &layer.weight().detach(), &b.detach()),
+            None => Linear::new(layer.weight().detach(), None).forward(x),
+        },
     }
 }
 
@@ -79,7 +83,7 @@ fn dense(layer: &Linear, x: &Tensor, params: Params) -> Result<Tensor> {
 /// padding, no dilation. Every discriminator convolution runs through here, with the signature
 /// of `crate::ops::conv2d::conv2d`, so a faster kernel is a one-line change.
 fn convolve(x: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
-    x.conv2d(kernel, padding, stride, 1, 1)
+    crate::ops::conv2d::conv2d(x, kernel, padding, stride)
 }
 
 /// Adds a per-channel bias `(c,)` to `(batch, c, h, w)`.

@@ -5,7 +5,7 @@
 //! setters and apply from the next call to [`GanTrainer::step`].
 
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Optimizer, VarBuilder, VarMap};
 
 use crate::models::gan::{
     discriminator_loss, generator_loss, images_to_u8, init_weights, mean_probability, split_halves,
@@ -19,7 +19,7 @@ use crate::models::gan_health::{diagnose, GanStepReport, GanWarning, HEALTH_WIND
 use crate::rng::Rng;
 
 /// The optimizer of both networks; one line to swap for a checkpointable Adam.
-type GanOptimizer = AdamW;
+type GanOptimizer = crate::ops::adam::Adam;
 
 /// Adam's ε, as in PyTorch.
 const ADAM_EPS: f64 = 1e-8;
@@ -69,7 +69,7 @@ pub struct GanTrainer {
 fn adam(vars: Vec<Var>, lr: f64, config: &GanConfig) -> candle_core::Result<GanOptimizer> {
     GanOptimizer::new(
         vars,
-        ParamsAdamW {
+        crate::ops::adam::AdamConfig {
             lr,
             beta1: config.beta1,
             beta2: config.beta2,
