@@ -16,8 +16,13 @@ use crate::rng::Rng;
 pub struct BenchResult {
     /// What ran, e.g. `cnn`.
     pub workload: String,
-    /// Training samples per second over the measured steps.
+    /// Training samples per second over the measured steps (images for the classifiers and
+    /// GANs, env steps for RL and the environment).
     pub samples_per_sec: f64,
+    /// The workload's natural rate: samples/s, iterations/s or env steps/s.
+    pub rate: f64,
+    /// Unit of `rate`.
+    pub unit: &'static str,
     /// Mean wall time of one optimisation step, in milliseconds.
     pub ms_per_step: f64,
     /// Peak resident set size of the process so far (VmHWM), in MiB; 0 where unavailable.
@@ -90,6 +95,8 @@ pub fn bench_classifier(
     Ok(BenchResult {
         workload: net.name().to_string(),
         samples_per_sec: (bench.steps * bench.batch) as f64 / seconds,
+        rate: (bench.steps * bench.batch) as f64 / seconds,
+        unit: "samples/s",
         ms_per_step: 1e3 * seconds / bench.steps.max(1) as f64,
         peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
     })
@@ -111,6 +118,161 @@ pub fn bench_mlp(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BenchResult, ClassifierError> {
     bench_classifier("mlp", bench, device, progress)
+}
+
+/// Trains the MLP GAN or the DCGAN (batch 64, Adam 2e-4, β1 0.5) on synthetic "real" images
+/// uniform in [−1, 1] for `warmup + iterations` iterations; the rate is iterations/s.
+pub fn bench_gan(
+    model: crate::models::gan_config::GanModelKind,
+    warmup: usize,
+    iterations: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BenchResult, String> {
+    use crate::models::gan_config::GanConfig;
+    use crate::models::gan_trainer::GanTrainer;
+    crate::ops::runtime::retain_freed_memory();
+    let config = GanConfig {
+        model,
+        score_every: 0,
+        ..GanConfig::default()
+    };
+    let mut trainer = GanTrainer::new(&config, device, 0).map_err(|e| e.to_string())?;
+    let mut rng = Rng::new(1);
+    let n = config.batch_size * 28 * 28;
+    let real = Tensor::from_vec(
+        (0..n).map(|_| rng.next_f32() * 2.0 - 1.0).collect::<Vec<_>>(),
+        (config.batch_size, 1, 28, 28),
+        device,
+    )
+    .map_err(|e| e.to_string())?;
+    let total = warmup + iterations;
+    let mut start = Instant::now();
+    for i in 0..total {
+        if i == warmup {
+            device.synchronize().map_err(|e| e.to_string())?;
+            start = Instant::now();
+        }
+        trainer.step(&real).map_err(|e| e.to_string())?;
+        progress(i + 1, total);
+    }
+    device.synchronize().map_err(|e| e.to_string())?;
+    let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let rate = iterations as f64 / seconds;
+    Ok(BenchResult {
+        workload: model.as_str().replace("mlp", "gan"),
+        samples_per_sec: rate * config.batch_size as f64,
+        rate,
+        unit: "it/s",
+        ms_per_step: 1e3 * seconds / iterations.max(1) as f64,
+        peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+    })
+}
+
+/// Trains an RL agent on CartPole for `env_steps` env steps after a warm-up of `warmup` env
+/// steps; the rate is env steps/s of training. DQN uses CleanRL's hyperparameters (so the
+/// figure compares with the CleanRL peer) but starts learning after 1,000 steps, so the timed
+/// part is all training.
+pub fn bench_rl(
+    agent: crate::models::rl::config::AgentKind,
+    warmup: u64,
+    env_steps: u64,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BenchResult, String> {
+    use crate::models::rl::config::{AgentKind, Preset, RlConfig};
+    use crate::models::rl::trainer::RlTrainer;
+    crate::ops::runtime::retain_freed_memory();
+    let mut config = RlConfig {
+        agent,
+        preset: Preset::Cleanrl,
+        stop_when_solved: false,
+        max_env_steps: Some(warmup + env_steps + 10_000),
+        ..RlConfig::default()
+    };
+    if agent == AgentKind::Dqn {
+        config.dqn.learning_starts = Some(1_000);
+    }
+    let mut trainer = RlTrainer::new(&config, device, 0).map_err(|e| e.to_string())?;
+    let total = warmup + env_steps;
+    let mut start = Instant::now();
+    let mut timed_from = None;
+    let mut updates = 0u64;
+    loop {
+        let done = trainer.counters().env_steps;
+        if timed_from.is_none() && done >= warmup {
+            timed_from = Some(done);
+            start = Instant::now();
+        }
+        if done >= total {
+            break;
+        }
+        trainer.step().map_err(|e| e.to_string())?;
+        updates += 1;
+        progress(done.min(total) as usize, total as usize);
+    }
+    let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let measured = trainer.counters().env_steps - timed_from.unwrap_or(0);
+    let rate = measured as f64 / seconds;
+    Ok(BenchResult {
+        workload: agent.as_str().to_string(),
+        samples_per_sec: rate,
+        rate,
+        unit: "env steps/s",
+        ms_per_step: 1e3 * seconds / updates.max(1) as f64,
+        peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+    })
+}
+
+/// Steps CartPole-v1 with random actions: one env, then `num_envs` in a vector env (with
+/// auto-reset); the rate is env steps/s.
+pub fn bench_env(
+    num_envs: usize,
+    steps: u64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<BenchResult>, String> {
+    use crate::envs::{CartPole, VecCartPole};
+    let mut rng = Rng::new(7);
+    let mut env = CartPole::new(0);
+    env.reset_state(Some(0));
+    let start = Instant::now();
+    for i in 0..steps {
+        let out = env.step_unchecked(rng.next_u64() & 1 == 1);
+        if out.terminated || out.truncated {
+            env.reset_state(None);
+        }
+        if i % 1_000_000 == 0 {
+            progress(i as usize, 2 * steps as usize);
+        }
+    }
+    let single = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let mut venv = VecCartPole::cartpole(num_envs, 0).map_err(|e| e.to_string())?;
+    venv.reset(Some(0));
+    let mut actions = vec![0usize; num_envs];
+    let rounds = steps / num_envs as u64;
+    let start = Instant::now();
+    for i in 0..rounds {
+        for a in &mut actions {
+            *a = (rng.next_u64() & 1) as usize;
+        }
+        venv.step(&actions).map_err(|e| e.to_string())?;
+        if i % 100_000 == 0 {
+            progress((steps + i * num_envs as u64) as usize, 2 * steps as usize);
+        }
+    }
+    let vector = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let result = |workload: String, n: u64, seconds: f64| BenchResult {
+        workload,
+        samples_per_sec: n as f64 / seconds,
+        rate: n as f64 / seconds,
+        unit: "env steps/s",
+        ms_per_step: 1e3 * seconds / n.max(1) as f64,
+        peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+    };
+    Ok(vec![
+        result("env".into(), steps, single),
+        result(format!("env×{num_envs}"), rounds * num_envs as u64, vector),
+    ])
 }
 
 /// Peak resident set size of this process in MiB, from `VmHWM` in /proc/self/status (Linux);

@@ -90,11 +90,42 @@ enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+    /// Measure training throughput on this machine (synthetic data of the real shapes,
+    /// fixed steps after a warm-up): samples/s, iterations/s or env steps/s, ms/step, peak RSS.
+    Bench {
+        /// What to measure.
+        #[arg(value_enum, default_value = "all")]
+        workload: BenchWorkload,
+        /// One JSON object per workload instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Environments: check dynamics against recorded Gymnasium trajectories.
     Env {
         #[command(subcommand)]
         command: EnvCommand,
     },
+}
+
+/// Workloads `gradtop bench` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchWorkload {
+    /// The classifier CNN, batch 32.
+    Cnn,
+    /// The classifier MLP, batch 32.
+    Mlp,
+    /// The MLP GAN, batch 64.
+    Gan,
+    /// The DCGAN, batch 64.
+    Dcgan,
+    /// DQN on CartPole with CleanRL's hyperparameters.
+    Dqn,
+    /// PPO on CartPole with CleanRL's hyperparameters.
+    Ppo,
+    /// CartPole itself: one env and an 8-env vector.
+    Env,
+    /// Everything above.
+    All,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +296,10 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Bench { workload, json }) => {
+            run_bench(workload, json, cli.common.device)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Env {
             command: EnvCommand::Check { fixture, env },
         }) => {
@@ -287,4 +322,63 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs the chosen benchmarks with a progress bar each and prints their figures.
+fn run_bench(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre::Result<()> {
+    use gradtop::bench;
+    use gradtop::models::gan_config::GanModelKind;
+    use gradtop::models::rl::config::AgentKind;
+    use BenchWorkload as W;
+    let device = device.open().map_err(UsageError)?;
+    let chosen: Vec<W> = match workload {
+        W::All => vec![W::Cnn, W::Mlp, W::Gan, W::Dcgan, W::Dqn, W::Ppo, W::Env],
+        one => vec![one],
+    };
+    if !json {
+        println!(
+            "{:<8} {:>14} {:<12} {:>10} {:>10}",
+            "workload", "rate", "unit", "ms/step", "peak RSS"
+        );
+    }
+    for w in chosen {
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:8} [{bar:30}] {percent:>3}% ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("{w:?}").to_lowercase());
+        let mut progress = |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        };
+        let classifier = bench::ClassifierBench::default();
+        let results = match w {
+            W::Cnn => vec![bench::bench_cnn(&classifier, &device, &mut progress)?],
+            W::Mlp => vec![bench::bench_mlp(&classifier, &device, &mut progress)?],
+            W::Gan => vec![bench::bench_gan(GanModelKind::Mlp, 20, 300, &device, &mut progress)
+                .map_err(eyre::Report::msg)?],
+            W::Dcgan => vec![bench::bench_gan(GanModelKind::Dcgan, 3, 20, &device, &mut progress)
+                .map_err(eyre::Report::msg)?],
+            W::Dqn => vec![bench::bench_rl(AgentKind::Dqn, 2_000, 30_000, &device, &mut progress)
+                .map_err(eyre::Report::msg)?],
+            W::Ppo => vec![bench::bench_rl(AgentKind::Ppo, 2_048, 40_960, &device, &mut progress)
+                .map_err(eyre::Report::msg)?],
+            W::Env => bench::bench_env(8, 20_000_000, &mut progress).map_err(eyre::Report::msg)?,
+            W::All => Vec::new(),
+        };
+        bar.finish_and_clear();
+        for r in results {
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{:<8} {:>14.1} {:<12} {:>10.3} {:>7.0} MB",
+                    r.workload, r.rate, r.unit, r.ms_per_step, r.peak_rss_mb
+                );
+            }
+        }
+    }
+    Ok(())
 }
