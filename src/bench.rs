@@ -141,7 +141,9 @@ pub fn bench_gan(
     let mut rng = Rng::new(1);
     let n = config.batch_size * 28 * 28;
     let real = Tensor::from_vec(
-        (0..n).map(|_| rng.next_f32() * 2.0 - 1.0).collect::<Vec<_>>(),
+        (0..n)
+            .map(|_| rng.next_f32() * 2.0 - 1.0)
+            .collect::<Vec<_>>(),
         (config.batch_size, 1, 28, 28),
         device,
     )

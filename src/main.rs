@@ -191,6 +191,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             data_dir: cli.common.data_dir,
             device: cli.common.device,
             scenario: None,
+            max_steps: None,
         })
         .map(|()| ExitCode::SUCCESS),
         Some(Command::Train {
@@ -212,6 +213,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                     data_dir: cli.common.data_dir,
                     device: cli.common.device,
                     scenario: Some(scenario),
+                    max_steps: steps,
                 })
                 .map(|()| ExitCode::SUCCESS);
             }
@@ -282,10 +284,12 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                 images.count = n;
             }
             let device = cli.common.device.open().map_err(UsageError)?;
-            let ds = std::sync::Arc::new(data::lookup::load(dataset, cli.common.data_dir.as_deref())?);
-            let net = gradtop::models::feature_cnn::FeatureNet::load_or_train(&ds, &device, &mut |m| {
-                eprintln!("{m}")
-            })?;
+            let ds =
+                std::sync::Arc::new(data::lookup::load(dataset, cli.common.data_dir.as_deref())?);
+            let net =
+                gradtop::models::feature_cnn::FeatureNet::load_or_train(&ds, &device, &mut |m| {
+                    eprintln!("{m}")
+                })?;
             let reference = net.stats(&ds.test.images)?;
             let fid = net.score(&images, &reference)?;
             println!(
@@ -357,14 +361,22 @@ fn run_bench(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre:
         let results = match w {
             W::Cnn => vec![bench::bench_cnn(&classifier, &device, &mut progress)?],
             W::Mlp => vec![bench::bench_mlp(&classifier, &device, &mut progress)?],
-            W::Gan => vec![bench::bench_gan(GanModelKind::Mlp, 20, 300, &device, &mut progress)
-                .map_err(eyre::Report::msg)?],
-            W::Dcgan => vec![bench::bench_gan(GanModelKind::Dcgan, 3, 20, &device, &mut progress)
-                .map_err(eyre::Report::msg)?],
-            W::Dqn => vec![bench::bench_rl(AgentKind::Dqn, 2_000, 30_000, &device, &mut progress)
-                .map_err(eyre::Report::msg)?],
-            W::Ppo => vec![bench::bench_rl(AgentKind::Ppo, 2_048, 40_960, &device, &mut progress)
-                .map_err(eyre::Report::msg)?],
+            W::Gan => vec![
+                bench::bench_gan(GanModelKind::Mlp, 20, 300, &device, &mut progress)
+                    .map_err(eyre::Report::msg)?,
+            ],
+            W::Dcgan => vec![
+                bench::bench_gan(GanModelKind::Dcgan, 3, 20, &device, &mut progress)
+                    .map_err(eyre::Report::msg)?,
+            ],
+            W::Dqn => vec![
+                bench::bench_rl(AgentKind::Dqn, 2_000, 30_000, &device, &mut progress)
+                    .map_err(eyre::Report::msg)?,
+            ],
+            W::Ppo => vec![
+                bench::bench_rl(AgentKind::Ppo, 2_048, 40_960, &device, &mut progress)
+                    .map_err(eyre::Report::msg)?,
+            ],
             W::Env => bench::bench_env(8, 20_000_000, &mut progress).map_err(eyre::Report::msg)?,
             W::All => Vec::new(),
         };

@@ -366,8 +366,12 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), ScenarioError> {
         match &self.settings {
             Settings::Classifier(c) => c.validate(),
-            Settings::Gan(c) => c.validate().map_err(|e| ScenarioError::Config(e.to_string())),
-            Settings::Rl(c) => c.validate().map_err(|e| ScenarioError::Config(e.to_string())),
+            Settings::Gan(c) => c
+                .validate()
+                .map_err(|e| ScenarioError::Config(e.to_string())),
+            Settings::Rl(c) => c
+                .validate()
+                .map_err(|e| ScenarioError::Config(e.to_string())),
         }
     }
 }

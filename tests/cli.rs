@@ -232,12 +232,20 @@ fn real_fashion_mnist_short_run_beats_70_percent() {
 #[test]
 fn env_check_passes_on_the_gymnasium_fixture_and_fails_on_a_tampered_one() {
     let out = gradtop(
-        &["env", "check", "--fixture", "tests/fixtures/cartpole_v1_gymnasium.json"],
+        &[
+            "env",
+            "check",
+            "--fixture",
+            "tests/fixtures/cartpole_v1_gymnasium.json",
+        ],
         None,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("PASS") && text.contains("max state deviation"), "{text}");
+    assert!(
+        text.contains("PASS") && text.contains("max state deviation"),
+        "{text}"
+    );
 
     let fixture = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -259,7 +267,11 @@ fn env_check_passes_on_the_gymnasium_fixture_and_fails_on_a_tampered_one() {
 
     let out = gradtop(&["env", "check", "--fixture", "no/such/file.json"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no/such/file.json"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no/such/file.json"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -301,7 +313,13 @@ fn headless_rl_run_reports_its_summary_keys() {
 #[test]
 fn nested_overrides_are_checked() {
     let out = gradtop(
-        &["train", "scenarios/cartpole-dqn.toml", "--headless", "--set", "dqn.lrr=1"],
+        &[
+            "train",
+            "scenarios/cartpole-dqn.toml",
+            "--headless",
+            "--set",
+            "dqn.lrr=1",
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(2));
@@ -372,7 +390,9 @@ fn score_samples_rates_real_images_far_better_than_noise() {
     gradtop::data::idx::write_idx(&real_path, &gradtop::data::idx::encode_images(&real)).unwrap();
     let mut rng = gradtop::rng::Rng::new(3);
     let noise = gradtop::data::Images {
-        pixels: (0..400 * 784).map(|_| (rng.next_u64() & 0xff) as u8).collect(),
+        pixels: (0..400 * 784)
+            .map(|_| (rng.next_u64() & 0xff) as u8)
+            .collect(),
         count: 400,
         rows: 28,
         cols: 28,
@@ -390,10 +410,16 @@ fn score_samples_rates_real_images_far_better_than_noise() {
         v["fid_cnn"].as_f64().unwrap()
     };
     let (real_fid, noise_fid) = (score(&real_path), score(&noise_path));
-    assert!(real_fid * 10.0 < noise_fid, "real {real_fid}, noise {noise_fid}");
+    assert!(
+        real_fid * 10.0 < noise_fid,
+        "real {real_fid}, noise {noise_fid}"
+    );
     let bad = dir.path().join("bad.idx");
     std::fs::write(&bad, b"\0\0\x08\x01\0\0\0\x05abc").unwrap();
-    let out = gradtop(&["score-samples", bad.to_str().unwrap(), "--dataset", "mnist"], Some(dir.path()));
+    let out = gradtop(
+        &["score-samples", bad.to_str().unwrap(), "--dataset", "mnist"],
+        Some(dir.path()),
+    );
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("bad.idx"), "{}", stderr(&out));
 }

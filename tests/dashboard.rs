@@ -24,6 +24,7 @@ fn app_with_data() -> (App, tempfile::TempDir) {
         data_dir: Some(dir.path().to_path_buf()),
         device: DeviceChoice::Cpu,
         scenario: None,
+        max_steps: None,
     };
     (App::new(&options, Theme::new(false, false)), dir)
 }
@@ -333,6 +334,7 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
         data_dir: Some(dir.path().to_path_buf()),
         device: DeviceChoice::Cpu,
         scenario: None,
+        max_steps: None,
     };
     let mut app = App::new(&options, Theme::new(false, false));
     let s = screen(&app, 80, 24);
@@ -364,6 +366,7 @@ fn a_scenario_from_train_is_loaded_and_autostarts() {
         data_dir: None,
         device: DeviceChoice::Cpu,
         scenario: Some(s),
+        max_steps: None,
     };
     let app = App::new(&options, Theme::new(false, false));
     assert!(app.classifier.autostart);
@@ -407,7 +410,15 @@ mod rl_tab {
                 (Metric::Loss, 1.0 / i as f64),
                 (Metric::Epsilon, 1.0 - i as f64 / 60.0),
             ] {
-                update_job(&mut app, TabId::Rl, JobEvent::Metric { step, metric, value });
+                update_job(
+                    &mut app,
+                    TabId::Rl,
+                    JobEvent::Metric {
+                        step,
+                        metric,
+                        value,
+                    },
+                );
             }
         }
         update_job(
@@ -497,12 +508,20 @@ mod rl_tab {
             update(&mut app, Action::EditChar(c));
         }
         assert!(update(&mut app, Action::EditCommit).is_empty());
-        assert!(app.toast.as_ref().unwrap().text.contains("gamma must be in [0, 1]"));
+        assert!(app
+            .toast
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("gamma must be in [0, 1]"));
         update(&mut app, Action::Down); // epsilon, at 0 after the simulated schedule
         let effects = update(&mut app, Action::Right);
         assert!(matches!(
             effects.as_slice(),
-            [Effect::Command(TabId::Rl, JobCommand::Set(Param::Epsilon, _))]
+            [Effect::Command(
+                TabId::Rl,
+                JobCommand::Set(Param::Epsilon, _)
+            )]
         ));
     }
 }
@@ -524,13 +543,25 @@ mod gan_tab {
                 (Metric::DReal, 0.7),
                 (Metric::DFake, 0.4),
             ] {
-                update_job(&mut app, TabId::Gan, JobEvent::Metric { step: it, metric, value });
+                update_job(
+                    &mut app,
+                    TabId::Gan,
+                    JobEvent::Metric {
+                        step: it,
+                        metric,
+                        value,
+                    },
+                );
             }
         }
         update_job(
             &mut app,
             TabId::Gan,
-            JobEvent::Metric { step: 200, metric: Metric::FidCnn, value: 41.3 },
+            JobEvent::Metric {
+                step: 200,
+                metric: Metric::FidCnn,
+                value: 41.3,
+            },
         );
         update_job(
             &mut app,
@@ -549,7 +580,10 @@ mod gan_tab {
             .collect();
         gradtop::app::update::update_gan_snapshot(
             &mut app,
-            Arc::new(GanSnapshot { samples, iteration: 200 }),
+            Arc::new(GanSnapshot {
+                samples,
+                iteration: 200,
+            }),
         );
         (app, d)
     }

@@ -39,6 +39,8 @@ pub struct Options {
     pub device: DeviceChoice,
     /// A scenario from `gradtop train` to load into its tab and start.
     pub scenario: Option<Scenario>,
+    /// `gradtop train --steps`: the step limit of that scenario's run.
+    pub max_steps: Option<u64>,
 }
 
 /// The four tabs, in order.
@@ -166,6 +168,10 @@ impl App {
         let classifier = ClassifierTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
         let gan = GanTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
         let rl = RlTab::new(options.scenario.as_ref());
+        let (mut classifier, mut gan, mut rl) = (classifier, gan, rl);
+        classifier.max_steps = options.max_steps.filter(|_| classifier.autostart);
+        gan.max_steps = options.max_steps.filter(|_| gan.autostart);
+        rl.max_steps = options.max_steps.filter(|_| rl.autostart);
         let tab = if rl.autostart {
             TabId::Rl
         } else if gan.autostart {

@@ -15,8 +15,8 @@ use crate::data::{lookup, BatchPlan, Dataset, Split, CLASSES};
 use crate::device::DeviceChoice;
 use crate::models::classifier::ClassifierModel;
 use crate::models::init::seeded_var_builder;
-use crate::ops::adam::{Adam, AdamConfig};
 use crate::models::loss::softmax_cross_entropy;
+use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;
 use crate::scenario::ClassifierConfig;
 

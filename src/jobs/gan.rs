@@ -163,13 +163,15 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
         rng,
         scratch: Vec::new(),
         latest_samples: Vec::new(),
-        export_dir: spec.export_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+        export_dir: spec
+            .export_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".")),
     };
-    let total = spec
-        .max_steps
-        .unwrap_or(u64::MAX)
-        .min(config.iterations);
-    let score = |job: &mut GanJob, scorer: &Option<(FeatureNet, FeatureStats)>| -> Result<Option<f64>, String> {
+    let total = spec.max_steps.unwrap_or(u64::MAX).min(config.iterations);
+    let score = |job: &mut GanJob,
+                 scorer: &Option<(FeatureNet, FeatureStats)>|
+     -> Result<Option<f64>, String> {
         let Some((net, real)) = scorer else {
             return Ok(None);
         };
@@ -216,7 +218,11 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
         let report = job.iterate().map_err(|e| e.to_string())?;
         let dt = t0.elapsed().as_secs_f64();
         train_seconds += dt;
-        rate = if rate == 0.0 { 1.0 / dt } else { 0.95 * rate + 0.05 / dt };
+        rate = if rate == 0.0 {
+            1.0 / dt
+        } else {
+            0.95 * rate + 0.05 / dt
+        };
         let it = report.iteration;
         last = Some(report);
         if report.d_loss.is_finite() && report.g_loss.is_finite() {

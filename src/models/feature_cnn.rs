@@ -80,7 +80,8 @@ impl FeatureNet {
         };
         if path.is_file() && sidecar.is_file() {
             let mut vm = varmap;
-            vm.load(&path).map_err(|e| cache_err(crate::jobs::error_text(&e)))?;
+            vm.load(&path)
+                .map_err(|e| cache_err(crate::jobs::error_text(&e)))?;
             let meta: serde_json::Value = std::fs::read_to_string(&sidecar)
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())

@@ -71,6 +71,8 @@ pub struct GanTab {
     pub data: DataStatus,
     /// Start as soon as the dashboard opens.
     pub autostart: bool,
+    /// Step limit for runs started here (`gradtop train --steps`).
+    pub max_steps: Option<u64>,
     data_dir: Option<PathBuf>,
 }
 
@@ -101,6 +103,7 @@ impl GanTab {
             warning: None,
             data,
             autostart,
+            max_steps: None,
             data_dir: data_dir.map(Path::to_path_buf),
         }
     }
@@ -164,6 +167,7 @@ impl GanTab {
             panel: self.panel.clone(),
             log,
             autostart: false,
+            max_steps: self.max_steps,
             ..Self::new(None, self.data_dir.as_deref())
         };
         self.data = DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
@@ -179,7 +183,7 @@ impl GanTab {
             config: self.config.clone(),
             data_dir: self.data_dir.clone(),
             device,
-            max_steps: None,
+            max_steps: self.max_steps,
             export_dir: None,
         }))])
     }
@@ -206,7 +210,8 @@ impl GanTab {
                             DatasetName::Mnist => DatasetName::FashionMnist,
                             DatasetName::FashionMnist => DatasetName::Mnist,
                         };
-                        self.data = DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
+                        self.data =
+                            DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
                     }
                     _ => {}
                 }
@@ -314,9 +319,13 @@ impl GanTab {
     /// The key hints for the bottom line.
     pub fn hints(&self) -> &'static str {
         match (&self.status, &self.data) {
-            (None, DataStatus::Missing { alternative: Some(_), .. }) => {
-                "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit"
-            }
+            (
+                None,
+                DataStatus::Missing {
+                    alternative: Some(_),
+                    ..
+                },
+            ) => "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit",
             (None, _) => "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
             (Some(JobStatus::Paused(_)), _) => {
                 "space resume · s restart · x stop · e export samples · ? help · q quit"
@@ -346,7 +355,10 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     render_panel(tab, left, buf, theme);
     if let (None, DataStatus::Missing { hint, alternative }) = (&tab.status, &tab.data) {
         let mut lines = vec![
-            Line::styled(format!("Dataset {} not found.", tab.config.dataset), theme.warn()),
+            Line::styled(
+                format!("Dataset {} not found.", tab.config.dataset),
+                theme.warn(),
+            ),
             Line::raw(""),
             Line::raw(hint.clone()),
         ];
@@ -360,7 +372,13 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
             .block(Block::bordered().title(" data "))
-            .render(Rect { width: center.width + right.width, ..center }, buf);
+            .render(
+                Rect {
+                    width: center.width + right.width,
+                    ..center
+                },
+                buf,
+            );
         return;
     }
     let [loss_area, prob_area] =
@@ -370,8 +388,16 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
         buf,
         "loss",
         &[
-            Trace { label: "D", points: tab.d_loss.points(), color: Color::Red },
-            Trace { label: "G", points: tab.g_loss.points(), color: Color::Cyan },
+            Trace {
+                label: "D",
+                points: tab.d_loss.points(),
+                color: Color::Red,
+            },
+            Trace {
+                label: "G",
+                points: tab.g_loss.points(),
+                color: Color::Cyan,
+            },
         ],
         None,
         "D and G losses appear once the job runs",
@@ -382,8 +408,16 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
         buf,
         "D(x) · D(G(z))",
         &[
-            Trace { label: "D(x)", points: tab.d_real.points(), color: Color::Green },
-            Trace { label: "D(G(z))", points: tab.d_fake.points(), color: Color::Yellow },
+            Trace {
+                label: "D(x)",
+                points: tab.d_real.points(),
+                color: Color::Green,
+            },
+            Trace {
+                label: "D(G(z))",
+                points: tab.d_fake.points(),
+                color: Color::Yellow,
+            },
         ],
         Some((0.0, 1.0)),
         "converge towards ~0.5 in a healthy game",
@@ -421,7 +455,12 @@ fn render_panel(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let inner = block.inner(area);
     block.render(area, buf);
     let rows: Vec<_> = tab.rows().iter().map(PanelRow::view).collect();
-    let mut lines = param_lines(&rows, tab.panel.selected, tab.panel.editing.as_deref(), theme);
+    let mut lines = param_lines(
+        &rows,
+        tab.panel.selected,
+        tab.panel.editing.as_deref(),
+        theme,
+    );
     lines.push(Line::raw(""));
     lines.push(match &tab.status {
         None => Line::styled("press s to start", theme.good()),
@@ -435,7 +474,11 @@ fn render_panel(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     });
     let p = &tab.progress;
     if tab.status.is_some() && p.total_steps > 0 {
-        lines.push(Line::raw(gauge_line(p.fraction(), inner.width as usize, theme)));
+        lines.push(Line::raw(gauge_line(
+            p.fraction(),
+            inner.width as usize,
+            theme,
+        )));
         lines.push(Line::raw(format!(
             "it {}/{} · {:.0} it/s",
             p.step, p.total_steps, p.rate
@@ -446,8 +489,20 @@ fn render_panel(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     }
     if let Some(f) = tab.fid.last() {
         let trend = match tab.fid.points() {
-            [.., a, b] if b.1 < a.1 => if theme.ascii { " v" } else { " ▼" },
-            [.., a, b] if b.1 > a.1 => if theme.ascii { " ^" } else { " ▲" },
+            [.., a, b] if b.1 < a.1 => {
+                if theme.ascii {
+                    " v"
+                } else {
+                    " ▼"
+                }
+            }
+            [.., a, b] if b.1 > a.1 => {
+                if theme.ascii {
+                    " ^"
+                } else {
+                    " ▲"
+                }
+            }
             _ => "",
         };
         lines.push(Line::raw(format!("fid_cnn {f:.2}{trend}")));
@@ -459,7 +514,14 @@ fn render_panel(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     if room > 0 && !tab.log.is_empty() {
         lines.push(Line::styled("events", theme.dim()));
         let start = tab.log.len().saturating_sub(room.saturating_sub(1).max(1));
-        lines.extend(tab.log.iter().skip(start).map(|l| Line::styled(l.clone(), theme.dim())));
+        lines.extend(
+            tab.log
+                .iter()
+                .skip(start)
+                .map(|l| Line::styled(l.clone(), theme.dim())),
+        );
     }
-    Paragraph::new(lines).wrap(Wrap { trim: false }).render(inner, buf);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, buf);
 }
