@@ -240,7 +240,6 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         data_dir: cli.common.data_dir.clone(),
                         device: cli.common.device,
                         max_steps: steps,
-                        export_dir: None,
                     })
                     .wrap_err("starting the training thread")?;
                     headless::drive(handle, headless::Kind::Gan, json, &mut stdout)?

@@ -639,7 +639,7 @@ mod gan_tab {
         ));
         assert!(matches!(
             update(&mut app, Action::Export).as_slice(),
-            [Effect::Command(TabId::Gan, JobCommand::ExportSamples)]
+            [Effect::ExportSamples(s)] if s.iteration == 200 && s.samples.len() == 64
         ));
         update(&mut app, Action::Down); // batch
         update(&mut app, Action::Down); // model: needs a restart

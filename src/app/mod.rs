@@ -127,6 +127,8 @@ pub enum Effect {
     StartGan(Box<GanJobSpec>),
     /// Start an RL job (replacing any running one).
     StartRl(Box<RlJobSpec>),
+    /// Write a GAN sample grid to `gan-samples-itN.pgm` in the working directory.
+    ExportSamples(std::sync::Arc<crate::jobs::gan::GanSnapshot>),
     /// Send a command to a tab's job.
     Command(TabId, JobCommand),
 }

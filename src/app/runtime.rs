@@ -265,6 +265,28 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
             }
             Effect::StartGan(spec) => start_in(app, &mut slots.gan, gan::spawn(*spec)),
             Effect::StartRl(spec) => start_in(app, &mut slots.rl, rl::spawn(*spec)),
+            Effect::ExportSamples(snapshot) => {
+                let path = std::path::PathBuf::from(format!(
+                    "gan-samples-it{}.pgm",
+                    snapshot.iteration
+                ));
+                let cols = (snapshot.samples.len() as f64).sqrt().ceil() as usize;
+                let result = crate::models::gan_io::write_pgm_grid(
+                    &path,
+                    &snapshot.samples,
+                    28,
+                    28,
+                    cols.max(1),
+                );
+                let (level, text) = match result {
+                    Ok(()) => (
+                        super::ToastLevel::Info,
+                        format!("samples written: {}", path.display()),
+                    ),
+                    Err(e) => (super::ToastLevel::Error, format!("export failed: {e}")),
+                };
+                app.toast(level, text);
+            }
             Effect::Command(TabId::Classifier, command) => slots.classifier.send(command),
             Effect::Command(TabId::Gan, command) => slots.gan.send(command),
             Effect::Command(TabId::Rl, command) => slots.rl.send(command),

@@ -16,7 +16,6 @@ use crate::models::feature_cnn::{images_from, FeatureNet};
 use crate::models::frechet::FeatureStats;
 use crate::models::gan_config::GanConfig;
 use crate::models::gan_health::GanWarning;
-use crate::models::gan_io::write_pgm_grid;
 use crate::models::gan_trainer::{GanError, GanTrainer};
 use crate::rng::Rng;
 
@@ -45,8 +44,6 @@ pub struct GanJobSpec {
     pub device: DeviceChoice,
     /// Stop after this many iterations (headless `--steps`).
     pub max_steps: Option<u64>,
-    /// Directory for exported sample grids (the working directory when `None`).
-    pub export_dir: Option<PathBuf>,
 }
 
 /// Trainer and data order, steered between iterations.
@@ -57,7 +54,6 @@ struct GanJob {
     rng: Rng,
     scratch: Vec<f32>,
     latest_samples: Vec<Vec<u8>>,
-    export_dir: PathBuf,
 }
 
 impl GanJob {
@@ -114,18 +110,6 @@ impl Steer for GanJob {
     fn next_step(&self) -> u64 {
         self.trainer.iteration() + 1
     }
-
-    fn export(&mut self) -> Result<String, String> {
-        if self.latest_samples.is_empty() {
-            return Err("no samples rendered yet".into());
-        }
-        let path = self
-            .export_dir
-            .join(format!("gan-samples-it{}.pgm", self.trainer.iteration()));
-        let cols = (self.latest_samples.len() as f64).sqrt().ceil() as usize;
-        write_pgm_grid(&path, &self.latest_samples, 28, 28, cols).map_err(|e| e.to_string())?;
-        Ok(path.display().to_string())
-    }
 }
 
 /// Runs a GAN job to its end.
@@ -163,10 +147,6 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
         rng,
         scratch: Vec::new(),
         latest_samples: Vec::new(),
-        export_dir: spec
-            .export_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(".")),
     };
     let total = spec.max_steps.unwrap_or(u64::MAX).min(config.iterations);
     let score = |job: &mut GanJob,

@@ -34,8 +34,6 @@ pub enum JobCommand {
     Checkpoint,
     /// RL: play one episode with the current greedy policy and publish its frames.
     Watch,
-    /// GAN: write the current sample grid as an image file.
-    ExportSamples,
 }
 
 /// Where a job is in its life.
@@ -260,10 +258,6 @@ pub trait Steer {
     fn watch(&mut self) -> Result<(), String> {
         Err("nothing to watch in this job".into())
     }
-    /// Writes the current samples to a file and says where (GAN only).
-    fn export(&mut self) -> Result<String, String> {
-        Err("nothing to export in this job".into())
-    }
 }
 
 /// The job side of the command channel: drains commands between steps and holds while paused.
@@ -311,14 +305,6 @@ impl Control {
                 if let Err(e) = steer.watch() {
                     self.events.send(JobEvent::Notice(e));
                 }
-                None
-            }
-            JobCommand::ExportSamples => {
-                let msg = match steer.export() {
-                    Ok(path) => format!("samples written: {path}"),
-                    Err(e) => format!("export failed: {e}"),
-                };
-                self.events.send(JobEvent::Notice(msg));
                 None
             }
             JobCommand::Stop => Some(Flow::Stop),

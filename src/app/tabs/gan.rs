@@ -24,7 +24,7 @@ use crate::data::DatasetName;
 use crate::device::DeviceChoice;
 use crate::headless::format_duration;
 use crate::jobs::gan::{GanJobSpec, GanSnapshot};
-use crate::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
+use crate::jobs::{JobEvent, JobStatus, Metric, Param, Progress};
 use crate::models::gan_config::{GanConfig, GanModelKind};
 use crate::scenario::{Scenario, Settings};
 
@@ -184,7 +184,6 @@ impl GanTab {
             data_dir: self.data_dir.clone(),
             device,
             max_steps: self.max_steps,
-            export_dir: None,
         }))])
     }
 
@@ -229,13 +228,12 @@ impl GanTab {
         }
         match action {
             Action::StartRestart => self.start(device),
-            Action::Export => {
-                if self.snapshot.is_some() && self.status.is_some() {
-                    Reaction::effects(vec![Effect::Command(TabId::Gan, JobCommand::ExportSamples)])
-                } else {
-                    Reaction::toast(ToastLevel::Info, "no samples yet: press s to start")
+            Action::Export => match &self.snapshot {
+                Some(s) if self.status.is_some() => {
+                    Reaction::effects(vec![Effect::ExportSamples(s.clone())])
                 }
-            }
+                _ => Reaction::toast(ToastLevel::Info, "no samples yet: press s to start"),
+            },
             Action::UseAlternative => match self.data.clone() {
                 DataStatus::Missing {
                     alternative: Some(alt),
@@ -345,7 +343,13 @@ impl GanTab {
 
 /// Draws the tab into `area`.
 pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let right_w = (area.width * 45 / 100).max(30);
+    // Room for a 4×4 grid of half-size images when the charts keep 30 columns; else 45%.
+    const HALF_SIZE_GRID_W: u16 = 4 * 15 - 1 + 2;
+    let right_w = if area.width >= 24 + 30 + HALF_SIZE_GRID_W {
+        HALF_SIZE_GRID_W.max((area.width - 24) / 2)
+    } else {
+        (area.width * 45 / 100).max(30)
+    };
     let [left, center, right] = Layout::horizontal([
         Constraint::Length(24),
         Constraint::Min(20),
