@@ -266,10 +266,8 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
             Effect::StartGan(spec) => start_in(app, &mut slots.gan, gan::spawn(*spec)),
             Effect::StartRl(spec) => start_in(app, &mut slots.rl, rl::spawn(*spec)),
             Effect::ExportSamples(snapshot) => {
-                let path = std::path::PathBuf::from(format!(
-                    "gan-samples-it{}.pgm",
-                    snapshot.iteration
-                ));
+                let path =
+                    std::path::PathBuf::from(format!("gan-samples-it{}.pgm", snapshot.iteration));
                 let cols = (snapshot.samples.len() as f64).sqrt().ceil() as usize;
                 let result = crate::models::gan_io::write_pgm_grid(
                     &path,
