@@ -2,6 +2,8 @@
 //!
 //! The library holds everything; `main.rs` only parses the command line and reports errors.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod bench;
 pub mod data;

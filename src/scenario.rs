@@ -185,6 +185,8 @@ pub fn invalid(key: &str, value: impl ToString, reason: &str) -> ScenarioError {
 }
 
 /// A scenario's settings, by kind.
+// One value per run, built once at start-up: the size difference between kinds costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settings {
     /// An image classifier.

@@ -252,12 +252,12 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
         }
     }
     let it = job.trainer.iteration();
-    if it % job.trainer.config().sample_every as u64 != 0 {
+    if !it.is_multiple_of(job.trainer.config().sample_every as u64) {
         publish(&mut job, ends)?;
     }
     // The summary's score is of the final generator, unless the user stopped the run.
     if status == JobStatus::Finished && last_fid.is_some() {
-        let scored_at_end = it % job.trainer.config().score_every.max(1) as u64 == 0;
+        let scored_at_end = it.is_multiple_of(job.trainer.config().score_every.max(1) as u64);
         if !scored_at_end {
             last_fid = score(&mut job, &scorer)?;
             if let Some(f) = last_fid {
