@@ -181,6 +181,8 @@ pub fn invalid(key: &str, value: impl ToString, reason: &str) -> ScenarioError {
 }
 
 /// A scenario's settings, by kind.
+// One value per run, cloned rarely: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settings {
     /// An image classifier.
@@ -376,7 +378,9 @@ mod tests {
     #[test]
     fn defaults_fill_missing_keys() {
         let s = parse(p(), "kind = \"classifier\"\nlr = 0.01\n").unwrap();
-        let Settings::Classifier(c) = s.settings;
+        let Settings::Classifier(c) = s.settings else {
+            panic!("a classifier scenario")
+        };
         assert_eq!(c.lr, 0.01);
         assert_eq!(c.batch_size, 32);
         assert_eq!(s.name, "test");
@@ -409,7 +413,9 @@ mod tests {
             .clone()
             .with_overrides(&["lr=0.5".into(), "model=mlp".into(), "epochs=1".into()])
             .unwrap();
-        let Settings::Classifier(c) = s2.settings;
+        let Settings::Classifier(c) = s2.settings else {
+            panic!("a classifier scenario")
+        };
         assert_eq!((c.lr, c.model, c.epochs), (0.5, ModelKind::Mlp, 1));
         for (set, needle) in [
             ("lr=-1", "lr = -1"),

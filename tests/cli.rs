@@ -9,6 +9,10 @@ fn gradtop(args: &[&str], data_dir: Option<&Path>) -> Output {
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("GRADTOP_DATA")
+        .env(
+            "GRADTOP_RUNS",
+            std::env::temp_dir().join("gradtop-test-runs"),
+        )
         .env("HOME", std::env::temp_dir().join("gradtop-test-home"))
         .env(
             "XDG_CACHE_HOME",
@@ -232,12 +236,20 @@ fn real_fashion_mnist_short_run_beats_70_percent() {
 #[test]
 fn env_check_passes_on_the_gymnasium_fixture_and_fails_on_a_tampered_one() {
     let out = gradtop(
-        &["env", "check", "--fixture", "tests/fixtures/cartpole_v1_gymnasium.json"],
+        &[
+            "env",
+            "check",
+            "--fixture",
+            "tests/fixtures/cartpole_v1_gymnasium.json",
+        ],
         None,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("PASS") && text.contains("max state deviation"), "{text}");
+    assert!(
+        text.contains("PASS") && text.contains("max state deviation"),
+        "{text}"
+    );
 
     let fixture = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -259,7 +271,11 @@ fn env_check_passes_on_the_gymnasium_fixture_and_fails_on_a_tampered_one() {
 
     let out = gradtop(&["env", "check", "--fixture", "no/such/file.json"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no/such/file.json"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no/such/file.json"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -301,7 +317,13 @@ fn headless_rl_run_reports_its_summary_keys() {
 #[test]
 fn nested_overrides_are_checked() {
     let out = gradtop(
-        &["train", "scenarios/cartpole-dqn.toml", "--headless", "--set", "dqn.lrr=1"],
+        &[
+            "train",
+            "scenarios/cartpole-dqn.toml",
+            "--headless",
+            "--set",
+            "dqn.lrr=1",
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(2));

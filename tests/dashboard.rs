@@ -23,6 +23,7 @@ fn app_with_data() -> (App, tempfile::TempDir) {
         ascii: false,
         data_dir: Some(dir.path().to_path_buf()),
         device: DeviceChoice::Cpu,
+        runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
         scenario: None,
     };
     (App::new(&options, Theme::new(false, false)), dir)
@@ -332,6 +333,7 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
         ascii: false,
         data_dir: Some(dir.path().to_path_buf()),
         device: DeviceChoice::Cpu,
+        runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
         scenario: None,
     };
     let mut app = App::new(&options, Theme::new(false, false));
@@ -363,6 +365,7 @@ fn a_scenario_from_train_is_loaded_and_autostarts() {
         ascii: false,
         data_dir: None,
         device: DeviceChoice::Cpu,
+        runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
         scenario: Some(s),
     };
     let app = App::new(&options, Theme::new(false, false));
@@ -407,7 +410,15 @@ mod rl_tab {
                 (Metric::Loss, 1.0 / i as f64),
                 (Metric::Epsilon, 1.0 - i as f64 / 60.0),
             ] {
-                update_job(&mut app, TabId::Rl, JobEvent::Metric { step, metric, value });
+                update_job(
+                    &mut app,
+                    TabId::Rl,
+                    JobEvent::Metric {
+                        step,
+                        metric,
+                        value,
+                    },
+                );
             }
         }
         update_job(
@@ -497,12 +508,20 @@ mod rl_tab {
             update(&mut app, Action::EditChar(c));
         }
         assert!(update(&mut app, Action::EditCommit).is_empty());
-        assert!(app.toast.as_ref().unwrap().text.contains("gamma must be in [0, 1]"));
+        assert!(app
+            .toast
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("gamma must be in [0, 1]"));
         update(&mut app, Action::Down); // epsilon, at 0 after the simulated schedule
         let effects = update(&mut app, Action::Right);
         assert!(matches!(
             effects.as_slice(),
-            [Effect::Command(TabId::Rl, JobCommand::Set(Param::Epsilon, _))]
+            [Effect::Command(
+                TabId::Rl,
+                JobCommand::Set(Param::Epsilon, _)
+            )]
         ));
     }
 }

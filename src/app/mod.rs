@@ -37,6 +37,8 @@ pub struct Options {
     pub device: DeviceChoice,
     /// A scenario from `gradtop train` to load into its tab and start.
     pub scenario: Option<Scenario>,
+    /// The folder new run directories go in (`--runs-dir`, `$GRADTOP_RUNS`, `./runs`).
+    pub runs_dir: PathBuf,
 }
 
 /// The four tabs, in order.
@@ -152,6 +154,8 @@ pub struct App {
     pub data_dir: Option<PathBuf>,
     /// Device choice passed to jobs.
     pub device: DeviceChoice,
+    /// The folder jobs create their run directories in.
+    pub runs_dir: PathBuf,
 }
 
 impl App {
@@ -187,6 +191,7 @@ impl App {
             fps: options.fps.max(1),
             data_dir: options.data_dir.clone(),
             device: options.device,
+            runs_dir: options.runs_dir.clone(),
         }
     }
 

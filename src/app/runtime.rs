@@ -21,7 +21,7 @@ use super::update::{tick, update_classifier_snapshot, update_job, update_rl_snap
 use super::{map_key, render::render, update, App, Effect, Options, TabId};
 use crate::jobs::classifier::{self, ClassifierSnapshot};
 use crate::jobs::rl::{self, RlSnapshot};
-use crate::jobs::{JobEvent, JobHandle};
+use crate::jobs::{JobEvent, JobHandle, RunTarget};
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -208,8 +208,14 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
             _ = ticker.tick() => {
                 dirty |= tick(&mut app, clock_label());
             }
-            _ = sigterm.recv() => app.should_quit = true,
-            _ = sighup.recv() => app.should_quit = true,
+            _ = sigterm.recv() => {
+                crate::jobs::interrupt::request(libc::SIGTERM);
+                app.should_quit = true;
+            }
+            _ = sighup.recv() => {
+                crate::jobs::interrupt::request(libc::SIGHUP);
+                app.should_quit = true;
+            }
         }
         if app.should_quit {
             break;
@@ -237,13 +243,24 @@ fn start_in<S>(app: &mut App, slot: &mut Slot<S>, spawned: std::io::Result<JobHa
     }
 }
 
+/// Every job the dashboard starts records a new run directory.
+fn new_run(app: &App) -> RunTarget {
+    RunTarget::New {
+        parent: app.runs_dir.clone(),
+    }
+}
+
 fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
     for effect in effects {
         match effect {
-            Effect::StartClassifier(spec) => {
+            Effect::StartClassifier(mut spec) => {
+                spec.run = new_run(app);
                 start_in(app, &mut slots.classifier, classifier::spawn(*spec))
             }
-            Effect::StartRl(spec) => start_in(app, &mut slots.rl, rl::spawn(*spec)),
+            Effect::StartRl(mut spec) => {
+                spec.run = new_run(app);
+                start_in(app, &mut slots.rl, rl::spawn(*spec))
+            }
             Effect::Command(TabId::Classifier, command) => slots.classifier.send(command),
             Effect::Command(TabId::Rl, command) => slots.rl.send(command),
             Effect::Command(_, _) => {}

@@ -180,6 +180,7 @@ impl ClassifierTab {
             data_dir: self.data_dir.clone(),
             device,
             max_steps: None,
+            run: crate::jobs::RunTarget::Off,
         }
     }
 

@@ -216,6 +216,7 @@ impl RlTab {
             config: self.config.clone(),
             device,
             max_steps: None,
+            run: crate::jobs::RunTarget::Off,
         }))])
     }
 
