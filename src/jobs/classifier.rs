@@ -625,7 +625,8 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
             (acc_correct, acc_count) = (0, 0);
         }
 
-        let eval_now = out.epoch_done || step.is_multiple_of(job.trainer.config().eval_every as u64);
+        let eval_now =
+            out.epoch_done || step.is_multiple_of(job.trainer.config().eval_every as u64);
         if eval_now {
             let limit = if out.epoch_done {
                 usize::MAX
@@ -708,4 +709,70 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
 /// Spawns a classifier job thread; it waits for `Start`.
 pub fn spawn(spec: ClassifierJobSpec) -> std::io::Result<super::JobHandle<ClassifierSnapshot>> {
     super::spawn("classifier", move |ends| run(spec, ends))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::lookup::load_from_dir;
+    use crate::data::DatasetName;
+    use crate::runs::{load_checkpoint, write_checkpoint};
+    use crate::scenario::ModelKind;
+
+    fn trainer(dataset: &Arc<Dataset>) -> ClassifierTrainer {
+        let config = ClassifierConfig {
+            model: ModelKind::Mlp,
+            batch_size: 16,
+            seed: 9,
+            ..ClassifierConfig::default()
+        };
+        ClassifierTrainer::new(config, dataset.clone(), Device::Cpu).expect("trainer")
+    }
+
+    fn weights(t: &ClassifierTrainer) -> Vec<(String, Vec<f32>)> {
+        varmap_tensors(t.varmap(), "")
+            .into_iter()
+            .map(|(n, w)| (n, w.flatten_all().and_then(|w| w.to_vec1()).expect("f32")))
+            .collect()
+    }
+
+    #[test]
+    fn a_restored_trainer_continues_with_the_same_weights_counters_and_data_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 3)
+            .expect("dataset");
+        let dataset =
+            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
+        // 100 examples / 16 = 7 steps per epoch: 9 steps end mid-way through the second epoch.
+        let mut original = trainer(&dataset);
+        for _ in 0..9 {
+            original.train_step().expect("step");
+        }
+        original.set(Param::Lr, 5e-4).expect("lr");
+        let info = write_checkpoint(
+            &dir.path().join("checkpoints"),
+            original.step(),
+            &original.checkpoint_tensors().expect("tensors"),
+            &original.checkpoint_state(),
+        )
+        .expect("write");
+        let checkpoint = load_checkpoint(&info, &Device::Cpu).expect("load");
+
+        let mut restored = trainer(&dataset);
+        restored
+            .train_step()
+            .expect("a step to move away from the checkpoint");
+        assert!(!restored.restore(&checkpoint).expect("restore"));
+        assert_eq!(weights(&restored), weights(&original));
+        assert_eq!(restored.checkpoint_state(), original.checkpoint_state());
+        assert_eq!(restored.config().lr, 5e-4);
+        assert_eq!(restored.remaining_steps(), original.remaining_steps());
+        // The same batches follow: the epoch order and position came back.
+        for _ in 0..8 {
+            let a = original.plan.next_indices(16).map(<[u32]>::to_vec);
+            let b = restored.plan.next_indices(16).map(<[u32]>::to_vec);
+            assert_eq!(a, b);
+        }
+        assert_eq!(original.rng.state(), restored.rng.state());
+    }
 }

@@ -579,7 +579,10 @@ mod tests {
 
     #[test]
     fn pause_holds_until_resume() {
-        let mut h = spawn::<(), _>("p", |ends| {
+        // The job polls only once the commands are queued.
+        let (go, queued) = std::sync::mpsc::channel::<()>();
+        let mut h = spawn::<(), _>("p", move |ends| {
+            queued.recv().map_err(|e| e.to_string())?;
             let mut d = Dummy { lr: 1.0, step: 7 };
             assert_eq!(ends.control.poll(&mut d), Flow::Continue);
             ends.control.events.metric(0, Metric::TrainLoss, 1.0);
@@ -589,6 +592,7 @@ mod tests {
         h.send(JobCommand::Pause);
         h.send(JobCommand::Set(Param::Lr, 0.25));
         h.send(JobCommand::Resume);
+        go.send(()).unwrap();
         let events = drain(&mut h);
         assert_eq!(
             events[0],

@@ -325,3 +325,121 @@ impl RunSession {
         Ok(info.tensors_path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{spawn, Metric, Param};
+    use crate::runs::{read_jsonl, EventRecord, MetricRecord};
+
+    #[test]
+    fn job_events_become_metric_records_and_run_events() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let target = RunTarget::New {
+            parent: parent.path().to_path_buf(),
+        };
+        let mut handle = spawn::<(), _>("rec", move |ends| {
+            let events = ends.control.events.clone();
+            let begun = RunSession::begin(
+                &target,
+                "unit",
+                &toml::Table::new(),
+                2,
+                &events,
+                &Device::Cpu,
+            )?
+            .expect("a session");
+            events.metric(1, Metric::TrainLoss, 0.5);
+            events.metric(2, Metric::TrainLoss, f64::NAN);
+            events.send(JobEvent::Applied {
+                param: Param::Lr,
+                value: 0.01,
+                step: 3,
+            });
+            events.status(JobStatus::Paused(USER_PAUSE.into()));
+            events.status(JobStatus::Running);
+            events.status(JobStatus::Paused("loss became NaN".into()));
+            events.notify("informational, not logged");
+            events.send(JobEvent::Notice("a warning".into()));
+            let w = Tensor::new(&[1f32, 2.0], &Device::Cpu).expect("tensor");
+            for step in [2, 3, 4] {
+                begun
+                    .session
+                    .checkpoint(step, &[("w".into(), w.clone())], &step, reason::KEY)?;
+            }
+            events.send(JobEvent::Summary(serde_json::json!({ "steps": 4 })));
+            events.status(JobStatus::Finished);
+            events.metric(9, Metric::TrainLoss, 0.1);
+            Ok(())
+        })
+        .expect("spawn");
+        let mut notices = Vec::new();
+        while let Some(e) = handle.events.blocking_recv() {
+            if let JobEvent::Notice(n) = e {
+                notices.push(n);
+            }
+        }
+        let run = std::fs::read_dir(parent.path())
+            .expect("runs")
+            .next()
+            .expect("a run")
+            .expect("entry")
+            .path();
+        assert!(notices[0].starts_with("run directory: "), "{notices:?}");
+        assert!(run.ends_with(notices[0].trim_start_matches("run directory: ")));
+
+        let (metrics, _) = read_jsonl::<MetricRecord>(&run.join("metrics.jsonl")).expect("read");
+        let points: Vec<(u64, bool)> = metrics.iter().map(|m| (m.step, m.value.is_nan())).collect();
+        assert_eq!(points, vec![(1, false), (2, true)], "nothing after the end");
+
+        let (events, _) = read_jsonl::<EventRecord>(&run.join("events.jsonl")).expect("read");
+        let kinds: Vec<(u64, String)> = events
+            .iter()
+            .map(|e| {
+                let v = serde_json::to_value(&e.event).expect("json");
+                (e.step, v["kind"].as_str().unwrap_or("?").to_string())
+            })
+            .collect();
+        let expected = [
+            (0, "start"),
+            // `set` is stamped with the first step trained with the new value; the rest with
+            // the last step trained.
+            (3, "set"),
+            (2, "pause"),
+            (2, "resume"),
+            (2, "pause"),
+            (2, "warning"),
+            (2, "checkpoint"),
+            (3, "checkpoint"),
+            (4, "checkpoint"),
+            (4, "end"),
+        ];
+        assert_eq!(
+            kinds,
+            expected
+                .iter()
+                .map(|(s, k)| (*s, k.to_string()))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(events[2].event, RunEvent::Pause { reason: None });
+        assert_eq!(
+            events[4].event,
+            RunEvent::Pause {
+                reason: Some("loss became NaN".into())
+            }
+        );
+        assert_eq!(
+            events[9].event,
+            RunEvent::End {
+                status: EndStatus::Finished,
+                summary: Some(serde_json::json!({ "steps": 4 })),
+            }
+        );
+        let kept = crate::runs::whole_checkpoints(&run.join("checkpoints")).expect("scan");
+        assert_eq!(kept.iter().map(|c| c.step).collect::<Vec<_>>(), vec![4, 3]);
+        assert!(
+            !run.join("lock").exists(),
+            "the lock is released with the session"
+        );
+    }
+}
