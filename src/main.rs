@@ -89,6 +89,12 @@ enum Command {
         #[arg(long, value_name = "N")]
         steps: Option<u64>,
     },
+    /// Follow a run read-only in the dashboard (one training headless elsewhere, or a finished
+    /// one): its curves, hyperparameter changes, checkpoints and end.
+    Watch {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
     /// Export a run's metrics: CSV (to stdout or FILE) and/or TensorBoard event files.
     Export {
         /// The run directory.
@@ -196,6 +202,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             device: cli.common.device,
             scenario: None,
             runs_dir,
+            watch: None,
         })
         .map(|()| ExitCode::SUCCESS),
         Some(Command::Train {
@@ -218,6 +225,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                     device: cli.common.device,
                     scenario: Some(scenario),
                     runs_dir,
+                    watch: None,
                 })
                 .map(|()| ExitCode::SUCCESS);
             }
@@ -270,6 +278,19 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             let handle = classifier::spawn(spec).wrap_err("starting the training thread")?;
             let mut stdout = std::io::stdout().lock();
             Ok(exit_code(headless::drive(handle, json, &mut stdout)?))
+        }
+        Some(Command::Watch { run_dir }) => {
+            let scenario = run_commands::watch_scenario(&run_dir)?;
+            gradtop::app::run_dashboard(gradtop::app::Options {
+                fps: cli.common.fps,
+                ascii: cli.common.ascii,
+                data_dir: cli.common.data_dir,
+                device: cli.common.device,
+                scenario: Some(scenario),
+                runs_dir,
+                watch: Some(run_dir),
+            })
+            .map(|()| ExitCode::SUCCESS)
         }
         Some(Command::Export {
             run_dir,

@@ -7,7 +7,7 @@ use crate::device::DeviceChoice;
 use crate::jobs::classifier::ClassifierJobSpec;
 use crate::jobs::RunTarget;
 use crate::runs::{export_csv, export_tensorboard, lock_holder, RunDir};
-use crate::scenario::{self, Settings};
+use crate::scenario::{self, Scenario, Settings};
 
 /// Why a run cannot be resumed or exported; all of these are the user's input, not a crash.
 #[derive(Debug, thiserror::Error)]
@@ -68,21 +68,10 @@ pub fn resume_spec(
             pid,
         });
     }
-    let config_path = run.config_path();
-    let text =
-        std::fs::read_to_string(&config_path).map_err(|source| crate::runs::RunsError::Io {
-            action: "reading",
-            path: config_path.clone(),
-            source,
-        })?;
-    let parsed =
-        scenario::parse(&config_path, &text).map_err(|source| RunCommandError::Config {
-            path: config_path.clone(),
-            source,
-        })?;
+    let parsed = run_scenario(&run)?;
     match parsed.settings {
         Settings::Classifier(config) => Ok(ClassifierJobSpec {
-            scenario: run.scenario_name(),
+            scenario: parsed.name,
             config,
             data_dir,
             device,
@@ -96,6 +85,29 @@ pub fn resume_spec(
             kind: other.kind(),
         }),
     }
+}
+
+/// The scenario a run was started with, named after the run's scenario (from `config.toml`).
+pub fn run_scenario(run: &RunDir) -> Result<Scenario, RunCommandError> {
+    let config_path = run.config_path();
+    let text =
+        std::fs::read_to_string(&config_path).map_err(|source| crate::runs::RunsError::Io {
+            action: "reading",
+            path: config_path.clone(),
+            source,
+        })?;
+    let mut parsed =
+        scenario::parse(&config_path, &text).map_err(|source| RunCommandError::Config {
+            path: config_path.clone(),
+            source,
+        })?;
+    parsed.name = run.scenario_name();
+    Ok(parsed)
+}
+
+/// The scenario of the run in `run_dir`, for `gradtop watch` to open the right tab.
+pub fn watch_scenario(run_dir: &Path) -> Result<Scenario, RunCommandError> {
+    run_scenario(&RunDir::open(run_dir)?)
 }
 
 /// Writes `run_dir`'s metrics as CSV to `file`, or to `stdout` when `file` is `None`; returns

@@ -24,6 +24,7 @@ fn app_with_data() -> (App, tempfile::TempDir) {
         data_dir: Some(dir.path().to_path_buf()),
         device: DeviceChoice::Cpu,
         runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
+        watch: None,
         scenario: None,
     };
     (App::new(&options, Theme::new(false, false)), dir)
@@ -334,6 +335,7 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
         data_dir: Some(dir.path().to_path_buf()),
         device: DeviceChoice::Cpu,
         runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
+        watch: None,
         scenario: None,
     };
     let mut app = App::new(&options, Theme::new(false, false));
@@ -366,6 +368,7 @@ fn a_scenario_from_train_is_loaded_and_autostarts() {
         data_dir: None,
         device: DeviceChoice::Cpu,
         runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
+        watch: None,
         scenario: Some(s),
     };
     let app = App::new(&options, Theme::new(false, false));

@@ -381,3 +381,84 @@ fn export_writes_csv_and_a_tensorboard_file() {
     let none = run(&mut command(&f, &["export", dir.to_str().unwrap()]));
     assert_eq!(none.status.code(), Some(2));
 }
+
+#[test]
+fn watch_replays_a_run_into_a_read_only_classifier_tab() {
+    use gradtop::app::render::render;
+    use gradtop::app::theme::Theme;
+    use gradtop::app::{update, update_job, Action, App, Options, TabId};
+    use gradtop::jobs::classifier::ClassifierSnapshot;
+    use gradtop::jobs::{follow, JobEvent, JobStatus};
+
+    let f = fixture();
+    let mut args = train_args(0, 1);
+    args.extend(["--steps".into(), "12".into()]);
+    let out = run(&mut command(
+        &f,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(out.status.success());
+    let dir = the_run_dir(&f);
+
+    let options = Options {
+        fps: 10,
+        ascii: true,
+        data_dir: Some(f.data.clone()),
+        device: gradtop::device::DeviceChoice::Cpu,
+        scenario: Some(gradtop::run_commands::watch_scenario(&dir).unwrap()),
+        runs_dir: f.runs.clone(),
+        watch: Some(dir.clone()),
+    };
+    let mut app = App::new(&options, Theme::new(false, true));
+    assert!(
+        !app.classifier.autostart,
+        "a watched run is not trained again"
+    );
+    assert_eq!(app.classifier.config.model.as_str(), "mlp");
+
+    let mut handle = follow::spawn::<ClassifierSnapshot>(&dir).unwrap();
+    let start = Instant::now();
+    loop {
+        match handle.events.try_recv() {
+            Ok(event) => {
+                let done = event == JobEvent::Status(JobStatus::Finished);
+                update_job(&mut app, TabId::Classifier, event);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the follower never reported the end"
+        );
+    }
+    handle.stop_and_join();
+    assert_eq!(
+        app.classifier.loss.points().len(),
+        12,
+        "every train_loss point"
+    );
+    assert_eq!(app.active_jobs(), 0, "quitting a watch asks nothing");
+
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    term.draw(|frame| render(&app, frame)).unwrap();
+    let text: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        text.contains("the run ended at step 12: finished"),
+        "{text}"
+    );
+
+    assert!(update(&mut app, Action::StartRestart).is_empty());
+    assert!(app
+        .toast
+        .as_ref()
+        .is_some_and(|t| t.text.starts_with("read-only")));
+}

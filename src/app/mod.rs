@@ -39,6 +39,9 @@ pub struct Options {
     pub scenario: Option<Scenario>,
     /// The folder new run directories go in (`--runs-dir`, `$GRADTOP_RUNS`, `./runs`).
     pub runs_dir: PathBuf,
+    /// `gradtop watch RUN_DIR`: follow this run read-only instead of training (the scenario is
+    /// the run's, for its tab and panel).
+    pub watch: Option<PathBuf>,
 }
 
 /// The four tabs, in order.
@@ -156,18 +159,26 @@ pub struct App {
     pub device: DeviceChoice,
     /// The folder jobs create their run directories in.
     pub runs_dir: PathBuf,
+    /// The run followed read-only (`gradtop watch`), if any.
+    pub watching: Option<PathBuf>,
 }
 
 impl App {
     /// A dashboard on the classifier tab with its job ready, not running.
     pub fn new(options: &Options, theme: Theme) -> Self {
         let classifier = ClassifierTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
-        let rl = RlTab::new(options.scenario.as_ref());
+        let mut rl = RlTab::new(options.scenario.as_ref());
         let tab = if rl.autostart {
             TabId::Rl
         } else {
             TabId::Classifier
         };
+        let mut classifier = classifier;
+        if options.watch.is_some() {
+            // A watched run is shown, never trained here.
+            classifier.autostart = false;
+            rl.autostart = false;
+        }
         Self {
             theme,
             tab,
@@ -192,6 +203,7 @@ impl App {
             data_dir: options.data_dir.clone(),
             device: options.device,
             runs_dir: options.runs_dir.clone(),
+            watching: options.watch.clone(),
         }
     }
 
@@ -206,6 +218,9 @@ impl App {
 
     /// Jobs that are loading, running or paused.
     pub fn active_jobs(&self) -> usize {
+        if self.watching.is_some() {
+            return 0;
+        }
         usize::from(self.classifier.is_active()) + usize::from(self.rl.is_active())
     }
 

@@ -21,7 +21,7 @@ use super::update::{tick, update_classifier_snapshot, update_job, update_rl_snap
 use super::{map_key, render::render, update, App, Effect, Options, TabId};
 use crate::jobs::classifier::{self, ClassifierSnapshot};
 use crate::jobs::rl::{self, RlSnapshot};
-use crate::jobs::{JobEvent, JobHandle, RunTarget};
+use crate::jobs::{follow, JobEvent, JobHandle, RunTarget};
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -155,6 +155,12 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     };
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame;
+    if let Some(dir) = &options.watch {
+        match app.tab {
+            TabId::Rl => start_in(&mut app, &mut slots.rl, follow::spawn(dir)),
+            _ => start_in(&mut app, &mut slots.classifier, follow::spawn(dir)),
+        }
+    }
 
     if app.classifier.autostart {
         let effects = app.classifier.start(app.device).effects;

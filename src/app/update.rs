@@ -29,6 +29,12 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
         }
         Action::ForceQuit => app.should_quit = true,
+        _ if app.watching.is_some() => {
+            app.toast(
+                ToastLevel::Warn,
+                "read-only: watching a run (gradtop resume RUN_DIR continues it)",
+            );
+        }
         other => {
             let reaction = match app.tab {
                 TabId::Classifier => app.classifier.handle(other, app.device),

@@ -6,6 +6,7 @@
 //! keeps only the latest value, so a slow UI never backs a job up.
 
 pub mod classifier;
+pub mod follow;
 pub mod interrupt;
 pub mod params;
 pub mod record;
