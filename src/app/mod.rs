@@ -22,6 +22,7 @@ pub use update::{update, update_job};
 
 use tabs::classifier::ClassifierTab;
 use tabs::rl::RlTab;
+use tabs::runs::RunsTab;
 use theme::Theme;
 
 /// How the dashboard was started.
@@ -141,6 +142,8 @@ pub struct App {
     pub classifier: ClassifierTab,
     /// The RL tab.
     pub rl: RlTab,
+    /// The Runs tab.
+    pub runs: RunsTab,
     /// An overlay, if shown.
     pub overlay: Overlay,
     /// The bottom-line message, if any.
@@ -184,6 +187,7 @@ impl App {
             tab,
             classifier,
             rl,
+            runs: RunsTab::new(&options.runs_dir),
             overlay: Overlay::None,
             toast: None,
             clock: String::new(),

@@ -25,6 +25,9 @@ use crate::jobs::{follow, JobEvent, JobHandle, RunTarget};
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
+/// How often the Runs tab re-reads the runs folder while it is shown.
+const RUNS_REFRESH: Duration = Duration::from_secs(1);
+
 /// Puts the terminal back the way the shell had it; safe to call more than once.
 pub fn restore_terminal() {
     let _ = disable_raw_mode();
@@ -155,6 +158,9 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     };
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame;
+    let mut runs_index = crate::runs::RunsIndex::new(&app.runs_dir);
+    let mut runs_timer = tokio::time::interval(RUNS_REFRESH);
+    runs_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     if let Some(dir) = &options.watch {
         match app.tab {
             TabId::Rl => start_in(&mut app, &mut slots.rl, follow::spawn(dir)),
@@ -210,6 +216,10 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                     update_job(&mut app, TabId::Rl, event);
                 }
                 dirty |= app.tab == TabId::Rl;
+            }
+            _ = runs_timer.tick(), if app.tab == TabId::Runs => {
+                app.runs.on_refresh(runs_index.refresh().map_err(|e| e.to_string()));
+                dirty = true;
             }
             _ = ticker.tick() => {
                 dirty |= tick(&mut app, clock_label());

@@ -39,6 +39,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             let reaction = match app.tab {
                 TabId::Classifier => app.classifier.handle(other, app.device),
                 TabId::Rl => app.rl.handle(other, app.device),
+                TabId::Runs => app.runs.handle(other),
                 _ => return Vec::new(),
             };
             if let Some((level, text)) = reaction.toast {

@@ -4,6 +4,7 @@ pub mod classifier;
 pub mod panel;
 pub mod placeholder;
 pub mod rl;
+pub mod runs;
 
 use super::{Effect, ToastLevel};
 
