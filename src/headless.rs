@@ -30,9 +30,21 @@ pub fn format_duration(seconds: f64) -> String {
     }
 }
 
+/// Which kind of job is driven, for the wording of progress lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Steps, epochs, loss, samples/s.
+    Classifier,
+    /// Iterations, D and G losses, it/s.
+    Gan,
+    /// Env steps, episodes, mean return, steps/s.
+    Rl,
+}
+
 /// Drives a job handle to its end, printing progress to `out`.
 pub fn drive<S>(
     mut handle: jobs::JobHandle<S>,
+    kind: Kind,
     json_lines: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
@@ -40,6 +52,7 @@ pub fn drive<S>(
     let mut last_line = Instant::now() - LINE_INTERVAL;
     let mut last_loss = f64::NAN;
     let mut mean_return = f64::NAN;
+    let mut d_loss = f64::NAN;
     let mut summary = None;
     let mut failure = None;
     while let Some(event) = handle.events.blocking_recv() {
@@ -50,13 +63,18 @@ pub fn drive<S>(
                 ..
             } => last_loss = value,
             JobEvent::Metric {
+                metric: Metric::DLoss,
+                value,
+                ..
+            } => d_loss = value,
+            JobEvent::Metric {
                 metric: Metric::MeanReturn20,
                 value,
                 ..
             } => mean_return = value,
             JobEvent::Metric {
                 step,
-                metric: metric @ (Metric::TestAccuracy | Metric::TestLoss),
+                metric: metric @ (Metric::TestAccuracy | Metric::TestLoss | Metric::FidCnn),
                 value,
             } => {
                 if json_lines {
@@ -67,6 +85,8 @@ pub fn drive<S>(
                     )?;
                 } else if metric == Metric::TestAccuracy {
                     writeln!(out, "step {step}: test accuracy {value:.4}")?;
+                } else if metric == Metric::FidCnn {
+                    writeln!(out, "iteration {step}: fid_cnn {value:.2}")?;
                 }
             }
             JobEvent::Progress(p) => {
@@ -81,8 +101,14 @@ pub fn drive<S>(
                                    "epoch": p.epoch, "epochs": p.epochs, "train_loss": last_loss,
                                    "mean_return_20": mean_return, "rate": p.rate, "eta_s": p.eta_s})
                         )?;
-                    } else if p.epochs == 0 {
-                        // RL: `epoch` counts episodes and the rate is env steps per second.
+                    } else if kind == Kind::Gan {
+                        writeln!(
+                            out,
+                            "iteration {}/{}  D loss {:.3}  G loss {:.3}  {:.1} it/s  ETA {eta}",
+                            p.step, p.total_steps, d_loss, last_loss, p.rate
+                        )?;
+                    } else if kind == Kind::Rl {
+                        // `epoch` counts episodes and the rate is env steps per second.
                         writeln!(
                             out,
                             "env step {}/{}  episodes {}  mean return {:.1}  {:.0} steps/s  ETA {eta}",

@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only parses the command line and reports errors.
 
 pub mod app;
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod envs;

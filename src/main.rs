@@ -11,6 +11,7 @@ use gradtop::data::{self, DatasetName};
 use gradtop::device::DeviceChoice;
 use gradtop::headless::{self, Outcome};
 use gradtop::jobs::classifier::{self, ClassifierJobSpec};
+use gradtop::jobs::gan::{self, GanJobSpec};
 use gradtop::jobs::rl::{self, RlJobSpec};
 use gradtop::jobs::{interrupt, RunTarget};
 use gradtop::run_commands::{self, RunCommandError};
@@ -111,11 +112,54 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Score 28×28 images in an IDX file (e.g. another framework's GAN samples) with the
+    /// Fréchet distance of gradtop's feature CNN against the dataset's test set (fid_cnn).
+    ScoreSamples {
+        /// IDX image file, raw or .gz.
+        file: PathBuf,
+        /// Reference dataset: mnist or fashion-mnist.
+        #[arg(long)]
+        dataset: DatasetName,
+        /// Score at most this many images from the file.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Measure training throughput on this machine (synthetic data of the real shapes,
+    /// fixed steps after a warm-up): samples/s, iterations/s or env steps/s, ms/step, peak RSS.
+    Bench {
+        /// What to measure.
+        #[arg(value_enum, default_value = "all")]
+        workload: BenchWorkload,
+        /// One JSON object per workload instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Environments: check dynamics against recorded Gymnasium trajectories.
     Env {
         #[command(subcommand)]
         command: EnvCommand,
     },
+}
+
+/// Workloads `gradtop bench` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchWorkload {
+    /// The classifier CNN, batch 32.
+    Cnn,
+    /// The classifier MLP, batch 32.
+    Mlp,
+    /// The MLP GAN, batch 64.
+    Gan,
+    /// The DCGAN, batch 64.
+    Dcgan,
+    /// DQN on CartPole with CleanRL's hyperparameters.
+    Dqn,
+    /// PPO on CartPole with CleanRL's hyperparameters.
+    Ppo,
+    /// CartPole itself: one env and an 8-env vector.
+    Env,
+    /// Everything above.
+    All,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,12 +194,8 @@ enum DataCommand {
 struct UsageError(String);
 
 fn main() -> ExitCode {
-    // candle's CPU kernels run on rayon; with RAYON_NUM_THREADS unset, small matmuls were
-    // measured about 2× slower here, so pin it to the available cores before any thread starts.
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        std::env::set_var("RAYON_NUM_THREADS", cores.to_string());
-    }
+    // Before any thread starts: allocator and thread-pool settings the CPU kernels rely on.
+    gradtop::ops::runtime::init_cpu_runtime();
     if let Err(e) = color_eyre::install() {
         eprintln!("gradtop: {e}");
     }
@@ -203,6 +243,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             scenario: None,
             runs_dir,
             watch: None,
+            max_steps: None,
         })
         .map(|()| ExitCode::SUCCESS),
         Some(Command::Train {
@@ -226,6 +267,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                     scenario: Some(scenario),
                     runs_dir,
                     watch: None,
+                    max_steps: steps,
                 })
                 .map(|()| ExitCode::SUCCESS);
             }
@@ -245,7 +287,20 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         run,
                     })
                     .wrap_err("starting the training thread")?;
-                    headless::drive(handle, json, &mut stdout)?
+                    headless::drive(handle, headless::Kind::Classifier, json, &mut stdout)?
+                }
+                Settings::Gan(config) => {
+                    data::find_dataset(config.dataset, cli.common.data_dir.as_deref())?;
+                    let handle = gan::spawn(GanJobSpec {
+                        scenario: scenario.name.clone(),
+                        config: config.clone(),
+                        data_dir: cli.common.data_dir.clone(),
+                        device: cli.common.device,
+                        max_steps: steps,
+                        run,
+                    })
+                    .wrap_err("starting the training thread")?;
+                    headless::drive(handle, headless::Kind::Gan, json, &mut stdout)?
                 }
                 Settings::Rl(config) => {
                     let handle = rl::spawn(RlJobSpec {
@@ -256,7 +311,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         run,
                     })
                     .wrap_err("starting the training thread")?;
-                    headless::drive(handle, json, &mut stdout)?
+                    headless::drive(handle, headless::Kind::Rl, json, &mut stdout)?
                 }
             };
             Ok(exit_code(outcome))
@@ -277,7 +332,12 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             interrupt::install_handlers().wrap_err("installing signal handlers")?;
             let handle = classifier::spawn(spec).wrap_err("starting the training thread")?;
             let mut stdout = std::io::stdout().lock();
-            Ok(exit_code(headless::drive(handle, json, &mut stdout)?))
+            Ok(exit_code(headless::drive(
+                handle,
+                headless::Kind::Classifier,
+                json,
+                &mut stdout,
+            )?))
         }
         Some(Command::Watch { run_dir }) => {
             let scenario = run_commands::watch_scenario(&run_dir)?;
@@ -289,6 +349,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                 scenario: Some(scenario),
                 runs_dir,
                 watch: Some(run_dir),
+                max_steps: None,
             })
             .map(|()| ExitCode::SUCCESS)
         }
@@ -316,6 +377,46 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::ScoreSamples {
+            file,
+            dataset,
+            limit,
+        }) => {
+            let mut images = data::idx::read_images(&file)?;
+            if (images.rows, images.cols) != (28, 28) {
+                return Err(UsageError(format!(
+                    "{}: images are {}×{}, the feature CNN takes 28×28",
+                    file.display(),
+                    images.rows,
+                    images.cols
+                ))
+                .into());
+            }
+            if let Some(n) = limit.filter(|&n| n < images.count) {
+                images.pixels.truncate(n * 784);
+                images.count = n;
+            }
+            let device = cli.common.device.open().map_err(UsageError)?;
+            let ds =
+                std::sync::Arc::new(data::lookup::load(dataset, cli.common.data_dir.as_deref())?);
+            let net =
+                gradtop::models::feature_cnn::FeatureNet::load_or_train(&ds, &device, &mut |m| {
+                    eprintln!("{m}")
+                })?;
+            let reference = net.stats(&ds.test.images)?;
+            let fid = net.score(&images, &reference)?;
+            println!(
+                "{}",
+                serde_json::json!({"file": file.display().to_string(), "images": images.count,
+                    "dataset": dataset.as_str(), "fid_cnn": fid,
+                    "feature_cnn_accuracy": net.accuracy})
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Bench { workload, json }) => {
+            run_bench(workload, json, cli.common.device)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Env {
             command: EnvCommand::Check { fixture, env },
         }) => {
@@ -338,4 +439,71 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs the chosen benchmarks with a progress bar each and prints their figures.
+fn run_bench(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre::Result<()> {
+    use gradtop::bench;
+    use gradtop::models::gan_config::GanModelKind;
+    use gradtop::models::rl::config::AgentKind;
+    use BenchWorkload as W;
+    let device = device.open().map_err(UsageError)?;
+    let chosen: Vec<W> = match workload {
+        W::All => vec![W::Cnn, W::Mlp, W::Gan, W::Dcgan, W::Dqn, W::Ppo, W::Env],
+        one => vec![one],
+    };
+    if !json {
+        println!(
+            "{:<8} {:>14} {:<12} {:>10} {:>10}",
+            "workload", "rate", "unit", "ms/step", "peak RSS"
+        );
+    }
+    for w in chosen {
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:8} [{bar:30}] {percent:>3}% ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("{w:?}").to_lowercase());
+        let mut progress = |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        };
+        let classifier = bench::ClassifierBench::default();
+        let results = match w {
+            W::Cnn => vec![bench::bench_cnn(&classifier, &device, &mut progress)?],
+            W::Mlp => vec![bench::bench_mlp(&classifier, &device, &mut progress)?],
+            W::Gan => vec![
+                bench::bench_gan(GanModelKind::Mlp, 20, 300, &device, &mut progress)
+                    .map_err(eyre::Report::msg)?,
+            ],
+            W::Dcgan => vec![
+                bench::bench_gan(GanModelKind::Dcgan, 3, 20, &device, &mut progress)
+                    .map_err(eyre::Report::msg)?,
+            ],
+            W::Dqn => vec![
+                bench::bench_rl(AgentKind::Dqn, 2_000, 30_000, &device, &mut progress)
+                    .map_err(eyre::Report::msg)?,
+            ],
+            W::Ppo => vec![
+                bench::bench_rl(AgentKind::Ppo, 2_048, 40_960, &device, &mut progress)
+                    .map_err(eyre::Report::msg)?,
+            ],
+            W::Env => bench::bench_env(8, 20_000_000, &mut progress).map_err(eyre::Report::msg)?,
+            W::All => Vec::new(),
+        };
+        bar.finish_and_clear();
+        for r in results {
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{:<8} {:>14.1} {:<12} {:>10.3} {:>7.0} MB",
+                    r.workload, r.rate, r.unit, r.ms_per_step, r.peak_rss_mb
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::DatasetName;
+use crate::models::gan_config::GanConfig;
 use crate::models::rl::config::RlConfig;
 
 /// Why a scenario cannot be used; every variant names the file, line or key at fault.
@@ -49,6 +50,9 @@ pub enum ScenarioError {
     /// A `--set` is not of the form key=value.
     #[error("--set {0:?}: expected key=value")]
     SetSyntax(String),
+    /// A GAN or RL config refused a value; its message names the key.
+    #[error("{0}")]
+    Config(String),
     /// A value is of the right type but out of range (lr ≤ 0, batch 0, …).
     #[error("{key} = {value}: {reason}")]
     Invalid {
@@ -187,6 +191,8 @@ pub fn invalid(key: &str, value: impl ToString, reason: &str) -> ScenarioError {
 pub enum Settings {
     /// An image classifier.
     Classifier(ClassifierConfig),
+    /// A generative adversarial network.
+    Gan(GanConfig),
     /// A reinforcement-learning agent.
     Rl(RlConfig),
 }
@@ -196,6 +202,7 @@ impl Settings {
     pub fn kind(&self) -> &'static str {
         match self {
             Settings::Classifier(_) => "classifier",
+            Settings::Gan(_) => "gan",
             Settings::Rl(_) => "rl",
         }
     }
@@ -204,6 +211,7 @@ impl Settings {
     pub fn to_table(&self) -> toml::Table {
         let mut table = match self {
             Settings::Classifier(c) => to_table(c),
+            Settings::Gan(c) => to_table(c),
             Settings::Rl(c) => to_table(&c.resolved().unwrap_or_else(|_| c.clone())),
         };
         table.insert("kind".into(), toml::Value::String(self.kind().into()));
@@ -262,6 +270,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let rest = without_kind_line(text, kind.span());
     let settings = match kind.get_ref().as_str() {
         "classifier" => Settings::Classifier(parse_strict(path, &rest)?),
+        "gan" => Settings::Gan(parse_strict(path, &rest)?),
         "rl" => Settings::Rl(parse_strict(path, &rest)?),
         other => {
             return Err(ScenarioError::Kind {
@@ -347,6 +356,7 @@ impl Scenario {
         for set in sets {
             self.settings = match &self.settings {
                 Settings::Classifier(c) => Settings::Classifier(apply_set(c, "classifier", set)?),
+                Settings::Gan(c) => Settings::Gan(apply_set(c, "gan", set)?),
                 Settings::Rl(c) => Settings::Rl(apply_set(c, "rl", set)?),
             };
         }
@@ -358,11 +368,12 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), ScenarioError> {
         match &self.settings {
             Settings::Classifier(c) => c.validate(),
-            Settings::Rl(c) => c.validate().map_err(|e| ScenarioError::Invalid {
-                key: "rl".into(),
-                value: String::new(),
-                reason: e.to_string(),
-            }),
+            Settings::Gan(c) => c
+                .validate()
+                .map_err(|e| ScenarioError::Config(e.to_string())),
+            Settings::Rl(c) => c
+                .validate()
+                .map_err(|e| ScenarioError::Config(e.to_string())),
         }
     }
 }

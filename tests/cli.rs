@@ -329,3 +329,101 @@ fn nested_overrides_are_checked() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("lrr"), "{}", stderr(&out));
 }
+
+#[test]
+fn headless_gan_on_generated_images_moves_and_stays_finite() {
+    let dir = tempfile::tempdir().unwrap();
+    gradtop::data::synthetic::write_dataset(&dir.path().join("mnist"), 640, 200, 5).unwrap();
+    let out = gradtop(
+        &[
+            "train",
+            "scenarios/gan-mlp.toml",
+            "--headless",
+            "--json",
+            "--steps",
+            "60",
+            "--set",
+            "dataset=mnist",
+            "--set",
+            "score_every=30",
+            "--set",
+            "score_samples=200",
+            "--set",
+            "sample_every=20",
+        ],
+        Some(dir.path()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for key in [
+        "d_loss",
+        "g_loss",
+        "d_real",
+        "d_fake",
+        "iterations",
+        "iterations_per_sec",
+        "fid_cnn",
+    ] {
+        let v = &summary[key];
+        assert!(v.as_f64().is_some_and(f64::is_finite), "{key}: {summary}");
+    }
+    assert_eq!(summary["iterations"], 60);
+    // The generator moved away from its untrained state on the feature CNN's scale.
+    let (fid, untrained) = (
+        summary["fid_cnn"].as_f64().unwrap(),
+        summary["fid_cnn_untrained"].as_f64().unwrap(),
+    );
+    assert!(fid != untrained, "{summary}");
+    let evals: Vec<f64> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["fid_cnn"].as_f64().filter(|_| v["event"] == "eval"))
+        .collect();
+    assert!(evals.len() >= 2, "{stdout}");
+}
+
+#[test]
+fn score_samples_rates_real_images_far_better_than_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mnist");
+    gradtop::data::synthetic::write_dataset(&data, 1200, 400, 11).unwrap();
+    // Held-out real images of the same kind, and uniform noise, in IDX form.
+    let (real, _) = gradtop::data::synthetic::generate(400, 99);
+    let real_path = dir.path().join("real.idx.gz");
+    gradtop::data::idx::write_idx(&real_path, &gradtop::data::idx::encode_images(&real)).unwrap();
+    let mut rng = gradtop::rng::Rng::new(3);
+    let noise = gradtop::data::Images {
+        pixels: (0..400 * 784)
+            .map(|_| (rng.next_u64() & 0xff) as u8)
+            .collect(),
+        count: 400,
+        rows: 28,
+        cols: 28,
+    };
+    let noise_path = dir.path().join("noise.idx");
+    gradtop::data::idx::write_idx(&noise_path, &gradtop::data::idx::encode_images(&noise)).unwrap();
+    let score = |p: &Path| {
+        let out = gradtop(
+            &["score-samples", p.to_str().unwrap(), "--dataset", "mnist"],
+            Some(dir.path()),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+        v["fid_cnn"].as_f64().unwrap()
+    };
+    let (real_fid, noise_fid) = (score(&real_path), score(&noise_path));
+    assert!(
+        real_fid * 10.0 < noise_fid,
+        "real {real_fid}, noise {noise_fid}"
+    );
+    let bad = dir.path().join("bad.idx");
+    std::fs::write(&bad, b"\0\0\x08\x01\0\0\0\x05abc").unwrap();
+    let out = gradtop(
+        &["score-samples", bad.to_str().unwrap(), "--dataset", "mnist"],
+        Some(dir.path()),
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("bad.idx"), "{}", stderr(&out));
+}

@@ -26,6 +26,7 @@ fn app_with_data() -> (App, tempfile::TempDir) {
         runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
         watch: None,
         scenario: None,
+        max_steps: None,
     };
     (App::new(&options, Theme::new(false, false)), dir)
 }
@@ -337,6 +338,7 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
         runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
         watch: None,
         scenario: None,
+        max_steps: None,
     };
     let mut app = App::new(&options, Theme::new(false, false));
     let s = screen(&app, 80, 24);
@@ -370,6 +372,7 @@ fn a_scenario_from_train_is_loaded_and_autostarts() {
         runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
         watch: None,
         scenario: Some(s),
+        max_steps: None,
     };
     let app = App::new(&options, Theme::new(false, false));
     assert!(app.classifier.autostart);
@@ -526,5 +529,127 @@ mod rl_tab {
                 JobCommand::Set(Param::Epsilon, _)
             )]
         ));
+    }
+}
+
+mod gan_tab {
+    use super::*;
+    use gradtop::jobs::gan::GanSnapshot;
+
+    fn running_gan_app() -> (App, tempfile::TempDir) {
+        let (mut app, d) = app_with_data();
+        update(&mut app, Action::GoTab(TabId::Gan));
+        let effects = update(&mut app, Action::StartRestart);
+        assert!(matches!(effects.as_slice(), [Effect::StartGan(_)]));
+        update_job(&mut app, TabId::Gan, JobEvent::Status(JobStatus::Running));
+        for it in 1..=200u64 {
+            for (metric, value) in [
+                (Metric::DLoss, 1.2 - it as f64 / 1000.0),
+                (Metric::GLoss, 0.8 + it as f64 / 1000.0),
+                (Metric::DReal, 0.7),
+                (Metric::DFake, 0.4),
+            ] {
+                update_job(
+                    &mut app,
+                    TabId::Gan,
+                    JobEvent::Metric {
+                        step: it,
+                        metric,
+                        value,
+                    },
+                );
+            }
+        }
+        update_job(
+            &mut app,
+            TabId::Gan,
+            JobEvent::Metric {
+                step: 200,
+                metric: Metric::FidCnn,
+                value: 41.3,
+            },
+        );
+        update_job(
+            &mut app,
+            TabId::Gan,
+            JobEvent::Progress(Progress {
+                step: 200,
+                total_steps: 5000,
+                epoch: 0,
+                epochs: 1,
+                rate: 118.0,
+                eta_s: Some(40.0),
+            }),
+        );
+        let samples = (0..64)
+            .map(|i| (0..784).map(|p| ((p + i * 13) % 256) as u8).collect())
+            .collect();
+        gradtop::app::update::update_gan_snapshot(
+            &mut app,
+            Arc::new(GanSnapshot {
+                samples,
+                iteration: 200,
+            }),
+        );
+        (app, d)
+    }
+
+    #[test]
+    fn renders_losses_probabilities_samples_and_score_at_both_sizes() {
+        let (app, _d) = running_gan_app();
+        for (w, h) in [(80, 24), (120, 40)] {
+            let s = screen(&app, w, h);
+            for needle in [
+                "lr_g",
+                "lr_d",
+                "d_steps",
+                "smooth",
+                "loss",
+                "D(x)",
+                "fixed noise",
+                "it 200",
+                "fid_cnn 41.30",
+                "118 it/s",
+            ] {
+                assert!(s.contains(needle), "{w}×{h} lacks {needle:?}:\n{s}");
+            }
+            assert!(s.contains('▀'), "half-block samples at {w}×{h}");
+        }
+    }
+
+    #[test]
+    fn the_grid_shows_at_least_four_by_four_at_80x24() {
+        let (app, _d) = running_gan_app();
+        let s = screen(&app, 80, 24);
+        // Quarter-size images are 7 cells wide: count rows of the grid with 4+ images.
+        let rows_with_four = s
+            .lines()
+            .filter(|l| l.matches("▀▀▀▀▀▀▀").count() >= 4)
+            .count();
+        assert!(rows_with_four >= 16, "{s}");
+    }
+
+    #[test]
+    fn gan_keys_change_live_values_and_export() {
+        let (mut app, _d) = running_gan_app();
+        assert!(matches!(
+            update(&mut app, Action::Right).as_slice(),
+            [Effect::Command(TabId::Gan, JobCommand::Set(Param::LrG, v))] if *v == 4e-4
+        ));
+        update(&mut app, Action::Down);
+        update(&mut app, Action::Down);
+        update(&mut app, Action::Down); // smooth
+        assert!(matches!(
+            update(&mut app, Action::Left).as_slice(),
+            [Effect::Command(TabId::Gan, JobCommand::Set(Param::LabelSmoothing, v))] if (*v - 0.95).abs() < 1e-9
+        ));
+        assert!(matches!(
+            update(&mut app, Action::Export).as_slice(),
+            [Effect::ExportSamples(s)] if s.iteration == 200 && s.samples.len() == 64
+        ));
+        update(&mut app, Action::Down); // batch
+        update(&mut app, Action::Down); // model: needs a restart
+        update(&mut app, Action::Right);
+        assert!(app.toast.as_ref().unwrap().text.contains("restart"));
     }
 }

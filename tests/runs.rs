@@ -408,6 +408,7 @@ fn watch_replays_a_run_into_a_read_only_classifier_tab() {
         scenario: Some(gradtop::run_commands::watch_scenario(&dir).unwrap()),
         runs_dir: f.runs.clone(),
         watch: Some(dir.clone()),
+        max_steps: None,
     };
     let mut app = App::new(&options, Theme::new(false, true));
     assert!(

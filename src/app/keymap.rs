@@ -47,6 +47,8 @@ pub enum Action {
     CloseOverlay,
     /// RL: play the greedy policy in the viewport.
     Watch,
+    /// GAN: write the sample grid to an image file.
+    Export,
     /// Quit, asking first while a job runs.
     Quit,
     /// Quit now (Ctrl-C, or "y" at the question).
@@ -109,6 +111,7 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('c') => Action::Checkpoint,
         KeyCode::Char('u') => Action::UseAlternative,
         KeyCode::Char('w') => Action::Watch,
+        KeyCode::Char('e') => Action::Export,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Esc => Action::CloseOverlay,
         KeyCode::Char('q') => Action::Quit,

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use crate::device::DeviceChoice;
 use crate::jobs::classifier::ClassifierJobSpec;
+use crate::jobs::gan::GanJobSpec;
 use crate::jobs::rl::RlJobSpec;
 use crate::jobs::JobCommand;
 use crate::scenario::Scenario;
@@ -21,6 +22,7 @@ pub use runtime::run_dashboard;
 pub use update::{update, update_job};
 
 use tabs::classifier::ClassifierTab;
+use tabs::gan::GanTab;
 use tabs::rl::RlTab;
 use tabs::runs::RunsTab;
 use theme::Theme;
@@ -43,6 +45,8 @@ pub struct Options {
     /// `gradtop watch RUN_DIR`: follow this run read-only instead of training (the scenario is
     /// the run's, for its tab and panel).
     pub watch: Option<PathBuf>,
+    /// `gradtop train --steps`: the step limit of that scenario's run.
+    pub max_steps: Option<u64>,
 }
 
 /// The four tabs, in order.
@@ -125,8 +129,12 @@ pub struct Toast {
 pub enum Effect {
     /// Start a classifier job (replacing any running one).
     StartClassifier(Box<ClassifierJobSpec>),
+    /// Start a GAN job (replacing any running one).
+    StartGan(Box<GanJobSpec>),
     /// Start an RL job (replacing any running one).
     StartRl(Box<RlJobSpec>),
+    /// Write a GAN sample grid to `gan-samples-itN.pgm` in the working directory.
+    ExportSamples(std::sync::Arc<crate::jobs::gan::GanSnapshot>),
     /// Send a command to a tab's job.
     Command(TabId, JobCommand),
 }
@@ -140,6 +148,8 @@ pub struct App {
     pub tab: TabId,
     /// The classifier tab.
     pub classifier: ClassifierTab,
+    /// The GAN tab.
+    pub gan: GanTab,
     /// The RL tab.
     pub rl: RlTab,
     /// The Runs tab.
@@ -170,22 +180,30 @@ impl App {
     /// A dashboard on the classifier tab with its job ready, not running.
     pub fn new(options: &Options, theme: Theme) -> Self {
         let classifier = ClassifierTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
-        let mut rl = RlTab::new(options.scenario.as_ref());
+        let gan = GanTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
+        let rl = RlTab::new(options.scenario.as_ref());
+        let (mut classifier, mut gan, mut rl) = (classifier, gan, rl);
+        classifier.max_steps = options.max_steps.filter(|_| classifier.autostart);
+        gan.max_steps = options.max_steps.filter(|_| gan.autostart);
+        rl.max_steps = options.max_steps.filter(|_| rl.autostart);
         let tab = if rl.autostart {
             TabId::Rl
+        } else if gan.autostart {
+            TabId::Gan
         } else {
             TabId::Classifier
         };
-        let mut classifier = classifier;
         if options.watch.is_some() {
             // A watched run is shown, never trained here.
             classifier.autostart = false;
+            gan.autostart = false;
             rl.autostart = false;
         }
         Self {
             theme,
             tab,
             classifier,
+            gan,
             rl,
             runs: RunsTab::new(&options.runs_dir),
             overlay: Overlay::None,
@@ -215,6 +233,7 @@ impl App {
     pub fn is_editing(&self) -> bool {
         match self.tab {
             TabId::Classifier => self.classifier.panel.editing.is_some(),
+            TabId::Gan => self.gan.panel.editing.is_some(),
             TabId::Rl => self.rl.panel.editing.is_some(),
             _ => false,
         }
@@ -225,7 +244,9 @@ impl App {
         if self.watching.is_some() {
             return 0;
         }
-        usize::from(self.classifier.is_active()) + usize::from(self.rl.is_active())
+        usize::from(self.classifier.is_active())
+            + usize::from(self.gan.is_active())
+            + usize::from(self.rl.is_active())
     }
 
     /// Shows a message for about four seconds.

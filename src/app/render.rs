@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-use super::tabs::{classifier, placeholder, rl, runs};
+use super::tabs::{classifier, gan, rl, runs};
 use super::widgets::help::render_help;
 use super::{App, Overlay, TabId, ToastLevel};
 
@@ -42,15 +42,7 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     render_tab_bar(app, top, buf);
     match app.tab {
         TabId::Classifier => classifier::render(&app.classifier, body, buf, theme),
-        TabId::Gan => placeholder::render_placeholder(
-            body,
-            buf,
-            "GAN",
-            &[
-                "The GAN tab trains an MLP GAN or a small DCGAN on the same images, plots D and G losses and D(x)/D(G(z)), and draws a grid of samples from a fixed noise batch so you can watch the same digits form.",
-            ],
-            theme,
-        ),
+        TabId::Gan => gan::render(&app.gan, body, buf, theme),
         TabId::Rl => rl::render(&app.rl, body, buf, theme),
         TabId::Runs => runs::render(&app.runs, body, buf, theme),
     }
@@ -84,6 +76,7 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         match jobs {
             0 => match app.tab {
                 TabId::Rl => format!("{} {}", app.rl.config.agent.as_str(), app.rl.status_word()),
+                TabId::Gan => format!("gan {}", app.gan.status_word()),
                 _ => format!("classifier {}", app.classifier.status_word()),
             },
             1 => "1 job running".to_string(),
@@ -112,6 +105,7 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         let hints = match app.tab {
             TabId::Classifier => app.classifier.hints(),
+            TabId::Gan => app.gan.hints(),
             TabId::Rl => app.rl.hints(),
             _ => "1-4 switch tab · ? help · q quit",
         };

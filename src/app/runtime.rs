@@ -17,9 +17,12 @@ use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::theme::Theme;
-use super::update::{tick, update_classifier_snapshot, update_job, update_rl_snapshot};
+use super::update::{
+    tick, update_classifier_snapshot, update_gan_snapshot, update_job, update_rl_snapshot,
+};
 use super::{map_key, render::render, update, App, Effect, Options, TabId};
 use crate::jobs::classifier::{self, ClassifierSnapshot};
+use crate::jobs::gan::{self, GanSnapshot};
 use crate::jobs::rl::{self, RlSnapshot};
 use crate::jobs::{follow, JobEvent, JobHandle, RunTarget};
 
@@ -154,6 +157,7 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut sighup = signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?;
     let mut slots = Slots {
         classifier: Slot::empty(),
+        gan: Slot::empty(),
         rl: Slot::empty(),
     };
     let mut dirty = true;
@@ -164,12 +168,17 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     if let Some(dir) = &options.watch {
         match app.tab {
             TabId::Rl => start_in(&mut app, &mut slots.rl, follow::spawn(dir)),
+            TabId::Gan => start_in(&mut app, &mut slots.gan, follow::spawn(dir)),
             _ => start_in(&mut app, &mut slots.classifier, follow::spawn(dir)),
         }
     }
 
     if app.classifier.autostart {
         let effects = app.classifier.start(app.device).effects;
+        run_effects(&mut app, effects, &mut slots);
+    }
+    if app.gan.autostart {
+        let effects = app.gan.start(app.device).effects;
         run_effects(&mut app, effects, &mut slots);
     }
     if app.rl.autostart {
@@ -207,6 +216,16 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 }
                 dirty |= app.tab == TabId::Classifier;
             }
+            Some(event) = slots.gan.next() => {
+                if event == JobEvent::Snapshot {
+                    if let Some(s) = slots.gan.latest() {
+                        update_gan_snapshot(&mut app, s);
+                    }
+                } else {
+                    update_job(&mut app, TabId::Gan, event);
+                }
+                dirty |= app.tab == TabId::Gan;
+            }
             Some(event) = slots.rl.next() => {
                 if event == JobEvent::Snapshot {
                     if let Some(s) = slots.rl.latest() {
@@ -239,6 +258,7 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     }
     // Let jobs reach a step boundary (and write their exit checkpoints) before leaving.
     slots.classifier.stop_and_join();
+    slots.gan.stop_and_join();
     slots.rl.stop_and_join();
     Ok(())
 }
@@ -246,6 +266,7 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
 /// The job slots of every tab.
 struct Slots {
     classifier: Slot<ClassifierSnapshot>,
+    gan: Slot<GanSnapshot>,
     rl: Slot<RlSnapshot>,
 }
 
@@ -273,11 +294,36 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
                 spec.run = new_run(app);
                 start_in(app, &mut slots.classifier, classifier::spawn(*spec))
             }
+            Effect::StartGan(mut spec) => {
+                spec.run = new_run(app);
+                start_in(app, &mut slots.gan, gan::spawn(*spec))
+            }
             Effect::StartRl(mut spec) => {
                 spec.run = new_run(app);
                 start_in(app, &mut slots.rl, rl::spawn(*spec))
             }
+            Effect::ExportSamples(snapshot) => {
+                let path =
+                    std::path::PathBuf::from(format!("gan-samples-it{}.pgm", snapshot.iteration));
+                let cols = (snapshot.samples.len() as f64).sqrt().ceil() as usize;
+                let result = crate::models::gan_io::write_pgm_grid(
+                    &path,
+                    &snapshot.samples,
+                    28,
+                    28,
+                    cols.max(1),
+                );
+                let (level, text) = match result {
+                    Ok(()) => (
+                        super::ToastLevel::Info,
+                        format!("samples written: {}", path.display()),
+                    ),
+                    Err(e) => (super::ToastLevel::Error, format!("export failed: {e}")),
+                };
+                app.toast(level, text);
+            }
             Effect::Command(TabId::Classifier, command) => slots.classifier.send(command),
+            Effect::Command(TabId::Gan, command) => slots.gan.send(command),
             Effect::Command(TabId::Rl, command) => slots.rl.send(command),
             Effect::Command(_, _) => {}
         }

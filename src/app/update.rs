@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::{Action, App, Effect, Overlay, TabId, ToastLevel};
 use crate::jobs::classifier::ClassifierSnapshot;
+use crate::jobs::gan::GanSnapshot;
 use crate::jobs::rl::RlSnapshot;
 use crate::jobs::JobEvent;
 
@@ -38,9 +39,9 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         other => {
             let reaction = match app.tab {
                 TabId::Classifier => app.classifier.handle(other, app.device),
+                TabId::Gan => app.gan.handle(other, app.device),
                 TabId::Rl => app.rl.handle(other, app.device),
                 TabId::Runs => app.runs.handle(other),
-                _ => return Vec::new(),
             };
             if let Some((level, text)) = reaction.toast {
                 app.toast(level, text);
@@ -55,6 +56,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 pub fn update_job(app: &mut App, tab: TabId, event: JobEvent) {
     let toast = match tab {
         TabId::Classifier => app.classifier.on_event(event),
+        TabId::Gan => app.gan.on_event(event),
         TabId::Rl => app.rl.on_event(event),
         _ => None,
     };
@@ -66,6 +68,11 @@ pub fn update_job(app: &mut App, tab: TabId, event: JobEvent) {
 /// Takes the classifier job's newest snapshot.
 pub fn update_classifier_snapshot(app: &mut App, snapshot: Arc<ClassifierSnapshot>) {
     app.classifier.on_snapshot(snapshot);
+}
+
+/// Takes the GAN job's newest sample grid.
+pub fn update_gan_snapshot(app: &mut App, snapshot: Arc<GanSnapshot>) {
+    app.gan.on_snapshot(snapshot);
 }
 
 /// Takes the RL job's newest snapshot.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Optimizer, VarMap};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -17,7 +17,9 @@ use crate::data::batch::{gather, PixelScale};
 use crate::data::{lookup, BatchPlan, Dataset, Split, CLASSES};
 use crate::device::DeviceChoice;
 use crate::models::classifier::ClassifierModel;
+use crate::models::init::seeded_var_builder;
 use crate::models::loss::softmax_cross_entropy;
+use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;
 use crate::runs::{restore_varmap, varmap_tensors, Checkpoint};
 use crate::scenario::{ClassifierConfig, Settings};
@@ -97,7 +99,7 @@ pub struct ClassifierTrainer {
     device: Device,
     varmap: VarMap,
     model: ClassifierModel,
-    optimizer: candle_nn::AdamW,
+    optimizer: Adam,
     rng: Rng,
     /// The RNG as it was before `plan` was shuffled, so a checkpoint can rebuild the epoch order.
     epoch_rng: Rng,
@@ -148,18 +150,17 @@ impl ClassifierTrainer {
         device: Device,
     ) -> candle_core::Result<Self> {
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let vb = seeded_var_builder(&varmap, Rng::new(config.seed), DType::F32, &device);
         let model = ClassifierModel::new(config.model, vb)?;
-        let mut rng = Rng::new(config.seed);
-        crate::models::init::reinit_uniform(&varmap, &mut rng)?;
-        let optimizer = candle_nn::AdamW::new(
-            varmap.all_vars(),
-            ParamsAdamW {
+        let mut rng = Rng::new(config.seed ^ 0x0da7a);
+        // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01).
+        let optimizer = Adam::from_varmap(
+            &varmap,
+            AdamConfig {
                 lr: config.lr,
                 beta1: config.beta1,
                 beta2: config.beta2,
                 eps: 1e-8,
-                // Keras and PyTorch Adam apply no weight decay; candle's default is 0.01.
                 weight_decay: 0.0,
             },
         )?;
@@ -238,21 +239,23 @@ impl ClassifierTrainer {
         Ok(tensors)
     }
 
-    /// Optimizer state for a checkpoint (`adam.m.<var>`, `adam.v.<var>`, `adam.step`). candle's
-    /// AdamW keeps its moments private, so this is empty until the optimizer is
-    /// `crate::ops::adam::Adam`, whose `state_tensors()` goes here.
+    /// Adam's moments and step for a checkpoint: `adam.m.<var>`, `adam.v.<var>` (shape of the
+    /// variable) and `adam.step` (i64, shape (1,)).
     fn optimizer_state(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
-        Ok(Vec::new())
+        self.optimizer.state_tensors()
     }
 
-    /// Restores what [`Self::optimizer_state`] wrote; false when the optimizer started afresh
-    /// (`crate::ops::adam::Adam::load_state_tensors` goes here).
+    /// Restores what [`Self::optimizer_state`] wrote; false (and Adam starts afresh) for a
+    /// checkpoint without moments.
     fn load_optimizer_state(
         &mut self,
         tensors: &HashMap<String, Tensor>,
     ) -> candle_core::Result<bool> {
-        let _ = tensors;
-        Ok(false)
+        if !tensors.contains_key(crate::ops::adam::STEP_TENSOR) {
+            return Ok(false);
+        }
+        self.optimizer.load_state_tensors(tensors)?;
+        Ok(true)
     }
 
     /// The counters, RNG state and hyperparameters a checkpoint's sidecar stores.
@@ -263,7 +266,7 @@ impl ClassifierTrainer {
             plan_position: self.plan.position(),
             epoch_rng: self.epoch_rng.state(),
             rng: self.rng.state(),
-            optimizer_state: !self.optimizer_state().map(|t| t.is_empty()).unwrap_or(true),
+            optimizer_state: true,
             config: self.config.clone(),
         }
     }
@@ -762,7 +765,10 @@ mod tests {
         restored
             .train_step()
             .expect("a step to move away from the checkpoint");
-        assert!(!restored.restore(&checkpoint).expect("restore"));
+        assert!(
+            restored.restore(&checkpoint).expect("restore"),
+            "Adam's moments are in the checkpoint"
+        );
         assert_eq!(weights(&restored), weights(&original));
         assert_eq!(restored.checkpoint_state(), original.checkpoint_state());
         assert_eq!(restored.config().lr, 5e-4);
@@ -774,5 +780,13 @@ mod tests {
             assert_eq!(a, b);
         }
         assert_eq!(original.rng.state(), restored.rng.state());
+        // With weights, moments, data order and RNG restored, training continues identically
+        // (both plans were advanced alike above).
+        for _ in 0..5 {
+            let a = original.train_step().expect("step").loss;
+            let b = restored.train_step().expect("step").loss;
+            assert_eq!(a, b);
+        }
+        assert_eq!(weights(&restored), weights(&original));
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod classifier;
 pub mod follow;
+pub mod gan;
 pub mod interrupt;
 pub mod params;
 pub mod record;

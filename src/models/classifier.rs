@@ -1,63 +1,113 @@
-//! The classifier models behind one type, chosen by the scenario's `model` key.
+//! The classifier model a scenario names: `model = "cnn"` or `"mlp"`.
 
-use candle_core::{Module, Result, Tensor};
-use candle_nn::{conv2d_no_bias, linear, Conv2d, Linear, VarBuilder};
+use candle_core::{Result, Tensor};
+use candle_nn::{Module, VarBuilder};
 
-use crate::scenario::ModelKind;
+use super::{cnn::Cnn, mlp::Mlp};
 
-/// A classifier producing `(batch, 10)` logits from `(batch, 1, 28, 28)` images.
+/// Errors building a classifier.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifierError {
+    /// The scenario named a model that does not exist.
+    #[error("unknown classifier model `{0}` (expected `cnn` or `mlp`)")]
+    UnknownModel(String),
+    /// Creating or loading the weights failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Either classifier, so jobs can hold whichever the scenario picked behind one type.
 #[derive(Debug, Clone)]
 pub enum ClassifierModel {
-    /// The CNN.
-    Cnn {
-        /// 1 → 32 channels, 3×3.
-        conv1: Conv2d,
-        /// 5408 → 128.
-        fc1: Linear,
-        /// 128 → 10.
-        fc2: Linear,
-    },
-    /// The MLP.
-    Mlp {
-        /// 784 → 256.
-        fc1: Linear,
-        /// 256 → 128.
-        fc2: Linear,
-        /// 128 → 10.
-        fc3: Linear,
-    },
+    /// The convolutional network (the default).
+    Cnn(Cnn),
+    /// The fully connected network.
+    Mlp(Mlp),
 }
 
 impl ClassifierModel {
-    /// Builds the architecture with weights under `vb`.
-    pub fn new(kind: ModelKind, vb: VarBuilder) -> Result<Self> {
+    /// Model names accepted by [`ClassifierModel::from_name`].
+    pub const NAMES: [&'static str; 2] = ["cnn", "mlp"];
+
+    /// Builds the architecture a scenario's `model` key chose.
+    pub fn new(kind: crate::scenario::ModelKind, vb: VarBuilder) -> Result<Self> {
         Ok(match kind {
-            ModelKind::Cnn => ClassifierModel::Cnn {
-                conv1: conv2d_no_bias(1, 32, 3, Default::default(), vb.pp("conv1"))?,
-                fc1: linear(32 * 13 * 13, 128, vb.pp("fc1"))?,
-                fc2: linear(128, 10, vb.pp("fc2"))?,
-            },
-            ModelKind::Mlp => ClassifierModel::Mlp {
-                fc1: linear(784, 256, vb.pp("fc1"))?,
-                fc2: linear(256, 128, vb.pp("fc2"))?,
-                fc3: linear(128, 10, vb.pp("fc3"))?,
-            },
+            crate::scenario::ModelKind::Cnn => Self::Cnn(Cnn::new(vb)?),
+            crate::scenario::ModelKind::Mlp => Self::Mlp(Mlp::new(vb)?),
         })
+    }
+
+    /// Builds the model called `name` (`"cnn"` or `"mlp"`, case-insensitive).
+    pub fn from_name(name: &str, vb: VarBuilder) -> std::result::Result<Self, ClassifierError> {
+        match name.to_ascii_lowercase().as_str() {
+            "cnn" => Ok(Self::Cnn(Cnn::new(vb)?)),
+            "mlp" => Ok(Self::Mlp(Mlp::new(vb)?)),
+            _ => Err(ClassifierError::UnknownModel(name.to_string())),
+        }
+    }
+
+    /// The model's name as a scenario spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Cnn(_) => "cnn",
+            Self::Mlp(_) => "mlp",
+        }
+    }
+
+    /// Penultimate activations `(batch, 128)` for images `(batch, 1, 28, 28)`.
+    pub fn features(&self, images: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Cnn(m) => m.features(images),
+            Self::Mlp(m) => m.features(images),
+        }
     }
 }
 
 impl Module for ClassifierModel {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// Logits `(batch, 10)`.
+    fn forward(&self, images: &Tensor) -> Result<Tensor> {
         match self {
-            ClassifierModel::Cnn { conv1, fc1, fc2 } => {
-                let h = conv1.forward(x)?.relu()?.max_pool2d(2)?.flatten_from(1)?;
-                fc2.forward(&fc1.forward(&h)?.relu()?)
-            }
-            ClassifierModel::Mlp { fc1, fc2, fc3 } => {
-                let h = x.flatten_from(1)?;
-                let h = fc1.forward(&h)?.relu()?;
-                fc3.forward(&fc2.forward(&h)?.relu()?)
-            }
+            Self::Cnn(m) => m.forward(images),
+            Self::Mlp(m) => m.forward(images),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::init::seeded_var_builder;
+    use crate::rng::Rng;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    fn vb(varmap: &VarMap) -> VarBuilder<'static> {
+        seeded_var_builder(varmap, Rng::new(0), DType::F32, &Device::Cpu)
+    }
+
+    #[test]
+    fn models_and_optimizer_can_move_to_a_training_thread() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<ClassifierModel>();
+        assert_send::<crate::ops::adam::Adam>();
+    }
+
+    #[test]
+    fn builds_each_named_model_and_rejects_unknown_names() {
+        for name in ClassifierModel::NAMES {
+            let varmap = VarMap::new();
+            let model = ClassifierModel::from_name(name, vb(&varmap)).unwrap();
+            assert_eq!(model.name(), name);
+            let x = Tensor::zeros((2, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
+            assert_eq!(model.forward(&x).unwrap().dims(), [2, 10]);
+            assert_eq!(model.features(&x).unwrap().dims(), [2, 128]);
+        }
+        let varmap = VarMap::new();
+        assert!(matches!(
+            ClassifierModel::from_name("CNN", vb(&varmap)),
+            Ok(ClassifierModel::Cnn(_))
+        ));
+        let err = ClassifierModel::from_name("resnet", vb(&VarMap::new())).unwrap_err();
+        assert!(err.to_string().contains("`resnet`"), "{err}");
     }
 }

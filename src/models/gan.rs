@@ -68,32 +68,40 @@ pub enum Params {
 /// of both GANs goes through here, so a faster linear kernel is a one-place change.
 fn dense(layer: &Linear, x: &Tensor, params: Params) -> Result<Tensor> {
     match params {
-        Params::Trainable => layer.forward(x),
-        Params::Frozen => {
-            Linear::new(layer.weight().detach(), layer.bias().map(Tensor::detach)).forward(x)
-        }
+        Params::Trainable => match layer.bias() {
+            Some(b) => crate::ops::linear::linear(x, layer.weight(), b),
+            None => layer.forward(x),
+        },
+        Params::Frozen => match layer.bias() {
+            Some(b) => crate::ops::linear::linear(x, &layer.weight().detach(), &b.detach()),
+            None => Linear::new(layer.weight().detach(), None).forward(x),
+        },
     }
 }
 
-/// `x (batch, c_in, h, w)` through a convolution layer, weights tracked or frozen: the one
-/// place every GAN convolution runs, so a faster conv kernel is a one-line change.
+/// Cross-correlation `x (batch, c_in, h, w) ⊛ kernel (c_out, c_in, kh, kw)`, symmetric zero
+/// padding, no dilation. Every discriminator convolution runs through here, with the signature
+/// of `crate::ops::conv2d::conv2d`, so a faster kernel is a one-line change.
+fn convolve(x: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    crate::ops::conv2d::conv2d(x, kernel, padding, stride)
+}
+
+/// Adds a per-channel bias `(c,)` to `(batch, c, h, w)`.
+fn add_channel_bias(y: Tensor, bias: Option<Tensor>) -> Result<Tensor> {
+    match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
+        None => Ok(y),
+    }
+}
+
+/// `x (batch, c_in, h, w)` through a convolution layer, weights tracked or frozen.
 fn conv(layer: &Conv2d, x: &Tensor, params: Params) -> Result<Tensor> {
     let config = layer.config();
     let (weight, bias) = match params {
         Params::Trainable => (layer.weight().clone(), layer.bias().cloned()),
         Params::Frozen => (layer.weight().detach(), layer.bias().map(Tensor::detach)),
     };
-    let y = x.conv2d(
-        &weight,
-        config.padding,
-        config.stride,
-        config.dilation,
-        config.groups,
-    )?;
-    match bias {
-        Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
-        None => Ok(y),
-    }
+    add_channel_bias(convolve(x, &weight, config.padding, config.stride)?, bias)
 }
 
 /// MLP generator: z `(batch, z_dim)` → 256 → 512 → 784, LeakyReLU(0.2), tanh → `(batch, 1, 28, 28)`.

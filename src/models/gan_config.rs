@@ -41,6 +41,12 @@ pub const MAX_D_STEPS: usize = 100;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GanConfig {
+    /// Which images to learn.
+    pub dataset: crate::data::DatasetName,
+    /// Training iterations (one G update each).
+    pub iterations: u64,
+    /// Seeds weights, the fixed noise batch and data order.
+    pub seed: u64,
     /// Architecture: "mlp" or "dcgan". Needs a restart to change.
     pub model: GanModelKind,
     /// Length of the noise vector z. Needs a restart to change.
@@ -73,6 +79,9 @@ pub struct GanConfig {
 impl Default for GanConfig {
     fn default() -> Self {
         Self {
+            dataset: crate::data::DatasetName::Mnist,
+            iterations: 5000,
+            seed: 42,
             model: GanModelKind::Mlp,
             z_dim: 100,
             lr_g: 2e-4,
@@ -175,6 +184,9 @@ pub fn value_as_count(key: &'static str, value: f64) -> Result<usize, GanConfigE
 impl GanConfig {
     /// Checks every key, so a scenario with a bad value fails before any tensor is allocated.
     pub fn validate(&self) -> Result<(), GanConfigError> {
+        if self.iterations == 0 {
+            return Err(invalid("iterations", 0, "an integer ≥ 1"));
+        }
         if !(1..=MAX_Z_DIM).contains(&self.z_dim) {
             return Err(invalid("z_dim", self.z_dim, "an integer in 1..=4096"));
         }

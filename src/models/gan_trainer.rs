@@ -5,7 +5,7 @@
 //! setters and apply from the next call to [`GanTrainer::step`].
 
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Optimizer, VarBuilder, VarMap};
 
 use crate::models::gan::{
     discriminator_loss, generator_loss, images_to_u8, init_weights, mean_probability, split_halves,
@@ -19,7 +19,7 @@ use crate::models::gan_health::{diagnose, GanStepReport, GanWarning, HEALTH_WIND
 use crate::rng::Rng;
 
 /// The optimizer of both networks; one line to swap for a checkpointable Adam.
-type GanOptimizer = AdamW;
+type GanOptimizer = crate::ops::adam::Adam;
 
 /// Adam's ε, as in PyTorch.
 const ADAM_EPS: f64 = 1e-8;
@@ -69,7 +69,7 @@ pub struct GanTrainer {
 fn adam(vars: Vec<Var>, lr: f64, config: &GanConfig) -> candle_core::Result<GanOptimizer> {
     GanOptimizer::new(
         vars,
-        ParamsAdamW {
+        crate::ops::adam::AdamConfig {
             lr,
             beta1: config.beta1,
             beta2: config.beta2,
@@ -525,6 +525,20 @@ mod tests {
             trainer.set_param("lr", 1.0),
             Err(GanConfigError::UnknownKey(_))
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn trainer_can_move_to_a_job_thread_and_data_errors_pass_through() -> Result<(), GanError> {
+        fn assert_send<T: Send>() {}
+        assert_send::<GanTrainer>();
+        let mut trainer = GanTrainer::new(&small(GanModelKind::Mlp), &Device::Cpu, 1)?;
+        let err = trainer
+            .step_with(|| Err(std::io::Error::other("disk gone")))
+            .expect_err("the batch source failed");
+        assert!(matches!(err, GanError::Data(_)));
+        assert!(err.to_string().contains("disk gone"), "{err}");
+        assert_eq!(trainer.iteration(), 0);
         Ok(())
     }
 

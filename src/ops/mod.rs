@@ -1,1 +1,12 @@
 //! Fast CPU kernels as candle custom ops, used where candle's own CPU kernels are slow.
+
+pub mod adam;
+pub mod bias_act;
+pub mod conv2d;
+pub mod conv_block;
+mod cpu;
+pub mod linear;
+pub mod maxpool;
+pub mod runtime;
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -90,6 +90,8 @@ pub struct ClassifierTab {
     pub data: DataStatus,
     /// Start the job as soon as the dashboard opens (`gradtop train` without `--headless`).
     pub autostart: bool,
+    /// Step limit for runs started here (`gradtop train --steps`).
+    pub max_steps: Option<u64>,
     data_dir: Option<PathBuf>,
 }
 
@@ -117,6 +119,7 @@ impl ClassifierTab {
             log: VecDeque::new(),
             data,
             autostart,
+            max_steps: None,
             data_dir: data_dir.map(Path::to_path_buf),
         }
     }
@@ -179,7 +182,7 @@ impl ClassifierTab {
             config: self.config.clone(),
             data_dir: self.data_dir.clone(),
             device,
-            max_steps: None,
+            max_steps: self.max_steps,
             run: crate::jobs::RunTarget::Off,
         }
     }
@@ -292,7 +295,14 @@ impl ClassifierTab {
                     .get("test_accuracy")
                     .and_then(|v| v.as_f64())
                     .unwrap_or(f64::NAN);
-                self.push_log(format!("done: test accuracy {acc:.4}"));
+                let rate = s
+                    .get("samples_per_sec")
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0);
+                self.push_log(format!(
+                    "done: test accuracy {acc:.4}, {} samples/s",
+                    thousands(rate.round() as u64)
+                ));
             }
             JobEvent::Snapshot => {}
         }

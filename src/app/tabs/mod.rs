@@ -1,6 +1,7 @@
 //! One module per tab: its state, how actions and job events change it, and how it draws.
 
 pub mod classifier;
+pub mod gan;
 pub mod panel;
 pub mod placeholder;
 pub mod rl;

@@ -88,6 +88,8 @@ pub struct RlTab {
     pub log: VecDeque<String>,
     /// Start as soon as the dashboard opens.
     pub autostart: bool,
+    /// Step limit for runs started here (`gradtop train --steps`).
+    pub max_steps: Option<u64>,
 }
 
 impl RlTab {
@@ -116,6 +118,7 @@ impl RlTab {
             solved: None,
             log: VecDeque::new(),
             autostart,
+            max_steps: None,
         }
     }
 
@@ -198,6 +201,7 @@ impl RlTab {
             config: self.config.clone(),
             panel: self.panel.clone(),
             log: std::mem::take(&mut self.log),
+            max_steps: self.max_steps,
             ..Self::new(None)
         };
         self.status = Some(JobStatus::Loading("starting".into()));
@@ -215,7 +219,7 @@ impl RlTab {
             scenario: self.scenario.clone(),
             config: self.config.clone(),
             device,
-            max_steps: None,
+            max_steps: self.max_steps,
             run: crate::jobs::RunTarget::Off,
         }))])
     }

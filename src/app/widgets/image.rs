@@ -112,3 +112,72 @@ mod tests {
         assert_eq!(out, vec![50, 227]);
     }
 }
+
+/// Scale and layout of an image grid: each 28×28 image shrinks by `factor` and the grid
+/// holds `cols × rows` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GridFit {
+    /// Downsampling factor (1, 2 or 4).
+    pub factor: usize,
+    /// Images per row.
+    pub cols: usize,
+    /// Rows of images.
+    pub rows: usize,
+}
+
+/// Picks the largest images that still show at least `want` of them in `width × height`
+/// cells (one column gap between images), falling back to the smallest scale.
+pub fn fit_grid(width: u16, height: u16, side: usize, want: usize) -> GridFit {
+    let fit = |factor: usize| {
+        let w = side / factor;
+        let h = w.div_ceil(2);
+        let cols = (width as usize + 1) / (w + 1);
+        let rows = height as usize / h;
+        GridFit { factor, cols, rows }
+    };
+    [1, 2, 4]
+        .into_iter()
+        .map(fit)
+        .find(|g| g.cols * g.rows >= want)
+        .unwrap_or_else(|| fit(4))
+}
+
+/// Draws square greyscale images (`side × side` u8 each) as a grid filling `area`.
+pub fn render_image_grid(
+    area: ratatui::layout::Rect,
+    buf: &mut ratatui::buffer::Buffer,
+    images: &[Vec<u8>],
+    side: usize,
+    want: usize,
+    mode: ImageMode,
+) {
+    let g = fit_grid(area.width, area.height, side, want);
+    let w = side / g.factor;
+    let h = w.div_ceil(2);
+    for (i, img) in images.iter().take(g.cols * g.rows).enumerate() {
+        let (cx, cy) = (i % g.cols, i / g.cols);
+        let x = area.x + (cx * (w + 1)) as u16;
+        let y = area.y + (cy * h) as u16;
+        let (small, sw, sh) = downsample(img, side, side, g.factor);
+        for (r, line) in image_lines(&small, sw, sh, mode).iter().enumerate() {
+            buf.set_line(x, y + r as u16, line, w as u16);
+        }
+    }
+}
+
+#[cfg(test)]
+mod grid_tests {
+    use super::*;
+
+    #[test]
+    fn grid_prefers_big_images_but_shows_enough() {
+        // 80×24 dashboard: the sample pane is about 36×20 → quarter-size images, 4×4 or more.
+        let g = fit_grid(36, 20, 28, 16);
+        assert_eq!(g.factor, 4);
+        assert!(g.cols * g.rows >= 16, "{g:?}");
+        // A roomy pane gets half-size images.
+        let g = fit_grid(60, 30, 28, 16);
+        assert_eq!(g.factor, 2);
+        assert_eq!((g.cols, g.rows), (4, 4));
+    }
+}

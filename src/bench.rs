@@ -1,0 +1,315 @@
+//! Throughput benchmarks: train a model on synthetic data of the real shapes for a fixed number
+//! of steps after a warm-up and report samples/s, ms/step and peak RSS (`gradtop bench`).
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Module, Optimizer, VarMap};
+
+use crate::models::classifier::{ClassifierError, ClassifierModel};
+use crate::models::init::seeded_var_builder;
+use crate::ops::adam::{Adam, AdamConfig};
+use crate::rng::Rng;
+
+/// One workload's figures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BenchResult {
+    /// What ran, e.g. `cnn`.
+    pub workload: String,
+    /// Training samples per second over the measured steps (images for the classifiers and
+    /// GANs, env steps for RL and the environment).
+    pub samples_per_sec: f64,
+    /// The workload's natural rate: samples/s, iterations/s or env steps/s.
+    pub rate: f64,
+    /// Unit of `rate`.
+    pub unit: &'static str,
+    /// Mean wall time of one optimisation step, in milliseconds.
+    pub ms_per_step: f64,
+    /// Peak resident set size of the process so far (VmHWM), in MiB; 0 where unavailable.
+    pub peak_rss_mb: f64,
+}
+
+/// Shape of a classifier benchmark; the defaults match the PyTorch peer script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassifierBench {
+    /// Images per step.
+    pub batch: usize,
+    /// Untimed steps first (allocator and thread-pool warm-up).
+    pub warmup_steps: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// Seed of the synthetic data and the initial weights.
+    pub seed: u64,
+}
+
+impl Default for ClassifierBench {
+    fn default() -> Self {
+        Self {
+            batch: 32,
+            warmup_steps: 30,
+            steps: 400,
+            seed: 0,
+        }
+    }
+}
+
+/// Trains the classifier `model` (`"cnn"`/`"mlp"`) with Adam (lr 1e-3) and softmax
+/// cross-entropy on one fixed synthetic batch `(batch, 1, 28, 28)` in [0, 1] with labels in
+/// 0..10, calling `progress(done, total)` after every step (warm-up included).
+pub fn bench_classifier(
+    model: &str,
+    bench: &ClassifierBench,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BenchResult, ClassifierError> {
+    crate::ops::runtime::retain_freed_memory();
+    let mut rng = Rng::new(bench.seed);
+    let varmap = VarMap::new();
+    let vb = seeded_var_builder(&varmap, Rng::new(rng.next_u64()), DType::F32, device);
+    let net = ClassifierModel::from_name(model, vb)?;
+    let mut optimizer = Adam::from_varmap(&varmap, AdamConfig::default())?;
+
+    let pixels: Vec<f32> = (0..bench.batch * 28 * 28).map(|_| rng.next_f32()).collect();
+    let labels: Vec<u32> = (0..bench.batch).map(|_| rng.below(10) as u32).collect();
+    let images = Tensor::from_vec(pixels, (bench.batch, 1, 28, 28), device)?;
+    let labels = Tensor::from_vec(labels, bench.batch, device)?;
+
+    let total = bench.warmup_steps + bench.steps;
+    let mut step = |done: usize| -> candle_core::Result<()> {
+        let logits = net.forward(&images)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+        optimizer.backward_step(&loss)?;
+        progress(done, total);
+        Ok(())
+    };
+    for i in 0..bench.warmup_steps {
+        step(i + 1)?;
+    }
+    device.synchronize()?;
+    let start = Instant::now();
+    for i in 0..bench.steps {
+        step(bench.warmup_steps + i + 1)?;
+    }
+    device.synchronize()?;
+    let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    Ok(BenchResult {
+        workload: net.name().to_string(),
+        samples_per_sec: (bench.steps * bench.batch) as f64 / seconds,
+        rate: (bench.steps * bench.batch) as f64 / seconds,
+        unit: "samples/s",
+        ms_per_step: 1e3 * seconds / bench.steps.max(1) as f64,
+        peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+    })
+}
+
+/// [`bench_classifier`] for the CNN.
+pub fn bench_cnn(
+    bench: &ClassifierBench,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BenchResult, ClassifierError> {
+    bench_classifier("cnn", bench, device, progress)
+}
+
+/// [`bench_classifier`] for the MLP.
+pub fn bench_mlp(
+    bench: &ClassifierBench,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BenchResult, ClassifierError> {
+    bench_classifier("mlp", bench, device, progress)
+}
+
+/// Trains the MLP GAN or the DCGAN (batch 64, Adam 2e-4, β1 0.5) on synthetic "real" images
+/// uniform in [−1, 1] for `warmup + iterations` iterations; the rate is iterations/s.
+pub fn bench_gan(
+    model: crate::models::gan_config::GanModelKind,
+    warmup: usize,
+    iterations: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BenchResult, String> {
+    use crate::models::gan_config::GanConfig;
+    use crate::models::gan_trainer::GanTrainer;
+    crate::ops::runtime::retain_freed_memory();
+    let config = GanConfig {
+        model,
+        score_every: 0,
+        ..GanConfig::default()
+    };
+    let mut trainer = GanTrainer::new(&config, device, 0).map_err(|e| e.to_string())?;
+    let mut rng = Rng::new(1);
+    let n = config.batch_size * 28 * 28;
+    let real = Tensor::from_vec(
+        (0..n)
+            .map(|_| rng.next_f32() * 2.0 - 1.0)
+            .collect::<Vec<_>>(),
+        (config.batch_size, 1, 28, 28),
+        device,
+    )
+    .map_err(|e| e.to_string())?;
+    let total = warmup + iterations;
+    let mut start = Instant::now();
+    for i in 0..total {
+        if i == warmup {
+            device.synchronize().map_err(|e| e.to_string())?;
+            start = Instant::now();
+        }
+        trainer.step(&real).map_err(|e| e.to_string())?;
+        progress(i + 1, total);
+    }
+    device.synchronize().map_err(|e| e.to_string())?;
+    let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let rate = iterations as f64 / seconds;
+    Ok(BenchResult {
+        workload: model.as_str().replace("mlp", "gan"),
+        samples_per_sec: rate * config.batch_size as f64,
+        rate,
+        unit: "it/s",
+        ms_per_step: 1e3 * seconds / iterations.max(1) as f64,
+        peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+    })
+}
+
+/// Trains an RL agent on CartPole for `env_steps` env steps after a warm-up of `warmup` env
+/// steps; the rate is env steps/s of training. DQN uses CleanRL's hyperparameters (so the
+/// figure compares with the CleanRL peer) but starts learning after 1,000 steps, so the timed
+/// part is all training.
+pub fn bench_rl(
+    agent: crate::models::rl::config::AgentKind,
+    warmup: u64,
+    env_steps: u64,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BenchResult, String> {
+    use crate::models::rl::config::{AgentKind, Preset, RlConfig};
+    use crate::models::rl::trainer::RlTrainer;
+    crate::ops::runtime::retain_freed_memory();
+    let mut config = RlConfig {
+        agent,
+        preset: Preset::Cleanrl,
+        stop_when_solved: false,
+        max_env_steps: Some(warmup + env_steps + 10_000),
+        ..RlConfig::default()
+    };
+    if agent == AgentKind::Dqn {
+        config.dqn.learning_starts = Some(1_000);
+    }
+    let mut trainer = RlTrainer::new(&config, device, 0).map_err(|e| e.to_string())?;
+    let total = warmup + env_steps;
+    let mut start = Instant::now();
+    let mut timed_from = None;
+    let mut updates = 0u64;
+    loop {
+        let done = trainer.counters().env_steps;
+        if timed_from.is_none() && done >= warmup {
+            timed_from = Some(done);
+            start = Instant::now();
+        }
+        if done >= total {
+            break;
+        }
+        trainer.step().map_err(|e| e.to_string())?;
+        updates += 1;
+        progress(done.min(total) as usize, total as usize);
+    }
+    let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let measured = trainer.counters().env_steps - timed_from.unwrap_or(0);
+    let rate = measured as f64 / seconds;
+    Ok(BenchResult {
+        workload: agent.as_str().to_string(),
+        samples_per_sec: rate,
+        rate,
+        unit: "env steps/s",
+        ms_per_step: 1e3 * seconds / updates.max(1) as f64,
+        peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+    })
+}
+
+/// Steps CartPole-v1 with random actions: one env, then `num_envs` in a vector env (with
+/// auto-reset); the rate is env steps/s.
+pub fn bench_env(
+    num_envs: usize,
+    steps: u64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<BenchResult>, String> {
+    use crate::envs::{CartPole, VecCartPole};
+    let mut rng = Rng::new(7);
+    let mut env = CartPole::new(0);
+    env.reset_state(Some(0));
+    let start = Instant::now();
+    for i in 0..steps {
+        let out = env.step_unchecked(rng.next_u64() & 1 == 1);
+        if out.terminated || out.truncated {
+            env.reset_state(None);
+        }
+        if i % 1_000_000 == 0 {
+            progress(i as usize, 2 * steps as usize);
+        }
+    }
+    let single = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let mut venv = VecCartPole::cartpole(num_envs, 0).map_err(|e| e.to_string())?;
+    venv.reset(Some(0));
+    let mut actions = vec![0usize; num_envs];
+    let rounds = steps / num_envs as u64;
+    let start = Instant::now();
+    for i in 0..rounds {
+        for a in &mut actions {
+            *a = (rng.next_u64() & 1) as usize;
+        }
+        venv.step(&actions).map_err(|e| e.to_string())?;
+        if i % 100_000 == 0 {
+            progress((steps + i * num_envs as u64) as usize, 2 * steps as usize);
+        }
+    }
+    let vector = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let result = |workload: String, n: u64, seconds: f64| BenchResult {
+        workload,
+        samples_per_sec: n as f64 / seconds,
+        rate: n as f64 / seconds,
+        unit: "env steps/s",
+        ms_per_step: 1e3 * seconds / n.max(1) as f64,
+        peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+    };
+    Ok(vec![
+        result("env".into(), steps, single),
+        result(format!("env×{num_envs}"), rounds * num_envs as u64, vector),
+    ])
+}
+
+/// Peak resident set size of this process in MiB, from `VmHWM` in /proc/self/status (Linux);
+/// `None` elsewhere.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_positive_figures_and_progress_for_each_classifier() {
+        let bench = ClassifierBench {
+            batch: 8,
+            warmup_steps: 2,
+            steps: 3,
+            seed: 1,
+        };
+        for model in ["cnn", "mlp"] {
+            let mut calls = Vec::new();
+            let result =
+                bench_classifier(model, &bench, &Device::Cpu, &mut |d, t| calls.push((d, t)))
+                    .unwrap();
+            assert_eq!(result.workload, model);
+            assert!(result.samples_per_sec > 0.0 && result.ms_per_step > 0.0);
+            assert!((result.samples_per_sec * result.ms_per_step / 1e3 - 8.0).abs() < 1e-6);
+            assert!(result.peak_rss_mb > 1.0, "VmHWM is readable on Linux");
+            assert_eq!(calls, (1..=5).map(|d| (d, 5)).collect::<Vec<_>>());
+        }
+        let err = bench_classifier("vgg", &bench, &Device::Cpu, &mut |_, _| {}).unwrap_err();
+        assert!(err.to_string().contains("vgg"));
+    }
+}

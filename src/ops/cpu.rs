@@ -1,0 +1,231 @@
+//! Shared plumbing for the CPU kernels: typed views of candle storage and a safe matrix multiply.
+
+use candle_core::{backend::BackendStorage, bail, CpuStorage, Layout, Result};
+
+/// The f32 elements a contiguous layout covers, or an error naming `op` when the storage is not
+/// f32 or the layout is strided (callers make inputs contiguous before applying an op).
+pub(crate) fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        bail!("{op}: expected f32 storage, got {:?}", storage.dtype())
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!(
+            "{op}: expected a contiguous tensor, got strides {:?}",
+            layout.stride()
+        ),
+    }
+}
+
+/// Row and column strides of a matrix operand, in elements.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Strides {
+    pub row: usize,
+    pub col: usize,
+}
+
+impl Strides {
+    /// A row-major matrix with `cols` columns.
+    pub(crate) fn row_major(cols: usize) -> Self {
+        Self { row: cols, col: 1 }
+    }
+
+    /// The transpose of a row-major matrix with `cols` columns (read as `rows`-by-`cols`^T).
+    pub(crate) fn transposed(cols_of_stored: usize) -> Self {
+        Self {
+            row: 1,
+            col: cols_of_stored,
+        }
+    }
+
+    /// One past the largest element offset a `rows`×`cols` matrix with these strides touches.
+    fn extent(&self, rows: usize, cols: usize) -> usize {
+        if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * self.row + (cols - 1) * self.col + 1
+        }
+    }
+}
+
+/// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)` on f32 through the `gemm` crate, the kernel candle
+/// itself uses; `accumulate` adds to `dst` instead of overwriting it. `threads > 1` lets gemm
+/// split the product across the rayon pool (use 1 when the caller already runs in parallel).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_strides: Strides,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: Strides,
+    rhs: &[f32],
+    rhs_strides: Strides,
+    threads: usize,
+) {
+    assert!(
+        dst.len() >= dst_strides.extent(m, n)
+            && lhs.len() >= lhs_strides.extent(m, k)
+            && rhs.len() >= rhs_strides.extent(k, n),
+        "matmul operands must cover their ({m}×{k})·({k}×{n}) extents"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                for c in 0..n {
+                    dst[r * dst_strides.row + c * dst_strides.col] = 0.0;
+                }
+            }
+        }
+        return;
+    }
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the assert above guarantees every index gemm computes from these strides lies
+    // inside the three slices, and `dst` is borrowed mutably so it cannot alias `lhs`/`rhs`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_strides.col as isize,
+            dst_strides.row as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_strides.col as isize,
+            lhs_strides.row as isize,
+            rhs.as_ptr(),
+            rhs_strides.col as isize,
+            rhs_strides.row as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// Threads the kernels may use: rayon's global pool, which gemm (inside candle's matmul too)
+/// already uses; `RAYON_NUM_THREADS` sets it for both.
+pub(crate) fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// Below this many elements a kernel runs on the calling thread: waking the pool costs more than
+/// it saves, and on a busy machine a parallel region can stall on a descheduled worker.
+pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 15;
+
+/// Calls `f(i)` for every `i` in `0..n_items` on rayon's pool (work-stealing, so uneven items
+/// balance and the caller sleeps instead of spinning while it waits).
+pub(crate) fn parallel_for(n_items: usize, f: impl Fn(usize) + Sync + Send) {
+    use rayon::prelude::*;
+    (0..n_items).into_par_iter().for_each(f)
+}
+
+/// A mutable slice split into `chunk_len`-sized pieces that different threads may write.
+pub(crate) struct ChunkedMut<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    chunk_len: usize,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: the only access is `chunk`, whose callers promise each index is taken by one thread.
+unsafe impl<T: Send> Send for ChunkedMut<'_, T> {}
+unsafe impl<T: Send> Sync for ChunkedMut<'_, T> {}
+
+impl<'a, T> ChunkedMut<'a, T> {
+    /// `chunk_len` must be positive.
+    pub(crate) fn new(data: &'a mut [T], chunk_len: usize) -> Self {
+        assert!(chunk_len > 0, "chunks must not be empty");
+        Self {
+            ptr: data.as_mut_ptr(),
+            len: data.len(),
+            chunk_len,
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// Number of chunks (the last may be short).
+    pub(crate) fn count(&self) -> usize {
+        self.len.div_ceil(self.chunk_len)
+    }
+
+    /// Chunk `i`.
+    ///
+    /// # Safety
+    /// No two live references may be to the same chunk: call at most once per `i` per parallel
+    /// region.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn chunk(&self, i: usize) -> &mut [T] {
+        let start = i * self.chunk_len;
+        assert!(start < self.len, "chunk index in range");
+        let len = self.chunk_len.min(self.len - start);
+        // SAFETY: in bounds by the assert; exclusive by the caller's promise.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+}
+
+/// Runs `f(i, chunk_i)` for every `chunk_len`-sized chunk of `data`; in parallel when `work`
+/// (elements the whole call touches) reaches [`PARALLEL_MIN_ELEMS`].
+pub(crate) fn for_each_chunk_mut<T: Send>(
+    data: &mut [T],
+    chunk_len: usize,
+    work: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
+    if data.is_empty() || chunk_len == 0 {
+        return;
+    }
+    if work < PARALLEL_MIN_ELEMS || threads() == 1 {
+        data.chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+        return;
+    }
+    let chunks = ChunkedMut::new(data, chunk_len);
+    // SAFETY: parallel_for hands every index to exactly one call.
+    parallel_for(chunks.count(), |i| f(i, unsafe { chunks.chunk(i) }));
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's reusable scratch buffer of at least `len` elements (contents
+/// unspecified), so per-image buffers are allocated once per thread, not once per call.
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        f(&mut buf[..len])
+    })
+}
+
+/// Sum of a slice with eight independent accumulators, so it vectorises.
+pub(crate) fn sum(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
