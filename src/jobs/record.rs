@@ -203,6 +203,22 @@ impl EventSink {
         }
     }
 
+    /// Writes the buffered metric records now, so a checkpoint never gets ahead of its curve.
+    fn flush_logs(&self) {
+        let mut slot = self
+            .recorder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(recorder) = slot.as_mut() {
+            if let Err(e) = recorder.logs.metrics.flush() {
+                *slot = None;
+                let _ = self.tx.send(JobEvent::Notice(format!(
+                    "run logs can no longer be written: {e}"
+                )));
+            }
+        }
+    }
+
     fn attach(&self, recorder: Recorder) {
         *self
             .recorder
@@ -305,6 +321,9 @@ impl RunSession {
         state: &S,
         reason: &str,
     ) -> Result<PathBuf, String> {
+        // Every metric up to `step` reaches the disk before the checkpoint does: a run killed
+        // right after it resumes with its whole curve.
+        self.events.flush_logs();
         let checkpoints = self.dir.checkpoints_dir();
         let info =
             write_checkpoint(&checkpoints, step, tensors, state).map_err(|e| e.to_string())?;
