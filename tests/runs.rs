@@ -278,6 +278,15 @@ fn a_killed_run_refuses_a_second_writer_then_resumes_from_its_checkpoint() {
 
 #[test]
 fn sigterm_checkpoints_and_records_an_interrupted_end() {
+    stop_signal_checkpoints_and_records_an_interrupted_end(libc::SIGTERM);
+}
+
+#[test]
+fn sighup_from_a_dropped_connection_checkpoints_first() {
+    stop_signal_checkpoints_and_records_an_interrupted_end(libc::SIGHUP);
+}
+
+fn stop_signal_checkpoints_and_records_an_interrupted_end(signal: libc::c_int) {
     let f = fixture();
     let args = train_args(1000, 2000);
     let mut child = command(&f, &args.iter().map(String::as_str).collect::<Vec<_>>())
@@ -302,9 +311,9 @@ fn sigterm_checkpoints_and_records_an_interrupted_end() {
         std::thread::sleep(Duration::from_millis(50));
     };
     // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    assert_eq!(status.code(), Some(128 + signal));
 
     let events = events(&dir);
     let (step, reason) = events
