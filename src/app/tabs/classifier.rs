@@ -11,7 +11,9 @@ use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use super::panel::{job_keys, live_change, status_word, Panel, PanelOutcome, PanelRow};
+use super::panel::{
+    job_keys, live_change, push_event_log, status_word, Panel, PanelOutcome, PanelRow,
+};
 use super::Reaction;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, Trace};
@@ -299,10 +301,8 @@ impl ClassifierTab {
                     .get("samples_per_sec")
                     .and_then(|v| v.as_f64())
                     .unwrap_or(0.0);
-                self.push_log(format!(
-                    "done: test accuracy {acc:.4}, {} samples/s",
-                    thousands(rate.round() as u64)
-                ));
+                self.push_log(format!("done: test acc {acc:.4}"));
+                self.push_log(format!("avg {} samples/s", thousands(rate.round() as u64)));
             }
             JobEvent::Snapshot => {}
         }
@@ -512,18 +512,13 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
             p.eta_s.map(format_duration).unwrap_or_else(|| "?".into())
         )));
     }
-    let used = lines.len();
-    let room = (inner.height as usize).saturating_sub(used + 1);
-    if room > 0 && !tab.log.is_empty() {
-        lines.push(Line::styled("events", theme.dim()));
-        let start = tab.log.len().saturating_sub(room.saturating_sub(1).max(1));
-        lines.extend(
-            tab.log
-                .iter()
-                .skip(start)
-                .map(|l| Line::styled(l.clone(), theme.dim())),
-        );
-    }
+    push_event_log(
+        &mut lines,
+        &tab.log,
+        inner.height as usize,
+        inner.width as usize,
+        theme,
+    );
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .render(inner, buf);

@@ -152,6 +152,32 @@ pub fn live_change(tab: TabId, active: bool, param: Param, value: f64) -> Reacti
     }
 }
 
+/// Appends the newest entries of a tab's event log under an "events" heading, one row each
+/// (cut to `width` with an ellipsis), as many as fit below `lines` in `height` rows.
+pub fn push_event_log(
+    lines: &mut Vec<ratatui::text::Line<'static>>,
+    log: &std::collections::VecDeque<String>,
+    height: usize,
+    width: usize,
+    theme: &crate::app::theme::Theme,
+) {
+    let room = height.saturating_sub(lines.len() + 1);
+    if room < 2 || log.is_empty() {
+        return;
+    }
+    lines.push(ratatui::text::Line::styled("events", theme.dim()));
+    let start = log.len().saturating_sub(room - 1);
+    lines.extend(log.iter().skip(start).map(|entry| {
+        let text = if entry.chars().count() > width {
+            let cut: String = entry.chars().take(width.saturating_sub(1)).collect();
+            format!("{cut}…")
+        } else {
+            entry.clone()
+        };
+        ratatui::text::Line::styled(text, theme.dim())
+    }));
+}
+
 /// Short status word for the top bar.
 pub fn status_word(status: Option<&JobStatus>) -> &'static str {
     match status {

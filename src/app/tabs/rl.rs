@@ -11,7 +11,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::classifier::thousands;
-use super::panel::{job_keys, live_change, status_word, Panel, PanelOutcome, PanelRow};
+use super::panel::{
+    job_keys, live_change, push_event_log, status_word, Panel, PanelOutcome, PanelRow,
+};
 use super::Reaction;
 use crate::app::theme::Theme;
 use crate::app::widgets::cartpole::CartPoleWidget;
@@ -538,17 +540,13 @@ fn render_panel(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
             )));
         }
     }
-    let room = (inner.height as usize).saturating_sub(lines.len() + 1);
-    if room > 0 && !tab.log.is_empty() {
-        lines.push(Line::styled("events", theme.dim()));
-        let start = tab.log.len().saturating_sub(room.saturating_sub(1).max(1));
-        lines.extend(
-            tab.log
-                .iter()
-                .skip(start)
-                .map(|l| Line::styled(l.clone(), theme.dim())),
-        );
-    }
+    push_event_log(
+        &mut lines,
+        &tab.log,
+        inner.height as usize,
+        inner.width as usize,
+        theme,
+    );
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .render(inner, buf);
