@@ -15,5 +15,6 @@ pub mod models;
 pub mod ops;
 pub mod progress;
 pub mod rng;
+pub mod run_commands;
 pub mod runs;
 pub mod scenario;

@@ -13,6 +13,8 @@ use gradtop::headless::{self, Outcome};
 use gradtop::jobs::classifier::{self, ClassifierJobSpec};
 use gradtop::jobs::gan::{self, GanJobSpec};
 use gradtop::jobs::rl::{self, RlJobSpec};
+use gradtop::jobs::{interrupt, RunTarget};
+use gradtop::run_commands::{self, RunCommandError};
 use gradtop::scenario::{self, Settings};
 
 /// Train and watch neural networks live in the terminal: an image classifier, a GAN and
@@ -45,6 +47,9 @@ struct Common {
     /// Draw with plain ASCII instead of block and braille glyphs.
     #[arg(long, global = true)]
     ascii: bool,
+    /// Folder of run directories (default: $GRADTOP_RUNS, else ./runs).
+    #[arg(long, global = true, value_name = "DIR")]
+    runs_dir: Option<PathBuf>,
 }
 
 fn parse_device(s: &str) -> Result<DeviceChoice, String> {
@@ -72,6 +77,35 @@ enum Command {
         /// Seed for weights and data order (same as --set seed=N).
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
+    },
+    /// Continue a stopped, interrupted or crashed classifier run from its newest checkpoint,
+    /// headless, appending to its logs.
+    Resume {
+        /// The run directory, e.g. runs/20261129-021455-mnist-cnn.
+        run_dir: PathBuf,
+        /// One JSON object per line, the last one the run's summary.
+        #[arg(long)]
+        json: bool,
+        /// Stop once the run has trained this many steps in all.
+        #[arg(long, value_name = "N")]
+        steps: Option<u64>,
+    },
+    /// Follow a run read-only in the dashboard (one training headless elsewhere, or a finished
+    /// one): its curves, hyperparameter changes, checkpoints and end.
+    Watch {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
+    /// Export a run's metrics: CSV (to stdout or FILE) and/or TensorBoard event files.
+    Export {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Write step,t,name,value rows to FILE, or to stdout without FILE.
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        csv: Option<Option<PathBuf>>,
+        /// Write a TensorBoard event file under DIR/<run name>/.
+        #[arg(long, value_name = "DIR")]
+        tensorboard: Option<PathBuf>,
     },
     /// Datasets: download and verify.
     Data {
@@ -172,6 +206,7 @@ fn main() -> ExitCode {
             eprintln!("Error: {err:#}");
             let bad_input = err.chain().any(|c| {
                 c.is::<UsageError>()
+                    || c.is::<RunCommandError>()
                     || c.is::<scenario::ScenarioError>()
                     || matches!(
                         c.downcast_ref::<data::DataError>(),
@@ -183,7 +218,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Exit status of a finished headless run: 0, 1 when it failed, 128 + N after signal N.
+fn exit_code(outcome: Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Success(_) => match interrupt::signal() {
+            Some(signal) => ExitCode::from((128 + signal).clamp(0, 255) as u8),
+            None => ExitCode::SUCCESS,
+        },
+        Outcome::Failed(reason) => {
+            eprintln!("Error: the run failed: {reason}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn run(cli: Cli) -> eyre::Result<ExitCode> {
+    let runs_dir = gradtop::runs::resolve_runs_parent(cli.common.runs_dir.as_deref());
     match cli.command {
         None => gradtop::app::run_dashboard(gradtop::app::Options {
             fps: cli.common.fps,
@@ -191,6 +241,8 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             data_dir: cli.common.data_dir,
             device: cli.common.device,
             scenario: None,
+            runs_dir,
+            watch: None,
             max_steps: None,
         })
         .map(|()| ExitCode::SUCCESS),
@@ -213,11 +265,15 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                     data_dir: cli.common.data_dir,
                     device: cli.common.device,
                     scenario: Some(scenario),
+                    runs_dir,
+                    watch: None,
                     max_steps: steps,
                 })
                 .map(|()| ExitCode::SUCCESS);
             }
             cli.common.device.open().map_err(UsageError)?;
+            interrupt::install_handlers().wrap_err("installing signal handlers")?;
+            let run = RunTarget::New { parent: runs_dir };
             let mut stdout = std::io::stdout().lock();
             let outcome = match &scenario.settings {
                 Settings::Classifier(config) => {
@@ -228,6 +284,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         data_dir: cli.common.data_dir.clone(),
                         device: cli.common.device,
                         max_steps: steps,
+                        run,
                     })
                     .wrap_err("starting the training thread")?;
                     headless::drive(handle, headless::Kind::Classifier, json, &mut stdout)?
@@ -240,6 +297,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         data_dir: cli.common.data_dir.clone(),
                         device: cli.common.device,
                         max_steps: steps,
+                        run,
                     })
                     .wrap_err("starting the training thread")?;
                     headless::drive(handle, headless::Kind::Gan, json, &mut stdout)?
@@ -250,18 +308,74 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                         config: config.clone(),
                         device: cli.common.device,
                         max_steps: steps,
+                        run,
                     })
                     .wrap_err("starting the training thread")?;
                     headless::drive(handle, headless::Kind::Rl, json, &mut stdout)?
                 }
             };
-            match outcome {
-                Outcome::Success(_) => Ok(ExitCode::SUCCESS),
-                Outcome::Failed(reason) => {
-                    eprintln!("Error: the run failed: {reason}");
-                    Ok(ExitCode::from(1))
+            Ok(exit_code(outcome))
+        }
+        Some(Command::Resume {
+            run_dir,
+            json,
+            steps,
+        }) => {
+            let spec = run_commands::resume_spec(
+                &run_dir,
+                cli.common.data_dir.clone(),
+                cli.common.device,
+                steps,
+            )?;
+            data::find_dataset(spec.config.dataset, cli.common.data_dir.as_deref())?;
+            cli.common.device.open().map_err(UsageError)?;
+            interrupt::install_handlers().wrap_err("installing signal handlers")?;
+            let handle = classifier::spawn(spec).wrap_err("starting the training thread")?;
+            let mut stdout = std::io::stdout().lock();
+            Ok(exit_code(headless::drive(
+                handle,
+                headless::Kind::Classifier,
+                json,
+                &mut stdout,
+            )?))
+        }
+        Some(Command::Watch { run_dir }) => {
+            let scenario = run_commands::watch_scenario(&run_dir)?;
+            gradtop::app::run_dashboard(gradtop::app::Options {
+                fps: cli.common.fps,
+                ascii: cli.common.ascii,
+                data_dir: cli.common.data_dir,
+                device: cli.common.device,
+                scenario: Some(scenario),
+                runs_dir,
+                watch: Some(run_dir),
+                max_steps: None,
+            })
+            .map(|()| ExitCode::SUCCESS)
+        }
+        Some(Command::Export {
+            run_dir,
+            csv,
+            tensorboard,
+        }) => {
+            if csv.is_none() && tensorboard.is_none() {
+                return Err(UsageError(
+                    "say what to export: --csv [FILE] and/or --tensorboard DIR".into(),
+                )
+                .into());
+            }
+            if let Some(file) = csv {
+                let mut stdout = std::io::stdout().lock();
+                let count = run_commands::export_csv_to(&run_dir, file.as_deref(), &mut stdout)?;
+                if let Some(file) = file {
+                    eprintln!("wrote {count} metric records to {}", file.display());
                 }
             }
+            if let Some(logdir) = tensorboard {
+                let path = run_commands::export_tensorboard_to(&run_dir, &logdir)?;
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::ScoreSamples {
             file,

@@ -9,6 +9,10 @@ fn gradtop(args: &[&str], data_dir: Option<&Path>) -> Output {
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("GRADTOP_DATA")
+        .env(
+            "GRADTOP_RUNS",
+            std::env::temp_dir().join("gradtop-test-runs"),
+        )
         .env("HOME", std::env::temp_dir().join("gradtop-test-home"))
         .env(
             "XDG_CACHE_HOME",

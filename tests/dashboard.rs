@@ -23,6 +23,8 @@ fn app_with_data() -> (App, tempfile::TempDir) {
         ascii: false,
         data_dir: Some(dir.path().to_path_buf()),
         device: DeviceChoice::Cpu,
+        runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
+        watch: None,
         scenario: None,
         max_steps: None,
     };
@@ -333,6 +335,8 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
         ascii: false,
         data_dir: Some(dir.path().to_path_buf()),
         device: DeviceChoice::Cpu,
+        runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
+        watch: None,
         scenario: None,
         max_steps: None,
     };
@@ -365,6 +369,8 @@ fn a_scenario_from_train_is_loaded_and_autostarts() {
         ascii: false,
         data_dir: None,
         device: DeviceChoice::Cpu,
+        runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
+        watch: None,
         scenario: Some(s),
         max_steps: None,
     };

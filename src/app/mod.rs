@@ -24,6 +24,7 @@ pub use update::{update, update_job};
 use tabs::classifier::ClassifierTab;
 use tabs::gan::GanTab;
 use tabs::rl::RlTab;
+use tabs::runs::RunsTab;
 use theme::Theme;
 
 /// How the dashboard was started.
@@ -39,6 +40,11 @@ pub struct Options {
     pub device: DeviceChoice,
     /// A scenario from `gradtop train` to load into its tab and start.
     pub scenario: Option<Scenario>,
+    /// The folder new run directories go in (`--runs-dir`, `$GRADTOP_RUNS`, `./runs`).
+    pub runs_dir: PathBuf,
+    /// `gradtop watch RUN_DIR`: follow this run read-only instead of training (the scenario is
+    /// the run's, for its tab and panel).
+    pub watch: Option<PathBuf>,
     /// `gradtop train --steps`: the step limit of that scenario's run.
     pub max_steps: Option<u64>,
 }
@@ -146,6 +152,8 @@ pub struct App {
     pub gan: GanTab,
     /// The RL tab.
     pub rl: RlTab,
+    /// The Runs tab.
+    pub runs: RunsTab,
     /// An overlay, if shown.
     pub overlay: Overlay,
     /// The bottom-line message, if any.
@@ -162,6 +170,10 @@ pub struct App {
     pub data_dir: Option<PathBuf>,
     /// Device choice passed to jobs.
     pub device: DeviceChoice,
+    /// The folder jobs create their run directories in.
+    pub runs_dir: PathBuf,
+    /// The run followed read-only (`gradtop watch`), if any.
+    pub watching: Option<PathBuf>,
 }
 
 impl App {
@@ -181,12 +193,19 @@ impl App {
         } else {
             TabId::Classifier
         };
+        if options.watch.is_some() {
+            // A watched run is shown, never trained here.
+            classifier.autostart = false;
+            gan.autostart = false;
+            rl.autostart = false;
+        }
         Self {
             theme,
             tab,
             classifier,
             gan,
             rl,
+            runs: RunsTab::new(&options.runs_dir),
             overlay: Overlay::None,
             toast: None,
             clock: String::new(),
@@ -205,6 +224,8 @@ impl App {
             fps: options.fps.max(1),
             data_dir: options.data_dir.clone(),
             device: options.device,
+            runs_dir: options.runs_dir.clone(),
+            watching: options.watch.clone(),
         }
     }
 
@@ -220,6 +241,9 @@ impl App {
 
     /// Jobs that are loading, running or paused.
     pub fn active_jobs(&self) -> usize {
+        if self.watching.is_some() {
+            return 0;
+        }
         usize::from(self.classifier.is_active())
             + usize::from(self.gan.is_active())
             + usize::from(self.rl.is_active())

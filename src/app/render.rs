@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-use super::tabs::{classifier, gan, placeholder, rl};
+use super::tabs::{classifier, gan, rl, runs};
 use super::widgets::help::render_help;
 use super::{App, Overlay, TabId, ToastLevel};
 
@@ -44,13 +44,7 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
         TabId::Classifier => classifier::render(&app.classifier, body, buf, theme),
         TabId::Gan => gan::render(&app.gan, body, buf, theme),
         TabId::Rl => rl::render(&app.rl, body, buf, theme),
-        TabId::Runs => placeholder::render_placeholder(
-            body,
-            buf,
-            "Runs",
-            &["The Runs tab lists every run on disk, overlays their curves and resumes them from checkpoints."],
-            theme,
-        ),
+        TabId::Runs => runs::render(&app.runs, body, buf, theme),
     }
     render_bottom(app, bottom, buf);
     match app.overlay {

@@ -24,9 +24,12 @@ use super::{map_key, render::render, update, App, Effect, Options, TabId};
 use crate::jobs::classifier::{self, ClassifierSnapshot};
 use crate::jobs::gan::{self, GanSnapshot};
 use crate::jobs::rl::{self, RlSnapshot};
-use crate::jobs::{JobEvent, JobHandle};
+use crate::jobs::{follow, JobEvent, JobHandle, RunTarget};
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// How often the Runs tab re-reads the runs folder while it is shown.
+const RUNS_REFRESH: Duration = Duration::from_secs(1);
 
 /// Puts the terminal back the way the shell had it; safe to call more than once.
 pub fn restore_terminal() {
@@ -159,6 +162,16 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     };
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame;
+    let mut runs_index = crate::runs::RunsIndex::new(&app.runs_dir);
+    let mut runs_timer = tokio::time::interval(RUNS_REFRESH);
+    runs_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    if let Some(dir) = &options.watch {
+        match app.tab {
+            TabId::Rl => start_in(&mut app, &mut slots.rl, follow::spawn(dir)),
+            TabId::Gan => start_in(&mut app, &mut slots.gan, follow::spawn(dir)),
+            _ => start_in(&mut app, &mut slots.classifier, follow::spawn(dir)),
+        }
+    }
 
     if app.classifier.autostart {
         let effects = app.classifier.start(app.device).effects;
@@ -223,11 +236,21 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 }
                 dirty |= app.tab == TabId::Rl;
             }
+            _ = runs_timer.tick(), if app.tab == TabId::Runs => {
+                app.runs.on_refresh(runs_index.refresh().map_err(|e| e.to_string()));
+                dirty = true;
+            }
             _ = ticker.tick() => {
                 dirty |= tick(&mut app, clock_label());
             }
-            _ = sigterm.recv() => app.should_quit = true,
-            _ = sighup.recv() => app.should_quit = true,
+            _ = sigterm.recv() => {
+                crate::jobs::interrupt::request(libc::SIGTERM);
+                app.should_quit = true;
+            }
+            _ = sighup.recv() => {
+                crate::jobs::interrupt::request(libc::SIGHUP);
+                app.should_quit = true;
+            }
         }
         if app.should_quit {
             break;
@@ -257,14 +280,28 @@ fn start_in<S>(app: &mut App, slot: &mut Slot<S>, spawned: std::io::Result<JobHa
     }
 }
 
+/// Every job the dashboard starts records a new run directory.
+fn new_run(app: &App) -> RunTarget {
+    RunTarget::New {
+        parent: app.runs_dir.clone(),
+    }
+}
+
 fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
     for effect in effects {
         match effect {
-            Effect::StartClassifier(spec) => {
+            Effect::StartClassifier(mut spec) => {
+                spec.run = new_run(app);
                 start_in(app, &mut slots.classifier, classifier::spawn(*spec))
             }
-            Effect::StartGan(spec) => start_in(app, &mut slots.gan, gan::spawn(*spec)),
-            Effect::StartRl(spec) => start_in(app, &mut slots.rl, rl::spawn(*spec)),
+            Effect::StartGan(mut spec) => {
+                spec.run = new_run(app);
+                start_in(app, &mut slots.gan, gan::spawn(*spec))
+            }
+            Effect::StartRl(mut spec) => {
+                spec.run = new_run(app);
+                start_in(app, &mut slots.rl, rl::spawn(*spec))
+            }
             Effect::ExportSamples(snapshot) => {
                 let path =
                     std::path::PathBuf::from(format!("gan-samples-it{}.pgm", snapshot.iteration));

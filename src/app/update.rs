@@ -30,12 +30,18 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
         }
         Action::ForceQuit => app.should_quit = true,
+        _ if app.watching.is_some() => {
+            app.toast(
+                ToastLevel::Warn,
+                "read-only: watching a run (gradtop resume RUN_DIR continues it)",
+            );
+        }
         other => {
             let reaction = match app.tab {
                 TabId::Classifier => app.classifier.handle(other, app.device),
                 TabId::Gan => app.gan.handle(other, app.device),
                 TabId::Rl => app.rl.handle(other, app.device),
-                _ => return Vec::new(),
+                TabId::Runs => app.runs.handle(other),
             };
             if let Some((level, text)) = reaction.toast {
                 app.toast(level, text);

@@ -1,14 +1,17 @@
 //! The classifier job: trains the CNN or MLP on an IDX dataset, evaluates on the test set,
 //! and reports loss, accuracy, speed, sample predictions and a confusion matrix.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Module, D};
+use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Optimizer, VarMap};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::record::{self, RunSession, RunTarget};
 use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
 use crate::data::batch::{gather, PixelScale};
 use crate::data::{lookup, BatchPlan, Dataset, Split, CLASSES};
@@ -18,7 +21,8 @@ use crate::models::init::seeded_var_builder;
 use crate::models::loss::softmax_cross_entropy;
 use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;
-use crate::scenario::ClassifierConfig;
+use crate::runs::{restore_varmap, varmap_tensors, Checkpoint};
+use crate::scenario::{ClassifierConfig, Settings};
 
 /// Test images shown in the sample grid (a fixed set, so the user sees predictions change).
 pub const SAMPLE_COUNT: usize = 16;
@@ -71,6 +75,8 @@ pub struct ClassifierJobSpec {
     pub device: DeviceChoice,
     /// Stop after this many steps (headless `--steps`).
     pub max_steps: Option<u64>,
+    /// The run directory to create or continue.
+    pub run: RunTarget,
 }
 
 /// Result of evaluating on a split.
@@ -95,10 +101,32 @@ pub struct ClassifierTrainer {
     model: ClassifierModel,
     optimizer: Adam,
     rng: Rng,
+    /// The RNG as it was before `plan` was shuffled, so a checkpoint can rebuild the epoch order.
+    epoch_rng: Rng,
     plan: BatchPlan,
     scratch: Vec<f32>,
     step: u64,
     epoch: usize,
+}
+
+/// A classifier checkpoint's sidecar `state`: with the tensors, enough to continue the run
+/// exactly where it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierState {
+    /// Optimizer steps trained.
+    pub step: u64,
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Examples of the current epoch already trained on.
+    pub plan_position: usize,
+    /// RNG state before the current epoch's shuffle (rebuilds the epoch's order).
+    pub epoch_rng: [u64; 4],
+    /// RNG state now.
+    pub rng: [u64; 4],
+    /// True when the tensors include the optimizer's moments (`adam.*`).
+    pub optimizer_state: bool,
+    /// Hyperparameters in force, including live changes.
+    pub config: ClassifierConfig,
 }
 
 /// What one call to [`ClassifierTrainer::train_step`] did.
@@ -136,6 +164,7 @@ impl ClassifierTrainer {
                 weight_decay: 0.0,
             },
         )?;
+        let epoch_rng = rng.clone();
         let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
         Ok(Self {
             config,
@@ -145,6 +174,7 @@ impl ClassifierTrainer {
             model,
             optimizer,
             rng,
+            epoch_rng,
             plan,
             scratch: Vec::new(),
             step: 0,
@@ -157,7 +187,7 @@ impl ClassifierTrainer {
         let indices = match self.plan.next_indices(self.config.batch_size) {
             Some(ix) => ix.to_vec(),
             None => {
-                self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut self.rng);
+                self.reshuffle();
                 self.epoch += 1;
                 self.plan
                     .next_indices(self.config.batch_size)
@@ -184,7 +214,7 @@ impl ClassifierTrainer {
         self.step += 1;
         let epoch_done = self.plan.position() >= self.plan.len();
         if epoch_done {
-            self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut self.rng);
+            self.reshuffle();
             self.epoch += 1;
         }
         Ok(StepOutcome {
@@ -193,6 +223,77 @@ impl ClassifierTrainer {
             count: indices.len(),
             epoch_done,
         })
+    }
+
+    /// Starts a new epoch order, remembering the RNG state it came from.
+    fn reshuffle(&mut self) {
+        self.epoch_rng = self.rng.clone();
+        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut self.rng);
+    }
+
+    /// Everything a checkpoint stores as tensors: the weights under their `VarBuilder` names
+    /// (`conv1.weight`, `fc1.bias`, …) and the optimizer's state.
+    pub fn checkpoint_tensors(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
+        let mut tensors = varmap_tensors(&self.varmap, "");
+        tensors.extend(self.optimizer_state()?);
+        Ok(tensors)
+    }
+
+    /// Adam's moments and step for a checkpoint: `adam.m.<var>`, `adam.v.<var>` (shape of the
+    /// variable) and `adam.step` (i64, shape (1,)).
+    fn optimizer_state(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
+        self.optimizer.state_tensors()
+    }
+
+    /// Restores what [`Self::optimizer_state`] wrote; false (and Adam starts afresh) for a
+    /// checkpoint without moments.
+    fn load_optimizer_state(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+    ) -> candle_core::Result<bool> {
+        if !tensors.contains_key(crate::ops::adam::STEP_TENSOR) {
+            return Ok(false);
+        }
+        self.optimizer.load_state_tensors(tensors)?;
+        Ok(true)
+    }
+
+    /// The counters, RNG state and hyperparameters a checkpoint's sidecar stores.
+    pub fn checkpoint_state(&self) -> ClassifierState {
+        ClassifierState {
+            step: self.step,
+            epoch: self.epoch,
+            plan_position: self.plan.position(),
+            epoch_rng: self.epoch_rng.state(),
+            rng: self.rng.state(),
+            optimizer_state: true,
+            config: self.config.clone(),
+        }
+    }
+
+    /// Continues from `checkpoint`: weights, optimizer state (when the checkpoint has it), step
+    /// and epoch counters, the epoch's data order and position, the RNG, and the hyperparameters
+    /// in force when it was written. Returns whether the optimizer state was restored.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<bool, String> {
+        let state: ClassifierState = checkpoint
+            .state_as()
+            .map_err(|e| format!("checkpoint at step {}: {e}", checkpoint.step))?;
+        restore_varmap(&self.varmap, &checkpoint.tensors, "").map_err(|e| e.to_string())?;
+        let optimizer_restored = self
+            .load_optimizer_state(&checkpoint.tensors)
+            .map_err(|e| super::error_text(&e))?;
+        self.optimizer.set_learning_rate(state.config.lr);
+        self.config = state.config;
+        self.step = state.step;
+        self.epoch = state.epoch;
+        self.epoch_rng = Rng::from_state(state.epoch_rng);
+        let mut rng = self.epoch_rng.clone();
+        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut rng);
+        if state.plan_position > 0 {
+            self.plan.next_indices(state.plan_position);
+        }
+        self.rng = Rng::from_state(state.rng);
+        Ok(optimizer_restored)
     }
 
     /// Accuracy, loss and confusion matrix on the first `limit` examples of `split`.
@@ -331,6 +432,44 @@ impl Steer for ClassifierTrainer {
     }
 }
 
+/// The trainer plus its run directory: what commands reach between steps.
+struct ClassifierJob {
+    trainer: ClassifierTrainer,
+    run: Option<RunSession>,
+}
+
+impl Steer for ClassifierJob {
+    fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
+        self.trainer.set(param, value)
+    }
+
+    fn checkpoint(&mut self) -> Result<String, String> {
+        self.checkpoint_because(record::reason::KEY)
+    }
+
+    fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
+        let run = self
+            .run
+            .as_ref()
+            .ok_or_else(|| "this run has no run directory".to_string())?;
+        let tensors = self
+            .trainer
+            .checkpoint_tensors()
+            .map_err(|e| super::error_text(&e))?;
+        let path = run.checkpoint(
+            self.trainer.step(),
+            &tensors,
+            &self.trainer.checkpoint_state(),
+            reason,
+        )?;
+        Ok(path.display().to_string())
+    }
+
+    fn next_step(&self) -> u64 {
+        self.trainer.next_step()
+    }
+}
+
 /// Smoothed throughput: an exponential moving average of samples per second.
 #[derive(Debug, Clone, Copy, Default)]
 struct RateMeter {
@@ -370,19 +509,43 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
     )));
     let dataset = Arc::new(load_dataset(&spec)?);
     let device = spec.device.open()?;
-    events.send(JobEvent::Notice(format!(
+    events.notify(format!(
         "{} from {}: {} train, {} test images",
         dataset.name,
         dataset.dir.display(),
         dataset.train.len(),
         dataset.test.len()
-    )));
+    ));
     let err = |e: candle_core::Error| super::error_text(&e);
-    let mut trainer =
-        ClassifierTrainer::new(spec.config.clone(), dataset.clone(), device).map_err(err)?;
+    let trainer = ClassifierTrainer::new(spec.config.clone(), dataset.clone(), device.clone())
+        .map_err(err)?;
+    let mut job = ClassifierJob { trainer, run: None };
+    if let Some(begun) = RunSession::begin(
+        &spec.run,
+        &spec.scenario,
+        &Settings::Classifier(spec.config.clone()).to_table(),
+        spec.config.keep_checkpoints,
+        &events,
+        &device,
+    )? {
+        match &begun.checkpoint {
+            Some(checkpoint) => {
+                let optimizer = job.trainer.restore(checkpoint)?;
+                if !optimizer {
+                    events.notify("the optimizer restarts: this checkpoint has no Adam moments");
+                }
+            }
+            None if matches!(spec.run, RunTarget::Resume { .. }) => {
+                events.notify("no whole checkpoint yet: starting again from step 0");
+            }
+            None => {}
+        }
+        job.run = Some(begun.session);
+    }
+    let checkpoint_every = job.trainer.config().checkpoint_every as u64;
     let sample_indices: Vec<u32> = {
         let mut order: Vec<u32> = (0..dataset.test.len() as u32).collect();
-        Rng::new(spec.config.seed ^ 0xfeed).shuffle(&mut order);
+        Rng::new(job.trainer.config().seed ^ 0xfeed).shuffle(&mut order);
         order.truncate(SAMPLE_COUNT.min(order.len()));
         order
     };
@@ -413,36 +576,42 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
     // The latest evaluation and the step it was made at.
     let mut last_eval: Option<(u64, Evaluation)> = None;
     let mut status = JobStatus::Finished;
+    // True while the weights hold a diverged update, which no checkpoint should keep.
+    let mut diverged = false;
 
     loop {
-        if ends.control.poll(&mut trainer) == Flow::Stop {
+        if ends.control.poll(&mut job) == Flow::Stop {
             status = JobStatus::Stopped;
             break;
         }
-        if trainer.remaining_steps() == 0 || spec.max_steps.is_some_and(|m| trainer.step() >= m) {
+        if job.trainer.remaining_steps() == 0
+            || spec.max_steps.is_some_and(|m| job.trainer.step() >= m)
+        {
             break;
         }
         let t0 = Instant::now();
-        let out = trainer.train_step().map_err(err)?;
+        let out = job.trainer.train_step().map_err(err)?;
         let dt = t0.elapsed().as_secs_f64();
         train_seconds += dt;
         samples_seen += out.count;
         meter.record(out.count, dt);
-        let step = trainer.step();
+        let step = job.trainer.step();
 
         if !out.loss.is_finite() {
             let reason = format!(
                 "loss became {} at step {step} (lr {:.1e}): lower lr and press s to restart",
                 out.loss,
-                trainer.config().lr
+                job.trainer.config().lr
             );
             events.send(JobEvent::Notice(reason.clone()));
-            if ends.control.hold(&reason, &mut trainer) == Flow::Stop {
+            diverged = true;
+            if ends.control.hold(&reason, &mut job) == Flow::Stop {
                 status = JobStatus::Stopped;
                 break;
             }
             continue;
         }
+        diverged = false;
         events.metric(step, Metric::TrainLoss, out.loss);
         recent_losses.push(out.loss);
         if recent_losses.len() > 100 {
@@ -450,7 +619,7 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
         }
         acc_correct += out.correct;
         acc_count += out.count;
-        if step % ACCURACY_EVERY == 0 {
+        if step.is_multiple_of(ACCURACY_EVERY) {
             events.metric(
                 step,
                 Metric::TrainAccuracy,
@@ -459,34 +628,39 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
             (acc_correct, acc_count) = (0, 0);
         }
 
-        let eval_now = out.epoch_done || step % spec.config.eval_every as u64 == 0;
+        let eval_now =
+            out.epoch_done || step.is_multiple_of(job.trainer.config().eval_every as u64);
         if eval_now {
             let limit = if out.epoch_done {
                 usize::MAX
             } else {
-                trainer.config().eval_subset
+                job.trainer.config().eval_subset
             };
             let split = dataset.test.clone();
-            let eval = trainer.evaluate(&split, limit).map_err(err)?;
+            let eval = job.trainer.evaluate(&split, limit).map_err(err)?;
             events.metric(step, Metric::TestAccuracy, eval.accuracy);
             events.metric(step, Metric::TestLoss, eval.loss);
             events.metric(step, Metric::SamplesPerSec, meter.rate);
-            publish(&mut trainer, ends, &eval).map_err(err)?;
+            publish(&mut job.trainer, ends, &eval).map_err(err)?;
             last_eval = Some((step, eval));
+        }
+
+        if checkpoint_every > 0 && step.is_multiple_of(checkpoint_every) && job.run.is_some() {
+            ends.control.checkpoint(&mut job, record::reason::PERIODIC);
         }
 
         if last_progress.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S || out.epoch_done {
             last_progress = Instant::now();
             let remaining = match spec.max_steps {
-                Some(m) => m.saturating_sub(step).min(trainer.remaining_steps()),
-                None => trainer.remaining_steps(),
+                Some(m) => m.saturating_sub(step).min(job.trainer.remaining_steps()),
+                None => job.trainer.remaining_steps(),
             };
-            let steps_per_sec = meter.rate / trainer.config().batch_size as f64;
+            let steps_per_sec = meter.rate / job.trainer.config().batch_size as f64;
             events.send(JobEvent::Progress(Progress {
                 step,
                 total_steps: step + remaining,
-                epoch: (trainer.epoch() + 1).min(trainer.config().epochs),
-                epochs: trainer.config().epochs,
+                epoch: (job.trainer.epoch() + 1).min(job.trainer.config().epochs),
+                epochs: job.trainer.config().epochs,
                 rate: meter.rate,
                 eta_s: (steps_per_sec > 0.0).then(|| remaining as f64 / steps_per_sec),
             }));
@@ -496,17 +670,20 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
     // A final evaluation on the whole test set unless the last step just did one, or the user
     // stopped the run (then the latest figures stand and quitting stays instant).
     let final_eval = match last_eval {
-        Some((at, e)) if at == trainer.step() && e.count == dataset.test.len() => e,
+        Some((at, e)) if at == job.trainer.step() && e.count == dataset.test.len() => e,
         Some((_, e)) if status == JobStatus::Stopped => e,
         _ => {
             let split = dataset.test.clone();
-            let eval = trainer.evaluate(&split, usize::MAX).map_err(err)?;
-            events.metric(trainer.step(), Metric::TestAccuracy, eval.accuracy);
-            events.metric(trainer.step(), Metric::TestLoss, eval.loss);
-            publish(&mut trainer, ends, &eval).map_err(err)?;
+            let eval = job.trainer.evaluate(&split, usize::MAX).map_err(err)?;
+            events.metric(job.trainer.step(), Metric::TestAccuracy, eval.accuracy);
+            events.metric(job.trainer.step(), Metric::TestLoss, eval.loss);
+            publish(&mut job.trainer, ends, &eval).map_err(err)?;
             eval
         }
     };
+    if job.run.is_some() && !diverged {
+        ends.control.checkpoint(&mut job, record::exit_reason());
+    }
     let train_loss = if recent_losses.is_empty() {
         f64::NAN
     } else {
@@ -515,16 +692,17 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
     let summary = json!({
         "scenario": spec.scenario,
         "kind": "classifier",
-        "model": spec.config.model.as_str(),
+        "model": job.trainer.config().model.as_str(),
         "dataset": dataset.name.as_str(),
-        "steps": trainer.step(),
-        "epochs": trainer.step() as f64 / trainer.steps_per_epoch() as f64,
+        "steps": job.trainer.step(),
+        "epochs": job.trainer.step() as f64 / job.trainer.steps_per_epoch() as f64,
         "train_loss": train_loss,
         "test_accuracy": final_eval.accuracy,
         "test_loss": final_eval.loss,
         "samples_per_sec": if train_seconds > 0.0 { samples_seen as f64 / train_seconds } else { 0.0 },
         "wall_seconds": started.elapsed().as_secs_f64(),
-        "status": match status { JobStatus::Stopped => "stopped", _ => "finished" },
+        "status": record::summary_status(&status),
+        "run_dir": job.run.as_ref().map(|r| r.path().display().to_string()),
     });
     events.send(JobEvent::Summary(summary));
     events.status(status);
@@ -534,4 +712,81 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
 /// Spawns a classifier job thread; it waits for `Start`.
 pub fn spawn(spec: ClassifierJobSpec) -> std::io::Result<super::JobHandle<ClassifierSnapshot>> {
     super::spawn("classifier", move |ends| run(spec, ends))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::lookup::load_from_dir;
+    use crate::data::DatasetName;
+    use crate::runs::{load_checkpoint, write_checkpoint};
+    use crate::scenario::ModelKind;
+
+    fn trainer(dataset: &Arc<Dataset>) -> ClassifierTrainer {
+        let config = ClassifierConfig {
+            model: ModelKind::Mlp,
+            batch_size: 16,
+            seed: 9,
+            ..ClassifierConfig::default()
+        };
+        ClassifierTrainer::new(config, dataset.clone(), Device::Cpu).expect("trainer")
+    }
+
+    fn weights(t: &ClassifierTrainer) -> Vec<(String, Vec<f32>)> {
+        varmap_tensors(t.varmap(), "")
+            .into_iter()
+            .map(|(n, w)| (n, w.flatten_all().and_then(|w| w.to_vec1()).expect("f32")))
+            .collect()
+    }
+
+    #[test]
+    fn a_restored_trainer_continues_with_the_same_weights_counters_and_data_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 3)
+            .expect("dataset");
+        let dataset =
+            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
+        // 100 examples / 16 = 7 steps per epoch: 9 steps end mid-way through the second epoch.
+        let mut original = trainer(&dataset);
+        for _ in 0..9 {
+            original.train_step().expect("step");
+        }
+        original.set(Param::Lr, 5e-4).expect("lr");
+        let info = write_checkpoint(
+            &dir.path().join("checkpoints"),
+            original.step(),
+            &original.checkpoint_tensors().expect("tensors"),
+            &original.checkpoint_state(),
+        )
+        .expect("write");
+        let checkpoint = load_checkpoint(&info, &Device::Cpu).expect("load");
+
+        let mut restored = trainer(&dataset);
+        restored
+            .train_step()
+            .expect("a step to move away from the checkpoint");
+        assert!(
+            restored.restore(&checkpoint).expect("restore"),
+            "Adam's moments are in the checkpoint"
+        );
+        assert_eq!(weights(&restored), weights(&original));
+        assert_eq!(restored.checkpoint_state(), original.checkpoint_state());
+        assert_eq!(restored.config().lr, 5e-4);
+        assert_eq!(restored.remaining_steps(), original.remaining_steps());
+        // The same batches follow: the epoch order and position came back.
+        for _ in 0..8 {
+            let a = original.plan.next_indices(16).map(<[u32]>::to_vec);
+            let b = restored.plan.next_indices(16).map(<[u32]>::to_vec);
+            assert_eq!(a, b);
+        }
+        assert_eq!(original.rng.state(), restored.rng.state());
+        // With weights, moments, data order and RNG restored, training continues identically
+        // (both plans were advanced alike above).
+        for _ in 0..5 {
+            let a = original.train_step().expect("step").loss;
+            let b = restored.train_step().expect("step").loss;
+            assert_eq!(a, b);
+        }
+        assert_eq!(weights(&restored), weights(&original));
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::record::{self, RunSession, RunTarget};
 use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
 use crate::data::batch::{gather, PixelScale};
 use crate::data::{lookup, BatchPlan, Dataset};
@@ -18,9 +19,13 @@ use crate::models::gan_config::GanConfig;
 use crate::models::gan_health::GanWarning;
 use crate::models::gan_trainer::{GanError, GanTrainer};
 use crate::rng::Rng;
+use crate::runs::varmap_tensors;
+use crate::scenario::Settings;
 
 /// Seconds between progress events.
 const PROGRESS_INTERVAL_S: f64 = 0.2;
+/// Checkpoints kept in a GAN run directory.
+const KEEP_CHECKPOINTS: usize = 3;
 
 /// The bulky part of a GAN job's state: the fixed-noise grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +49,8 @@ pub struct GanJobSpec {
     pub device: DeviceChoice,
     /// Stop after this many iterations (headless `--steps`).
     pub max_steps: Option<u64>,
+    /// The run directory to create (resuming GAN runs is not supported yet).
+    pub run: RunTarget,
 }
 
 /// Trainer and data order, steered between iterations.
@@ -54,6 +61,7 @@ struct GanJob {
     rng: Rng,
     scratch: Vec<f32>,
     latest_samples: Vec<Vec<u8>>,
+    run: Option<RunSession>,
 }
 
 impl GanJob {
@@ -104,7 +112,23 @@ impl Steer for GanJob {
     }
 
     fn checkpoint(&mut self) -> Result<String, String> {
-        Err("this run has no run directory".into())
+        self.checkpoint_because(record::reason::KEY)
+    }
+
+    /// Both networks' weights (`generator.…`, `discriminator.…` by `VarBuilder` path) with the
+    /// iteration and hyperparameters in the sidecar; optimizer state is not saved, so a GAN
+    /// checkpoint is for sampling and inspection, not exact resumption.
+    fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
+        let run = self
+            .run
+            .as_ref()
+            .ok_or_else(|| "this run has no run directory".to_string())?;
+        let mut tensors = varmap_tensors(self.trainer.varmap_g(), "generator.");
+        tensors.extend(varmap_tensors(self.trainer.varmap_d(), "discriminator."));
+        let iteration = self.trainer.iteration();
+        let state = json!({ "iteration": iteration, "config": self.trainer.config() });
+        let path = run.checkpoint(iteration, &tensors, &state, reason)?;
+        Ok(path.display().to_string())
     }
 
     fn next_step(&self) -> u64 {
@@ -140,6 +164,14 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
     let trainer = GanTrainer::new(config, &device, config.seed).map_err(|e| e.to_string())?;
     let mut rng = Rng::new(config.seed ^ 0xda7a);
     let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
+    let run = RunSession::begin(
+        &spec.run,
+        &spec.scenario,
+        &Settings::Gan(config.clone()).to_table(),
+        KEEP_CHECKPOINTS,
+        &events,
+        &device,
+    )?;
     let mut job = GanJob {
         trainer,
         dataset: dataset.clone(),
@@ -147,6 +179,7 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
         rng,
         scratch: Vec::new(),
         latest_samples: Vec::new(),
+        run: run.map(|b| b.session),
     };
     let total = spec.max_steps.unwrap_or(u64::MAX).min(config.iterations);
     let score = |job: &mut GanJob,
@@ -185,6 +218,8 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
     let mut last_warning: Option<String> = None;
     let mut status = JobStatus::Finished;
     let mut last = None;
+    // True while the networks hold a non-finite update, which no checkpoint should keep.
+    let mut diverged = false;
     loop {
         if ends.control.poll(&mut job) == Flow::Stop {
             status = JobStatus::Stopped;
@@ -220,6 +255,7 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
         if let Some(warning) = job.trainer.diagnose(samples.as_deref()) {
             let text = warning.to_string();
             if matches!(warning, GanWarning::NonFinite { .. }) {
+                diverged = true;
                 events.send(JobEvent::Notice(text.clone()));
                 if ends.control.hold(&text, &mut job) == Flow::Stop {
                     status = JobStatus::Stopped;
@@ -232,6 +268,7 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
                 last_warning = Some(text);
             }
         }
+        diverged = false;
         let score_every = job.trainer.config().score_every as u64;
         if score_every > 0 && it % score_every == 0 {
             if let Some(f) = score(&mut job, &scorer)? {
@@ -265,6 +302,9 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
             }
         }
     }
+    if job.run.is_some() && !diverged {
+        ends.control.checkpoint(&mut job, record::exit_reason());
+    }
     let f = |v: Option<f64>| v.filter(|x| x.is_finite());
     events.send(JobEvent::Summary(json!({
         "scenario": spec.scenario,
@@ -281,7 +321,8 @@ pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), Stri
         "fid_cnn_untrained": untrained_fid,
         "feature_cnn_accuracy": scorer.as_ref().map(|(n, _)| n.accuracy),
         "wall_seconds": started.elapsed().as_secs_f64(),
-        "status": match status { JobStatus::Stopped => "stopped", _ => "finished" },
+        "status": record::summary_status(&status),
+        "run_dir": job.run.as_ref().map(|r| r.path().display().to_string()),
     })));
     events.status(status);
     Ok(())

@@ -6,16 +6,23 @@
 //! keeps only the latest value, so a slow UI never backs a job up.
 
 pub mod classifier;
+pub mod follow;
 pub mod gan;
+pub mod interrupt;
 pub mod params;
+pub mod record;
 pub mod rl;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
 pub use params::Param;
+pub use record::{RunSession, RunTarget};
+
+/// The reason [`Control`] gives when the user pauses (other reasons come from guards).
+pub const USER_PAUSE: &str = "paused by user";
 
 /// What the UI (or the headless driver) asks a job to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -211,14 +218,17 @@ pub enum JobEvent {
 }
 
 /// The sending half a job uses; a closed receiver (UI gone) is not an error for the job.
+/// Once the job opens its run directory, every event is also recorded there (see [`record`]).
 #[derive(Debug, Clone)]
 pub struct EventSink {
     tx: mpsc::UnboundedSender<JobEvent>,
+    recorder: Arc<Mutex<Option<record::Recorder>>>,
 }
 
 impl EventSink {
-    /// Sends an event, ignoring a receiver that has gone away.
+    /// Sends an event (recording it in the run's logs), ignoring a receiver that has gone away.
     pub fn send(&self, event: JobEvent) {
+        self.record(&event);
         let _ = self.tx.send(event);
     }
 
@@ -252,6 +262,12 @@ pub trait Steer {
     fn set(&mut self, param: Param, value: f64) -> Result<(), String>;
     /// Writes a checkpoint and says where, or why it could not.
     fn checkpoint(&mut self) -> Result<String, String>;
+    /// Writes a checkpoint for `reason` (see [`record::reason`]); jobs that log the reason
+    /// override this.
+    fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
+        let _ = reason;
+        self.checkpoint()
+    }
     /// The next step to be trained, for `Applied` events.
     fn next_step(&self) -> u64;
     /// Plays a greedy episode for the user to watch (RL only); other jobs say it does not apply.
@@ -294,11 +310,7 @@ impl Control {
                 None
             }
             JobCommand::Checkpoint => {
-                let msg = match steer.checkpoint() {
-                    Ok(path) => format!("checkpoint written: {path}"),
-                    Err(e) => format!("checkpoint failed: {e}"),
-                };
-                self.events.send(JobEvent::Notice(msg));
+                self.checkpoint(steer, record::reason::KEY);
                 None
             }
             JobCommand::Watch => {
@@ -312,11 +324,28 @@ impl Control {
         }
     }
 
-    /// Applies every pending command; on `Pause` holds until `Resume` or `Stop`.
+    /// Writes a checkpoint through `steer` and tells the user where (or why not).
+    pub fn checkpoint(&mut self, steer: &mut dyn Steer, reason: &str) {
+        match steer.checkpoint_because(reason) {
+            Ok(path) => self.events.notify(format!("checkpoint written: {path}")),
+            Err(e) => self
+                .events
+                .send(JobEvent::Notice(format!("checkpoint failed: {e}"))),
+        }
+    }
+
+    /// Applies every pending command; on `Pause` checkpoints and holds until `Resume` or `Stop`.
+    /// A stop signal ([`interrupt`]) ends the run.
     pub fn poll(&mut self, steer: &mut dyn Steer) -> Flow {
+        if interrupt::requested() {
+            return Flow::Stop;
+        }
         loop {
             match self.commands.try_recv() {
-                Ok(JobCommand::Pause) => return self.hold("paused by user", steer),
+                Ok(JobCommand::Pause) => {
+                    self.checkpoint(steer, record::reason::PAUSE);
+                    return self.hold(USER_PAUSE, steer);
+                }
                 Ok(command) => {
                     if let Some(flow) = self.handle(command, steer) {
                         return flow;
@@ -408,7 +437,10 @@ where
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(None);
-    let sink = EventSink { tx: ev_tx };
+    let sink = EventSink {
+        tx: ev_tx,
+        recorder: Arc::default(),
+    };
     let thread = std::thread::Builder::new()
         .name(format!("job-{name}"))
         .spawn(move || {
@@ -549,7 +581,10 @@ mod tests {
 
     #[test]
     fn pause_holds_until_resume() {
-        let mut h = spawn::<(), _>("p", |ends| {
+        // The job polls only once the commands are queued.
+        let (go, queued) = std::sync::mpsc::channel::<()>();
+        let mut h = spawn::<(), _>("p", move |ends| {
+            queued.recv().map_err(|e| e.to_string())?;
             let mut d = Dummy { lr: 1.0, step: 7 };
             assert_eq!(ends.control.poll(&mut d), Flow::Continue);
             ends.control.events.metric(0, Metric::TrainLoss, 1.0);
@@ -559,19 +594,25 @@ mod tests {
         h.send(JobCommand::Pause);
         h.send(JobCommand::Set(Param::Lr, 0.25));
         h.send(JobCommand::Resume);
+        go.send(()).unwrap();
         let events = drain(&mut h);
         assert_eq!(
             events[0],
-            JobEvent::Status(JobStatus::Paused("paused by user".into()))
+            JobEvent::Notice("checkpoint written: ckpt".into()),
+            "a pause checkpoints first"
         );
         assert_eq!(
             events[1],
+            JobEvent::Status(JobStatus::Paused(USER_PAUSE.into()))
+        );
+        assert_eq!(
+            events[2],
             JobEvent::Applied {
                 param: Param::Lr,
                 value: 0.25,
                 step: 7
             }
         );
-        assert_eq!(events[2], JobEvent::Status(JobStatus::Running));
+        assert_eq!(events[3], JobEvent::Status(JobStatus::Running));
     }
 }

@@ -5,13 +5,18 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::record::{self, RunSession, RunTarget};
 use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
 use crate::device::DeviceChoice;
 use crate::models::rl::config::RlConfig;
 use crate::models::rl::trainer::{EpisodeFrames, RlError, RlParam, RlRecord, RlTrainer};
+use crate::runs::varmap_tensors;
+use crate::scenario::Settings;
 
 /// Seconds between progress events and between published episodes.
 const REPORT_INTERVAL_S: f64 = 0.2;
+/// Checkpoints kept in an RL run directory.
+const KEEP_CHECKPOINTS: usize = 3;
 
 /// The bulky part of an RL job's state, published through the watch slot.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +38,8 @@ pub struct RlJobSpec {
     pub device: DeviceChoice,
     /// Stop after this many env steps (headless `--steps`).
     pub max_steps: Option<u64>,
+    /// The run directory to create (resuming RL runs is not supported yet).
+    pub run: RunTarget,
 }
 
 /// Maps the dashboard's parameter to the trainer's.
@@ -52,6 +59,8 @@ struct RlJob {
     trainer: RlTrainer,
     watch_seed: u64,
     pending_watch: Option<EpisodeFrames>,
+    run: Option<RunSession>,
+    config: RlConfig,
 }
 
 impl Steer for RlJob {
@@ -61,7 +70,22 @@ impl Steer for RlJob {
     }
 
     fn checkpoint(&mut self) -> Result<String, String> {
-        Err("this run has no run directory".into())
+        self.checkpoint_because(record::reason::KEY)
+    }
+
+    /// Weights of every network (`online.…`, `target.…` or the PPO networks, by `VarBuilder`
+    /// path) plus counters and hyperparameters in the sidecar; optimizer and replay buffer are
+    /// not saved, so an RL checkpoint is for inspection and evaluation, not exact resumption.
+    fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
+        let run = self
+            .run
+            .as_ref()
+            .ok_or_else(|| "this run has no run directory".to_string())?;
+        let counters = self.trainer.counters();
+        let tensors = varmap_tensors(self.trainer.varmap(), "");
+        let state = json!({ "counters": counters, "config": self.config });
+        let path = run.checkpoint(counters.env_steps, &tensors, &state, reason)?;
+        Ok(path.display().to_string())
     }
 
     fn next_step(&self) -> u64 {
@@ -91,10 +115,20 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
     let device = spec.device.open()?;
     let trainer =
         RlTrainer::new(&spec.config, &device, spec.config.seed).map_err(|e| e.to_string())?;
+    let run = RunSession::begin(
+        &spec.run,
+        &spec.scenario,
+        &Settings::Rl(spec.config.clone()).to_table(),
+        KEEP_CHECKPOINTS,
+        &events,
+        &device,
+    )?;
     let mut job = RlJob {
         trainer,
         watch_seed: spec.config.seed.wrapping_mul(1_000_003),
         pending_watch: None,
+        run: run.map(|b| b.session),
+        config: spec.config.clone(),
     };
     let budget = spec
         .max_steps
@@ -106,16 +140,15 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
     let mut latest_published = 0u64;
     let mut last_watch: Option<EpisodeFrames> = None;
     let mut status = JobStatus::Finished;
+    // True while the networks hold a diverged update, which no checkpoint should keep.
+    let mut diverged = false;
     loop {
         if ends.control.poll(&mut job) == Flow::Stop {
             status = JobStatus::Stopped;
             break;
         }
         if let Some(w) = job.pending_watch.take() {
-            events.send(JobEvent::Notice(format!(
-                "greedy episode: return {}",
-                w.episode_return
-            )));
+            events.notify(format!("greedy episode: return {}", w.episode_return));
             last_watch = Some(w);
             ends.publish(RlSnapshot {
                 latest: job.trainer.latest_episode().cloned(),
@@ -127,8 +160,12 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
             break;
         }
         let records = match job.trainer.step() {
-            Ok(r) => r,
+            Ok(r) => {
+                diverged = false;
+                r
+            }
             Err(RlError::Diverged { loss, env_steps }) => {
+                diverged = true;
                 let reason = format!(
                     "loss became {loss} at env step {env_steps}: lower lr and press s to restart"
                 );
@@ -176,10 +213,10 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
                     env_steps,
                     seconds,
                     episode,
-                } => events.send(JobEvent::Notice(format!(
+                } => events.notify(format!(
                     "solved: mean return ≥ {} at env step {env_steps}, episode {episode}, {seconds:.1} s",
                     spec.config.solve_return
-                ))),
+                )),
             }
         }
         if last_report.elapsed().as_secs_f64() >= REPORT_INTERVAL_S {
@@ -205,6 +242,9 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
             }
         }
     }
+    if job.run.is_some() && !diverged {
+        ends.control.checkpoint(&mut job, record::exit_reason());
+    }
     let c = job.trainer.counters();
     events.send(JobEvent::Progress(Progress {
         step: c.env_steps,
@@ -226,7 +266,8 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
         "solved_at_seconds": c.solved_at_seconds,
         "steps_per_sec": c.steps_per_sec,
         "wall_seconds": started.elapsed().as_secs_f64(),
-        "status": match status { JobStatus::Stopped => "stopped", _ => "finished" },
+        "status": record::summary_status(&status),
+        "run_dir": job.run.as_ref().map(|r| r.path().display().to_string()),
     })));
     events.status(status);
     Ok(())

@@ -185,6 +185,7 @@ impl ClassifierTab {
             data_dir: self.data_dir.clone(),
             device,
             max_steps: self.max_steps,
+            run: crate::jobs::RunTarget::Off,
         }
     }
 

@@ -186,6 +186,7 @@ impl GanTab {
             data_dir: self.data_dir.clone(),
             device,
             max_steps: self.max_steps,
+            run: crate::jobs::RunTarget::Off,
         }))])
     }
 

@@ -5,6 +5,7 @@ pub mod gan;
 pub mod panel;
 pub mod placeholder;
 pub mod rl;
+pub mod runs;
 
 use super::{Effect, ToastLevel};
 

@@ -222,6 +222,7 @@ impl RlTab {
             config: self.config.clone(),
             device,
             max_steps: self.max_steps,
+            run: crate::jobs::RunTarget::Off,
         }))])
     }
 

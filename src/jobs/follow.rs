@@ -1,0 +1,286 @@
+//! `gradtop watch`: a job that trains nothing and instead tails a run directory's logs, turning
+//! its records back into the [`JobEvent`]s the live job sent, so the same tab shows any run —
+//! one training in another terminal, or one that ended long ago.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{JobCommand, JobEnds, JobEvent, JobHandle, JobStatus, Metric, Param, Progress};
+use crate::runs::{
+    drop_superseded, lock_holder, EndStatus, EventRecord, EventsTail, MetricRecord, MetricsTail,
+    RunDir, RunEvent,
+};
+
+/// How often the logs are polled for new lines.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Every metric a job can report, for turning log names back into [`Metric`]s.
+const METRICS: [Metric; 18] = [
+    Metric::TrainLoss,
+    Metric::TrainAccuracy,
+    Metric::TestAccuracy,
+    Metric::TestLoss,
+    Metric::SamplesPerSec,
+    Metric::EpisodeReturn,
+    Metric::EpisodeLength,
+    Metric::MeanReturn20,
+    Metric::Loss,
+    Metric::Epsilon,
+    Metric::Entropy,
+    Metric::StepsPerSec,
+    Metric::DLoss,
+    Metric::GLoss,
+    Metric::DReal,
+    Metric::DFake,
+    Metric::ItersPerSec,
+    Metric::FidCnn,
+];
+
+/// Every hyperparameter, for turning `set` events back into [`Param`]s.
+const PARAMS: [Param; 11] = [
+    Param::Lr,
+    Param::BatchSize,
+    Param::Epochs,
+    Param::LrG,
+    Param::LrD,
+    Param::DSteps,
+    Param::LabelSmoothing,
+    Param::Gamma,
+    Param::Epsilon,
+    Param::TargetPeriod,
+    Param::EntropyCoef,
+];
+
+/// The metric logged under `name`, if this version knows it.
+pub fn metric_named(name: &str) -> Option<Metric> {
+    METRICS.into_iter().find(|m| m.name() == name)
+}
+
+/// The hyperparameter whose scenario key is `key`.
+pub fn param_named(key: &str) -> Option<Param> {
+    PARAMS.into_iter().find(|p| p.key() == key)
+}
+
+/// What a follower has seen, turned into events.
+#[derive(Debug, Default)]
+struct Replay {
+    step: u64,
+    ended: bool,
+    out: Vec<JobEvent>,
+}
+
+impl Replay {
+    fn metric(&mut self, record: MetricRecord) {
+        self.step = self.step.max(record.step);
+        if let Some(metric) = metric_named(&record.name) {
+            self.out.push(JobEvent::Metric {
+                step: record.step,
+                metric,
+                value: record.value,
+            });
+        }
+    }
+
+    fn event(&mut self, record: EventRecord) {
+        let step = record.step;
+        self.step = self.step.max(step);
+        match record.event {
+            RunEvent::Start { resumed_from, .. } => {
+                self.ended = false;
+                if let Some(from) = resumed_from {
+                    self.out
+                        .push(JobEvent::Notice(format!("resumed at step {from}")));
+                }
+                self.out.push(JobEvent::Status(JobStatus::Running));
+            }
+            RunEvent::Pause { reason } => self.out.push(JobEvent::Status(JobStatus::Paused(
+                reason.unwrap_or_else(|| super::USER_PAUSE.to_string()),
+            ))),
+            RunEvent::Resume => self.out.push(JobEvent::Status(JobStatus::Running)),
+            RunEvent::Set { param, value } => match param_named(&param) {
+                Some(param) => self.out.push(JobEvent::Applied { param, value, step }),
+                None => self
+                    .out
+                    .push(JobEvent::Notice(format!("step {step}: {param} = {value}"))),
+            },
+            RunEvent::Warning { message } => self.out.push(JobEvent::Notice(message)),
+            RunEvent::Error { message } => {
+                self.out.push(JobEvent::Notice(format!("error: {message}")))
+            }
+            RunEvent::Checkpoint { file, reason } => self.out.push(JobEvent::Notice(format!(
+                "step {step}: checkpoint {file} ({reason})"
+            ))),
+            RunEvent::End { status, summary } => {
+                self.ended = true;
+                if let Some(summary) = summary {
+                    self.out.push(JobEvent::Summary(summary));
+                }
+                let word = match status {
+                    EndStatus::Finished => "finished",
+                    EndStatus::Stopped => "stopped",
+                    EndStatus::Interrupted => "interrupted",
+                    EndStatus::Failed => "failed",
+                };
+                self.out.push(JobEvent::Notice(format!(
+                    "the run ended at step {step}: {word}"
+                )));
+                self.out.push(JobEvent::Status(match status {
+                    EndStatus::Finished => JobStatus::Finished,
+                    EndStatus::Failed => {
+                        JobStatus::Failed(format!("the run failed at step {step}"))
+                    }
+                    EndStatus::Stopped | EndStatus::Interrupted => JobStatus::Stopped,
+                }));
+            }
+            RunEvent::Other => {}
+        }
+    }
+
+    fn progress(&mut self) {
+        self.out.push(JobEvent::Progress(Progress {
+            step: self.step,
+            ..Progress::default()
+        }));
+    }
+}
+
+/// Replays the run's logs so far (minus records a resume superseded), then follows them until
+/// `Stop` arrives; says when the writing process died without an `end` event.
+pub fn run<S>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
+    let events = ends.control.events.clone();
+    let run = RunDir::open(&dir).map_err(|e| e.to_string())?;
+    events.send(JobEvent::Status(JobStatus::Loading(format!(
+        "reading {}",
+        run.path().display()
+    ))));
+    let mut metrics_tail = MetricsTail::new(&run.metrics_path());
+    let mut events_tail = EventsTail::new(&run.events_path());
+    let backlog_metrics = metrics_tail.poll().map_err(|e| e.to_string())?;
+    let backlog_events = events_tail.poll().map_err(|e| e.to_string())?;
+    let mut replay = Replay::default();
+    // Events first for the status, metrics (in their own order) for the curves.
+    for m in drop_superseded(backlog_metrics, &backlog_events) {
+        replay.metric(m);
+    }
+    for e in backlog_events {
+        replay.event(e);
+    }
+    replay.progress();
+    events.send(JobEvent::Notice(format!(
+        "watching {}",
+        run.path().display()
+    )));
+    let mut writer_seen = lock_holder(run.path()).is_some();
+    let mut said_dead = false;
+    loop {
+        for event in replay.out.drain(..) {
+            events.send(event);
+        }
+        loop {
+            match ends.control.commands.try_recv() {
+                Ok(JobCommand::Stop)
+                | Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+                Ok(_) => {}
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+            }
+        }
+        std::thread::sleep(POLL_INTERVAL);
+        let new_metrics = metrics_tail.poll().map_err(|e| e.to_string())?;
+        let new_events = events_tail.poll().map_err(|e| e.to_string())?;
+        let grew = !new_metrics.is_empty() || !new_events.is_empty();
+        for m in new_metrics {
+            replay.metric(m);
+        }
+        for e in new_events {
+            replay.event(e);
+        }
+        if grew {
+            replay.progress();
+            said_dead = false;
+        }
+        let alive = lock_holder(run.path()).is_some();
+        writer_seen |= alive;
+        if !alive && !replay.ended && !said_dead && (writer_seen || !grew) {
+            said_dead = true;
+            replay.out.push(JobEvent::Notice(
+                "the run's process is gone without an end event (crashed or killed); \
+                 gradtop resume continues it"
+                    .into(),
+            ));
+            replay.out.push(JobEvent::Status(JobStatus::Stopped));
+        }
+    }
+}
+
+/// Spawns a follower of `dir` on its own thread.
+pub fn spawn<S: Send + Sync + 'static>(dir: &Path) -> std::io::Result<JobHandle<S>> {
+    let dir = dir.to_path_buf();
+    super::spawn("watch", move |ends| run(dir, ends))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_and_param_name_maps_back() {
+        for m in METRICS {
+            assert_eq!(metric_named(m.name()), Some(m));
+        }
+        for p in PARAMS {
+            assert_eq!(param_named(p.key()), Some(p));
+        }
+        assert_eq!(metric_named("nonsense"), None);
+    }
+
+    #[test]
+    fn records_replay_as_the_events_a_live_job_sent() {
+        let mut replay = Replay::default();
+        replay.event(EventRecord {
+            step: 0,
+            t: 0.0,
+            event: RunEvent::start_now(None),
+        });
+        replay.metric(MetricRecord {
+            step: 5,
+            t: 1.0,
+            name: "train_loss".into(),
+            value: 0.5,
+        });
+        replay.event(EventRecord {
+            step: 6,
+            t: 1.1,
+            event: RunEvent::Set {
+                param: "lr".into(),
+                value: 0.01,
+            },
+        });
+        replay.event(EventRecord {
+            step: 6,
+            t: 1.2,
+            event: RunEvent::End {
+                status: EndStatus::Interrupted,
+                summary: None,
+            },
+        });
+        assert_eq!(
+            replay.out,
+            vec![
+                JobEvent::Status(JobStatus::Running),
+                JobEvent::Metric {
+                    step: 5,
+                    metric: Metric::TrainLoss,
+                    value: 0.5
+                },
+                JobEvent::Applied {
+                    param: Param::Lr,
+                    value: 0.01,
+                    step: 6
+                },
+                JobEvent::Notice("the run ended at step 6: interrupted".into()),
+                JobEvent::Status(JobStatus::Stopped),
+            ]
+        );
+        assert!(replay.ended);
+    }
+}

@@ -1,0 +1,474 @@
+//! Run directories end to end: a headless classifier writes its run, survives `kill -9` and
+//! SIGTERM, and `gradtop resume` continues it; a running run refuses a second writer.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use gradtop::runs::{
+    drop_superseded, latest_whole_checkpoint, load_checkpoint, read_jsonl, whole_checkpoints,
+    EndStatus, EventRecord, MetricRecord, RunEvent,
+};
+
+/// Longest wait for a child to reach a checkpoint.
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    runs: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    gradtop::data::synthetic::write_dataset(&data.join("mnist"), 600, 100, 5).unwrap();
+    let runs = tmp.path().join("runs");
+    Fixture {
+        _tmp: tmp,
+        data,
+        runs,
+    }
+}
+
+fn command(f: &Fixture, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gradtop"));
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(&f.data)
+        .arg("--runs-dir")
+        .arg(&f.runs)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("GRADTOP_DATA")
+        .env_remove("GRADTOP_RUNS");
+    cmd
+}
+
+/// A headless MLP run: fast steps, a checkpoint every `every` steps.
+fn train_args(every: u64, epochs: u64) -> Vec<String> {
+    [
+        "train",
+        "scenarios/mnist-cnn.toml",
+        "--headless",
+        "--json",
+        "--set",
+        "model=mlp",
+        "--set",
+        "eval_every=25",
+        "--set",
+        "eval_subset=50",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        "--set".into(),
+        format!("checkpoint_every={every}"),
+        "--set".into(),
+        format!("epochs={epochs}"),
+    ])
+    .collect()
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the gradtop binary runs")
+}
+
+fn the_run_dir(f: &Fixture) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&f.runs)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert_eq!(dirs.len(), 1, "one run directory: {dirs:?}");
+    dirs[0].clone()
+}
+
+/// Waits until the child's run has a whole checkpoint at a step of at least `min_step`.
+fn wait_for_checkpoint(f: &Fixture, child: &mut Child, min_step: u64) -> (PathBuf, u64) {
+    let start = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before a checkpoint"
+        );
+        if let Some(dir) = std::fs::read_dir(&f.runs)
+            .ok()
+            .and_then(|mut rd| rd.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path())
+        {
+            if let Ok(Some(c)) = latest_whole_checkpoint(&dir.join("checkpoints")) {
+                if c.step >= min_step {
+                    return (dir, c.step);
+                }
+            }
+        }
+        assert!(start.elapsed() < WAIT, "no checkpoint within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn events(run: &Path) -> Vec<EventRecord> {
+    let (events, skipped) = read_jsonl::<EventRecord>(&run.join("events.jsonl")).unwrap();
+    assert_eq!(skipped, 0, "events.jsonl has no broken lines");
+    events
+}
+
+/// `train_loss` steps after dropping what a resume superseded.
+fn loss_steps(run: &Path) -> Vec<u64> {
+    let (metrics, skipped) = read_jsonl::<MetricRecord>(&run.join("metrics.jsonl")).unwrap();
+    assert!(skipped <= 1, "at most the line cut by kill -9 is broken");
+    drop_superseded(metrics, &events(run))
+        .into_iter()
+        .filter(|m| m.name == "train_loss")
+        .map(|m| m.step)
+        .collect()
+}
+
+fn summary(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON summary")
+}
+
+fn every_checkpoint_loads(run: &Path) {
+    let whole = whole_checkpoints(&run.join("checkpoints")).unwrap();
+    assert!(!whole.is_empty());
+    for info in whole {
+        let c = load_checkpoint(&info, &candle_core::Device::Cpu).unwrap();
+        assert!(
+            c.tensors.contains_key("fc1.weight"),
+            "{:?}",
+            c.tensors.keys()
+        );
+        assert_eq!(c.state["step"], info.step);
+    }
+}
+
+#[test]
+fn a_headless_run_writes_config_logs_checkpoints_and_its_end() {
+    let f = fixture();
+    let mut args = train_args(10, 10);
+    args.extend(["--steps".into(), "35".into()]);
+    let out = run(&mut command(
+        &f,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = the_run_dir(&f);
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.ends_with("-mnist-cnn") && name.len() == 15 + 10,
+        "{name}"
+    );
+    assert_eq!(summary(&out)["run_dir"], dir.display().to_string());
+
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("kind = \"classifier\""), "{config}");
+    assert!(config.contains("model = \"mlp\""), "{config}");
+    assert_eq!(loss_steps(&dir), (1..=35).collect::<Vec<_>>());
+
+    let events = events(&dir);
+    assert!(matches!(
+        events[0].event,
+        RunEvent::Start {
+            resumed_from: None,
+            ..
+        }
+    ));
+    let checkpoints: Vec<(u64, String)> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            RunEvent::Checkpoint { reason, .. } => Some((e.step, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        checkpoints,
+        vec![
+            (10, "periodic".into()),
+            (20, "periodic".into()),
+            (30, "periodic".into()),
+            (35, "end".into())
+        ]
+    );
+    match &events.last().unwrap().event {
+        RunEvent::End {
+            status: EndStatus::Finished,
+            summary: Some(s),
+        } => assert_eq!(s["steps"], 35),
+        other => panic!("last event {other:?}"),
+    }
+    // keep_checkpoints = 3 in the scenario.
+    let kept: Vec<u64> = whole_checkpoints(&dir.join("checkpoints"))
+        .unwrap()
+        .iter()
+        .map(|c| c.step)
+        .collect();
+    assert_eq!(kept, vec![35, 30, 20]);
+    every_checkpoint_loads(&dir);
+    assert!(!dir.join("lock").exists(), "the lock goes with the process");
+}
+
+#[test]
+fn a_killed_run_refuses_a_second_writer_then_resumes_from_its_checkpoint() {
+    let f = fixture();
+    let args = train_args(20, 2000);
+    let mut child = command(&f, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (dir, _) = wait_for_checkpoint(&f, &mut child, 40);
+    let dir_arg = dir.to_str().unwrap();
+
+    let refused = run(&mut command(&f, &["resume", dir_arg]));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("still running") && stderr.contains(&child.id().to_string()),
+        "{stderr}"
+    );
+
+    child.kill().unwrap(); // SIGKILL: no checkpoint, no end event.
+    child.wait().unwrap();
+    let from = latest_whole_checkpoint(&dir.join("checkpoints"))
+        .unwrap()
+        .unwrap()
+        .step;
+    let target = from + 30;
+    let out = run(&mut command(
+        &f,
+        &["resume", dir_arg, "--json", "--steps", &target.to_string()],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary(&out)["steps"], target);
+
+    let events = events(&dir);
+    let resumed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            RunEvent::Start {
+                resumed_from: Some(s),
+                ..
+            } => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resumed, vec![from]);
+    assert_eq!(
+        loss_steps(&dir),
+        (1..=target).collect::<Vec<_>>(),
+        "every step once, continuing from the checkpoint"
+    );
+    assert!(matches!(
+        events.last().unwrap().event,
+        RunEvent::End {
+            status: EndStatus::Stopped | EndStatus::Finished,
+            ..
+        }
+    ));
+    every_checkpoint_loads(&dir);
+}
+
+#[test]
+fn sigterm_checkpoints_and_records_an_interrupted_end() {
+    stop_signal_checkpoints_and_records_an_interrupted_end(libc::SIGTERM);
+}
+
+#[test]
+fn sighup_from_a_dropped_connection_checkpoints_first() {
+    stop_signal_checkpoints_and_records_an_interrupted_end(libc::SIGHUP);
+}
+
+fn stop_signal_checkpoints_and_records_an_interrupted_end(signal: libc::c_int) {
+    let f = fixture();
+    let args = train_args(1000, 2000);
+    let mut child = command(&f, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training is under way (metrics reach disk at least every 2 s).
+    let start = Instant::now();
+    let dir = loop {
+        if let Ok(mut rd) = std::fs::read_dir(&f.runs) {
+            if let Some(Ok(e)) = rd.next() {
+                let steps = read_jsonl::<MetricRecord>(&e.path().join("metrics.jsonl"))
+                    .map(|(m, _)| m.len())
+                    .unwrap_or(0);
+                if steps > 0 {
+                    break e.path();
+                }
+            }
+        }
+        assert!(start.elapsed() < WAIT, "training did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + signal));
+
+    let events = events(&dir);
+    let (step, reason) = events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.event {
+            RunEvent::Checkpoint { reason, .. } => Some((e.step, reason.clone())),
+            _ => None,
+        })
+        .expect("a checkpoint event");
+    assert_eq!(reason, "signal");
+    match &events.last().unwrap().event {
+        RunEvent::End {
+            status: EndStatus::Interrupted,
+            summary: Some(s),
+        } => assert_eq!(s["steps"], step),
+        other => panic!("last event {other:?}"),
+    }
+    assert_eq!(
+        latest_whole_checkpoint(&dir.join("checkpoints"))
+            .unwrap()
+            .unwrap()
+            .step,
+        step
+    );
+    assert!(step > 0);
+}
+
+#[test]
+fn export_writes_csv_and_a_tensorboard_file() {
+    let f = fixture();
+    let mut args = train_args(0, 1);
+    args.extend(["--steps".into(), "12".into()]);
+    let out = run(&mut command(
+        &f,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(out.status.success());
+    let dir = the_run_dir(&f);
+    let out = run(&mut command(
+        &f,
+        &["export", dir.to_str().unwrap(), "--csv"],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("step,t,name,value"));
+    let losses = lines.filter(|l| l.contains(",train_loss,")).count();
+    assert_eq!(losses, 12);
+
+    let tb = f.runs.parent().unwrap().join("tb");
+    let out = run(&mut command(
+        &f,
+        &[
+            "export",
+            dir.to_str().unwrap(),
+            "--tensorboard",
+            tb.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sub = tb.join(dir.file_name().unwrap());
+    let files: Vec<_> = std::fs::read_dir(&sub).unwrap().collect();
+    assert_eq!(files.len(), 1);
+
+    let none = run(&mut command(&f, &["export", dir.to_str().unwrap()]));
+    assert_eq!(none.status.code(), Some(2));
+}
+
+#[test]
+fn watch_replays_a_run_into_a_read_only_classifier_tab() {
+    use gradtop::app::render::render;
+    use gradtop::app::theme::Theme;
+    use gradtop::app::{update, update_job, Action, App, Options, TabId};
+    use gradtop::jobs::classifier::ClassifierSnapshot;
+    use gradtop::jobs::{follow, JobEvent, JobStatus};
+
+    let f = fixture();
+    let mut args = train_args(0, 1);
+    args.extend(["--steps".into(), "12".into()]);
+    let out = run(&mut command(
+        &f,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(out.status.success());
+    let dir = the_run_dir(&f);
+
+    let options = Options {
+        fps: 10,
+        ascii: true,
+        data_dir: Some(f.data.clone()),
+        device: gradtop::device::DeviceChoice::Cpu,
+        scenario: Some(gradtop::run_commands::watch_scenario(&dir).unwrap()),
+        runs_dir: f.runs.clone(),
+        watch: Some(dir.clone()),
+        max_steps: None,
+    };
+    let mut app = App::new(&options, Theme::new(false, true));
+    assert!(
+        !app.classifier.autostart,
+        "a watched run is not trained again"
+    );
+    assert_eq!(app.classifier.config.model.as_str(), "mlp");
+
+    let mut handle = follow::spawn::<ClassifierSnapshot>(&dir).unwrap();
+    let start = Instant::now();
+    loop {
+        match handle.events.try_recv() {
+            Ok(event) => {
+                let done = event == JobEvent::Status(JobStatus::Finished);
+                update_job(&mut app, TabId::Classifier, event);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the follower never reported the end"
+        );
+    }
+    handle.stop_and_join();
+    assert_eq!(
+        app.classifier.loss.points().len(),
+        12,
+        "every train_loss point"
+    );
+    assert_eq!(app.active_jobs(), 0, "quitting a watch asks nothing");
+
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    term.draw(|frame| render(&app, frame)).unwrap();
+    let text: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        text.contains("the run ended at step 12: finished"),
+        "{text}"
+    );
+
+    assert!(update(&mut app, Action::StartRestart).is_empty());
+    assert!(app
+        .toast
+        .as_ref()
+        .is_some_and(|t| t.text.starts_with("read-only")));
+}
