@@ -9,17 +9,18 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Widget};
 
 use super::panel::{
-    job_keys, live_change, push_event_log, status_word, Panel, PanelOutcome, PanelRow,
+    job_keys, live_change, panel_finish, panel_start, render_missing_data, status_toast,
+    status_word, Panel, PanelOutcome, PanelRow,
 };
 use super::Reaction;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, Trace};
 use crate::app::widgets::confusion::render_confusion;
 use crate::app::widgets::image::{downsample, image_lines, ImageMode};
-use crate::app::widgets::params::{gauge_line, param_lines};
+use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
 use crate::app::{Action, Effect, TabId, ToastLevel};
 use crate::data::{lookup, DatasetName};
@@ -251,15 +252,7 @@ impl ClassifierTab {
     pub fn on_event(&mut self, event: JobEvent) -> Option<(ToastLevel, String)> {
         match event {
             JobEvent::Status(status) => {
-                let toast = match &status {
-                    JobStatus::Failed(reason) => {
-                        Some((ToastLevel::Error, format!("job failed: {reason}")))
-                    }
-                    JobStatus::Paused(reason) if reason != "paused by user" => {
-                        Some((ToastLevel::Warn, format!("paused: {reason}")))
-                    }
-                    _ => None,
-                };
+                let toast = status_toast(&status);
                 if let JobStatus::Failed(reason) = &status {
                     self.push_log(format!("failed: {reason}"));
                 }
@@ -368,31 +361,11 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
     .areas(area);
     render_panel(tab, left, buf, theme);
     if let (None, DataStatus::Missing { hint, alternative }) = (&tab.status, &tab.data) {
-        let mut lines = vec![
-            Line::styled(
-                format!("Dataset {} not found.", tab.config.dataset),
-                theme.warn(),
-            ),
-            Line::raw(""),
-            Line::raw(hint.clone()),
-        ];
-        if let Some(alt) = alternative {
-            lines.push(Line::raw(""));
-            lines.push(Line::styled(
-                format!("{alt} is available: press u to use it."),
-                theme.good(),
-            ));
-        }
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(" data "))
-            .render(
-                Rect {
-                    width: center.width + right.width,
-                    ..center
-                },
-                buf,
-            );
+        let both = Rect {
+            width: center.width + right.width,
+            ..center
+        };
+        render_missing_data(both, buf, tab.config.dataset, hint, *alternative, theme);
         return;
     }
     let [loss_area, spark_area, acc_area] = Layout::vertical([
@@ -474,27 +447,14 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
 }
 
 fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let block = Block::bordered().title(" hyperparameters ");
-    let inner = block.inner(area);
-    block.render(area, buf);
-    let rows: Vec<_> = tab.rows().iter().map(PanelRow::view).collect();
-    let mut lines = param_lines(
-        &rows,
-        tab.panel.selected,
-        tab.panel.editing.as_deref(),
+    let (inner, mut lines) = panel_start(
+        area,
+        buf,
+        &tab.rows(),
+        &tab.panel,
+        tab.status.as_ref(),
         theme,
     );
-    lines.push(Line::raw(""));
-    let status_line = match &tab.status {
-        None => Line::styled("press s to start", theme.good()),
-        Some(JobStatus::Ready) | Some(JobStatus::Loading(_)) => Line::raw("loading data…"),
-        Some(JobStatus::Running) => Line::styled("running", theme.good()),
-        Some(JobStatus::Paused(r)) => Line::styled(format!("paused: {r}"), theme.warn()),
-        Some(JobStatus::Finished) => Line::styled("finished", theme.good()),
-        Some(JobStatus::Stopped) => Line::raw("stopped"),
-        Some(JobStatus::Failed(r)) => Line::styled(format!("failed: {r}"), theme.error()),
-    };
-    lines.push(status_line);
     let p = &tab.progress;
     if tab.status.is_some() && p.total_steps > 0 {
         lines.push(Line::raw(format!("epoch {}/{}", p.epoch, p.epochs)));
@@ -512,16 +472,7 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
             p.eta_s.map(format_duration).unwrap_or_else(|| "?".into())
         )));
     }
-    push_event_log(
-        &mut lines,
-        &tab.log,
-        inner.height as usize,
-        inner.width as usize,
-        theme,
-    );
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .render(inner, buf);
+    panel_finish(inner, buf, lines, &tab.log, theme);
 }
 
 /// `4812` → `4,812`.

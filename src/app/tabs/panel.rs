@@ -178,6 +178,112 @@ pub fn push_event_log(
     }));
 }
 
+/// The panel's status line: what the job is doing, with the reason when paused or failed.
+pub fn status_line(
+    status: Option<&JobStatus>,
+    theme: &crate::app::theme::Theme,
+) -> ratatui::text::Line<'static> {
+    use ratatui::text::Line;
+    match status {
+        None => Line::styled("press s to start", theme.good()),
+        Some(JobStatus::Ready) => Line::raw("starting…"),
+        Some(JobStatus::Loading(what)) => Line::raw(format!("{what}…")),
+        Some(JobStatus::Running) => Line::styled("running", theme.good()),
+        Some(JobStatus::Paused(r)) => Line::styled(format!("paused: {r}"), theme.warn()),
+        Some(JobStatus::Finished) => Line::styled("finished", theme.good()),
+        Some(JobStatus::Stopped) => Line::raw("stopped"),
+        Some(JobStatus::Failed(r)) => Line::styled(format!("failed: {r}"), theme.error()),
+    }
+}
+
+/// The toast a status change deserves: failures and pauses the user did not ask for.
+pub fn status_toast(status: &JobStatus) -> Option<(ToastLevel, String)> {
+    match status {
+        JobStatus::Failed(reason) => Some((ToastLevel::Error, format!("job failed: {reason}"))),
+        JobStatus::Paused(reason) if reason != crate::jobs::USER_PAUSE => {
+            Some((ToastLevel::Warn, format!("paused: {reason}")))
+        }
+        _ => None,
+    }
+}
+
+/// Fills `area` with what to do about a missing dataset: the fetch command, and the dataset
+/// that is present instead, if any.
+pub fn render_missing_data(
+    area: ratatui::layout::Rect,
+    buf: &mut ratatui::buffer::Buffer,
+    wanted: crate::data::DatasetName,
+    hint: &str,
+    alternative: Option<crate::data::DatasetName>,
+    theme: &crate::app::theme::Theme,
+) {
+    use ratatui::text::Line;
+    use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+    let mut lines = vec![
+        Line::styled(format!("Dataset {wanted} not found."), theme.warn()),
+        Line::raw(""),
+        Line::raw(hint.to_string()),
+    ];
+    if let Some(alt) = alternative {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!("{alt} is available: press u to use it."),
+            theme.good(),
+        ));
+    }
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .block(Block::bordered().title(" data "))
+        .render(area, buf);
+}
+
+/// Draws a tab's panel border and returns its inner area with the first lines: the
+/// hyperparameter rows, a blank line and the status line; the tab adds its own figures.
+pub fn panel_start(
+    area: ratatui::layout::Rect,
+    buf: &mut ratatui::buffer::Buffer,
+    rows: &[PanelRow],
+    panel: &Panel,
+    status: Option<&JobStatus>,
+    theme: &crate::app::theme::Theme,
+) -> (ratatui::layout::Rect, Vec<ratatui::text::Line<'static>>) {
+    use ratatui::widgets::{Block, Widget};
+    let block = Block::bordered().title(" hyperparameters ");
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let views: Vec<_> = rows.iter().map(PanelRow::view).collect();
+    let mut lines = crate::app::widgets::params::param_lines(
+        &views,
+        panel.selected,
+        panel.editing.as_deref(),
+        theme,
+    );
+    lines.push(ratatui::text::Line::raw(""));
+    lines.push(status_line(status, theme));
+    (inner, lines)
+}
+
+/// Adds the event log under a panel's lines and draws them into `inner`.
+pub fn panel_finish(
+    inner: ratatui::layout::Rect,
+    buf: &mut ratatui::buffer::Buffer,
+    mut lines: Vec<ratatui::text::Line<'static>>,
+    log: &std::collections::VecDeque<String>,
+    theme: &crate::app::theme::Theme,
+) {
+    use ratatui::widgets::{Paragraph, Widget, Wrap};
+    push_event_log(
+        &mut lines,
+        log,
+        inner.height as usize,
+        inner.width as usize,
+        theme,
+    );
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, buf);
+}
+
 /// Short status word for the top bar.
 pub fn status_word(status: Option<&JobStatus>) -> &'static str {
     match status {

@@ -8,17 +8,18 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::classifier::thousands;
 use super::panel::{
-    job_keys, live_change, push_event_log, status_word, Panel, PanelOutcome, PanelRow,
+    job_keys, live_change, panel_finish, panel_start, status_toast, status_word, Panel,
+    PanelOutcome, PanelRow,
 };
 use super::Reaction;
 use crate::app::theme::Theme;
 use crate::app::widgets::cartpole::CartPoleWidget;
 use crate::app::widgets::chart::{render_chart, Trace};
-use crate::app::widgets::params::{gauge_line, param_lines};
+use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
 use crate::app::{Action, Effect, TabId, ToastLevel};
 use crate::device::DeviceChoice;
@@ -288,13 +289,7 @@ impl RlTab {
     pub fn on_event(&mut self, event: JobEvent) -> Option<(ToastLevel, String)> {
         match event {
             JobEvent::Status(status) => {
-                let toast = match &status {
-                    JobStatus::Failed(r) => Some((ToastLevel::Error, format!("job failed: {r}"))),
-                    JobStatus::Paused(r) if r != "paused by user" => {
-                        Some((ToastLevel::Warn, format!("paused: {r}")))
-                    }
-                    _ => None,
-                };
+                let toast = status_toast(&status);
                 self.status = Some(status);
                 return toast;
             }
@@ -491,26 +486,14 @@ pub fn render(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
 }
 
 fn render_panel(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let block = Block::bordered().title(" hyperparameters ");
-    let inner = block.inner(area);
-    block.render(area, buf);
-    let rows: Vec<_> = tab.rows().iter().map(PanelRow::view).collect();
-    let mut lines = param_lines(
-        &rows,
-        tab.panel.selected,
-        tab.panel.editing.as_deref(),
+    let (inner, mut lines) = panel_start(
+        area,
+        buf,
+        &tab.rows(),
+        &tab.panel,
+        tab.status.as_ref(),
         theme,
     );
-    lines.push(Line::raw(""));
-    lines.push(match &tab.status {
-        None => Line::styled("press s to start", theme.good()),
-        Some(JobStatus::Ready) | Some(JobStatus::Loading(_)) => Line::raw("starting…"),
-        Some(JobStatus::Running) => Line::styled("running", theme.good()),
-        Some(JobStatus::Paused(r)) => Line::styled(format!("paused: {r}"), theme.warn()),
-        Some(JobStatus::Finished) => Line::styled("finished", theme.good()),
-        Some(JobStatus::Stopped) => Line::raw("stopped"),
-        Some(JobStatus::Failed(r)) => Line::styled(format!("failed: {r}"), theme.error()),
-    });
     let p = &tab.progress;
     if tab.status.is_some() && p.total_steps > 0 {
         lines.push(Line::raw(gauge_line(
@@ -540,16 +523,7 @@ fn render_panel(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
             )));
         }
     }
-    push_event_log(
-        &mut lines,
-        &tab.log,
-        inner.height as usize,
-        inner.width as usize,
-        theme,
-    );
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .render(inner, buf);
+    panel_finish(inner, buf, lines, &tab.log, theme);
 }
 
 fn render_viewport(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
