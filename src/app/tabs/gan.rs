@@ -381,7 +381,11 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
                 color: Color::Cyan,
             },
         ],
-        None,
+        // Both losses are non-negative: the axis starts at 0.
+        tab.d_loss
+            .bounds()
+            .zip(tab.g_loss.bounds())
+            .map(|(d, g)| (0.0, d.1.max(g.1))),
         "D and G losses appear once the job runs",
         theme,
     );
