@@ -12,8 +12,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
 use super::panel::{
-    job_keys, live_change, panel_finish, panel_start, render_missing_data, status_toast,
-    status_word, Panel, PanelOutcome, PanelRow,
+    applied_line, job_keys, live_change, panel_finish, panel_start, push_capped, refused_toast,
+    render_missing_data, status_toast, status_word, Panel, PanelOutcome, PanelRow,
 };
 use super::Reaction;
 use crate::app::theme::Theme;
@@ -132,13 +132,6 @@ impl ClassifierTab {
         self.status.as_ref().is_some_and(JobStatus::is_active)
     }
 
-    fn push_log(&mut self, line: String) {
-        self.log.push_back(line);
-        while self.log.len() > LOG_LINES {
-            self.log.pop_front();
-        }
-    }
-
     fn store(&mut self, p: Param, v: f64) {
         match p {
             Param::Lr => self.config.lr = v,
@@ -205,14 +198,18 @@ impl ClassifierTab {
         self.snapshot = None;
         self.progress = Progress::default();
         self.status = Some(JobStatus::Loading("starting".into()));
-        self.push_log(format!(
-            "{} {} on {}: lr {:.1e}, batch {}",
-            if restarting { "restart" } else { "start" },
-            self.config.model.as_str(),
-            self.config.dataset,
-            self.config.lr,
-            self.config.batch_size
-        ));
+        push_capped(
+            &mut self.log,
+            format!(
+                "{} {} on {}: lr {:.1e}, batch {}",
+                if restarting { "restart" } else { "start" },
+                self.config.model.as_str(),
+                self.config.dataset,
+                self.config.lr,
+                self.config.batch_size
+            ),
+            LOG_LINES,
+        );
         Reaction::effects(vec![Effect::StartClassifier(Box::new(self.spec(device)))])
     }
 
@@ -254,7 +251,7 @@ impl ClassifierTab {
             JobEvent::Status(status) => {
                 let toast = status_toast(&status);
                 if let JobStatus::Failed(reason) = &status {
-                    self.push_log(format!("failed: {reason}"));
+                    push_capped(&mut self.log, format!("failed: {reason}"), LOG_LINES);
                 }
                 self.status = Some(status);
                 return toast;
@@ -274,15 +271,15 @@ impl ClassifierTab {
             }
             JobEvent::Progress(p) => self.progress = p,
             JobEvent::Applied { param, value, step } => {
-                let line = format!("step {step}: {param} → {}", param.format(value));
-                self.push_log(line.clone());
+                let line = applied_line("step", step, param, value);
+                push_capped(&mut self.log, line.clone(), LOG_LINES);
                 return Some((ToastLevel::Info, line));
             }
             JobEvent::Refused { param, reason } => {
-                return Some((ToastLevel::Warn, format!("{param} refused: {reason}")));
+                return Some(refused_toast(param, &reason));
             }
             JobEvent::Notice(msg) => {
-                self.push_log(msg.clone());
+                push_capped(&mut self.log, msg.clone(), LOG_LINES);
                 return Some((ToastLevel::Info, msg));
             }
             JobEvent::Summary(s) => {
@@ -294,8 +291,12 @@ impl ClassifierTab {
                     .get("samples_per_sec")
                     .and_then(|v| v.as_f64())
                     .unwrap_or(0.0);
-                self.push_log(format!("done: test acc {acc:.4}"));
-                self.push_log(format!("avg {} samples/s", thousands(rate.round() as u64)));
+                push_capped(&mut self.log, format!("done: test acc {acc:.4}"), LOG_LINES);
+                push_capped(
+                    &mut self.log,
+                    format!("avg {} samples/s", thousands(rate.round() as u64)),
+                    LOG_LINES,
+                );
             }
             JobEvent::Snapshot => {}
         }

@@ -13,8 +13,8 @@ use ratatui::widgets::{Block, Widget};
 
 use super::classifier::DataStatus;
 use super::panel::{
-    job_keys, live_change, panel_finish, panel_start, render_missing_data, status_toast,
-    status_word, Panel, PanelOutcome, PanelRow,
+    applied_line, job_keys, live_change, panel_finish, panel_start, push_capped, refused_toast,
+    render_missing_data, status_toast, status_word, Panel, PanelOutcome, PanelRow,
 };
 use super::Reaction;
 use crate::app::theme::Theme;
@@ -116,13 +116,6 @@ impl GanTab {
         self.status.as_ref().is_some_and(JobStatus::is_active)
     }
 
-    fn push_log(&mut self, line: String) {
-        self.log.push_back(line);
-        while self.log.len() > LOG_LINES {
-            self.log.pop_front();
-        }
-    }
-
     fn rows(&self) -> Vec<PanelRow> {
         let c = &self.config;
         vec![
@@ -175,12 +168,16 @@ impl GanTab {
         };
         self.data = DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
         self.status = Some(JobStatus::Loading("starting".into()));
-        self.push_log(format!(
-            "{} {} GAN on {}",
-            if restarting { "restart" } else { "start" },
-            self.config.model.as_str(),
-            self.config.dataset
-        ));
+        push_capped(
+            &mut self.log,
+            format!(
+                "{} {} GAN on {}",
+                if restarting { "restart" } else { "start" },
+                self.config.model.as_str(),
+                self.config.dataset
+            ),
+            LOG_LINES,
+        );
         Reaction::effects(vec![Effect::StartGan(Box::new(GanJobSpec {
             scenario: self.scenario.clone(),
             config: self.config.clone(),
@@ -278,12 +275,12 @@ impl GanTab {
             }
             JobEvent::Progress(p) => self.progress = p,
             JobEvent::Applied { param, value, step } => {
-                let line = format!("it {step}: {param} → {}", param.format(value));
-                self.push_log(line.clone());
+                let line = applied_line("it", step, param, value);
+                push_capped(&mut self.log, line.clone(), LOG_LINES);
                 return Some((ToastLevel::Info, line));
             }
             JobEvent::Refused { param, reason } => {
-                return Some((ToastLevel::Warn, format!("{param} refused: {reason}")))
+                return Some(refused_toast(param, &reason));
             }
             JobEvent::Notice(msg) => {
                 let level = if msg.starts_with("warning") {
@@ -292,15 +289,19 @@ impl GanTab {
                 } else {
                     ToastLevel::Info
                 };
-                self.push_log(msg.clone());
+                push_capped(&mut self.log, msg.clone(), LOG_LINES);
                 return Some((level, msg));
             }
             JobEvent::Summary(s) => {
                 let fid = s.get("fid_cnn").and_then(|v| v.as_f64());
-                self.push_log(match fid {
-                    Some(f) => format!("done: fid_cnn {f:.2}"),
-                    None => "done".to_string(),
-                });
+                push_capped(
+                    &mut self.log,
+                    match fid {
+                        Some(f) => format!("done: fid_cnn {f:.2}"),
+                        None => "done".to_string(),
+                    },
+                    LOG_LINES,
+                );
             }
             JobEvent::Snapshot => {}
         }

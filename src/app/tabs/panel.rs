@@ -284,6 +284,24 @@ pub fn panel_finish(
         .render(inner, buf);
 }
 
+/// Appends a line to a tab's event log, dropping the oldest beyond `cap`.
+pub fn push_capped(log: &mut std::collections::VecDeque<String>, line: String, cap: usize) {
+    log.push_back(line);
+    while log.len() > cap {
+        log.pop_front();
+    }
+}
+
+/// The log line for a hyperparameter change that took effect: `step 812: lr → 1.0e-3`.
+pub fn applied_line(unit: &str, step: u64, param: Param, value: f64) -> String {
+    format!("{unit} {step}: {param} → {}", param.format(value))
+}
+
+/// The toast for a change the job refused.
+pub fn refused_toast(param: Param, reason: &str) -> (ToastLevel, String) {
+    (ToastLevel::Warn, format!("{param} refused: {reason}"))
+}
+
 /// Short status word for the top bar.
 pub fn status_word(status: Option<&JobStatus>) -> &'static str {
     match status {

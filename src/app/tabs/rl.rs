@@ -12,8 +12,8 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::classifier::thousands;
 use super::panel::{
-    job_keys, live_change, panel_finish, panel_start, status_toast, status_word, Panel,
-    PanelOutcome, PanelRow,
+    applied_line, job_keys, live_change, panel_finish, panel_start, push_capped, refused_toast,
+    status_toast, status_word, Panel, PanelOutcome, PanelRow,
 };
 use super::Reaction;
 use crate::app::theme::Theme;
@@ -130,13 +130,6 @@ impl RlTab {
         self.status.as_ref().is_some_and(JobStatus::is_active)
     }
 
-    fn push_log(&mut self, line: String) {
-        self.log.push_back(line);
-        while self.log.len() > LOG_LINES {
-            self.log.pop_front();
-        }
-    }
-
     /// Current value of a live parameter as the next start (or the running job) uses it.
     fn value(&self, p: Param) -> f64 {
         let dqn = self.config.dqn_params().ok();
@@ -208,16 +201,20 @@ impl RlTab {
             ..Self::new(None)
         };
         self.status = Some(JobStatus::Loading("starting".into()));
-        self.push_log(format!(
-            "{} {} ({}) on {}",
-            if restarting { "restart" } else { "start" },
-            self.config.agent.as_str(),
-            match self.config.preset {
-                Preset::Fast => "fast",
-                Preset::Cleanrl => "cleanrl",
-            },
-            self.config.env
-        ));
+        push_capped(
+            &mut self.log,
+            format!(
+                "{} {} ({}) on {}",
+                if restarting { "restart" } else { "start" },
+                self.config.agent.as_str(),
+                match self.config.preset {
+                    Preset::Fast => "fast",
+                    Preset::Cleanrl => "cleanrl",
+                },
+                self.config.env
+            ),
+            LOG_LINES,
+        );
         Reaction::effects(vec![Effect::StartRl(Box::new(RlJobSpec {
             scenario: self.scenario.clone(),
             config: self.config.clone(),
@@ -309,18 +306,18 @@ impl RlTab {
             }
             JobEvent::Progress(p) => self.progress = p,
             JobEvent::Applied { param, value, step } => {
-                let line = format!("step {step}: {param} → {}", param.format(value));
-                self.push_log(line.clone());
+                let line = applied_line("step", step, param, value);
+                push_capped(&mut self.log, line.clone(), LOG_LINES);
                 return Some((ToastLevel::Info, line));
             }
             JobEvent::Refused { param, reason } => {
-                return Some((ToastLevel::Warn, format!("{param} refused: {reason}")))
+                return Some(refused_toast(param, &reason));
             }
             JobEvent::Notice(msg) => {
                 if msg.starts_with("solved") {
                     self.solved = Some(msg.clone());
                 }
-                self.push_log(msg.clone());
+                push_capped(&mut self.log, msg.clone(), LOG_LINES);
                 return Some((ToastLevel::Info, msg));
             }
             JobEvent::Summary(s) => {
@@ -328,7 +325,11 @@ impl RlTab {
                     .get("mean_return_20")
                     .and_then(|v| v.as_f64())
                     .unwrap_or(f64::NAN);
-                self.push_log(format!("done: mean return {m:.1}"));
+                push_capped(
+                    &mut self.log,
+                    format!("done: mean return {m:.1}"),
+                    LOG_LINES,
+                );
             }
             JobEvent::Snapshot => {}
         }
