@@ -14,7 +14,7 @@ use gradtop::jobs::classifier::{self, ClassifierJobSpec};
 use gradtop::jobs::gan::{self, GanJobSpec};
 use gradtop::jobs::rl::{self, RlJobSpec};
 use gradtop::jobs::{interrupt, RunTarget};
-use gradtop::run_commands::{self, RunCommandError};
+use gradtop::run_commands::{self, ResumeSpec, RunCommandError};
 use gradtop::scenario::{self, Settings};
 
 /// Train and watch neural networks live in the terminal: an image classifier, a GAN and
@@ -327,17 +327,29 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                 cli.common.device,
                 steps,
             )?;
-            data::find_dataset(spec.config.dataset, cli.common.data_dir.as_deref())?;
             cli.common.device.open().map_err(UsageError)?;
+            let data_dir = cli.common.data_dir.as_deref();
+            if let Some(dataset) = spec.dataset() {
+                data::find_dataset(dataset, data_dir)?;
+            }
             interrupt::install_handlers().wrap_err("installing signal handlers")?;
-            let handle = classifier::spawn(spec).wrap_err("starting the training thread")?;
             let mut stdout = std::io::stdout().lock();
-            Ok(exit_code(headless::drive(
-                handle,
-                headless::Kind::Classifier,
-                json,
-                &mut stdout,
-            )?))
+            let started = "starting the training thread";
+            let outcome = match spec {
+                ResumeSpec::Classifier(spec) => {
+                    let handle = classifier::spawn(spec).wrap_err(started)?;
+                    headless::drive(handle, headless::Kind::Classifier, json, &mut stdout)?
+                }
+                ResumeSpec::Gan(spec) => {
+                    let handle = gan::spawn(spec).wrap_err(started)?;
+                    headless::drive(handle, headless::Kind::Gan, json, &mut stdout)?
+                }
+                ResumeSpec::Rl(spec) => {
+                    let handle = rl::spawn(spec).wrap_err(started)?;
+                    headless::drive(handle, headless::Kind::Rl, json, &mut stdout)?
+                }
+            };
+            Ok(exit_code(outcome))
         }
         Some(Command::Watch { run_dir }) => {
             let scenario = run_commands::watch_scenario(&run_dir)?;

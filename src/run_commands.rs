@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::device::DeviceChoice;
 use crate::jobs::classifier::ClassifierJobSpec;
+use crate::jobs::gan::GanJobSpec;
+use crate::jobs::rl::RlJobSpec;
 use crate::jobs::RunTarget;
 use crate::runs::{export_csv, export_tensorboard, lock_holder, RunDir};
 use crate::scenario::{self, Scenario, Settings};
@@ -53,14 +55,36 @@ pub enum RunCommandError {
     },
 }
 
-/// The job spec that continues the classifier run in `run_dir` with its own config; refused
-/// while another process holds the run's lock.
+/// A job that continues a stopped run; the kind decides which trainer and tab take it.
+#[derive(Debug, Clone)]
+pub enum ResumeSpec {
+    /// A classifier run.
+    Classifier(ClassifierJobSpec),
+    /// A GAN run.
+    Gan(GanJobSpec),
+    /// An RL run.
+    Rl(RlJobSpec),
+}
+
+impl ResumeSpec {
+    /// The dataset the job reads, checked before any thread starts (RL jobs read none).
+    pub fn dataset(&self) -> Option<crate::data::DatasetName> {
+        match self {
+            ResumeSpec::Classifier(spec) => Some(spec.config.dataset),
+            ResumeSpec::Gan(spec) => Some(spec.config.dataset),
+            ResumeSpec::Rl(_) => None,
+        }
+    }
+}
+
+/// The job spec that continues the run in `run_dir` with its own config; refused while another
+/// process holds the run's lock, or for a kind that cannot resume yet.
 pub fn resume_spec(
     run_dir: &Path,
     data_dir: Option<PathBuf>,
     device: DeviceChoice,
     max_steps: Option<u64>,
-) -> Result<ClassifierJobSpec, RunCommandError> {
+) -> Result<ResumeSpec, RunCommandError> {
     let run = RunDir::open(run_dir)?;
     if let Some(pid) = lock_holder(run.path()) {
         return Err(RunCommandError::Running {
@@ -70,7 +94,7 @@ pub fn resume_spec(
     }
     let parsed = run_scenario(&run)?;
     match parsed.settings {
-        Settings::Classifier(config) => Ok(ClassifierJobSpec {
+        Settings::Classifier(config) => Ok(ResumeSpec::Classifier(ClassifierJobSpec {
             scenario: parsed.name,
             config,
             data_dir,
@@ -79,7 +103,7 @@ pub fn resume_spec(
             run: RunTarget::Resume {
                 dir: run.path().to_path_buf(),
             },
-        }),
+        })),
         other => Err(RunCommandError::Unsupported {
             run: run.path().to_path_buf(),
             kind: other.kind(),

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
-use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW, VarMap};
+use candle_nn::{Module, Optimizer, VarMap};
 
 use super::config::{DqnParams, RlConfig, TdLoss};
 use super::mlp::{argmax, mlp_in_new_varmap, Activation, Init, Mlp, MlpMirror};
@@ -15,6 +15,7 @@ use super::trainer::{
     RlRecord, Throughput,
 };
 use crate::envs::{make_env, Environment, VecEnv};
+use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;
 
 /// Env steps done per [`super::RlTrainer::step`] call (a few ms of work at most).
@@ -59,7 +60,7 @@ pub struct DqnAgent {
     target: Mlp,
     q_mirror: MlpMirror,
     mirror_stale: bool,
-    opt: AdamW,
+    opt: Adam,
     buffer: ReplayBuffer,
     batch: ReplayBatch,
     rng: Rng,
@@ -92,9 +93,9 @@ impl DqnAgent {
         let (target_varmap, target) = mlp_in_new_varmap(&sizes, Activation::Relu, "q", device)?;
         q.init_weights(Init::TorchDefault, &mut rng)?;
         q.copy_into(&target)?;
-        let opt = AdamW::new(
-            q_varmap.all_vars(),
-            ParamsAdamW {
+        let opt = Adam::from_varmap(
+            &q_varmap,
+            AdamConfig {
                 lr: params.lr,
                 beta1: 0.9,
                 beta2: 0.999,

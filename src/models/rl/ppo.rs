@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
-use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Module, Optimizer, VarBuilder, VarMap};
 
 use super::config::{PpoParams, RlConfig};
 use super::dqn::run_greedy;
@@ -15,6 +15,7 @@ use super::trainer::{
     RlRecord, Throughput,
 };
 use crate::envs::{make_env, Environment, VecEnv};
+use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;
 
 /// Generalised advantage estimation over a `(steps, n_envs)` rollout stored step-major.
@@ -75,7 +76,7 @@ pub struct PpoAgent {
     critic: Mlp,
     actor_mirror: MlpMirror,
     critic_mirror: MlpMirror,
-    opt: AdamW,
+    opt: Adam,
     rng: Rng,
     env_steps: u64,
     updates: u64,
@@ -122,9 +123,9 @@ impl PpoAgent {
             },
             &mut rng,
         )?;
-        let opt = AdamW::new(
-            varmap.all_vars(),
-            ParamsAdamW {
+        let opt = Adam::from_varmap(
+            &varmap,
+            AdamConfig {
                 lr: params.lr,
                 beta1: 0.9,
                 beta2: 0.999,
