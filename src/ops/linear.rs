@@ -8,7 +8,7 @@ use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
 };
 
-use super::cpu::{contiguous_f32, matmul, threads, Strides};
+use super::cpu::{contiguous_f32, gemm_threads, matmul, Strides};
 
 /// `x (batch, in) · weight (out, in)ᵀ + bias (out,)` → `(batch, out)`; same values and gradients
 /// as `candle_nn::Linear::new(weight, Some(bias)).forward(x)` for 2-D `x`. `x` may also be
@@ -80,7 +80,7 @@ impl CustomOp3 for Linear {
             Strides::row_major(in_dim),
             w,
             Strides::transposed(in_dim),
-            threads(),
+            gemm_threads(batch, out_dim, in_dim),
         );
         Ok((CpuStorage::F32(out), Shape::from((batch, out_dim))))
     }
@@ -164,7 +164,7 @@ impl candle_core::CustomOp2 for MatMul {
             a_strides,
             b,
             Strides::row_major(n),
-            threads(),
+            gemm_threads(m, n, k),
         );
         Ok((CpuStorage::F32(out), self.out_shape.clone()))
     }

@@ -163,7 +163,10 @@ impl Module for Mlp {
         let mut h = xs.clone();
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(&h)?;
+            h = match layer.bias() {
+                Some(bias) => crate::ops::linear::linear(&h, layer.weight(), bias)?,
+                None => layer.forward(&h)?,
+            };
             if i < last {
                 h = self.activation.apply_tensor(&h)?;
             }
