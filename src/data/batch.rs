@@ -23,6 +23,16 @@ pub enum PixelScale {
     Symmetric,
 }
 
+impl PixelScale {
+    /// `(mul, add)` with `pixel as f32 * mul + add` the scaled value.
+    pub fn coefficients(self) -> (f32, f32) {
+        match self {
+            PixelScale::UnitInterval => (1.0 / 255.0, 0.0),
+            PixelScale::Symmetric => (1.0 / 127.5, -1.0),
+        }
+    }
+}
+
 /// The order in which one epoch visits the training set; reshuffled each epoch from the run's RNG.
 #[derive(Debug, Clone)]
 pub struct BatchPlan {
@@ -47,6 +57,12 @@ impl BatchPlan {
         let slice = &self.order[self.cursor..end];
         self.cursor = end;
         Some(slice)
+    }
+
+    /// The indices [`Self::next_indices`] would return next, without handing them out.
+    pub fn peek(&self, batch_size: usize) -> Option<&[u32]> {
+        let end = (self.cursor + batch_size).min(self.order.len());
+        (self.cursor < end).then(|| &self.order[self.cursor..end])
     }
 
     /// Examples already handed out this epoch.
@@ -78,10 +94,7 @@ pub fn gather(
     let len = rows * cols;
     scratch.clear();
     scratch.reserve(indices.len() * len);
-    let (mul, add) = match scale {
-        PixelScale::UnitInterval => (1.0 / 255.0, 0.0),
-        PixelScale::Symmetric => (1.0 / 127.5, -1.0),
-    };
+    let (mul, add) = scale.coefficients();
     for &i in indices {
         scratch.extend(
             split

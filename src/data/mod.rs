@@ -4,6 +4,7 @@ pub mod batch;
 pub mod fetch;
 pub mod idx;
 pub mod lookup;
+pub mod prefetch;
 pub mod synthetic;
 
 use std::path::PathBuf;

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::record::{self, RunSession, RunTarget};
 use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
 use crate::data::batch::{gather, PixelScale};
+use crate::data::prefetch::{InputStats, Prefetcher};
 use crate::data::{lookup, BatchPlan, Dataset, Split, CLASSES};
 use crate::device::DeviceChoice;
 use crate::models::classifier::ClassifierModel;
@@ -104,6 +105,7 @@ pub struct ClassifierTrainer {
     /// The RNG as it was before `plan` was shuffled, so a checkpoint can rebuild the epoch order.
     epoch_rng: Rng,
     plan: BatchPlan,
+    input: Prefetcher,
     scratch: Vec<f32>,
     step: u64,
     epoch: usize,
@@ -166,6 +168,7 @@ impl ClassifierTrainer {
         )?;
         let epoch_rng = rng.clone();
         let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
+        let input = Prefetcher::new(Arc::clone(&dataset), PixelScale::UnitInterval);
         Ok(Self {
             config,
             dataset,
@@ -176,6 +179,7 @@ impl ClassifierTrainer {
             rng,
             epoch_rng,
             plan,
+            input,
             scratch: Vec::new(),
             step: 0,
             epoch: 0,
@@ -195,13 +199,12 @@ impl ClassifierTrainer {
                     .unwrap_or_default()
             }
         };
-        let batch = gather(
-            &self.dataset.train,
-            &indices,
-            PixelScale::UnitInterval,
-            &mut self.scratch,
-            &self.device,
-        )?;
+        let batch = self.input.batch(&indices, &self.device)?;
+        // The next batch is gathered while this one trains (none across an epoch's end, whose
+        // order is drawn only after this step).
+        if let Some(next) = self.plan.peek(self.config.batch_size) {
+            self.input.request(next);
+        }
         let logits = self.model.forward(&batch.images)?;
         let loss = softmax_cross_entropy(&logits, &batch.labels)?;
         self.optimizer.backward_step(&loss)?;
@@ -359,6 +362,11 @@ impl ClassifierTrainer {
     /// Steps per epoch at the current batch size.
     pub fn steps_per_epoch(&self) -> u64 {
         self.dataset.train.len().div_ceil(self.config.batch_size) as u64
+    }
+
+    /// What obtaining training batches cost the training thread so far.
+    pub fn input_stats(&self) -> InputStats {
+        self.input.stats()
     }
 
     /// Steps still to train in the planned epochs.
@@ -701,6 +709,7 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
         "test_loss": final_eval.loss,
         "samples_per_sec": if train_seconds > 0.0 { samples_seen as f64 / train_seconds } else { 0.0 },
         "wall_seconds": started.elapsed().as_secs_f64(),
+        "input_ms_per_step": job.trainer.input_stats().wait_ms_per_batch(),
         "status": record::summary_status(&status),
         "run_dir": job.run.as_ref().map(|r| r.path().display().to_string()),
     });
