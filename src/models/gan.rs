@@ -104,6 +104,22 @@ fn conv(layer: &Conv2d, x: &Tensor, params: Params) -> Result<Tensor> {
     add_channel_bias(convolve(x, &weight, config.padding, config.stride)?, bias)
 }
 
+/// `x (batch, c_in, h, w)` through a transposed-convolution layer with the fused CPU kernel
+/// (every generator upsampling layer runs through here).
+fn deconv(layer: &ConvTranspose2d, x: &Tensor) -> Result<Tensor> {
+    let config = layer.config();
+    if config.output_padding != 0 || config.dilation != 1 {
+        return layer.forward(x);
+    }
+    let y = crate::ops::conv_transpose::conv_transpose2d(
+        x,
+        layer.weight(),
+        config.padding,
+        config.stride,
+    )?;
+    add_channel_bias(y, layer.bias().cloned())
+}
+
 /// MLP generator: z `(batch, z_dim)` → 256 → 512 → 784, LeakyReLU(0.2), tanh → `(batch, 1, 28, 28)`.
 #[derive(Debug, Clone)]
 pub struct MlpGenerator {
@@ -230,9 +246,9 @@ impl ModuleT for DcganGenerator {
             DCGAN_SIDE0,
         ))?;
         let h = self.bn0.forward_t(&h, train)?.relu()?;
-        let h = self.deconv1.forward(&h)?;
+        let h = deconv(&self.deconv1, &h)?;
         let h = self.bn1.forward_t(&h, train)?.relu()?;
-        self.deconv2.forward(&h)?.tanh()
+        deconv(&self.deconv2, &h)?.tanh()
     }
 }
 

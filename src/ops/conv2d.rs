@@ -105,7 +105,7 @@ impl Geometry {
         Shape::from((self.batch, self.c_out, self.oh, self.ow))
     }
 
-    fn in_shape(&self) -> Shape {
+    pub(crate) fn in_shape(&self) -> Shape {
         Shape::from((self.batch, self.c_in, self.h, self.w))
     }
 
@@ -248,9 +248,9 @@ pub(crate) fn gemm_threads(g: &Geometry) -> usize {
 }
 
 /// The forward op; its backward applies [`Conv2dGradInput`] and [`Conv2dGradKernel`].
-struct Conv2d {
-    stride: usize,
-    padding: usize,
+pub(crate) struct Conv2d {
+    pub(crate) stride: usize,
+    pub(crate) padding: usize,
 }
 
 impl CustomOp2 for Conv2d {

@@ -4,6 +4,7 @@ pub mod adam;
 pub mod bias_act;
 pub mod conv2d;
 pub mod conv_block;
+pub mod conv_transpose;
 mod cpu;
 pub mod linear;
 pub mod maxpool;
