@@ -520,7 +520,7 @@ impl CustomOp2 for Conv2dGradKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testutil::{assert_close, randn, value_and_grads};
+    use crate::ops::testutil::{assert_matches_reference, randn};
     use crate::rng::Rng;
 
     /// (batch, c_in, h, w, c_out, kh, kw, padding, stride).
@@ -554,25 +554,13 @@ mod tests {
         for (case, &(b, c, h, w, o, kh, kw, padding, stride)) in CASES.iter().enumerate() {
             let x = randn(&mut rng, &[b, c, h, w]);
             let k = randn(&mut rng, &[o, c, kh, kw]);
-            let inputs = [x, k];
-            let (fast, fast_grads) = value_and_grads(&inputs, case as u64, |t| {
-                conv2d(&t[0], &t[1], padding, stride)
-            });
-            let (reference, ref_grads) = value_and_grads(&inputs, case as u64, |t| {
-                t[0].conv2d(&t[1], padding, stride, 1, 1)
-            });
-            assert_close(&fast, &reference, 1e-4, &format!("case {case} forward"));
-            assert_close(
-                &fast_grads[0],
-                &ref_grads[0],
+            assert_matches_reference(
+                &[x, k],
+                &["x", "kernel"],
                 1e-4,
-                &format!("case {case} grad x"),
-            );
-            assert_close(
-                &fast_grads[1],
-                &ref_grads[1],
-                1e-4,
-                &format!("case {case} grad kernel"),
+                &format!("case {case}"),
+                |t| conv2d(&t[0], &t[1], padding, stride),
+                |t| t[0].conv2d(&t[1], padding, stride, 1, 1),
             );
         }
     }

@@ -195,7 +195,7 @@ impl CustomOp3 for ConvReluPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testutil::{assert_close, randn, reference_max_pool, value_and_grads};
+    use crate::ops::testutil::{assert_matches_reference, randn, reference_max_pool};
     use crate::rng::Rng;
 
     #[test]
@@ -213,25 +213,20 @@ mod tests {
                 randn(&mut rng, &[o, c, k, k]),
                 randn(&mut rng, &[o]),
             ];
-            let (fast, fast_grads) = value_and_grads(&inputs, case as u64, |t| {
-                conv2d_relu_maxpool(&t[0], &t[1], &t[2], padding, stride, pool)
-            });
-            let (reference, ref_grads) = value_and_grads(&inputs, case as u64, |t| {
-                let conv = t[0]
-                    .conv2d(&t[1], padding, stride, 1, 1)?
-                    .broadcast_add(&t[2].reshape((1, o, 1, 1))?)?
-                    .relu()?;
-                reference_max_pool(&conv, pool)
-            });
-            assert_close(&fast, &reference, 1e-4, &format!("case {case} forward"));
-            for (n, what) in ["x", "kernel", "bias"].iter().enumerate() {
-                assert_close(
-                    &fast_grads[n],
-                    &ref_grads[n],
-                    1e-4,
-                    &format!("case {case} grad {what}"),
-                );
-            }
+            assert_matches_reference(
+                &inputs,
+                &["x", "kernel", "bias"],
+                1e-4,
+                &format!("case {case}"),
+                |t| conv2d_relu_maxpool(&t[0], &t[1], &t[2], padding, stride, pool),
+                |t| {
+                    let conv = t[0]
+                        .conv2d(&t[1], padding, stride, 1, 1)?
+                        .broadcast_add(&t[2].reshape((1, o, 1, 1))?)?
+                        .relu()?;
+                    reference_max_pool(&conv, pool)
+                },
+            );
         }
     }
 

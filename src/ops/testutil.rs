@@ -54,6 +54,25 @@ pub fn value_and_grads(
     (out, grads)
 }
 
+/// Asserts that `fast` and `reference` agree on `inputs` within `tol`: the output and the
+/// gradient of every input (named by `names`, in order), with messages starting `label`.
+pub fn assert_matches_reference(
+    inputs: &[Tensor],
+    names: &[&str],
+    tol: f32,
+    label: &str,
+    fast: impl Fn(&[Tensor]) -> Result<Tensor>,
+    reference: impl Fn(&[Tensor]) -> Result<Tensor>,
+) {
+    let seed = label.len() as u64;
+    let (value, grads) = value_and_grads(inputs, seed, fast);
+    let (want, want_grads) = value_and_grads(inputs, seed, reference);
+    assert_close(&value, &want, tol, &format!("{label} forward"));
+    for ((got, want), name) in grads.iter().zip(&want_grads).zip(names) {
+        assert_close(got, want, tol, &format!("{label} grad {name}"));
+    }
+}
+
 /// k×k, stride-k max-pool of `(batch, channels, h, w)` from reshapes and a `max` reduction, whose
 /// gradient candle derives correctly. (candle 0.11's own `max_pool2d` backward multiplies the
 /// gradient by ties/k² instead of dividing by the number of ties: a quarter of the right value
