@@ -57,6 +57,7 @@ pub enum RunCommandError {
 
 /// A job that continues a stopped run; the kind decides which trainer and tab take it.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per resume, moved straight into a job
 pub enum ResumeSpec {
     /// A classifier run.
     Classifier(ClassifierJobSpec),

@@ -138,7 +138,7 @@ mod tests {
 
     /// (batch, c_in, h, w, c_out, kh, kw, padding, stride): the DCGAN generator's two layers
     /// (channels scaled down), odd sizes, stride 1, non-square kernels.
-    const CASES: [(
+    type Case = (
         usize,
         usize,
         usize,
@@ -148,7 +148,9 @@ mod tests {
         usize,
         usize,
         usize,
-    ); 6] = [
+    );
+
+    const CASES: [Case; 6] = [
         (3, 16, 7, 7, 8, 4, 4, 1, 2),
         (2, 8, 14, 14, 1, 4, 4, 1, 2),
         (2, 3, 5, 4, 2, 3, 3, 0, 1),
