@@ -1,5 +1,6 @@
-//! Fused per-channel bias + ReLU: one pass forward, one pass backward (plus a channel sum for the
-//! bias), instead of candle's broadcast-add, ReLU, compare, cast and multiply chain.
+//! Fused per-channel bias + ReLU or LeakyReLU: one pass forward, one pass backward (plus a channel
+//! sum for the bias), instead of candle's broadcast-add, ReLU (or affine and maximum), compare,
+//! cast and multiply chain.
 
 use super::cpu::{contiguous_f32, for_each_chunk_mut, sum};
 use candle_core::{
@@ -10,6 +11,13 @@ use candle_core::{
 /// Same values and gradients as `x.broadcast_add(bias reshaped)?.relu()`; f32 on the CPU takes
 /// the fused path, anything else candle's ops.
 pub fn bias_relu(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    bias_leaky_relu(x, bias, 0.0)
+}
+
+/// `leaky_relu(x + bias)` with negative-side `slope` in [0, 1) (0 is ReLU) and `bias (channels,)`
+/// broadcast along dim 1 of `x (batch, channels, …)`; same values and gradients as candle's
+/// broadcast add followed by `max(v, slope·v)`.
+pub fn bias_leaky_relu(x: &Tensor, bias: &Tensor, slope: f32) -> Result<Tensor> {
     let dims = x.dims();
     if dims.len() < 2 || bias.dims() != [dims[1]] {
         bail!(
@@ -18,22 +26,95 @@ pub fn bias_relu(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
             dims
         )
     }
-    if !matches!(x.device(), Device::Cpu) || x.dtype() != DType::F32 || bias.dtype() != DType::F32 {
+    if !(0.0..1.0).contains(&slope) {
+        bail!("leaky_relu: slope {slope} is outside [0, 1)")
+    }
+    if !fast_path(&[x, bias]) {
         let mut bias_shape = vec![1; dims.len()];
         bias_shape[1] = dims[1];
-        return x.broadcast_add(&bias.reshape(bias_shape)?)?.relu();
+        return reference_leaky_relu(&x.broadcast_add(&bias.reshape(bias_shape)?)?, slope);
     }
-    x.contiguous()?.apply_op2(&bias.contiguous()?, BiasRelu)
+    x.contiguous()?
+        .apply_op2(&bias.contiguous()?, BiasAct { slope })
 }
+
+/// `max(x, slope·x)` element-wise for `slope` in [0, 1) as one op, forward and backward.
+pub fn leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
+    if !(0.0..1.0).contains(&slope) {
+        bail!("leaky_relu: slope {slope} is outside [0, 1)")
+    }
+    if !fast_path(&[x]) {
+        return reference_leaky_relu(x, slope);
+    }
+    x.contiguous()?.apply_op1(LeakyRelu { slope })
+}
+
+fn fast_path(tensors: &[&Tensor]) -> bool {
+    tensors
+        .iter()
+        .all(|t| matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32)
+}
+
+/// candle's own ops: ReLU for slope 0, else `max(x, slope·x)`.
+fn reference_leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
+    if slope == 0.0 {
+        x.relu()
+    } else {
+        x.maximum(&x.affine(f64::from(slope), 0.0)?)
+    }
+}
+
+#[inline(always)]
+fn leaky(v: f32, slope: f32) -> f32 {
+    if v > 0.0 {
+        v
+    } else {
+        v * slope
+    }
+}
+
+struct LeakyRelu {
+    slope: f32,
+}
+
+impl CustomOp1 for LeakyRelu {
+    fn name(&self) -> &'static str {
+        "fused-leaky-relu"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(storage, layout, "leaky_relu input")?;
+        let mut out = vec![0f32; x.len()];
+        for_each_chunk_mut(&mut out, CHUNK, x.len(), |i, out| {
+            let x = &x[i * CHUNK..i * CHUNK + out.len()];
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = leaky(v, self.slope);
+            }
+        });
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, out: &Tensor, grad_out: &Tensor) -> Result<Option<Tensor>> {
+        let grad = grad_out
+            .contiguous()?
+            .apply_op2_no_bwd(out, &ActGrad { slope: self.slope })?;
+        Ok(Some(grad))
+    }
+}
+
+/// Elements per parallel chunk of the element-wise kernels.
+const CHUNK: usize = 1 << 14;
 
 /// `(batch, channels, spatial)` view of a `(batch, channels, …)` shape.
 fn split_dims(dims: &[usize]) -> (usize, usize, usize) {
     (dims[0], dims[1], dims[2..].iter().product())
 }
 
-struct BiasRelu;
+struct BiasAct {
+    slope: f32,
+}
 
-impl CustomOp2 for BiasRelu {
+impl CustomOp2 for BiasAct {
     fn name(&self) -> &'static str {
         "fused-bias-relu"
     }
@@ -59,7 +140,7 @@ impl CustomOp2 for BiasRelu {
                     .zip(bias)
                 {
                     for (o, &v) in out.iter_mut().zip(x) {
-                        *o = (v + b).max(0.0);
+                        *o = leaky(v + b, self.slope);
                     }
                 }
             });
@@ -74,7 +155,9 @@ impl CustomOp2 for BiasRelu {
         out: &Tensor,
         grad_out: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad_pre = grad_out.contiguous()?.apply_op2_no_bwd(out, &ReluGrad)?;
+        let grad_pre = grad_out
+            .contiguous()?
+            .apply_op2_no_bwd(out, &ActGrad { slope: self.slope })?;
         let grad_bias = if bias.track_op() {
             Some(grad_pre.apply_op1_no_bwd(&ChannelSum)?)
         } else {
@@ -84,10 +167,13 @@ impl CustomOp2 for BiasRelu {
     }
 }
 
-/// `grad · [out > 0]`, applied to `(grad_out, out)`.
-pub(crate) struct ReluGrad;
+/// `grad · (1 if out > 0 else slope)`, applied to `(grad_out, out)` (the output has the sign of
+/// the pre-activation, so it tells which side each element was on).
+pub(crate) struct ActGrad {
+    pub(crate) slope: f32,
+}
 
-impl CustomOp2 for ReluGrad {
+impl CustomOp2 for ActGrad {
     fn name(&self) -> &'static str {
         "fused-bias-relu-grad"
     }
@@ -105,7 +191,6 @@ impl CustomOp2 for ReluGrad {
             bail!("bias_relu backward: gradient and output sizes differ")
         }
         let mut grad_in = vec![0f32; grad.len()];
-        const CHUNK: usize = 1 << 14;
         for_each_chunk_mut(&mut grad_in, CHUNK, grad.len(), |i, grad_in| {
             let range = i * CHUNK..i * CHUNK + grad_in.len();
             for ((gi, &g), &o) in grad_in
@@ -113,7 +198,7 @@ impl CustomOp2 for ReluGrad {
                 .zip(&grad[range.clone()])
                 .zip(&out[range])
             {
-                *gi = if o > 0.0 { g } else { 0.0 };
+                *gi = if o > 0.0 { g } else { g * self.slope };
             }
         });
         Ok((CpuStorage::F32(grad_in), g_layout.shape().clone()))
@@ -146,7 +231,7 @@ impl CustomOp1 for ChannelSum {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testutil::{assert_close, randn, value_and_grads};
+    use crate::ops::testutil::{assert_close, assert_matches_reference, randn};
     use crate::rng::Rng;
 
     #[test]
@@ -156,30 +241,40 @@ mod tests {
             .iter()
             .enumerate()
         {
-            let x = randn(&mut rng, dims);
-            let bias = randn(&mut rng, &[dims[1]]);
-            let inputs = [x, bias];
-            let (fast, fast_grads) =
-                value_and_grads(&inputs, case as u64, |t| bias_relu(&t[0], &t[1]));
-            let (reference, ref_grads) = value_and_grads(&inputs, case as u64, |t| {
-                let mut shape = vec![1; t[0].rank()];
-                shape[1] = t[1].dim(0)?;
-                t[0].broadcast_add(&t[1].reshape(shape)?)?.relu()
-            });
-            assert_close(&fast, &reference, 1e-6, &format!("case {case} forward"));
-            assert_close(
-                &fast_grads[0],
-                &ref_grads[0],
-                1e-6,
-                &format!("case {case} grad x"),
-            );
-            assert_close(
-                &fast_grads[1],
-                &ref_grads[1],
-                1e-4,
-                &format!("case {case} grad bias"),
-            );
+            for slope in [0.0f32, 0.2] {
+                let x = randn(&mut rng, dims);
+                let bias = randn(&mut rng, &[dims[1]]);
+                let reference = |t: &[Tensor]| {
+                    let mut shape = vec![1; t[0].rank()];
+                    shape[1] = t[1].dim(0)?;
+                    reference_leaky_relu(&t[0].broadcast_add(&t[1].reshape(shape)?)?, slope)
+                };
+                assert_matches_reference(
+                    &[x.clone(), bias],
+                    &["x", "bias"],
+                    1e-4,
+                    &format!("case {case} slope {slope}"),
+                    |t| bias_leaky_relu(&t[0], &t[1], slope),
+                    reference,
+                );
+                assert_matches_reference(
+                    &[x],
+                    &["x"],
+                    1e-6,
+                    &format!("case {case} leaky_relu {slope}"),
+                    |t| leaky_relu(&t[0], slope),
+                    |t| reference_leaky_relu(&t[0], slope),
+                );
+            }
         }
+        // The ReLU reference really is candle's relu.
+        let x = randn(&mut rng, &[3, 4]);
+        assert_close(
+            &leaky_relu(&x, 0.0).unwrap(),
+            &x.relu().unwrap(),
+            0.0,
+            "relu",
+        );
     }
 
     #[test]
@@ -187,5 +282,8 @@ mod tests {
         let x = Tensor::zeros((2, 3, 4), DType::F32, &Device::Cpu).unwrap();
         let bias = Tensor::zeros(4, DType::F32, &Device::Cpu).unwrap();
         assert!(bias_relu(&x, &bias).is_err());
+        let bias = Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap();
+        assert!(bias_leaky_relu(&x, &bias, 1.5).is_err());
+        assert!(leaky_relu(&x, -0.1).is_err());
     }
 }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 
-use super::bias_act::{ChannelSum, ReluGrad};
+use super::bias_act::{ActGrad, ChannelSum};
 use super::conv2d::{gemm_threads, im2col, Conv2dGradInput, Conv2dGradKernel, Geometry};
 use super::cpu::{contiguous_f32, for_each_chunk_mut, matmul, with_scratch, ChunkedMut, Strides};
 use super::maxpool::{pool_plane, MaxPoolScatter};
@@ -154,7 +154,9 @@ impl CustomOp3 for ConvReluPool {
         let (stride, padding) = (self.stride, self.padding);
         let g = Geometry::new(x.dims(), kernel.dims(), stride, padding)?;
         // ReLU after the pool: the gradient passes where the pooled output is positive.
-        let grad_pre = grad_out.contiguous()?.apply_op2_no_bwd(out, &ReluGrad)?;
+        let grad_pre = grad_out
+            .contiguous()?
+            .apply_op2_no_bwd(out, &ActGrad { slope: 0.0 })?;
         let grad_bias = if bias.track_op() {
             Some(grad_pre.apply_op1_no_bwd(&ChannelSum)?)
         } else {

@@ -1,6 +1,7 @@
 //! Fast CPU kernels as candle custom ops, used where candle's own CPU kernels are slow.
 
 pub mod adam;
+pub mod batch_norm;
 pub mod bias_act;
 pub mod conv2d;
 pub mod conv_block;
