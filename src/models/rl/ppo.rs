@@ -478,9 +478,8 @@ impl PpoAgent {
         self.updates = state.updates;
         self.throughput = Throughput::resumed(state.train_seconds);
         let live = &state.hyperparameters;
+        // With `anneal_lr` the next rollout recomputes the annealed rate from this base.
         self.set_lr(live.lr);
-        self.params.lr = live.lr_in_effect;
-        self.opt.set_learning_rate(live.lr_in_effect);
         self.params.gamma = live.gamma;
         if let Some(coef) = live.ent_coef {
             self.params.ent_coef = coef;

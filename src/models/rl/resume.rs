@@ -30,7 +30,8 @@ pub const REPLAY_PREFIX: &str = "replay.";
 pub struct LiveParams {
     /// Learning rate set by the user (PPO: the base of the annealing schedule).
     pub lr: f64,
-    /// Learning rate the optimizer used last (PPO with `anneal_lr`: the annealed value).
+    /// Learning rate the optimizer used last (PPO with `anneal_lr`: the annealed value), for
+    /// reading; a resume recomputes it from `lr` and the env step.
     pub lr_in_effect: f64,
     /// Discount factor.
     pub gamma: f64,
@@ -300,6 +301,21 @@ mod tests {
         let mut other = RlTrainer::new(&ppo, &Device::Cpu, 1).expect("ppo");
         let e = other.restore(&tensors, &state).unwrap_err().to_string();
         assert!(e.contains("dqn checkpoint"), "{e}");
+    }
+
+    #[cfg(feature = "gym-rs")]
+    #[test]
+    fn a_gym_rs_run_refuses_a_resumable_checkpoint_with_a_clear_error() {
+        let config = RlConfig {
+            env: "gym-rs/cartpole".into(),
+            ..RlConfig::default()
+        };
+        let t = RlTrainer::new(&config, &Device::Cpu, 1).expect("gym-rs trainer");
+        let e = t.checkpoint_state(&config).unwrap_err().to_string();
+        assert!(
+            e.contains("gym-rs/cartpole") && e.contains("cannot save"),
+            "{e}"
+        );
     }
 
     #[test]
