@@ -56,6 +56,8 @@ pub enum RunCommandError {
 }
 
 /// A job that continues a stopped run; the kind decides which trainer and tab take it.
+// Built once per `resume` command and moved straight into a job: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once per resume, moved straight into a job
 pub enum ResumeSpec {
@@ -99,6 +101,15 @@ pub fn resume_spec(
             scenario: parsed.name,
             config,
             data_dir,
+            device,
+            max_steps,
+            run: RunTarget::Resume {
+                dir: run.path().to_path_buf(),
+            },
+        })),
+        Settings::Rl(config) => Ok(ResumeSpec::Rl(RlJobSpec {
+            scenario: parsed.name,
+            config,
             device,
             max_steps,
             run: RunTarget::Resume {

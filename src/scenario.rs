@@ -446,6 +446,32 @@ mod tests {
     }
 
     #[test]
+    fn rl_set_reaches_checkpoint_keys_and_still_refuses_unknown_ones() {
+        let s = parse(p(), "kind = \"rl\"\n").unwrap();
+        let Settings::Rl(c) = s
+            .clone()
+            .with_overrides(&["checkpoint_every=5000".into(), "keep_checkpoints=2".into()])
+            .unwrap()
+            .settings
+        else {
+            panic!("an RL scenario")
+        };
+        assert_eq!((c.checkpoint_every, c.keep_checkpoints), (5000, 2));
+        for (set, needle) in [
+            ("checkpoint_evry=5", "unknown key"),
+            ("keep_checkpoints=0", "keep_checkpoints"),
+            ("checkpoint_every=-1", "checkpoint_every"),
+        ] {
+            let msg = s
+                .clone()
+                .with_overrides(&[set.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(needle), "{set}: {msg}");
+        }
+    }
+
+    #[test]
     fn table_round_trip_carries_kind() {
         let s = parse(p(), "kind = \"classifier\"\n").unwrap();
         let t = s.settings.to_table();

@@ -444,6 +444,21 @@ fn watch_replays_a_run_into_a_read_only_classifier_tab() {
             "the follower never reported the end"
         );
     }
+    // The confusion matrix of the run's last evaluation reaches the tab too.
+    let snapshot = loop {
+        if let Some(s) = handle.snapshot.borrow_and_update().clone() {
+            break s;
+        }
+        let _ = handle.events.try_recv();
+        assert!(
+            start.elapsed() < WAIT,
+            "no confusion matrix reached the watcher"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(snapshot.step, 12);
+    let counted: u32 = snapshot.confusion.iter().flatten().sum();
+    assert_eq!(counted as usize, snapshot.evaluated);
     handle.stop_and_join();
     assert_eq!(
         app.classifier.loss.points().len(),
@@ -471,4 +486,139 @@ fn watch_replays_a_run_into_a_read_only_classifier_tab() {
         .toast
         .as_ref()
         .is_some_and(|t| t.text.starts_with("read-only")));
+}
+
+/// A headless DQN run on CartPole: a checkpoint every `every` env steps, no early stop.
+fn dqn_args(every: u64) -> Vec<String> {
+    [
+        "train",
+        "scenarios/cartpole-dqn.toml",
+        "--headless",
+        "--json",
+        "--set",
+        "stop_when_solved=false",
+        "--set",
+        "max_env_steps=400000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(["--set".into(), format!("checkpoint_every={every}")])
+    .collect()
+}
+
+fn metric_records(run: &Path, name: &str) -> Vec<MetricRecord> {
+    let (metrics, skipped) = read_jsonl::<MetricRecord>(&run.join("metrics.jsonl")).unwrap();
+    assert!(skipped <= 1, "at most the line cut by kill -9 is broken");
+    drop_superseded(metrics, &events(run))
+        .into_iter()
+        .filter(|m| m.name == name)
+        .collect()
+}
+
+#[test]
+fn a_killed_dqn_run_resumes_its_env_steps_episodes_and_replay_buffer() {
+    use gradtop::jobs::follow;
+    use gradtop::jobs::rl::RlSnapshot;
+    use gradtop::models::rl::{EpisodeFrames, RlState};
+
+    let f = fixture();
+    let args = dqn_args(2_000);
+    let mut child = command(&f, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (dir, _) = wait_for_checkpoint(&f, &mut child, 6_000);
+    let dir_arg = dir.to_str().unwrap();
+    let refused = run(&mut command(&f, &["resume", dir_arg]));
+    assert_eq!(refused.status.code(), Some(2), "resuming a running run");
+    child.kill().unwrap(); // SIGKILL: no checkpoint, no end event.
+    child.wait().unwrap();
+
+    let from_info = latest_whole_checkpoint(&dir.join("checkpoints"))
+        .unwrap()
+        .unwrap();
+    let from = from_info.step;
+    let checkpoint = load_checkpoint(&from_info, &candle_core::Device::Cpu).unwrap();
+    let state: RlState = checkpoint.state_as().unwrap();
+    assert_eq!(state.env_steps, from);
+    let replay = state
+        .replay
+        .expect("a DQN checkpoint holds its replay buffer");
+    assert_eq!(replay.len as u64, from.min(replay.capacity as u64));
+    assert_eq!(checkpoint.tensors["replay.obs"].dims(), &[replay.len, 4]);
+    for name in ["q.fc1.weight", "target.q.fc1.weight", "adam.m.q.fc1.weight"] {
+        assert!(checkpoint.tensors.contains_key(name), "{name}");
+    }
+    let episodes_at_checkpoint = state.episodes.episodes;
+
+    let target = from + 3_000;
+    let out = run(&mut command(
+        &f,
+        &["resume", dir_arg, "--json", "--steps", &target.to_string()],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = summary(&out);
+    let env_steps = summary["env_steps"].as_u64().unwrap();
+    // DQN works in chunks of 128 env steps.
+    assert!(
+        (target..target + 128).contains(&env_steps),
+        "{env_steps} vs {target}"
+    );
+    let episodes = summary["episodes"].as_u64().unwrap();
+    assert!(
+        episodes > episodes_at_checkpoint,
+        "the episode count continues"
+    );
+
+    let events = events(&dir);
+    let resumed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            RunEvent::Start {
+                resumed_from: Some(s),
+                ..
+            } => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resumed, vec![from]);
+    // Each episode logged once: as many return records as episodes, at rising env steps.
+    let returns = metric_records(&dir, "episode_return");
+    assert_eq!(returns.len() as u64, episodes);
+    assert!(returns.windows(2).all(|w| w[0].step < w[1].step));
+    // One ε record per chunk, rising without a gap or a repeat across the resume.
+    let eps: Vec<u64> = metric_records(&dir, "epsilon")
+        .iter()
+        .map(|m| m.step)
+        .collect();
+    assert!(eps.windows(2).all(|w| w[0] < w[1]), "{eps:?}");
+    assert!(eps.contains(&from) && *eps.last().unwrap() == env_steps);
+    for info in whole_checkpoints(&dir.join("checkpoints")).unwrap() {
+        let c = load_checkpoint(&info, &candle_core::Device::Cpu).unwrap();
+        let s: RlState = c.state_as().unwrap();
+        assert_eq!(s.env_steps, info.step);
+    }
+    assert!(whole_checkpoints(&dir.join("checkpoints")).unwrap().len() <= 3);
+
+    // The episode frames the run left behind reach a watching RL tab.
+    let text = std::fs::read_to_string(dir.join("episodes/latest.json")).unwrap();
+    let frames: EpisodeFrames = serde_json::from_str(&text).unwrap();
+    assert_eq!(frames.poses.len(), frames.length as usize + 1);
+    let mut handle = follow::spawn::<RlSnapshot>(&dir).unwrap();
+    let start = Instant::now();
+    let snapshot = loop {
+        if let Some(s) = handle.snapshot.borrow_and_update().clone() {
+            break s;
+        }
+        let _ = handle.events.try_recv();
+        assert!(start.elapsed() < WAIT, "no episode reached the watcher");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    handle.stop_and_join();
+    assert_eq!(snapshot.latest.as_ref(), Some(&frames));
 }

@@ -10,7 +10,7 @@ pub mod gym_rs;
 pub mod vec_env;
 
 pub use cartpole::{CartPole, CartPoleParams};
-pub use vec_env::{FinishedEpisode, VecCartPole, VecEnv};
+pub use vec_env::{FinishedEpisode, VecCartPole, VecEnv, VecEnvState};
 
 use thiserror::Error;
 
@@ -66,6 +66,26 @@ pub enum EnvError {
     /// An environment name that is not known (or not compiled in).
     #[error("unknown environment {0:?}: expected one of {1}")]
     UnknownEnv(String, String),
+    /// The environment cannot save or restore its full state, so its runs cannot be resumed.
+    #[error(
+        "the {0} environment cannot save or restore its state, so its runs cannot be \
+         checkpointed for resuming (the native `cartpole` can)"
+    )]
+    NoSnapshot(String),
+}
+
+/// An environment's complete state: with it, a fresh env of the same kind continues the
+/// episode exactly (same physics, same step count, same future resets).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EnvState {
+    /// The physical state (CartPole: `[x, x_dot, theta, theta_dot]`).
+    pub physics: Vec<f64>,
+    /// Steps taken in the current episode (the time limit counts them).
+    pub elapsed_steps: u32,
+    /// The episode already reached a terminal state (later steps earn no reward).
+    pub terminated: bool,
+    /// The env's own generator, which draws the initial states of later episodes.
+    pub rng: [u64; 4],
 }
 
 /// A discrete-action environment with a flat f64 observation: the interface agents train on.
@@ -89,6 +109,16 @@ pub trait Environment: Send {
     fn set_state(&mut self, state: &[f64]) -> Result<(), EnvError>;
     /// The pose to draw for the current state.
     fn pose(&self) -> Pose;
+    /// Everything needed to continue exactly where the env is (for checkpoints); environments
+    /// that cannot capture their state refuse with [`EnvError::NoSnapshot`].
+    fn snapshot(&self) -> Result<EnvState, EnvError> {
+        Err(EnvError::NoSnapshot(self.name().to_string()))
+    }
+    /// Puts the env back into a state taken with [`Environment::snapshot`].
+    fn restore(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        let _ = state;
+        Err(EnvError::NoSnapshot(self.name().to_string()))
+    }
 }
 
 impl Environment for Box<dyn Environment> {
@@ -118,6 +148,12 @@ impl Environment for Box<dyn Environment> {
     }
     fn pose(&self) -> Pose {
         (**self).pose()
+    }
+    fn snapshot(&self) -> Result<EnvState, EnvError> {
+        (**self).snapshot()
+    }
+    fn restore(&mut self, state: &EnvState) -> Result<(), EnvError> {
+        (**self).restore(state)
     }
 }
 

@@ -2,7 +2,7 @@
 //! same-step autoreset mode: when an episode ends, the returned observation is already the next
 //! episode's first one and the episode's last observation is kept in [`VecEnv::final_obs`].
 
-use super::{CartPole, EnvError, Environment, Pose};
+use super::{CartPole, EnvError, EnvState, Environment, Pose};
 
 /// Summary of an episode that ended during the last [`VecEnv::step`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,6 +31,27 @@ pub struct VecEnv<E> {
     episode_lengths: Vec<u32>,
     finished: Vec<FinishedEpisode>,
     poses_after_step: Vec<Pose>,
+}
+
+/// A [`VecEnv`]'s complete state between two steps, for checkpoints.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VecEnvState {
+    /// Each env's own state, in order.
+    pub envs: Vec<EnvState>,
+    /// Current observations, `(num_envs, obs_dim)` row-major.
+    pub obs: Vec<f64>,
+    /// Last observations of the episodes that ended in the last step (stale otherwise).
+    pub final_obs: Vec<f64>,
+    /// Rewards of the last step.
+    pub rewards: Vec<f64>,
+    /// Terminal flags of the last step.
+    pub terminated: Vec<bool>,
+    /// Time-limit flags of the last step.
+    pub truncated: Vec<bool>,
+    /// Return of each env's current episode so far.
+    pub episode_returns: Vec<f64>,
+    /// Length of each env's current episode so far.
+    pub episode_lengths: Vec<u32>,
 }
 
 /// N native CartPole-v1 environments.
@@ -185,6 +206,72 @@ impl<E: Environment> VecEnv<E> {
     pub fn env(&self, i: usize) -> &E {
         &self.envs[i]
     }
+
+    /// Everything needed to continue stepping exactly from here; fails for an env kind that
+    /// cannot capture its state.
+    pub fn snapshot(&self) -> Result<VecEnvState, EnvError> {
+        Ok(VecEnvState {
+            envs: self
+                .envs
+                .iter()
+                .map(Environment::snapshot)
+                .collect::<Result<_, _>>()?,
+            obs: self.obs.clone(),
+            final_obs: self.final_obs.clone(),
+            rewards: self.rewards.clone(),
+            terminated: self.terminated.clone(),
+            truncated: self.truncated.clone(),
+            episode_returns: self.episode_returns.clone(),
+            episode_lengths: self.episode_lengths.clone(),
+        })
+    }
+
+    /// Puts every env back into `state` (taken from a vector env of the same size and kind);
+    /// on a size mismatch nothing changes.
+    pub fn restore(&mut self, state: &VecEnvState) -> Result<(), EnvError> {
+        let n = self.envs.len();
+        let flat = n * self.obs_dim;
+        let lengths = [
+            (state.envs.len(), n),
+            (state.obs.len(), flat),
+            (state.final_obs.len(), flat),
+            (state.rewards.len(), n),
+            (state.terminated.len(), n),
+            (state.truncated.len(), n),
+            (state.episode_returns.len(), n),
+            (state.episode_lengths.len(), n),
+        ];
+        if let Some(&(got, expected)) = lengths.iter().find(|(got, want)| got != want) {
+            return Err(EnvError::StateLength {
+                env: "vector env checkpoint".into(),
+                got,
+                expected,
+            });
+        }
+        let before: Vec<EnvState> = self
+            .envs
+            .iter()
+            .map(Environment::snapshot)
+            .collect::<Result<_, _>>()?;
+        for (i, s) in state.envs.iter().enumerate() {
+            if let Err(e) = self.envs[i].restore(s) {
+                for (env, b) in self.envs.iter_mut().zip(&before).take(i) {
+                    env.restore(b)?;
+                }
+                return Err(e);
+            }
+        }
+        self.obs.clone_from(&state.obs);
+        self.final_obs.clone_from(&state.final_obs);
+        self.rewards.clone_from(&state.rewards);
+        self.terminated.clone_from(&state.terminated);
+        self.truncated.clone_from(&state.truncated);
+        self.episode_returns.clone_from(&state.episode_returns);
+        self.episode_lengths.clone_from(&state.episode_lengths);
+        self.finished.clear();
+        self.poses_after_step = self.envs.iter().map(|e| e.pose()).collect();
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -214,5 +301,26 @@ mod tests {
             assert!(steps < 1000);
         }
         assert!(v.step(&[1]).is_err());
+    }
+
+    #[test]
+    fn a_restored_vector_env_continues_identically() {
+        let mut v = VecCartPole::cartpole(3, 11).unwrap();
+        let actions = |t: usize| [t % 2, (t / 3) % 2, 1];
+        for t in 0..40 {
+            v.step(&actions(t)).unwrap();
+        }
+        let snap = v.snapshot().unwrap();
+        let mut w = VecCartPole::cartpole(3, 500).unwrap();
+        w.restore(&snap).unwrap();
+        assert_eq!(w.obs(), v.obs());
+        for t in 40..400 {
+            v.step(&actions(t)).unwrap();
+            w.step(&actions(t)).unwrap();
+            assert_eq!(v.obs(), w.obs(), "step {t}");
+            assert_eq!(v.finished(), w.finished(), "step {t}");
+        }
+        let mut small = VecCartPole::cartpole(2, 0).unwrap();
+        assert!(small.restore(&snap).is_err());
     }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::record::{self, RunSession, RunTarget};
+use super::run_files::{write_json_atomic, ConfusionFile, CONFUSION_FILE};
 use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
 use crate::data::batch::{gather, PixelScale};
 use crate::data::prefetch::{InputStats, Prefetcher};
@@ -558,10 +559,22 @@ pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> R
         order
     };
     let class_names = *dataset.class_names();
+    let run_dir = job.run.as_ref().map(|r| r.path().to_path_buf());
     let publish = |trainer: &mut ClassifierTrainer,
                    ends: &JobEnds<ClassifierSnapshot>,
                    eval: &Evaluation|
      -> candle_core::Result<()> {
+        if let Some(dir) = &run_dir {
+            let file = ConfusionFile {
+                step: trainer.step(),
+                dataset: dataset.name,
+                evaluated: eval.count,
+                confusion: eval.confusion,
+            };
+            if let Err(e) = write_json_atomic(dir, CONFUSION_FILE, &file) {
+                events.send(JobEvent::Notice(format!("writing {CONFUSION_FILE}: {e}")));
+            }
+        }
         let samples = trainer.predict(&sample_indices)?;
         ends.publish(ClassifierSnapshot {
             samples,

@@ -2,10 +2,15 @@
 //! its records back into the [`JobEvent`]s the live job sent, so the same tab shows any run —
 //! one training in another terminal, or one that ended long ago.
 
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::classifier::ClassifierSnapshot;
+use super::rl::RlSnapshot;
+use super::run_files::{ConfusionFile, FileWatch, CONFUSION_FILE, EPISODE_FILE};
 use super::{JobCommand, JobEnds, JobEvent, JobHandle, JobStatus, Metric, Param, Progress};
+use crate::models::rl::EpisodeFrames;
 use crate::runs::{
     drop_superseded, lock_holder, EndStatus, EventRecord, EventsTail, MetricRecord, MetricsTail,
     RunDir, RunEvent,
@@ -144,9 +149,67 @@ impl Replay {
     }
 }
 
+/// Publishes `value` as the follower's snapshot when it is of the tab's snapshot type `S`: the
+/// follower serves every tab and does not know which one it feeds.
+fn publish_if_fits<S: Send + Sync + 'static, T: 'static>(ends: &JobEnds<S>, value: T) -> bool {
+    let boxed: Box<dyn Any> = Box::new(value);
+    match boxed.downcast::<S>() {
+        Ok(snapshot) => {
+            ends.publish(*snapshot);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The bulky files a live job keeps in its run directory, turned back into its snapshots.
+#[derive(Debug)]
+struct SnapshotFiles {
+    episode: FileWatch,
+    confusion: FileWatch,
+}
+
+impl SnapshotFiles {
+    fn new(run_dir: &Path) -> Self {
+        Self {
+            episode: FileWatch::new(run_dir, EPISODE_FILE),
+            confusion: FileWatch::new(run_dir, CONFUSION_FILE),
+        }
+    }
+
+    /// Publishes what changed since the last call, as the snapshot the live job published.
+    fn poll<S: Send + Sync + 'static>(&mut self, ends: &JobEnds<S>) {
+        if let Some(frames) = self.episode.poll::<EpisodeFrames>() {
+            publish_if_fits(ends, episode_snapshot(frames));
+        }
+        if let Some(file) = self.confusion.poll::<ConfusionFile>() {
+            publish_if_fits(ends, confusion_snapshot(file));
+        }
+    }
+}
+
+/// The RL tab's snapshot for a replayed episode (no greedy `w` episode in a watched run).
+fn episode_snapshot(frames: EpisodeFrames) -> RlSnapshot {
+    RlSnapshot {
+        latest: Some(frames),
+        watch: None,
+    }
+}
+
+/// The classifier tab's snapshot for a confusion matrix (the sample images are not on disk).
+fn confusion_snapshot(file: ConfusionFile) -> ClassifierSnapshot {
+    ClassifierSnapshot {
+        samples: Vec::new(),
+        confusion: file.confusion,
+        evaluated: file.evaluated,
+        class_names: *file.dataset.class_names(),
+        step: file.step,
+    }
+}
+
 /// Replays the run's logs so far (minus records a resume superseded), then follows them until
 /// `Stop` arrives; says when the writing process died without an `end` event.
-pub fn run<S>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
+pub fn run<S: Send + Sync + 'static>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
     let events = ends.control.events.clone();
     let run = RunDir::open(&dir).map_err(|e| e.to_string())?;
     events.send(JobEvent::Status(JobStatus::Loading(format!(
@@ -172,10 +235,12 @@ pub fn run<S>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
     )));
     let mut writer_seen = lock_holder(run.path()).is_some();
     let mut said_dead = false;
+    let mut files = SnapshotFiles::new(run.path());
     loop {
         for event in replay.out.drain(..) {
             events.send(event);
         }
+        files.poll(ends);
         loop {
             match ends.control.commands.try_recv() {
                 Ok(JobCommand::Stop)
@@ -220,6 +285,7 @@ pub fn spawn<S: Send + Sync + 'static>(dir: &Path) -> std::io::Result<JobHandle<
 
 #[cfg(test)]
 mod tests {
+    use super::super::run_files::write_json_atomic;
     use super::*;
 
     #[test]
@@ -231,6 +297,103 @@ mod tests {
             assert_eq!(param_named(p.key()), Some(p));
         }
         assert_eq!(metric_named("nonsense"), None);
+    }
+
+    fn frames(episode: u64) -> EpisodeFrames {
+        EpisodeFrames {
+            episode,
+            poses: vec![
+                crate::envs::Pose {
+                    x: 0.1,
+                    theta: -0.02
+                };
+                3
+            ],
+            episode_return: 2.0,
+            length: 2,
+            truncated: false,
+            greedy: false,
+        }
+    }
+
+    /// Polls `SnapshotFiles` as a follower of snapshot type `S` would, before and after
+    /// `write`, and returns each snapshot it published.
+    fn published<S: Send + Sync + Clone + 'static>(dir: &Path, write: impl FnOnce()) -> Vec<S> {
+        let (_commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (events_tx, _events) = tokio::sync::mpsc::unbounded_channel();
+        let (snapshot_tx, mut snapshot_rx) = tokio::sync::watch::channel(None);
+        let ends = JobEnds {
+            control: super::super::Control {
+                commands: commands_rx,
+                events: super::super::EventSink {
+                    tx: events_tx,
+                    recorder: Default::default(),
+                },
+            },
+            snapshot: snapshot_tx,
+        };
+        let mut files = SnapshotFiles::new(dir);
+        let mut out = Vec::new();
+        let mut take = |rx: &mut tokio::sync::watch::Receiver<Option<std::sync::Arc<S>>>| {
+            if rx.has_changed().unwrap_or(false) {
+                if let Some(s) = rx.borrow_and_update().as_ref() {
+                    out.push(S::clone(s));
+                }
+            }
+        };
+        files.poll(&ends);
+        take(&mut snapshot_rx);
+        write();
+        files.poll(&ends);
+        take(&mut snapshot_rx);
+        files.poll(&ends);
+        take(&mut snapshot_rx);
+        out
+    }
+
+    #[test]
+    fn the_episode_file_becomes_the_rl_tabs_snapshot_once_per_version() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = dir.path().to_path_buf();
+        write_json_atomic(&run, EPISODE_FILE, &frames(4)).expect("write");
+        let w = run.clone();
+        let got: Vec<RlSnapshot> = published(&run, move || {
+            write_json_atomic(&w, EPISODE_FILE, &frames(9)).expect("write");
+        });
+        assert_eq!(
+            got,
+            vec![episode_snapshot(frames(4)), episode_snapshot(frames(9))]
+        );
+        assert_eq!(got[1].latest.as_ref().map(|f| f.poses.len()), Some(3));
+        // A classifier tab watching the same directory gets nothing from an episode file.
+        let none: Vec<ClassifierSnapshot> = published(&run, || {});
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn the_confusion_file_becomes_the_classifier_tabs_snapshot() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = dir.path().to_path_buf();
+        let mut confusion = [[0u32; crate::data::CLASSES]; crate::data::CLASSES];
+        confusion[7][7] = 40;
+        confusion[7][9] = 2;
+        let file = ConfusionFile {
+            step: 600,
+            dataset: crate::data::DatasetName::FashionMnist,
+            evaluated: 42,
+            confusion,
+        };
+        let w = run.clone();
+        let written = file.clone();
+        let got: Vec<ClassifierSnapshot> = published(&run, move || {
+            write_json_atomic(&w, CONFUSION_FILE, &written).expect("write");
+        });
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].confusion[7][9], 2);
+        assert_eq!((got[0].step, got[0].evaluated), (600, 42));
+        assert_eq!(got[0].class_names[7], "Sneaker");
+        let rl: Vec<RlSnapshot> = published(&run, || {});
+        assert!(rl.is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod params;
 pub mod record;
 pub mod rl;
+pub mod run_files;
 
 use std::sync::{Arc, Mutex};
 

@@ -6,17 +6,18 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::record::{self, RunSession, RunTarget};
+use super::run_files::{write_json_atomic, EPISODE_FILE, EPISODE_WRITE_INTERVAL_S};
 use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
 use crate::device::DeviceChoice;
+use crate::envs::EnvError;
 use crate::models::rl::config::RlConfig;
 use crate::models::rl::trainer::{EpisodeFrames, RlError, RlParam, RlRecord, RlTrainer};
-use crate::runs::varmap_tensors;
+use crate::models::rl::RlState;
+use crate::runs::{varmap_tensors, Checkpoint};
 use crate::scenario::Settings;
 
 /// Seconds between progress events and between published episodes.
 const REPORT_INTERVAL_S: f64 = 0.2;
-/// Checkpoints kept in an RL run directory.
-const KEEP_CHECKPOINTS: usize = 3;
 
 /// The bulky part of an RL job's state, published through the watch slot.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +39,7 @@ pub struct RlJobSpec {
     pub device: DeviceChoice,
     /// Stop after this many env steps (headless `--steps`).
     pub max_steps: Option<u64>,
-    /// The run directory to create (resuming RL runs is not supported yet).
+    /// The run directory to create, or the run to continue from its newest whole checkpoint.
     pub run: RunTarget,
 }
 
@@ -73,18 +74,33 @@ impl Steer for RlJob {
         self.checkpoint_because(record::reason::KEY)
     }
 
-    /// Weights of every network (`online.…`, `target.…` or the PPO networks, by `VarBuilder`
-    /// path) plus counters and hyperparameters in the sidecar; optimizer and replay buffer are
-    /// not saved, so an RL checkpoint is for inspection and evaluation, not exact resumption.
+    /// Everything a resume needs (tensors and sidecar as described in
+    /// [`crate::models::rl::resume`]). An environment that cannot save its state (gym-rs) gets
+    /// a weights-only checkpoint marked `"resumable": false`.
     fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
         let run = self
             .run
             .as_ref()
             .ok_or_else(|| "this run has no run directory".to_string())?;
-        let counters = self.trainer.counters();
-        let tensors = varmap_tensors(self.trainer.varmap(), "");
-        let state = json!({ "counters": counters, "config": self.config });
-        let path = run.checkpoint(counters.env_steps, &tensors, &state, reason)?;
+        let text = |e: RlError| e.to_string();
+        let path = match self.trainer.checkpoint_state(&self.config) {
+            Ok(state) => {
+                let tensors = self.trainer.checkpoint_tensors().map_err(text)?;
+                run.checkpoint(state.env_steps, &tensors, &state, reason)?
+            }
+            Err(RlError::Env(e @ EnvError::NoSnapshot(_))) => {
+                let counters = self.trainer.counters();
+                let tensors = varmap_tensors(self.trainer.varmap(), "");
+                let state = json!({
+                    "resumable": false,
+                    "why": e.to_string(),
+                    "counters": counters,
+                    "config": self.config,
+                });
+                run.checkpoint(counters.env_steps, &tensors, &state, reason)?
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         Ok(path.display().to_string())
     }
 
@@ -103,6 +119,59 @@ impl Steer for RlJob {
     }
 }
 
+/// Puts `trainer` where `checkpoint` left its run; the error says why it cannot.
+fn restore(trainer: &mut RlTrainer, checkpoint: &Checkpoint) -> Result<(), String> {
+    let at = checkpoint.step;
+    if checkpoint.state.get("resumable") == Some(&serde_json::Value::Bool(false)) {
+        let why = checkpoint.state["why"]
+            .as_str()
+            .unwrap_or("it holds weights only");
+        return Err(format!(
+            "the checkpoint at env step {at} cannot be resumed: {why}"
+        ));
+    }
+    let state: RlState = checkpoint
+        .state_as()
+        .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))?;
+    trainer
+        .restore(&checkpoint.tensors, &state)
+        .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))
+}
+
+/// Writes the latest finished episode to the run directory for `gradtop watch`; a failure is
+/// told once and then writing stops (training goes on).
+struct EpisodeWriter {
+    last_written: u64,
+    last_write: Option<Instant>,
+    broken: bool,
+}
+
+impl EpisodeWriter {
+    fn offer(&mut self, run: &RunSession, frames: &EpisodeFrames, events: &super::EventSink) {
+        let due = self
+            .last_write
+            .is_none_or(|t| t.elapsed().as_secs_f64() >= EPISODE_WRITE_INTERVAL_S);
+        if due {
+            self.write(run, frames, events);
+        }
+    }
+
+    /// Writes `frames` now unless they are already on disk (the run's last episode).
+    fn write(&mut self, run: &RunSession, frames: &EpisodeFrames, events: &super::EventSink) {
+        if self.broken || frames.episode == self.last_written {
+            return;
+        }
+        self.last_written = frames.episode;
+        self.last_write = Some(Instant::now());
+        if let Err(e) = write_json_atomic(run.path(), EPISODE_FILE, frames) {
+            self.broken = true;
+            events.send(JobEvent::Notice(format!(
+                "episode frames can no longer be written to {EPISODE_FILE}: {e}"
+            )));
+        }
+    }
+}
+
 /// Runs an RL job to its end: waits for `Start`, trains until solved or out of budget.
 pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String> {
     let events = ends.control.events.clone();
@@ -113,22 +182,42 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
     }
     events.status(JobStatus::Loading("building the agent".into()));
     let device = spec.device.open()?;
-    let trainer =
+    let mut trainer =
         RlTrainer::new(&spec.config, &device, spec.config.seed).map_err(|e| e.to_string())?;
-    let run = RunSession::begin(
+    let begun = RunSession::begin(
         &spec.run,
         &spec.scenario,
         &Settings::Rl(spec.config.clone()).to_table(),
-        KEEP_CHECKPOINTS,
+        spec.config.keep_checkpoints,
         &events,
         &device,
     )?;
+    let run = match begun {
+        Some(begun) => {
+            match &begun.checkpoint {
+                Some(checkpoint) => restore(&mut trainer, checkpoint)?,
+                None if matches!(spec.run, RunTarget::Resume { .. }) => {
+                    events.notify("no whole checkpoint yet: starting again from env step 0");
+                }
+                None => {}
+            }
+            Some(begun.session)
+        }
+        None => None,
+    };
     let mut job = RlJob {
         trainer,
         watch_seed: spec.config.seed.wrapping_mul(1_000_003),
         pending_watch: None,
-        run: run.map(|b| b.session),
+        run,
         config: spec.config.clone(),
+    };
+    let checkpoint_every = spec.config.checkpoint_every;
+    let mut last_checkpoint_steps = job.trainer.counters().env_steps;
+    let mut episode_writer = EpisodeWriter {
+        last_written: 0,
+        last_write: None,
+        broken: false,
     };
     let budget = spec
         .max_steps
@@ -219,6 +308,17 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
                 )),
             }
         }
+        let env_steps = job.trainer.counters().env_steps;
+        if checkpoint_every > 0
+            && job.run.is_some()
+            && env_steps / checkpoint_every > last_checkpoint_steps / checkpoint_every
+        {
+            last_checkpoint_steps = env_steps;
+            ends.control.checkpoint(&mut job, record::reason::PERIODIC);
+        }
+        if let (Some(run), Some(ep)) = (&job.run, job.trainer.latest_episode()) {
+            episode_writer.offer(run, ep, &events);
+        }
         if last_report.elapsed().as_secs_f64() >= REPORT_INTERVAL_S {
             last_report = Instant::now();
             let c = job.trainer.counters();
@@ -241,6 +341,9 @@ pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String
                 });
             }
         }
+    }
+    if let (Some(run), Some(ep)) = (&job.run, job.trainer.latest_episode()) {
+        episode_writer.write(run, ep, &events);
     }
     if job.run.is_some() && !diverged {
         ends.control.checkpoint(&mut job, record::exit_reason());

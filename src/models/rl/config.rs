@@ -136,6 +136,11 @@ pub struct RlConfig {
     pub stop_when_solved: bool,
     /// Seeds network weights, exploration and environment resets.
     pub seed: u64,
+    /// Write a checkpoint each time this many more env steps are done (0: only on `c`, pause,
+    /// the end and signals).
+    pub checkpoint_every: u64,
+    /// Checkpoints kept in the run directory (older ones are removed).
+    pub keep_checkpoints: usize,
     /// DQN overrides.
     pub dqn: DqnConfig,
     /// PPO overrides.
@@ -153,6 +158,8 @@ impl Default for RlConfig {
             solve_window: 20,
             stop_when_solved: true,
             seed: 1,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            keep_checkpoints: DEFAULT_KEEP_CHECKPOINTS,
             dqn: DqnConfig::default(),
             ppo: PpoConfig::default(),
         }
@@ -503,6 +510,12 @@ impl PpoParams {
     }
 }
 
+/// Env steps between periodic checkpoints unless the scenario says otherwise (a few seconds of
+/// CartPole training).
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 25_000;
+/// Checkpoints kept unless the scenario says otherwise.
+pub const DEFAULT_KEEP_CHECKPOINTS: usize = 3;
+
 /// Default env-step budget when `max_env_steps` is not set (CleanRL's 500k).
 pub const DEFAULT_MAX_ENV_STEPS: u64 = 500_000;
 
@@ -540,6 +553,9 @@ impl RlConfig {
         }
         if !self.solve_return.is_finite() {
             return Err(invalid("solve_return", self.solve_return, "must be finite"));
+        }
+        if self.keep_checkpoints == 0 {
+            return Err(invalid("keep_checkpoints", 0, "must be ≥ 1"));
         }
         if self.max_env_steps == Some(0) {
             return Err(invalid("max_env_steps", 0, "must be ≥ 1"));
@@ -595,5 +611,21 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("ppo.gamma"));
         let c: RlConfig = toml::from_str("env = \"pong\"").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("env"));
+        let c: RlConfig = toml::from_str("keep_checkpoints = 0").unwrap();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("keep_checkpoints"));
+    }
+
+    #[test]
+    fn checkpoint_keys_have_defaults_and_parse() {
+        let c: RlConfig = toml::from_str("agent = \"ppo\"").unwrap();
+        assert_eq!(c.checkpoint_every, DEFAULT_CHECKPOINT_EVERY);
+        assert_eq!(c.keep_checkpoints, DEFAULT_KEEP_CHECKPOINTS);
+        let c: RlConfig = toml::from_str("checkpoint_every = 0\nkeep_checkpoints = 5").unwrap();
+        assert_eq!((c.checkpoint_every, c.keep_checkpoints), (0, 5));
+        c.validate().unwrap();
     }
 }

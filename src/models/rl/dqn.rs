@@ -2,14 +2,16 @@
 //! network copied every `target_period` env steps, ε-greedy exploration on a linear schedule,
 //! and a TD loss on `Q(s, a)` against `r + γ (1 − terminated) max_a' Q_target(s', a')`.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Module, Optimizer, VarMap};
 
-use super::config::{DqnParams, RlConfig, TdLoss};
+use super::config::{AgentKind, DqnParams, RlConfig, TdLoss};
 use super::mlp::{argmax, mlp_in_new_varmap, Activation, Init, Mlp, MlpMirror};
 use super::replay::{ReplayBatch, ReplayBuffer};
+use super::resume::{LiveParams, RlState, REPLAY_PREFIX, TARGET_PREFIX};
 use super::trainer::{
     clip_grad_norm, tensor2, to_f32, EpisodeFrames, EpisodeTracker, RlCounters, RlError, RlParam,
     RlRecord, Throughput,
@@ -17,6 +19,7 @@ use super::trainer::{
 use crate::envs::{make_env, Environment, VecEnv};
 use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;
+use crate::runs::{restore_varmap, varmap_tensors};
 
 /// Env steps done per [`super::RlTrainer::step`] call (a few ms of work at most).
 const CHUNK_ENV_STEPS: u64 = 128;
@@ -347,6 +350,87 @@ impl DqnAgent {
         let mut env = make_env(self.env_name, seed)?;
         env.reset(Some(seed), &mut obs);
         run_greedy(env.as_mut(), &mut obs, |o| self.greedy_action(o))
+    }
+}
+
+/// Checkpoint and restore (see [`super::resume`] for the tensor names and sidecar).
+impl DqnAgent {
+    /// Copies of the online and target weights, Adam's state and the replay buffer's contents.
+    pub(crate) fn checkpoint_tensors(&self) -> Result<Vec<(String, Tensor)>, RlError> {
+        let mut out = Vec::new();
+        for (prefix, varmap) in [("", &self.q_varmap), (TARGET_PREFIX, &self._target_varmap)] {
+            for (name, t) in varmap_tensors(varmap, prefix) {
+                out.push((name, t.copy()?));
+            }
+        }
+        out.extend(self.opt.state_tensors()?);
+        out.extend(self.buffer.state_tensors(REPLAY_PREFIX)?);
+        Ok(out)
+    }
+
+    /// Counters, RNG, envs, episodes and live hyperparameters; `config` is the run's config,
+    /// returned with the live values written in.
+    pub(crate) fn checkpoint_state(&self, config: &RlConfig) -> Result<RlState, RlError> {
+        let hyperparameters = LiveParams {
+            lr: self.params.lr,
+            lr_in_effect: self.params.lr,
+            gamma: self.params.gamma,
+            epsilon_override: self.epsilon_override,
+            target_period: Some(self.params.target_period),
+            ent_coef: None,
+        };
+        let mut config = config.clone();
+        hyperparameters.apply_to(&mut config);
+        Ok(RlState {
+            agent: AgentKind::Dqn,
+            env: self.env_name.to_string(),
+            env_steps: self.env_steps,
+            updates: self.updates,
+            train_seconds: self.throughput.total.as_secs_f64(),
+            rng: self.rng.state(),
+            envs: self.envs.snapshot()?,
+            episodes: self.tracker.state(),
+            hyperparameters,
+            replay: Some(self.buffer.position()),
+            counters: self.counters(),
+            config,
+        })
+    }
+
+    /// Continues from a checkpoint of a DQN run with the same config; on error the agent is
+    /// left part-restored and must be dropped.
+    pub(crate) fn restore(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        state: &RlState,
+    ) -> Result<(), RlError> {
+        state.check_fits(AgentKind::Dqn, self.env_name)?;
+        let replay = state
+            .replay
+            .ok_or_else(|| RlError::Checkpoint("the DQN replay buffer is missing".into()))?;
+        let fit = |e: crate::runs::RunsError| RlError::Checkpoint(e.to_string());
+        restore_varmap(&self.q_varmap, tensors, "").map_err(fit)?;
+        restore_varmap(&self._target_varmap, tensors, TARGET_PREFIX).map_err(fit)?;
+        self.opt.load_state_tensors(tensors)?;
+        self.buffer
+            .load_state_tensors(tensors, REPLAY_PREFIX, replay)?;
+        self.envs.restore(&state.envs)?;
+        self.tracker.restore(&state.episodes);
+        self.rng = Rng::from_state(state.rng);
+        self.env_steps = state.env_steps;
+        self.updates = state.updates;
+        self.throughput = Throughput::resumed(state.train_seconds);
+        let live = &state.hyperparameters;
+        self.set_lr(live.lr);
+        self.params.gamma = live.gamma;
+        if let Some(period) = live.target_period {
+            self.params.target_period = period.max(1);
+        }
+        self.epsilon_override = live.epsilon_override;
+        self.loss_sum = 0.0;
+        self.loss_count = 0;
+        self.mirror_stale = true;
+        Ok(())
     }
 }
 

@@ -5,7 +5,9 @@ pub mod dqn;
 pub mod mlp;
 pub mod ppo;
 pub mod replay;
+pub mod resume;
 pub mod trainer;
 
 pub use config::{AgentKind, DqnConfig, PpoConfig, Preset, RlConfig, TdLoss};
+pub use resume::{LiveParams, RlState};
 pub use trainer::{EpisodeFrames, RlCounters, RlError, RlParam, RlRecord, RlSummary, RlTrainer};

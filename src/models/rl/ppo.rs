@@ -2,14 +2,16 @@
 //! over several envs, GAE(λ) advantages, the clipped surrogate objective with an entropy bonus
 //! and a value loss, several epochs of shuffled minibatches per rollout.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Module, Optimizer, VarBuilder, VarMap};
 
-use super::config::{PpoParams, RlConfig};
+use super::config::{AgentKind, PpoParams, RlConfig};
 use super::dqn::run_greedy;
 use super::mlp::{argmax, Activation, Init, Mlp, MlpMirror};
+use super::resume::{LiveParams, RlState};
 use super::trainer::{
     clip_grad_norm, tensor2, to_f32, EpisodeFrames, EpisodeTracker, RlCounters, RlError, RlParam,
     RlRecord, Throughput,
@@ -17,6 +19,7 @@ use super::trainer::{
 use crate::envs::{make_env, Environment, VecEnv};
 use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;
+use crate::runs::{restore_varmap, varmap_tensors};
 
 /// Generalised advantage estimation over a `(steps, n_envs)` rollout stored step-major.
 ///
@@ -413,6 +416,77 @@ impl PpoAgent {
             to_f32(o, buf);
             Ok(argmax(mirror.forward(buf)))
         })
+    }
+}
+
+/// Checkpoint and restore at a rollout boundary (see [`super::resume`]).
+impl PpoAgent {
+    /// Copies of the actor and critic weights and Adam's state.
+    pub(crate) fn checkpoint_tensors(&self) -> Result<Vec<(String, Tensor)>, RlError> {
+        let mut out = Vec::new();
+        for (name, t) in varmap_tensors(&self.varmap, "") {
+            out.push((name, t.copy()?));
+        }
+        out.extend(self.opt.state_tensors()?);
+        Ok(out)
+    }
+
+    /// Counters, RNG, envs, episodes and live hyperparameters; `config` is the run's config,
+    /// returned with the live values written in.
+    pub(crate) fn checkpoint_state(&self, config: &RlConfig) -> Result<RlState, RlError> {
+        let hyperparameters = LiveParams {
+            lr: self.base_lr,
+            lr_in_effect: self.params.lr,
+            gamma: self.params.gamma,
+            epsilon_override: None,
+            target_period: None,
+            ent_coef: Some(self.params.ent_coef),
+        };
+        let mut config = config.clone();
+        hyperparameters.apply_to(&mut config);
+        Ok(RlState {
+            agent: AgentKind::Ppo,
+            env: self.env_name.to_string(),
+            env_steps: self.env_steps,
+            updates: self.updates,
+            train_seconds: self.throughput.total.as_secs_f64(),
+            rng: self.rng.state(),
+            envs: self.envs.snapshot()?,
+            episodes: self.tracker.state(),
+            hyperparameters,
+            replay: None,
+            counters: self.counters(),
+            config,
+        })
+    }
+
+    /// Continues from a checkpoint of a PPO run with the same config; on error the agent is
+    /// left part-restored and must be dropped.
+    pub(crate) fn restore(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        state: &RlState,
+    ) -> Result<(), RlError> {
+        state.check_fits(AgentKind::Ppo, self.env_name)?;
+        restore_varmap(&self.varmap, tensors, "")
+            .map_err(|e| RlError::Checkpoint(e.to_string()))?;
+        self.opt.load_state_tensors(tensors)?;
+        self.envs.restore(&state.envs)?;
+        self.tracker.restore(&state.episodes);
+        self.rng = Rng::from_state(state.rng);
+        self.env_steps = state.env_steps;
+        self.updates = state.updates;
+        self.throughput = Throughput::resumed(state.train_seconds);
+        let live = &state.hyperparameters;
+        // With `anneal_lr` the next rollout recomputes the annealed rate from this base.
+        self.set_lr(live.lr);
+        self.params.gamma = live.gamma;
+        if let Some(coef) = live.ent_coef {
+            self.params.ent_coef = coef;
+        }
+        self.actor.refresh_mirror(&mut self.actor_mirror)?;
+        self.critic.refresh_mirror(&mut self.critic_mirror)?;
+        Ok(())
     }
 }
 

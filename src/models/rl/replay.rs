@@ -1,7 +1,23 @@
 //! DQN's experience replay: a fixed-capacity ring of transitions sampled uniformly, stored as
 //! flat f32 columns so a batch is a few memcpys into tensors.
 
+use std::collections::HashMap;
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
 use crate::rng::Rng;
+
+/// Where the ring stands, for a checkpoint's sidecar (the contents go in as tensors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayPosition {
+    /// Transitions held.
+    pub len: usize,
+    /// Slot the next transition is written to.
+    pub next: usize,
+    /// Maximum transitions held.
+    pub capacity: usize,
+}
 
 /// One sampled minibatch, flat row-major.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -111,6 +127,102 @@ impl ReplayBuffer {
     }
 }
 
+impl ReplayBuffer {
+    /// The ring's fill count, write position and capacity.
+    pub fn position(&self) -> ReplayPosition {
+        ReplayPosition {
+            len: self.len,
+            next: self.next,
+            capacity: self.capacity,
+        }
+    }
+
+    /// The stored transitions as checkpoint tensors (slots `0..len` in ring order, on the CPU):
+    /// `<prefix>obs` and `<prefix>next_obs` `(len, obs_dim)` f32, `<prefix>actions` `(len,)`
+    /// u32, `<prefix>rewards` and `<prefix>terminated` `(len,)` f32. Empty for an empty buffer.
+    pub fn state_tensors(&self, prefix: &str) -> candle_core::Result<Vec<(String, Tensor)>> {
+        let (n, d) = (self.len, self.obs_dim);
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let cpu = &Device::Cpu;
+        Ok(vec![
+            (
+                format!("{prefix}obs"),
+                Tensor::from_slice(&self.obs[..n * d], (n, d), cpu)?,
+            ),
+            (
+                format!("{prefix}next_obs"),
+                Tensor::from_slice(&self.next_obs[..n * d], (n, d), cpu)?,
+            ),
+            (
+                format!("{prefix}actions"),
+                Tensor::from_slice(&self.actions[..n], n, cpu)?,
+            ),
+            (
+                format!("{prefix}rewards"),
+                Tensor::from_slice(&self.rewards[..n], n, cpu)?,
+            ),
+            (
+                format!("{prefix}terminated"),
+                Tensor::from_slice(&self.terminated[..n], n, cpu)?,
+            ),
+        ])
+    }
+
+    /// Refills the buffer from [`ReplayBuffer::state_tensors`] output and `position`; the
+    /// capacity and observation size must match this buffer's. On error nothing changes.
+    pub fn load_state_tensors(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        prefix: &str,
+        position: ReplayPosition,
+    ) -> candle_core::Result<()> {
+        let (n, d) = (position.len, self.obs_dim);
+        if position.capacity != self.capacity || n > self.capacity || position.next >= self.capacity
+        {
+            candle_core::bail!(
+                "replay buffer: checkpoint holds {n} of {} slots (next {}), this buffer has {}",
+                position.capacity,
+                position.next,
+                self.capacity
+            );
+        }
+        let get = |name: &str, shape: &[usize]| -> candle_core::Result<Tensor> {
+            let key = format!("{prefix}{name}");
+            let t = tensors.get(&key).ok_or_else(|| {
+                candle_core::Error::Msg(format!("replay buffer: missing `{key}`"))
+            })?;
+            if t.dims() != shape {
+                candle_core::bail!(
+                    "replay buffer: `{key}` has shape {:?}, expected {shape:?}",
+                    t.dims()
+                );
+            }
+            Ok(t.clone())
+        };
+        let (obs, next_obs, actions, rewards, terminated) = if n == 0 {
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new())
+        } else {
+            (
+                get("obs", &[n, d])?.flatten_all()?.to_vec1::<f32>()?,
+                get("next_obs", &[n, d])?.flatten_all()?.to_vec1::<f32>()?,
+                get("actions", &[n])?.to_vec1::<u32>()?,
+                get("rewards", &[n])?.to_vec1::<f32>()?,
+                get("terminated", &[n])?.to_vec1::<f32>()?,
+            )
+        };
+        self.obs[..n * d].copy_from_slice(&obs);
+        self.next_obs[..n * d].copy_from_slice(&next_obs);
+        self.actions[..n].copy_from_slice(&actions);
+        self.rewards[..n].copy_from_slice(&rewards);
+        self.terminated[..n].copy_from_slice(&terminated);
+        self.len = n;
+        self.next = position.next;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +257,33 @@ mod tests {
             [false, false, true, true, true],
             "uniform draws hit all three"
         );
+    }
+
+    #[test]
+    fn state_tensors_round_trip_contents_and_ring_position() {
+        let mut b = ReplayBuffer::new(4, 2);
+        for k in 0..6 {
+            b.push(&[k as f64, 1.0], k % 2, 0.5, &[2.0, k as f64], k == 5);
+        }
+        let tensors: HashMap<String, Tensor> =
+            b.state_tensors("replay.").unwrap().into_iter().collect();
+        assert_eq!(tensors["replay.obs"].dims(), &[4, 2]);
+        let mut c = ReplayBuffer::new(4, 2);
+        c.load_state_tensors(&tensors, "replay.", b.position())
+            .unwrap();
+        assert_eq!(c.position(), b.position());
+        let (mut rb, mut rc) = (Rng::new(3), Rng::new(3));
+        let (mut xb, mut xc) = (ReplayBatch::default(), ReplayBatch::default());
+        b.sample_into(32, &mut rb, &mut xb);
+        c.sample_into(32, &mut rc, &mut xc);
+        assert_eq!(xb, xc);
+        b.push(&[9.0, 9.0], 1, 1.0, &[9.0, 9.0], false);
+        c.push(&[9.0, 9.0], 1, 1.0, &[9.0, 9.0], false);
+        assert_eq!(b.obs, c.obs, "the next write lands in the same slot");
+        let mut wrong = ReplayBuffer::new(5, 2);
+        assert!(wrong
+            .load_state_tensors(&tensors, "replay.", b.position())
+            .is_err());
+        assert!(wrong.is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //! [`RlTrainer::step`] in a loop (each call is a few milliseconds of work), change
 //! hyperparameters between calls, read counters and the latest episode's frames.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use thiserror::Error;
 use super::config::{AgentKind, ConfigError, RlConfig};
 use super::dqn::DqnAgent;
 use super::ppo::PpoAgent;
+use super::resume::RlState;
 use crate::envs::{EnvError, FinishedEpisode, Pose};
 
 /// Everything that can go wrong while building or running an RL trainer.
@@ -41,6 +42,9 @@ pub enum RlError {
     /// A tensor operation failed.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
+    /// A checkpoint does not fit this agent (another agent, env or architecture).
+    #[error("checkpoint does not fit this run: {0}")]
+    Checkpoint(String),
     /// The loss became NaN or infinite: the run diverged.
     #[error("loss is {loss} at env step {env_steps}: training diverged")]
     Diverged {
@@ -307,6 +311,46 @@ impl EpisodeTracker {
     pub(crate) fn latest(&self) -> Option<&EpisodeFrames> {
         self.latest.as_ref()
     }
+
+    /// The episode counters and frames, for a checkpoint.
+    pub(crate) fn state(&self) -> TrackerState {
+        TrackerState {
+            recent_returns: self.recent.iter().copied().collect(),
+            episodes: self.episodes,
+            solved_at_step: self.solved_at_step,
+            solved_at_seconds: self.solved_at_seconds,
+            current_poses: self.current_poses.clone(),
+            latest: self.latest.clone(),
+        }
+    }
+
+    /// Continues from a [`TrackerState`]; the window and threshold stay the config's.
+    pub(crate) fn restore(&mut self, state: &TrackerState) {
+        let skip = state.recent_returns.len().saturating_sub(self.window);
+        self.recent = state.recent_returns.iter().skip(skip).copied().collect();
+        self.episodes = state.episodes;
+        self.solved_at_step = state.solved_at_step;
+        self.solved_at_seconds = state.solved_at_seconds;
+        self.current_poses.clone_from(&state.current_poses);
+        self.latest.clone_from(&state.latest);
+    }
+}
+
+/// The episode tracker's state in a checkpoint's sidecar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackerState {
+    /// Returns of the last `solve_window` episodes, oldest first.
+    pub recent_returns: Vec<f64>,
+    /// Finished episodes.
+    pub episodes: u64,
+    /// Env step at which the run was first solved.
+    pub solved_at_step: Option<u64>,
+    /// Training seconds at which the run was first solved.
+    pub solved_at_seconds: Option<f64>,
+    /// Env 0's poses in its unfinished episode (so its frames continue across the resume).
+    pub current_poses: Vec<Pose>,
+    /// The latest finished episode of env 0.
+    pub latest: Option<EpisodeFrames>,
 }
 
 /// Measures training time and steps/s between `Update` records.
@@ -318,6 +362,14 @@ pub(crate) struct Throughput {
 }
 
 impl Throughput {
+    /// A meter that continues a run which had trained `total_s` seconds.
+    pub(crate) fn resumed(total_s: f64) -> Self {
+        Self {
+            total: Duration::try_from_secs_f64(total_s).unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn add(&mut self, elapsed: Duration, steps: u64) {
         self.total += elapsed;
         self.period += elapsed;
@@ -488,6 +540,39 @@ impl RlTrainer {
         match &self.agent {
             Agent::Dqn(a) => a.varmap(),
             Agent::Ppo(a) => a.varmap(),
+        }
+    }
+
+    /// Everything a checkpoint stores as tensors (copies, so training may go on at once):
+    /// weights, Adam's state and, for DQN, the replay buffer. Names in [`super::resume`].
+    pub fn checkpoint_tensors(&self) -> Result<Vec<(String, Tensor)>, RlError> {
+        match &self.agent {
+            Agent::Dqn(a) => a.checkpoint_tensors(),
+            Agent::Ppo(a) => a.checkpoint_tensors(),
+        }
+    }
+
+    /// The sidecar state of a checkpoint taken now; `config` is the run's config, stored with
+    /// the live hyperparameters written in. Fails for environments that cannot save their state.
+    pub fn checkpoint_state(&self, config: &RlConfig) -> Result<RlState, RlError> {
+        match &self.agent {
+            Agent::Dqn(a) => a.checkpoint_state(config),
+            Agent::Ppo(a) => a.checkpoint_state(config),
+        }
+    }
+
+    /// Continues from a checkpoint written by [`Self::checkpoint_tensors`] and
+    /// [`Self::checkpoint_state`] of a run with the same config: the next [`Self::step`] does
+    /// exactly what the checkpointed trainer's next step would have done. On error the
+    /// trainer is left part-restored and must be dropped.
+    pub fn restore(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        state: &RlState,
+    ) -> Result<(), RlError> {
+        match &mut self.agent {
+            Agent::Dqn(a) => a.restore(tensors, state),
+            Agent::Ppo(a) => a.restore(tensors, state),
         }
     }
 
