@@ -37,8 +37,8 @@ pub enum RunCommandError {
         /// The scenario parser's error.
         source: scenario::ScenarioError,
     },
-    /// Only classifier runs carry everything a resume needs.
-    #[error("{} is a {kind} run; only classifier runs can be resumed so far", run.display())]
+    /// This kind of run does not carry everything a resume needs yet.
+    #[error("{} is a {kind} run, and {kind} runs cannot be resumed yet", run.display())]
     Unsupported {
         /// The run directory.
         run: PathBuf,
@@ -95,6 +95,16 @@ pub fn resume_spec(
     let parsed = run_scenario(&run)?;
     match parsed.settings {
         Settings::Classifier(config) => Ok(ResumeSpec::Classifier(ClassifierJobSpec {
+            scenario: parsed.name,
+            config,
+            data_dir,
+            device,
+            max_steps,
+            run: RunTarget::Resume {
+                dir: run.path().to_path_buf(),
+            },
+        })),
+        Settings::Gan(config) => Ok(ResumeSpec::Gan(GanJobSpec {
             scenario: parsed.name,
             config,
             data_dir,

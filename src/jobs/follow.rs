@@ -1,10 +1,15 @@
 //! `gradtop watch`: a job that trains nothing and instead tails a run directory's logs, turning
 //! its records back into the [`JobEvent`]s the live job sent, so the same tab shows any run —
-//! one training in another terminal, or one that ended long ago.
+//! one training in another terminal, or one that ended long ago. Jobs that keep their latest
+//! bulky snapshot in the run directory (the GAN's `samples/latest.pgm`) have it read back too
+//! (see [`FollowedSnapshot`]).
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use super::classifier::ClassifierSnapshot;
+use super::rl::RlSnapshot;
 use super::{JobCommand, JobEnds, JobEvent, JobHandle, JobStatus, Metric, Param, Progress};
 use crate::runs::{
     drop_superseded, lock_holder, EndStatus, EventRecord, EventsTail, MetricRecord, MetricsTail,
@@ -59,6 +64,53 @@ pub fn metric_named(name: &str) -> Option<Metric> {
 /// The hyperparameter whose scenario key is `key`.
 pub fn param_named(key: &str) -> Option<Param> {
     PARAMS.into_iter().find(|p| p.key() == key)
+}
+
+/// A job's bulky snapshot as a follower rebuilds it from the file the job keeps in its run
+/// directory; kinds that keep none take the defaults, and their watch shows curves and events.
+pub trait FollowedSnapshot: Sized {
+    /// The file, relative to the run directory, holding the latest snapshot.
+    const FILE: Option<&'static str> = None;
+
+    /// The snapshot in that file's bytes; `None` for bytes this version cannot read.
+    fn from_file(bytes: &[u8]) -> Option<Self> {
+        let _ = bytes;
+        None
+    }
+}
+
+impl FollowedSnapshot for () {}
+impl FollowedSnapshot for ClassifierSnapshot {}
+impl FollowedSnapshot for RlSnapshot {}
+
+/// Reads a run's snapshot file whenever it has been replaced or rewritten.
+#[derive(Debug)]
+struct SnapshotFile {
+    path: Option<PathBuf>,
+    /// Modification time, size and inode of the version last read: a job replaces the file by
+    /// rename, so each new version has a new inode.
+    seen: Option<(SystemTime, u64, u64)>,
+}
+
+impl SnapshotFile {
+    fn new<S: FollowedSnapshot>(run: &Path) -> Self {
+        Self {
+            path: S::FILE.map(|f| run.join(f)),
+            seen: None,
+        }
+    }
+
+    /// The snapshot in the file if it changed since the last call and reads as one.
+    fn poll<S: FollowedSnapshot>(&mut self) -> Option<S> {
+        let path = self.path.as_ref()?;
+        let meta = std::fs::metadata(path).ok()?;
+        let stamp = (meta.modified().ok()?, meta.len(), meta.ino());
+        if self.seen == Some(stamp) {
+            return None;
+        }
+        self.seen = Some(stamp);
+        S::from_file(&std::fs::read(path).ok()?)
+    }
 }
 
 /// What a follower has seen, turned into events.
@@ -146,7 +198,7 @@ impl Replay {
 
 /// Replays the run's logs so far (minus records a resume superseded), then follows them until
 /// `Stop` arrives; says when the writing process died without an `end` event.
-pub fn run<S>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
+pub fn run<S: FollowedSnapshot>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
     let events = ends.control.events.clone();
     let run = RunDir::open(&dir).map_err(|e| e.to_string())?;
     events.send(JobEvent::Status(JobStatus::Loading(format!(
@@ -172,9 +224,13 @@ pub fn run<S>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
     )));
     let mut writer_seen = lock_holder(run.path()).is_some();
     let mut said_dead = false;
+    let mut snapshot_file = SnapshotFile::new::<S>(run.path());
     loop {
         for event in replay.out.drain(..) {
             events.send(event);
+        }
+        if let Some(snapshot) = snapshot_file.poll::<S>() {
+            ends.publish(snapshot);
         }
         loop {
             match ends.control.commands.try_recv() {
@@ -213,7 +269,9 @@ pub fn run<S>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
 }
 
 /// Spawns a follower of `dir` on its own thread.
-pub fn spawn<S: Send + Sync + 'static>(dir: &Path) -> std::io::Result<JobHandle<S>> {
+pub fn spawn<S: FollowedSnapshot + Send + Sync + 'static>(
+    dir: &Path,
+) -> std::io::Result<JobHandle<S>> {
     let dir = dir.to_path_buf();
     super::spawn("watch", move |ends| run(dir, ends))
 }
@@ -282,5 +340,37 @@ mod tests {
             ]
         );
         assert!(replay.ended);
+    }
+
+    #[test]
+    fn a_gan_runs_sample_file_becomes_a_snapshot_each_time_it_is_replaced() {
+        use crate::jobs::gan::GanSnapshot;
+        use crate::models::gan_io::{SampleGrid, LATEST_SAMPLES_FILE};
+
+        let run = tempfile::tempdir().expect("temp dir");
+        let mut file = SnapshotFile::new::<GanSnapshot>(run.path());
+        assert_eq!(file.poll::<GanSnapshot>(), None, "no file yet");
+        let grid = |iteration: u64| SampleGrid {
+            iteration,
+            images: (0..16u8).map(|k| vec![k * 16; 28 * 28]).collect(),
+            side: 28,
+        };
+        let path = run.path().join(LATEST_SAMPLES_FILE);
+        grid(200).write_atomic(&path).expect("write");
+        let first = file.poll::<GanSnapshot>().expect("a snapshot");
+        assert_eq!(first.iteration, 200);
+        assert_eq!(first.samples, grid(200).images);
+        assert_eq!(
+            file.poll::<GanSnapshot>(),
+            None,
+            "unchanged: not read again"
+        );
+        grid(300).write_atomic(&path).expect("rewrite");
+        assert_eq!(file.poll::<GanSnapshot>().map(|s| s.iteration), Some(300));
+        std::fs::write(&path, b"P5\n2 2\n255\nabcd").expect("a foreign file");
+        assert_eq!(file.poll::<GanSnapshot>(), None, "not a sample grid");
+
+        let mut none = SnapshotFile::new::<ClassifierSnapshot>(run.path());
+        assert!(none.poll::<ClassifierSnapshot>().is_none());
     }
 }
