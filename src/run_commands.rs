@@ -56,6 +56,8 @@ pub enum RunCommandError {
 }
 
 /// A job that continues a stopped run; the kind decides which trainer and tab take it.
+// One value per resume, built once at start-up: the size difference between kinds costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ResumeSpec {
     /// A classifier run.

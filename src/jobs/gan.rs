@@ -721,4 +721,116 @@ mod tests {
         let err = mlp.restore(&old).expect_err("no optimizer state");
         assert!(err.contains("iteration 10"), "{err}");
     }
+
+    /// Sends `Start` (and `commands`) to a fresh job for `spec` and returns all its events.
+    fn run_job(spec: GanJobSpec, commands: &[super::super::JobCommand]) -> Vec<JobEvent> {
+        let mut handle = spawn(spec).expect("spawn");
+        handle.send(super::super::JobCommand::Start);
+        for &c in commands {
+            handle.send(c);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = handle.events.blocking_recv() {
+            events.push(e);
+        }
+        events
+    }
+
+    #[test]
+    fn a_resumed_job_continues_its_count_and_logs_the_changes_still_in_force() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        dataset(dir.path());
+        let spec = |run: RunTarget, steps: u64| GanJobSpec {
+            scenario: "gan-unit".into(),
+            config: GanConfig {
+                checkpoint_every: 5,
+                sample_every: 5,
+                ..config(GanModelKind::Mlp, 16)
+            },
+            data_dir: Some(dir.path().to_path_buf()),
+            device: DeviceChoice::Cpu,
+            max_steps: Some(steps),
+            run,
+        };
+        let parent = dir.path().join("runs");
+        let first = run_job(
+            spec(
+                RunTarget::New {
+                    parent: parent.clone(),
+                },
+                12,
+            ),
+            &[super::super::JobCommand::Set(Param::LrG, 5e-4)],
+        );
+        assert!(
+            first.contains(&JobEvent::Status(JobStatus::Finished)),
+            "{first:?}"
+        );
+        let run_dir = std::fs::read_dir(&parent)
+            .expect("runs")
+            .next()
+            .expect("a run")
+            .expect("entry")
+            .path();
+        let steps = crate::runs::whole_checkpoints(&run_dir.join("checkpoints"))
+            .expect("scan")
+            .iter()
+            .map(|c| c.step)
+            .collect::<Vec<_>>();
+        assert_eq!(steps, vec![12, 10, 5], "periodic and end checkpoints");
+
+        let second = run_job(
+            spec(
+                RunTarget::Resume {
+                    dir: run_dir.clone(),
+                },
+                20,
+            ),
+            &[],
+        );
+        assert!(
+            second.contains(&JobEvent::Applied {
+                param: Param::LrG,
+                value: 5e-4,
+                step: 13
+            }),
+            "the live lr_g stays in force and is logged again: {second:?}"
+        );
+        let d_loss: Vec<u64> = second
+            .iter()
+            .filter_map(|e| match e {
+                JobEvent::Metric {
+                    step,
+                    metric: Metric::DLoss,
+                    ..
+                } => Some(*step),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(d_loss, (13..=20).collect::<Vec<_>>());
+        assert!(
+            !second.iter().any(|e| matches!(
+                e,
+                JobEvent::Applied {
+                    param: Param::LrD,
+                    ..
+                }
+            )),
+            "unchanged values are not logged"
+        );
+        let grid = SampleGrid::parse(
+            &std::fs::read(run_dir.join(LATEST_SAMPLES_FILE)).expect("samples file"),
+        )
+        .expect("a sample grid");
+        assert_eq!((grid.iteration, grid.images.len()), (20, 16));
+        let (events, _) =
+            crate::runs::read_jsonl::<crate::runs::EventRecord>(&run_dir.join("events.jsonl"))
+                .expect("events");
+        assert!(events.iter().any(|e| e.step == 13
+            && e.event
+                == crate::runs::RunEvent::Set {
+                    param: "lr_g".into(),
+                    value: 5e-4
+                }));
+    }
 }
