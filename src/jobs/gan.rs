@@ -35,7 +35,7 @@ use crate::scenario::Settings;
 const PROGRESS_INTERVAL_S: f64 = 0.2;
 /// Shortest time between two writes of the run directory's sample grid: `watch` needs a fresh
 /// picture, not one per render.
-const SAMPLES_FILE_INTERVAL: Duration = Duration::from_secs(2);
+const SAMPLES_FILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Mixed into the seed for the data-order stream, apart from the trainer's noise streams.
 const DATA_STREAM: u64 = 0xda7a;
 /// The hyperparameters the user can change while a GAN runs.
