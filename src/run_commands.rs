@@ -37,14 +37,6 @@ pub enum RunCommandError {
         /// The scenario parser's error.
         source: scenario::ScenarioError,
     },
-    /// Only classifier runs carry everything a resume needs.
-    #[error("{} is a {kind} run; only classifier runs can be resumed so far", run.display())]
-    Unsupported {
-        /// The run directory.
-        run: PathBuf,
-        /// The run's kind.
-        kind: &'static str,
-    },
     /// Writing an export failed.
     #[error("writing {}: {source}", path.display())]
     Write {
@@ -59,7 +51,6 @@ pub enum RunCommandError {
 // Built once per `resume` command and moved straight into a job: boxing would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // built once per resume, moved straight into a job
 pub enum ResumeSpec {
     /// A classifier run.
     Classifier(ClassifierJobSpec),
@@ -81,7 +72,7 @@ impl ResumeSpec {
 }
 
 /// The job spec that continues the run in `run_dir` with its own config; refused while another
-/// process holds the run's lock, or for a kind that cannot resume yet.
+/// process holds the run's lock.
 pub fn resume_spec(
     run_dir: &Path,
     data_dir: Option<PathBuf>,
@@ -107,6 +98,16 @@ pub fn resume_spec(
                 dir: run.path().to_path_buf(),
             },
         })),
+        Settings::Gan(config) => Ok(ResumeSpec::Gan(GanJobSpec {
+            scenario: parsed.name,
+            config,
+            data_dir,
+            device,
+            max_steps,
+            run: RunTarget::Resume {
+                dir: run.path().to_path_buf(),
+            },
+        })),
         Settings::Rl(config) => Ok(ResumeSpec::Rl(RlJobSpec {
             scenario: parsed.name,
             config,
@@ -116,10 +117,6 @@ pub fn resume_spec(
                 dir: run.path().to_path_buf(),
             },
         })),
-        other => Err(RunCommandError::Unsupported {
-            run: run.path().to_path_buf(),
-            kind: other.kind(),
-        }),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Run directories end to end: a headless classifier writes its run, survives `kill -9` and
-//! SIGTERM, and `gradtop resume` continues it; a running run refuses a second writer.
+//! SIGTERM, and `gradtop resume` continues it; a running run refuses a second writer; GAN and
+//! RL runs do the same and `watch` reads their samples and episodes back.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -114,11 +115,16 @@ fn events(run: &Path) -> Vec<EventRecord> {
 
 /// `train_loss` steps after dropping what a resume superseded.
 fn loss_steps(run: &Path) -> Vec<u64> {
+    metric_steps(run, "train_loss")
+}
+
+/// The steps of metric `name` after dropping what a resume superseded.
+fn metric_steps(run: &Path, name: &str) -> Vec<u64> {
     let (metrics, skipped) = read_jsonl::<MetricRecord>(&run.join("metrics.jsonl")).unwrap();
     assert!(skipped <= 1, "at most the line cut by kill -9 is broken");
     drop_superseded(metrics, &events(run))
         .into_iter()
-        .filter(|m| m.name == "train_loss")
+        .filter(|m| m.name == name)
         .map(|m| m.step)
         .collect()
 }
@@ -621,4 +627,145 @@ fn a_killed_dqn_run_resumes_its_env_steps_episodes_and_replay_buffer() {
     };
     handle.stop_and_join();
     assert_eq!(snapshot.latest.as_ref(), Some(&frames));
+}
+
+/// A headless MLP GAN on the fixture's digits: small batches, no scoring, a grid every 10
+/// iterations and a checkpoint every `every`.
+fn gan_args(every: u64) -> Vec<String> {
+    [
+        "train",
+        "scenarios/gan-mlp.toml",
+        "--headless",
+        "--json",
+        "--set",
+        "dataset=mnist",
+        "--set",
+        "batch_size=16",
+        "--set",
+        "score_every=0",
+        "--set",
+        "sample_every=10",
+        "--set",
+        "fixed_samples=16",
+        "--set",
+        "iterations=100000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(["--set".into(), format!("checkpoint_every={every}")])
+    .collect()
+}
+
+#[test]
+fn a_killed_gan_run_resumes_from_its_checkpoint_and_watch_sees_its_samples() {
+    use gradtop::jobs::gan::GanSnapshot;
+    use gradtop::jobs::{follow, JobEvent};
+    use gradtop::models::gan_io::{SampleGrid, LATEST_SAMPLES_FILE};
+
+    let f = fixture();
+    let args = gan_args(20);
+    let mut child = command(&f, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (dir, _) = wait_for_checkpoint(&f, &mut child, 40);
+    let dir_arg = dir.to_str().unwrap();
+    let refused = run(&mut command(&f, &["resume", dir_arg]));
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a running GAN run is locked"
+    );
+
+    child.kill().unwrap(); // SIGKILL: no checkpoint, no end event.
+    child.wait().unwrap();
+    let from = latest_whole_checkpoint(&dir.join("checkpoints"))
+        .unwrap()
+        .unwrap()
+        .step;
+    assert_eq!(from % 20, 0, "a periodic checkpoint");
+    let target = from + 30;
+    let out = run(&mut command(
+        &f,
+        &["resume", dir_arg, "--json", "--steps", &target.to_string()],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = summary(&out);
+    assert_eq!(summary["iterations"], target);
+    assert_eq!(summary["kind"], "gan");
+
+    let events = events(&dir);
+    let resumed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            RunEvent::Start {
+                resumed_from: Some(s),
+                ..
+            } => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resumed, vec![from]);
+    for name in ["d_loss", "g_loss", "d_real", "d_fake"] {
+        assert_eq!(
+            metric_steps(&dir, name),
+            (1..=target).collect::<Vec<_>>(),
+            "{name}: every iteration once, continuing from the checkpoint"
+        );
+    }
+    assert!(matches!(
+        events.last().unwrap().event,
+        RunEvent::End {
+            status: EndStatus::Finished,
+            ..
+        }
+    ));
+    let whole = whole_checkpoints(&dir.join("checkpoints")).unwrap();
+    assert_eq!(whole[0].step, target, "the end writes a checkpoint");
+    assert!(whole.len() <= 3, "keep_checkpoints = 3 in the scenario");
+    for info in whole {
+        let c = load_checkpoint(&info, &candle_core::Device::Cpu).unwrap();
+        for name in [
+            "generator.g.fc1.weight",
+            "discriminator.d.fc3.bias",
+            "adam_g.m.g.fc1.weight",
+            "adam_d.v.d.fc1.weight",
+            "adam_g.step",
+            "adam_d.step",
+            "fixed_noise",
+        ] {
+            assert!(
+                c.tensors.contains_key(name),
+                "{name}: {:?}",
+                c.tensors.keys()
+            );
+        }
+        assert_eq!(c.state["iteration"], info.step);
+        assert_eq!(c.state["config"]["batch_size"], 16);
+    }
+
+    let grid = SampleGrid::parse(&std::fs::read(dir.join(LATEST_SAMPLES_FILE)).unwrap())
+        .expect("a whole sample grid");
+    assert_eq!(grid.iteration, target);
+    assert_eq!((grid.images.len(), grid.side), (16, 28));
+
+    let mut watch = follow::spawn::<GanSnapshot>(&dir).unwrap();
+    let start = Instant::now();
+    loop {
+        match watch.events.try_recv() {
+            Ok(JobEvent::Snapshot) => break,
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+        assert!(start.elapsed() < WAIT, "watch never sent the samples");
+    }
+    let snapshot = watch.snapshot.borrow().clone().expect("a snapshot");
+    assert_eq!(snapshot.iteration, target);
+    assert_eq!(snapshot.samples, grid.images);
+    watch.stop_and_join();
 }

@@ -1,8 +1,9 @@
 //! `gradtop watch`: a job that trains nothing and instead tails a run directory's logs, turning
 //! its records back into the [`JobEvent`]s the live job sent, so the same tab shows any run —
-//! one training in another terminal, or one that ended long ago.
+//! one training in another terminal, or one that ended long ago. Jobs that keep their latest
+//! bulky snapshot in the run directory (the GAN's `samples/latest.pgm`) have it read back too
+//! (see [`FollowedSnapshot`]).
 
-use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -64,6 +65,65 @@ pub fn metric_named(name: &str) -> Option<Metric> {
 /// The hyperparameter whose scenario key is `key`.
 pub fn param_named(key: &str) -> Option<Param> {
     PARAMS.into_iter().find(|p| p.key() == key)
+}
+
+/// A job's bulky snapshot as a follower rebuilds it from the file the job keeps in its run
+/// directory; kinds that keep none take the defaults, and their watch shows curves and events.
+pub trait FollowedSnapshot: Sized {
+    /// The file, relative to the run directory, holding the latest snapshot.
+    const FILE: Option<&'static str> = None;
+
+    /// The snapshot in that file's bytes; `None` for bytes this version cannot read.
+    fn from_file(bytes: &[u8]) -> Option<Self> {
+        let _ = bytes;
+        None
+    }
+}
+
+impl FollowedSnapshot for () {}
+
+/// A classifier run keeps its latest confusion matrix (its sample images are not on disk).
+impl FollowedSnapshot for ClassifierSnapshot {
+    const FILE: Option<&'static str> = Some(CONFUSION_FILE);
+
+    fn from_file(bytes: &[u8]) -> Option<Self> {
+        let file: ConfusionFile = serde_json::from_slice(bytes).ok()?;
+        Some(ClassifierSnapshot {
+            samples: Vec::new(),
+            confusion: file.confusion,
+            evaluated: file.evaluated,
+            class_names: *file.dataset.class_names(),
+            step: file.step,
+        })
+    }
+}
+
+/// An RL run keeps its latest finished episode (no greedy `w` episode in a watched run).
+impl FollowedSnapshot for RlSnapshot {
+    const FILE: Option<&'static str> = Some(EPISODE_FILE);
+
+    fn from_file(bytes: &[u8]) -> Option<Self> {
+        let frames: EpisodeFrames = serde_json::from_slice(bytes).ok()?;
+        Some(RlSnapshot {
+            latest: Some(frames),
+            watch: None,
+        })
+    }
+}
+
+/// Reads a run's snapshot file whenever it has been replaced.
+#[derive(Debug)]
+struct SnapshotFile(Option<FileWatch>);
+
+impl SnapshotFile {
+    fn new<S: FollowedSnapshot>(run: &Path) -> Self {
+        Self(S::FILE.map(|f| FileWatch::new(run, f)))
+    }
+
+    /// The snapshot in the file if it changed since the last call and reads as one.
+    fn poll<S: FollowedSnapshot>(&mut self) -> Option<S> {
+        S::from_file(&self.0.as_mut()?.poll_bytes()?)
+    }
 }
 
 /// What a follower has seen, turned into events.
@@ -149,67 +209,9 @@ impl Replay {
     }
 }
 
-/// Publishes `value` as the follower's snapshot when it is of the tab's snapshot type `S`: the
-/// follower serves every tab and does not know which one it feeds.
-fn publish_if_fits<S: Send + Sync + 'static, T: 'static>(ends: &JobEnds<S>, value: T) -> bool {
-    let boxed: Box<dyn Any> = Box::new(value);
-    match boxed.downcast::<S>() {
-        Ok(snapshot) => {
-            ends.publish(*snapshot);
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-/// The bulky files a live job keeps in its run directory, turned back into its snapshots.
-#[derive(Debug)]
-struct SnapshotFiles {
-    episode: FileWatch,
-    confusion: FileWatch,
-}
-
-impl SnapshotFiles {
-    fn new(run_dir: &Path) -> Self {
-        Self {
-            episode: FileWatch::new(run_dir, EPISODE_FILE),
-            confusion: FileWatch::new(run_dir, CONFUSION_FILE),
-        }
-    }
-
-    /// Publishes what changed since the last call, as the snapshot the live job published.
-    fn poll<S: Send + Sync + 'static>(&mut self, ends: &JobEnds<S>) {
-        if let Some(frames) = self.episode.poll::<EpisodeFrames>() {
-            publish_if_fits(ends, episode_snapshot(frames));
-        }
-        if let Some(file) = self.confusion.poll::<ConfusionFile>() {
-            publish_if_fits(ends, confusion_snapshot(file));
-        }
-    }
-}
-
-/// The RL tab's snapshot for a replayed episode (no greedy `w` episode in a watched run).
-fn episode_snapshot(frames: EpisodeFrames) -> RlSnapshot {
-    RlSnapshot {
-        latest: Some(frames),
-        watch: None,
-    }
-}
-
-/// The classifier tab's snapshot for a confusion matrix (the sample images are not on disk).
-fn confusion_snapshot(file: ConfusionFile) -> ClassifierSnapshot {
-    ClassifierSnapshot {
-        samples: Vec::new(),
-        confusion: file.confusion,
-        evaluated: file.evaluated,
-        class_names: *file.dataset.class_names(),
-        step: file.step,
-    }
-}
-
 /// Replays the run's logs so far (minus records a resume superseded), then follows them until
 /// `Stop` arrives; says when the writing process died without an `end` event.
-pub fn run<S: Send + Sync + 'static>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
+pub fn run<S: FollowedSnapshot>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
     let events = ends.control.events.clone();
     let run = RunDir::open(&dir).map_err(|e| e.to_string())?;
     events.send(JobEvent::Status(JobStatus::Loading(format!(
@@ -235,12 +237,14 @@ pub fn run<S: Send + Sync + 'static>(dir: PathBuf, ends: &mut JobEnds<S>) -> Res
     )));
     let mut writer_seen = lock_holder(run.path()).is_some();
     let mut said_dead = false;
-    let mut files = SnapshotFiles::new(run.path());
+    let mut snapshot_file = SnapshotFile::new::<S>(run.path());
     loop {
         for event in replay.out.drain(..) {
             events.send(event);
         }
-        files.poll(ends);
+        if let Some(snapshot) = snapshot_file.poll::<S>() {
+            ends.publish(snapshot);
+        }
         loop {
             match ends.control.commands.try_recv() {
                 Ok(JobCommand::Stop)
@@ -278,7 +282,9 @@ pub fn run<S: Send + Sync + 'static>(dir: PathBuf, ends: &mut JobEnds<S>) -> Res
 }
 
 /// Spawns a follower of `dir` on its own thread.
-pub fn spawn<S: Send + Sync + 'static>(dir: &Path) -> std::io::Result<JobHandle<S>> {
+pub fn spawn<S: FollowedSnapshot + Send + Sync + 'static>(
+    dir: &Path,
+) -> std::io::Result<JobHandle<S>> {
     let dir = dir.to_path_buf();
     super::spawn("watch", move |ends| run(dir, ends))
 }
@@ -316,39 +322,22 @@ mod tests {
         }
     }
 
-    /// Polls `SnapshotFiles` as a follower of snapshot type `S` would, before and after
-    /// `write`, and returns each snapshot it published.
-    fn published<S: Send + Sync + Clone + 'static>(dir: &Path, write: impl FnOnce()) -> Vec<S> {
-        let (_commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (events_tx, _events) = tokio::sync::mpsc::unbounded_channel();
-        let (snapshot_tx, mut snapshot_rx) = tokio::sync::watch::channel(None);
-        let ends = JobEnds {
-            control: super::super::Control {
-                commands: commands_rx,
-                events: super::super::EventSink {
-                    tx: events_tx,
-                    recorder: Default::default(),
-                },
-            },
-            snapshot: snapshot_tx,
-        };
-        let mut files = SnapshotFiles::new(dir);
-        let mut out = Vec::new();
-        let mut take = |rx: &mut tokio::sync::watch::Receiver<Option<std::sync::Arc<S>>>| {
-            if rx.has_changed().unwrap_or(false) {
-                if let Some(s) = rx.borrow_and_update().as_ref() {
-                    out.push(S::clone(s));
-                }
-            }
-        };
-        files.poll(&ends);
-        take(&mut snapshot_rx);
+    /// Polls the snapshot file as a follower of snapshot type `S` would, before and after
+    /// `write`, and returns each snapshot it read.
+    fn published<S: FollowedSnapshot>(dir: &Path, write: impl FnOnce()) -> Vec<S> {
+        let mut file = SnapshotFile::new::<S>(dir);
+        let mut out: Vec<S> = file.poll().into_iter().collect();
         write();
-        files.poll(&ends);
-        take(&mut snapshot_rx);
-        files.poll(&ends);
-        take(&mut snapshot_rx);
+        out.extend(file.poll());
+        out.extend(file.poll());
         out
+    }
+
+    fn episode_snapshot(frames: EpisodeFrames) -> RlSnapshot {
+        RlSnapshot {
+            latest: Some(frames),
+            watch: None,
+        }
     }
 
     #[test]
@@ -445,5 +434,37 @@ mod tests {
             ]
         );
         assert!(replay.ended);
+    }
+
+    #[test]
+    fn a_gan_runs_sample_file_becomes_a_snapshot_each_time_it_is_replaced() {
+        use crate::jobs::gan::GanSnapshot;
+        use crate::models::gan_io::{SampleGrid, LATEST_SAMPLES_FILE};
+
+        let run = tempfile::tempdir().expect("temp dir");
+        let mut file = SnapshotFile::new::<GanSnapshot>(run.path());
+        assert_eq!(file.poll::<GanSnapshot>(), None, "no file yet");
+        let grid = |iteration: u64| SampleGrid {
+            iteration,
+            images: (0..16u8).map(|k| vec![k * 16; 28 * 28]).collect(),
+            side: 28,
+        };
+        let path = run.path().join(LATEST_SAMPLES_FILE);
+        grid(200).write_atomic(&path).expect("write");
+        let first = file.poll::<GanSnapshot>().expect("a snapshot");
+        assert_eq!(first.iteration, 200);
+        assert_eq!(first.samples, grid(200).images);
+        assert_eq!(
+            file.poll::<GanSnapshot>(),
+            None,
+            "unchanged: not read again"
+        );
+        grid(300).write_atomic(&path).expect("rewrite");
+        assert_eq!(file.poll::<GanSnapshot>().map(|s| s.iteration), Some(300));
+        std::fs::write(&path, b"P5\n2 2\n255\nabcd").expect("a foreign file");
+        assert_eq!(file.poll::<GanSnapshot>(), None, "not a sample grid");
+
+        let mut none = SnapshotFile::new::<ClassifierSnapshot>(run.path());
+        assert!(none.poll::<ClassifierSnapshot>().is_none());
     }
 }

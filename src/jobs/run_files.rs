@@ -39,7 +39,13 @@ pub fn write_json_atomic<T: Serialize + ?Sized>(
     name: &str,
     value: &T,
 ) -> std::io::Result<()> {
-    let path = run_dir.join(name);
+    let json = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    write_atomic(&run_dir.join(name), &json)
+}
+
+/// Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader
+/// sees the old file or the new one, never half of one; creates the folder if needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -48,9 +54,8 @@ pub fn write_json_atomic<T: Serialize + ?Sized>(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let json = serde_json::to_vec(value).map_err(std::io::Error::other)?;
-    std::fs::write(&temp, json)?;
-    std::fs::rename(&temp, &path).inspect_err(|_| {
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);
     })
 }
@@ -71,9 +76,15 @@ impl FileWatch {
         }
     }
 
-    /// The file's content if it appeared or was replaced since the last call; `None` if it is
-    /// unchanged, absent, or does not parse (a file from another version is skipped, not fatal).
+    /// The file's JSON content if it appeared or was replaced since the last call; `None` if it
+    /// is unchanged, absent, or does not parse (a file from another version is skipped).
     pub fn poll<T: DeserializeOwned>(&mut self) -> Option<T> {
+        serde_json::from_slice(&self.poll_bytes()?).ok()
+    }
+
+    /// The file's bytes if it appeared or was replaced since the last call (a writer replaces
+    /// it by rename, so each version has a new inode).
+    pub fn poll_bytes(&mut self) -> Option<Vec<u8>> {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(&self.path).ok()?;
         let stamp = (meta.ino(), meta.modified().ok(), meta.len());
@@ -81,8 +92,7 @@ impl FileWatch {
             return None;
         }
         self.seen = Some(stamp);
-        let bytes = std::fs::read(&self.path).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        std::fs::read(&self.path).ok()
     }
 }
 

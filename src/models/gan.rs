@@ -352,13 +352,23 @@ pub fn is_running_stat(name: &str) -> bool {
 
 /// The variables of `varmap` an optimizer should update (everything but running statistics).
 pub fn trainable_vars(varmap: &VarMap) -> Vec<Var> {
+    trainable_named_vars(varmap)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// [`trainable_vars`] with their `VarBuilder` names, sorted by name: the names key the
+/// optimizer's state in a checkpoint.
+pub fn trainable_named_vars(varmap: &VarMap) -> Vec<(String, Var)> {
     let data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
-    let mut named: Vec<(&String, &Var)> = data
+    let mut named: Vec<(String, Var)> = data
         .iter()
         .filter(|(name, _)| !is_running_stat(name))
+        .map(|(name, var)| (name.clone(), var.clone()))
         .collect();
-    named.sort_by(|a, b| a.0.cmp(b.0));
-    named.into_iter().map(|(_, v)| v.clone()).collect()
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named
 }
 
 /// Re-draws every weight of `varmap` from `rng`, so a seed fixes the whole run (candle's own

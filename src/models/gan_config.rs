@@ -74,6 +74,10 @@ pub struct GanConfig {
     pub score_every: usize,
     /// Generated images per Fréchet score (the real side uses the whole test set).
     pub score_samples: usize,
+    /// Iterations between periodic checkpoints; 0 writes them only on `c`, pause and exit.
+    pub checkpoint_every: usize,
+    /// Checkpoints kept in the run directory (at least 1).
+    pub keep_checkpoints: usize,
 }
 
 impl Default for GanConfig {
@@ -95,6 +99,8 @@ impl Default for GanConfig {
             fixed_samples: 64,
             score_every: 1000,
             score_samples: 2000,
+            checkpoint_every: 1000,
+            keep_checkpoints: 3,
         }
     }
 }
@@ -210,6 +216,9 @@ impl GanConfig {
                 self.fixed_samples,
                 "an integer in 16..=64",
             ));
+        }
+        if self.keep_checkpoints == 0 {
+            return Err(invalid("keep_checkpoints", 0, "an integer ≥ 1"));
         }
         if self.score_every > 0 && self.score_samples < 2 {
             return Err(invalid(

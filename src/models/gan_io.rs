@@ -1,5 +1,6 @@
 //! Writing generated images out: IDX files (the MNIST format, to score with
-//! `gradtop score-samples` or to exchange with PyTorch) and PGM sample grids (the `e` key).
+//! `gradtop score-samples` or to exchange with PyTorch), PGM sample grids (the `e` key), and
+//! the run directory's latest fixed-noise grid that `gradtop watch` reads back.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -165,6 +166,118 @@ pub fn write_pgm_grid(
         })
 }
 
+/// Where a GAN run keeps its latest fixed-noise grid, relative to the run directory.
+pub const LATEST_SAMPLES_FILE: &str = "samples/latest.pgm";
+/// First word of the header comment that marks a gradtop sample grid.
+const SAMPLES_TAG: &str = "# gradtop-samples";
+
+/// A sample grid as stored in the run directory, with the iteration it was rendered at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleGrid {
+    /// The iteration the images belong to.
+    pub iteration: u64,
+    /// Square images of `side`×`side` pixels, row-major.
+    pub images: Vec<Vec<u8>>,
+    /// Pixels per image side (28 for MNIST-sized images).
+    pub side: usize,
+}
+
+impl SampleGrid {
+    /// Columns of the tiled image: the grid is as square as the count allows.
+    fn columns(count: usize) -> usize {
+        (1..=count).find(|c| c * c >= count).unwrap_or(1)
+    }
+
+    /// The bytes of the file: a binary PGM (P5) any image viewer opens, tiled as
+    /// [`pgm_grid_bytes`] does, whose header comment
+    /// `# gradtop-samples iteration=N images=K columns=C side=S` lets a reader cut the tiles
+    /// apart again.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, SampleWriteError> {
+        let columns = Self::columns(self.images.len());
+        let pgm = pgm_grid_bytes(&self.images, self.side, self.side, columns)?;
+        let comment = format!(
+            "{SAMPLES_TAG} iteration={} images={} columns={columns} side={}\n",
+            self.iteration,
+            self.images.len(),
+            self.side
+        );
+        let mut out = Vec::with_capacity(pgm.len() + comment.len());
+        out.extend_from_slice(b"P5\n");
+        out.extend_from_slice(comment.as_bytes());
+        out.extend_from_slice(&pgm[3..]);
+        Ok(out)
+    }
+
+    /// Reads what [`Self::to_bytes`] wrote; `None` for anything else (another PGM, a file cut
+    /// short), so a reader simply waits for the next whole file.
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        let rest = bytes.strip_prefix(b"P5\n")?;
+        let (comment, rest) = split_line(rest)?;
+        let fields = std::str::from_utf8(comment)
+            .ok()?
+            .strip_prefix(SAMPLES_TAG)?;
+        let field = |key: &str| -> Option<u64> {
+            fields
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))?
+                .parse()
+                .ok()
+        };
+        let iteration = field("iteration")?;
+        let count = usize::try_from(field("images")?).ok()?;
+        let columns = usize::try_from(field("columns")?).ok()?;
+        let side = usize::try_from(field("side")?).ok()?;
+        if count == 0 || side == 0 || columns == 0 || columns > count {
+            return None;
+        }
+        let (size, rest) = split_line(rest)?;
+        let (maxval, pixels) = split_line(rest)?;
+        if maxval != b"255" {
+            return None;
+        }
+        let grid_rows = count.div_ceil(columns);
+        let width = columns * side + (columns - 1) * GRID_GAP_PX;
+        let height = grid_rows * side + (grid_rows - 1) * GRID_GAP_PX;
+        if size != format!("{width} {height}").as_bytes() || pixels.len() != width * height {
+            return None;
+        }
+        let images = (0..count)
+            .map(|k| {
+                let top = (k / columns) * (side + GRID_GAP_PX);
+                let left = (k % columns) * (side + GRID_GAP_PX);
+                (0..side)
+                    .flat_map(|r| {
+                        let start = (top + r) * width + left;
+                        pixels[start..start + side].iter().copied()
+                    })
+                    .collect()
+            })
+            .collect();
+        Some(Self {
+            iteration,
+            images,
+            side,
+        })
+    }
+
+    /// Writes the grid to `path` through a temp file and a rename, so a reader sees the old
+    /// file or the new one, never half of one; creates the parent folder.
+    pub fn write_atomic(&self, path: &Path) -> Result<(), SampleWriteError> {
+        let io = |source| SampleWriteError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bytes = self.to_bytes()?;
+        crate::jobs::run_files::write_atomic(path, &bytes).map_err(io)
+    }
+}
+
+/// The bytes up to the next `\n` and the bytes after it.
+fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = bytes.iter().position(|&b| b == b'\n')?;
+    Some((&bytes[..end], &bytes[end + 1..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +347,48 @@ mod tests {
         assert_eq!(&px[8..16], &[3, 4, 5, g, g, 13, 14, 15]);
         assert!(px[16..32].iter().all(|&p| p == g));
         assert_eq!(&px[32..40], &[20, 21, 22, g, g, g, g, g]);
+        Ok(())
+    }
+
+    #[test]
+    fn sample_grid_file_round_trips_and_rejects_other_files(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        // Five 3×3 images: 3 columns, 2 rows, the last row padded.
+        let grid = SampleGrid {
+            iteration: 4200,
+            images: (0..5u8).map(|k| vec![k * 20; 9]).collect(),
+            side: 3,
+        };
+        let bytes = grid.to_bytes()?;
+        let header = b"P5\n# gradtop-samples iteration=4200 images=5 columns=3 side=3\n13 8\n255\n";
+        assert_eq!(&bytes[..header.len()], header);
+        assert_eq!(bytes.len(), header.len() + 13 * 8);
+        assert_eq!(SampleGrid::parse(&bytes), Some(grid.clone()));
+        assert_eq!(
+            SampleGrid::parse(&bytes[..bytes.len() - 1]),
+            None,
+            "cut short"
+        );
+        let plain = pgm_grid_bytes(&grid.images, 3, 3, 3)?;
+        assert_eq!(
+            SampleGrid::parse(&plain),
+            None,
+            "a PGM without the header comment"
+        );
+
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(LATEST_SAMPLES_FILE);
+        grid.write_atomic(&path)?;
+        let newer = SampleGrid {
+            iteration: 4300,
+            ..grid
+        };
+        newer.write_atomic(&path)?;
+        assert_eq!(SampleGrid::parse(&std::fs::read(&path)?), Some(newer));
+        let names: Vec<String> = std::fs::read_dir(path.parent().expect("a parent"))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(names, vec!["latest.pgm"], "no temp file is left behind");
         Ok(())
     }
 }

@@ -4,12 +4,15 @@
 //! the data and supplies real batches. Live hyperparameter changes go through validating
 //! setters and apply from the next call to [`GanTrainer::step`].
 
+use std::collections::HashMap;
+
 use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
 
 use crate::models::gan::{
     discriminator_loss, generator_loss, images_to_u8, init_weights, mean_probability, split_halves,
-    trainable_vars, Discriminator, Generator, Params, IMAGE_SIDE,
+    trainable_named_vars, Discriminator, Generator, Params, IMAGE_SIDE,
 };
 use crate::models::gan_config::{
     validate_batch_size, validate_d_steps, validate_label_smoothing, validate_lr, value_as_count,
@@ -29,6 +32,33 @@ const SAMPLE_CHUNK: usize = 500;
 /// training noise: a run trains the same whether or not it is scored.
 const SAMPLE_STREAM: u64 = 0x5A3D_1E5F_0C0A_7B11;
 
+/// Checkpoint tensor-name prefix of the generator's weights (`generator.g.fc1.weight`).
+pub const GENERATOR_PREFIX: &str = "generator.";
+/// Checkpoint tensor-name prefix of the discriminator's weights (`discriminator.d.fc1.weight`).
+pub const DISCRIMINATOR_PREFIX: &str = "discriminator.";
+/// Checkpoint tensor-name prefix of the generator's Adam state (`adam_g.m.<var>`, `adam_g.step`).
+pub const ADAM_G_PREFIX: &str = "adam_g.";
+/// Checkpoint tensor-name prefix of the discriminator's Adam state (`adam_d.m.<var>`, …).
+pub const ADAM_D_PREFIX: &str = "adam_d.";
+/// Checkpoint tensor name of the fixed noise batch, `(fixed_samples, z_dim)` f32.
+pub const FIXED_NOISE_TENSOR: &str = "fixed_noise";
+/// The prefix [`crate::ops::adam::Adam::state_tensors`] gives its own names.
+const ADAM_OWN_PREFIX: &str = "adam.";
+
+/// The trainer's scalars in a checkpoint sidecar; with [`GanTrainer::checkpoint_tensors`],
+/// enough to continue training bit for bit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GanTrainerState {
+    /// Completed iterations.
+    pub iteration: u64,
+    /// Training-noise generator state.
+    pub noise_rng: [u64; 4],
+    /// Sampling-noise generator state (scores and previews).
+    pub sample_rng: [u64; 4],
+    /// Hyperparameters in force, live changes included.
+    pub config: GanConfig,
+}
+
 /// Why a GAN step or setup failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GanError {
@@ -47,6 +77,9 @@ pub enum GanError {
     /// The caller's batch source failed.
     #[error("could not get a real batch: {0}")]
     Data(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A checkpoint does not fit this trainer (another model, a missing tensor).
+    #[error("checkpoint cannot be restored: {0}")]
+    Checkpoint(String),
 }
 
 /// Drives generator and discriminator training step by step.
@@ -66,8 +99,12 @@ pub struct GanTrainer {
     history: Vec<GanStepReport>,
 }
 
-fn adam(vars: Vec<Var>, lr: f64, config: &GanConfig) -> candle_core::Result<GanOptimizer> {
-    GanOptimizer::new(
+fn adam(
+    vars: Vec<(String, Var)>,
+    lr: f64,
+    config: &GanConfig,
+) -> candle_core::Result<GanOptimizer> {
+    GanOptimizer::from_named(
         vars,
         crate::ops::adam::AdamConfig {
             lr,
@@ -111,8 +148,8 @@ impl GanTrainer {
         )?;
         init_weights(&varmap_g, config.model, &mut rng)?;
         init_weights(&varmap_d, config.model, &mut rng)?;
-        let opt_g = adam(trainable_vars(&varmap_g), config.lr_g, config)?;
-        let opt_d = adam(trainable_vars(&varmap_d), config.lr_d, config)?;
+        let opt_g = adam(trainable_named_vars(&varmap_g), config.lr_g, config)?;
+        let opt_d = adam(trainable_named_vars(&varmap_d), config.lr_d, config)?;
         Ok(Self {
             config: config.clone(),
             device: device.clone(),
@@ -382,6 +419,109 @@ impl GanTrainer {
     /// The training-noise generator state, for checkpoints.
     pub fn rng_state(&self) -> [u64; 4] {
         self.rng.state()
+    }
+
+    /// Everything tensor-shaped a checkpoint needs: both networks' variables (batch-norm running
+    /// statistics included) under [`GENERATOR_PREFIX`] / [`DISCRIMINATOR_PREFIX`] plus their
+    /// `VarBuilder` path, both optimizers' moments and step under [`ADAM_G_PREFIX`] /
+    /// [`ADAM_D_PREFIX`], and the fixed noise as [`FIXED_NOISE_TENSOR`]. Weights share storage
+    /// with the variables: write them before the next step.
+    pub fn checkpoint_tensors(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
+        let mut tensors = crate::runs::varmap_tensors(&self.varmap_g, GENERATOR_PREFIX);
+        tensors.extend(crate::runs::varmap_tensors(
+            &self.varmap_d,
+            DISCRIMINATOR_PREFIX,
+        ));
+        for (prefix, optimizer) in [(ADAM_G_PREFIX, &self.opt_g), (ADAM_D_PREFIX, &self.opt_d)] {
+            tensors.extend(optimizer.state_tensors()?.into_iter().map(|(name, t)| {
+                let own = name.strip_prefix(ADAM_OWN_PREFIX).unwrap_or(&name);
+                (format!("{prefix}{own}"), t)
+            }));
+        }
+        tensors.push((FIXED_NOISE_TENSOR.to_string(), self.fixed_noise.clone()));
+        Ok(tensors)
+    }
+
+    /// The scalars a checkpoint's sidecar needs (see [`GanTrainerState`]).
+    pub fn checkpoint_state(&self) -> GanTrainerState {
+        GanTrainerState {
+            iteration: self.iteration,
+            noise_rng: self.rng.state(),
+            sample_rng: self.sample_rng.state(),
+            config: self.config.clone(),
+        }
+    }
+
+    /// Continues from a checkpoint written by [`Self::checkpoint_tensors`] and
+    /// [`Self::checkpoint_state`]: weights, optimizer moments and steps, fixed noise, noise
+    /// streams, iteration counter and the hyperparameters in force then. Refuses a checkpoint of
+    /// another architecture before changing anything. The health window starts empty.
+    pub fn restore(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        state: GanTrainerState,
+    ) -> Result<(), GanError> {
+        let fixed = |key: &'static str, ours: String, theirs: String| {
+            if ours == theirs {
+                Ok(())
+            } else {
+                Err(GanError::Checkpoint(format!(
+                    "it has {key} = {theirs}, this run {ours} (needs a new run)"
+                )))
+            }
+        };
+        let (ours, theirs) = (&self.config, &state.config);
+        fixed(
+            "model",
+            ours.model.as_str().into(),
+            theirs.model.as_str().into(),
+        )?;
+        fixed("z_dim", ours.z_dim.to_string(), theirs.z_dim.to_string())?;
+        fixed(
+            "fixed_samples",
+            ours.fixed_samples.to_string(),
+            theirs.fixed_samples.to_string(),
+        )?;
+        state.config.validate()?;
+        let noise = tensors.get(FIXED_NOISE_TENSOR).ok_or_else(|| {
+            GanError::Checkpoint(format!("it has no `{FIXED_NOISE_TENSOR}` tensor"))
+        })?;
+        if noise.dims() != self.fixed_noise.dims() || noise.dtype() != DType::F32 {
+            return Err(GanError::Checkpoint(format!(
+                "`{FIXED_NOISE_TENSOR}` is {:?} {:?}, expected F32 {:?}",
+                noise.dtype(),
+                noise.dims(),
+                self.fixed_noise.dims()
+            )));
+        }
+        let noise = noise.to_device(&self.device)?;
+        let text = |e: crate::runs::RunsError| GanError::Checkpoint(e.to_string());
+        crate::runs::restore_varmap(&self.varmap_g, tensors, GENERATOR_PREFIX).map_err(text)?;
+        crate::runs::restore_varmap(&self.varmap_d, tensors, DISCRIMINATOR_PREFIX).map_err(text)?;
+        for (prefix, optimizer) in [
+            (ADAM_G_PREFIX, &mut self.opt_g),
+            (ADAM_D_PREFIX, &mut self.opt_d),
+        ] {
+            let own: HashMap<String, Tensor> = tensors
+                .iter()
+                .filter_map(|(name, t)| {
+                    let rest = name.strip_prefix(prefix)?;
+                    Some((format!("{ADAM_OWN_PREFIX}{rest}"), t.clone()))
+                })
+                .collect();
+            optimizer
+                .load_state_tensors(&own)
+                .map_err(|e| GanError::Checkpoint(format!("{prefix}*: {e}")))?;
+        }
+        self.opt_g.set_learning_rate(state.config.lr_g);
+        self.opt_d.set_learning_rate(state.config.lr_d);
+        self.fixed_noise = noise;
+        self.rng = Rng::from_state(state.noise_rng);
+        self.sample_rng = Rng::from_state(state.sample_rng);
+        self.iteration = state.iteration;
+        self.config = state.config;
+        self.history.clear();
+        Ok(())
     }
 }
 
