@@ -1226,6 +1226,27 @@ mod tests {
     }
 
     #[test]
+    fn runs_keys_are_mapped_only_on_the_runs_tab() {
+        let mut app = app();
+        let key = |app: &App, code| map_key(app, KeyEvent::new(code, KeyModifiers::NONE));
+        assert_eq!(key(&app, KeyCode::Char(' ')), Some(Action::ToggleMark));
+        assert_eq!(key(&app, KeyCode::Char('m')), Some(Action::ToggleMark));
+        assert_eq!(key(&app, KeyCode::Enter), Some(Action::OpenRun));
+        assert_eq!(key(&app, KeyCode::Char('r')), Some(Action::ResumeRun));
+        assert_eq!(key(&app, KeyCode::Char('d')), Some(Action::DeleteRun));
+        assert_eq!(key(&app, KeyCode::Esc), Some(Action::Back));
+        assert_eq!(
+            key(&app, KeyCode::Char('2')),
+            Some(Action::GoTab(TabId::Gan))
+        );
+        app.tab = TabId::Classifier;
+        assert_eq!(key(&app, KeyCode::Char(' ')), Some(Action::PauseResume));
+        assert_eq!(key(&app, KeyCode::Enter), Some(Action::BeginEdit));
+        assert_eq!(key(&app, KeyCode::Char('d')), None);
+        assert_eq!(key(&app, KeyCode::Esc), Some(Action::CloseOverlay));
+    }
+
+    #[test]
     fn default_metric_follows_the_kind() {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let all = names(&["test_accuracy", "train_loss", "d_loss", "g_loss", "loss"]);
