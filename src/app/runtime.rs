@@ -250,6 +250,8 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
             }
             _ = runs_timer.tick(), if app.tab == TabId::Runs => {
                 app.runs.on_refresh(runs_index.refresh().map_err(|e| e.to_string()));
+                let reload: Vec<Effect> = app.runs.reload_live_curves().into_iter().collect();
+                run_effects(&mut app, reload, &mut slots);
                 dirty = true;
             }
             _ = ticker.tick() => {

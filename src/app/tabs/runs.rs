@@ -35,6 +35,8 @@ pub const CURVE_POINTS: usize = 1000;
 const READ_BATCH: usize = 8192;
 /// Most legend rows under an overlay chart; further runs are summed up on the last row.
 const LEGEND_ROWS_MAX: usize = 6;
+/// List refreshes (about a second each) between re-reads of a running run's open curves.
+pub const LIVE_RELOAD_REFRESHES: u32 = 5;
 /// Width from which start times show their year.
 const WIDE_LIST: u16 = 100;
 
@@ -147,6 +149,10 @@ pub struct CurvesView {
     pub state: CurvesState,
     /// The metric charted; chosen per kind once the curves arrive, then by ←/→.
     pub metric: Option<String>,
+    /// A re-read of a live run's curves in flight; the chart keeps the old ones meanwhile.
+    pub reload: Option<u64>,
+    /// List refreshes since the curves were last read.
+    pub refreshes: u32,
 }
 
 impl CurvesView {
@@ -363,6 +369,8 @@ impl RunsTab {
             runs,
             state: CurvesState::Loading,
             metric: None,
+            reload: None,
+            refreshes: 0,
         });
         Reaction::effects(vec![Effect::LoadCurves(request)])
     }
@@ -403,6 +411,39 @@ impl RunsTab {
         Ok(name)
     }
 
+    /// Called after each list refresh: an open chart of a run that is still running is read
+    /// again every [`LIVE_RELOAD_REFRESHES`] refreshes, so its curves keep growing, and once
+    /// more when it ends; the statuses in its title follow the list.
+    pub fn reload_live_curves(&mut self) -> Option<Effect> {
+        let RunsView::Curves(view) = &mut self.view else {
+            return None;
+        };
+        // A run that just ended is read once more for the records it wrote last.
+        let mut ended = false;
+        for run in &mut view.runs {
+            if let Some(row) = self.rows.iter().find(|r| r.path == run.path) {
+                ended |= run.status == RunStatus::Running && row.status != RunStatus::Running;
+                run.status = row.status;
+            }
+        }
+        let live = view.runs.iter().any(|r| r.status == RunStatus::Running);
+        if view.reload.is_some() || view.state == CurvesState::Loading || !(live || ended) {
+            return None;
+        }
+        view.refreshes += 1;
+        if !ended && view.refreshes < LIVE_RELOAD_REFRESHES {
+            return None;
+        }
+        let id = self.next_request;
+        self.next_request += 1;
+        view.reload = Some(id);
+        Some(Effect::LoadCurves(CurvesRequest {
+            id,
+            runs: view.runs.iter().map(|r| r.path.clone()).collect(),
+            max_points: CURVE_POINTS,
+        }))
+    }
+
     /// The answer "yes": the deletion to run.
     pub fn confirm_delete(&mut self) -> Option<Effect> {
         self.pending_delete.take().map(Effect::DeleteRun)
@@ -418,7 +459,10 @@ impl RunsTab {
         match message {
             RunsMessage::Curves { request, curves } => {
                 if let RunsView::Curves(view) = &mut self.view {
-                    if view.request == request {
+                    if view.request == request || view.reload == Some(request) {
+                        view.request = request;
+                        view.reload = None;
+                        view.refreshes = 0;
                         view.state = CurvesState::Loaded(curves);
                         if view.metric.is_none() {
                             let kind = view.runs.first().and_then(|r| r.kind.clone());
@@ -1244,6 +1288,57 @@ mod tests {
         assert_eq!(key(&app, KeyCode::Enter), Some(Action::BeginEdit));
         assert_eq!(key(&app, KeyCode::Char('d')), None);
         assert_eq!(key(&app, KeyCode::Esc), Some(Action::CloseOverlay));
+    }
+
+    #[test]
+    fn an_open_chart_of_a_running_run_is_read_again_while_it_runs() {
+        let mut app = app();
+        let effects = press(&mut app, KeyCode::Enter); // the running mnist-cnn run
+        assert!(app.runs.reload_live_curves().is_none(), "not while loading");
+        deliver(&mut app, &effects, |p, _| rl_curves(p, 1.0));
+        for _ in 1..LIVE_RELOAD_REFRESHES {
+            assert!(app.runs.reload_live_curves().is_none());
+        }
+        let Some(Effect::LoadCurves(request)) = app.runs.reload_live_curves() else {
+            panic!("a re-read after {LIVE_RELOAD_REFRESHES} refreshes");
+        };
+        assert!(
+            app.runs.reload_live_curves().is_none(),
+            "one re-read at a time"
+        );
+        assert!(
+            screen(&app, 80, 24).contains("episode_return by step"),
+            "the old curves stay while re-reading"
+        );
+        update_runs(
+            &mut app,
+            RunsMessage::Curves {
+                request: request.id,
+                curves: vec![rl_curves(&request.runs[0], 2.0)],
+            },
+        );
+        assert!(screen(&app, 80, 24).contains("last 98.0"));
+        // Once the list says the run finished, the chart says so, reads the last records once
+        // and stops re-reading.
+        let mut rows = rows();
+        rows[0].status = RunStatus::Finished;
+        rows[0].pid = None;
+        app.runs.on_refresh(Ok(rows));
+        let Some(Effect::LoadCurves(last)) = app.runs.reload_live_curves() else {
+            panic!("a last read when the run ends");
+        };
+        update_runs(
+            &mut app,
+            RunsMessage::Curves {
+                request: last.id,
+                curves: vec![rl_curves(&last.runs[0], 3.0)],
+            },
+        );
+        assert!(screen(&app, 80, 24).contains("last 147.0"));
+        for _ in 0..2 * LIVE_RELOAD_REFRESHES {
+            assert!(app.runs.reload_live_curves().is_none());
+        }
+        assert!(screen(&app, 80, 24).contains("classifier · finished"));
     }
 
     #[test]
