@@ -653,3 +653,119 @@ mod gan_tab {
         assert!(app.toast.as_ref().unwrap().text.contains("restart"));
     }
 }
+
+mod runs_tab {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use gradtop::app::map_key;
+    use gradtop::app::tabs::runs::{delete_run, load_curves};
+    use gradtop::app::update::update_runs;
+    use gradtop::runs::{list_runs, EndStatus, RunDir, RunEvent, RunLogs};
+    use std::path::{Path, PathBuf};
+
+    /// A finished CartPole run written with the library's own writers: config, start, returns
+    /// climbing at `slope` per episode, end.
+    fn cartpole_run(parent: &Path, slope: f64) -> PathBuf {
+        let config = std::fs::read_to_string("scenarios/cartpole-dqn.toml").unwrap();
+        let run = RunDir::create_with_config_text(parent, "cartpole-dqn", &config).unwrap();
+        let mut logs = RunLogs::open(&run).unwrap();
+        logs.event(0, RunEvent::start_now(None)).unwrap();
+        for episode in 1..=100u64 {
+            let step = episode * 50;
+            let ret = slope * episode as f64;
+            logs.metric(step, "episode_return", ret).unwrap();
+            logs.metric(step, "mean_return_20", ret * 0.9).unwrap();
+            logs.metric(step, "loss", 1.0 / episode as f64).unwrap();
+        }
+        logs.event(
+            5000,
+            RunEvent::End {
+                status: EndStatus::Finished,
+                summary: None,
+            },
+        )
+        .unwrap();
+        run.path().to_path_buf()
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+        let action = map_key(app, KeyEvent::new(code, KeyModifiers::NONE)).unwrap();
+        update(app, action)
+    }
+
+    #[test]
+    fn marked_runs_overlay_and_a_confirmed_delete_removes_one() {
+        let parent = tempfile::tempdir().unwrap();
+        let first = cartpole_run(parent.path(), 2.0);
+        // Run directories are named by the second they start in.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let second = cartpole_run(parent.path(), 4.0);
+        let options = Options {
+            fps: 10,
+            ascii: false,
+            data_dir: None,
+            device: DeviceChoice::Cpu,
+            runs_dir: parent.path().to_path_buf(),
+            watch: None,
+            scenario: None,
+            max_steps: None,
+        };
+        let mut app = App::new(&options, Theme::new(false, false));
+        press(&mut app, KeyCode::Char('4'));
+        assert_eq!(app.tab, TabId::Runs);
+        app.runs
+            .on_refresh(list_runs(parent.path()).map_err(|e| e.to_string()));
+        assert_eq!(app.runs.rows.len(), 2);
+        assert_eq!(app.runs.rows[0].path, second, "newest first");
+
+        press(&mut app, KeyCode::Char(' '));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char(' '));
+        assert!(screen(&app, 80, 24).contains("2 marked"));
+        let effects = press(&mut app, KeyCode::Enter);
+        let [Effect::LoadCurves(request)] = effects.as_slice() else {
+            panic!("{effects:?}");
+        };
+        assert!(screen(&app, 80, 24).contains("loading curves…"));
+        update_runs(&mut app, load_curves(request));
+        let label = |p: &Path| {
+            let summary = gradtop::runs::summarize_run(p).unwrap();
+            format!("cartpole-dqn {}", summary.started.unwrap().display())
+        };
+        for (w, h) in [(80, 24), (120, 40)] {
+            let s = screen(&app, w, h);
+            assert!(s.contains("2 runs overlaid"), "{s}");
+            assert!(s.contains("mean_return_20 by step"), "{s}");
+            assert!(s.contains(&label(&first)), "{s}");
+            assert!(s.contains(&label(&second)), "{s}");
+            assert!(s.contains("last 180.0") && s.contains("last 360.0"), "{s}");
+            assert!(
+                s.chars().any(|c| ('\u{2800}'..='\u{28FF}').contains(&c)),
+                "a chart is drawn:\n{s}"
+            );
+        }
+        press(&mut app, KeyCode::Right);
+        assert!(screen(&app, 120, 40).contains("loss by step"));
+
+        press(&mut app, KeyCode::Esc);
+        assert_eq!(app.runs.selected, 1);
+        assert!(press(&mut app, KeyCode::Char('d')).is_empty());
+        assert_eq!(app.overlay, Overlay::ConfirmDelete);
+        let name = first.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(screen(&app, 120, 40).contains(&format!("Delete run {name}")));
+        let effects = press(&mut app, KeyCode::Char('y'));
+        let [Effect::DeleteRun(path)] = effects.as_slice() else {
+            panic!("{effects:?}");
+        };
+        assert_eq!(path, &first);
+        update_runs(&mut app, delete_run(path));
+        assert!(!first.exists(), "the run directory is gone");
+        assert!(second.is_dir(), "the other run is kept");
+        app.runs
+            .on_refresh(list_runs(parent.path()).map_err(|e| e.to_string()));
+        assert_eq!(app.runs.rows.len(), 1);
+        assert_eq!(app.runs.marks, vec![second.clone()]);
+        let s = screen(&app, 80, 24);
+        assert!(s.contains(&format!("deleted {name}")), "{s}");
+    }
+}

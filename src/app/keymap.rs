@@ -53,6 +53,18 @@ pub enum Action {
     Quit,
     /// Quit now (Ctrl-C, or "y" at the question).
     ForceQuit,
+    /// Runs: open the highlighted run's curves, or the marked runs overlaid.
+    OpenRun,
+    /// Runs: mark or unmark the highlighted run for an overlay.
+    ToggleMark,
+    /// Runs: continue the highlighted stopped run in its tab.
+    ResumeRun,
+    /// Runs: ask to delete the highlighted run.
+    DeleteRun,
+    /// Runs: "yes" to the delete question.
+    ConfirmDelete,
+    /// Runs: leave the chart for the list (in the list: clear the marks).
+    Back,
 }
 
 /// Maps a key press to an action in the app's current mode (typing, an overlay, normal).
@@ -80,6 +92,12 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
                 _ => None,
             }
         }
+        Overlay::ConfirmDelete => {
+            return match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => Some(Action::ConfirmDelete),
+                _ => Some(Action::CloseOverlay),
+            }
+        }
         Overlay::None => {}
     }
     if app.is_editing() {
@@ -90,6 +108,11 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char(c) if !c.is_control() => Some(Action::EditChar(c)),
             _ => None,
         };
+    }
+    if app.tab == TabId::Runs {
+        if let Some(action) = runs_key(app, key.code) {
+            return Some(action);
+        }
     }
     Some(match key.code {
         KeyCode::Char('1') => Action::GoTab(TabId::Classifier),
@@ -115,6 +138,20 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Esc => Action::CloseOverlay,
         KeyCode::Char('q') => Action::Quit,
+        _ => return None,
+    })
+}
+
+/// The Runs tab's own keys; everything else (tabs, arrows, help, quit) is shared.
+fn runs_key(app: &App, code: KeyCode) -> Option<Action> {
+    let in_chart = app.runs.in_curves();
+    Some(match code {
+        KeyCode::Enter if in_chart => Action::Back,
+        KeyCode::Enter => Action::OpenRun,
+        KeyCode::Esc | KeyCode::Backspace => Action::Back,
+        KeyCode::Char(' ') | KeyCode::Char('m') if !in_chart => Action::ToggleMark,
+        KeyCode::Char('r') if !in_chart => Action::ResumeRun,
+        KeyCode::Char('d') if !in_chart => Action::DeleteRun,
         _ => return None,
     })
 }

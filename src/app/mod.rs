@@ -100,6 +100,8 @@ pub enum Overlay {
     Help,
     /// "A job is running. Quit?"
     ConfirmQuit,
+    /// "Delete run … and its checkpoints? y/n" (the run is `runs.pending_delete`).
+    ConfirmDelete,
 }
 
 /// How serious a toast is.
@@ -137,6 +139,12 @@ pub enum Effect {
     ExportSamples(std::sync::Arc<crate::jobs::gan::GanSnapshot>),
     /// Send a command to a tab's job.
     Command(TabId, JobCommand),
+    /// Read runs' curves on a blocking task; the answer comes back as a
+    /// [`tabs::runs::RunsMessage`].
+    LoadCurves(tabs::runs::CurvesRequest),
+    /// Delete a run directory on a blocking task (the user confirmed); the answer comes back as
+    /// a [`tabs::runs::RunsMessage`].
+    DeleteRun(PathBuf),
 }
 
 /// All dashboard state; rendering reads it, only `update` changes it.

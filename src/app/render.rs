@@ -50,6 +50,7 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     match app.overlay {
         Overlay::Help => render_help(body, buf, theme),
         Overlay::ConfirmQuit => render_confirm(app, body, buf),
+        Overlay::ConfirmDelete => runs::render_confirm_delete(&app.runs, body, buf, theme),
         Overlay::None => {}
     }
 }
@@ -67,26 +68,32 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }
-    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+    let tabs = Line::from(spans);
+    let tabs_w = tabs.width() as u16;
+    buf.set_line(area.x, area.y, &tabs, area.width);
     let jobs = app.active_jobs();
-    let right = format!(
-        "{}{}{}{}{} ",
-        app.device_label,
-        theme.sep(),
-        match jobs {
-            0 => match app.tab {
-                TabId::Rl => format!("{} {}", app.rl.config.agent.as_str(), app.rl.status_word()),
-                TabId::Gan => format!("gan {}", app.gan.status_word()),
-                _ => format!("classifier {}", app.classifier.status_word()),
-            },
-            1 => "1 job running".to_string(),
-            n => format!("{n} jobs running"),
+    let status = match jobs {
+        0 => match app.tab {
+            TabId::Rl => format!("{} {}", app.rl.config.agent.as_str(), app.rl.status_word()),
+            TabId::Gan => format!("gan {}", app.gan.status_word()),
+            _ => format!("classifier {}", app.classifier.status_word()),
         },
-        theme.sep(),
-        app.clock
-    );
-    let w = right.chars().count() as u16;
-    if w < area.width / 2 {
+        1 => "1 job running".to_string(),
+        n => format!("{n} jobs running"),
+    };
+    let sep = theme.sep();
+    // The right side never covers the tabs: on a narrow screen the clock goes first, then
+    // the device.
+    let candidates = [
+        format!("{}{sep}{status}{sep}{} ", app.device_label, app.clock),
+        format!("{}{sep}{status} ", app.device_label),
+        format!("{status} "),
+    ];
+    if let Some(right) = candidates
+        .into_iter()
+        .find(|r| tabs_w + (r.chars().count() as u16) < area.width)
+    {
+        let w = right.chars().count() as u16;
         buf.set_string(area.x + area.width - w, area.y, right, theme.dim());
     }
 }
@@ -100,14 +107,16 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
             ToastLevel::Error => theme.error(),
         };
         Line::styled(format!(" {}", toast.text), style)
+    } else if app.overlay == Overlay::ConfirmDelete {
+        Line::styled(" y deletes the run · any other key keeps it", theme.warn())
     } else if app.is_editing() {
         Line::styled(" type a value · Enter applies · Esc cancels", theme.warn())
     } else {
         let hints = match app.tab {
-            TabId::Classifier => app.classifier.hints(),
-            TabId::Gan => app.gan.hints(),
-            TabId::Rl => app.rl.hints(),
-            _ => "1-4 switch tab · ? help · q quit",
+            TabId::Classifier => app.classifier.hints().to_string(),
+            TabId::Gan => app.gan.hints().to_string(),
+            TabId::Rl => app.rl.hints().to_string(),
+            TabId::Runs => app.runs.hints(),
         };
         Line::styled(format!(" {hints}"), theme.dim())
     };

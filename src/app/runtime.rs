@@ -16,9 +16,11 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 
+use super::tabs::runs::{delete_run, load_curves, RunsMessage};
 use super::theme::Theme;
 use super::update::{
     tick, update_classifier_snapshot, update_gan_snapshot, update_job, update_rl_snapshot,
+    update_runs,
 };
 use super::{map_key, render::render, update, App, Effect, Options, TabId};
 use crate::jobs::classifier::{self, ClassifierSnapshot};
@@ -155,10 +157,12 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut input = EventStream::new();
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("listening for SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?;
+    let (files_tx, mut files_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut slots = Slots {
         classifier: Slot::empty(),
         gan: Slot::empty(),
         rl: Slot::empty(),
+        files: files_tx,
     };
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame;
@@ -236,8 +240,18 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 }
                 dirty |= app.tab == TabId::Rl;
             }
+            Some(message) = files_rx.recv() => {
+                let deleted = matches!(message, RunsMessage::Deleted { .. });
+                update_runs(&mut app, message);
+                if deleted {
+                    app.runs.on_refresh(runs_index.refresh().map_err(|e| e.to_string()));
+                }
+                dirty |= app.tab == TabId::Runs;
+            }
             _ = runs_timer.tick(), if app.tab == TabId::Runs => {
                 app.runs.on_refresh(runs_index.refresh().map_err(|e| e.to_string()));
+                let reload: Vec<Effect> = app.runs.reload_live_curves().into_iter().collect();
+                run_effects(&mut app, reload, &mut slots);
                 dirty = true;
             }
             _ = ticker.tick() => {
@@ -263,11 +277,25 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     Ok(())
 }
 
-/// The job slots of every tab.
+/// The job slots of every tab, and where file work done off the UI thread reports.
 struct Slots {
     classifier: Slot<ClassifierSnapshot>,
     gan: Slot<GanSnapshot>,
     rl: Slot<RlSnapshot>,
+    files: tokio::sync::mpsc::UnboundedSender<RunsMessage>,
+}
+
+/// Runs slow file work (a log of many MB, a folder of checkpoints) on tokio's blocking pool,
+/// so the screen keeps redrawing; the result arrives as a message in the event loop.
+fn spawn_file_work(
+    files: &tokio::sync::mpsc::UnboundedSender<RunsMessage>,
+    work: impl FnOnce() -> RunsMessage + Send + 'static,
+) {
+    let files = files.clone();
+    tokio::task::spawn_blocking(move || {
+        // The loop may have ended (quit) before the work did; then nobody needs the answer.
+        let _ = files.send(work());
+    });
 }
 
 fn start_in<S>(app: &mut App, slot: &mut Slot<S>, spawned: std::io::Result<JobHandle<S>>) {
@@ -280,10 +308,14 @@ fn start_in<S>(app: &mut App, slot: &mut Slot<S>, spawned: std::io::Result<JobHa
     }
 }
 
-/// Every job the dashboard starts records a new run directory.
-fn new_run(app: &App) -> RunTarget {
-    RunTarget::New {
-        parent: app.runs_dir.clone(),
+/// Every job the dashboard starts records a new run directory, except a resumed run, which
+/// continues its own.
+fn run_target(app: &App, requested: RunTarget) -> RunTarget {
+    match requested {
+        RunTarget::Resume { dir } => RunTarget::Resume { dir },
+        _ => RunTarget::New {
+            parent: app.runs_dir.clone(),
+        },
     }
 }
 
@@ -291,15 +323,15 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
     for effect in effects {
         match effect {
             Effect::StartClassifier(mut spec) => {
-                spec.run = new_run(app);
+                spec.run = run_target(app, std::mem::take(&mut spec.run));
                 start_in(app, &mut slots.classifier, classifier::spawn(*spec))
             }
             Effect::StartGan(mut spec) => {
-                spec.run = new_run(app);
+                spec.run = run_target(app, std::mem::take(&mut spec.run));
                 start_in(app, &mut slots.gan, gan::spawn(*spec))
             }
             Effect::StartRl(mut spec) => {
-                spec.run = new_run(app);
+                spec.run = run_target(app, std::mem::take(&mut spec.run));
                 start_in(app, &mut slots.rl, rl::spawn(*spec))
             }
             Effect::ExportSamples(snapshot) => {
@@ -326,6 +358,10 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
             Effect::Command(TabId::Gan, command) => slots.gan.send(command),
             Effect::Command(TabId::Rl, command) => slots.rl.send(command),
             Effect::Command(_, _) => {}
+            Effect::LoadCurves(request) => {
+                spawn_file_work(&slots.files, move || load_curves(&request))
+            }
+            Effect::DeleteRun(path) => spawn_file_work(&slots.files, move || delete_run(&path)),
         }
     }
 }

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use super::tabs::classifier::DataStatus;
+use super::tabs::runs::{run_name, RunsMessage};
 use super::{Action, App, Effect, Overlay, TabId, ToastLevel};
 use crate::jobs::classifier::ClassifierSnapshot;
 use crate::jobs::gan::GanSnapshot;
 use crate::jobs::rl::RlSnapshot;
-use crate::jobs::JobEvent;
+use crate::jobs::{JobEvent, RunTarget};
+use crate::run_commands::ResumeSpec;
 
 /// Applies a user action; returns work for the runtime (start jobs, send commands).
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
@@ -21,7 +24,18 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 Overlay::Help
             }
         }
-        Action::CloseOverlay => app.overlay = Overlay::None,
+        Action::CloseOverlay => {
+            if app.overlay == Overlay::ConfirmDelete {
+                if let Some(name) = app.runs.cancel_delete() {
+                    app.toast(ToastLevel::Info, format!("kept {name}"));
+                }
+            }
+            app.overlay = Overlay::None;
+        }
+        Action::ConfirmDelete => {
+            app.overlay = Overlay::None;
+            return app.runs.confirm_delete().into_iter().collect();
+        }
         Action::Quit => {
             if app.active_jobs() > 0 {
                 app.overlay = Overlay::ConfirmQuit;
@@ -30,6 +44,17 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
         }
         Action::ForceQuit => app.should_quit = true,
+        // Browsing runs reads files only, so it works while watching; resume and delete do not.
+        other
+            if app.tab == TabId::Runs
+                && !matches!(other, Action::ResumeRun | Action::DeleteRun) =>
+        {
+            let reaction = app.runs.handle(other);
+            if let Some((level, text)) = reaction.toast {
+                app.toast(level, text);
+            }
+            return reaction.effects;
+        }
         _ if app.watching.is_some() => {
             app.toast(
                 ToastLevel::Warn,
@@ -41,7 +66,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 TabId::Classifier => app.classifier.handle(other, app.device),
                 TabId::Gan => app.gan.handle(other, app.device),
                 TabId::Rl => app.rl.handle(other, app.device),
-                TabId::Runs => app.runs.handle(other),
+                TabId::Runs => return runs_action(app, other),
             };
             if let Some((level, text)) = reaction.toast {
                 app.toast(level, text);
@@ -50,6 +75,101 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// Resume and delete from the Runs tab: they reach into other tabs and the overlay.
+fn runs_action(app: &mut App, action: Action) -> Vec<Effect> {
+    match action {
+        Action::ResumeRun => match app.runs.resume_selected(app.data_dir.clone(), app.device) {
+            Ok(spec) => return start_resumed(app, spec),
+            Err(reason) => app.toast(ToastLevel::Warn, format!("cannot resume: {reason}")),
+        },
+        Action::DeleteRun => match app.runs.request_delete() {
+            Ok(_) => app.overlay = Overlay::ConfirmDelete,
+            Err(reason) => app.toast(ToastLevel::Warn, format!("cannot delete: {reason}")),
+        },
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Hands a resumed run to the tab of its kind and shows that tab; refused while that tab's own
+/// job is live, since starting another would stop it.
+fn start_resumed(app: &mut App, spec: ResumeSpec) -> Vec<Effect> {
+    let (tab, busy) = match &spec {
+        ResumeSpec::Classifier(_) => (TabId::Classifier, app.classifier.is_active()),
+        ResumeSpec::Gan(_) => (TabId::Gan, app.gan.is_active()),
+        ResumeSpec::Rl(_) => (TabId::Rl, app.rl.is_active()),
+    };
+    let name = match &spec {
+        ResumeSpec::Classifier(s) => resumed_dir(&s.run),
+        ResumeSpec::Gan(s) => resumed_dir(&s.run),
+        ResumeSpec::Rl(s) => resumed_dir(&s.run),
+    };
+    if busy {
+        app.toast(
+            ToastLevel::Warn,
+            format!(
+                "cannot resume {name}: the {} tab has a job running; stop it there (x) first",
+                tab.title()
+            ),
+        );
+        return Vec::new();
+    }
+    // The tab takes the run's own settings and clears its charts the way a start does; the
+    // start's own spec is then swapped for the one that continues the run.
+    let device = app.device;
+    let data_dir = app.data_dir.clone();
+    let reaction = match &spec {
+        ResumeSpec::Classifier(s) => {
+            app.classifier.config = s.config.clone();
+            app.classifier.scenario = s.scenario.clone();
+            app.classifier.data = DataStatus::probe(s.config.dataset, data_dir.as_deref());
+            app.classifier.start(device)
+        }
+        ResumeSpec::Gan(s) => {
+            app.gan.config = s.config.clone();
+            app.gan.scenario = s.scenario.clone();
+            app.gan.data = DataStatus::probe(s.config.dataset, data_dir.as_deref());
+            app.gan.start(device)
+        }
+        ResumeSpec::Rl(s) => {
+            app.rl.config = s.config.clone();
+            app.rl.scenario = s.scenario.clone();
+            app.rl.start(device)
+        }
+    };
+    if reaction.effects.is_empty() {
+        // The tab refused (its dataset is missing): say why, stay here.
+        if let Some((level, text)) = reaction.toast {
+            app.toast(level, format!("cannot resume {name}: {text}"));
+        }
+        return Vec::new();
+    }
+    app.tab = tab;
+    app.toast(
+        ToastLevel::Info,
+        format!("resuming {name} from its last checkpoint"),
+    );
+    vec![match spec {
+        ResumeSpec::Classifier(s) => Effect::StartClassifier(Box::new(s)),
+        ResumeSpec::Gan(s) => Effect::StartGan(Box::new(s)),
+        ResumeSpec::Rl(s) => Effect::StartRl(Box::new(s)),
+    }]
+}
+
+fn resumed_dir(target: &RunTarget) -> String {
+    match target {
+        RunTarget::Resume { dir } => run_name(dir),
+        _ => "the run".to_string(),
+    }
+}
+
+/// Takes the result of the Runs tab's file work (curves read, a run deleted).
+pub fn update_runs(app: &mut App, message: RunsMessage) {
+    if let Some((level, text)) = app.runs.on_message(message) {
+        app.toast(level, text);
+    }
 }
 
 /// Folds an event from a tab's job into the state.

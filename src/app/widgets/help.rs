@@ -9,7 +9,7 @@ use crate::app::theme::Theme;
 use crate::models::loss::FORMULAS;
 
 /// Every key the dashboard understands, with what it does.
-pub const KEYS: [(&str, &str); 16] = [
+pub const KEYS: [(&str, &str); 17] = [
     ("1-4 / Tab", "switch tab (Shift-Tab: back)"),
     ("↑ ↓ / k j", "select a hyperparameter"),
     ("← → / h l / - +", "change it (learning rates ×/÷ 2)"),
@@ -24,8 +24,12 @@ pub const KEYS: [(&str, &str); 16] = [
     ),
     ("e", "GAN: export the sample grid"),
     ("w", "RL: watch the greedy policy"),
-    ("Enter / m", "Runs: open / mark for overlay"),
-    ("r / d", "Runs: resume / delete"),
+    (
+        "Enter / Esc",
+        "Runs: open curves (marked runs overlaid) / back",
+    ),
+    ("space / m", "Runs: mark a run for the overlay; ← → metric"),
+    ("r / d", "Runs: resume a stopped run / delete it (asks)"),
     ("?", "this help (Esc closes)"),
     ("q", "quit (asks while a job runs)"),
     ("Ctrl-C", "quit at once"),
