@@ -109,15 +109,19 @@ impl Geometry {
         Shape::from((self.batch, self.c_in, self.h, self.w))
     }
 
-    /// Range of output columns `ox` whose input column `ox*stride + kx - padding` is inside the
-    /// image, for stride 1 (where the valid pixels of a row are one contiguous run).
-    fn valid_ox_stride1(&self, kx: usize) -> (usize, usize) {
-        let lo = self.padding.saturating_sub(kx).min(self.ow);
-        let hi = (self.w + self.padding)
+    /// Range of output columns `ox` whose input column `ox·stride + kx − padding` is inside the
+    /// image: the valid taps of a row are one run, read every `stride` input columns.
+    fn valid_ox(&self, kx: usize) -> (usize, usize) {
+        let lo = self
+            .padding
             .saturating_sub(kx)
-            .min(self.ow)
-            .max(lo);
-        (lo, hi)
+            .div_ceil(self.stride)
+            .min(self.ow);
+        let hi = match (self.w + self.padding).checked_sub(kx + 1) {
+            Some(last) => (last / self.stride + 1).min(self.ow),
+            None => 0,
+        };
+        (lo, hi.max(lo))
     }
 
     /// Input row read by output row `oy` through kernel row `ky`, if inside the image.
@@ -125,12 +129,6 @@ impl Geometry {
         (oy * self.stride + ky)
             .checked_sub(self.padding)
             .filter(|&iy| iy < self.h)
-    }
-
-    fn input_col(&self, ox: usize, kx: usize) -> Option<usize> {
-        (ox * self.stride + kx)
-            .checked_sub(self.padding)
-            .filter(|&ix| ix < self.w)
     }
 }
 
@@ -153,15 +151,19 @@ pub(crate) fn im2col(g: &Geometry, image: &[f32], col: &mut [f32], ld: usize) {
                         continue;
                     };
                     let src = &plane[iy * g.w..(iy + 1) * g.w];
+                    let (lo, hi) = g.valid_ox(kx);
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    if hi == lo {
+                        continue;
+                    }
+                    let first = lo * g.stride + kx - g.padding;
                     if g.stride == 1 {
-                        let (lo, hi) = g.valid_ox_stride1(kx);
-                        dst[..lo].fill(0.0);
-                        dst[hi..].fill(0.0);
-                        let shift = lo + kx - g.padding;
-                        dst[lo..hi].copy_from_slice(&src[shift..shift + hi - lo]);
+                        dst[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
                     } else {
-                        for (ox, d) in dst.iter_mut().enumerate() {
-                            *d = g.input_col(ox, kx).map_or(0.0, |ix| src[ix]);
+                        let taps = src[first..].iter().step_by(g.stride);
+                        for (d, &v) in dst[lo..hi].iter_mut().zip(taps) {
+                            *d = v;
                         }
                     }
                 }
@@ -187,17 +189,19 @@ fn col2im(g: &Geometry, col: &[f32], ld: usize, image: &mut [f32]) {
                     };
                     let src = &src_row[oy * g.ow..(oy + 1) * g.ow];
                     let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
+                    let (lo, hi) = g.valid_ox(kx);
+                    if hi == lo {
+                        continue;
+                    }
+                    let first = lo * g.stride + kx - g.padding;
                     if g.stride == 1 {
-                        let (lo, hi) = g.valid_ox_stride1(kx);
-                        let shift = lo + kx - g.padding;
-                        for (d, s) in dst[shift..shift + hi - lo].iter_mut().zip(&src[lo..hi]) {
+                        for (d, s) in dst[first..first + hi - lo].iter_mut().zip(&src[lo..hi]) {
                             *d += s;
                         }
                     } else {
-                        for (ox, s) in src.iter().enumerate() {
-                            if let Some(ix) = g.input_col(ox, kx) {
-                                dst[ix] += s;
-                            }
+                        let taps = dst[first..].iter_mut().step_by(g.stride);
+                        for (d, s) in taps.zip(&src[lo..hi]) {
+                            *d += s;
                         }
                     }
                 }
