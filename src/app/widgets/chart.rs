@@ -105,7 +105,9 @@ pub fn render_chart<'a>(
             (lo.min(p.1), hi.max(p.1))
         });
         let pad = ((hi - lo) * 0.05).max(1e-6);
-        (lo - pad, hi + pad)
+        // Non-negative figures (rates, ε, returns) keep a floor of 0 instead of a negative label.
+        let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+        ((lo - pad).max(floor), hi + pad)
     });
     let x_hi = if x_hi > x_lo { x_hi } else { x_lo + 1.0 };
     let label = |v: f64| Span::styled(format_axis(v), theme.dim());
@@ -256,6 +258,24 @@ mod tests {
         let ascii = draw(&Theme::new(false, true), &traces[..1]);
         let body: String = ascii.lines().skip(1).collect();
         assert!(body.contains('*') && !ascii.contains('•'), "{ascii}");
+    }
+
+    #[test]
+    fn non_negative_figures_get_no_negative_axis_label() {
+        let decay: Vec<(f64, f64)> = (0..20).map(|i| (i as f64, 1.0 - i as f64 / 19.0)).collect();
+        let shifted: Vec<(f64, f64)> = decay.iter().map(|&(x, y)| (x, y - 0.5)).collect();
+        let trace = |points| Trace {
+            label: "ε",
+            points,
+            color: trace_color(0),
+        };
+        let screen = draw(&Theme::new(false, false), &[trace(&decay)]);
+        assert!(!screen.contains('-'), "{screen}");
+        let screen = draw(&Theme::new(false, false), &[trace(&shifted)]);
+        assert!(
+            screen.contains("-0."),
+            "negative data keeps its range: {screen}"
+        );
     }
 
     #[test]
