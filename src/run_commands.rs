@@ -87,6 +87,9 @@ pub fn resume_spec(
         });
     }
     let parsed = run_scenario(&run)?;
+    let target = RunTarget::Resume {
+        dir: run.path().to_path_buf(),
+    };
     match parsed.settings {
         Settings::Classifier(config) => Ok(ResumeSpec::Classifier(ClassifierJobSpec {
             scenario: parsed.name,
@@ -94,9 +97,7 @@ pub fn resume_spec(
             data_dir,
             device,
             max_steps,
-            run: RunTarget::Resume {
-                dir: run.path().to_path_buf(),
-            },
+            run: target,
         })),
         Settings::Gan(config) => Ok(ResumeSpec::Gan(GanJobSpec {
             scenario: parsed.name,
@@ -104,18 +105,14 @@ pub fn resume_spec(
             data_dir,
             device,
             max_steps,
-            run: RunTarget::Resume {
-                dir: run.path().to_path_buf(),
-            },
+            run: target,
         })),
         Settings::Rl(config) => Ok(ResumeSpec::Rl(RlJobSpec {
             scenario: parsed.name,
             config,
             device,
             max_steps,
-            run: RunTarget::Resume {
-                dir: run.path().to_path_buf(),
-            },
+            run: target,
         })),
     }
 }

@@ -16,10 +16,11 @@
 //!
 //! * model weights under their `VarBuilder` path, e.g. `conv1.weight` (shape `(32, 1, 3, 3)`),
 //!   `conv1.bias`, `fc1.weight` (`(128, 5408)`), `fc2.weight` (`(10, 128)`); a GAN prefixes
-//!   `generator.` / `discriminator.`; a DQN has `online.` and `target.` networks;
+//!   `generator.` / `discriminator.`; a DQN has `q.` and `target.q.` networks, PPO `actor.` and
+//!   `critic.`;
 //! * Adam state as `adam.m.<var>` and `adam.v.<var>` (first and second moments, same shape as the
-//!   variable), with one optimizer per network prefixed the same way (`adam_g.m.<var>`,
-//!   `adam_d.m.<var>`); Adam's step count goes in the sidecar;
+//!   variable) and its step count as `adam.step` (int64 `(1,)`), with one optimizer per network
+//!   prefixed the same way (`adam_g.m.<var>`, `adam_g.step`, `adam_d.…`);
 //! * anything else tensor-shaped a job needs to continue exactly (e.g. `replay.obs`), under a
 //!   descriptive prefix.
 //!
