@@ -141,7 +141,7 @@ pub fn drive<S>(
             JobEvent::Status(JobStatus::Failed(reason)) => failure = Some(reason),
             JobEvent::Summary(s) => summary = Some(s),
             JobEvent::Status(_) | JobEvent::Snapshot | JobEvent::Refused { .. } => {}
-            JobEvent::Metric { .. } => {}
+            JobEvent::Metric { .. } | JobEvent::History(_) => {}
         }
         out.flush()?;
     }

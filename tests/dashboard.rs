@@ -137,6 +137,37 @@ fn opens_on_the_classifier_ready_with_the_start_key_shown() {
 }
 
 #[test]
+fn a_resumed_runs_history_continues_its_curves() {
+    let (mut app, _dir) = app_with_data();
+    update_job(
+        &mut app,
+        TabId::Classifier,
+        JobEvent::Status(JobStatus::Running),
+    );
+    let points = (1..=50)
+        .map(|s| (s, Metric::TrainLoss, 2.0 / s as f64))
+        .collect();
+    update_job(&mut app, TabId::Classifier, JobEvent::History(points));
+    update_job(
+        &mut app,
+        TabId::Classifier,
+        JobEvent::Metric {
+            step: 51,
+            metric: Metric::TrainLoss,
+            value: 0.03,
+        },
+    );
+    let loss = app.classifier.loss.points();
+    assert_eq!(
+        loss.first().map(|p| p.0),
+        Some(1.0),
+        "starts at the run's start"
+    );
+    assert_eq!(loss.last().map(|p| p.0), Some(51.0));
+    assert_eq!(loss.len(), 51);
+}
+
+#[test]
 fn training_tab_shows_every_panel_at_both_sizes() {
     let (mut app, _d) = app_with_data();
     simulate_training(&mut app);

@@ -174,6 +174,20 @@ pub fn update_runs(app: &mut App, message: RunsMessage) {
 
 /// Folds an event from a tab's job into the state.
 pub fn update_job(app: &mut App, tab: TabId, event: JobEvent) {
+    if let JobEvent::History(points) = event {
+        for (step, metric, value) in points {
+            update_job(
+                app,
+                tab,
+                JobEvent::Metric {
+                    step,
+                    metric,
+                    value,
+                },
+            );
+        }
+        return;
+    }
     let toast = match tab {
         TabId::Classifier => app.classifier.on_event(event),
         TabId::Gan => app.gan.on_event(event),

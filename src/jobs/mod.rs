@@ -216,6 +216,9 @@ pub enum JobEvent {
     Notice(String),
     /// The run ended; the summary the headless `--json` mode prints last.
     Summary(serde_json::Value),
+    /// The points a resumed run logged before its checkpoint, `(step, metric, value)`, sent once
+    /// when the job starts so its curves continue where they were; not recorded again.
+    History(Vec<(u64, Metric, f64)>),
 }
 
 /// The sending half a job uses; a closed receiver (UI gone) is not an error for the job.

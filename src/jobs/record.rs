@@ -79,6 +79,22 @@ pub struct Recorder {
     ended: bool,
 }
 
+/// The metric points of `dir` up to step `upto` that stand after dropping what earlier resumes
+/// superseded; unreadable logs give an empty history (the curves then start at the checkpoint).
+fn history(dir: &RunDir, upto: u64) -> Vec<(u64, super::Metric, f64)> {
+    let metrics = crate::runs::MetricsTail::new(&dir.metrics_path())
+        .poll()
+        .unwrap_or_default();
+    let events = crate::runs::EventsTail::new(&dir.events_path())
+        .poll()
+        .unwrap_or_default();
+    crate::runs::drop_superseded(metrics, &events)
+        .into_iter()
+        .filter(|m| m.step <= upto)
+        .filter_map(|m| Some((m.step, super::follow::metric_named(&m.name)?, m.value)))
+        .collect()
+}
+
 impl Recorder {
     /// Records `event`; errors are the log files' (a full disk, a deleted run).
     fn observe(&mut self, event: &JobEvent) -> crate::runs::Result<()> {
@@ -146,7 +162,10 @@ impl Recorder {
                 }
                 self.end(EndStatus::Failed)
             }
-            JobEvent::Status(_) | JobEvent::Refused { .. } | JobEvent::Snapshot => Ok(()),
+            JobEvent::Status(_)
+            | JobEvent::Refused { .. }
+            | JobEvent::Snapshot
+            | JobEvent::History(_) => Ok(()),
         }
     }
 
@@ -280,6 +299,10 @@ impl RunSession {
             _ => None,
         };
         let step = resumed_from.unwrap_or(0);
+        if let Some(upto) = resumed_from {
+            // Before the recorder is attached, so the replayed points are not logged twice.
+            events.send(JobEvent::History(history(&dir, upto)));
+        }
         logs.event(step, RunEvent::start_now(resumed_from))
             .map_err(text)?;
         events.attach(Recorder {
@@ -460,5 +483,36 @@ mod tests {
             !run.join("lock").exists(),
             "the lock is released with the session"
         );
+
+        // Resuming sends the earlier points once, for the curves, and does not log them again.
+        let target = RunTarget::Resume { dir: run.clone() };
+        let mut handle = spawn::<(), _>("rec", move |ends| {
+            let events = ends.control.events.clone();
+            let begun = RunSession::begin(
+                &target,
+                "unit",
+                &toml::Table::new(),
+                2,
+                &events,
+                &Device::Cpu,
+            )?;
+            assert_eq!(begun.and_then(|b| b.checkpoint).map(|c| c.step), Some(4));
+            events.metric(5, Metric::TrainLoss, 0.25);
+            Ok(())
+        })
+        .expect("spawn");
+        let mut history = None;
+        while let Some(e) = handle.events.blocking_recv() {
+            if let JobEvent::History(points) = e {
+                history = Some(points);
+            }
+        }
+        let history = history.expect("a history event");
+        let steps: Vec<(u64, Metric)> = history.iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(steps, vec![(1, Metric::TrainLoss), (2, Metric::TrainLoss)]);
+        assert_eq!(history[0].2, 0.5);
+        let (metrics, _) = read_jsonl::<MetricRecord>(&run.join("metrics.jsonl")).expect("read");
+        let steps: Vec<u64> = metrics.iter().map(|m| m.step).collect();
+        assert_eq!(steps, vec![1, 2, 5], "the history is not recorded twice");
     }
 }

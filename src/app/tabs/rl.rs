@@ -331,7 +331,8 @@ impl RlTab {
                     LOG_LINES,
                 );
             }
-            JobEvent::Snapshot => {}
+            // `update_job` expands a history into metric points before it reaches a tab.
+            JobEvent::Snapshot | JobEvent::History(_) => {}
         }
         None
     }
