@@ -495,9 +495,12 @@ mod tests {
                 2,
                 &events,
                 &Device::Cpu,
-            )?;
-            assert_eq!(begun.and_then(|b| b.checkpoint).map(|c| c.step), Some(4));
+            )?
+            .expect("a session");
+            assert_eq!(begun.checkpoint.as_ref().map(|c| c.step), Some(4));
             events.metric(5, Metric::TrainLoss, 0.25);
+            // The end flushes the logs before the job's channel closes.
+            events.status(JobStatus::Finished);
             Ok(())
         })
         .expect("spawn");
