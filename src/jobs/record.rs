@@ -374,6 +374,14 @@ mod tests {
     use crate::jobs::{spawn, Metric, Param};
     use crate::runs::{read_jsonl, EventRecord, MetricRecord};
 
+    /// A session of a run named `unit` that keeps 2 checkpoints.
+    fn unit_session(target: &RunTarget, events: &EventSink) -> Result<Begun, String> {
+        Ok(
+            RunSession::begin(target, "unit", &toml::Table::new(), 2, events, &Device::Cpu)?
+                .expect("a session"),
+        )
+    }
+
     #[test]
     fn job_events_become_metric_records_and_run_events() {
         let parent = tempfile::tempdir().expect("temp dir");
@@ -382,15 +390,7 @@ mod tests {
         };
         let mut handle = spawn::<(), _>("rec", move |ends| {
             let events = ends.control.events.clone();
-            let begun = RunSession::begin(
-                &target,
-                "unit",
-                &toml::Table::new(),
-                2,
-                &events,
-                &Device::Cpu,
-            )?
-            .expect("a session");
+            let begun = unit_session(&target, &events)?;
             events.metric(1, Metric::TrainLoss, 0.5);
             events.metric(2, Metric::TrainLoss, f64::NAN);
             events.send(JobEvent::Applied {
@@ -488,15 +488,7 @@ mod tests {
         let target = RunTarget::Resume { dir: run.clone() };
         let mut handle = spawn::<(), _>("rec", move |ends| {
             let events = ends.control.events.clone();
-            let begun = RunSession::begin(
-                &target,
-                "unit",
-                &toml::Table::new(),
-                2,
-                &events,
-                &Device::Cpu,
-            )?
-            .expect("a session");
+            let begun = unit_session(&target, &events)?;
             assert_eq!(begun.checkpoint.as_ref().map(|c| c.step), Some(4));
             events.metric(5, Metric::TrainLoss, 0.25);
             // The end flushes the logs before the job's channel closes.
