@@ -432,8 +432,8 @@ impl Steer for ClassifierTrainer {
         Ok(())
     }
 
-    fn checkpoint(&mut self) -> Result<String, String> {
-        Err("this run has no run directory".into())
+    fn checkpoint(&mut self, _reason: &str) -> Result<String, String> {
+        Err(record::NO_RUN_DIR.into())
     }
 
     fn next_step(&self) -> u64 {
@@ -452,15 +452,8 @@ impl Steer for ClassifierJob {
         self.trainer.set(param, value)
     }
 
-    fn checkpoint(&mut self) -> Result<String, String> {
-        self.checkpoint_because(record::reason::KEY)
-    }
-
-    fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
-        let run = self
-            .run
-            .as_ref()
-            .ok_or_else(|| "this run has no run directory".to_string())?;
+    fn checkpoint(&mut self, reason: &str) -> Result<String, String> {
+        let run = record::session(&self.run)?;
         let tensors = self
             .trainer
             .checkpoint_tensors()

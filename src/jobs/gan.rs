@@ -287,17 +287,10 @@ impl Steer for GanJob {
         r.map_err(|e| e.to_string())
     }
 
-    fn checkpoint(&mut self) -> Result<String, String> {
-        self.checkpoint_because(record::reason::KEY)
-    }
-
     /// Everything [`GanTrainer::checkpoint_tensors`] names, with [`GanState`] as the sidecar:
     /// a GAN checkpoint resumes exactly.
-    fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
-        let run = self
-            .run
-            .as_ref()
-            .ok_or_else(|| "this run has no run directory".to_string())?;
+    fn checkpoint(&mut self, reason: &str) -> Result<String, String> {
+        let run = record::session(&self.run)?;
         let tensors = self
             .trainer
             .checkpoint_tensors()

@@ -264,14 +264,9 @@ pub enum Flow {
 pub trait Steer {
     /// Applies a hyperparameter change, or says why it cannot.
     fn set(&mut self, param: Param, value: f64) -> Result<(), String>;
-    /// Writes a checkpoint and says where, or why it could not.
-    fn checkpoint(&mut self) -> Result<String, String>;
-    /// Writes a checkpoint for `reason` (see [`record::reason`]); jobs that log the reason
-    /// override this.
-    fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
-        let _ = reason;
-        self.checkpoint()
-    }
+    /// Writes a checkpoint for `reason` (see [`record::reason`]) and says where, or why it
+    /// could not.
+    fn checkpoint(&mut self, reason: &str) -> Result<String, String>;
     /// The next step to be trained, for `Applied` events.
     fn next_step(&self) -> u64;
     /// Plays a greedy episode for the user to watch (RL only); other jobs say it does not apply.
@@ -330,7 +325,7 @@ impl Control {
 
     /// Writes a checkpoint through `steer` and tells the user where (or why not).
     pub fn checkpoint(&mut self, steer: &mut dyn Steer, reason: &str) {
-        match steer.checkpoint_because(reason) {
+        match steer.checkpoint(reason) {
             Ok(path) => self.events.notify(format!("checkpoint written: {path}")),
             Err(e) => self
                 .events
@@ -516,7 +511,7 @@ mod tests {
                 other => Err(format!("{other} is not live here")),
             }
         }
-        fn checkpoint(&mut self) -> Result<String, String> {
+        fn checkpoint(&mut self, _reason: &str) -> Result<String, String> {
             Ok("ckpt".into())
         }
         fn next_step(&self) -> u64 {

@@ -79,6 +79,14 @@ pub struct Recorder {
     ended: bool,
 }
 
+/// Why a job without a run directory (recording off) cannot checkpoint.
+pub const NO_RUN_DIR: &str = "this run has no run directory";
+
+/// The job's session, or [`NO_RUN_DIR`] as the error a checkpoint request gets.
+pub fn session(run: &Option<RunSession>) -> Result<&RunSession, String> {
+    run.as_ref().ok_or_else(|| NO_RUN_DIR.to_string())
+}
+
 /// The metric points of `dir` up to step `upto` that stand after dropping what earlier resumes
 /// superseded; unreadable logs give an empty history (the curves then start at the checkpoint).
 fn history(dir: &RunDir, upto: u64) -> Vec<(u64, super::Metric, f64)> {

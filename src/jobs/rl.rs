@@ -70,18 +70,11 @@ impl Steer for RlJob {
         self.trainer.set(p, value).map_err(|e| e.to_string())
     }
 
-    fn checkpoint(&mut self) -> Result<String, String> {
-        self.checkpoint_because(record::reason::KEY)
-    }
-
     /// Everything a resume needs (tensors and sidecar as described in
     /// [`crate::models::rl::resume`]). An environment that cannot save its state (gym-rs) gets
     /// a weights-only checkpoint marked `"resumable": false`.
-    fn checkpoint_because(&mut self, reason: &str) -> Result<String, String> {
-        let run = self
-            .run
-            .as_ref()
-            .ok_or_else(|| "this run has no run directory".to_string())?;
+    fn checkpoint(&mut self, reason: &str) -> Result<String, String> {
+        let run = record::session(&self.run)?;
         let text = |e: RlError| e.to_string();
         let path = match self.trainer.checkpoint_state(&self.config) {
             Ok(state) => {
