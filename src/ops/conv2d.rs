@@ -101,6 +101,17 @@ impl Geometry {
         self.c_out * self.col_rows()
     }
 
+    /// Refuses an upstream gradient whose shape is not this convolution's output shape.
+    fn check_grad_out(&self, dims: &[usize]) -> Result<()> {
+        if dims != self.out_shape().dims() {
+            bail!(
+                "conv2d backward: gradient shape {dims:?} does not match output {:?}",
+                self.out_shape()
+            )
+        }
+        Ok(())
+    }
+
     pub(crate) fn out_shape(&self) -> Shape {
         Shape::from((self.batch, self.c_out, self.oh, self.ow))
     }
@@ -381,13 +392,7 @@ impl CustomOp2 for Conv2dGradInput {
     ) -> Result<(CpuStorage, Shape)> {
         let (b, c, h, w) = self.input_dims;
         let g = Geometry::new(&[b, c, h, w], k_layout.dims(), self.stride, self.padding)?;
-        if g_layout.dims() != g.out_shape().dims() {
-            bail!(
-                "conv2d backward: gradient shape {:?} does not match output {:?}",
-                g_layout.dims(),
-                g.out_shape()
-            )
-        }
+        g.check_grad_out(g_layout.dims())?;
         let grad_out = contiguous_f32(g_storage, g_layout, "conv2d grad")?;
         let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
         let mut grad_x = vec![0f32; g.batch * g.in_image()];
@@ -456,13 +461,7 @@ impl CustomOp2 for Conv2dGradKernel {
     ) -> Result<(CpuStorage, Shape)> {
         let (o, c, kh, kw) = self.kernel_dims;
         let g = Geometry::new(x_layout.dims(), &[o, c, kh, kw], self.stride, self.padding)?;
-        if g_layout.dims() != g.out_shape().dims() {
-            bail!(
-                "conv2d backward: gradient shape {:?} does not match output {:?}",
-                g_layout.dims(),
-                g.out_shape()
-            )
-        }
+        g.check_grad_out(g_layout.dims())?;
         let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
         let grad_out = contiguous_f32(g_storage, g_layout, "conv2d grad")?;
         let kernel_shape = Shape::from(self.kernel_dims);
