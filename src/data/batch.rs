@@ -90,13 +90,24 @@ pub fn gather(
     scratch: &mut Vec<f32>,
     device: &Device,
 ) -> candle_core::Result<Batch> {
-    let (rows, cols) = (split.images.rows, split.images.cols);
-    let len = rows * cols;
     scratch.clear();
-    scratch.reserve(indices.len() * len);
+    gather_pixels(split, indices, scale, scratch);
+    Ok(Batch {
+        images: Tensor::from_slice(
+            scratch,
+            (indices.len(), 1, split.images.rows, split.images.cols),
+            device,
+        )?,
+        labels: Tensor::from_vec(gather_labels(split, indices), indices.len(), device)?,
+    })
+}
+
+/// Appends the scaled pixels of the examples at `indices` to `out`, image after image.
+pub fn gather_pixels(split: &Split, indices: &[u32], scale: PixelScale, out: &mut Vec<f32>) {
     let (mul, add) = scale.coefficients();
+    out.reserve(indices.len() * split.images.rows * split.images.cols);
     for &i in indices {
-        scratch.extend(
+        out.extend(
             split
                 .images
                 .image(i as usize)
@@ -104,14 +115,14 @@ pub fn gather(
                 .map(|&p| p as f32 * mul + add),
         );
     }
-    let labels: Vec<u32> = indices
+}
+
+/// The labels of the examples at `indices`.
+pub fn gather_labels(split: &Split, indices: &[u32]) -> Vec<u32> {
+    indices
         .iter()
-        .map(|&i| split.labels[i as usize] as u32)
-        .collect();
-    Ok(Batch {
-        images: Tensor::from_slice(scratch, (indices.len(), 1, rows, cols), device)?,
-        labels: Tensor::from_vec(labels, indices.len(), device)?,
-    })
+        .map(|&i| u32::from(split.labels[i as usize]))
+        .collect()
 }
 
 #[cfg(test)]

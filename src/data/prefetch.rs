@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 
-use super::batch::{gather, Batch, PixelScale};
+use super::batch::{gather, gather_labels, gather_pixels, Batch, PixelScale};
 use super::Dataset;
 
 /// A batch gathered ahead: the indices it is for, its pixels `(n·rows·cols)` and labels `(n,)`.
@@ -30,8 +30,8 @@ pub struct Prefetcher {
     scale: PixelScale,
     requests: Option<SyncSender<Vec<u32>>>,
     ready: Receiver<Prepared>,
-    /// Indices of the batch in flight, if one was requested and not yet taken.
-    pending: Option<Vec<u32>>,
+    /// A batch was requested and not yet taken (the worker's answer names its indices).
+    in_flight: bool,
     worker: Option<JoinHandle<()>>,
     scratch: Vec<f32>,
     stats: InputStats,
@@ -76,7 +76,7 @@ impl Prefetcher {
             scale,
             requests: worker.is_some().then_some(req_tx),
             ready: ready_rx,
-            pending: None,
+            in_flight: false,
             worker,
             scratch: Vec::new(),
             stats: InputStats::default(),
@@ -85,13 +85,12 @@ impl Prefetcher {
 
     /// Asks the worker to gather `indices` next (ignored while another batch is in flight).
     pub fn request(&mut self, indices: &[u32]) {
-        if self.pending.is_some() || indices.is_empty() {
+        if self.in_flight || indices.is_empty() {
             return;
         }
         if let Some(tx) = &self.requests {
-            if tx.send(indices.to_vec()).is_ok() {
-                self.pending = Some(indices.to_vec());
-            } else {
+            self.in_flight = tx.send(indices.to_vec()).is_ok();
+            if !self.in_flight {
                 self.requests = None;
             }
         }
@@ -100,17 +99,17 @@ impl Prefetcher {
     /// The batch for `indices` on `device`: the prefetched one when it matches, else gathered now.
     pub fn batch(&mut self, indices: &[u32], device: &Device) -> candle_core::Result<Batch> {
         let start = Instant::now();
-        let prepared = match self.pending.take() {
-            Some(_) => match self.ready.recv() {
-                Ok(p) if p.indices == indices => Some(p),
-                Ok(_) => None,
+        let prepared = if std::mem::take(&mut self.in_flight) {
+            match self.ready.recv() {
+                Ok(p) => Some(p).filter(|p| p.indices == indices),
                 Err(_) => {
                     // The worker is gone (it only ends when its channel closes or it panicked).
                     self.requests = None;
                     None
                 }
-            },
-            None => None,
+            }
+        } else {
+            None
         };
         let (rows, cols) = (
             self.dataset.train.images.rows,
@@ -151,7 +150,7 @@ impl Drop for Prefetcher {
         self.requests = None;
         while self.ready.try_recv().is_ok() {}
         if let Some(worker) = self.worker.take() {
-            if self.pending.take().is_some() {
+            if std::mem::take(&mut self.in_flight) {
                 let _ = self.ready.recv();
             }
             let _ = worker.join();
@@ -166,23 +165,10 @@ fn worker_loop(
     ready: &SyncSender<Prepared>,
 ) {
     let split = &dataset.train;
-    let (mul, add) = scale.coefficients();
-    let len = split.images.rows * split.images.cols;
     while let Ok(indices) = requests.recv() {
-        let mut pixels = Vec::with_capacity(indices.len() * len);
-        for &i in &indices {
-            pixels.extend(
-                split
-                    .images
-                    .image(i as usize)
-                    .iter()
-                    .map(|&p| p as f32 * mul + add),
-            );
-        }
-        let labels = indices
-            .iter()
-            .map(|&i| u32::from(split.labels[i as usize]))
-            .collect();
+        let mut pixels = Vec::new();
+        gather_pixels(split, &indices, scale, &mut pixels);
+        let labels = gather_labels(split, &indices);
         let prepared = Prepared {
             indices,
             pixels,

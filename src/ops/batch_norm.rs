@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 use candle_nn::BatchNorm;
 
-use super::cpu::{contiguous_f32, for_each_chunk_mut, parallel_for, PARALLEL_MIN_ELEMS};
+use super::cpu::{contiguous_f32, for_each_chunk_mut, threads, PARALLEL_MIN_ELEMS};
 
 /// Per-channel statistics of one training-mode forward pass.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -96,25 +96,17 @@ fn geometry(dims: &[usize]) -> (usize, usize, usize) {
     (dims[0], dims[1], dims[2..].iter().product())
 }
 
-/// Runs `f(channel)` for every channel, in parallel when the input is large.
-fn per_channel<T: Send + Default + Clone>(
+/// `f(channel)` for every channel, in order; in parallel when the input is large.
+fn per_channel<T: Send>(
     channels: usize,
     elems: usize,
     f: impl Fn(usize) -> T + Sync + Send,
 ) -> Vec<T> {
-    if elems < PARALLEL_MIN_ELEMS {
+    if elems < PARALLEL_MIN_ELEMS || threads() == 1 {
         return (0..channels).map(f).collect();
     }
-    let out: Vec<Mutex<T>> = (0..channels).map(|_| Mutex::new(T::default())).collect();
-    parallel_for(channels, |ch| {
-        let value = f(ch);
-        if let Ok(mut slot) = out[ch].lock() {
-            *slot = value;
-        }
-    });
-    out.into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect()
+    use rayon::prelude::*;
+    (0..channels).into_par_iter().map(f).collect()
 }
 
 impl CustomOp3 for BatchNormTrain {
