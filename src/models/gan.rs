@@ -86,14 +86,6 @@ fn convolve(x: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Resul
     crate::ops::conv2d::conv2d(x, kernel, padding, stride)
 }
 
-/// Adds a per-channel bias `(c,)` to `(batch, c, h, w)`.
-fn add_channel_bias(y: Tensor, bias: Option<Tensor>) -> Result<Tensor> {
-    match bias {
-        Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
-        None => Ok(y),
-    }
-}
-
 /// LeakyReLU(conv(x) + bias) with the bias and activation fused into one op.
 fn conv_leaky_relu(layer: &Conv2d, x: &Tensor, params: Params) -> Result<Tensor> {
     let config = layer.config();
@@ -115,13 +107,13 @@ fn deconv(layer: &ConvTranspose2d, x: &Tensor) -> Result<Tensor> {
     if config.output_padding != 0 || config.dilation != 1 {
         return layer.forward(x);
     }
-    let y = crate::ops::conv_transpose::conv_transpose2d(
+    crate::ops::conv_transpose::conv_transpose2d(
         x,
         layer.weight(),
+        layer.bias(),
         config.padding,
         config.stride,
-    )?;
-    add_channel_bias(y, layer.bias().cloned())
+    )
 }
 
 /// MLP generator: z `(batch, z_dim)` → 256 → 512 → 784, LeakyReLU(0.2), tanh → `(batch, 1, 28, 28)`.
@@ -249,9 +241,9 @@ impl ModuleT for DcganGenerator {
             DCGAN_SIDE0,
             DCGAN_SIDE0,
         ))?;
-        let h = crate::ops::batch_norm::batch_norm_forward_t(&self.bn0, &h, train)?.relu()?;
+        let h = crate::ops::batch_norm::batch_norm_forward_t(&self.bn0, &h, train, true)?;
         let h = deconv(&self.deconv1, &h)?;
-        let h = crate::ops::batch_norm::batch_norm_forward_t(&self.bn1, &h, train)?.relu()?;
+        let h = crate::ops::batch_norm::batch_norm_forward_t(&self.bn1, &h, train, true)?;
         deconv(&self.deconv2, &h)?.tanh()
     }
 }

@@ -3,14 +3,18 @@
 //! candle-nn's `BatchNorm::forward_train` is a chain of about fifteen tensor ops (a transpose
 //! and copy, two means, broadcast subtract/divide/multiply/add, a transpose back) whose backward
 //! doubles that; here the forward pass is two sweeps over the input and the backward pass two
-//! more, with the per-channel statistics computed once and kept for the backward pass.
+//! more, with the per-channel statistics computed once and kept for the backward pass. The ReLU
+//! that follows each of them runs in the same passes, which saves the graph a node (a zeroed
+//! gradient buffer, a compare, a cast and a multiply over the whole activation).
 
 use std::sync::{Arc, Mutex};
 
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 use candle_nn::BatchNorm;
 
-use super::cpu::{contiguous_f32, for_each_chunk_mut, threads, PARALLEL_MIN_ELEMS};
+use super::cpu::{
+    contiguous_f32, for_each_chunk_mut, side_factor, threads, with_f32, PARALLEL_MIN_ELEMS,
+};
 
 /// Per-channel statistics of one training-mode forward pass.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,13 +29,15 @@ pub struct ChannelStats {
 
 /// `x (batch, c, …)` normalised with its own per-channel batch statistics, then scaled by
 /// `gamma (c,)` and shifted by `beta (c,)`: `(x − mean) / √(var + eps) · gamma + beta`. Returns
-/// the output and the statistics (for running averages). Same values and gradients as
-/// candle-nn's `BatchNorm::forward_train`; f32 on the CPU only (callers fall back otherwise).
+/// the output (through a ReLU when `relu`) and the statistics (for running averages). Same values
+/// and gradients as candle-nn's `BatchNorm::forward_train` (then `relu()`); f32 on the CPU only
+/// (callers fall back otherwise).
 pub fn batch_norm_train(
     x: &Tensor,
     gamma: &Tensor,
     beta: &Tensor,
     eps: f64,
+    relu: bool,
 ) -> Result<(Tensor, ChannelStats)> {
     let dims = x.dims();
     if dims.len() < 2 || gamma.dims() != [dims[1]] || beta.dims() != [dims[1]] {
@@ -45,6 +51,7 @@ pub fn batch_norm_train(
     let saved = Arc::new(Mutex::new(None));
     let op = BatchNormTrain {
         eps: eps as f32,
+        relu,
         saved: Arc::clone(&saved),
     };
     let y = x
@@ -59,14 +66,16 @@ pub fn batch_norm_train(
     Ok((y, stats))
 }
 
-/// [`BatchNorm::forward_t`] with the fused kernel in training mode on the CPU: updates the
-/// running mean and variance exactly as candle-nn does (momentum-weighted, unbiased variance).
-pub fn batch_norm_forward_t(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
+/// [`BatchNorm::forward_t`], then a ReLU when `relu`, with the fused kernel in training mode on
+/// the CPU: updates the running mean and variance exactly as candle-nn does (momentum-weighted,
+/// unbiased variance).
+pub fn batch_norm_forward_t(bn: &BatchNorm, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
     let fast = train && matches!(x.device(), Device::Cpu) && x.dtype() == DType::F32;
     let Some((gamma, beta)) = bn.weight_and_bias().filter(|_| fast) else {
-        return candle_nn::ModuleT::forward_t(bn, x, train);
+        let y = candle_nn::ModuleT::forward_t(bn, x, train)?;
+        return if relu { y.relu() } else { Ok(y) };
     };
-    let (y, stats) = batch_norm_train(x, gamma, beta, bn.eps())?;
+    let (y, stats) = batch_norm_train(x, gamma, beta, bn.eps(), relu)?;
     let m = bn.momentum();
     let unbiased = m * stats.count as f64 / (stats.count as f64 - 1.0).max(1.0);
     let c = stats.mean.len();
@@ -87,6 +96,8 @@ struct Saved {
 
 struct BatchNormTrain {
     eps: f32,
+    /// A ReLU follows in the same pass.
+    relu: bool,
     /// Shared with [`batch_norm_train`], which reads the statistics after the forward pass.
     saved: Arc<Mutex<Option<Saved>>>,
 }
@@ -152,13 +163,16 @@ impl CustomOp3 for BatchNormTrain {
         let var: Vec<f32> = moments.iter().map(|m| m.1).collect();
         let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
         let mut y = vec![0f32; x.len()];
+        // NaN compares false and passes through, so a diverging run still shows it.
+        let floor = if self.relu { 0.0 } else { f32::NEG_INFINITY };
         for_each_chunk_mut(&mut y, c * hw, x.len(), |b, out| {
             for ch in 0..c {
                 let src = &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
                 let scale = inv_std[ch] * gamma[ch];
                 let shift = beta[ch] - mean[ch] * scale;
                 for (o, &v) in out[ch * hw..(ch + 1) * hw].iter_mut().zip(src) {
-                    *o = v * scale + shift;
+                    let y = v * scale + shift;
+                    *o = if y < floor { floor } else { y };
                 }
             }
         });
@@ -177,7 +191,7 @@ impl CustomOp3 for BatchNormTrain {
         x: &Tensor,
         gamma: &Tensor,
         _beta: &Tensor,
-        _out: &Tensor,
+        out: &Tensor,
         grad_out: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let guard = self
@@ -189,41 +203,55 @@ impl CustomOp3 for BatchNormTrain {
         };
         let (n, c, hw) = geometry(x.dims());
         let count = saved.stats.count as f32;
-        let xs = x.flatten_all()?.to_vec1::<f32>()?;
-        let dy = grad_out.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let grad_out = grad_out.contiguous()?;
         let g = gamma.to_vec1::<f32>()?;
         let (mean, inv_std) = (&saved.stats.mean, &saved.inv_std);
-        // Σ dy and Σ dy·x̂ per channel: the bias and scale gradients.
-        let sums = per_channel(c, xs.len(), |ch| {
-            let (mut s, mut sx) = (0f64, 0f64);
-            for b in 0..n {
-                let range = (b * c + ch) * hw..(b * c + ch + 1) * hw;
-                for (&d, &v) in dy[range.clone()].iter().zip(&xs[range]) {
-                    s += d as f64;
-                    sx += d as f64 * ((v - mean[ch]) * inv_std[ch]) as f64;
-                }
-            }
-            (s as f32, sx as f32)
-        });
-        let d_beta: Vec<f32> = sums.iter().map(|s| s.0).collect();
-        let d_gamma: Vec<f32> = sums.iter().map(|s| s.1).collect();
-        // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂)).
-        let mut dx = vec![0f32; xs.len()];
-        for_each_chunk_mut(&mut dx, c * hw, xs.len(), |b, out| {
-            for ch in 0..c {
-                let range = (b * c + ch) * hw..(b * c + ch + 1) * hw;
-                let k = g[ch] * inv_std[ch];
-                let (mean_dy, mean_dyx) = (d_beta[ch] / count, d_gamma[ch] / count);
-                for ((o, &d), &v) in out[ch * hw..(ch + 1) * hw]
-                    .iter_mut()
-                    .zip(&dy[range.clone()])
-                    .zip(&xs[range])
-                {
-                    let xhat = (v - mean[ch]) * inv_std[ch];
-                    *o = k * (d - mean_dy - xhat * mean_dyx);
-                }
-            }
-        });
+        // The ReLU passes the gradient where its output is positive.
+        let relu = self.relu;
+        let (dx, d_gamma, d_beta) = with_f32(x, "batch norm input", |xs| {
+            with_f32(&grad_out, "batch norm gradient", |dy| {
+                with_f32(out, "batch norm output", |ys| {
+                    if xs.len() != dy.len() || xs.len() != ys.len() {
+                        bail!("batch norm backward: input, output and gradient sizes differ")
+                    }
+                    let dy_at = |i: usize| {
+                        if relu {
+                            dy[i] * side_factor(ys[i], 0.0)
+                        } else {
+                            dy[i]
+                        }
+                    };
+                    // Σ dy and Σ dy·x̂ per channel: the bias and scale gradients.
+                    let sums = per_channel(c, xs.len(), |ch| {
+                        let (mut s, mut sx) = (0f64, 0f64);
+                        for b in 0..n {
+                            for i in (b * c + ch) * hw..(b * c + ch + 1) * hw {
+                                let d = dy_at(i);
+                                s += d as f64;
+                                sx += d as f64 * ((xs[i] - mean[ch]) * inv_std[ch]) as f64;
+                            }
+                        }
+                        (s as f32, sx as f32)
+                    });
+                    let d_beta: Vec<f32> = sums.iter().map(|s| s.0).collect();
+                    let d_gamma: Vec<f32> = sums.iter().map(|s| s.1).collect();
+                    // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂)).
+                    let mut dx = vec![0f32; xs.len()];
+                    for_each_chunk_mut(&mut dx, c * hw, xs.len(), |b, out| {
+                        for ch in 0..c {
+                            let first = (b * c + ch) * hw;
+                            let k = g[ch] * inv_std[ch];
+                            let (mean_dy, mean_dyx) = (d_beta[ch] / count, d_gamma[ch] / count);
+                            for (j, o) in out[ch * hw..(ch + 1) * hw].iter_mut().enumerate() {
+                                let xhat = (xs[first + j] - mean[ch]) * inv_std[ch];
+                                *o = k * (dy_at(first + j) - mean_dy - xhat * mean_dyx);
+                            }
+                        }
+                    });
+                    Ok((dx, d_gamma, d_beta))
+                })
+            })
+        })?;
         let dev = x.device();
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), dev)?),
@@ -260,8 +288,10 @@ mod tests {
     #[test]
     fn forward_and_gradients_match_candle_nn() {
         let mut rng = Rng::new(5);
-        for (case, dims) in [[8, 4, 7, 7], [3, 6, 5, 4], [64, 2, 2, 2]]
+        let cases = [[8, 4, 7, 7], [3, 6, 5, 4], [64, 2, 2, 2]];
+        for (case, (dims, relu)) in cases
             .iter()
+            .flat_map(|d| [(d, false), (d, true)])
             .enumerate()
         {
             let c = dims[1];
@@ -274,8 +304,8 @@ mod tests {
                 &inputs,
                 &["x", "gamma", "beta"],
                 2e-4,
-                &format!("case {case}"),
-                |t| Ok(batch_norm_train(&t[0], &t[1], &t[2], 1e-5)?.0),
+                &format!("case {case} (relu {relu})"),
+                |t| Ok(batch_norm_train(&t[0], &t[1], &t[2], 1e-5, relu)?.0),
                 |t| {
                     let bn = BatchNorm::new(
                         c,
@@ -285,7 +315,12 @@ mod tests {
                         t[2].clone(),
                         1e-5,
                     )?;
-                    bn.forward_t(&t[0], true)
+                    let y = bn.forward_t(&t[0], true)?;
+                    if relu {
+                        y.relu()
+                    } else {
+                        Ok(y)
+                    }
                 },
             );
         }
@@ -298,7 +333,7 @@ mod tests {
         let (_b, reference) = candle_bn(3, &mut Rng::new(1));
         for _ in 0..3 {
             let x = randn(&mut rng, &[5, 3, 4, 4]);
-            let y = batch_norm_forward_t(&fused, &x, true).unwrap();
+            let y = batch_norm_forward_t(&fused, &x, true, false).unwrap();
             let want = reference.forward_t(&x, true).unwrap();
             assert_close(&y, &want, 1e-4, "output");
         }
@@ -316,7 +351,7 @@ mod tests {
         );
         // Evaluation mode reads the running statistics (candle-nn's own path).
         let x = randn(&mut rng, &[2, 3, 4, 4]);
-        let eval = batch_norm_forward_t(&fused, &x, false).unwrap();
+        let eval = batch_norm_forward_t(&fused, &x, false, false).unwrap();
         assert_close(
             &eval,
             &reference.forward_t(&x, false).unwrap(),
@@ -329,8 +364,14 @@ mod tests {
     fn rejects_mismatched_parameters() {
         let mut rng = Rng::new(2);
         let x = randn(&mut rng, &[2, 3, 2, 2]);
-        let err =
-            batch_norm_train(&x, &randn(&mut rng, &[4]), &randn(&mut rng, &[3]), 1e-5).unwrap_err();
+        let err = batch_norm_train(
+            &x,
+            &randn(&mut rng, &[4]),
+            &randn(&mut rng, &[3]),
+            1e-5,
+            false,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("do not fit"), "{err}");
     }
 }

@@ -120,21 +120,6 @@ impl Geometry {
         Shape::from((self.batch, self.c_in, self.h, self.w))
     }
 
-    /// Range of output columns `ox` whose input column `ox·stride + kx − padding` is inside the
-    /// image: the valid taps of a row are one run, read every `stride` input columns.
-    fn valid_ox(&self, kx: usize) -> (usize, usize) {
-        let lo = self
-            .padding
-            .saturating_sub(kx)
-            .div_ceil(self.stride)
-            .min(self.ow);
-        let hi = match (self.w + self.padding).checked_sub(kx + 1) {
-            Some(last) => (last / self.stride + 1).min(self.ow),
-            None => 0,
-        };
-        (lo, hi.max(lo))
-    }
-
     /// Input row read by output row `oy` through kernel row `ky`, if inside the image.
     fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
         (oy * self.stride + ky)
@@ -143,77 +128,76 @@ impl Geometry {
     }
 }
 
-/// Unfolds one image `(c_in, h, w)` into `col (c_in·kh·kw, oh·ow)` whose rows start `ld`
-/// elements apart (`ld ≥ oh·ow`, so several images can sit side by side), zeros where padding
-/// is read.
-pub(crate) fn im2col(g: &Geometry, image: &[f32], col: &mut [f32], ld: usize) {
-    let cols = g.col_cols();
-    let mut row = 0;
-    for ci in 0..g.c_in {
-        let plane = &image[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+/// Where each kernel tap reads: for tap `(ky, kx)` and output pixel `(oy, ox)`, the offset of
+/// the input pixel within one channel plane, or [`Taps::PADDING`]. Built once per call, it turns
+/// im2col and col2im into one flat gather or scatter per tap row, instead of working out the
+/// valid range of every 7-pixel output row of a stride-2 layer (that bookkeeping, not the copy,
+/// was most of their cost).
+pub(crate) struct Taps {
+    g: Geometry,
+    offsets: Vec<usize>,
+}
+
+impl Taps {
+    /// Marks a tap that reads zero padding.
+    const PADDING: usize = usize::MAX;
+
+    pub(crate) fn new(g: &Geometry) -> Self {
+        let mut offsets = Vec::with_capacity(g.kh * g.kw * g.col_cols());
         for ky in 0..g.kh {
             for kx in 0..g.kw {
-                let dst_row = &mut col[row * ld..row * ld + cols];
-                row += 1;
                 for oy in 0..g.oh {
-                    let dst = &mut dst_row[oy * g.ow..(oy + 1) * g.ow];
-                    let Some(iy) = g.input_row(oy, ky) else {
-                        dst.fill(0.0);
-                        continue;
-                    };
-                    let src = &plane[iy * g.w..(iy + 1) * g.w];
-                    let (lo, hi) = g.valid_ox(kx);
-                    dst[..lo].fill(0.0);
-                    dst[hi..].fill(0.0);
-                    if hi == lo {
-                        continue;
-                    }
-                    let first = lo * g.stride + kx - g.padding;
-                    if g.stride == 1 {
-                        dst[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
-                    } else {
-                        let taps = src[first..].iter().step_by(g.stride);
-                        for (d, &v) in dst[lo..hi].iter_mut().zip(taps) {
-                            *d = v;
-                        }
+                    let iy = g.input_row(oy, ky);
+                    for ox in 0..g.ow {
+                        let ix = (ox * g.stride + kx)
+                            .checked_sub(g.padding)
+                            .filter(|&ix| ix < g.w);
+                        offsets.push(match (iy, ix) {
+                            (Some(iy), Some(ix)) => iy * g.w + ix,
+                            _ => Self::PADDING,
+                        });
                     }
                 }
             }
         }
+        Self { g: *g, offsets }
     }
-}
 
-/// Folds `col (c_in·kh·kw, oh·ow)` (rows `ld` apart) back onto one image `(c_in, h, w)`,
-/// summing overlapping taps: the adjoint of [`im2col`]. `image` must be zeroed by the caller.
-fn col2im(g: &Geometry, col: &[f32], ld: usize, image: &mut [f32]) {
-    let cols = g.col_cols();
-    let mut row = 0;
-    for ci in 0..g.c_in {
-        let plane = &mut image[ci * g.h * g.w..(ci + 1) * g.h * g.w];
-        for ky in 0..g.kh {
-            for kx in 0..g.kw {
-                let src_row = &col[row * ld..row * ld + cols];
-                row += 1;
-                for oy in 0..g.oh {
-                    let Some(iy) = g.input_row(oy, ky) else {
-                        continue;
-                    };
-                    let src = &src_row[oy * g.ow..(oy + 1) * g.ow];
-                    let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
-                    let (lo, hi) = g.valid_ox(kx);
-                    if hi == lo {
-                        continue;
-                    }
-                    let first = lo * g.stride + kx - g.padding;
-                    if g.stride == 1 {
-                        for (d, s) in dst[first..first + hi - lo].iter_mut().zip(&src[lo..hi]) {
-                            *d += s;
-                        }
-                    } else {
-                        let taps = dst[first..].iter_mut().step_by(g.stride);
-                        for (d, s) in taps.zip(&src[lo..hi]) {
-                            *d += s;
-                        }
+    /// The `(tap, offsets)` rows, one per `(ky, kx)`.
+    fn rows(&self) -> std::slice::ChunksExact<'_, usize> {
+        self.offsets.chunks_exact(self.g.col_cols().max(1))
+    }
+
+    /// Unfolds one image `(c_in, h, w)` into `col (c_in·kh·kw, oh·ow)` whose rows start `ld`
+    /// elements apart (`ld ≥ oh·ow`, so several images can sit side by side), zeros where
+    /// padding is read.
+    pub(crate) fn im2col(&self, image: &[f32], col: &mut [f32], ld: usize) {
+        let (plane_len, cols) = (self.g.h * self.g.w, self.g.col_cols());
+        let taps = self.g.kh * self.g.kw;
+        for ci in 0..self.g.c_in {
+            let plane = &image[ci * plane_len..(ci + 1) * plane_len];
+            for (t, offsets) in self.rows().enumerate() {
+                let row = (ci * taps + t) * ld;
+                for (d, &o) in col[row..row + cols].iter_mut().zip(offsets) {
+                    *d = plane.get(o).copied().unwrap_or(0.0);
+                }
+            }
+        }
+    }
+
+    /// Folds `col (c_in·kh·kw, oh·ow)` (rows `ld` apart) back onto one image `(c_in, h, w)`,
+    /// summing overlapping taps: the adjoint of [`Self::im2col`]. `image` must be zeroed by the
+    /// caller.
+    fn col2im(&self, col: &[f32], ld: usize, image: &mut [f32]) {
+        let (plane_len, cols) = (self.g.h * self.g.w, self.g.col_cols());
+        let taps = self.g.kh * self.g.kw;
+        for ci in 0..self.g.c_in {
+            let plane = &mut image[ci * plane_len..(ci + 1) * plane_len];
+            for (t, offsets) in self.rows().enumerate() {
+                let row = (ci * taps + t) * ld;
+                for (&s, &o) in col[row..row + cols].iter().zip(offsets) {
+                    if let Some(d) = plane.get_mut(o) {
+                        *d += s;
                     }
                 }
             }
@@ -290,6 +274,7 @@ impl CustomOp2 for Conv2d {
         let (rows, cols) = (g.col_rows(), g.col_cols());
         let gemm_threads = gemm_threads(&g);
         let per_group = images_per_group(&g);
+        let taps = Taps::new(&g);
         for_each_chunk_mut(
             &mut out,
             per_group * g.out_image(),
@@ -304,7 +289,7 @@ impl CustomOp2 for Conv2d {
                     |scratch| {
                         let (col, grouped) = scratch.split_at_mut(rows * ld);
                         for (j, image) in images.chunks_exact(g.in_image()).enumerate() {
-                            im2col(&g, image, &mut col[j * cols..], ld);
+                            taps.im2col(image, &mut col[j * cols..], ld);
                         }
                         // A single image's (c_out, cols) result is already in output layout.
                         let dst = if nb == 1 {
@@ -402,6 +387,7 @@ impl CustomOp2 for Conv2dGradInput {
         let (rows, cols) = (g.col_rows(), g.col_cols());
         let gemm_threads = gemm_threads(&g);
         let per_group = images_per_group(&g);
+        let taps = Taps::new(&g);
         for_each_chunk_mut(
             &mut grad_x,
             per_group * g.in_image(),
@@ -431,7 +417,7 @@ impl CustomOp2 for Conv2dGradInput {
                         gemm_threads,
                     );
                     for (j, grad_image) in grad_group.chunks_exact_mut(g.in_image()).enumerate() {
-                        col2im(&g, &col[j * cols..], ld, grad_image);
+                        taps.col2im(&col[j * cols..], ld, grad_image);
                     }
                 })
             },
@@ -472,6 +458,7 @@ impl CustomOp2 for Conv2dGradKernel {
         let kernel_len = g.kernel_len();
         let gemm_threads = gemm_threads(&g);
         let per_group = images_per_group(&g);
+        let taps = Taps::new(&g);
         let image_groups = g.batch.div_ceil(per_group);
         // Thread `t` sums image groups t, t + partial_count, … into its own partial.
         let partial_count = threads().min(image_groups);
@@ -485,7 +472,7 @@ impl CustomOp2 for Conv2dGradKernel {
                     let (col, grouped) = scratch.split_at_mut(rows * ld);
                     let images = &x[first * g.in_image()..(first + nb) * g.in_image()];
                     for (j, image) in images.chunks_exact(g.in_image()).enumerate() {
-                        im2col(&g, image, &mut col[j * cols..], ld);
+                        taps.im2col(image, &mut col[j * cols..], ld);
                     }
                     let grads = &grad_out[first * g.out_image()..(first + nb) * g.out_image()];
                     let upstream: &[f32] = if nb == 1 {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 
 use super::bias_act::{ActGrad, ChannelSum};
-use super::conv2d::{gemm_threads, im2col, Conv2dGradInput, Conv2dGradKernel, Geometry};
+use super::conv2d::{gemm_threads, Conv2dGradInput, Conv2dGradKernel, Geometry, Taps};
 use super::cpu::{contiguous_f32, for_each_chunk_mut, matmul, with_scratch, ChunkedMut, Strides};
 use super::maxpool::{pool_plane, MaxPoolScatter};
 
@@ -99,6 +99,7 @@ impl CustomOp3 for ConvReluPool {
         let mut argmax = vec![0u32; out.len()];
         if !out.is_empty() && g.in_image() > 0 {
             let gemm_threads = gemm_threads(&g);
+            let taps = Taps::new(&g);
             let arg_chunks = ChunkedMut::new(&mut argmax, pooled_image);
             for_each_chunk_mut(&mut out, pooled_image, g.macs(), |i, out_image| {
                 // SAFETY: chunk `i` of argmax is only touched by the call for image `i`.
@@ -106,7 +107,7 @@ impl CustomOp3 for ConvReluPool {
                 let image = &x[i * g.in_image()..(i + 1) * g.in_image()];
                 with_scratch(rows * cols + g.c_out * cols, |scratch| {
                     let (col, conv) = scratch.split_at_mut(rows * cols);
-                    im2col(&g, image, col, cols);
+                    taps.im2col(image, col, cols);
                     matmul(
                         (g.c_out, cols, rows),
                         conv,

@@ -7,28 +7,52 @@
 //! [`Conv2dGradKernel`] with the two images swapped. candle 0.11's CPU kernel instead loops over
 //! every input pixel with a dot product per kernel tap.
 
-use candle_core::{bail, CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
+};
+
+use super::bias_act::ChannelSum;
+use super::cpu::{contiguous_f32, for_each_chunk_mut};
 
 use super::conv2d::{Conv2d, Conv2dGradInput, Conv2dGradKernel, Geometry};
 
 /// `x (batch, c_in, h, w)` through a transposed convolution with `kernel (c_in, c_out, kh, kw)`
 /// (PyTorch's and candle's layout), symmetric `padding`, `stride`, no output padding or
-/// dilation: `(batch, c_out, (h−1)·stride − 2·padding + kh, …)`. Same values and gradients as
-/// `x.conv_transpose2d(kernel, padding, 0, stride, 1)`; f32 on the CPU takes the fast path.
+/// dilation, plus `bias (c_out,)` per channel when given: `(batch, c_out, (h−1)·stride −
+/// 2·padding + kh, …)`. Same values and gradients as `x.conv_transpose2d(kernel, padding, 0,
+/// stride, 1)` followed by a broadcast add; f32 on the CPU takes the fast path, where the bias is
+/// added in the same op (candle's broadcast add and its reduce-sum backward cost a graph node
+/// and a slow strided sum).
 pub fn conv_transpose2d(
     x: &Tensor,
     kernel: &Tensor,
+    bias: Option<&Tensor>,
     padding: usize,
     stride: usize,
 ) -> Result<Tensor> {
     let fast = matches!(x.device(), Device::Cpu)
         && x.dtype() == DType::F32
-        && kernel.dtype() == DType::F32;
+        && kernel.dtype() == DType::F32
+        && bias.is_none_or(|b| b.dtype() == DType::F32);
     if !fast {
-        return x.conv_transpose2d(kernel, padding, 0, stride, 1);
+        let y = x.conv_transpose2d(kernel, padding, 0, stride, 1)?;
+        return match bias {
+            Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
+            None => Ok(y),
+        };
     }
-    let op = ConvTranspose2d::new(x.dims(), kernel.dims(), padding, stride)?;
-    x.contiguous()?.apply_op2(&kernel.contiguous()?, op)
+    let op = ConvTranspose2d::new(x.dims(), kernel.dims(), padding, stride, bias.is_some())?;
+    let c_out = op.out_dims.1;
+    let bias = match bias {
+        Some(b) if b.dims() == [c_out] => b.contiguous()?,
+        Some(b) => bail!(
+            "conv_transpose2d: bias {:?} does not match {c_out} output channels",
+            b.dims()
+        ),
+        // Untracked zeros: no gradient is computed for them, and the add is skipped.
+        None => Tensor::zeros(c_out, DType::F32, x.device())?,
+    };
+    x.contiguous()?.apply_op3(&kernel.contiguous()?, &bias, op)
 }
 
 /// The op, with the shape of the convolution whose input gradient it is.
@@ -37,10 +61,18 @@ struct ConvTranspose2d {
     padding: usize,
     /// `(batch, c_out, oh, ow)`: the output here, the input of the mirrored convolution.
     out_dims: (usize, usize, usize, usize),
+    /// The third operand is a real bias, not placeholder zeros.
+    has_bias: bool,
 }
 
 impl ConvTranspose2d {
-    fn new(x: &[usize], kernel: &[usize], padding: usize, stride: usize) -> Result<Self> {
+    fn new(
+        x: &[usize],
+        kernel: &[usize],
+        padding: usize,
+        stride: usize,
+        has_bias: bool,
+    ) -> Result<Self> {
         let &[batch, c_in, h, w] = x else {
             bail!("conv_transpose2d: input must be (batch, c_in, h, w), got {x:?}")
         };
@@ -71,6 +103,7 @@ impl ConvTranspose2d {
             stride,
             padding,
             out_dims: (batch, c_out, oh, ow),
+            has_bias,
         })
     }
 
@@ -83,7 +116,7 @@ impl ConvTranspose2d {
     }
 }
 
-impl CustomOp2 for ConvTranspose2d {
+impl CustomOp3 for ConvTranspose2d {
     fn name(&self) -> &'static str {
         "im2col-conv-transpose2d"
     }
@@ -94,18 +127,40 @@ impl CustomOp2 for ConvTranspose2d {
         x_layout: &Layout,
         k_storage: &CpuStorage,
         k_layout: &Layout,
+        b_storage: &CpuStorage,
+        b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        self.grad_input_op()
-            .cpu_fwd(x_storage, x_layout, k_storage, k_layout)
+        let (out, shape) = self
+            .grad_input_op()
+            .cpu_fwd(x_storage, x_layout, k_storage, k_layout)?;
+        if !self.has_bias {
+            return Ok((out, shape));
+        }
+        let CpuStorage::F32(mut out) = out else {
+            bail!("conv_transpose2d: expected an f32 result")
+        };
+        let bias = contiguous_f32(b_storage, b_layout, "conv_transpose2d bias")?;
+        let (_, c_out, oh, ow) = self.out_dims;
+        let plane = oh * ow;
+        if plane > 0 && c_out > 0 {
+            let work = out.len();
+            for_each_chunk_mut(&mut out, c_out * plane, work, |_, image| {
+                for (values, &b) in image.chunks_exact_mut(plane).zip(bias) {
+                    values.iter_mut().for_each(|v| *v += b);
+                }
+            });
+        }
+        Ok((CpuStorage::F32(out), shape))
     }
 
     fn bwd(
         &self,
         x: &Tensor,
         kernel: &Tensor,
+        bias: &Tensor,
         _out: &Tensor,
         grad_out: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad_out = grad_out.contiguous()?;
         let grad_x = if x.track_op() {
             let conv = Conv2d {
@@ -126,7 +181,12 @@ impl CustomOp2 for ConvTranspose2d {
         } else {
             None
         };
-        Ok((grad_x, grad_kernel))
+        let grad_bias = if self.has_bias && bias.track_op() {
+            Some(grad_out.apply_op1_no_bwd(&ChannelSum)?)
+        } else {
+            None
+        };
+        Ok((grad_x, grad_kernel, grad_bias))
     }
 }
 
@@ -166,24 +226,38 @@ mod tests {
             let x = randn(&mut rng, &[b, c, h, w]);
             let k = randn(&mut rng, &[c, o, kh, kw]);
             assert_matches_reference(
-                &[x, k],
+                &[x.clone(), k.clone()],
                 &["x", "kernel"],
                 1e-4,
                 &format!("case {case}"),
-                |t| conv_transpose2d(&t[0], &t[1], padding, stride),
+                |t| conv_transpose2d(&t[0], &t[1], None, padding, stride),
                 |t| t[0].conv_transpose2d(&t[1], padding, 0, stride, 1),
+            );
+            assert_matches_reference(
+                &[x, k, randn(&mut rng, &[o])],
+                &["x", "kernel", "bias"],
+                1e-4,
+                &format!("case {case} with bias"),
+                |t| conv_transpose2d(&t[0], &t[1], Some(&t[2]), padding, stride),
+                |t| {
+                    t[0].conv_transpose2d(&t[1], padding, 0, stride, 1)?
+                        .broadcast_add(&t[2].reshape((1, o, 1, 1))?)
+                },
             );
         }
     }
 
     #[test]
-    fn rejects_mismatched_channels_and_excess_padding() {
+    fn rejects_mismatched_channels_excess_padding_and_wrong_bias() {
         let mut rng = Rng::new(3);
         let x = randn(&mut rng, &[1, 2, 4, 4]);
-        let err = conv_transpose2d(&x, &randn(&mut rng, &[3, 2, 3, 3]), 0, 1).unwrap_err();
+        let err = conv_transpose2d(&x, &randn(&mut rng, &[3, 2, 3, 3]), None, 0, 1).unwrap_err();
         assert!(err.to_string().contains("channels"), "{err}");
-        let err = conv_transpose2d(&x, &randn(&mut rng, &[2, 2, 2, 2]), 4, 1).unwrap_err();
+        let err = conv_transpose2d(&x, &randn(&mut rng, &[2, 2, 2, 2]), None, 4, 1).unwrap_err();
         assert!(err.to_string().contains("padding"), "{err}");
-        assert!(conv_transpose2d(&x, &randn(&mut rng, &[2, 2, 3, 3]), 0, 0).is_err());
+        assert!(conv_transpose2d(&x, &randn(&mut rng, &[2, 2, 3, 3]), None, 0, 0).is_err());
+        let kernel = randn(&mut rng, &[2, 5, 3, 3]);
+        let err = conv_transpose2d(&x, &kernel, Some(&randn(&mut rng, &[4])), 0, 1).unwrap_err();
+        assert!(err.to_string().contains("bias"), "{err}");
     }
 }

@@ -21,6 +21,20 @@ pub(crate) fn contiguous_f32<'a>(
     }
 }
 
+/// Runs `f` on the f32 elements of a contiguous CPU tensor in place: backward passes read their
+/// saved inputs this way instead of copying them out with `to_vec1`.
+pub(crate) fn with_f32<R>(
+    t: &candle_core::Tensor,
+    op: &str,
+    f: impl FnOnce(&[f32]) -> Result<R>,
+) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        bail!("{op}: expected a CPU tensor")
+    };
+    f(contiguous_f32(cpu, layout, op)?)
+}
+
 /// Row and column strides of a matrix operand, in elements.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Strides {
@@ -229,6 +243,15 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
         }
         f(&mut buf[..len])
     })
+}
+
+/// 1 where `sign_of > 0`, else `slope`, chosen with bit masks: the activation gradients multiply
+/// by it. Written as an `if`, LLVM kept a branch on the sign of noisy activations, which
+/// mispredicts about half the time, and the loops ran scalar.
+#[inline(always)]
+pub(crate) fn side_factor(sign_of: f32, slope: f32) -> f32 {
+    let positive = u32::from(sign_of > 0.0).wrapping_neg();
+    f32::from_bits((1f32.to_bits() & positive) | (slope.to_bits() & !positive))
 }
 
 /// Sum of a slice with eight independent accumulators, so it vectorises.
