@@ -86,17 +86,23 @@ fn convolve(x: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Resul
     crate::ops::conv2d::conv2d(x, kernel, padding, stride)
 }
 
-/// LeakyReLU(conv(x) + bias) with the bias and activation fused into one op.
+/// LeakyReLU(conv(x) + bias), the convolution, bias and activation fused into one op.
 fn conv_leaky_relu(layer: &Conv2d, x: &Tensor, params: Params) -> Result<Tensor> {
     let config = layer.config();
     let (weight, bias) = match params {
         Params::Trainable => (layer.weight().clone(), layer.bias().cloned()),
         Params::Frozen => (layer.weight().detach(), layer.bias().map(Tensor::detach)),
     };
-    let y = convolve(x, &weight, config.padding, config.stride)?;
     match bias {
-        Some(b) => crate::ops::bias_act::bias_leaky_relu(&y, &b, LEAKY_SLOPE as f32),
-        None => leaky_relu(&y),
+        Some(b) => crate::ops::conv2d::conv2d_bias_leaky_relu(
+            x,
+            &weight,
+            &b,
+            config.padding,
+            config.stride,
+            LEAKY_SLOPE as f32,
+        ),
+        None => leaky_relu(&convolve(x, &weight, config.padding, config.stride)?),
     }
 }
 

@@ -110,6 +110,19 @@ fn split_dims(dims: &[usize]) -> (usize, usize, usize) {
     (dims[0], dims[1], dims[2..].iter().product())
 }
 
+/// `leaky(v + bias[c], slope)` in place over one `(channels, …)` image.
+pub(crate) fn bias_leaky_relu_in_place(image: &mut [f32], bias: &[f32], slope: f32) {
+    let spatial = image.len() / bias.len().max(1);
+    if spatial == 0 {
+        return;
+    }
+    for (plane, &b) in image.chunks_exact_mut(spatial).zip(bias) {
+        for v in plane {
+            *v = leaky(*v + b, slope);
+        }
+    }
+}
+
 struct BiasAct {
     slope: f32,
 }
@@ -129,21 +142,11 @@ impl CustomOp2 for BiasAct {
         let x = contiguous_f32(x_storage, x_layout, "bias_relu input")?;
         let bias = contiguous_f32(b_storage, b_layout, "bias_relu bias")?;
         let (_, channels, spatial) = split_dims(x_layout.dims());
-        let mut out = vec![0f32; x.len()];
-        let slope = self.slope;
+        let mut out = x.to_vec();
         if spatial > 0 && channels > 0 {
-            let image = channels * spatial;
-            for_each_chunk_mut(&mut out, image, x.len(), move |i, out| {
-                let x = &x[i * image..(i + 1) * image];
-                for ((out, x), &b) in out
-                    .chunks_exact_mut(spatial)
-                    .zip(x.chunks_exact(spatial))
-                    .zip(bias)
-                {
-                    for (o, &v) in out.iter_mut().zip(x) {
-                        *o = leaky(v + b, slope);
-                    }
-                }
+            let slope = self.slope;
+            for_each_chunk_mut(&mut out, channels * spatial, x.len(), move |_, image| {
+                bias_leaky_relu_in_place(image, bias, slope);
             });
         }
         Ok((CpuStorage::F32(out), x_layout.shape().clone()))

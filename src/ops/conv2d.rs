@@ -4,8 +4,11 @@
 //! step; here the forward and both gradients are gemm calls over an im2col buffer, with the batch
 //! split across candle's CPU thread pool.
 
+use super::bias_act::{bias_leaky_relu_in_place, ActGrad, ChannelSum};
 use super::cpu::{contiguous_f32, for_each_chunk_mut, matmul, threads, with_scratch, Strides};
-use candle_core::{bail, CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
+};
 
 /// Convolution `x (batch, c_in, h, w) ⊛ kernel (c_out, c_in, kh, kw)` with symmetric zero
 /// `padding` and `stride`, no bias, no dilation: `(batch, c_out, oh, ow)`. Same result as
@@ -19,6 +22,45 @@ pub fn conv2d(x: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Res
     Geometry::new(x.dims(), kernel.dims(), stride, padding)?;
     x.contiguous()?
         .apply_op2(&kernel.contiguous()?, Conv2d { stride, padding })
+}
+
+/// `leaky_relu(conv2d(x, kernel) + bias, slope)` with `bias (c_out,)` and negative-side `slope`
+/// in [0, 1) (0 is ReLU): one graph node instead of two, the bias and activation applied to each
+/// image group straight after its gemm, while it is in cache. Same values and gradients as
+/// [`conv2d`] followed by [`super::bias_act::bias_leaky_relu`].
+pub fn conv2d_bias_leaky_relu(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    padding: usize,
+    stride: usize,
+    slope: f32,
+) -> Result<Tensor> {
+    let fast = matches!(x.device(), Device::Cpu)
+        && [x, kernel, bias].iter().all(|t| t.dtype() == DType::F32);
+    if !fast {
+        let y = x.conv2d(kernel, padding, stride, 1, 1)?;
+        return super::bias_act::bias_leaky_relu(&y, bias, slope);
+    }
+    let g = Geometry::new(x.dims(), kernel.dims(), stride, padding)?;
+    if bias.dims() != [g.c_out] {
+        bail!(
+            "conv2d: bias {:?} does not match {} output channels",
+            bias.dims(),
+            g.c_out
+        )
+    }
+    if !(0.0..1.0).contains(&slope) {
+        bail!("leaky_relu: slope {slope} is outside [0, 1)")
+    }
+    x.contiguous()?.apply_op3(
+        &kernel.contiguous()?,
+        &bias.contiguous()?,
+        Conv2dBiasAct {
+            conv: Conv2d { stride, padding },
+            slope,
+        },
+    )
 }
 
 /// Sizes of one convolution, validated once so the kernels can index without checks.
@@ -246,6 +288,68 @@ pub(crate) fn gemm_threads(g: &Geometry) -> usize {
     }
 }
 
+/// The forward convolution of a `(batch, c_in, h, w)` input: im2col + one gemm per image group,
+/// the batch split across the pool. `epilogue` = `(bias, slope)` applies `leaky(v + bias)` to
+/// each group's output while it is still in cache.
+fn forward(g: &Geometry, x: &[f32], kernel: &[f32], epilogue: Option<(&[f32], f32)>) -> Vec<f32> {
+    let g = *g;
+    let mut out = vec![0f32; g.batch * g.out_image()];
+    if out.is_empty() || g.in_image() == 0 {
+        return out;
+    }
+    let (rows, cols) = (g.col_rows(), g.col_cols());
+    let gemm_threads = gemm_threads(&g);
+    let per_group = images_per_group(&g);
+    let taps = Taps::new(&g);
+    for_each_chunk_mut(
+        &mut out,
+        per_group * g.out_image(),
+        g.macs(),
+        |i, out_group| {
+            let first = i * per_group;
+            let nb = out_group.len() / g.out_image();
+            let ld = nb * cols;
+            let images = &x[first * g.in_image()..(first + nb) * g.in_image()];
+            with_scratch(
+                rows * ld + if nb > 1 { g.c_out * ld } else { 0 },
+                |scratch| {
+                    let (col, grouped) = scratch.split_at_mut(rows * ld);
+                    for (j, image) in images.chunks_exact(g.in_image()).enumerate() {
+                        taps.im2col(image, &mut col[j * cols..], ld);
+                    }
+                    // A single image's (c_out, cols) result is already in output layout.
+                    let dst = if nb == 1 {
+                        &mut *out_group
+                    } else {
+                        &mut *grouped
+                    };
+                    matmul(
+                        (g.c_out, ld, rows),
+                        dst,
+                        Strides::row_major(ld),
+                        false,
+                        kernel,
+                        Strides::row_major(rows),
+                        col,
+                        Strides::row_major(ld),
+                        gemm_threads,
+                    );
+                    if nb > 1 {
+                        scatter_group(grouped, out_group, g.c_out, cols);
+                    }
+                    if let Some((bias, slope)) = epilogue {
+                        // While the group's output is still in cache.
+                        for image in out_group.chunks_exact_mut(g.out_image()) {
+                            bias_leaky_relu_in_place(image, bias, slope);
+                        }
+                    }
+                },
+            )
+        },
+    );
+    out
+}
+
 /// The forward op; its backward applies [`Conv2dGradInput`] and [`Conv2dGradKernel`].
 pub(crate) struct Conv2d {
     pub(crate) stride: usize,
@@ -267,54 +371,7 @@ impl CustomOp2 for Conv2d {
         let g = Geometry::new(x_layout.dims(), k_layout.dims(), self.stride, self.padding)?;
         let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
         let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
-        let mut out = vec![0f32; g.batch * g.out_image()];
-        if out.is_empty() || g.in_image() == 0 {
-            return Ok((CpuStorage::F32(out), g.out_shape()));
-        }
-        let (rows, cols) = (g.col_rows(), g.col_cols());
-        let gemm_threads = gemm_threads(&g);
-        let per_group = images_per_group(&g);
-        let taps = Taps::new(&g);
-        for_each_chunk_mut(
-            &mut out,
-            per_group * g.out_image(),
-            g.macs(),
-            |i, out_group| {
-                let first = i * per_group;
-                let nb = out_group.len() / g.out_image();
-                let ld = nb * cols;
-                let images = &x[first * g.in_image()..(first + nb) * g.in_image()];
-                with_scratch(
-                    rows * ld + if nb > 1 { g.c_out * ld } else { 0 },
-                    |scratch| {
-                        let (col, grouped) = scratch.split_at_mut(rows * ld);
-                        for (j, image) in images.chunks_exact(g.in_image()).enumerate() {
-                            taps.im2col(image, &mut col[j * cols..], ld);
-                        }
-                        // A single image's (c_out, cols) result is already in output layout.
-                        let dst = if nb == 1 {
-                            &mut *out_group
-                        } else {
-                            &mut *grouped
-                        };
-                        matmul(
-                            (g.c_out, ld, rows),
-                            dst,
-                            Strides::row_major(ld),
-                            false,
-                            kernel,
-                            Strides::row_major(rows),
-                            col,
-                            Strides::row_major(ld),
-                            gemm_threads,
-                        );
-                        if nb > 1 {
-                            scatter_group(grouped, out_group, g.c_out, cols);
-                        }
-                    },
-                )
-            },
-        );
+        let out = forward(&g, x, kernel, None);
         Ok((CpuStorage::F32(out), g.out_shape()))
     }
 
@@ -353,6 +410,64 @@ impl CustomOp2 for Conv2d {
             None
         };
         Ok((grad_x, grad_kernel))
+    }
+}
+
+/// [`Conv2d`] with the bias and LeakyReLU epilogue; its backward undoes the activation and hands
+/// the result to [`Conv2d`]'s backward.
+struct Conv2dBiasAct {
+    conv: Conv2d,
+    slope: f32,
+}
+
+impl CustomOp3 for Conv2dBiasAct {
+    fn name(&self) -> &'static str {
+        "im2col-conv2d-bias-leaky-relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x_storage: &CpuStorage,
+        x_layout: &Layout,
+        k_storage: &CpuStorage,
+        k_layout: &Layout,
+        b_storage: &CpuStorage,
+        b_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (stride, padding) = (self.conv.stride, self.conv.padding);
+        let g = Geometry::new(x_layout.dims(), k_layout.dims(), stride, padding)?;
+        let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
+        let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
+        let bias = contiguous_f32(b_storage, b_layout, "conv2d bias")?;
+        if bias.len() != g.c_out {
+            bail!(
+                "conv2d: bias has {} values for {} channels",
+                bias.len(),
+                g.c_out
+            )
+        }
+        let out = forward(&g, x, kernel, Some((bias, self.slope)));
+        Ok((CpuStorage::F32(out), g.out_shape()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        kernel: &Tensor,
+        bias: &Tensor,
+        out: &Tensor,
+        grad_out: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad_pre = grad_out
+            .contiguous()?
+            .apply_op2_no_bwd(out, &ActGrad { slope: self.slope })?;
+        let grad_bias = if bias.track_op() {
+            Some(grad_pre.apply_op1_no_bwd(&ChannelSum)?)
+        } else {
+            None
+        };
+        let (grad_x, grad_kernel) = self.conv.bwd(x, kernel, out, &grad_pre)?;
+        Ok((grad_x, grad_kernel, grad_bias))
     }
 }
 
@@ -553,6 +668,39 @@ mod tests {
                 |t| t[0].conv2d(&t[1], padding, stride, 1, 1),
             );
         }
+    }
+
+    #[test]
+    fn fused_bias_and_leaky_relu_match_candle() {
+        let mut rng = Rng::new(17);
+        for (case, &(b, c, h, w, o, kh, kw, padding, stride)) in CASES.iter().enumerate() {
+            let inputs = [
+                randn(&mut rng, &[b, c, h, w]),
+                randn(&mut rng, &[o, c, kh, kw]),
+                randn(&mut rng, &[o]),
+            ];
+            for slope in [0.0, 0.2] {
+                assert_matches_reference(
+                    &inputs,
+                    &["x", "kernel", "bias"],
+                    1e-4,
+                    &format!("case {case} slope {slope}"),
+                    |t| conv2d_bias_leaky_relu(&t[0], &t[1], &t[2], padding, stride, slope),
+                    |t| {
+                        let y = t[0]
+                            .conv2d(&t[1], padding, stride, 1, 1)?
+                            .broadcast_add(&t[2].reshape((1, o, 1, 1))?)?;
+                        y.maximum(&(&y * f64::from(slope))?)
+                    },
+                );
+            }
+        }
+        let x = randn(&mut rng, &[1, 2, 5, 5]);
+        let k = randn(&mut rng, &[3, 2, 3, 3]);
+        let err = conv2d_bias_leaky_relu(&x, &k, &randn(&mut rng, &[2]), 0, 1, 0.2).unwrap_err();
+        assert!(err.to_string().contains("bias"), "{err}");
+        let err = conv2d_bias_leaky_relu(&x, &k, &randn(&mut rng, &[3]), 0, 1, 1.5).unwrap_err();
+        assert!(err.to_string().contains("slope"), "{err}");
     }
 
     #[test]
