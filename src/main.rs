@@ -491,7 +491,7 @@ fn run_bench(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre:
                     .map_err(eyre::Report::msg)?,
             ],
             W::Dcgan => vec![
-                bench::bench_gan(GanModelKind::Dcgan, 3, 20, &device, &mut progress)
+                bench::bench_gan(GanModelKind::Dcgan, 5, 100, &device, &mut progress)
                     .map_err(eyre::Report::msg)?,
             ],
             W::Dqn => vec![

@@ -13,7 +13,8 @@ use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Sh
 use candle_nn::BatchNorm;
 
 use super::cpu::{
-    contiguous_f32, for_each_chunk_mut, side_factor, threads, with_f32, PARALLEL_MIN_ELEMS,
+    contiguous_f32, for_each_chunk_mut, side_factor, sums_f64, threads, with_f32,
+    PARALLEL_MIN_ELEMS,
 };
 
 /// Per-channel statistics of one training-mode forward pass.
@@ -146,16 +147,11 @@ impl CustomOp3 for BatchNormTrain {
         let moments = per_channel(c, x.len(), |ch| {
             let plane = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
             let sum: f64 = (0..n)
-                .map(|b| plane(b).iter().map(|&v| v as f64).sum::<f64>())
+                .map(|b| sums_f64(hw, |i| [f64::from(plane(b)[i])])[0])
                 .sum();
             let mean = sum / count as f64;
             let sq: f64 = (0..n)
-                .map(|b| {
-                    plane(b)
-                        .iter()
-                        .map(|&v| (v as f64 - mean).powi(2))
-                        .sum::<f64>()
-                })
+                .map(|b| sums_f64(hw, |i| [(f64::from(plane(b)[i]) - mean).powi(2)])[0])
                 .sum();
             (mean as f32, (sq / count as f64) as f32)
         });
@@ -225,11 +221,14 @@ impl CustomOp3 for BatchNormTrain {
                     let sums = per_channel(c, xs.len(), |ch| {
                         let (mut s, mut sx) = (0f64, 0f64);
                         for b in 0..n {
-                            for i in (b * c + ch) * hw..(b * c + ch + 1) * hw {
-                                let d = dy_at(i);
-                                s += d as f64;
-                                sx += d as f64 * ((xs[i] - mean[ch]) * inv_std[ch]) as f64;
-                            }
+                            let first = (b * c + ch) * hw;
+                            let [ds, dsx] = sums_f64(hw, |i| {
+                                let d = f64::from(dy_at(first + i));
+                                let xhat = (xs[first + i] - mean[ch]) * inv_std[ch];
+                                [d, d * f64::from(xhat)]
+                            });
+                            s += ds;
+                            sx += dsx;
                         }
                         (s as f32, sx as f32)
                     });
@@ -242,9 +241,16 @@ impl CustomOp3 for BatchNormTrain {
                             let first = (b * c + ch) * hw;
                             let k = g[ch] * inv_std[ch];
                             let (mean_dy, mean_dyx) = (d_beta[ch] / count, d_gamma[ch] / count);
-                            for (j, o) in out[ch * hw..(ch + 1) * hw].iter_mut().enumerate() {
-                                let xhat = (xs[first + j] - mean[ch]) * inv_std[ch];
-                                *o = k * (dy_at(first + j) - mean_dy - xhat * mean_dyx);
+                            let (m, is) = (mean[ch], inv_std[ch]);
+                            let planes = xs[first..first + hw]
+                                .iter()
+                                .zip(&dy[first..first + hw])
+                                .zip(&ys[first..first + hw]);
+                            for (o, ((&v, &d), &y)) in
+                                out[ch * hw..(ch + 1) * hw].iter_mut().zip(planes)
+                            {
+                                let d = if relu { d * side_factor(y, 0.0) } else { d };
+                                *o = k * (d - mean_dy - (v - m) * is * mean_dyx);
                             }
                         }
                     });
