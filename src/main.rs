@@ -483,28 +483,44 @@ fn run_bench(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre:
             bar.set_position(done as u64);
         };
         let classifier = bench::ClassifierBench::default();
-        let results = match w {
-            W::Cnn => vec![bench::bench_cnn(&classifier, &device, &mut progress)?],
-            W::Mlp => vec![bench::bench_mlp(&classifier, &device, &mut progress)?],
-            W::Gan => vec![
-                bench::bench_gan(GanModelKind::Mlp, 20, 300, &device, &mut progress)
-                    .map_err(eyre::Report::msg)?,
-            ],
-            W::Dcgan => vec![
-                bench::bench_gan(GanModelKind::Dcgan, 5, 100, &device, &mut progress)
-                    .map_err(eyre::Report::msg)?,
-            ],
-            W::Dqn => vec![
-                bench::bench_rl(AgentKind::Dqn, 2_000, 30_000, &device, &mut progress)
-                    .map_err(eyre::Report::msg)?,
-            ],
-            W::Ppo => vec![
-                bench::bench_rl(AgentKind::Ppo, 2_048, 40_960, &device, &mut progress)
-                    .map_err(eyre::Report::msg)?,
-            ],
-            W::Env => bench::bench_env(8, 20_000_000, &mut progress).map_err(eyre::Report::msg)?,
-            W::All => Vec::new(),
-        };
+        let results = gradtop::ops::runtime::in_compute_pool("compute", || match w {
+            W::Cnn => Ok(vec![bench::bench_cnn(&classifier, &device, &mut progress)?]),
+            W::Mlp => Ok(vec![bench::bench_mlp(&classifier, &device, &mut progress)?]),
+            W::Gan => Ok(vec![bench::bench_gan(
+                GanModelKind::Mlp,
+                20,
+                300,
+                &device,
+                &mut progress,
+            )
+            .map_err(eyre::Report::msg)?]),
+            W::Dcgan => Ok(vec![bench::bench_gan(
+                GanModelKind::Dcgan,
+                5,
+                100,
+                &device,
+                &mut progress,
+            )
+            .map_err(eyre::Report::msg)?]),
+            W::Dqn => Ok(vec![bench::bench_rl(
+                AgentKind::Dqn,
+                2_000,
+                30_000,
+                &device,
+                &mut progress,
+            )
+            .map_err(eyre::Report::msg)?]),
+            W::Ppo => Ok(vec![bench::bench_rl(
+                AgentKind::Ppo,
+                2_048,
+                40_960,
+                &device,
+                &mut progress,
+            )
+            .map_err(eyre::Report::msg)?]),
+            W::Env => bench::bench_env(8, 20_000_000, &mut progress).map_err(eyre::Report::msg),
+            W::All => Ok(Vec::new()),
+        })?;
         bar.finish_and_clear();
         for r in results {
             if json {

@@ -426,7 +426,8 @@ impl<S> JobEnds<S> {
     }
 }
 
-/// Starts `body` on a named OS thread. A panic inside it becomes `Failed` with the panic's
+/// Starts `body` on a named OS thread, inside a compute pool of its own (see
+/// [`crate::ops::runtime::in_compute_pool`]). A panic inside it becomes `Failed` with the panic's
 /// message, so a broken job never takes the dashboard down.
 pub fn spawn<S, F>(name: &str, body: F) -> std::io::Result<JobHandle<S>>
 where
@@ -440,8 +441,9 @@ where
         tx: ev_tx,
         recorder: Arc::default(),
     };
+    let thread_name = format!("job-{name}");
     let thread = std::thread::Builder::new()
-        .name(format!("job-{name}"))
+        .name(thread_name.clone())
         .spawn(move || {
             let mut ends = JobEnds {
                 control: Control {
@@ -450,8 +452,10 @@ where
                 },
                 snapshot: snap_tx,
             };
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut ends)));
+            // The pool's threads are named `job-…` too, so a panic there is still a job's.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::ops::runtime::in_compute_pool(&thread_name, || body(&mut ends))
+            }));
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(reason)) => sink.status(JobStatus::Failed(reason)),
