@@ -159,16 +159,28 @@ impl CustomOp2 for BiasAct {
         out: &Tensor,
         grad_out: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad_pre = grad_out
-            .contiguous()?
-            .apply_op2_no_bwd(out, &ActGrad { slope: self.slope })?;
-        let grad_bias = if bias.track_op() {
-            Some(grad_pre.apply_op1_no_bwd(&ChannelSum)?)
-        } else {
-            None
-        };
+        let (grad_pre, grad_bias) = bias_act_grads(bias, out, grad_out, self.slope)?;
         Ok((Some(grad_pre), grad_bias))
     }
+}
+
+/// Backward of a per-channel bias followed by LeakyReLU with `slope`, from the activation's
+/// output: the gradient before the activation, and the bias gradient when `bias` is tracked.
+pub(crate) fn bias_act_grads(
+    bias: &Tensor,
+    out: &Tensor,
+    grad_out: &Tensor,
+    slope: f32,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let grad_pre = grad_out
+        .contiguous()?
+        .apply_op2_no_bwd(out, &ActGrad { slope })?;
+    let grad_bias = if bias.track_op() {
+        Some(grad_pre.apply_op1_no_bwd(&ChannelSum)?)
+    } else {
+        None
+    };
+    Ok((grad_pre, grad_bias))
 }
 
 /// `grad · (1 if out > 0 else slope)`, applied to `(grad_out, out)` (the output has the sign of

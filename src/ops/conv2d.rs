@@ -4,7 +4,7 @@
 //! step; here the forward and both gradients are gemm calls over an im2col buffer, with the batch
 //! split across candle's CPU thread pool.
 
-use super::bias_act::{bias_leaky_relu_in_place, ActGrad, ChannelSum};
+use super::bias_act::{bias_act_grads, bias_leaky_relu_in_place};
 use super::cpu::{contiguous_f32, for_each_chunk_mut, matmul, threads, with_scratch, Strides};
 use candle_core::{
     bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
@@ -458,14 +458,7 @@ impl CustomOp3 for Conv2dBiasAct {
         out: &Tensor,
         grad_out: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad_pre = grad_out
-            .contiguous()?
-            .apply_op2_no_bwd(out, &ActGrad { slope: self.slope })?;
-        let grad_bias = if bias.track_op() {
-            Some(grad_pre.apply_op1_no_bwd(&ChannelSum)?)
-        } else {
-            None
-        };
+        let (grad_pre, grad_bias) = bias_act_grads(bias, out, grad_out, self.slope)?;
         let (grad_x, grad_kernel) = self.conv.bwd(x, kernel, out, &grad_pre)?;
         Ok((grad_x, grad_kernel, grad_bias))
     }
