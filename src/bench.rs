@@ -123,14 +123,14 @@ pub fn bench_mlp(
 /// Trains the MLP GAN or the DCGAN (batch 64, Adam 2e-4, β1 0.5) on synthetic "real" images
 /// uniform in [−1, 1] for `warmup + iterations` iterations; the rate is iterations/s.
 pub fn bench_gan(
-    model: crate::models::gan_config::GanModelKind,
+    model: crate::models::gan::config::GanModelKind,
     warmup: usize,
     iterations: usize,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BenchResult, String> {
-    use crate::models::gan_config::GanConfig;
-    use crate::models::gan_trainer::GanTrainer;
+    use crate::models::gan::config::GanConfig;
+    use crate::models::gan::trainer::GanTrainer;
     crate::ops::runtime::retain_freed_memory();
     let config = GanConfig {
         model,

@@ -49,6 +49,16 @@ impl DeviceChoice {
         }
     }
 
+    /// What the choice resolves to on this machine, for the top bar: `cpu`, `cuda`, `cuda:N`.
+    pub fn label(self) -> String {
+        match self {
+            DeviceChoice::Cpu => "cpu".into(),
+            DeviceChoice::Cuda(n) => format!("cuda:{n}"),
+            DeviceChoice::Auto if candle_core::utils::cuda_is_available() => "cuda".into(),
+            DeviceChoice::Auto => "cpu".into(),
+        }
+    }
+
     /// A short name for the status line.
     pub fn describe(device: &Device) -> String {
         match device {

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::jobs::{self, JobCommand, JobEvent, JobStatus, Metric};
+use crate::format::format_duration;
+use crate::jobs::{JobCommand, JobEvent, JobHandle, JobKind, JobStatus, JobSummary, Metric};
 
 /// Seconds between human-readable progress lines.
 const LINE_INTERVAL: Duration = Duration::from_secs(1);
@@ -14,37 +15,16 @@ const LINE_INTERVAL: Duration = Duration::from_secs(1);
 /// How a headless run ended, mapped to the exit status by `main`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Finished or stopped normally; the summary is attached.
-    Success(serde_json::Value),
+    /// Finished or stopped normally; the summary is attached (none if the job sent none).
+    Success(Option<Box<JobSummary>>),
     /// The run failed (diverged, bad data, a panic); the reason is attached.
     Failed(String),
 }
 
-/// Formats seconds as `1h02m`, `3m07s` or `42s`.
-pub fn format_duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-/// Which kind of job is driven, for the wording of progress lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Steps, epochs, loss, samples/s.
-    Classifier,
-    /// Iterations, D and G losses, it/s.
-    Gan,
-    /// Env steps, episodes, mean return, steps/s.
-    Rl,
-}
-
 /// Drives a job handle to its end, printing progress to `out`.
-pub fn drive<S>(
-    mut handle: jobs::JobHandle<S>,
-    kind: Kind,
+pub fn drive(
+    mut handle: JobHandle,
+    kind: JobKind,
     json_lines: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
@@ -101,13 +81,13 @@ pub fn drive<S>(
                                    "epoch": p.epoch, "epochs": p.epochs, "train_loss": last_loss,
                                    "mean_return_20": mean_return, "rate": p.rate, "eta_s": p.eta_s})
                         )?;
-                    } else if kind == Kind::Gan {
+                    } else if kind == JobKind::Gan {
                         writeln!(
                             out,
                             "iteration {}/{}  D loss {:.3}  G loss {:.3}  {:.1} it/s  ETA {eta}",
                             p.step, p.total_steps, d_loss, last_loss, p.rate
                         )?;
-                    } else if kind == Kind::Rl {
+                    } else if kind == JobKind::Rl {
                         // `epoch` counts episodes and the rate is env steps per second.
                         writeln!(
                             out,
@@ -123,7 +103,8 @@ pub fn drive<S>(
                     }
                 }
             }
-            JobEvent::Notice(msg) => {
+            JobEvent::Notice(notice) => {
+                let msg = notice.text();
                 if json_lines {
                     writeln!(out, "{}", json!({"event": "notice", "message": msg}))?;
                 } else {
@@ -149,23 +130,13 @@ pub fn drive<S>(
     if let Some(reason) = failure {
         return Ok(Outcome::Failed(reason));
     }
-    let summary = summary.unwrap_or_else(|| json!({}));
+    let line = summary
+        .as_deref()
+        .map_or_else(|| json!({}), JobSummary::to_json);
     if json_lines {
-        writeln!(out, "{summary}")?;
+        writeln!(out, "{line}")?;
     } else {
-        writeln!(out, "summary: {summary}")?;
+        writeln!(out, "summary: {line}")?;
     }
     Ok(Outcome::Success(summary))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(format_duration(42.4), "42s");
-        assert_eq!(format_duration(187.0), "3m07s");
-        assert_eq!(format_duration(3720.0), "1h02m");
-    }
 }

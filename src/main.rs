@@ -10,12 +10,9 @@ use color_eyre::eyre::{self, WrapErr};
 use gradtop::data::{self, DatasetName};
 use gradtop::device::DeviceChoice;
 use gradtop::headless::{self, Outcome};
-use gradtop::jobs::classifier::{self, ClassifierJobSpec};
-use gradtop::jobs::gan::{self, GanJobSpec};
-use gradtop::jobs::rl::{self, RlJobSpec};
-use gradtop::jobs::{interrupt, RunTarget};
-use gradtop::run_commands::{self, ResumeSpec, RunCommandError};
-use gradtop::scenario::{self, Settings};
+use gradtop::jobs::{self, interrupt, JobSpec, RunTarget};
+use gradtop::run_commands::{self, RunCommandError};
+use gradtop::scenario;
 
 /// Train and watch neural networks live in the terminal: an image classifier, a GAN and
 /// reinforcement-learning agents, on candle.
@@ -271,50 +268,14 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                 })
                 .map(|()| ExitCode::SUCCESS);
             }
-            cli.common.device.open().map_err(UsageError)?;
-            interrupt::install_handlers().wrap_err("installing signal handlers")?;
-            let run = RunTarget::New { parent: runs_dir };
-            let mut stdout = std::io::stdout().lock();
-            let outcome = match &scenario.settings {
-                Settings::Classifier(config) => {
-                    data::find_dataset(config.dataset, cli.common.data_dir.as_deref())?;
-                    let handle = classifier::spawn(ClassifierJobSpec {
-                        scenario: scenario.name.clone(),
-                        config: config.clone(),
-                        data_dir: cli.common.data_dir.clone(),
-                        device: cli.common.device,
-                        max_steps: steps,
-                        run,
-                    })
-                    .wrap_err("starting the training thread")?;
-                    headless::drive(handle, headless::Kind::Classifier, json, &mut stdout)?
-                }
-                Settings::Gan(config) => {
-                    data::find_dataset(config.dataset, cli.common.data_dir.as_deref())?;
-                    let handle = gan::spawn(GanJobSpec {
-                        scenario: scenario.name.clone(),
-                        config: config.clone(),
-                        data_dir: cli.common.data_dir.clone(),
-                        device: cli.common.device,
-                        max_steps: steps,
-                        run,
-                    })
-                    .wrap_err("starting the training thread")?;
-                    headless::drive(handle, headless::Kind::Gan, json, &mut stdout)?
-                }
-                Settings::Rl(config) => {
-                    let handle = rl::spawn(RlJobSpec {
-                        scenario: scenario.name.clone(),
-                        config: config.clone(),
-                        device: cli.common.device,
-                        max_steps: steps,
-                        run,
-                    })
-                    .wrap_err("starting the training thread")?;
-                    headless::drive(handle, headless::Kind::Rl, json, &mut stdout)?
-                }
+            let spec = JobSpec {
+                data_dir: cli.common.data_dir.clone(),
+                device: cli.common.device,
+                max_steps: steps,
+                run: RunTarget::New { parent: runs_dir },
+                ..JobSpec::new(&scenario)
             };
-            Ok(exit_code(outcome))
+            run_headless(spec, json)
         }
         Some(Command::Resume {
             run_dir,
@@ -327,29 +288,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
                 cli.common.device,
                 steps,
             )?;
-            cli.common.device.open().map_err(UsageError)?;
-            let data_dir = cli.common.data_dir.as_deref();
-            if let Some(dataset) = spec.dataset() {
-                data::find_dataset(dataset, data_dir)?;
-            }
-            interrupt::install_handlers().wrap_err("installing signal handlers")?;
-            let mut stdout = std::io::stdout().lock();
-            let started = "starting the training thread";
-            let outcome = match spec {
-                ResumeSpec::Classifier(spec) => {
-                    let handle = classifier::spawn(spec).wrap_err(started)?;
-                    headless::drive(handle, headless::Kind::Classifier, json, &mut stdout)?
-                }
-                ResumeSpec::Gan(spec) => {
-                    let handle = gan::spawn(spec).wrap_err(started)?;
-                    headless::drive(handle, headless::Kind::Gan, json, &mut stdout)?
-                }
-                ResumeSpec::Rl(spec) => {
-                    let handle = rl::spawn(spec).wrap_err(started)?;
-                    headless::drive(handle, headless::Kind::Rl, json, &mut stdout)?
-                }
-            };
-            Ok(exit_code(outcome))
+            run_headless(spec, json)
         }
         Some(Command::Watch { run_dir }) => {
             let scenario = run_commands::watch_scenario(&run_dir)?;
@@ -454,9 +393,23 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
 }
 
 /// Runs the chosen benchmarks with a progress bar each and prints their figures.
+/// Checks what can be checked before a thread starts (the device, the dataset), then runs the
+/// job to its end with progress on stdout.
+fn run_headless(spec: JobSpec, json: bool) -> eyre::Result<ExitCode> {
+    spec.device.open().map_err(UsageError)?;
+    if let Some(dataset) = spec.dataset() {
+        data::find_dataset(dataset, spec.data_dir.as_deref())?;
+    }
+    interrupt::install_handlers().wrap_err("installing signal handlers")?;
+    let kind = spec.kind();
+    let handle = jobs::start(spec).wrap_err("starting the training thread")?;
+    let mut stdout = std::io::stdout().lock();
+    Ok(exit_code(headless::drive(handle, kind, json, &mut stdout)?))
+}
+
 fn run_bench(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre::Result<()> {
     use gradtop::bench;
-    use gradtop::models::gan_config::GanModelKind;
+    use gradtop::models::gan::config::GanModelKind;
     use gradtop::models::rl::config::AgentKind;
     use BenchWorkload as W;
     let device = device.open().map_err(UsageError)?;

@@ -4,12 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::device::DeviceChoice;
-use crate::jobs::classifier::ClassifierJobSpec;
-use crate::jobs::gan::GanJobSpec;
-use crate::jobs::rl::RlJobSpec;
-use crate::jobs::RunTarget;
+use crate::jobs::{JobSpec, RunTarget};
 use crate::runs::{export_csv, export_tensorboard, lock_holder, RunDir};
-use crate::scenario::{self, Scenario, Settings};
+use crate::scenario::{self, Scenario};
 
 /// Why a run cannot be resumed or exported; all of these are the user's input, not a crash.
 #[derive(Debug, thiserror::Error)]
@@ -47,30 +44,6 @@ pub enum RunCommandError {
     },
 }
 
-/// A job that continues a stopped run; the kind decides which trainer and tab take it.
-// Built once per `resume` command and moved straight into a job: boxing would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-pub enum ResumeSpec {
-    /// A classifier run.
-    Classifier(ClassifierJobSpec),
-    /// A GAN run.
-    Gan(GanJobSpec),
-    /// An RL run.
-    Rl(RlJobSpec),
-}
-
-impl ResumeSpec {
-    /// The dataset the job reads, checked before any thread starts (RL jobs read none).
-    pub fn dataset(&self) -> Option<crate::data::DatasetName> {
-        match self {
-            ResumeSpec::Classifier(spec) => Some(spec.config.dataset),
-            ResumeSpec::Gan(spec) => Some(spec.config.dataset),
-            ResumeSpec::Rl(_) => None,
-        }
-    }
-}
-
 /// The job spec that continues the run in `run_dir` with its own config; refused while another
 /// process holds the run's lock.
 pub fn resume_spec(
@@ -78,7 +51,7 @@ pub fn resume_spec(
     data_dir: Option<PathBuf>,
     device: DeviceChoice,
     max_steps: Option<u64>,
-) -> Result<ResumeSpec, RunCommandError> {
+) -> Result<JobSpec, RunCommandError> {
     let run = RunDir::open(run_dir)?;
     if let Some(pid) = lock_holder(run.path()) {
         return Err(RunCommandError::Running {
@@ -87,34 +60,15 @@ pub fn resume_spec(
         });
     }
     let parsed = run_scenario(&run)?;
-    let target = RunTarget::Resume {
-        dir: run.path().to_path_buf(),
-    };
-    match parsed.settings {
-        Settings::Classifier(config) => Ok(ResumeSpec::Classifier(ClassifierJobSpec {
-            scenario: parsed.name,
-            config,
-            data_dir,
-            device,
-            max_steps,
-            run: target,
-        })),
-        Settings::Gan(config) => Ok(ResumeSpec::Gan(GanJobSpec {
-            scenario: parsed.name,
-            config,
-            data_dir,
-            device,
-            max_steps,
-            run: target,
-        })),
-        Settings::Rl(config) => Ok(ResumeSpec::Rl(RlJobSpec {
-            scenario: parsed.name,
-            config,
-            device,
-            max_steps,
-            run: target,
-        })),
-    }
+    Ok(JobSpec {
+        data_dir,
+        device,
+        max_steps,
+        run: RunTarget::Resume {
+            dir: run.path().to_path_buf(),
+        },
+        ..JobSpec::new(&parsed)
+    })
 }
 
 /// The scenario a run was started with, named after the run's scenario (from `config.toml`).

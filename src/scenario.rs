@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::DatasetName;
-use crate::models::gan_config::GanConfig;
+use crate::models::gan::config::GanConfig;
 use crate::models::rl::config::RlConfig;
 
 /// Why a scenario cannot be used; every variant names the file, line or key at fault.
@@ -197,13 +197,79 @@ pub enum Settings {
     Rl(RlConfig),
 }
 
-impl Settings {
-    /// The kind as written in the file.
-    pub fn kind(&self) -> &'static str {
+/// The kinds of training gradtop runs: the scenario's `kind = "…"`, and the key by which the
+/// CLI, the dashboard, resume and the Runs tab pick what to do with a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// An image classifier.
+    Classifier,
+    /// A generative adversarial network.
+    Gan,
+    /// A reinforcement-learning agent.
+    Rl,
+}
+
+impl JobKind {
+    /// Every kind, in tab order.
+    pub const ALL: [JobKind; 3] = [JobKind::Classifier, JobKind::Gan, JobKind::Rl];
+
+    /// The kind as written in scenario files, `config.toml` and summaries.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Settings::Classifier(_) => "classifier",
-            Settings::Gan(_) => "gan",
-            Settings::Rl(_) => "rl",
+            JobKind::Classifier => "classifier",
+            JobKind::Gan => "gan",
+            JobKind::Rl => "rl",
+        }
+    }
+
+    /// The kind a file names; `None` for an unknown word.
+    pub fn from_name(name: &str) -> Option<JobKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// What one step of this kind is called in messages: a resumed run "continues at
+    /// iteration 500", not "at step 500", for a GAN.
+    pub fn step_unit(self) -> &'static str {
+        match self {
+            JobKind::Classifier => "step",
+            JobKind::Gan => "iteration",
+            JobKind::Rl => "env step",
+        }
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Settings {
+    /// Which kind of job these settings configure.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Settings::Classifier(_) => JobKind::Classifier,
+            Settings::Gan(_) => JobKind::Gan,
+            Settings::Rl(_) => JobKind::Rl,
+        }
+    }
+
+    /// The dataset the job reads, if its kind reads one.
+    pub fn dataset(&self) -> Option<DatasetName> {
+        match self {
+            Settings::Classifier(c) => Some(c.dataset),
+            Settings::Gan(c) => Some(c.dataset),
+            Settings::Rl(_) => None,
+        }
+    }
+
+    /// How many checkpoints the run keeps.
+    pub fn keep_checkpoints(&self) -> usize {
+        match self {
+            Settings::Classifier(c) => c.keep_checkpoints,
+            Settings::Gan(c) => c.keep_checkpoints,
+            Settings::Rl(c) => c.keep_checkpoints,
         }
     }
 
@@ -214,7 +280,10 @@ impl Settings {
             Settings::Gan(c) => to_table(c),
             Settings::Rl(c) => to_table(&c.resolved().unwrap_or_else(|_| c.clone())),
         };
-        table.insert("kind".into(), toml::Value::String(self.kind().into()));
+        table.insert(
+            "kind".into(),
+            toml::Value::String(self.kind().as_str().into()),
+        );
         table
     }
 }
@@ -268,14 +337,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         });
     };
     let rest = without_kind_line(text, kind.span());
-    let settings = match kind.get_ref().as_str() {
-        "classifier" => Settings::Classifier(parse_strict(path, &rest)?),
-        "gan" => Settings::Gan(parse_strict(path, &rest)?),
-        "rl" => Settings::Rl(parse_strict(path, &rest)?),
-        other => {
+    let settings = match JobKind::from_name(kind.get_ref()) {
+        Some(JobKind::Classifier) => Settings::Classifier(parse_strict(path, &rest)?),
+        Some(JobKind::Gan) => Settings::Gan(parse_strict(path, &rest)?),
+        Some(JobKind::Rl) => Settings::Rl(parse_strict(path, &rest)?),
+        None => {
             return Err(ScenarioError::Kind {
                 path: path.to_path_buf(),
-                found: Some(other.to_string()),
+                found: Some(kind.get_ref().clone()),
             })
         }
     };

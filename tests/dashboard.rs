@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use gradtop::app::render::render;
 use gradtop::app::theme::Theme;
-use gradtop::app::update::update_classifier_snapshot;
+use gradtop::app::update::update_snapshot;
 use gradtop::app::{update, update_job, Action, App, Effect, Options, Overlay, TabId};
 use gradtop::device::DeviceChoice;
-use gradtop::jobs::classifier::{ClassifierSnapshot, SamplePrediction};
+use gradtop::jobs::{ClassifierSnapshot, JobKind, Snapshot};
 use gradtop::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
+use gradtop::models::classifier::SamplePrediction;
 use gradtop::scenario::{self, Settings};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -47,12 +48,16 @@ fn screen(app: &App, w: u16, h: u16) -> String {
 
 /// Feeds a running job's worth of events: losses, accuracies, progress, a snapshot.
 fn simulate_training(app: &mut App) {
-    update_job(app, TabId::Classifier, JobEvent::Status(JobStatus::Running));
+    update_job(
+        app,
+        JobKind::Classifier,
+        JobEvent::Status(JobStatus::Running),
+    );
     for step in 1..=300u64 {
         let loss = 2.3 / (1.0 + step as f64 / 30.0);
         update_job(
             app,
-            TabId::Classifier,
+            JobKind::Classifier,
             JobEvent::Metric {
                 step,
                 metric: Metric::TrainLoss,
@@ -62,7 +67,7 @@ fn simulate_training(app: &mut App) {
         if step % 50 == 0 {
             update_job(
                 app,
-                TabId::Classifier,
+                JobKind::Classifier,
                 JobEvent::Metric {
                     step,
                     metric: Metric::TrainAccuracy,
@@ -71,7 +76,7 @@ fn simulate_training(app: &mut App) {
             );
             update_job(
                 app,
-                TabId::Classifier,
+                JobKind::Classifier,
                 JobEvent::Metric {
                     step,
                     metric: Metric::TestAccuracy,
@@ -82,7 +87,7 @@ fn simulate_training(app: &mut App) {
     }
     update_job(
         app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Progress(Progress {
             step: 300,
             total_steps: 1000,
@@ -108,15 +113,15 @@ fn simulate_training(app: &mut App) {
             ],
         })
         .collect();
-    update_classifier_snapshot(
+    update_snapshot(
         app,
-        Arc::new(ClassifierSnapshot {
+        Snapshot::Classifier(Arc::new(ClassifierSnapshot {
             samples,
             confusion,
             evaluated: 1000,
             class_names: *gradtop::data::DatasetName::Mnist.class_names(),
             step: 300,
-        }),
+        })),
     );
 }
 
@@ -141,16 +146,16 @@ fn a_resumed_runs_history_continues_its_curves() {
     let (mut app, _dir) = app_with_data();
     update_job(
         &mut app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Status(JobStatus::Running),
     );
     let points = (1..=50)
         .map(|s| (s, Metric::TrainLoss, 2.0 / s as f64))
         .collect();
-    update_job(&mut app, TabId::Classifier, JobEvent::History(points));
+    update_job(&mut app, JobKind::Classifier, JobEvent::History(points));
     update_job(
         &mut app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Metric {
             step: 51,
             metric: Metric::TrainLoss,
@@ -232,26 +237,28 @@ fn other_tabs_render_at_both_sizes() {
 fn arrows_change_the_learning_rate_of_a_running_job() {
     let (mut app, _d) = app_with_data();
     let effects = update(&mut app, Action::StartRestart);
-    assert!(matches!(effects.as_slice(), [Effect::StartClassifier(_)]));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Start(spec)] if spec.kind() == JobKind::Classifier)
+    );
     update_job(
         &mut app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Status(JobStatus::Running),
     );
     let effects = update(&mut app, Action::Right);
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Command(TabId::Classifier, JobCommand::Set(Param::Lr, v))] if *v == 2e-3
+        [Effect::Command(JobKind::Classifier, JobCommand::Set(Param::Lr, v))] if *v == 2e-3
     ));
     let effects = update(&mut app, Action::Left);
     assert!(matches!(
         effects.as_slice(),
-        [Effect::Command(TabId::Classifier, JobCommand::Set(Param::Lr, v))] if *v == 1e-3
+        [Effect::Command(JobKind::Classifier, JobCommand::Set(Param::Lr, v))] if *v == 1e-3
     ));
     // The job confirms; the change is logged with its step and shown.
     update_job(
         &mut app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Applied {
             param: Param::Lr,
             value: 1e-3,
@@ -268,7 +275,7 @@ fn typed_values_are_validated_and_bad_ones_change_nothing() {
     update(&mut app, Action::StartRestart);
     update_job(
         &mut app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Status(JobStatus::Running),
     );
     for bad in ["abc", "-1", "0", "nan"] {
@@ -306,7 +313,7 @@ fn space_pauses_and_resumes_and_quit_asks_while_running() {
     update(&mut app, Action::StartRestart);
     update_job(
         &mut app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Status(JobStatus::Running),
     );
     assert!(matches!(
@@ -315,7 +322,7 @@ fn space_pauses_and_resumes_and_quit_asks_while_running() {
     ));
     update_job(
         &mut app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Status(JobStatus::Paused("paused by user".into())),
     );
     assert!(matches!(
@@ -338,7 +345,7 @@ fn a_diverged_job_shows_its_reason() {
     update(&mut app, Action::StartRestart);
     update_job(
         &mut app,
-        TabId::Classifier,
+        JobKind::Classifier,
         JobEvent::Status(JobStatus::Paused(
             "loss became NaN at step 40 (lr 1.0e1)".into(),
         )),
@@ -383,7 +390,7 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
     );
     assert!(matches!(
         update(&mut app, Action::StartRestart).as_slice(),
-        [Effect::StartClassifier(_)]
+        [Effect::Start(_)]
     ));
 }
 
@@ -406,14 +413,14 @@ fn a_scenario_from_train_is_loaded_and_autostarts() {
         max_steps: None,
     };
     let app = App::new(&options, Theme::new(false, false));
-    assert!(app.classifier.autostart);
-    assert_eq!(app.classifier.scenario, "mnist-mlp");
+    assert!(app.classifier.job.autostart);
+    assert_eq!(app.classifier.job.scenario, "mnist-mlp");
 }
 
 mod rl_tab {
     use super::*;
     use gradtop::envs::Pose;
-    use gradtop::jobs::rl::RlSnapshot;
+    use gradtop::jobs::RlSnapshot;
     use gradtop::models::rl::trainer::EpisodeFrames;
 
     fn episode(n: u64, len: usize, lean: f64) -> EpisodeFrames {
@@ -436,8 +443,8 @@ mod rl_tab {
         let (mut app, _d) = app_with_data();
         update(&mut app, Action::GoTab(TabId::Rl));
         let effects = update(&mut app, Action::StartRestart);
-        assert!(matches!(effects.as_slice(), [Effect::StartRl(_)]));
-        update_job(&mut app, TabId::Rl, JobEvent::Status(JobStatus::Running));
+        assert!(matches!(effects.as_slice(), [Effect::Start(spec)] if spec.kind() == JobKind::Rl));
+        update_job(&mut app, JobKind::Rl, JobEvent::Status(JobStatus::Running));
         for i in 1..=60u64 {
             let step = i * 200;
             let ret = (i * 8) as f64;
@@ -449,7 +456,7 @@ mod rl_tab {
             ] {
                 update_job(
                     &mut app,
-                    TabId::Rl,
+                    JobKind::Rl,
                     JobEvent::Metric {
                         step,
                         metric,
@@ -460,7 +467,7 @@ mod rl_tab {
         }
         update_job(
             &mut app,
-            TabId::Rl,
+            JobKind::Rl,
             JobEvent::Progress(Progress {
                 step: 12_000,
                 total_steps: 500_000,
@@ -470,12 +477,12 @@ mod rl_tab {
                 eta_s: Some(30.0),
             }),
         );
-        gradtop::app::update::update_rl_snapshot(
+        gradtop::app::update::update_snapshot(
             &mut app,
-            Arc::new(RlSnapshot {
+            Snapshot::Rl(Arc::new(RlSnapshot {
                 latest: Some(episode(60, 100, 0.15)),
-                watch: None,
-            }),
+                greedy: None,
+            })),
         );
         app
     }
@@ -510,19 +517,19 @@ mod rl_tab {
         // 10 fps: one tick is 5 simulated steps.
         gradtop::app::update::tick(&mut app, "12:00".into());
         assert_eq!(app.rl.replay.as_ref().unwrap().index(), 5);
-        let effects = update(&mut app, Action::Watch);
+        let effects = update(&mut app, Action::PlayGreedy);
         assert!(matches!(
             effects.as_slice(),
-            [Effect::Command(TabId::Rl, JobCommand::Watch)]
+            [Effect::Command(JobKind::Rl, JobCommand::PlayGreedy)]
         ));
         let mut greedy = episode(0, 500, 0.0);
         greedy.greedy = true;
-        gradtop::app::update::update_rl_snapshot(
+        gradtop::app::update::update_snapshot(
             &mut app,
-            Arc::new(RlSnapshot {
+            Snapshot::Rl(Arc::new(RlSnapshot {
                 latest: Some(episode(61, 80, -0.2)),
-                watch: Some(greedy),
-            }),
+                greedy: Some(greedy),
+            })),
         );
         // The current episode finishes first (100 frames + a half-second hold), then the greedy one plays.
         for _ in 0..30 {
@@ -556,7 +563,7 @@ mod rl_tab {
         assert!(matches!(
             effects.as_slice(),
             [Effect::Command(
-                TabId::Rl,
+                JobKind::Rl,
                 JobCommand::Set(Param::Epsilon, _)
             )]
         ));
@@ -565,14 +572,14 @@ mod rl_tab {
 
 mod gan_tab {
     use super::*;
-    use gradtop::jobs::gan::GanSnapshot;
+    use gradtop::jobs::GanSnapshot;
 
     fn running_gan_app() -> (App, tempfile::TempDir) {
         let (mut app, d) = app_with_data();
         update(&mut app, Action::GoTab(TabId::Gan));
         let effects = update(&mut app, Action::StartRestart);
-        assert!(matches!(effects.as_slice(), [Effect::StartGan(_)]));
-        update_job(&mut app, TabId::Gan, JobEvent::Status(JobStatus::Running));
+        assert!(matches!(effects.as_slice(), [Effect::Start(spec)] if spec.kind() == JobKind::Gan));
+        update_job(&mut app, JobKind::Gan, JobEvent::Status(JobStatus::Running));
         for it in 1..=200u64 {
             for (metric, value) in [
                 (Metric::DLoss, 1.2 - it as f64 / 1000.0),
@@ -582,7 +589,7 @@ mod gan_tab {
             ] {
                 update_job(
                     &mut app,
-                    TabId::Gan,
+                    JobKind::Gan,
                     JobEvent::Metric {
                         step: it,
                         metric,
@@ -593,7 +600,7 @@ mod gan_tab {
         }
         update_job(
             &mut app,
-            TabId::Gan,
+            JobKind::Gan,
             JobEvent::Metric {
                 step: 200,
                 metric: Metric::FidCnn,
@@ -602,7 +609,7 @@ mod gan_tab {
         );
         update_job(
             &mut app,
-            TabId::Gan,
+            JobKind::Gan,
             JobEvent::Progress(Progress {
                 step: 200,
                 total_steps: 5000,
@@ -615,12 +622,12 @@ mod gan_tab {
         let samples = (0..64)
             .map(|i| (0..784).map(|p| ((p + i * 13) % 256) as u8).collect())
             .collect();
-        gradtop::app::update::update_gan_snapshot(
+        gradtop::app::update::update_snapshot(
             &mut app,
-            Arc::new(GanSnapshot {
+            Snapshot::Gan(Arc::new(GanSnapshot {
                 samples,
                 iteration: 200,
-            }),
+            })),
         );
         (app, d)
     }
@@ -665,14 +672,14 @@ mod gan_tab {
         let (mut app, _d) = running_gan_app();
         assert!(matches!(
             update(&mut app, Action::Right).as_slice(),
-            [Effect::Command(TabId::Gan, JobCommand::Set(Param::LrG, v))] if *v == 4e-4
+            [Effect::Command(JobKind::Gan, JobCommand::Set(Param::LrG, v))] if *v == 4e-4
         ));
         update(&mut app, Action::Down);
         update(&mut app, Action::Down);
         update(&mut app, Action::Down); // smooth
         assert!(matches!(
             update(&mut app, Action::Left).as_slice(),
-            [Effect::Command(TabId::Gan, JobCommand::Set(Param::LabelSmoothing, v))] if (*v - 0.95).abs() < 1e-9
+            [Effect::Command(JobKind::Gan, JobCommand::Set(Param::LabelSmoothing, v))] if (*v - 0.95).abs() < 1e-9
         ));
         assert!(matches!(
             update(&mut app, Action::Export).as_slice(),

@@ -401,9 +401,8 @@ fn export_writes_csv_and_a_tensorboard_file() {
 fn watch_replays_a_run_into_a_read_only_classifier_tab() {
     use gradtop::app::render::render;
     use gradtop::app::theme::Theme;
-    use gradtop::app::{update, update_job, Action, App, Options, TabId};
-    use gradtop::jobs::classifier::ClassifierSnapshot;
-    use gradtop::jobs::{follow, JobEvent, JobStatus};
+    use gradtop::app::{update, update_job, Action, App, Options};
+    use gradtop::jobs::{watch, JobEvent, JobKind, JobStatus, Snapshot};
 
     let f = fixture();
     let mut args = train_args(0, 1);
@@ -427,18 +426,18 @@ fn watch_replays_a_run_into_a_read_only_classifier_tab() {
     };
     let mut app = App::new(&options, Theme::new(false, true));
     assert!(
-        !app.classifier.autostart,
+        !app.classifier.job.autostart,
         "a watched run is not trained again"
     );
     assert_eq!(app.classifier.config.model.as_str(), "mlp");
 
-    let mut handle = follow::spawn::<ClassifierSnapshot>(&dir).unwrap();
+    let mut handle = watch::spawn(&dir, JobKind::Classifier).unwrap();
     let start = Instant::now();
     loop {
         match handle.events.try_recv() {
             Ok(event) => {
                 let done = event == JobEvent::Status(JobStatus::Finished);
-                update_job(&mut app, TabId::Classifier, event);
+                update_job(&mut app, JobKind::Classifier, event);
                 if done {
                     break;
                 }
@@ -452,7 +451,7 @@ fn watch_replays_a_run_into_a_read_only_classifier_tab() {
     }
     // The confusion matrix of the run's last evaluation reaches the tab too.
     let snapshot = loop {
-        if let Some(s) = handle.snapshot.borrow_and_update().clone() {
+        if let Some(Snapshot::Classifier(s)) = handle.snapshot.borrow_and_update().clone() {
             break s;
         }
         let _ = handle.events.try_recv();
@@ -523,8 +522,7 @@ fn metric_records(run: &Path, name: &str) -> Vec<MetricRecord> {
 
 #[test]
 fn a_killed_dqn_run_resumes_its_env_steps_episodes_and_replay_buffer() {
-    use gradtop::jobs::follow;
-    use gradtop::jobs::rl::RlSnapshot;
+    use gradtop::jobs::{watch, JobKind, Snapshot};
     use gradtop::models::rl::{EpisodeFrames, RlState};
 
     let f = fixture();
@@ -615,10 +613,10 @@ fn a_killed_dqn_run_resumes_its_env_steps_episodes_and_replay_buffer() {
     let text = std::fs::read_to_string(dir.join("episodes/latest.json")).unwrap();
     let frames: EpisodeFrames = serde_json::from_str(&text).unwrap();
     assert_eq!(frames.poses.len(), frames.length as usize + 1);
-    let mut handle = follow::spawn::<RlSnapshot>(&dir).unwrap();
+    let mut handle = watch::spawn(&dir, JobKind::Rl).unwrap();
     let start = Instant::now();
     let snapshot = loop {
-        if let Some(s) = handle.snapshot.borrow_and_update().clone() {
+        if let Some(Snapshot::Rl(s)) = handle.snapshot.borrow_and_update().clone() {
             break s;
         }
         let _ = handle.events.try_recv();
@@ -658,9 +656,8 @@ fn gan_args(every: u64) -> Vec<String> {
 
 #[test]
 fn a_killed_gan_run_resumes_from_its_checkpoint_and_watch_sees_its_samples() {
-    use gradtop::jobs::gan::GanSnapshot;
-    use gradtop::jobs::{follow, JobEvent};
-    use gradtop::models::gan_io::{SampleGrid, LATEST_SAMPLES_FILE};
+    use gradtop::jobs::{watch, JobEvent, JobKind, Snapshot};
+    use gradtop::models::gan::samples::{SampleGrid, LATEST_SAMPLES_FILE};
 
     let f = fixture();
     let args = gan_args(20);
@@ -754,7 +751,7 @@ fn a_killed_gan_run_resumes_from_its_checkpoint_and_watch_sees_its_samples() {
     assert_eq!(grid.iteration, target);
     assert_eq!((grid.images.len(), grid.side), (16, 28));
 
-    let mut watch = follow::spawn::<GanSnapshot>(&dir).unwrap();
+    let mut watch = watch::spawn(&dir, JobKind::Gan).unwrap();
     let start = Instant::now();
     loop {
         match watch.events.try_recv() {
@@ -764,7 +761,9 @@ fn a_killed_gan_run_resumes_from_its_checkpoint_and_watch_sees_its_samples() {
         }
         assert!(start.elapsed() < WAIT, "watch never sent the samples");
     }
-    let snapshot = watch.snapshot.borrow().clone().expect("a snapshot");
+    let Some(Snapshot::Gan(snapshot)) = watch.snapshot.borrow().clone() else {
+        panic!("a GAN snapshot")
+    };
     assert_eq!(snapshot.iteration, target);
     assert_eq!(snapshot.samples, grid.images);
     watch.stop_and_join();

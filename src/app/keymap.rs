@@ -45,8 +45,8 @@ pub enum Action {
     ToggleHelp,
     /// Close an overlay.
     CloseOverlay,
-    /// RL: play the greedy policy in the viewport.
-    Watch,
+    /// RL: play one episode of the greedy policy in the viewport.
+    PlayGreedy,
     /// GAN: write the sample grid to an image file.
     Export,
     /// Quit, asking first while a job runs.
@@ -133,7 +133,7 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('x') => Action::Stop,
         KeyCode::Char('c') => Action::Checkpoint,
         KeyCode::Char('u') => Action::UseAlternative,
-        KeyCode::Char('w') => Action::Watch,
+        KeyCode::Char('w') => Action::PlayGreedy,
         KeyCode::Char('e') => Action::Export,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Esc => Action::CloseOverlay,

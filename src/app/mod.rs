@@ -1,5 +1,6 @@
 //! The dashboard: state, keys → actions, `update`, and pure rendering, driven by a tokio loop.
 
+pub mod job_tab;
 pub mod keymap;
 pub mod render;
 pub mod runtime;
@@ -11,10 +12,7 @@ pub mod widgets;
 use std::path::PathBuf;
 
 use crate::device::DeviceChoice;
-use crate::jobs::classifier::ClassifierJobSpec;
-use crate::jobs::gan::GanJobSpec;
-use crate::jobs::rl::RlJobSpec;
-use crate::jobs::JobCommand;
+use crate::jobs::{JobCommand, JobKind, JobSpec};
 use crate::scenario::Scenario;
 
 pub use keymap::{map_key, Action};
@@ -80,6 +78,25 @@ impl TabId {
         Self::ALL.iter().position(|&t| t == self).unwrap_or(0)
     }
 
+    /// The tab that runs jobs of `kind`.
+    pub fn of(kind: JobKind) -> Self {
+        match kind {
+            JobKind::Classifier => TabId::Classifier,
+            JobKind::Gan => TabId::Gan,
+            JobKind::Rl => TabId::Rl,
+        }
+    }
+
+    /// The kind of job this tab runs; `None` for the Runs tab.
+    pub fn kind(self) -> Option<JobKind> {
+        match self {
+            TabId::Classifier => Some(JobKind::Classifier),
+            TabId::Gan => Some(JobKind::Gan),
+            TabId::Rl => Some(JobKind::Rl),
+            TabId::Runs => None,
+        }
+    }
+
     /// The next tab, wrapping.
     pub fn next(self) -> Self {
         Self::ALL[(self.index() + 1) % Self::ALL.len()]
@@ -129,16 +146,12 @@ pub struct Toast {
 /// Work for the runtime that `update` decides but does not do itself.
 #[derive(Debug, Clone)]
 pub enum Effect {
-    /// Start a classifier job (replacing any running one).
-    StartClassifier(Box<ClassifierJobSpec>),
-    /// Start a GAN job (replacing any running one).
-    StartGan(Box<GanJobSpec>),
-    /// Start an RL job (replacing any running one).
-    StartRl(Box<RlJobSpec>),
+    /// Start a job in its kind's tab (replacing any running one there).
+    Start(Box<JobSpec>),
     /// Write a GAN sample grid to `gan-samples-itN.pgm` in the working directory.
-    ExportSamples(std::sync::Arc<crate::jobs::gan::GanSnapshot>),
-    /// Send a command to a tab's job.
-    Command(TabId, JobCommand),
+    ExportSamples(std::sync::Arc<crate::jobs::GanSnapshot>),
+    /// Send a command to the job of a kind.
+    Command(JobKind, JobCommand),
     /// Read runs' curves on a blocking task; the answer comes back as a
     /// [`tabs::runs::RunsMessage`].
     LoadCurves(tabs::runs::CurvesRequest),
@@ -187,25 +200,15 @@ pub struct App {
 impl App {
     /// A dashboard on the classifier tab with its job ready, not running.
     pub fn new(options: &Options, theme: Theme) -> Self {
-        let classifier = ClassifierTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
-        let gan = GanTab::new(options.scenario.as_ref(), options.data_dir.as_deref());
-        let rl = RlTab::new(options.scenario.as_ref());
-        let (mut classifier, mut gan, mut rl) = (classifier, gan, rl);
-        classifier.max_steps = options.max_steps.filter(|_| classifier.autostart);
-        gan.max_steps = options.max_steps.filter(|_| gan.autostart);
-        rl.max_steps = options.max_steps.filter(|_| rl.autostart);
-        let tab = if rl.autostart {
-            TabId::Rl
-        } else if gan.autostart {
-            TabId::Gan
-        } else {
-            TabId::Classifier
-        };
-        if options.watch.is_some() {
+        let scenario = options.scenario.as_ref();
+        let mut classifier = ClassifierTab::new(scenario, options.data_dir.as_deref());
+        let mut gan = GanTab::new(scenario, options.data_dir.as_deref());
+        let mut rl = RlTab::new(scenario);
+        let tab = scenario.map_or(TabId::Classifier, |s| TabId::of(s.settings.kind()));
+        for job in [&mut classifier.job, &mut gan.job, &mut rl.job] {
+            job.max_steps = options.max_steps.filter(|_| job.autostart);
             // A watched run is shown, never trained here.
-            classifier.autostart = false;
-            gan.autostart = false;
-            rl.autostart = false;
+            job.autostart &= options.watch.is_none();
         }
         Self {
             theme,
@@ -217,17 +220,7 @@ impl App {
             overlay: Overlay::None,
             toast: None,
             clock: String::new(),
-            device_label: match options.device {
-                DeviceChoice::Cpu => "cpu".into(),
-                DeviceChoice::Cuda(n) => format!("cuda:{n}"),
-                DeviceChoice::Auto => {
-                    if candle_core::utils::cuda_is_available() {
-                        "cuda".into()
-                    } else {
-                        "cpu".into()
-                    }
-                }
-            },
+            device_label: options.device.label(),
             should_quit: false,
             fps: options.fps.max(1),
             data_dir: options.data_dir.clone(),
@@ -237,14 +230,20 @@ impl App {
         }
     }
 
+    /// The shared state of the tab that runs jobs of `kind`.
+    pub fn job(&self, kind: JobKind) -> &job_tab::JobState {
+        match kind {
+            JobKind::Classifier => &self.classifier.job,
+            JobKind::Gan => &self.gan.job,
+            JobKind::Rl => &self.rl.job,
+        }
+    }
+
     /// True while a value is being typed.
     pub fn is_editing(&self) -> bool {
-        match self.tab {
-            TabId::Classifier => self.classifier.panel.editing.is_some(),
-            TabId::Gan => self.gan.panel.editing.is_some(),
-            TabId::Rl => self.rl.panel.editing.is_some(),
-            _ => false,
-        }
+        self.tab
+            .kind()
+            .is_some_and(|kind| self.job(kind).panel.editing.is_some())
     }
 
     /// Jobs that are loading, running or paused.
@@ -252,9 +251,10 @@ impl App {
         if self.watching.is_some() {
             return 0;
         }
-        usize::from(self.classifier.is_active())
-            + usize::from(self.gan.is_active())
-            + usize::from(self.rl.is_active())
+        JobKind::ALL
+            .into_iter()
+            .filter(|&kind| self.job(kind).is_active())
+            .count()
     }
 
     /// Shows a message for about four seconds.

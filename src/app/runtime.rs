@@ -2,7 +2,6 @@
 //! with the terminal restored on every way out (quit, error, panic, SIGTERM, SIGHUP).
 
 use std::io::Stdout;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{self, WrapErr};
@@ -18,15 +17,9 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use super::tabs::runs::{delete_run, load_curves, RunsMessage};
 use super::theme::Theme;
-use super::update::{
-    tick, update_classifier_snapshot, update_gan_snapshot, update_job, update_rl_snapshot,
-    update_runs,
-};
+use super::update::{tick, update_job, update_runs, update_snapshot};
 use super::{map_key, render::render, update, App, Effect, Options, TabId};
-use crate::jobs::classifier::{self, ClassifierSnapshot};
-use crate::jobs::gan::{self, GanSnapshot};
-use crate::jobs::rl::{self, RlSnapshot};
-use crate::jobs::{follow, JobEvent, JobHandle, RunTarget};
+use crate::jobs::{self, JobCommand, JobEvent, JobHandle, JobKind, RunTarget};
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -62,30 +55,25 @@ fn install_panic_hook() {
     }));
 }
 
-/// A job handle slot the loop can await whether or not a job exists.
-struct Slot<S> {
-    handle: Option<JobHandle<S>>,
+/// The job of one kind's tab, if it has one, and whether its events are still coming.
+#[derive(Default)]
+struct Slot {
+    handle: Option<JobHandle>,
     open: bool,
 }
 
-impl<S> Slot<S> {
-    fn empty() -> Self {
-        Self {
-            handle: None,
-            open: false,
-        }
-    }
-
-    fn replace(&mut self, handle: JobHandle<S>) {
+impl Slot {
+    fn replace(&mut self, handle: JobHandle) {
         if let Some(old) = self.handle.take() {
             // The old job stops at its next step boundary; its thread is not waited for here
             // so a restart never freezes the screen.
-            old.send(crate::jobs::JobCommand::Stop);
+            old.send(JobCommand::Stop);
         }
         self.handle = Some(handle);
         self.open = true;
     }
 
+    /// The job's next event; pending forever when there is no job or it has ended.
     async fn next(&mut self) -> Option<JobEvent> {
         match (&mut self.handle, self.open) {
             (Some(h), true) => {
@@ -99,16 +87,10 @@ impl<S> Slot<S> {
         }
     }
 
-    fn send(&self, command: crate::jobs::JobCommand) {
+    fn send(&self, command: JobCommand) {
         if let Some(h) = &self.handle {
             h.send(command);
         }
-    }
-
-    fn latest(&self) -> Option<Arc<S>> {
-        self.handle
-            .as_ref()
-            .and_then(|h| h.snapshot.borrow().clone())
     }
 
     fn stop_and_join(&mut self) {
@@ -159,9 +141,7 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut sighup = signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?;
     let (files_tx, mut files_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut slots = Slots {
-        classifier: Slot::empty(),
-        gan: Slot::empty(),
-        rl: Slot::empty(),
+        jobs: Default::default(),
         files: files_tx,
     };
     let mut dirty = true;
@@ -169,28 +149,14 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut runs_index = crate::runs::RunsIndex::new(&app.runs_dir);
     let mut runs_timer = tokio::time::interval(RUNS_REFRESH);
     runs_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    if let Some(dir) = &options.watch {
-        match app.tab {
-            TabId::Rl => start_in(&mut app, &mut slots.rl, follow::spawn(dir)),
-            TabId::Gan => start_in(&mut app, &mut slots.gan, follow::spawn(dir)),
-            _ => start_in(&mut app, &mut slots.classifier, follow::spawn(dir)),
-        }
+    if let (Some(dir), Some(kind)) = (&options.watch, app.tab.kind()) {
+        start_in(&mut app, slots.slot(kind), jobs::watch::spawn(dir, kind));
     }
-
-    if app.classifier.autostart {
-        let effects = app.classifier.start(app.device).effects;
-        run_effects(&mut app, effects, &mut slots);
-    }
-    if app.gan.autostart {
-        let effects = app.gan.start(app.device).effects;
-        run_effects(&mut app, effects, &mut slots);
-    }
-    if app.rl.autostart {
-        let effects = app.rl.start(app.device).effects;
-        run_effects(&mut app, effects, &mut slots);
-    }
+    let effects = update::autostart(&mut app);
+    run_effects(&mut app, effects, &mut slots);
 
     loop {
+        let [classifier, gan, rl] = &mut slots.jobs;
         if dirty && last_draw.elapsed() >= frame {
             terminal.draw(|f| render(&app, f)).wrap_err("drawing")?;
             dirty = false;
@@ -210,34 +176,16 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
                 None => app.should_quit = true,
             },
-            Some(event) = slots.classifier.next() => {
-                if event == JobEvent::Snapshot {
-                    if let Some(s) = slots.classifier.latest() {
-                        update_classifier_snapshot(&mut app, s);
-                    }
-                } else {
-                    update_job(&mut app, TabId::Classifier, event);
-                }
+            Some(event) = classifier.next() => {
+                on_job_event(&mut app, classifier, JobKind::Classifier, event);
                 dirty |= app.tab == TabId::Classifier;
             }
-            Some(event) = slots.gan.next() => {
-                if event == JobEvent::Snapshot {
-                    if let Some(s) = slots.gan.latest() {
-                        update_gan_snapshot(&mut app, s);
-                    }
-                } else {
-                    update_job(&mut app, TabId::Gan, event);
-                }
+            Some(event) = gan.next() => {
+                on_job_event(&mut app, gan, JobKind::Gan, event);
                 dirty |= app.tab == TabId::Gan;
             }
-            Some(event) = slots.rl.next() => {
-                if event == JobEvent::Snapshot {
-                    if let Some(s) = slots.rl.latest() {
-                        update_rl_snapshot(&mut app, s);
-                    }
-                } else {
-                    update_job(&mut app, TabId::Rl, event);
-                }
+            Some(event) = rl.next() => {
+                on_job_event(&mut app, rl, JobKind::Rl, event);
                 dirty |= app.tab == TabId::Rl;
             }
             Some(message) = files_rx.recv() => {
@@ -271,18 +219,35 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
         }
     }
     // Let jobs reach a step boundary (and write their exit checkpoints) before leaving.
-    slots.classifier.stop_and_join();
-    slots.gan.stop_and_join();
-    slots.rl.stop_and_join();
+    for slot in &mut slots.jobs {
+        slot.stop_and_join();
+    }
     Ok(())
 }
 
-/// The job slots of every tab, and where file work done off the UI thread reports.
+/// Hands one job event to the app: a snapshot notice becomes the job's latest snapshot.
+fn on_job_event(app: &mut App, slot: &Slot, kind: JobKind, event: JobEvent) {
+    if event == JobEvent::Snapshot {
+        if let Some(snapshot) = slot.handle.as_ref().and_then(JobHandle::latest) {
+            update_snapshot(app, snapshot);
+        }
+    } else {
+        update_job(app, kind, event);
+    }
+}
+
+/// The runtime's side of the jobs (one slot per kind, in [`JobKind::ALL`] order) and of the
+/// blocking file work.
 struct Slots {
-    classifier: Slot<ClassifierSnapshot>,
-    gan: Slot<GanSnapshot>,
-    rl: Slot<RlSnapshot>,
+    jobs: [Slot; 3],
     files: tokio::sync::mpsc::UnboundedSender<RunsMessage>,
+}
+
+impl Slots {
+    fn slot(&mut self, kind: JobKind) -> &mut Slot {
+        let index = JobKind::ALL.iter().position(|&k| k == kind).unwrap_or(0);
+        &mut self.jobs[index]
+    }
 }
 
 /// Runs slow file work (a log of many MB, a folder of checkpoints) on tokio's blocking pool,
@@ -298,10 +263,10 @@ fn spawn_file_work(
     });
 }
 
-fn start_in<S>(app: &mut App, slot: &mut Slot<S>, spawned: std::io::Result<JobHandle<S>>) {
+fn start_in(app: &mut App, slot: &mut Slot, spawned: std::io::Result<JobHandle>) {
     match spawned {
         Ok(handle) => {
-            handle.send(crate::jobs::JobCommand::Start);
+            handle.send(JobCommand::Start);
             slot.replace(handle);
         }
         Err(e) => super::update::runtime_error(app, format!("could not start the job: {e}")),
@@ -322,23 +287,16 @@ fn run_target(app: &App, requested: RunTarget) -> RunTarget {
 fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
     for effect in effects {
         match effect {
-            Effect::StartClassifier(mut spec) => {
+            Effect::Start(mut spec) => {
                 spec.run = run_target(app, std::mem::take(&mut spec.run));
-                start_in(app, &mut slots.classifier, classifier::spawn(*spec))
-            }
-            Effect::StartGan(mut spec) => {
-                spec.run = run_target(app, std::mem::take(&mut spec.run));
-                start_in(app, &mut slots.gan, gan::spawn(*spec))
-            }
-            Effect::StartRl(mut spec) => {
-                spec.run = run_target(app, std::mem::take(&mut spec.run));
-                start_in(app, &mut slots.rl, rl::spawn(*spec))
+                let kind = spec.kind();
+                start_in(app, slots.slot(kind), jobs::start(*spec))
             }
             Effect::ExportSamples(snapshot) => {
                 let path =
                     std::path::PathBuf::from(format!("gan-samples-it{}.pgm", snapshot.iteration));
                 let cols = (snapshot.samples.len() as f64).sqrt().ceil() as usize;
-                let result = crate::models::gan_io::write_pgm_grid(
+                let result = crate::models::gan::samples::write_pgm_grid(
                     &path,
                     &snapshot.samples,
                     28,
@@ -354,10 +312,7 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
                 };
                 app.toast(level, text);
             }
-            Effect::Command(TabId::Classifier, command) => slots.classifier.send(command),
-            Effect::Command(TabId::Gan, command) => slots.gan.send(command),
-            Effect::Command(TabId::Rl, command) => slots.rl.send(command),
-            Effect::Command(_, _) => {}
+            Effect::Command(kind, command) => slots.slot(kind).send(command),
             Effect::LoadCurves(request) => {
                 spawn_file_work(&slots.files, move || load_curves(&request))
             }

@@ -1,15 +1,10 @@
 //! The only place dashboard state changes: user actions, job events, ticks.
 
-use std::sync::Arc;
-
 use super::tabs::classifier::DataStatus;
 use super::tabs::runs::{run_name, RunsMessage};
 use super::{Action, App, Effect, Overlay, TabId, ToastLevel};
-use crate::jobs::classifier::ClassifierSnapshot;
-use crate::jobs::gan::GanSnapshot;
-use crate::jobs::rl::RlSnapshot;
-use crate::jobs::{JobEvent, RunTarget};
-use crate::run_commands::ResumeSpec;
+use crate::jobs::{JobEvent, JobKind, JobSpec, Snapshot};
+use crate::scenario::Settings;
 
 /// Applies a user action; returns work for the runtime (start jobs, send commands).
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
@@ -95,18 +90,13 @@ fn runs_action(app: &mut App, action: Action) -> Vec<Effect> {
 
 /// Hands a resumed run to the tab of its kind and shows that tab; refused while that tab's own
 /// job is live, since starting another would stop it.
-fn start_resumed(app: &mut App, spec: ResumeSpec) -> Vec<Effect> {
-    let (tab, busy) = match &spec {
-        ResumeSpec::Classifier(_) => (TabId::Classifier, app.classifier.is_active()),
-        ResumeSpec::Gan(_) => (TabId::Gan, app.gan.is_active()),
-        ResumeSpec::Rl(_) => (TabId::Rl, app.rl.is_active()),
-    };
-    let name = match &spec {
-        ResumeSpec::Classifier(s) => resumed_dir(&s.run),
-        ResumeSpec::Gan(s) => resumed_dir(&s.run),
-        ResumeSpec::Rl(s) => resumed_dir(&s.run),
-    };
-    if busy {
+fn start_resumed(app: &mut App, spec: JobSpec) -> Vec<Effect> {
+    let kind = spec.kind();
+    let tab = TabId::of(kind);
+    let name = spec
+        .resumed_dir()
+        .map_or_else(|| "the run".to_string(), run_name);
+    if app.job(kind).is_active() {
         app.toast(
             ToastLevel::Warn,
             format!(
@@ -120,22 +110,23 @@ fn start_resumed(app: &mut App, spec: ResumeSpec) -> Vec<Effect> {
     // start's own spec is then swapped for the one that continues the run.
     let device = app.device;
     let data_dir = app.data_dir.clone();
-    let reaction = match &spec {
-        ResumeSpec::Classifier(s) => {
-            app.classifier.config = s.config.clone();
-            app.classifier.scenario = s.scenario.clone();
-            app.classifier.data = DataStatus::probe(s.config.dataset, data_dir.as_deref());
+    let probe = |dataset| DataStatus::probe(dataset, data_dir.as_deref());
+    let reaction = match &spec.settings {
+        Settings::Classifier(c) => {
+            app.classifier.config = c.clone();
+            app.classifier.job.scenario = spec.scenario.clone();
+            app.classifier.data = probe(c.dataset);
             app.classifier.start(device)
         }
-        ResumeSpec::Gan(s) => {
-            app.gan.config = s.config.clone();
-            app.gan.scenario = s.scenario.clone();
-            app.gan.data = DataStatus::probe(s.config.dataset, data_dir.as_deref());
+        Settings::Gan(c) => {
+            app.gan.config = c.clone();
+            app.gan.job.scenario = spec.scenario.clone();
+            app.gan.data = probe(c.dataset);
             app.gan.start(device)
         }
-        ResumeSpec::Rl(s) => {
-            app.rl.config = s.config.clone();
-            app.rl.scenario = s.scenario.clone();
+        Settings::Rl(c) => {
+            app.rl.config = c.clone();
+            app.rl.job.scenario = spec.scenario.clone();
             app.rl.start(device)
         }
     };
@@ -151,18 +142,7 @@ fn start_resumed(app: &mut App, spec: ResumeSpec) -> Vec<Effect> {
         ToastLevel::Info,
         format!("resuming {name} from its last checkpoint"),
     );
-    vec![match spec {
-        ResumeSpec::Classifier(s) => Effect::StartClassifier(Box::new(s)),
-        ResumeSpec::Gan(s) => Effect::StartGan(Box::new(s)),
-        ResumeSpec::Rl(s) => Effect::StartRl(Box::new(s)),
-    }]
-}
-
-fn resumed_dir(target: &RunTarget) -> String {
-    match target {
-        RunTarget::Resume { dir } => run_name(dir),
-        _ => "the run".to_string(),
-    }
+    vec![Effect::Start(Box::new(spec))]
 }
 
 /// Takes the result of the Runs tab's file work (curves read, a run deleted).
@@ -172,13 +152,13 @@ pub fn update_runs(app: &mut App, message: RunsMessage) {
     }
 }
 
-/// Folds an event from a tab's job into the state.
-pub fn update_job(app: &mut App, tab: TabId, event: JobEvent) {
+/// Folds one event of the `kind` job into its tab.
+pub fn update_job(app: &mut App, kind: JobKind, event: JobEvent) {
     if let JobEvent::History(points) = event {
         for (step, metric, value) in points {
             update_job(
                 app,
-                tab,
+                kind,
                 JobEvent::Metric {
                     step,
                     metric,
@@ -188,30 +168,40 @@ pub fn update_job(app: &mut App, tab: TabId, event: JobEvent) {
         }
         return;
     }
-    let toast = match tab {
-        TabId::Classifier => app.classifier.on_event(event),
-        TabId::Gan => app.gan.on_event(event),
-        TabId::Rl => app.rl.on_event(event),
-        _ => None,
+    let toast = match kind {
+        JobKind::Classifier => app.classifier.on_event(event),
+        JobKind::Gan => app.gan.on_event(event),
+        JobKind::Rl => app.rl.on_event(event),
     };
     if let Some((level, text)) = toast {
         app.toast(level, text);
     }
 }
 
-/// Takes the classifier job's newest snapshot.
-pub fn update_classifier_snapshot(app: &mut App, snapshot: Arc<ClassifierSnapshot>) {
-    app.classifier.on_snapshot(snapshot);
+/// Hands a job's latest snapshot to the tab of its kind.
+pub fn update_snapshot(app: &mut App, snapshot: Snapshot) {
+    match snapshot {
+        Snapshot::Classifier(s) => app.classifier.on_snapshot(s),
+        Snapshot::Gan(s) => app.gan.on_snapshot(s),
+        Snapshot::Rl(s) => app.rl.on_snapshot(s),
+    }
 }
 
-/// Takes the GAN job's newest sample grid.
-pub fn update_gan_snapshot(app: &mut App, snapshot: Arc<GanSnapshot>) {
-    app.gan.on_snapshot(snapshot);
-}
-
-/// Takes the RL job's newest snapshot.
-pub fn update_rl_snapshot(app: &mut App, snapshot: Arc<RlSnapshot>) {
-    app.rl.on_snapshot(snapshot);
+/// The starts of the jobs that begin with the dashboard (`gradtop train` without
+/// `--headless`), as effects for the runtime.
+pub fn autostart(app: &mut App) -> Vec<Effect> {
+    let device = app.device;
+    let mut effects = Vec::new();
+    if app.classifier.job.autostart {
+        effects.extend(app.classifier.start(device).effects);
+    }
+    if app.gan.job.autostart {
+        effects.extend(app.gan.start(device).effects);
+    }
+    if app.rl.job.autostart {
+        effects.extend(app.rl.start(device).effects);
+    }
+    effects
 }
 
 /// Advances time: toasts expire, the clock label changes, the cartpole replay moves on.

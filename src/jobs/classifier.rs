@@ -1,476 +1,34 @@
-//! The classifier job: trains the CNN or MLP on an IDX dataset, evaluates on the test set,
-//! and reports loss, accuracy, speed, sample predictions and a confusion matrix.
+//! The classifier's adapter to the job driver: trains the CNN or MLP on an IDX dataset,
+//! evaluates on the test set, and reports loss, accuracy, speed, sample predictions and a
+//! confusion matrix.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{Optimizer, VarMap};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use candle_core::Device;
 
-use super::record::{self, RunSession, RunTarget};
+use super::driver::{CheckpointData, Stepped, Trainable};
+use super::ends::JobEnds;
+use super::protocol::{
+    ClassifierSnapshot, ClassifierSummary, JobSpec, JobStatus, KindSummary, Metric, Param, Progress,
+};
 use super::run_files::{write_json_atomic, ConfusionFile, CONFUSION_FILE};
-use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
-use crate::data::batch::{gather, PixelScale};
-use crate::data::prefetch::{InputStats, Prefetcher};
-use crate::data::{lookup, BatchPlan, Dataset, Split, CLASSES};
-use crate::device::DeviceChoice;
-use crate::models::classifier::ClassifierModel;
-use crate::models::init::seeded_var_builder;
-use crate::models::loss::softmax_cross_entropy;
-use crate::ops::adam::{Adam, AdamConfig};
+use crate::data::{lookup, Dataset};
+use crate::models::classifier::{ClassifierTrainer, Evaluation};
+use crate::models::error_text;
 use crate::rng::Rng;
-use crate::runs::{restore_varmap, varmap_tensors, Checkpoint};
-use crate::scenario::{ClassifierConfig, Settings};
+use crate::runs::Checkpoint;
+use crate::scenario::ClassifierConfig;
 
 /// Test images shown in the sample grid (a fixed set, so the user sees predictions change).
 pub const SAMPLE_COUNT: usize = 16;
 /// Steps between train-accuracy reports.
 const ACCURACY_EVERY: u64 = 50;
-/// Examples per forward pass when evaluating.
-const EVAL_BATCH: usize = 500;
-/// Seconds between progress events.
-const PROGRESS_INTERVAL_S: f64 = 0.2;
-
-/// Counts of (true class, predicted class) over a test set.
-pub type Confusion = [[u32; CLASSES]; CLASSES];
-
-/// One test image with what the model thinks of it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SamplePrediction {
-    /// 28×28 pixels.
-    pub pixels: Vec<u8>,
-    /// The true class.
-    pub label: u8,
-    /// The three most probable classes with their probabilities, best first.
-    pub top3: [(u8, f32); 3],
-}
-
-/// The bulky part of the classifier's state, published through the job's watch slot.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClassifierSnapshot {
-    /// Predictions for the fixed sample images.
-    pub samples: Vec<SamplePrediction>,
-    /// Confusion matrix from the latest evaluation.
-    pub confusion: Confusion,
-    /// Test images that evaluation covered.
-    pub evaluated: usize,
-    /// Class names of the dataset.
-    pub class_names: [&'static str; CLASSES],
-    /// Step at which this was computed.
-    pub step: u64,
-}
-
-/// What a classifier job needs to start.
-#[derive(Debug, Clone)]
-pub struct ClassifierJobSpec {
-    /// Scenario name, for summaries.
-    pub scenario: String,
-    /// Hyperparameters.
-    pub config: ClassifierConfig,
-    /// `--data-dir`, first in the dataset lookup order.
-    pub data_dir: Option<PathBuf>,
-    /// Where to train.
-    pub device: DeviceChoice,
-    /// Stop after this many steps (headless `--steps`).
-    pub max_steps: Option<u64>,
-    /// The run directory to create or continue.
-    pub run: RunTarget,
-}
-
-/// Result of evaluating on a split.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Evaluation {
-    /// Fraction classified correctly.
-    pub accuracy: f64,
-    /// Mean cross-entropy.
-    pub loss: f64,
-    /// Counts of (true, predicted).
-    pub confusion: Confusion,
-    /// Examples evaluated.
-    pub count: usize,
-}
-
-/// The model, optimizer and data order of one classifier run; steps on demand.
-pub struct ClassifierTrainer {
-    config: ClassifierConfig,
-    dataset: Arc<Dataset>,
-    device: Device,
-    varmap: VarMap,
-    model: ClassifierModel,
-    optimizer: Adam,
-    rng: Rng,
-    /// The RNG as it was before `plan` was shuffled, so a checkpoint can rebuild the epoch order.
-    epoch_rng: Rng,
-    plan: BatchPlan,
-    input: Prefetcher,
-    scratch: Vec<f32>,
-    step: u64,
-    epoch: usize,
-}
-
-/// A classifier checkpoint's sidecar `state`: with the tensors, enough to continue the run
-/// exactly where it was.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassifierState {
-    /// Optimizer steps trained.
-    pub step: u64,
-    /// Completed epochs.
-    pub epoch: usize,
-    /// Examples of the current epoch already trained on.
-    pub plan_position: usize,
-    /// RNG state before the current epoch's shuffle (rebuilds the epoch's order).
-    pub epoch_rng: [u64; 4],
-    /// RNG state now.
-    pub rng: [u64; 4],
-    /// True when the tensors include the optimizer's moments (`adam.*`).
-    pub optimizer_state: bool,
-    /// Hyperparameters in force, including live changes.
-    pub config: ClassifierConfig,
-}
-
-/// What one call to [`ClassifierTrainer::train_step`] did.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepOutcome {
-    /// Mean loss of the batch.
-    pub loss: f64,
-    /// Correct predictions in the batch (before the update).
-    pub correct: usize,
-    /// Batch size.
-    pub count: usize,
-    /// True when this batch ended an epoch.
-    pub epoch_done: bool,
-}
-
-impl ClassifierTrainer {
-    /// Builds the model with fresh weights from the config's seed.
-    pub fn new(
-        config: ClassifierConfig,
-        dataset: Arc<Dataset>,
-        device: Device,
-    ) -> candle_core::Result<Self> {
-        let varmap = VarMap::new();
-        let vb = seeded_var_builder(&varmap, Rng::new(config.seed), DType::F32, &device);
-        let model = ClassifierModel::new(config.model, vb)?;
-        let mut rng = Rng::new(config.seed ^ 0x0da7a);
-        // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01).
-        let optimizer = Adam::from_varmap(
-            &varmap,
-            AdamConfig {
-                lr: config.lr,
-                beta1: config.beta1,
-                beta2: config.beta2,
-                eps: 1e-8,
-                weight_decay: 0.0,
-            },
-        )?;
-        let epoch_rng = rng.clone();
-        let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
-        let input = Prefetcher::new(Arc::clone(&dataset), PixelScale::UnitInterval);
-        Ok(Self {
-            config,
-            dataset,
-            device,
-            varmap,
-            model,
-            optimizer,
-            rng,
-            epoch_rng,
-            plan,
-            input,
-            scratch: Vec::new(),
-            step: 0,
-            epoch: 0,
-        })
-    }
-
-    /// Trains on the next batch; reshuffles when an epoch ends.
-    pub fn train_step(&mut self) -> candle_core::Result<StepOutcome> {
-        let indices = match self.plan.next_indices(self.config.batch_size) {
-            Some(ix) => ix.to_vec(),
-            None => {
-                self.reshuffle();
-                self.epoch += 1;
-                self.plan
-                    .next_indices(self.config.batch_size)
-                    .map(|ix| ix.to_vec())
-                    .unwrap_or_default()
-            }
-        };
-        let batch = self.input.batch(&indices, &self.device)?;
-        // The next batch is gathered while this one trains (none across an epoch's end, whose
-        // order is drawn only after this step).
-        if let Some(next) = self.plan.peek(self.config.batch_size) {
-            self.input.request(next);
-        }
-        let logits = self.model.forward(&batch.images)?;
-        let loss = softmax_cross_entropy(&logits, &batch.labels)?;
-        self.optimizer.backward_step(&loss)?;
-        let predicted = logits.argmax(D::Minus1)?;
-        let correct = predicted
-            .eq(&batch.labels)?
-            .to_dtype(DType::U32)?
-            .sum_all()?
-            .to_scalar::<u32>()? as usize;
-        self.step += 1;
-        let epoch_done = self.plan.position() >= self.plan.len();
-        if epoch_done {
-            self.reshuffle();
-            self.epoch += 1;
-        }
-        Ok(StepOutcome {
-            loss: loss.to_scalar::<f32>()? as f64,
-            correct,
-            count: indices.len(),
-            epoch_done,
-        })
-    }
-
-    /// Starts a new epoch order, remembering the RNG state it came from.
-    fn reshuffle(&mut self) {
-        self.epoch_rng = self.rng.clone();
-        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut self.rng);
-    }
-
-    /// Everything a checkpoint stores as tensors: the weights under their `VarBuilder` names
-    /// (`conv1.weight`, `fc1.bias`, …) and the optimizer's state.
-    pub fn checkpoint_tensors(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
-        let mut tensors = varmap_tensors(&self.varmap, "");
-        tensors.extend(self.optimizer_state()?);
-        Ok(tensors)
-    }
-
-    /// Adam's moments and step for a checkpoint: `adam.m.<var>`, `adam.v.<var>` (shape of the
-    /// variable) and `adam.step` (i64, shape (1,)).
-    fn optimizer_state(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
-        self.optimizer.state_tensors()
-    }
-
-    /// Restores what [`Self::optimizer_state`] wrote; false (and Adam starts afresh) for a
-    /// checkpoint without moments.
-    fn load_optimizer_state(
-        &mut self,
-        tensors: &HashMap<String, Tensor>,
-    ) -> candle_core::Result<bool> {
-        if !tensors.contains_key(crate::ops::adam::STEP_TENSOR) {
-            return Ok(false);
-        }
-        self.optimizer.load_state_tensors(tensors)?;
-        Ok(true)
-    }
-
-    /// The counters, RNG state and hyperparameters a checkpoint's sidecar stores.
-    pub fn checkpoint_state(&self) -> ClassifierState {
-        ClassifierState {
-            step: self.step,
-            epoch: self.epoch,
-            plan_position: self.plan.position(),
-            epoch_rng: self.epoch_rng.state(),
-            rng: self.rng.state(),
-            optimizer_state: true,
-            config: self.config.clone(),
-        }
-    }
-
-    /// Continues from `checkpoint`: weights, optimizer state (when the checkpoint has it), step
-    /// and epoch counters, the epoch's data order and position, the RNG, and the hyperparameters
-    /// in force when it was written. Returns whether the optimizer state was restored.
-    pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<bool, String> {
-        let state: ClassifierState = checkpoint
-            .state_as()
-            .map_err(|e| format!("checkpoint at step {}: {e}", checkpoint.step))?;
-        restore_varmap(&self.varmap, &checkpoint.tensors, "").map_err(|e| e.to_string())?;
-        let optimizer_restored = self
-            .load_optimizer_state(&checkpoint.tensors)
-            .map_err(|e| super::error_text(&e))?;
-        self.optimizer.set_learning_rate(state.config.lr);
-        self.config = state.config;
-        self.step = state.step;
-        self.epoch = state.epoch;
-        self.epoch_rng = Rng::from_state(state.epoch_rng);
-        let mut rng = self.epoch_rng.clone();
-        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut rng);
-        if state.plan_position > 0 {
-            self.plan.next_indices(state.plan_position);
-        }
-        self.rng = Rng::from_state(state.rng);
-        Ok(optimizer_restored)
-    }
-
-    /// Accuracy, loss and confusion matrix on the first `limit` examples of `split`.
-    pub fn evaluate(&mut self, split: &Split, limit: usize) -> candle_core::Result<Evaluation> {
-        let count = limit.min(split.len());
-        let mut confusion = [[0u32; CLASSES]; CLASSES];
-        let mut loss_sum = 0.0;
-        let mut correct = 0usize;
-        let indices: Vec<u32> = (0..count as u32).collect();
-        for chunk in indices.chunks(EVAL_BATCH) {
-            let batch = gather(
-                split,
-                chunk,
-                PixelScale::UnitInterval,
-                &mut self.scratch,
-                &self.device,
-            )?;
-            let logits = self.model.forward(&batch.images)?;
-            loss_sum += softmax_cross_entropy(&logits, &batch.labels)?.to_scalar::<f32>()? as f64
-                * chunk.len() as f64;
-            let predicted = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
-            for (&i, &p) in chunk.iter().zip(&predicted) {
-                let truth = split.labels[i as usize] as usize;
-                confusion[truth][p as usize] += 1;
-                correct += usize::from(truth == p as usize);
-            }
-        }
-        Ok(Evaluation {
-            accuracy: correct as f64 / count.max(1) as f64,
-            loss: loss_sum / count.max(1) as f64,
-            confusion,
-            count,
-        })
-    }
-
-    /// Top-3 predictions for the given test images.
-    pub fn predict(&mut self, indices: &[u32]) -> candle_core::Result<Vec<SamplePrediction>> {
-        let split = &self.dataset.test;
-        let batch = gather(
-            split,
-            indices,
-            PixelScale::UnitInterval,
-            &mut self.scratch,
-            &self.device,
-        )?;
-        let probs = candle_nn::ops::softmax(&self.model.forward(&batch.images)?, D::Minus1)?
-            .to_vec2::<f32>()?;
-        Ok(indices
-            .iter()
-            .zip(probs)
-            .map(|(&i, p)| {
-                let mut order: Vec<usize> = (0..CLASSES).collect();
-                order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-                SamplePrediction {
-                    pixels: split.images.image(i as usize).to_vec(),
-                    label: split.labels[i as usize],
-                    top3: [0, 1, 2].map(|k| (order[k] as u8, p[order[k]])),
-                }
-            })
-            .collect())
-    }
-
-    /// Steps per epoch at the current batch size.
-    pub fn steps_per_epoch(&self) -> u64 {
-        self.dataset.train.len().div_ceil(self.config.batch_size) as u64
-    }
-
-    /// What obtaining training batches cost the training thread so far.
-    pub fn input_stats(&self) -> InputStats {
-        self.input.stats()
-    }
-
-    /// Steps still to train in the planned epochs.
-    pub fn remaining_steps(&self) -> u64 {
-        let left_in_epoch =
-            (self.plan.len() - self.plan.position()).div_ceil(self.config.batch_size) as u64;
-        let later_epochs = self.config.epochs.saturating_sub(self.epoch + 1) as u64;
-        if self.epoch >= self.config.epochs {
-            0
-        } else {
-            left_in_epoch + later_epochs * self.steps_per_epoch()
-        }
-    }
-
-    /// Completed epochs.
-    pub fn epoch(&self) -> usize {
-        self.epoch
-    }
-
-    /// Steps trained.
-    pub fn step(&self) -> u64 {
-        self.step
-    }
-
-    /// The current hyperparameters.
-    pub fn config(&self) -> &ClassifierConfig {
-        &self.config
-    }
-
-    /// The weights, by name (for checkpoints).
-    pub fn varmap(&self) -> &VarMap {
-        &self.varmap
-    }
-
-    /// The data being trained on.
-    pub fn dataset(&self) -> &Dataset {
-        &self.dataset
-    }
-}
-
-impl Steer for ClassifierTrainer {
-    fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
-        let value = param.validate(value)?;
-        match param {
-            Param::Lr => {
-                self.optimizer.set_learning_rate(value);
-                self.config.lr = value;
-            }
-            Param::BatchSize => self.config.batch_size = value as usize,
-            Param::Epochs => {
-                let epochs = value as usize;
-                if epochs <= self.epoch {
-                    return Err(format!(
-                        "epochs {epochs}: {} epochs are already done",
-                        self.epoch
-                    ));
-                }
-                self.config.epochs = epochs;
-            }
-            other => return Err(format!("{other} does not apply to a classifier")),
-        }
-        Ok(())
-    }
-
-    fn checkpoint(&mut self, _reason: &str) -> Result<String, String> {
-        Err(record::NO_RUN_DIR.into())
-    }
-
-    fn next_step(&self) -> u64 {
-        self.step + 1
-    }
-}
-
-/// The trainer plus its run directory: what commands reach between steps.
-struct ClassifierJob {
-    trainer: ClassifierTrainer,
-    run: Option<RunSession>,
-}
-
-impl Steer for ClassifierJob {
-    fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
-        self.trainer.set(param, value)
-    }
-
-    fn checkpoint(&mut self, reason: &str) -> Result<String, String> {
-        let run = record::session(&self.run)?;
-        let tensors = self
-            .trainer
-            .checkpoint_tensors()
-            .map_err(|e| super::error_text(&e))?;
-        let path = run.checkpoint(
-            self.trainer.step(),
-            &tensors,
-            &self.trainer.checkpoint_state(),
-            reason,
-        )?;
-        Ok(path.display().to_string())
-    }
-
-    fn next_step(&self) -> u64 {
-        self.trainer.next_step()
-    }
-}
+/// Training losses averaged for the summary.
+const SUMMARY_LOSSES: usize = 100;
+/// The hyperparameters a running classifier takes.
+const LIVE_PARAMS: [Param; 3] = [Param::Lr, Param::BatchSize, Param::Epochs];
 
 /// Smoothed throughput: an exponential moving average of samples per second.
 #[derive(Debug, Clone, Copy, Default)]
@@ -492,316 +50,259 @@ impl RateMeter {
     }
 }
 
-/// Loads the dataset, reporting the lookup order's error (with the fix) on failure.
-fn load_dataset(spec: &ClassifierJobSpec) -> Result<Dataset, String> {
-    lookup::load(spec.config.dataset, spec.data_dir.as_deref()).map_err(|e| e.to_string())
+/// A classifier run as the driver steps it: the trainer plus what the job reports.
+pub struct ClassifierJob {
+    trainer: ClassifierTrainer,
+    dataset: Arc<Dataset>,
+    max_steps: Option<u64>,
+    sample_indices: Vec<u32>,
+    meter: RateMeter,
+    train_seconds: f64,
+    samples_seen: usize,
+    acc_correct: usize,
+    acc_count: usize,
+    recent_losses: VecDeque<f64>,
+    /// The latest evaluation and the step it was made at.
+    last_eval: Option<(u64, Evaluation)>,
 }
 
-/// Runs a classifier job to its end: waits for `Start`, trains, evaluates, reports.
-pub fn run(spec: ClassifierJobSpec, ends: &mut JobEnds<ClassifierSnapshot>) -> Result<(), String> {
-    let events = ends.control.events.clone();
-    events.status(JobStatus::Ready);
-    if ends.control.wait_for_start() == Flow::Stop {
-        events.status(JobStatus::Stopped);
-        return Ok(());
+impl ClassifierJob {
+    /// Loads the dataset (the lookup order's error, with its fix, on failure) and builds the
+    /// model with fresh weights from the config's seed.
+    pub fn build(
+        spec: &JobSpec,
+        config: ClassifierConfig,
+        ends: &mut JobEnds,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let dataset = Arc::new(
+            lookup::load(config.dataset, spec.data_dir.as_deref()).map_err(|e| e.to_string())?,
+        );
+        ends.info(format!(
+            "{} from {}: {} train, {} test images",
+            dataset.name,
+            dataset.dir.display(),
+            dataset.train.len(),
+            dataset.test.len()
+        ));
+        let sample_indices: Vec<u32> = {
+            let mut order: Vec<u32> = (0..dataset.test.len() as u32).collect();
+            Rng::new(config.seed ^ 0xfeed).shuffle(&mut order);
+            order.truncate(SAMPLE_COUNT.min(order.len()));
+            order
+        };
+        let trainer = ClassifierTrainer::new(config, dataset.clone(), device.clone())
+            .map_err(|e| error_text(&e))?;
+        Ok(Self {
+            trainer,
+            dataset,
+            max_steps: spec.max_steps,
+            sample_indices,
+            meter: RateMeter::default(),
+            train_seconds: 0.0,
+            samples_seen: 0,
+            acc_correct: 0,
+            acc_count: 0,
+            recent_losses: VecDeque::with_capacity(SUMMARY_LOSSES + 1),
+            last_eval: None,
+        })
     }
-    events.status(JobStatus::Loading(format!(
-        "loading {}",
-        spec.config.dataset
-    )));
-    let dataset = Arc::new(load_dataset(&spec)?);
-    let device = spec.device.open()?;
-    events.notify(format!(
-        "{} from {}: {} train, {} test images",
-        dataset.name,
-        dataset.dir.display(),
-        dataset.train.len(),
-        dataset.test.len()
-    ));
-    let err = |e: candle_core::Error| super::error_text(&e);
-    let trainer = ClassifierTrainer::new(spec.config.clone(), dataset.clone(), device.clone())
-        .map_err(err)?;
-    let mut job = ClassifierJob { trainer, run: None };
-    if let Some(begun) = RunSession::begin(
-        &spec.run,
-        &spec.scenario,
-        &Settings::Classifier(spec.config.clone()).to_table(),
-        spec.config.keep_checkpoints,
-        &events,
-        &device,
-    )? {
-        match &begun.checkpoint {
-            Some(checkpoint) => {
-                let optimizer = job.trainer.restore(checkpoint)?;
-                if !optimizer {
-                    events.notify("the optimizer restarts: this checkpoint has no Adam moments");
-                }
-            }
-            None if matches!(spec.run, RunTarget::Resume { .. }) => {
-                events.notify("no whole checkpoint yet: starting again from step 0");
-            }
-            None => {}
+
+    /// Evaluates on the first `limit` test images and reports the figures (with the training
+    /// rate when `rate` is given, as the curves have always been recorded) and a snapshot.
+    fn evaluate(
+        &mut self,
+        ends: &mut JobEnds,
+        limit: usize,
+        rate: Option<f64>,
+    ) -> Result<(), String> {
+        let split = self.dataset.test.clone();
+        let eval = self
+            .trainer
+            .evaluate(&split, limit)
+            .map_err(|e| error_text(&e))?;
+        let step = self.trainer.step();
+        ends.metric(step, Metric::TestAccuracy, eval.accuracy);
+        ends.metric(step, Metric::TestLoss, eval.loss);
+        if let Some(rate) = rate {
+            ends.metric(step, Metric::SamplesPerSec, rate);
         }
-        job.run = Some(begun.session);
+        self.publish(ends, &eval)?;
+        self.last_eval = Some((step, eval));
+        Ok(())
     }
-    let checkpoint_every = job.trainer.config().checkpoint_every as u64;
-    let sample_indices: Vec<u32> = {
-        let mut order: Vec<u32> = (0..dataset.test.len() as u32).collect();
-        Rng::new(job.trainer.config().seed ^ 0xfeed).shuffle(&mut order);
-        order.truncate(SAMPLE_COUNT.min(order.len()));
-        order
-    };
-    let class_names = *dataset.class_names();
-    let run_dir = job.run.as_ref().map(|r| r.path().to_path_buf());
-    let publish = |trainer: &mut ClassifierTrainer,
-                   ends: &JobEnds<ClassifierSnapshot>,
-                   eval: &Evaluation|
-     -> candle_core::Result<()> {
-        if let Some(dir) = &run_dir {
+
+    /// Sends the sample predictions and confusion matrix to the UI, and the matrix to the run
+    /// directory for `gradtop watch`.
+    fn publish(&mut self, ends: &mut JobEnds, eval: &Evaluation) -> Result<(), String> {
+        if let Some(dir) = ends.run_dir() {
             let file = ConfusionFile {
-                step: trainer.step(),
-                dataset: dataset.name,
+                step: self.trainer.step(),
+                dataset: self.dataset.name,
                 evaluated: eval.count,
                 confusion: eval.confusion,
             };
             if let Err(e) = write_json_atomic(dir, CONFUSION_FILE, &file) {
-                events.send(JobEvent::Notice(format!("writing {CONFUSION_FILE}: {e}")));
+                ends.warn(format!("writing {CONFUSION_FILE}: {e}"));
             }
         }
-        let samples = trainer.predict(&sample_indices)?;
+        let samples = self
+            .trainer
+            .predict(&self.sample_indices)
+            .map_err(|e| error_text(&e))?;
         ends.publish(ClassifierSnapshot {
             samples,
             confusion: eval.confusion,
             evaluated: eval.count,
-            class_names,
-            step: trainer.step(),
+            class_names: *self.dataset.class_names(),
+            step: self.trainer.step(),
         });
         Ok(())
-    };
+    }
 
-    events.status(JobStatus::Running);
-    let started = Instant::now();
-    let mut train_seconds = 0.0;
-    let mut samples_seen = 0usize;
-    let mut meter = RateMeter::default();
-    let mut last_progress = Instant::now();
-    let (mut acc_correct, mut acc_count) = (0usize, 0usize);
-    let mut recent_losses: Vec<f64> = Vec::new();
-    // The latest evaluation and the step it was made at.
-    let mut last_eval: Option<(u64, Evaluation)> = None;
-    let mut status = JobStatus::Finished;
-    // True while the weights hold a diverged update, which no checkpoint should keep.
-    let mut diverged = false;
+    fn remaining_steps(&self) -> u64 {
+        let left = self.trainer.remaining_steps();
+        match self.max_steps {
+            Some(m) => m.saturating_sub(self.trainer.step()).min(left),
+            None => left,
+        }
+    }
+}
 
-    loop {
-        if ends.control.poll(&mut job) == Flow::Stop {
-            status = JobStatus::Stopped;
-            break;
-        }
-        if job.trainer.remaining_steps() == 0
-            || spec.max_steps.is_some_and(|m| job.trainer.step() >= m)
-        {
-            break;
-        }
+impl Trainable for ClassifierJob {
+    fn step(&self) -> u64 {
+        self.trainer.step()
+    }
+
+    fn is_done(&self) -> bool {
+        self.trainer.remaining_steps() == 0
+    }
+
+    fn train_step(&mut self, ends: &mut JobEnds) -> Result<Stepped, String> {
         let t0 = Instant::now();
-        let out = job.trainer.train_step().map_err(err)?;
+        let out = self.trainer.train_step().map_err(|e| error_text(&e))?;
         let dt = t0.elapsed().as_secs_f64();
-        train_seconds += dt;
-        samples_seen += out.count;
-        meter.record(out.count, dt);
-        let step = job.trainer.step();
-
+        self.train_seconds += dt;
+        self.samples_seen += out.count;
+        self.meter.record(out.count, dt);
+        let step = self.trainer.step();
         if !out.loss.is_finite() {
-            let reason = format!(
+            return Ok(Stepped::Diverged(format!(
                 "loss became {} at step {step} (lr {:.1e}): lower lr and press s to restart",
                 out.loss,
-                job.trainer.config().lr
-            );
-            events.send(JobEvent::Notice(reason.clone()));
-            diverged = true;
-            if ends.control.hold(&reason, &mut job) == Flow::Stop {
-                status = JobStatus::Stopped;
-                break;
-            }
-            continue;
+                self.trainer.config().lr
+            )));
         }
-        diverged = false;
-        events.metric(step, Metric::TrainLoss, out.loss);
-        recent_losses.push(out.loss);
-        if recent_losses.len() > 100 {
-            recent_losses.remove(0);
+        ends.metric(step, Metric::TrainLoss, out.loss);
+        self.recent_losses.push_back(out.loss);
+        if self.recent_losses.len() > SUMMARY_LOSSES {
+            self.recent_losses.pop_front();
         }
-        acc_correct += out.correct;
-        acc_count += out.count;
+        self.acc_correct += out.correct;
+        self.acc_count += out.count;
         if step.is_multiple_of(ACCURACY_EVERY) {
-            events.metric(
-                step,
-                Metric::TrainAccuracy,
-                acc_correct as f64 / acc_count as f64,
-            );
-            (acc_correct, acc_count) = (0, 0);
+            let accuracy = self.acc_correct as f64 / self.acc_count as f64;
+            ends.metric(step, Metric::TrainAccuracy, accuracy);
+            (self.acc_correct, self.acc_count) = (0, 0);
         }
-
-        let eval_now =
-            out.epoch_done || step.is_multiple_of(job.trainer.config().eval_every as u64);
-        if eval_now {
+        let config = self.trainer.config();
+        if out.epoch_done || step.is_multiple_of(config.eval_every as u64) {
             let limit = if out.epoch_done {
                 usize::MAX
             } else {
-                job.trainer.config().eval_subset
+                config.eval_subset
             };
-            let split = dataset.test.clone();
-            let eval = job.trainer.evaluate(&split, limit).map_err(err)?;
-            events.metric(step, Metric::TestAccuracy, eval.accuracy);
-            events.metric(step, Metric::TestLoss, eval.loss);
-            events.metric(step, Metric::SamplesPerSec, meter.rate);
-            publish(&mut job.trainer, ends, &eval).map_err(err)?;
-            last_eval = Some((step, eval));
+            let rate = self.meter.rate;
+            self.evaluate(ends, limit, Some(rate))?;
         }
+        Ok(Stepped::Trained {
+            report_now: out.epoch_done,
+        })
+    }
 
-        if checkpoint_every > 0 && step.is_multiple_of(checkpoint_every) && job.run.is_some() {
-            ends.control.checkpoint(&mut job, record::reason::PERIODIC);
+    fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
+        self.trainer.set(param, value)
+    }
+
+    fn live_params(&self) -> &'static [Param] {
+        &LIVE_PARAMS
+    }
+
+    fn value(&self, param: Param) -> Option<f64> {
+        self.trainer.value(param)
+    }
+
+    fn checkpoint_data(&self) -> Result<CheckpointData, String> {
+        Ok(CheckpointData {
+            step: self.trainer.step(),
+            tensors: self
+                .trainer
+                .checkpoint_tensors()
+                .map_err(|e| error_text(&e))?,
+            state: serde_json::to_value(self.trainer.checkpoint_state())
+                .map_err(|e| e.to_string())?,
+        })
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint, ends: &mut JobEnds) -> Result<(), String> {
+        let optimizer_restored = self.trainer.restore(checkpoint)?;
+        if !optimizer_restored {
+            ends.info("the optimizer restarts: this checkpoint has no Adam moments");
         }
+        Ok(())
+    }
 
-        if last_progress.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S || out.epoch_done {
-            last_progress = Instant::now();
-            let remaining = match spec.max_steps {
-                Some(m) => m.saturating_sub(step).min(job.trainer.remaining_steps()),
-                None => job.trainer.remaining_steps(),
-            };
-            let steps_per_sec = meter.rate / job.trainer.config().batch_size as f64;
-            events.send(JobEvent::Progress(Progress {
-                step,
-                total_steps: step + remaining,
-                epoch: (job.trainer.epoch() + 1).min(job.trainer.config().epochs),
-                epochs: job.trainer.config().epochs,
-                rate: meter.rate,
-                eta_s: (steps_per_sec > 0.0).then(|| remaining as f64 / steps_per_sec),
-            }));
+    fn checkpoint_every(&self) -> u64 {
+        self.trainer.config().checkpoint_every as u64
+    }
+
+    fn progress(&self) -> Progress {
+        let step = self.trainer.step();
+        let remaining = self.remaining_steps();
+        let config = self.trainer.config();
+        let steps_per_sec = self.meter.rate / config.batch_size as f64;
+        Progress {
+            step,
+            total_steps: step + remaining,
+            epoch: (self.trainer.epoch() + 1).min(config.epochs),
+            epochs: config.epochs,
+            rate: self.meter.rate,
+            eta_s: (steps_per_sec > 0.0).then(|| remaining as f64 / steps_per_sec),
         }
     }
 
-    // A final evaluation on the whole test set unless the last step just did one, or the user
-    // stopped the run (then the latest figures stand and quitting stays instant).
-    let final_eval = match last_eval {
-        Some((at, e)) if at == job.trainer.step() && e.count == dataset.test.len() => e,
-        Some((_, e)) if status == JobStatus::Stopped => e,
-        _ => {
-            let split = dataset.test.clone();
-            let eval = job.trainer.evaluate(&split, usize::MAX).map_err(err)?;
-            events.metric(job.trainer.step(), Metric::TestAccuracy, eval.accuracy);
-            events.metric(job.trainer.step(), Metric::TestLoss, eval.loss);
-            publish(&mut job.trainer, ends, &eval).map_err(err)?;
-            eval
+    /// A final evaluation on the whole test set unless the last step just did one, or the
+    /// user stopped the run (then the latest figures stand and quitting stays instant).
+    fn finish(&mut self, ends: &mut JobEnds, status: &JobStatus) -> Result<(), String> {
+        let whole = self.dataset.test.len();
+        match &self.last_eval {
+            Some((at, e)) if *at == self.trainer.step() && e.count == whole => Ok(()),
+            Some(_) if *status == JobStatus::Stopped => Ok(()),
+            _ => self.evaluate(ends, usize::MAX, None),
         }
-    };
-    if job.run.is_some() && !diverged {
-        ends.control.checkpoint(&mut job, record::exit_reason());
-    }
-    let train_loss = if recent_losses.is_empty() {
-        f64::NAN
-    } else {
-        recent_losses.iter().sum::<f64>() / recent_losses.len() as f64
-    };
-    let summary = json!({
-        "scenario": spec.scenario,
-        "kind": "classifier",
-        "model": job.trainer.config().model.as_str(),
-        "dataset": dataset.name.as_str(),
-        "steps": job.trainer.step(),
-        "epochs": job.trainer.step() as f64 / job.trainer.steps_per_epoch() as f64,
-        "train_loss": train_loss,
-        "test_accuracy": final_eval.accuracy,
-        "test_loss": final_eval.loss,
-        "samples_per_sec": if train_seconds > 0.0 { samples_seen as f64 / train_seconds } else { 0.0 },
-        "wall_seconds": started.elapsed().as_secs_f64(),
-        "input_ms_per_step": job.trainer.input_stats().wait_ms_per_batch(),
-        "status": record::summary_status(&status),
-        "run_dir": job.run.as_ref().map(|r| r.path().display().to_string()),
-    });
-    events.send(JobEvent::Summary(summary));
-    events.status(status);
-    Ok(())
-}
-
-/// Spawns a classifier job thread; it waits for `Start`.
-pub fn spawn(spec: ClassifierJobSpec) -> std::io::Result<super::JobHandle<ClassifierSnapshot>> {
-    super::spawn("classifier", move |ends| run(spec, ends))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::data::lookup::load_from_dir;
-    use crate::data::DatasetName;
-    use crate::runs::{load_checkpoint, write_checkpoint};
-    use crate::scenario::ModelKind;
-
-    fn trainer(dataset: &Arc<Dataset>) -> ClassifierTrainer {
-        let config = ClassifierConfig {
-            model: ModelKind::Mlp,
-            batch_size: 16,
-            seed: 9,
-            ..ClassifierConfig::default()
-        };
-        ClassifierTrainer::new(config, dataset.clone(), Device::Cpu).expect("trainer")
     }
 
-    fn weights(t: &ClassifierTrainer) -> Vec<(String, Vec<f32>)> {
-        varmap_tensors(t.varmap(), "")
-            .into_iter()
-            .map(|(n, w)| (n, w.flatten_all().and_then(|w| w.to_vec1()).expect("f32")))
-            .collect()
-    }
-
-    #[test]
-    fn a_restored_trainer_continues_with_the_same_weights_counters_and_data_order() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 3)
-            .expect("dataset");
-        let dataset =
-            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
-        // 100 examples / 16 = 7 steps per epoch: 9 steps end mid-way through the second epoch.
-        let mut original = trainer(&dataset);
-        for _ in 0..9 {
-            original.train_step().expect("step");
-        }
-        original.set(Param::Lr, 5e-4).expect("lr");
-        let info = write_checkpoint(
-            &dir.path().join("checkpoints"),
-            original.step(),
-            &original.checkpoint_tensors().expect("tensors"),
-            &original.checkpoint_state(),
-        )
-        .expect("write");
-        let checkpoint = load_checkpoint(&info, &Device::Cpu).expect("load");
-
-        let mut restored = trainer(&dataset);
-        restored
-            .train_step()
-            .expect("a step to move away from the checkpoint");
-        assert!(
-            restored.restore(&checkpoint).expect("restore"),
-            "Adam's moments are in the checkpoint"
-        );
-        assert_eq!(weights(&restored), weights(&original));
-        assert_eq!(restored.checkpoint_state(), original.checkpoint_state());
-        assert_eq!(restored.config().lr, 5e-4);
-        assert_eq!(restored.remaining_steps(), original.remaining_steps());
-        // The same batches follow: the epoch order and position came back.
-        for _ in 0..8 {
-            let a = original.plan.next_indices(16).map(<[u32]>::to_vec);
-            let b = restored.plan.next_indices(16).map(<[u32]>::to_vec);
-            assert_eq!(a, b);
-        }
-        assert_eq!(original.rng.state(), restored.rng.state());
-        // With weights, moments, data order and RNG restored, training continues identically
-        // (both plans were advanced alike above).
-        for _ in 0..5 {
-            let a = original.train_step().expect("step").loss;
-            let b = restored.train_step().expect("step").loss;
-            assert_eq!(a, b);
-        }
-        assert_eq!(weights(&restored), weights(&original));
+    fn summary(&self) -> KindSummary {
+        let (test_accuracy, test_loss) = self
+            .last_eval
+            .as_ref()
+            .map_or((f64::NAN, f64::NAN), |(_, e)| (e.accuracy, e.loss));
+        let config = self.trainer.config();
+        KindSummary::Classifier(ClassifierSummary {
+            model: config.model.as_str().into(),
+            dataset: self.dataset.name.as_str().into(),
+            steps: self.trainer.step(),
+            epochs: self.trainer.step() as f64 / self.trainer.steps_per_epoch() as f64,
+            train_loss: (!self.recent_losses.is_empty())
+                .then(|| self.recent_losses.iter().sum::<f64>() / self.recent_losses.len() as f64),
+            test_accuracy,
+            test_loss,
+            samples_per_sec: if self.train_seconds > 0.0 {
+                self.samples_seen as f64 / self.train_seconds
+            } else {
+                0.0
+            },
+            input_ms_per_step: self.trainer.input_stats().wait_ms_per_batch(),
+        })
     }
 }

@@ -1,38 +1,34 @@
-//! The GAN job: trains generator against discriminator on real images, renders the fixed
-//! noise batch every `sample_every` iterations, scores samples with the feature CNN's Fréchet
-//! distance every `score_every`, and warns when the game goes wrong. With a run directory it
-//! checkpoints every `checkpoint_every` iterations (and on `c`, pause, exit and signals),
-//! resumes exactly from its newest checkpoint, and keeps its latest fixed-noise grid in
+//! The GAN's adapter to the job driver: trains generator against discriminator on real images,
+//! renders the fixed noise batch every `sample_every` iterations, scores samples with the
+//! feature CNN's Fréchet distance every `score_every`, and warns when the game goes wrong. Its
+//! checkpoints resume exactly, and it keeps its latest fixed-noise grid in
 //! `samples/latest.pgm` for `gradtop watch`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::follow::FollowedSnapshot;
-use super::record::{self, RunSession, RunTarget};
-use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
+use super::driver::{CheckpointData, Stepped, Trainable};
+use super::ends::JobEnds;
+use super::protocol::{
+    GanSnapshot, GanSummary, JobSpec, JobStatus, KindSummary, Metric, Param, Progress,
+};
 use crate::data::batch::{gather, PixelScale};
 use crate::data::{lookup, BatchPlan, Dataset};
-use crate::device::DeviceChoice;
+use crate::models::error_text;
 use crate::models::feature_cnn::{images_from, FeatureNet};
 use crate::models::frechet::FeatureStats;
-use crate::models::gan::IMAGE_SIDE;
-use crate::models::gan_config::GanConfig;
-use crate::models::gan_health::{GanStepReport, GanWarning};
-use crate::models::gan_io::{SampleGrid, LATEST_SAMPLES_FILE};
-use crate::models::gan_trainer::{GanError, GanTrainer, GanTrainerState};
+use crate::models::gan::config::GanConfig;
+use crate::models::gan::health::{GanStepReport, GanWarning};
+use crate::models::gan::networks::IMAGE_SIDE;
+use crate::models::gan::samples::{SampleGrid, LATEST_SAMPLES_FILE};
+use crate::models::gan::trainer::{GanError, GanTrainer, GanTrainerState};
 use crate::rng::Rng;
 use crate::runs::Checkpoint;
-use crate::scenario::Settings;
 
-/// Seconds between progress events.
-const PROGRESS_INTERVAL_S: f64 = 0.2;
 /// Shortest time between two writes of the run directory's sample grid: `watch` needs a fresh
 /// picture, not one per render.
 const SAMPLES_FILE_INTERVAL: Duration = Duration::from_secs(1);
@@ -46,45 +42,6 @@ const LIVE_PARAMS: [Param; 5] = [
     Param::LabelSmoothing,
     Param::BatchSize,
 ];
-
-/// The bulky part of a GAN job's state: the fixed-noise grid.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GanSnapshot {
-    /// The same noise batch rendered at `iteration`: 28×28 u8 images.
-    pub samples: Vec<Vec<u8>>,
-    /// The iteration the samples belong to.
-    pub iteration: u64,
-}
-
-/// `gradtop watch` rebuilds the grid from the run directory's `samples/latest.pgm`.
-impl FollowedSnapshot for GanSnapshot {
-    const FILE: Option<&'static str> = Some(LATEST_SAMPLES_FILE);
-
-    fn from_file(bytes: &[u8]) -> Option<Self> {
-        let grid = SampleGrid::parse(bytes)?;
-        (grid.side == IMAGE_SIDE).then_some(GanSnapshot {
-            samples: grid.images,
-            iteration: grid.iteration,
-        })
-    }
-}
-
-/// What a GAN job needs to start.
-#[derive(Debug, Clone)]
-pub struct GanJobSpec {
-    /// Scenario name, for summaries.
-    pub scenario: String,
-    /// Hyperparameters, dataset and schedule.
-    pub config: GanConfig,
-    /// `--data-dir`.
-    pub data_dir: Option<PathBuf>,
-    /// Where to train.
-    pub device: DeviceChoice,
-    /// Stop after this many iterations (headless `--steps`).
-    pub max_steps: Option<u64>,
-    /// The run directory to create or continue.
-    pub run: RunTarget,
-}
 
 /// A GAN checkpoint's sidecar `state`: with the tensors (see
 /// [`GanTrainer::checkpoint_tensors`]), enough to continue the run exactly where it was.
@@ -107,8 +64,11 @@ pub struct GanState {
     pub fid_cnn: Option<f64>,
 }
 
-/// Trainer and data order, steered between iterations.
-struct GanJob {
+/// The feature network that scores samples and the real images' statistics it compares with.
+type Scorer = (FeatureNet, FeatureStats);
+
+/// Trainer and data order, stepped by the driver.
+pub struct GanJob {
     trainer: GanTrainer,
     dataset: Arc<Dataset>,
     plan: BatchPlan,
@@ -117,7 +77,6 @@ struct GanJob {
     epoch_rng: Rng,
     scratch: Vec<f32>,
     latest_samples: Vec<Vec<u8>>,
-    run: Option<RunSession>,
     train_seconds: f64,
     untrained_fid: Option<f64>,
     last_fid: Option<f64>,
@@ -125,6 +84,15 @@ struct GanJob {
     samples_written: Option<Instant>,
     /// False once writing the sample grid failed (said once, not every render).
     samples_file_ok: bool,
+    scorer: Option<Scorer>,
+    /// Iterations planned: the config's, or `--steps` when fewer.
+    total: u64,
+    /// Iterations per second, smoothed.
+    rate: f64,
+    /// The health warning last told, so it is told once, not every iteration.
+    last_warning: Option<String>,
+    /// The latest iteration's figures, for the summary.
+    last: Option<GanStepReport>,
 }
 
 impl GanJob {
@@ -142,12 +110,16 @@ impl GanJob {
             epoch_rng,
             scratch: Vec::new(),
             latest_samples: Vec::new(),
-            run: None,
             train_seconds: 0.0,
             untrained_fid: None,
             last_fid: None,
             samples_written: None,
             samples_file_ok: true,
+            scorer: None,
+            total: config.iterations,
+            rate: 0.0,
+            last_warning: None,
+            last: None,
         })
     }
 
@@ -200,7 +172,7 @@ impl GanJob {
 
     /// Continues from `checkpoint`: the trainer's whole state, the data order and position, and
     /// the job's own counters.
-    fn restore(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
+    fn restore_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), String> {
         let state: GanState = checkpoint.state_as().map_err(|e| {
             format!(
                 "checkpoint at iteration {}: {e} (written before GAN runs could be resumed?)",
@@ -232,32 +204,66 @@ impl GanJob {
 
     /// Renders the fixed noise, publishes it to the UI and, at most every
     /// [`SAMPLES_FILE_INTERVAL`] unless `force_file`, writes it to the run directory for `watch`.
-    fn publish(&mut self, ends: &JobEnds<GanSnapshot>, force_file: bool) -> Result<(), String> {
+    fn publish(&mut self, ends: &mut JobEnds, force_file: bool) -> Result<(), String> {
         let samples = self.trainer.fixed_samples().map_err(|e| e.to_string())?;
         let iteration = self.trainer.iteration();
         self.latest_samples = samples.clone();
-        if let Some(run) = &self.run {
-            let due = force_file
-                || self
-                    .samples_written
-                    .is_none_or(|t| t.elapsed() >= SAMPLES_FILE_INTERVAL);
-            if due && self.samples_file_ok {
-                self.samples_written = Some(Instant::now());
-                let grid = SampleGrid {
-                    iteration,
-                    images: samples.clone(),
-                    side: IMAGE_SIDE,
-                };
-                if let Err(e) = grid.write_atomic(&run.path().join(LATEST_SAMPLES_FILE)) {
-                    self.samples_file_ok = false;
-                    ends.control.events.send(JobEvent::Notice(format!(
-                        "samples for watch can no longer be written: {e}"
-                    )));
-                }
+        let due = force_file
+            || self
+                .samples_written
+                .is_none_or(|t| t.elapsed() >= SAMPLES_FILE_INTERVAL);
+        if let Some(dir) = ends.run_dir().filter(|_| due && self.samples_file_ok) {
+            self.samples_written = Some(Instant::now());
+            let grid = SampleGrid {
+                iteration,
+                images: samples.clone(),
+                side: IMAGE_SIDE,
+            };
+            if let Err(e) = grid.write_atomic(&dir.join(LATEST_SAMPLES_FILE)) {
+                self.samples_file_ok = false;
+                ends.warn(format!("samples for watch can no longer be written: {e}"));
             }
         }
         ends.publish(GanSnapshot { samples, iteration });
         Ok(())
+    }
+
+    /// `fid_cnn` of samples from the current generator, when the run scores.
+    fn score(&mut self) -> Result<Option<f64>, String> {
+        let Some((net, real)) = &self.scorer else {
+            return Ok(None);
+        };
+        let n = self.trainer.config().score_samples;
+        let samples = self.trainer.sample_images(n).map_err(|e| e.to_string())?;
+        net.score(&images_from(&samples), real)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Loads the dataset (and, when the run scores, the feature CNN and the real images'
+    /// statistics) and builds fresh networks from the config's seed.
+    pub fn build(
+        spec: &JobSpec,
+        config: GanConfig,
+        ends: &mut JobEnds,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let dataset = Arc::new(
+            lookup::load(config.dataset, spec.data_dir.as_deref()).map_err(|e| e.to_string())?,
+        );
+        let scorer = if config.score_every > 0 {
+            ends.status(JobStatus::Loading("feature CNN for fid_cnn".into()));
+            let net = FeatureNet::load_or_train(&dataset, device, &mut |msg| ends.info(msg))
+                .map_err(|e| e.to_string())?;
+            let real = net.stats(&dataset.test.images).map_err(|e| e.to_string())?;
+            Some((net, real))
+        } else {
+            None
+        };
+        let mut job = GanJob::new(&config, dataset, device).map_err(|e| e.to_string())?;
+        job.scorer = scorer;
+        job.total = spec.max_steps.unwrap_or(u64::MAX).min(config.iterations);
+        Ok(job)
     }
 }
 
@@ -273,7 +279,59 @@ fn live_value(config: &GanConfig, param: Param) -> Option<f64> {
     })
 }
 
-impl Steer for GanJob {
+impl Trainable for GanJob {
+    fn step(&self) -> u64 {
+        self.trainer.iteration()
+    }
+
+    fn is_done(&self) -> bool {
+        self.trainer.iteration() >= self.total
+    }
+
+    fn train_step(&mut self, ends: &mut JobEnds) -> Result<Stepped, String> {
+        let t0 = Instant::now();
+        let report = self.iterate().map_err(|e| e.to_string())?;
+        let dt = t0.elapsed().as_secs_f64();
+        self.train_seconds += dt;
+        self.rate = if self.rate == 0.0 {
+            1.0 / dt
+        } else {
+            0.95 * self.rate + 0.05 / dt
+        };
+        let it = report.iteration;
+        self.last = Some(report);
+        if report.d_loss.is_finite() && report.g_loss.is_finite() {
+            ends.metric(it, Metric::DLoss, report.d_loss);
+            ends.metric(it, Metric::GLoss, report.g_loss);
+            ends.metric(it, Metric::DReal, report.d_real);
+            ends.metric(it, Metric::DFake, report.d_fake);
+        }
+        let sample_now = it % self.trainer.config().sample_every as u64 == 0;
+        if sample_now {
+            self.publish(ends, false)?;
+            ends.metric(it, Metric::ItersPerSec, self.rate);
+        }
+        let samples = sample_now.then(|| self.latest_samples.clone());
+        if let Some(warning) = self.trainer.diagnose(samples.as_deref()) {
+            let text = warning.to_string();
+            if matches!(warning, GanWarning::NonFinite { .. }) {
+                return Ok(Stepped::Diverged(text));
+            }
+            if self.last_warning.as_deref() != Some(text.as_str()) {
+                ends.warn(text.clone());
+                self.last_warning = Some(text);
+            }
+        }
+        let score_every = self.trainer.config().score_every as u64;
+        if score_every > 0 && it % score_every == 0 {
+            if let Some(f) = self.score()? {
+                ends.metric(it, Metric::FidCnn, f);
+                self.last_fid = Some(f);
+            }
+        }
+        Ok(Stepped::Trained { report_now: false })
+    }
+
     fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
         let t = &mut self.trainer;
         let r = match param {
@@ -287,233 +345,99 @@ impl Steer for GanJob {
         r.map_err(|e| e.to_string())
     }
 
+    fn live_params(&self) -> &'static [Param] {
+        &LIVE_PARAMS
+    }
+
+    fn value(&self, param: Param) -> Option<f64> {
+        live_value(self.trainer.config(), param)
+    }
+
     /// Everything [`GanTrainer::checkpoint_tensors`] names, with [`GanState`] as the sidecar:
     /// a GAN checkpoint resumes exactly.
-    fn checkpoint(&mut self, reason: &str) -> Result<String, String> {
-        let run = record::session(&self.run)?;
-        let tensors = self
-            .trainer
-            .checkpoint_tensors()
-            .map_err(|e| super::error_text(&e))?;
-        let path = run.checkpoint(
-            self.trainer.iteration(),
-            &tensors,
-            &self.checkpoint_state(),
-            reason,
-        )?;
-        Ok(path.display().to_string())
-    }
-
-    fn next_step(&self) -> u64 {
-        self.trainer.iteration() + 1
-    }
-}
-
-/// Runs a GAN job to its end; with [`RunTarget::Resume`] it continues from the run's newest
-/// whole checkpoint.
-pub fn run(spec: GanJobSpec, ends: &mut JobEnds<GanSnapshot>) -> Result<(), String> {
-    let events = ends.control.events.clone();
-    events.status(JobStatus::Ready);
-    if ends.control.wait_for_start() == Flow::Stop {
-        events.status(JobStatus::Stopped);
-        return Ok(());
-    }
-    let config = &spec.config;
-    events.status(JobStatus::Loading(format!("loading {}", config.dataset)));
-    let dataset = Arc::new(
-        lookup::load(config.dataset, spec.data_dir.as_deref()).map_err(|e| e.to_string())?,
-    );
-    let device = spec.device.open()?;
-    let scorer = if config.score_every > 0 {
-        events.status(JobStatus::Loading("feature CNN for fid_cnn".into()));
-        let net = FeatureNet::load_or_train(&dataset, &device, &mut |msg| {
-            events.send(JobEvent::Notice(msg))
+    fn checkpoint_data(&self) -> Result<CheckpointData, String> {
+        Ok(CheckpointData {
+            step: self.trainer.iteration(),
+            tensors: self
+                .trainer
+                .checkpoint_tensors()
+                .map_err(|e| error_text(&e))?,
+            state: serde_json::to_value(self.checkpoint_state()).map_err(|e| e.to_string())?,
         })
-        .map_err(|e| e.to_string())?;
-        let real = net.stats(&dataset.test.images).map_err(|e| e.to_string())?;
-        Some((net, real))
-    } else {
-        None
-    };
-    let mut job = GanJob::new(config, dataset.clone(), &device).map_err(|e| e.to_string())?;
-    if let Some(begun) = RunSession::begin(
-        &spec.run,
-        &spec.scenario,
-        &Settings::Gan(config.clone()).to_table(),
-        config.keep_checkpoints,
-        &events,
-        &device,
-    )? {
-        match &begun.checkpoint {
-            Some(checkpoint) => {
-                job.restore(checkpoint)?;
-                // Live changes made before the checkpoint stay in force; say so, at the
-                // iteration they now apply from, so the log and the panel agree.
-                let next = job.trainer.iteration() + 1;
-                for param in LIVE_PARAMS {
-                    let now = live_value(job.trainer.config(), param);
-                    if let Some(value) = now.filter(|v| Some(*v) != live_value(config, param)) {
-                        events.send(JobEvent::Applied {
-                            param,
-                            value,
-                            step: next,
-                        });
-                    }
-                }
-            }
-            None if matches!(spec.run, RunTarget::Resume { .. }) => {
-                events.notify("no whole checkpoint yet: starting again from iteration 0");
-            }
-            None => {}
-        }
-        job.run = Some(begun.session);
     }
-    let total = spec.max_steps.unwrap_or(u64::MAX).min(config.iterations);
-    let score = |job: &mut GanJob,
-                 scorer: &Option<(FeatureNet, FeatureStats)>|
-     -> Result<Option<f64>, String> {
-        let Some((net, real)) = scorer else {
-            return Ok(None);
-        };
-        let n = job.trainer.config().score_samples;
-        let samples = job.trainer.sample_images(n).map_err(|e| e.to_string())?;
-        net.score(&images_from(&samples), real)
-            .map(Some)
-            .map_err(|e| e.to_string())
-    };
-    job.publish(ends, true)?;
-    if job.trainer.iteration() == 0 {
-        job.untrained_fid = score(&mut job, &scorer)?;
-        job.last_fid = job.untrained_fid;
-        if let Some(f) = job.untrained_fid {
-            events.metric(0, Metric::FidCnn, f);
+
+    fn restore(&mut self, checkpoint: &Checkpoint, _: &mut JobEnds) -> Result<(), String> {
+        self.restore_checkpoint(checkpoint)
+    }
+
+    fn checkpoint_every(&self) -> u64 {
+        self.trainer.config().checkpoint_every as u64
+    }
+
+    fn progress(&self) -> Progress {
+        let it = self.trainer.iteration();
+        Progress {
+            step: it,
+            total_steps: self.total,
+            epoch: 0,
+            epochs: 1,
+            rate: self.rate,
+            eta_s: (self.rate > 0.0).then(|| self.total.saturating_sub(it) as f64 / self.rate),
         }
     }
 
-    events.status(JobStatus::Running);
-    let started = Instant::now();
-    let mut last_progress = Instant::now();
-    let mut rate = 0.0f64;
-    let mut last_warning: Option<String> = None;
-    let mut status = JobStatus::Finished;
-    let mut last = None;
-    // True while the networks hold a non-finite update, which no checkpoint should keep.
-    let mut diverged = false;
-    loop {
-        if ends.control.poll(&mut job) == Flow::Stop {
-            status = JobStatus::Stopped;
-            break;
-        }
-        let it = job.trainer.iteration();
-        if it >= total {
-            break;
-        }
-        let t0 = Instant::now();
-        let report = job.iterate().map_err(|e| e.to_string())?;
-        let dt = t0.elapsed().as_secs_f64();
-        job.train_seconds += dt;
-        rate = if rate == 0.0 {
-            1.0 / dt
-        } else {
-            0.95 * rate + 0.05 / dt
-        };
-        let it = report.iteration;
-        last = Some(report);
-        if report.d_loss.is_finite() && report.g_loss.is_finite() {
-            events.metric(it, Metric::DLoss, report.d_loss);
-            events.metric(it, Metric::GLoss, report.g_loss);
-            events.metric(it, Metric::DReal, report.d_real);
-            events.metric(it, Metric::DFake, report.d_fake);
-        }
-        let sample_now = it % job.trainer.config().sample_every as u64 == 0;
-        if sample_now {
-            job.publish(ends, false)?;
-            events.metric(it, Metric::ItersPerSec, rate);
-        }
-        let samples = sample_now.then(|| job.latest_samples.clone());
-        if let Some(warning) = job.trainer.diagnose(samples.as_deref()) {
-            let text = warning.to_string();
-            if matches!(warning, GanWarning::NonFinite { .. }) {
-                diverged = true;
-                events.send(JobEvent::Notice(text.clone()));
-                if ends.control.hold(&text, &mut job) == Flow::Stop {
-                    status = JobStatus::Stopped;
-                    break;
-                }
-                continue;
-            }
-            if last_warning.as_deref() != Some(text.as_str()) {
-                events.send(JobEvent::Notice(format!("warning: {text}")));
-                last_warning = Some(text);
+    /// The first grid, and the untrained generator's score as the baseline of a new run.
+    fn begin(&mut self, ends: &mut JobEnds) -> Result<(), String> {
+        self.publish(ends, true)?;
+        if self.trainer.iteration() == 0 {
+            self.untrained_fid = self.score()?;
+            self.last_fid = self.untrained_fid;
+            if let Some(f) = self.untrained_fid {
+                ends.metric(0, Metric::FidCnn, f);
             }
         }
-        diverged = false;
-        let score_every = job.trainer.config().score_every as u64;
-        if score_every > 0 && it % score_every == 0 {
-            if let Some(f) = score(&mut job, &scorer)? {
-                events.metric(it, Metric::FidCnn, f);
-                job.last_fid = Some(f);
-            }
-        }
-        let checkpoint_every = job.trainer.config().checkpoint_every as u64;
-        if checkpoint_every > 0 && it % checkpoint_every == 0 && job.run.is_some() {
-            ends.control.checkpoint(&mut job, record::reason::PERIODIC);
-        }
-        if last_progress.elapsed().as_secs_f64() >= PROGRESS_INTERVAL_S {
-            last_progress = Instant::now();
-            events.send(JobEvent::Progress(Progress {
-                step: it,
-                total_steps: total,
-                epoch: 0,
-                epochs: 1,
-                rate,
-                eta_s: (rate > 0.0).then(|| total.saturating_sub(it) as f64 / rate),
-            }));
-        }
+        Ok(())
     }
-    let it = job.trainer.iteration();
-    // The run directory's grid always shows where the run stopped.
-    job.publish(ends, true)?;
-    // The summary's score is of the final generator, unless the user stopped the run.
-    if status == JobStatus::Finished && job.last_fid.is_some() {
-        let scored_at_end = it.is_multiple_of(job.trainer.config().score_every.max(1) as u64);
-        if !scored_at_end {
-            job.last_fid = score(&mut job, &scorer)?;
-            if let Some(f) = job.last_fid {
-                events.metric(it, Metric::FidCnn, f);
-            }
-        }
-    }
-    if job.run.is_some() && !diverged {
-        ends.control.checkpoint(&mut job, record::exit_reason());
-    }
-    let f = |v: Option<f64>| v.filter(|x| x.is_finite());
-    let train_seconds = job.train_seconds;
-    events.send(JobEvent::Summary(json!({
-        "scenario": spec.scenario,
-        "kind": "gan",
-        "model": config.model.as_str(),
-        "dataset": dataset.name.as_str(),
-        "iterations": it,
-        "d_loss": f(last.map(|r| r.d_loss)),
-        "g_loss": f(last.map(|r| r.g_loss)),
-        "d_real": f(last.map(|r| r.d_real)),
-        "d_fake": f(last.map(|r| r.d_fake)),
-        "iterations_per_sec": if train_seconds > 0.0 { it as f64 / train_seconds } else { 0.0 },
-        "fid_cnn": job.last_fid,
-        "fid_cnn_untrained": job.untrained_fid,
-        "feature_cnn_accuracy": scorer.as_ref().map(|(n, _)| n.accuracy),
-        "wall_seconds": started.elapsed().as_secs_f64(),
-        "status": record::summary_status(&status),
-        "run_dir": job.run.as_ref().map(|r| r.path().display().to_string()),
-    })));
-    events.status(status);
-    Ok(())
-}
 
-/// Spawns a GAN job thread; it waits for `Start`.
-pub fn spawn(spec: GanJobSpec) -> std::io::Result<super::JobHandle<GanSnapshot>> {
-    super::spawn("gan", move |ends| run(spec, ends))
+    /// The run directory's grid always shows where the run stopped, and the summary's score is
+    /// of the final generator, unless the user stopped the run.
+    fn finish(&mut self, ends: &mut JobEnds, status: &JobStatus) -> Result<(), String> {
+        let it = self.trainer.iteration();
+        self.publish(ends, true)?;
+        if *status == JobStatus::Finished && self.last_fid.is_some() {
+            let scored_at_end = it.is_multiple_of(self.trainer.config().score_every.max(1) as u64);
+            if !scored_at_end {
+                self.last_fid = self.score()?;
+                if let Some(f) = self.last_fid {
+                    ends.metric(it, Metric::FidCnn, f);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn summary(&self) -> KindSummary {
+        let finite = |v: Option<f64>| v.filter(|x| x.is_finite());
+        let it = self.trainer.iteration();
+        let config = self.trainer.config();
+        KindSummary::Gan(GanSummary {
+            model: config.model.as_str().into(),
+            dataset: self.dataset.name.as_str().into(),
+            iterations: it,
+            d_loss: finite(self.last.map(|r| r.d_loss)),
+            g_loss: finite(self.last.map(|r| r.g_loss)),
+            d_real: finite(self.last.map(|r| r.d_real)),
+            d_fake: finite(self.last.map(|r| r.d_fake)),
+            iterations_per_sec: if self.train_seconds > 0.0 {
+                it as f64 / self.train_seconds
+            } else {
+                0.0
+            },
+            fid_cnn: self.last_fid,
+            fid_cnn_untrained: self.untrained_fid,
+            feature_cnn_accuracy: self.scorer.as_ref().map(|(n, _)| n.accuracy),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -521,8 +445,11 @@ mod tests {
     use super::*;
     use crate::data::lookup::load_from_dir;
     use crate::data::DatasetName;
-    use crate::models::gan_config::GanModelKind;
+    use crate::device::DeviceChoice;
+    use crate::jobs::protocol::{JobCommand, JobEvent, RunTarget};
+    use crate::models::gan::config::GanModelKind;
     use crate::runs::{load_checkpoint, write_checkpoint};
+    use crate::scenario::Settings;
 
     fn dataset(dir: &std::path::Path) -> Arc<Dataset> {
         crate::data::synthetic::write_dataset(&dir.join("mnist"), 100, 20, 3).expect("dataset");
@@ -605,7 +532,7 @@ mod tests {
         restored
             .iterate()
             .expect("a step to move away from the fresh state");
-        restored.restore(&checkpoint).expect("restore");
+        restored.restore_checkpoint(&checkpoint).expect("restore");
         assert_eq!(restored.checkpoint_state(), saved_state);
         assert_eq!(tensor_bits(&restored), tensor_bits(&straight));
         assert_eq!(restored.trainer.config().d_steps, 2);
@@ -709,16 +636,18 @@ mod tests {
         let old = Checkpoint {
             step: 10,
             tensors,
-            state: json!({ "iteration": 10, "config": mlp.trainer.config() }),
+            state: serde_json::json!({ "iteration": 10, "config": mlp.trainer.config() }),
         };
-        let err = mlp.restore(&old).expect_err("no optimizer state");
+        let err = mlp
+            .restore_checkpoint(&old)
+            .expect_err("no optimizer state");
         assert!(err.contains("iteration 10"), "{err}");
     }
 
     /// Sends `Start` (and `commands`) to a fresh job for `spec` and returns all its events.
-    fn run_job(spec: GanJobSpec, commands: &[super::super::JobCommand]) -> Vec<JobEvent> {
-        let mut handle = spawn(spec).expect("spawn");
-        handle.send(super::super::JobCommand::Start);
+    fn run_job(spec: JobSpec, commands: &[JobCommand]) -> Vec<JobEvent> {
+        let mut handle = crate::jobs::start(spec).expect("spawn");
+        handle.send(JobCommand::Start);
         for &c in commands {
             handle.send(c);
         }
@@ -733,13 +662,13 @@ mod tests {
     fn a_resumed_job_continues_its_count_and_logs_the_changes_still_in_force() {
         let dir = tempfile::tempdir().expect("temp dir");
         dataset(dir.path());
-        let spec = |run: RunTarget, steps: u64| GanJobSpec {
+        let spec = |run: RunTarget, steps: u64| JobSpec {
             scenario: "gan-unit".into(),
-            config: GanConfig {
+            settings: Settings::Gan(GanConfig {
                 checkpoint_every: 5,
                 sample_every: 5,
                 ..config(GanModelKind::Mlp, 16)
-            },
+            }),
             data_dir: Some(dir.path().to_path_buf()),
             device: DeviceChoice::Cpu,
             max_steps: Some(steps),
@@ -753,7 +682,7 @@ mod tests {
                 },
                 12,
             ),
-            &[super::super::JobCommand::Set(Param::LrG, 5e-4)],
+            &[JobCommand::Set(Param::LrG, 5e-4)],
         );
         assert!(
             first.contains(&JobEvent::Status(JobStatus::Finished)),

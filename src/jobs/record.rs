@@ -1,9 +1,9 @@
 //! A job's run directory: created (or reopened for `resume`) by the job thread, locked for the
 //! job's lifetime, and fed from the job's own event stream.
 //!
-//! Once a [`RunSession`] is open, the job's [`EventSink`] carries a [`Recorder`]: every
+//! The open [`RunSession`] is owned by the job thread's [`super::JobEnds`]: every
 //! [`JobEvent::Metric`] becomes a `metrics.jsonl` record, and status changes, applied
-//! hyperparameters, notices and the summary become `events.jsonl` events (`pause`, `resume`,
+//! hyperparameters, warnings and the summary become `events.jsonl` events (`pause`, `resume`,
 //! `set`, `warning`, `error`, `end`). Checkpoints are written through [`RunSession::checkpoint`],
 //! which logs their `checkpoint` event. Jobs need no logging code of their own.
 
@@ -12,29 +12,14 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::Serialize;
 
-use super::{interrupt, EventSink, JobEvent, JobStatus, USER_PAUSE};
+use super::interrupt;
+use super::protocol::{
+    History, JobEvent, JobStatus, Metric, Notice, RunTarget, SummaryStatus, USER_PAUSE,
+};
 use crate::runs::{
     keep_last, load_latest_checkpoint, write_checkpoint, Checkpoint, EndStatus, RunDir, RunEvent,
     RunLock, RunLogs,
 };
-
-/// Where a job keeps its run directory.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum RunTarget {
-    /// No run directory (unit tests, benchmarks).
-    #[default]
-    Off,
-    /// A new `<parent>/<YYYYmmdd-HHMMSS>-<scenario>/`.
-    New {
-        /// The runs folder (`--runs-dir`, `$GRADTOP_RUNS` or `./runs`).
-        parent: PathBuf,
-    },
-    /// An existing run, continued from its newest whole checkpoint (`gradtop resume`).
-    Resume {
-        /// The run directory.
-        dir: PathBuf,
-    },
-}
 
 /// Checkpoint `reason`s, as written in `events.jsonl`.
 pub mod reason {
@@ -59,37 +44,23 @@ pub fn exit_reason() -> &'static str {
     }
 }
 
-/// The `status` word of a job's summary: `interrupted` when a signal stopped it.
-pub fn summary_status(status: &JobStatus) -> &'static str {
+/// The summary's `status` for a job that ended with `status`: `interrupted` when a signal
+/// stopped it.
+pub fn summary_status(status: &JobStatus) -> SummaryStatus {
     match status {
-        JobStatus::Stopped if interrupt::requested() => "interrupted",
-        JobStatus::Stopped => "stopped",
-        JobStatus::Failed(_) => "failed",
-        _ => "finished",
+        JobStatus::Stopped if interrupt::requested() => SummaryStatus::Interrupted,
+        JobStatus::Stopped => SummaryStatus::Stopped,
+        JobStatus::Failed(_) => SummaryStatus::Failed,
+        _ => SummaryStatus::Finished,
     }
-}
-
-/// Turns a job's events into log records; lives in the job's [`EventSink`].
-#[derive(Debug)]
-pub struct Recorder {
-    logs: RunLogs,
-    summary: Option<serde_json::Value>,
-    paused: bool,
-    step: u64,
-    ended: bool,
 }
 
 /// Why a job without a run directory (recording off) cannot checkpoint.
 pub const NO_RUN_DIR: &str = "this run has no run directory";
 
-/// The job's session, or [`NO_RUN_DIR`] as the error a checkpoint request gets.
-pub fn session(run: &Option<RunSession>) -> Result<&RunSession, String> {
-    run.as_ref().ok_or_else(|| NO_RUN_DIR.to_string())
-}
-
 /// The metric points of `dir` up to step `upto` that stand after dropping what earlier resumes
 /// superseded; unreadable logs give an empty history (the curves then start at the checkpoint).
-fn history(dir: &RunDir, upto: u64) -> Vec<(u64, super::Metric, f64)> {
+fn history(dir: &RunDir, upto: u64) -> History {
     let metrics = crate::runs::MetricsTail::new(&dir.metrics_path())
         .poll()
         .unwrap_or_default();
@@ -99,12 +70,110 @@ fn history(dir: &RunDir, upto: u64) -> Vec<(u64, super::Metric, f64)> {
     crate::runs::drop_superseded(metrics, &events)
         .into_iter()
         .filter(|m| m.step <= upto)
-        .filter_map(|m| Some((m.step, super::follow::metric_named(&m.name)?, m.value)))
+        .filter_map(|m| Some((m.step, Metric::from_name(&m.name)?, m.value)))
         .collect()
 }
 
-impl Recorder {
-    /// Records `event`; errors are the log files' (a full disk, a deleted run).
+/// A job's open run directory: its lock (held until dropped) and its logs.
+#[derive(Debug)]
+pub struct RunSession {
+    dir: RunDir,
+    _lock: RunLock,
+    keep: usize,
+    logs: RunLogs,
+    /// False once writing the logs failed: the user is told once, then recording stops rather
+    /// than failing every step (checkpoints are still written).
+    recording: bool,
+    summary: Option<serde_json::Value>,
+    paused: bool,
+    step: u64,
+    ended: bool,
+}
+
+/// A session just opened.
+#[derive(Debug)]
+pub struct Begun {
+    /// The open run.
+    pub session: RunSession,
+    /// The newest whole checkpoint (resume only; `None` for a new run or when none exists).
+    pub checkpoint: Option<Checkpoint>,
+    /// For a resumed run, the points it logged up to its checkpoint, for the curves.
+    pub history: Option<History>,
+}
+
+impl RunSession {
+    /// Opens the run `target` names — creating `<parent>/<stamp>-<scenario>/` with `config` as
+    /// `config.toml`, or reopening an existing run and loading its newest whole checkpoint onto
+    /// `device` — takes its lock and logs `start`. `Ok(None)` for [`RunTarget::Off`].
+    pub fn begin(
+        target: &RunTarget,
+        scenario: &str,
+        config: &toml::Table,
+        keep: usize,
+        device: &Device,
+    ) -> Result<Option<Begun>, String> {
+        let text = |e: crate::runs::RunsError| e.to_string();
+        let (dir, lock, checkpoint) = match target {
+            RunTarget::Off => return Ok(None),
+            RunTarget::New { parent } => {
+                let dir = RunDir::create(parent, scenario, config).map_err(text)?;
+                let lock = RunLock::acquire(dir.path()).map_err(text)?;
+                (dir, lock, None)
+            }
+            RunTarget::Resume { dir } => {
+                let dir = RunDir::open(dir).map_err(text)?;
+                let lock = RunLock::acquire(dir.path()).map_err(text)?;
+                let checkpoint =
+                    load_latest_checkpoint(&dir.checkpoints_dir(), device).map_err(text)?;
+                (dir, lock, checkpoint)
+            }
+        };
+        let mut logs = RunLogs::open(&dir).map_err(text)?;
+        let resumed_from = match target {
+            RunTarget::Resume { .. } => Some(checkpoint.as_ref().map_or(0, |c| c.step)),
+            _ => None,
+        };
+        let step = resumed_from.unwrap_or(0);
+        // Read before `start` is logged, so the replayed points are exactly the earlier ones.
+        let history = resumed_from.map(|upto| history(&dir, upto));
+        logs.event(step, RunEvent::start_now(resumed_from))
+            .map_err(text)?;
+        Ok(Some(Begun {
+            session: RunSession {
+                dir,
+                _lock: lock,
+                keep: keep.max(1),
+                logs,
+                recording: true,
+                summary: None,
+                paused: false,
+                step,
+                ended: false,
+            },
+            checkpoint,
+            history,
+        }))
+    }
+
+    /// The run directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Records `event` in the run's logs; the error (a full disk, a deleted run) is returned
+    /// once, as the line to tell the user, and recording stops.
+    pub fn record(&mut self, event: &JobEvent) -> Option<String> {
+        if !self.recording {
+            return None;
+        }
+        self.observe(event).err().map(|e| self.stop_recording(e))
+    }
+
+    fn stop_recording(&mut self, e: crate::runs::RunsError) -> String {
+        self.recording = false;
+        format!("run logs can no longer be written: {e}")
+    }
+
     fn observe(&mut self, event: &JobEvent) -> crate::runs::Result<()> {
         if self.ended {
             return Ok(());
@@ -129,14 +198,14 @@ impl Recorder {
                     value: *value,
                 },
             ),
-            JobEvent::Notice(message) => self.logs.event(
+            JobEvent::Notice(Notice::Warning(message)) => self.logs.event(
                 self.step,
                 RunEvent::Warning {
                     message: message.clone(),
                 },
             ),
             JobEvent::Summary(summary) => {
-                self.summary = Some(summary.clone());
+                self.summary = Some(summary.to_json());
                 Ok(())
             }
             JobEvent::Status(JobStatus::Paused(why)) => {
@@ -171,6 +240,7 @@ impl Recorder {
                 self.end(EndStatus::Failed)
             }
             JobEvent::Status(_)
+            | JobEvent::Notice(_)
             | JobEvent::Refused { .. }
             | JobEvent::Snapshot
             | JobEvent::History(_) => Ok(()),
@@ -188,173 +258,25 @@ impl Recorder {
         )?;
         self.logs.sync()
     }
-}
-
-impl EventSink {
-    /// Sends `event` to the run's logs (if recording) and then to the UI.
-    pub(super) fn record(&self, event: &JobEvent) {
-        let mut slot = self
-            .recorder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(recorder) = slot.as_mut() {
-            if let Err(e) = recorder.observe(event) {
-                // Tell the user once, then stop recording rather than fail every step.
-                *slot = None;
-                let _ = self.tx.send(JobEvent::Notice(format!(
-                    "run logs can no longer be written: {e}"
-                )));
-            }
-        }
-    }
-
-    /// Sends a notice to the UI only (not logged as a warning): informational lines.
-    pub fn notify(&self, message: impl Into<String>) {
-        let _ = self.tx.send(JobEvent::Notice(message.into()));
-    }
-
-    /// Logs `event` at `step` in the run's `events.jsonl`, if this job records a run.
-    pub fn log_event(&self, step: u64, event: RunEvent) {
-        let mut slot = self
-            .recorder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(recorder) = slot.as_mut() {
-            recorder.step = recorder.step.max(step);
-            if let Err(e) = recorder.logs.event(step, event) {
-                *slot = None;
-                let _ = self.tx.send(JobEvent::Notice(format!(
-                    "run logs can no longer be written: {e}"
-                )));
-            }
-        }
-    }
-
-    /// Writes the buffered metric records now, so a checkpoint never gets ahead of its curve.
-    fn flush_logs(&self) {
-        let mut slot = self
-            .recorder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(recorder) = slot.as_mut() {
-            if let Err(e) = recorder.logs.metrics.flush() {
-                *slot = None;
-                let _ = self.tx.send(JobEvent::Notice(format!(
-                    "run logs can no longer be written: {e}"
-                )));
-            }
-        }
-    }
-
-    fn attach(&self, recorder: Recorder) {
-        *self
-            .recorder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(recorder);
-    }
-}
-
-/// A job's open run directory: holds its lock until dropped.
-#[derive(Debug)]
-pub struct RunSession {
-    dir: RunDir,
-    _lock: RunLock,
-    keep: usize,
-    events: EventSink,
-}
-
-/// A session just opened, with the checkpoint to continue from when resuming.
-#[derive(Debug)]
-pub struct Begun {
-    /// The open run.
-    pub session: RunSession,
-    /// The newest whole checkpoint (resume only; `None` for a new run or when none exists).
-    pub checkpoint: Option<Checkpoint>,
-}
-
-impl RunSession {
-    /// Opens the run `target` names — creating `<parent>/<stamp>-<scenario>/` with `config` as
-    /// `config.toml`, or reopening an existing run and loading its newest whole checkpoint onto
-    /// `device` — takes its lock, logs `start`, attaches a [`Recorder`] to `events` and tells the
-    /// UI the directory. `Ok(None)` for [`RunTarget::Off`].
-    pub fn begin(
-        target: &RunTarget,
-        scenario: &str,
-        config: &toml::Table,
-        keep: usize,
-        events: &EventSink,
-        device: &Device,
-    ) -> Result<Option<Begun>, String> {
-        let text = |e: crate::runs::RunsError| e.to_string();
-        let (dir, lock, checkpoint) = match target {
-            RunTarget::Off => return Ok(None),
-            RunTarget::New { parent } => {
-                let dir = RunDir::create(parent, scenario, config).map_err(text)?;
-                let lock = RunLock::acquire(dir.path()).map_err(text)?;
-                (dir, lock, None)
-            }
-            RunTarget::Resume { dir } => {
-                let dir = RunDir::open(dir).map_err(text)?;
-                let lock = RunLock::acquire(dir.path()).map_err(text)?;
-                let checkpoint =
-                    load_latest_checkpoint(&dir.checkpoints_dir(), device).map_err(text)?;
-                (dir, lock, checkpoint)
-            }
-        };
-        let mut logs = RunLogs::open(&dir).map_err(text)?;
-        let resumed_from = match target {
-            RunTarget::Resume { .. } => Some(checkpoint.as_ref().map_or(0, |c| c.step)),
-            _ => None,
-        };
-        let step = resumed_from.unwrap_or(0);
-        if let Some(upto) = resumed_from {
-            // Before the recorder is attached, so the replayed points are not logged twice.
-            events.send(JobEvent::History(history(&dir, upto)));
-        }
-        logs.event(step, RunEvent::start_now(resumed_from))
-            .map_err(text)?;
-        events.attach(Recorder {
-            logs,
-            summary: None,
-            paused: false,
-            step,
-            ended: false,
-        });
-        events.notify(match resumed_from {
-            Some(step) => format!(
-                "run directory: {} (resumed at step {step})",
-                dir.path().display()
-            ),
-            None => format!("run directory: {}", dir.path().display()),
-        });
-        Ok(Some(Begun {
-            session: RunSession {
-                dir,
-                _lock: lock,
-                keep: keep.max(1),
-                events: events.clone(),
-            },
-            checkpoint,
-        }))
-    }
-
-    /// The run directory.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
 
     /// Writes a whole checkpoint of `tensors` and `state` at `step`, keeps the newest
-    /// `keep_checkpoints`, logs a `checkpoint` event with `reason`, and returns the file's path.
+    /// `keep_checkpoints`, logs a `checkpoint` event with `reason`, and returns the file's path
+    /// and, when the logs just failed, the line to tell the user.
     pub fn checkpoint<S: Serialize + ?Sized>(
-        &self,
+        &mut self,
         step: u64,
         tensors: &[(String, Tensor)],
         state: &S,
         reason: &str,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<(PathBuf, Option<String>), String> {
         // Every metric up to `step` reaches the disk before the checkpoint does: a run killed
         // right after it resumes with its whole curve.
-        self.events.flush_logs();
+        let mut log_error = None;
+        if self.recording {
+            if let Err(e) = self.logs.metrics.flush() {
+                log_error = Some(self.stop_recording(e));
+            }
+        }
         let checkpoints = self.dir.checkpoints_dir();
         let info =
             write_checkpoint(&checkpoints, step, tensors, state).map_err(|e| e.to_string())?;
@@ -365,29 +287,59 @@ impl RunSession {
             .unwrap_or(&info.tensors_path)
             .to_string_lossy()
             .into_owned();
-        self.events.log_event(
-            step,
-            RunEvent::Checkpoint {
+        if self.recording {
+            self.step = self.step.max(step);
+            let event = RunEvent::Checkpoint {
                 file,
                 reason: reason.to_string(),
-            },
-        );
-        Ok(info.tensors_path)
+            };
+            if let Err(e) = self.logs.event(step, event) {
+                log_error = Some(self.stop_recording(e));
+            }
+        }
+        Ok((info.tensors_path, log_error))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::{spawn, Metric, Param};
+    use crate::jobs::ends::{spawn, JobEnds};
+    use crate::jobs::protocol::Param;
     use crate::runs::{read_jsonl, EventRecord, MetricRecord};
 
-    /// A session of a run named `unit` that keeps 2 checkpoints.
-    fn unit_session(target: &RunTarget, events: &EventSink) -> Result<Begun, String> {
-        Ok(
-            RunSession::begin(target, "unit", &toml::Table::new(), 2, events, &Device::Cpu)?
-                .expect("a session"),
-        )
+    /// Opens a session of a run named `unit` that keeps 2 checkpoints and makes it record the
+    /// job's events, as the driver does; returns the history a resume replays.
+    fn attach_unit_session(
+        target: &RunTarget,
+        ends: &mut JobEnds,
+    ) -> Result<(Option<Checkpoint>, Option<History>), String> {
+        let begun = RunSession::begin(target, "unit", &toml::Table::new(), 2, &Device::Cpu)?
+            .expect("a session");
+        let path = begun.session.path().display().to_string();
+        ends.attach(begun.session);
+        ends.info(format!("run directory: {path}"));
+        Ok((begun.checkpoint, begun.history))
+    }
+
+    /// A summary to end a run with.
+    fn summary() -> crate::jobs::protocol::JobSummary {
+        crate::jobs::protocol::JobSummary {
+            scenario: "unit".into(),
+            figures: crate::jobs::protocol::KindSummary::Rl(crate::models::rl::RlSummary {
+                env: "CartPole-v1".into(),
+                agent: "dqn".into(),
+                env_steps: 4,
+                episodes: 0,
+                mean_return_20: None,
+                solved_at_step: None,
+                solved_at_seconds: None,
+                steps_per_sec: 0.0,
+            }),
+            wall_seconds: 1.0,
+            status: SummaryStatus::Finished,
+            run_dir: None,
+        }
     }
 
     #[test]
@@ -396,9 +348,8 @@ mod tests {
         let target = RunTarget::New {
             parent: parent.path().to_path_buf(),
         };
-        let mut handle = spawn::<(), _>("rec", move |ends| {
-            let events = ends.control.events.clone();
-            let begun = unit_session(&target, &events)?;
+        let mut handle = spawn("rec", move |events| {
+            attach_unit_session(&target, events)?;
             events.metric(1, Metric::TrainLoss, 0.5);
             events.metric(2, Metric::TrainLoss, f64::NAN);
             events.send(JobEvent::Applied {
@@ -409,15 +360,18 @@ mod tests {
             events.status(JobStatus::Paused(USER_PAUSE.into()));
             events.status(JobStatus::Running);
             events.status(JobStatus::Paused("loss became NaN".into()));
-            events.notify("informational, not logged");
-            events.send(JobEvent::Notice("a warning".into()));
+            events.info("informational, not logged");
+            events.warn("a warning");
             let w = Tensor::new(&[1f32, 2.0], &Device::Cpu).expect("tensor");
             for step in [2, 3, 4] {
-                begun
-                    .session
-                    .checkpoint(step, &[("w".into(), w.clone())], &step, reason::KEY)?;
+                events.run().expect("a session").checkpoint(
+                    step,
+                    &[("w".into(), w.clone())],
+                    &step,
+                    reason::KEY,
+                )?;
             }
-            events.send(JobEvent::Summary(serde_json::json!({ "steps": 4 })));
+            events.send(JobEvent::Summary(Box::new(summary())));
             events.status(JobStatus::Finished);
             events.metric(9, Metric::TrainLoss, 0.1);
             Ok(())
@@ -426,7 +380,7 @@ mod tests {
         let mut notices = Vec::new();
         while let Some(e) = handle.events.blocking_recv() {
             if let JobEvent::Notice(n) = e {
-                notices.push(n);
+                notices.push(n.text().to_string());
             }
         }
         let run = std::fs::read_dir(parent.path())
@@ -482,7 +436,7 @@ mod tests {
             events[9].event,
             RunEvent::End {
                 status: EndStatus::Finished,
-                summary: Some(serde_json::json!({ "steps": 4 })),
+                summary: Some(summary().to_json()),
             }
         );
         let kept = crate::runs::whole_checkpoints(&run.join("checkpoints")).expect("scan");
@@ -494,10 +448,12 @@ mod tests {
 
         // Resuming sends the earlier points once, for the curves, and does not log them again.
         let target = RunTarget::Resume { dir: run.clone() };
-        let mut handle = spawn::<(), _>("rec", move |ends| {
-            let events = ends.control.events.clone();
-            let begun = unit_session(&target, &events)?;
-            assert_eq!(begun.checkpoint.as_ref().map(|c| c.step), Some(4));
+        let mut handle = spawn("rec", move |events| {
+            let (checkpoint, history) = attach_unit_session(&target, events)?;
+            assert_eq!(checkpoint.as_ref().map(|c| c.step), Some(4));
+            if let Some(points) = history {
+                events.send(JobEvent::History(points));
+            }
             events.metric(5, Metric::TrainLoss, 0.25);
             // The end flushes the logs before the job's channel closes.
             events.status(JobStatus::Finished);

@@ -1,50 +1,33 @@
-//! The RL job: drives an [`RlTrainer`] step by step, reports episodes and updates, publishes
-//! the latest episode's frames for the cartpole viewport, and plays greedy episodes on `w`.
+//! The RL adapter to the job driver: steps an [`RlTrainer`], reports episodes and updates,
+//! publishes the latest episode's frames for the cartpole viewport (and to the run directory
+//! for `gradtop watch`), and plays greedy episodes on `w`.
 
 use std::time::Instant;
 
+use candle_core::Device;
 use serde_json::json;
 
-use super::record::{self, RunSession, RunTarget};
+use super::driver::{CheckpointData, Stepped, Trainable};
+use super::ends::JobEnds;
+use super::protocol::{JobSpec, KindSummary, Metric, Notice, Param, Progress, RlSnapshot};
 use super::run_files::{write_json_atomic, EPISODE_FILE, EPISODE_WRITE_INTERVAL_S};
-use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
-use crate::device::DeviceChoice;
 use crate::envs::EnvError;
 use crate::models::rl::config::RlConfig;
 use crate::models::rl::trainer::{EpisodeFrames, RlError, RlParam, RlRecord, RlTrainer};
 use crate::models::rl::RlState;
 use crate::runs::{varmap_tensors, Checkpoint};
-use crate::scenario::Settings;
 
-/// Seconds between progress events and between published episodes.
-const REPORT_INTERVAL_S: f64 = 0.2;
-
-/// The bulky part of an RL job's state, published through the watch slot.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RlSnapshot {
-    /// The latest finished training episode.
-    pub latest: Option<EpisodeFrames>,
-    /// A greedy episode asked for with `w`, newest first in line for replay.
-    pub watch: Option<EpisodeFrames>,
-}
-
-/// What an RL job needs to start.
-#[derive(Debug, Clone)]
-pub struct RlJobSpec {
-    /// Scenario name, for summaries.
-    pub scenario: String,
-    /// Agent, environment and hyperparameters.
-    pub config: RlConfig,
-    /// Where to train.
-    pub device: DeviceChoice,
-    /// Stop after this many env steps (headless `--steps`).
-    pub max_steps: Option<u64>,
-    /// The run directory to create, or the run to continue from its newest whole checkpoint.
-    pub run: RunTarget,
-}
+/// The hyperparameters a running agent may take (each agent refuses those it does not have).
+const LIVE_PARAMS: [Param; 5] = [
+    Param::Lr,
+    Param::Gamma,
+    Param::Epsilon,
+    Param::TargetPeriod,
+    Param::EntropyCoef,
+];
 
 /// Maps the dashboard's parameter to the trainer's.
-pub fn rl_param(param: Param) -> Option<RlParam> {
+fn rl_param(param: Param) -> Option<RlParam> {
     Some(match param {
         Param::Lr => RlParam::Lr,
         Param::Gamma => RlParam::Gamma,
@@ -55,84 +38,9 @@ pub fn rl_param(param: Param) -> Option<RlParam> {
     })
 }
 
-/// The trainer plus what commands need between steps.
-struct RlJob {
-    trainer: RlTrainer,
-    watch_seed: u64,
-    pending_watch: Option<EpisodeFrames>,
-    run: Option<RunSession>,
-    config: RlConfig,
-}
-
-impl Steer for RlJob {
-    fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
-        let p = rl_param(param).ok_or_else(|| format!("{param} does not apply to RL"))?;
-        self.trainer.set(p, value).map_err(|e| e.to_string())
-    }
-
-    /// Everything a resume needs (tensors and sidecar as described in
-    /// [`crate::models::rl::resume`]). An environment that cannot save its state (gym-rs) gets
-    /// a weights-only checkpoint marked `"resumable": false`.
-    fn checkpoint(&mut self, reason: &str) -> Result<String, String> {
-        let run = record::session(&self.run)?;
-        let text = |e: RlError| e.to_string();
-        let path = match self.trainer.checkpoint_state(&self.config) {
-            Ok(state) => {
-                let tensors = self.trainer.checkpoint_tensors().map_err(text)?;
-                run.checkpoint(state.env_steps, &tensors, &state, reason)?
-            }
-            Err(RlError::Env(e @ EnvError::NoSnapshot(_))) => {
-                let counters = self.trainer.counters();
-                let tensors = varmap_tensors(self.trainer.varmap(), "");
-                let state = json!({
-                    "resumable": false,
-                    "why": e.to_string(),
-                    "counters": counters,
-                    "config": self.config,
-                });
-                run.checkpoint(counters.env_steps, &tensors, &state, reason)?
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        Ok(path.display().to_string())
-    }
-
-    fn next_step(&self) -> u64 {
-        self.trainer.counters().env_steps + 1
-    }
-
-    fn watch(&mut self) -> Result<(), String> {
-        self.watch_seed += 1;
-        let frames = self
-            .trainer
-            .greedy_episode(self.watch_seed)
-            .map_err(|e| e.to_string())?;
-        self.pending_watch = Some(frames);
-        Ok(())
-    }
-}
-
-/// Puts `trainer` where `checkpoint` left its run; the error says why it cannot.
-fn restore(trainer: &mut RlTrainer, checkpoint: &Checkpoint) -> Result<(), String> {
-    let at = checkpoint.step;
-    if checkpoint.state.get("resumable") == Some(&serde_json::Value::Bool(false)) {
-        let why = checkpoint.state["why"]
-            .as_str()
-            .unwrap_or("it holds weights only");
-        return Err(format!(
-            "the checkpoint at env step {at} cannot be resumed: {why}"
-        ));
-    }
-    let state: RlState = checkpoint
-        .state_as()
-        .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))?;
-    trainer
-        .restore(&checkpoint.tensors, &state)
-        .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))
-}
-
 /// Writes the latest finished episode to the run directory for `gradtop watch`; a failure is
 /// told once and then writing stops (training goes on).
+#[derive(Debug, Default)]
 struct EpisodeWriter {
     last_written: u64,
     last_write: Option<Instant>,
@@ -140,236 +48,269 @@ struct EpisodeWriter {
 }
 
 impl EpisodeWriter {
-    fn offer(&mut self, run: &RunSession, frames: &EpisodeFrames, events: &super::EventSink) {
+    /// Writes `frames` unless a write happened within the last interval.
+    fn offer(&mut self, ends: &mut JobEnds, frames: &EpisodeFrames) {
         let due = self
             .last_write
             .is_none_or(|t| t.elapsed().as_secs_f64() >= EPISODE_WRITE_INTERVAL_S);
         if due {
-            self.write(run, frames, events);
+            self.write(ends, frames);
         }
     }
 
     /// Writes `frames` now unless they are already on disk (the run's last episode).
-    fn write(&mut self, run: &RunSession, frames: &EpisodeFrames, events: &super::EventSink) {
+    fn write(&mut self, ends: &mut JobEnds, frames: &EpisodeFrames) {
+        let Some(dir) = ends.run_dir() else {
+            return;
+        };
         if self.broken || frames.episode == self.last_written {
             return;
         }
         self.last_written = frames.episode;
         self.last_write = Some(Instant::now());
-        if let Err(e) = write_json_atomic(run.path(), EPISODE_FILE, frames) {
+        if let Err(e) = write_json_atomic(dir, EPISODE_FILE, frames) {
             self.broken = true;
-            events.send(JobEvent::Notice(format!(
+            ends.warn(format!(
                 "episode frames can no longer be written to {EPISODE_FILE}: {e}"
-            )));
+            ));
         }
     }
 }
 
-/// Runs an RL job to its end: waits for `Start`, trains until solved or out of budget.
-pub fn run(spec: RlJobSpec, ends: &mut JobEnds<RlSnapshot>) -> Result<(), String> {
-    let events = ends.control.events.clone();
-    events.status(JobStatus::Ready);
-    if ends.control.wait_for_start() == Flow::Stop {
-        events.status(JobStatus::Stopped);
-        return Ok(());
+/// An RL run as the driver steps it.
+pub struct RlJob {
+    trainer: RlTrainer,
+    config: RlConfig,
+    /// Env steps planned: the config's budget, or `--steps` when fewer.
+    budget: u64,
+    greedy_seed: u64,
+    /// The latest greedy episode played on `w`, kept in every snapshot until the next.
+    greedy: Option<EpisodeFrames>,
+    /// The episode last published to the UI.
+    latest_published: u64,
+    episode_writer: EpisodeWriter,
+}
+
+impl RlJob {
+    /// Builds the agent and its environments from the config's seed.
+    pub fn build(
+        spec: &JobSpec,
+        config: RlConfig,
+        _: &mut JobEnds,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let trainer = RlTrainer::new(&config, device, config.seed).map_err(|e| e.to_string())?;
+        Ok(Self {
+            trainer,
+            budget: spec
+                .max_steps
+                .unwrap_or(u64::MAX)
+                .min(config.env_step_budget()),
+            greedy_seed: config.seed.wrapping_mul(1_000_003),
+            config,
+            greedy: None,
+            latest_published: 0,
+            episode_writer: EpisodeWriter::default(),
+        })
     }
-    events.status(JobStatus::Loading("building the agent".into()));
-    let device = spec.device.open()?;
-    let mut trainer =
-        RlTrainer::new(&spec.config, &device, spec.config.seed).map_err(|e| e.to_string())?;
-    let begun = RunSession::begin(
-        &spec.run,
-        &spec.scenario,
-        &Settings::Rl(spec.config.clone()).to_table(),
-        spec.config.keep_checkpoints,
-        &events,
-        &device,
-    )?;
-    let run = match begun {
-        Some(begun) => {
-            match &begun.checkpoint {
-                Some(checkpoint) => restore(&mut trainer, checkpoint)?,
-                None if matches!(spec.run, RunTarget::Resume { .. }) => {
-                    events.notify("no whole checkpoint yet: starting again from env step 0");
+
+    fn report(&self, ends: &mut JobEnds, record: RlRecord) {
+        match record {
+            RlRecord::Episode {
+                env_steps,
+                episode_return,
+                length,
+                mean_return_20,
+                ..
+            } => {
+                ends.metric(env_steps, Metric::EpisodeReturn, episode_return);
+                ends.metric(env_steps, Metric::EpisodeLength, length as f64);
+                ends.metric(env_steps, Metric::MeanReturn20, mean_return_20);
+            }
+            RlRecord::Update {
+                env_steps,
+                loss,
+                epsilon,
+                entropy,
+                steps_per_sec,
+                ..
+            } => {
+                if let Some(l) = loss {
+                    ends.metric(env_steps, Metric::Loss, l);
                 }
-                None => {}
+                if let Some(e) = epsilon {
+                    ends.metric(env_steps, Metric::Epsilon, e);
+                }
+                if let Some(h) = entropy {
+                    ends.metric(env_steps, Metric::Entropy, h);
+                }
+                ends.metric(env_steps, Metric::StepsPerSec, steps_per_sec);
             }
-            Some(begun.session)
+            RlRecord::Solved {
+                env_steps,
+                seconds,
+                episode,
+            } => ends.send(super::protocol::JobEvent::Notice(Notice::Solved(format!(
+                "solved: mean return ≥ {} at env step {env_steps}, episode {episode}, {seconds:.1} s",
+                self.config.solve_return
+            )))),
         }
-        None => None,
-    };
-    let mut job = RlJob {
-        trainer,
-        watch_seed: spec.config.seed.wrapping_mul(1_000_003),
-        pending_watch: None,
-        run,
-        config: spec.config.clone(),
-    };
-    let checkpoint_every = spec.config.checkpoint_every;
-    let mut last_checkpoint_steps = job.trainer.counters().env_steps;
-    let mut episode_writer = EpisodeWriter {
-        last_written: 0,
-        last_write: None,
-        broken: false,
-    };
-    let budget = spec
-        .max_steps
-        .unwrap_or(u64::MAX)
-        .min(spec.config.env_step_budget());
-    events.status(JobStatus::Running);
-    let started = Instant::now();
-    let mut last_report = Instant::now();
-    let mut latest_published = 0u64;
-    let mut last_watch: Option<EpisodeFrames> = None;
-    let mut status = JobStatus::Finished;
-    // True while the networks hold a diverged update, which no checkpoint should keep.
-    let mut diverged = false;
-    loop {
-        if ends.control.poll(&mut job) == Flow::Stop {
-            status = JobStatus::Stopped;
-            break;
-        }
-        if let Some(w) = job.pending_watch.take() {
-            events.notify(format!("greedy episode: return {}", w.episode_return));
-            last_watch = Some(w);
-            ends.publish(RlSnapshot {
-                latest: job.trainer.latest_episode().cloned(),
-                watch: last_watch.clone(),
-            });
-        }
-        let counters = job.trainer.counters();
-        if job.trainer.is_finished() || counters.env_steps >= budget {
-            break;
-        }
-        let records = match job.trainer.step() {
-            Ok(r) => {
-                diverged = false;
-                r
-            }
+    }
+}
+
+impl Trainable for RlJob {
+    fn step(&self) -> u64 {
+        self.trainer.counters().env_steps
+    }
+
+    fn is_done(&self) -> bool {
+        self.trainer.is_finished() || self.trainer.counters().env_steps >= self.budget
+    }
+
+    fn train_step(&mut self, ends: &mut JobEnds) -> Result<Stepped, String> {
+        let records = match self.trainer.step() {
+            Ok(records) => records,
             Err(RlError::Diverged { loss, env_steps }) => {
-                diverged = true;
-                let reason = format!(
+                return Ok(Stepped::Diverged(format!(
                     "loss became {loss} at env step {env_steps}: lower lr and press s to restart"
-                );
-                if ends.control.hold(&reason, &mut job) == Flow::Stop {
-                    status = JobStatus::Stopped;
-                    break;
-                }
-                continue;
+                )))
             }
             Err(e) => return Err(e.to_string()),
         };
         for record in records {
-            match record {
-                RlRecord::Episode {
-                    env_steps,
-                    episode_return,
-                    length,
-                    mean_return_20,
-                    ..
-                } => {
-                    events.metric(env_steps, Metric::EpisodeReturn, episode_return);
-                    events.metric(env_steps, Metric::EpisodeLength, length as f64);
-                    events.metric(env_steps, Metric::MeanReturn20, mean_return_20);
-                }
-                RlRecord::Update {
-                    env_steps,
-                    loss,
-                    epsilon,
-                    entropy,
-                    steps_per_sec,
-                    ..
-                } => {
-                    if let Some(l) = loss {
-                        events.metric(env_steps, Metric::Loss, l);
-                    }
-                    if let Some(e) = epsilon {
-                        events.metric(env_steps, Metric::Epsilon, e);
-                    }
-                    if let Some(h) = entropy {
-                        events.metric(env_steps, Metric::Entropy, h);
-                    }
-                    events.metric(env_steps, Metric::StepsPerSec, steps_per_sec);
-                }
-                RlRecord::Solved {
-                    env_steps,
-                    seconds,
-                    episode,
-                } => events.notify(format!(
-                    "solved: mean return ≥ {} at env step {env_steps}, episode {episode}, {seconds:.1} s",
-                    spec.config.solve_return
-                )),
-            }
+            self.report(ends, record);
         }
-        let env_steps = job.trainer.counters().env_steps;
-        if checkpoint_every > 0
-            && job.run.is_some()
-            && env_steps / checkpoint_every > last_checkpoint_steps / checkpoint_every
-        {
-            last_checkpoint_steps = env_steps;
-            ends.control.checkpoint(&mut job, record::reason::PERIODIC);
+        if let Some(ep) = self.trainer.latest_episode() {
+            self.episode_writer.offer(ends, ep);
         }
-        if let (Some(run), Some(ep)) = (&job.run, job.trainer.latest_episode()) {
-            episode_writer.offer(run, ep, &events);
-        }
-        if last_report.elapsed().as_secs_f64() >= REPORT_INTERVAL_S {
-            last_report = Instant::now();
-            let c = job.trainer.counters();
-            let total = budget.min(spec.config.env_step_budget());
-            events.send(JobEvent::Progress(Progress {
-                step: c.env_steps,
-                total_steps: total,
-                epoch: c.episodes as usize,
-                epochs: 0,
-                rate: c.steps_per_sec,
-                eta_s: (c.steps_per_sec > 0.0)
-                    .then(|| total.saturating_sub(c.env_steps) as f64 / c.steps_per_sec),
-            }));
-            let latest = job.trainer.latest_episode();
-            if let Some(ep) = latest.filter(|e| e.episode != latest_published) {
-                latest_published = ep.episode;
-                ends.publish(RlSnapshot {
-                    latest: Some(ep.clone()),
-                    watch: last_watch.clone(),
-                });
-            }
-        }
+        Ok(Stepped::Trained { report_now: false })
     }
-    if let (Some(run), Some(ep)) = (&job.run, job.trainer.latest_episode()) {
-        episode_writer.write(run, ep, &events);
-    }
-    if job.run.is_some() && !diverged {
-        ends.control.checkpoint(&mut job, record::exit_reason());
-    }
-    let c = job.trainer.counters();
-    events.send(JobEvent::Progress(Progress {
-        step: c.env_steps,
-        total_steps: c.env_steps,
-        epoch: c.episodes as usize,
-        epochs: 0,
-        rate: c.steps_per_sec,
-        eta_s: Some(0.0),
-    }));
-    events.send(JobEvent::Summary(json!({
-        "scenario": spec.scenario,
-        "kind": "rl",
-        "env": job.trainer.env_name(),
-        "agent": job.trainer.agent().as_str(),
-        "env_steps": c.env_steps,
-        "episodes": c.episodes,
-        "mean_return_20": c.mean_return_20,
-        "solved_at_step": c.solved_at_step,
-        "solved_at_seconds": c.solved_at_seconds,
-        "steps_per_sec": c.steps_per_sec,
-        "wall_seconds": started.elapsed().as_secs_f64(),
-        "status": record::summary_status(&status),
-        "run_dir": job.run.as_ref().map(|r| r.path().display().to_string()),
-    })));
-    events.status(status);
-    Ok(())
-}
 
-/// Spawns an RL job thread; it waits for `Start`.
-pub fn spawn(spec: RlJobSpec) -> std::io::Result<super::JobHandle<RlSnapshot>> {
-    super::spawn("rl", move |ends| run(spec, ends))
+    fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
+        let p = rl_param(param).ok_or_else(|| format!("{param} does not apply to RL"))?;
+        self.trainer.set(p, value).map_err(|e| e.to_string())
+    }
+
+    fn live_params(&self) -> &'static [Param] {
+        &LIVE_PARAMS
+    }
+
+    /// ε is a schedule until the user sets it: only an override is a value to announce.
+    fn value(&self, param: Param) -> Option<f64> {
+        if param == Param::Epsilon && !self.trainer.epsilon_overridden() {
+            return None;
+        }
+        self.trainer.get(rl_param(param)?)
+    }
+
+    /// Everything a resume needs (tensors and sidecar as described in
+    /// [`crate::models::rl::resume`]). An environment that cannot save its state (gym-rs) gets
+    /// a weights-only checkpoint marked `"resumable": false`.
+    fn checkpoint_data(&self) -> Result<CheckpointData, String> {
+        let text = |e: RlError| e.to_string();
+        match self.trainer.checkpoint_state(&self.config) {
+            Ok(state) => Ok(CheckpointData {
+                step: state.env_steps,
+                tensors: self.trainer.checkpoint_tensors().map_err(text)?,
+                state: serde_json::to_value(&state).map_err(|e| e.to_string())?,
+            }),
+            Err(RlError::Env(e @ EnvError::NoSnapshot(_))) => {
+                let counters = self.trainer.counters();
+                Ok(CheckpointData {
+                    step: counters.env_steps,
+                    tensors: varmap_tensors(self.trainer.varmap(), ""),
+                    state: json!({
+                        "resumable": false,
+                        "why": e.to_string(),
+                        "counters": counters,
+                        "config": self.config,
+                    }),
+                })
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint, _: &mut JobEnds) -> Result<(), String> {
+        let at = checkpoint.step;
+        if checkpoint.state.get("resumable") == Some(&serde_json::Value::Bool(false)) {
+            let why = checkpoint.state["why"]
+                .as_str()
+                .unwrap_or("it holds weights only");
+            return Err(format!(
+                "the checkpoint at env step {at} cannot be resumed: {why}"
+            ));
+        }
+        let state: RlState = checkpoint
+            .state_as()
+            .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))?;
+        self.trainer
+            .restore(&checkpoint.tensors, &state)
+            .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))
+    }
+
+    fn checkpoint_every(&self) -> u64 {
+        self.config.checkpoint_every
+    }
+
+    fn progress(&self) -> Progress {
+        let c = self.trainer.counters();
+        Progress {
+            step: c.env_steps,
+            total_steps: self.budget,
+            epoch: c.episodes as usize,
+            epochs: 0,
+            rate: c.steps_per_sec,
+            eta_s: (c.steps_per_sec > 0.0)
+                .then(|| self.budget.saturating_sub(c.env_steps) as f64 / c.steps_per_sec),
+        }
+    }
+
+    /// The latest finished episode goes to the viewport at the rate progress is reported.
+    fn on_report(&mut self, ends: &mut JobEnds) {
+        let latest = self.trainer.latest_episode();
+        if let Some(ep) = latest.filter(|e| e.episode != self.latest_published) {
+            self.latest_published = ep.episode;
+            ends.publish(RlSnapshot {
+                latest: Some(ep.clone()),
+                greedy: self.greedy.clone(),
+            });
+        }
+    }
+
+    /// The run's last episode reaches the run directory, and the gauge shows the run's end.
+    fn finish(&mut self, ends: &mut JobEnds, _: &super::protocol::JobStatus) -> Result<(), String> {
+        if let Some(ep) = self.trainer.latest_episode() {
+            self.episode_writer.write(ends, ep);
+        }
+        let c = self.trainer.counters();
+        ends.send(super::protocol::JobEvent::Progress(Progress {
+            step: c.env_steps,
+            total_steps: c.env_steps,
+            epoch: c.episodes as usize,
+            epochs: 0,
+            rate: c.steps_per_sec,
+            eta_s: Some(0.0),
+        }));
+        Ok(())
+    }
+
+    fn play_greedy(&mut self, ends: &mut JobEnds) -> Result<(), String> {
+        self.greedy_seed += 1;
+        let frames = self
+            .trainer
+            .greedy_episode(self.greedy_seed)
+            .map_err(|e| e.to_string())?;
+        ends.info(format!("greedy episode: return {}", frames.episode_return));
+        self.greedy = Some(frames);
+        ends.publish(RlSnapshot {
+            latest: self.trainer.latest_episode().cloned(),
+            greedy: self.greedy.clone(),
+        });
+        Ok(())
+    }
+
+    fn summary(&self) -> KindSummary {
+        KindSummary::Rl(self.trainer.summary())
+    }
 }

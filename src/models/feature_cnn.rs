@@ -12,7 +12,7 @@ use super::classifier::ClassifierModel;
 use super::frechet::{frechet_distance_stats, FeatureStats};
 use crate::data::batch::{gather, PixelScale};
 use crate::data::{lookup, Dataset, DatasetName, Images, Split};
-use crate::jobs::classifier::ClassifierTrainer;
+use crate::models::classifier::ClassifierTrainer;
 use crate::scenario::{ClassifierConfig, ModelKind};
 
 /// Dimension of the features compared.
@@ -41,7 +41,7 @@ pub enum ScoreError {
 
 impl From<candle_core::Error> for ScoreError {
     fn from(e: candle_core::Error) -> Self {
-        ScoreError::Candle(crate::jobs::error_text(&e))
+        ScoreError::Candle(crate::models::error_text(&e))
     }
 }
 
@@ -81,7 +81,7 @@ impl FeatureNet {
         if path.is_file() && sidecar.is_file() {
             let mut vm = varmap;
             vm.load(&path)
-                .map_err(|e| cache_err(crate::jobs::error_text(&e)))?;
+                .map_err(|e| cache_err(crate::models::error_text(&e)))?;
             let meta: serde_json::Value = std::fs::read_to_string(&sidecar)
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
@@ -123,7 +123,7 @@ impl FeatureNet {
         trainer
             .varmap()
             .save(&tmp)
-            .map_err(|e| cache_err(crate::jobs::error_text(&e)))?;
+            .map_err(|e| cache_err(crate::models::error_text(&e)))?;
         std::fs::rename(&tmp, &path).map_err(|e| cache_err(e.to_string()))?;
         let meta = serde_json::json!({
             "dataset": dataset.name.as_str(),
@@ -143,7 +143,7 @@ impl FeatureNet {
             VarBuilder::from_varmap(&vm, DType::F32, device),
         )?;
         vm.load(&path)
-            .map_err(|e| cache_err(crate::jobs::error_text(&e)))?;
+            .map_err(|e| cache_err(crate::models::error_text(&e)))?;
         Ok(Self {
             model,
             device: device.clone(),

@@ -1,7 +1,6 @@
 //! The classifier tab: hyperparameters, progress, loss and accuracy curves, sample
 //! predictions and the confusion matrix of the running job.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,29 +10,24 @@ use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
-use super::panel::{
-    applied_line, job_keys, live_change, panel_finish, panel_start, push_capped, refused_toast,
-    render_missing_data, status_toast, status_word, Panel, PanelOutcome, PanelRow,
-};
+use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
+use crate::app::job_tab::{JobState, ToastText};
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, Trace};
 use crate::app::widgets::confusion::render_confusion;
 use crate::app::widgets::image::{downsample, image_lines, ImageMode};
 use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
-use crate::app::{Action, Effect, TabId, ToastLevel};
+use crate::app::{Action, ToastLevel};
 use crate::data::{lookup, DatasetName};
 use crate::device::DeviceChoice;
-use crate::headless::format_duration;
-use crate::jobs::classifier::{ClassifierJobSpec, ClassifierSnapshot};
-use crate::jobs::{JobEvent, JobStatus, Metric, Param, Progress};
+use crate::format::{format_duration, thousands};
+use crate::jobs::{ClassifierSnapshot, JobEvent, JobKind, JobStatus, KindSummary, Metric, Param};
 use crate::scenario::{ClassifierConfig, ModelKind, Scenario, Settings};
 
 /// Points kept per chart series.
 const SERIES_CAP: usize = 2000;
-/// Lines of the change log kept.
-const LOG_LINES: usize = 50;
 
 /// Whether the scenario's dataset is on disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,16 +63,10 @@ const DATASET_ROW: usize = 4;
 /// State of the classifier tab.
 #[derive(Debug)]
 pub struct ClassifierTab {
-    /// Scenario name for runs started here.
-    pub scenario: String,
+    /// Status, progress, log, panel cursor: what every job tab has.
+    pub job: JobState,
     /// The values in the panel (what a restart uses; live ones are also sent to the job).
     pub config: ClassifierConfig,
-    /// Panel cursor and typing.
-    pub panel: Panel,
-    /// The job's status; `None` before the first start.
-    pub status: Option<JobStatus>,
-    /// Latest progress.
-    pub progress: Progress,
     /// Train loss per step.
     pub loss: Series,
     /// Train accuracy.
@@ -87,49 +75,34 @@ pub struct ClassifierTab {
     pub test_acc: Series,
     /// Latest samples and confusion matrix.
     pub snapshot: Option<Arc<ClassifierSnapshot>>,
-    /// Hyperparameter changes and notices, newest last.
-    pub log: VecDeque<String>,
     /// Whether the dataset is present.
     pub data: DataStatus,
-    /// Start the job as soon as the dashboard opens (`gradtop train` without `--headless`).
-    pub autostart: bool,
-    /// Step limit for runs started here (`gradtop train --steps`).
-    pub max_steps: Option<u64>,
     data_dir: Option<PathBuf>,
 }
 
 impl ClassifierTab {
     /// The tab for a scenario (or the default `mnist-cnn` one).
     pub fn new(scenario: Option<&Scenario>, data_dir: Option<&Path>) -> Self {
-        let (name, config, autostart) = match scenario {
-            Some(Scenario {
-                name,
-                settings: Settings::Classifier(c),
-            }) => (name.clone(), c.clone(), true),
-            _ => ("mnist-cnn".to_string(), ClassifierConfig::default(), false),
+        let config = match scenario.map(|s| &s.settings) {
+            Some(Settings::Classifier(c)) => c.clone(),
+            _ => ClassifierConfig::default(),
         };
         let data = DataStatus::probe(config.dataset, data_dir);
         Self {
-            scenario: name,
+            job: JobState::new(JobKind::Classifier, scenario, "mnist-cnn"),
             config,
-            panel: Panel::default(),
-            status: None,
-            progress: Progress::default(),
             loss: Series::new(SERIES_CAP),
             train_acc: Series::new(SERIES_CAP),
             test_acc: Series::new(SERIES_CAP),
             snapshot: None,
-            log: VecDeque::new(),
             data,
-            autostart,
-            max_steps: None,
             data_dir: data_dir.map(Path::to_path_buf),
         }
     }
 
     /// True while the job loads, trains or is paused.
     pub fn is_active(&self) -> bool {
-        self.status.as_ref().is_some_and(JobStatus::is_active)
+        self.job.is_active()
     }
 
     fn store(&mut self, p: Param, v: f64) {
@@ -172,17 +145,6 @@ impl ClassifierTab {
         }
     }
 
-    fn spec(&self, device: DeviceChoice) -> ClassifierJobSpec {
-        ClassifierJobSpec {
-            scenario: self.scenario.clone(),
-            config: self.config.clone(),
-            data_dir: self.data_dir.clone(),
-            device,
-            max_steps: self.max_steps,
-            run: crate::jobs::RunTarget::Off,
-        }
-    }
-
     /// Starts (or restarts) the job with the panel's values, unless the data is missing.
     pub fn start(&mut self, device: DeviceChoice) -> Reaction {
         if let DataStatus::Missing { hint, .. } = &self.data {
@@ -191,41 +153,38 @@ impl ClassifierTab {
                 format!("{} is missing. {hint}", self.config.dataset),
             );
         }
-        let restarting = self.status.is_some();
         self.loss = Series::new(SERIES_CAP);
         self.train_acc = Series::new(SERIES_CAP);
         self.test_acc = Series::new(SERIES_CAP);
         self.snapshot = None;
-        self.progress = Progress::default();
-        self.status = Some(JobStatus::Loading("starting".into()));
-        push_capped(
-            &mut self.log,
-            format!(
-                "{} {} on {}: lr {:.1e}, batch {}",
-                if restarting { "restart" } else { "start" },
-                self.config.model.as_str(),
-                self.config.dataset,
-                self.config.lr,
-                self.config.batch_size
-            ),
-            LOG_LINES,
+        let what = format!(
+            "{} on {}: lr {:.1e}, batch {}",
+            self.config.model.as_str(),
+            self.config.dataset,
+            self.config.lr,
+            self.config.batch_size
         );
-        Reaction::effects(vec![Effect::StartClassifier(Box::new(self.spec(device)))])
+        self.job.start(
+            &what,
+            Settings::Classifier(self.config.clone()),
+            self.data_dir.clone(),
+            device,
+        )
     }
 
     /// Handles a user action aimed at this tab.
     pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
-        match self.panel.handle(action, &self.rows()) {
+        match self.job.panel.handle(action, &self.rows()) {
             PanelOutcome::Nothing => return Reaction::default(),
             PanelOutcome::Change(p, v) => {
                 self.store(p, v);
-                return live_change(TabId::Classifier, self.is_active(), p, v);
+                return self.job.live_change(p, v);
             }
             PanelOutcome::Cycle(row, forward) => return self.cycle_choice(row, forward),
             PanelOutcome::Toast(level, text) => return Reaction::toast(level, text),
             PanelOutcome::NotMine => {}
         }
-        if let Some(r) = job_keys(TabId::Classifier, self.status.as_ref(), action) {
+        if let Some(r) = self.job.job_keys(action) {
             return r;
         }
         match action {
@@ -246,60 +205,32 @@ impl ClassifierTab {
     }
 
     /// Folds one job event into the tab.
-    pub fn on_event(&mut self, event: JobEvent) -> Option<(ToastLevel, String)> {
-        match event {
-            JobEvent::Status(status) => {
-                let toast = status_toast(&status);
-                if let JobStatus::Failed(reason) = &status {
-                    push_capped(&mut self.log, format!("failed: {reason}"), LOG_LINES);
-                }
-                self.status = Some(status);
-                return toast;
-            }
+    pub fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
+        match &event {
             JobEvent::Metric {
                 step,
                 metric,
                 value,
             } => {
-                let x = step as f64;
+                let x = *step as f64;
                 match metric {
-                    Metric::TrainLoss => self.loss.push(x, value),
-                    Metric::TrainAccuracy => self.train_acc.push(x, value),
-                    Metric::TestAccuracy => self.test_acc.push(x, value),
+                    Metric::TrainLoss => self.loss.push(x, *value),
+                    Metric::TrainAccuracy => self.train_acc.push(x, *value),
+                    Metric::TestAccuracy => self.test_acc.push(x, *value),
                     _ => {}
                 }
             }
-            JobEvent::Progress(p) => self.progress = p,
-            JobEvent::Applied { param, value, step } => {
-                let line = applied_line("step", step, param, value);
-                push_capped(&mut self.log, line.clone(), LOG_LINES);
-                return Some((ToastLevel::Info, line));
+            JobEvent::Summary(summary) => {
+                if let KindSummary::Classifier(s) = &summary.figures {
+                    self.job
+                        .log(format!("done: test acc {:.4}", s.test_accuracy));
+                    self.job.log(format!(
+                        "avg {} samples/s",
+                        thousands(s.samples_per_sec.round() as u64)
+                    ));
+                }
             }
-            JobEvent::Refused { param, reason } => {
-                return Some(refused_toast(param, &reason));
-            }
-            JobEvent::Notice(msg) => {
-                push_capped(&mut self.log, msg.clone(), LOG_LINES);
-                return Some((ToastLevel::Info, msg));
-            }
-            JobEvent::Summary(s) => {
-                let acc = s
-                    .get("test_accuracy")
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(f64::NAN);
-                let rate = s
-                    .get("samples_per_sec")
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(0.0);
-                push_capped(&mut self.log, format!("done: test acc {acc:.4}"), LOG_LINES);
-                push_capped(
-                    &mut self.log,
-                    format!("avg {} samples/s", thousands(rate.round() as u64)),
-                    LOG_LINES,
-                );
-            }
-            // `update_job` expands a history into metric points before it reaches a tab.
-            JobEvent::Snapshot | JobEvent::History(_) => {}
+            _ => return self.job.on_event(&event),
         }
         None
     }
@@ -327,7 +258,7 @@ impl ClassifierTab {
 
     /// The key hints for the bottom line.
     pub fn hints(&self) -> &'static str {
-        match (&self.status, &self.data) {
+        match (&self.job.status, &self.data) {
             (None, DataStatus::Missing { alternative: Some(_), .. }) => {
                 "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit"
             }
@@ -344,7 +275,7 @@ impl ClassifierTab {
 
     /// Short status for the top bar.
     pub fn status_word(&self) -> &'static str {
-        status_word(self.status.as_ref())
+        self.job.status_word()
     }
 }
 
@@ -362,7 +293,7 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
     ])
     .areas(area);
     render_panel(tab, left, buf, theme);
-    if let (None, DataStatus::Missing { hint, alternative }) = (&tab.status, &tab.data) {
+    if let (None, DataStatus::Missing { hint, alternative }) = (&tab.job.status, &tab.data) {
         let both = Rect {
             width: center.width + right.width,
             ..center
@@ -453,12 +384,12 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
         area,
         buf,
         &tab.rows(),
-        &tab.panel,
-        tab.status.as_ref(),
+        &tab.job.panel,
+        tab.job.status.as_ref(),
         theme,
     );
-    let p = &tab.progress;
-    if tab.status.is_some() && p.total_steps > 0 {
+    let p = &tab.job.progress;
+    if tab.job.status.is_some() && p.total_steps > 0 {
         lines.push(Line::raw(format!("epoch {}/{}", p.epoch, p.epochs)));
         lines.push(Line::raw(gauge_line(
             p.fraction(),
@@ -474,20 +405,7 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
             p.eta_s.map(format_duration).unwrap_or_else(|| "?".into())
         )));
     }
-    panel_finish(inner, buf, lines, &tab.log, theme);
-}
-
-/// `4812` → `4,812`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    panel_finish(inner, buf, lines, &tab.job.log, theme);
 }
 
 /// Width of one sample cell: a 14-column image, a gap, 10 columns of text.
@@ -553,18 +471,5 @@ fn render_samples(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &The
         for (r, line) in lines.iter().enumerate() {
             buf.set_line(x + 15, y + 1 + r as u16, line, text_w);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(4812), "4,812");
-        assert_eq!(thousands(21_400), "21,400");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 }

@@ -1,7 +1,6 @@
 //! The GAN tab: both learning rates and the game's knobs, D and G losses, D(x) against
 //! D(G(z)), the fixed-noise sample grid and the Fréchet score.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,29 +11,24 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Widget};
 
 use super::classifier::DataStatus;
-use super::panel::{
-    applied_line, job_keys, live_change, panel_finish, panel_start, push_capped, refused_toast,
-    render_missing_data, status_toast, status_word, Panel, PanelOutcome, PanelRow,
-};
+use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
+use crate::app::job_tab::{JobState, ToastText};
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, Trace};
 use crate::app::widgets::image::{render_image_grid, ImageMode};
 use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
-use crate::app::{Action, Effect, TabId, ToastLevel};
+use crate::app::{Action, Effect, ToastLevel};
 use crate::data::DatasetName;
 use crate::device::DeviceChoice;
-use crate::headless::format_duration;
-use crate::jobs::gan::{GanJobSpec, GanSnapshot};
-use crate::jobs::{JobEvent, JobStatus, Metric, Param, Progress};
-use crate::models::gan_config::{GanConfig, GanModelKind};
+use crate::format::format_duration;
+use crate::jobs::{GanSnapshot, JobEvent, JobKind, JobStatus, KindSummary, Metric, Notice, Param};
+use crate::models::gan::config::{GanConfig, GanModelKind};
 use crate::scenario::{Scenario, Settings};
 
 /// Points kept per chart series.
 const SERIES_CAP: usize = 2000;
-/// Lines of the change log kept.
-const LOG_LINES: usize = 30;
 /// Samples the grid shows at least (4×4).
 const MIN_GRID: usize = 16;
 /// Panel rows holding choices (after the five live rows).
@@ -44,16 +38,10 @@ const DATASET_ROW: usize = 6;
 /// State of the GAN tab.
 #[derive(Debug)]
 pub struct GanTab {
-    /// Scenario name for runs started here.
-    pub scenario: String,
+    /// Status, progress (step = iteration), log, panel cursor: what every job tab has.
+    pub job: JobState,
     /// Values for the next start (live ones also go to the running job).
     pub config: GanConfig,
-    /// Panel cursor and typing.
-    pub panel: Panel,
-    /// The job's status; `None` before the first start.
-    pub status: Option<JobStatus>,
-    /// Latest progress (step = iteration).
-    pub progress: Progress,
     /// Discriminator loss.
     pub d_loss: Series,
     /// Generator loss.
@@ -66,54 +54,39 @@ pub struct GanTab {
     pub fid: Series,
     /// The fixed-noise grid.
     pub snapshot: Option<Arc<GanSnapshot>>,
-    /// Changes, warnings and notices, newest last.
-    pub log: VecDeque<String>,
     /// The latest warning about the game (D won, collapse), shown under the panel.
     pub warning: Option<String>,
     /// Whether the dataset is present.
     pub data: DataStatus,
-    /// Start as soon as the dashboard opens.
-    pub autostart: bool,
-    /// Step limit for runs started here (`gradtop train --steps`).
-    pub max_steps: Option<u64>,
     data_dir: Option<PathBuf>,
 }
 
 impl GanTab {
     /// The tab for a scenario, or the MLP GAN on MNIST.
     pub fn new(scenario: Option<&Scenario>, data_dir: Option<&Path>) -> Self {
-        let (name, config, autostart) = match scenario {
-            Some(Scenario {
-                name,
-                settings: Settings::Gan(c),
-            }) => (name.clone(), c.clone(), true),
-            _ => ("gan-mlp".to_string(), GanConfig::default(), false),
+        let config = match scenario.map(|s| &s.settings) {
+            Some(Settings::Gan(c)) => c.clone(),
+            _ => GanConfig::default(),
         };
         let data = DataStatus::probe(config.dataset, data_dir);
         Self {
-            scenario: name,
+            job: JobState::new(JobKind::Gan, scenario, "gan-mlp"),
             config,
-            panel: Panel::default(),
-            status: None,
-            progress: Progress::default(),
             d_loss: Series::new(SERIES_CAP),
             g_loss: Series::new(SERIES_CAP),
             d_real: Series::new(SERIES_CAP),
             d_fake: Series::new(SERIES_CAP),
             fid: Series::new(SERIES_CAP),
             snapshot: None,
-            log: VecDeque::new(),
             warning: None,
             data,
-            autostart,
-            max_steps: None,
             data_dir: data_dir.map(Path::to_path_buf),
         }
     }
 
     /// True while the job loads, trains or is paused.
     pub fn is_active(&self) -> bool {
-        self.status.as_ref().is_some_and(JobStatus::is_active)
+        self.job.is_active()
     }
 
     fn rows(&self) -> Vec<PanelRow> {
@@ -155,46 +128,34 @@ impl GanTab {
                 format!("{} is missing. {hint}", self.config.dataset),
             );
         }
-        let restarting = self.status.is_some();
-        let log = std::mem::take(&mut self.log);
-        *self = Self {
-            scenario: std::mem::take(&mut self.scenario),
-            config: self.config.clone(),
-            panel: self.panel.clone(),
-            log,
-            autostart: false,
-            max_steps: self.max_steps,
-            ..Self::new(None, self.data_dir.as_deref())
-        };
+        self.d_loss = Series::new(SERIES_CAP);
+        self.g_loss = Series::new(SERIES_CAP);
+        self.d_real = Series::new(SERIES_CAP);
+        self.d_fake = Series::new(SERIES_CAP);
+        self.fid = Series::new(SERIES_CAP);
+        self.snapshot = None;
+        self.warning = None;
         self.data = DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
-        self.status = Some(JobStatus::Loading("starting".into()));
-        push_capped(
-            &mut self.log,
-            format!(
-                "{} {} GAN on {}",
-                if restarting { "restart" } else { "start" },
-                self.config.model.as_str(),
-                self.config.dataset
-            ),
-            LOG_LINES,
+        let what = format!(
+            "{} GAN on {}",
+            self.config.model.as_str(),
+            self.config.dataset
         );
-        Reaction::effects(vec![Effect::StartGan(Box::new(GanJobSpec {
-            scenario: self.scenario.clone(),
-            config: self.config.clone(),
-            data_dir: self.data_dir.clone(),
+        self.job.start(
+            &what,
+            Settings::Gan(self.config.clone()),
+            self.data_dir.clone(),
             device,
-            max_steps: self.max_steps,
-            run: crate::jobs::RunTarget::Off,
-        }))])
+        )
     }
 
     /// Handles a user action aimed at this tab.
     pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
-        match self.panel.handle(action, &self.rows()) {
+        match self.job.panel.handle(action, &self.rows()) {
             PanelOutcome::Nothing => return Reaction::default(),
             PanelOutcome::Change(p, v) => {
                 self.store(p, v);
-                return live_change(TabId::Gan, self.is_active(), p, v);
+                return self.job.live_change(p, v);
             }
             PanelOutcome::Cycle(row, _) => {
                 match row {
@@ -203,7 +164,7 @@ impl GanTab {
                             GanModelKind::Mlp => GanModelKind::Dcgan,
                             GanModelKind::Dcgan => GanModelKind::Mlp,
                         };
-                        self.scenario = format!("gan-{}", self.config.model.as_str());
+                        self.job.scenario = format!("gan-{}", self.config.model.as_str());
                     }
                     DATASET_ROW => {
                         self.config.dataset = match self.config.dataset {
@@ -224,13 +185,13 @@ impl GanTab {
             PanelOutcome::Toast(level, text) => return Reaction::toast(level, text),
             PanelOutcome::NotMine => {}
         }
-        if let Some(r) = job_keys(TabId::Gan, self.status.as_ref(), action) {
+        if let Some(r) = self.job.job_keys(action) {
             return r;
         }
         match action {
             Action::StartRestart => self.start(device),
             Action::Export => match &self.snapshot {
-                Some(s) if self.status.is_some() => {
+                Some(s) if self.job.status.is_some() => {
                     Reaction::effects(vec![Effect::ExportSamples(s.clone())])
                 }
                 _ => Reaction::toast(ToastLevel::Info, "no samples yet: press s to start"),
@@ -251,19 +212,14 @@ impl GanTab {
     }
 
     /// Folds one job event into the tab.
-    pub fn on_event(&mut self, event: JobEvent) -> Option<(ToastLevel, String)> {
-        match event {
-            JobEvent::Status(status) => {
-                let toast = status_toast(&status);
-                self.status = Some(status);
-                return toast;
-            }
+    pub fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
+        match &event {
             JobEvent::Metric {
                 step,
                 metric,
                 value,
             } => {
-                let x = step as f64;
+                let (x, value) = (*step as f64, *value);
                 match metric {
                     Metric::DLoss => self.d_loss.push(x, value),
                     Metric::GLoss => self.g_loss.push(x, value),
@@ -273,38 +229,21 @@ impl GanTab {
                     _ => {}
                 }
             }
-            JobEvent::Progress(p) => self.progress = p,
-            JobEvent::Applied { param, value, step } => {
-                let line = applied_line("it", step, param, value);
-                push_capped(&mut self.log, line.clone(), LOG_LINES);
-                return Some((ToastLevel::Info, line));
-            }
-            JobEvent::Refused { param, reason } => {
-                return Some(refused_toast(param, &reason));
-            }
-            JobEvent::Notice(msg) => {
-                let level = if msg.starts_with("warning") {
-                    self.warning = Some(msg.trim_start_matches("warning: ").to_string());
-                    ToastLevel::Warn
-                } else {
-                    ToastLevel::Info
+            JobEvent::Summary(summary) => {
+                let fid = match &summary.figures {
+                    KindSummary::Gan(s) => s.fid_cnn,
+                    _ => None,
                 };
-                push_capped(&mut self.log, msg.clone(), LOG_LINES);
-                return Some((level, msg));
+                self.job.log(match fid {
+                    Some(f) => format!("done: fid_cnn {f:.2}"),
+                    None => "done".to_string(),
+                });
             }
-            JobEvent::Summary(s) => {
-                let fid = s.get("fid_cnn").and_then(|v| v.as_f64());
-                push_capped(
-                    &mut self.log,
-                    match fid {
-                        Some(f) => format!("done: fid_cnn {f:.2}"),
-                        None => "done".to_string(),
-                    },
-                    LOG_LINES,
-                );
+            JobEvent::Notice(Notice::Warning(text)) => {
+                self.warning = Some(text.clone());
+                return self.job.on_event(&event);
             }
-            // `update_job` expands a history into metric points before it reaches a tab.
-            JobEvent::Snapshot | JobEvent::History(_) => {}
+            _ => return self.job.on_event(&event),
         }
         None
     }
@@ -316,7 +255,7 @@ impl GanTab {
 
     /// The key hints for the bottom line.
     pub fn hints(&self) -> &'static str {
-        match (&self.status, &self.data) {
+        match (&self.job.status, &self.data) {
             (
                 None,
                 DataStatus::Missing {
@@ -337,7 +276,7 @@ impl GanTab {
 
     /// Short status for the top bar.
     pub fn status_word(&self) -> &'static str {
-        status_word(self.status.as_ref())
+        self.job.status_word()
     }
 }
 
@@ -357,7 +296,7 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     ])
     .areas(area);
     render_panel(tab, left, buf, theme);
-    if let (None, DataStatus::Missing { hint, alternative }) = (&tab.status, &tab.data) {
+    if let (None, DataStatus::Missing { hint, alternative }) = (&tab.job.status, &tab.data) {
         let both = Rect {
             width: center.width + right.width,
             ..center
@@ -443,12 +382,12 @@ fn render_panel(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
         area,
         buf,
         &tab.rows(),
-        &tab.panel,
-        tab.status.as_ref(),
+        &tab.job.panel,
+        tab.job.status.as_ref(),
         theme,
     );
-    let p = &tab.progress;
-    if tab.status.is_some() && p.total_steps > 0 {
+    let p = &tab.job.progress;
+    if tab.job.status.is_some() && p.total_steps > 0 {
         lines.push(Line::raw(gauge_line(
             p.fraction(),
             inner.width as usize,
@@ -485,5 +424,5 @@ fn render_panel(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     if let Some(w) = &tab.warning {
         lines.push(Line::styled(w.clone(), theme.warn()));
     }
-    panel_finish(inner, buf, lines, &tab.log, theme);
+    panel_finish(inner, buf, lines, &tab.job.log, theme);
 }

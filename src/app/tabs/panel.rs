@@ -1,10 +1,9 @@
-//! What every tab shares: the hyperparameter panel's cursor and typing, and the job keys
-//! (pause, stop, checkpoint), so each tab only says what its values are and where they go.
+//! The hyperparameter panel every job tab has: its rows, cursor and typing, and how it draws,
+//! so each tab only says what its values are and where they go.
 
-use super::Reaction;
 use crate::app::widgets::params::ParamRow;
-use crate::app::{Action, Effect, TabId, ToastLevel};
-use crate::jobs::{JobCommand, JobStatus, Param};
+use crate::app::{Action, ToastLevel};
+use crate::jobs::{JobStatus, Param};
 
 /// A row of a tab's panel as the tab describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,34 +123,6 @@ impl Panel {
     }
 }
 
-/// Pause/resume, stop and checkpoint for a tab's job, judged by its status; `None` for
-/// actions that are not job keys.
-pub fn job_keys(tab: TabId, status: Option<&JobStatus>, action: Action) -> Option<Reaction> {
-    let active = status.is_some_and(JobStatus::is_active);
-    let command = |c| Reaction::effects(vec![Effect::Command(tab, c)]);
-    let idle = || Reaction::toast(ToastLevel::Info, "no job is running: press s to start");
-    Some(match action {
-        Action::PauseResume => match status {
-            Some(JobStatus::Running) => command(JobCommand::Pause),
-            Some(JobStatus::Paused(_)) => command(JobCommand::Resume),
-            _ => idle(),
-        },
-        Action::Stop if active => command(JobCommand::Stop),
-        Action::Checkpoint if active => command(JobCommand::Checkpoint),
-        Action::Stop | Action::Checkpoint => idle(),
-        _ => return None,
-    })
-}
-
-/// A live change: sent to the running job, or only kept for the next start.
-pub fn live_change(tab: TabId, active: bool, param: Param, value: f64) -> Reaction {
-    if active {
-        Reaction::effects(vec![Effect::Command(tab, JobCommand::Set(param, value))])
-    } else {
-        Reaction::default()
-    }
-}
-
 /// Appends the newest entries of a tab's event log under an "events" heading, one row each
 /// (cut to `width` with an ellipsis), as many as fit below `lines` in `height` rows.
 pub fn push_event_log(
@@ -193,17 +164,6 @@ pub fn status_line(
         Some(JobStatus::Finished) => Line::styled("finished", theme.good()),
         Some(JobStatus::Stopped) => Line::raw("stopped"),
         Some(JobStatus::Failed(r)) => Line::styled(format!("failed: {r}"), theme.error()),
-    }
-}
-
-/// The toast a status change deserves: failures and pauses the user did not ask for.
-pub fn status_toast(status: &JobStatus) -> Option<(ToastLevel, String)> {
-    match status {
-        JobStatus::Failed(reason) => Some((ToastLevel::Error, format!("job failed: {reason}"))),
-        JobStatus::Paused(reason) if reason != crate::jobs::USER_PAUSE => {
-            Some((ToastLevel::Warn, format!("paused: {reason}")))
-        }
-        _ => None,
     }
 }
 
@@ -282,37 +242,6 @@ pub fn panel_finish(
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .render(inner, buf);
-}
-
-/// Appends a line to a tab's event log, dropping the oldest beyond `cap`.
-pub fn push_capped(log: &mut std::collections::VecDeque<String>, line: String, cap: usize) {
-    log.push_back(line);
-    while log.len() > cap {
-        log.pop_front();
-    }
-}
-
-/// The log line for a hyperparameter change that took effect: `step 812: lr → 1.0e-3`.
-pub fn applied_line(unit: &str, step: u64, param: Param, value: f64) -> String {
-    format!("{unit} {step}: {param} → {}", param.format(value))
-}
-
-/// The toast for a change the job refused.
-pub fn refused_toast(param: Param, reason: &str) -> (ToastLevel, String) {
-    (ToastLevel::Warn, format!("{param} refused: {reason}"))
-}
-
-/// Short status word for the top bar.
-pub fn status_word(status: Option<&JobStatus>) -> &'static str {
-    match status {
-        None | Some(JobStatus::Ready) => "ready",
-        Some(JobStatus::Loading(_)) => "loading",
-        Some(JobStatus::Running) => "running",
-        Some(JobStatus::Paused(_)) => "paused",
-        Some(JobStatus::Finished) => "finished",
-        Some(JobStatus::Stopped) => "stopped",
-        Some(JobStatus::Failed(_)) => "failed",
-    }
 }
 
 #[cfg(test)]

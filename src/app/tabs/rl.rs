@@ -1,7 +1,6 @@
 //! The RL tab: agent hyperparameters, episode returns against the 475 line, loss and
 //! exploration, and the cartpole viewport replaying the latest episode at real time.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use ratatui::buffer::Buffer;
@@ -10,22 +9,21 @@ use ratatui::style::Color;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use super::classifier::thousands;
-use super::panel::{
-    applied_line, job_keys, live_change, panel_finish, panel_start, push_capped, refused_toast,
-    status_toast, status_word, Panel, PanelOutcome, PanelRow,
-};
+use super::panel::{panel_finish, panel_start, PanelOutcome, PanelRow};
 use super::Reaction;
+use crate::app::job_tab::{JobState, ToastText};
 use crate::app::theme::Theme;
 use crate::app::widgets::cartpole::CartPoleWidget;
 use crate::app::widgets::chart::{render_chart, Trace};
 use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
-use crate::app::{Action, Effect, TabId, ToastLevel};
+use crate::app::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
-use crate::headless::format_duration;
-use crate::jobs::rl::{RlJobSpec, RlSnapshot};
-use crate::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
+use crate::format::format_duration;
+use crate::format::thousands;
+use crate::jobs::{
+    JobCommand, JobEvent, JobKind, JobStatus, KindSummary, Metric, Notice, Param, RlSnapshot,
+};
 use crate::models::rl::config::{AgentKind, Preset, RlConfig};
 use crate::models::rl::trainer::EpisodeFrames;
 use crate::scenario::{Scenario, Settings};
@@ -34,8 +32,6 @@ use crate::scenario::{Scenario, Settings};
 const SERIES_CAP: usize = 2000;
 /// Simulated frames per second of CartPole (τ = 0.02 s).
 pub const SIM_FPS: f64 = 50.0;
-/// Lines of the change log kept.
-const LOG_LINES: usize = 30;
 
 /// An episode being replayed in the viewport.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,16 +57,11 @@ impl Replay {
 /// State of the RL tab.
 #[derive(Debug)]
 pub struct RlTab {
-    /// Scenario name for runs started here.
-    pub scenario: String,
+    /// Status, progress (step = env steps, epoch = episodes), log, panel cursor: what every
+    /// job tab has.
+    pub job: JobState,
     /// Agent, environment and overrides for the next start.
     pub config: RlConfig,
-    /// Panel cursor and typing.
-    pub panel: Panel,
-    /// The job's status; `None` before the first start.
-    pub status: Option<JobStatus>,
-    /// Latest progress (step = env steps, epoch = episodes).
-    pub progress: Progress,
     /// Episode returns.
     pub returns: Series,
     /// 20-episode moving average.
@@ -84,50 +75,35 @@ pub struct RlTab {
     /// The episode in the viewport.
     pub replay: Option<Replay>,
     /// A greedy episode waiting for the viewport.
-    pub queued_watch: Option<EpisodeFrames>,
+    pub queued_greedy: Option<EpisodeFrames>,
     /// "solved at …" once the mean return reached the threshold.
     pub solved: Option<String>,
-    /// Changes and notices, newest last.
-    pub log: VecDeque<String>,
-    /// Start as soon as the dashboard opens.
-    pub autostart: bool,
-    /// Step limit for runs started here (`gradtop train --steps`).
-    pub max_steps: Option<u64>,
 }
 
 impl RlTab {
     /// The tab for a scenario, or DQN on CartPole with the fast preset.
     pub fn new(scenario: Option<&Scenario>) -> Self {
-        let (name, config, autostart) = match scenario {
-            Some(Scenario {
-                name,
-                settings: Settings::Rl(c),
-            }) => (name.clone(), c.clone(), true),
-            _ => ("cartpole-dqn".to_string(), RlConfig::default(), false),
+        let config = match scenario.map(|s| &s.settings) {
+            Some(Settings::Rl(c)) => c.clone(),
+            _ => RlConfig::default(),
         };
         Self {
-            scenario: name,
+            job: JobState::new(JobKind::Rl, scenario, "cartpole-dqn"),
             config,
-            panel: Panel::default(),
-            status: None,
-            progress: Progress::default(),
             returns: Series::new(SERIES_CAP),
             mean20: Series::new(SERIES_CAP),
             loss: Series::new(SERIES_CAP),
             explore: Series::new(SERIES_CAP),
             snapshot: None,
             replay: None,
-            queued_watch: None,
+            queued_greedy: None,
             solved: None,
-            log: VecDeque::new(),
-            autostart,
-            max_steps: None,
         }
     }
 
     /// True while the job runs or is paused.
     pub fn is_active(&self) -> bool {
-        self.status.as_ref().is_some_and(JobStatus::is_active)
+        self.job.is_active()
     }
 
     /// Current value of a live parameter as the next start (or the running job) uses it.
@@ -191,44 +167,32 @@ impl RlTab {
 
     /// Starts (or restarts) the job with the panel's values.
     pub fn start(&mut self, device: DeviceChoice) -> Reaction {
-        let restarting = self.status.is_some();
-        *self = Self {
-            scenario: std::mem::take(&mut self.scenario),
-            config: self.config.clone(),
-            panel: self.panel.clone(),
-            log: std::mem::take(&mut self.log),
-            max_steps: self.max_steps,
-            ..Self::new(None)
-        };
-        self.status = Some(JobStatus::Loading("starting".into()));
-        push_capped(
-            &mut self.log,
-            format!(
-                "{} {} ({}) on {}",
-                if restarting { "restart" } else { "start" },
-                self.config.agent.as_str(),
-                match self.config.preset {
-                    Preset::Fast => "fast",
-                    Preset::Cleanrl => "cleanrl",
-                },
-                self.config.env
-            ),
-            LOG_LINES,
+        self.returns = Series::new(SERIES_CAP);
+        self.mean20 = Series::new(SERIES_CAP);
+        self.loss = Series::new(SERIES_CAP);
+        self.explore = Series::new(SERIES_CAP);
+        self.snapshot = None;
+        self.replay = None;
+        self.queued_greedy = None;
+        self.solved = None;
+        let what = format!(
+            "{} ({}) on {}",
+            self.config.agent.as_str(),
+            match self.config.preset {
+                Preset::Fast => "fast",
+                Preset::Cleanrl => "cleanrl",
+            },
+            self.config.env
         );
-        Reaction::effects(vec![Effect::StartRl(Box::new(RlJobSpec {
-            scenario: self.scenario.clone(),
-            config: self.config.clone(),
-            device,
-            max_steps: self.max_steps,
-            run: crate::jobs::RunTarget::Off,
-        }))])
+        self.job
+            .start(&what, Settings::Rl(self.config.clone()), None, device)
     }
 
     /// Handles a user action aimed at this tab.
     pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
         let rows = self.rows();
         let n_live = self.live_params().len();
-        match self.panel.handle(action, &rows) {
+        match self.job.panel.handle(action, &rows) {
             PanelOutcome::Nothing => return Reaction::default(),
             PanelOutcome::Change(Param::Epsilon, _) if !self.is_active() => {
                 return Reaction::toast(
@@ -238,7 +202,7 @@ impl RlTab {
             }
             PanelOutcome::Change(p, v) => {
                 self.store(p, v);
-                return live_change(TabId::Rl, self.is_active(), p, v);
+                return self.job.live_change(p, v);
             }
             PanelOutcome::Cycle(row, _) => {
                 if row == n_live {
@@ -246,14 +210,14 @@ impl RlTab {
                         AgentKind::Dqn => AgentKind::Ppo,
                         AgentKind::Ppo => AgentKind::Dqn,
                     };
-                    self.scenario = format!("cartpole-{}", self.config.agent.as_str());
+                    self.job.scenario = format!("cartpole-{}", self.config.agent.as_str());
                 } else {
                     self.config.preset = match self.config.preset {
                         Preset::Fast => Preset::Cleanrl,
                         Preset::Cleanrl => Preset::Fast,
                     };
                 }
-                self.panel.selected = self.panel.selected.min(self.rows().len() - 1);
+                self.job.panel.selected = self.job.panel.selected.min(self.rows().len() - 1);
                 return if self.is_active() {
                     Reaction::toast(ToastLevel::Info, "applies on restart: press s")
                 } else {
@@ -263,15 +227,15 @@ impl RlTab {
             PanelOutcome::Toast(level, text) => return Reaction::toast(level, text),
             PanelOutcome::NotMine => {}
         }
-        if let Some(r) = job_keys(TabId::Rl, self.status.as_ref(), action) {
+        if let Some(r) = self.job.job_keys(action) {
             return r;
         }
         match action {
             Action::StartRestart => self.start(device),
-            Action::Watch => {
+            Action::PlayGreedy => {
                 if self.is_active() {
                     Reaction {
-                        effects: vec![Effect::Command(TabId::Rl, JobCommand::Watch)],
+                        effects: vec![Effect::Command(JobKind::Rl, JobCommand::PlayGreedy)],
                         toast: Some((ToastLevel::Info, "playing the greedy policy…".into())),
                     }
                 } else {
@@ -283,19 +247,14 @@ impl RlTab {
     }
 
     /// Folds one job event into the tab.
-    pub fn on_event(&mut self, event: JobEvent) -> Option<(ToastLevel, String)> {
-        match event {
-            JobEvent::Status(status) => {
-                let toast = status_toast(&status);
-                self.status = Some(status);
-                return toast;
-            }
+    pub fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
+        match &event {
             JobEvent::Metric {
                 step,
                 metric,
                 value,
             } => {
-                let x = step as f64;
+                let (x, value) = (*step as f64, *value);
                 match metric {
                     Metric::EpisodeReturn => self.returns.push(x, value),
                     Metric::MeanReturn20 => self.mean20.push(x, value),
@@ -304,44 +263,26 @@ impl RlTab {
                     _ => {}
                 }
             }
-            JobEvent::Progress(p) => self.progress = p,
-            JobEvent::Applied { param, value, step } => {
-                let line = applied_line("step", step, param, value);
-                push_capped(&mut self.log, line.clone(), LOG_LINES);
-                return Some((ToastLevel::Info, line));
-            }
-            JobEvent::Refused { param, reason } => {
-                return Some(refused_toast(param, &reason));
-            }
-            JobEvent::Notice(msg) => {
-                if msg.starts_with("solved") {
-                    self.solved = Some(msg.clone());
+            JobEvent::Summary(summary) => {
+                if let KindSummary::Rl(s) = &summary.figures {
+                    let m = s.mean_return_20.unwrap_or(f64::NAN);
+                    self.job.log(format!("done: mean return {m:.1}"));
                 }
-                push_capped(&mut self.log, msg.clone(), LOG_LINES);
-                return Some((ToastLevel::Info, msg));
             }
-            JobEvent::Summary(s) => {
-                let m = s
-                    .get("mean_return_20")
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(f64::NAN);
-                push_capped(
-                    &mut self.log,
-                    format!("done: mean return {m:.1}"),
-                    LOG_LINES,
-                );
+            JobEvent::Notice(Notice::Solved(text)) => {
+                self.solved = Some(text.clone());
+                return self.job.on_event(&event);
             }
-            // `update_job` expands a history into metric points before it reaches a tab.
-            JobEvent::Snapshot | JobEvent::History(_) => {}
+            _ => return self.job.on_event(&event),
         }
         None
     }
 
     /// Accepts the job's latest episodes; a new greedy episode jumps the queue.
     pub fn on_snapshot(&mut self, snapshot: Arc<RlSnapshot>) {
-        let old_watch = self.snapshot.as_ref().and_then(|s| s.watch.as_ref());
-        if snapshot.watch.is_some() && snapshot.watch.as_ref() != old_watch {
-            self.queued_watch = snapshot.watch.clone();
+        let old_greedy = self.snapshot.as_ref().and_then(|s| s.greedy.as_ref());
+        if snapshot.greedy.is_some() && snapshot.greedy.as_ref() != old_greedy {
+            self.queued_greedy = snapshot.greedy.clone();
         }
         self.snapshot = Some(snapshot);
         if self.replay.is_none() {
@@ -351,7 +292,7 @@ impl RlTab {
 
     fn next_replay(&mut self) {
         let next = self
-            .queued_watch
+            .queued_greedy
             .take()
             .or_else(|| self.snapshot.as_ref().and_then(|s| s.latest.clone()));
         if let Some(frames) = next {
@@ -374,7 +315,7 @@ impl RlTab {
         }
         // The episode is over: move on once there is something new to show.
         let latest = self.snapshot.as_ref().and_then(|s| s.latest.as_ref());
-        if self.queued_watch.is_some() || latest.is_some_and(|l| *l != replay.frames) {
+        if self.queued_greedy.is_some() || latest.is_some_and(|l| *l != replay.frames) {
             self.next_replay();
             return true;
         }
@@ -383,7 +324,7 @@ impl RlTab {
 
     /// The key hints for the bottom line.
     pub fn hints(&self) -> &'static str {
-        match &self.status {
+        match &self.job.status {
             None => "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
             Some(JobStatus::Paused(_)) => {
                 "space resume · s restart · x stop · w watch greedy · ? help · q quit"
@@ -397,7 +338,7 @@ impl RlTab {
 
     /// Short status for the top bar.
     pub fn status_word(&self) -> &'static str {
-        status_word(self.status.as_ref())
+        self.job.status_word()
     }
 }
 
@@ -492,12 +433,12 @@ fn render_panel(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
         area,
         buf,
         &tab.rows(),
-        &tab.panel,
-        tab.status.as_ref(),
+        &tab.job.panel,
+        tab.job.status.as_ref(),
         theme,
     );
-    let p = &tab.progress;
-    if tab.status.is_some() && p.total_steps > 0 {
+    let p = &tab.job.progress;
+    if tab.job.status.is_some() && p.total_steps > 0 {
         lines.push(Line::raw(gauge_line(
             p.fraction(),
             inner.width as usize,
@@ -517,7 +458,7 @@ fn render_panel(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let mark = if theme.ascii { "solved" } else { "solved ✓" };
         lines.push(Line::styled(mark.to_string(), theme.good()));
         let _ = s;
-    } else if tab.status.as_ref().is_some_and(JobStatus::is_active) {
+    } else if tab.job.is_active() {
         if let Some(eta) = p.eta_s {
             lines.push(Line::raw(format!(
                 "budget ends in {}",
@@ -525,7 +466,7 @@ fn render_panel(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
             )));
         }
     }
-    panel_finish(inner, buf, lines, &tab.log, theme);
+    panel_finish(inner, buf, lines, &tab.job.log, theme);
 }
 
 fn render_viewport(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {

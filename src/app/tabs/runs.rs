@@ -24,7 +24,8 @@ use crate::app::widgets::chart::{legend_key, render_chart, trace_color, Trace};
 use crate::app::widgets::series::Series;
 use crate::app::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
-use crate::run_commands::{resume_spec, ResumeSpec};
+use crate::jobs::JobSpec;
+use crate::run_commands::resume_spec;
 use crate::runs::{
     drop_superseded, read_jsonl, EventRecord, MetricRecord, RunDir, RunStatus, RunSummary,
 };
@@ -381,7 +382,7 @@ impl RunsTab {
         &self,
         data_dir: Option<PathBuf>,
         device: DeviceChoice,
-    ) -> Result<ResumeSpec, String> {
+    ) -> Result<JobSpec, String> {
         let run = self.selected_run().ok_or("no run to resume")?;
         let name = run_name(&run.path);
         if !run.status.resumable() {
@@ -1466,7 +1467,7 @@ mod tests {
         assert_eq!(app.runs.rows[0].status, RunStatus::Paused);
 
         // The classifier tab's own live job is not silently replaced.
-        app.classifier.status = Some(JobStatus::Running);
+        app.classifier.job.status = Some(JobStatus::Running);
         assert!(press(&mut app, KeyCode::Char('r')).is_empty());
         let refusal = app.toast.clone().expect("refusal").text;
         assert!(
@@ -1475,10 +1476,10 @@ mod tests {
         );
         assert_eq!(app.tab, TabId::Runs);
 
-        app.classifier.status = None;
+        app.classifier.job.status = None;
         let effects = press(&mut app, KeyCode::Char('r'));
         match effects.as_slice() {
-            [Effect::StartClassifier(spec)] => {
+            [Effect::Start(spec)] => {
                 assert_eq!(spec.run, RunTarget::Resume { dir: dir.clone() });
                 assert_eq!(spec.scenario, "mnist-cnn");
                 assert_eq!(spec.max_steps, None);

@@ -10,15 +10,15 @@ use candle_core::{DType, Device, ModuleT, Tensor, Var};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
-use crate::models::gan::{
-    discriminator_loss, generator_loss, images_to_u8, init_weights, mean_probability, split_halves,
-    trainable_named_vars, Discriminator, Generator, Params, IMAGE_SIDE,
-};
-use crate::models::gan_config::{
+use crate::models::gan::config::{
     validate_batch_size, validate_d_steps, validate_label_smoothing, validate_lr, value_as_count,
     GanConfig, GanConfigError,
 };
-use crate::models::gan_health::{diagnose, GanStepReport, GanWarning, HEALTH_WINDOW};
+use crate::models::gan::health::{diagnose, GanStepReport, GanWarning, HEALTH_WINDOW};
+use crate::models::gan::networks::{
+    discriminator_loss, generator_loss, images_to_u8, init_weights, mean_probability, split_halves,
+    trainable_named_vars, Discriminator, Generator, Params, IMAGE_SIDE,
+};
 use crate::rng::Rng;
 
 /// The optimizer of both networks; one line to swap for a checkpointable Adam.
@@ -528,8 +528,8 @@ impl GanTrainer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::gan_config::GanModelKind;
-    use crate::models::gan_health::mean_pairwise_distance;
+    use crate::models::gan::config::GanModelKind;
+    use crate::models::gan::health::mean_pairwise_distance;
 
     /// A batch of Gaussian blobs at random places, in [−1, 1]: an easy "dataset" for a GAN.
     fn blob_batch(rng: &mut Rng, batch: usize) -> Tensor {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A hyperparameter the user can change from the keyboard; typed so that a command is never a
 /// string to parse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
 pub enum Param {
     /// Learning rate (classifier, RL).
@@ -45,6 +45,11 @@ pub enum Stepping {
 }
 
 impl Param {
+    /// The parameter a key names (the inverse of [`Param::key`]); `None` for an unknown key.
+    pub fn from_key(key: &str) -> Option<Param> {
+        <Param as strum::IntoEnumIterator>::iter().find(|p| p.key() == key)
+    }
+
     /// The key used in scenarios, `--set`, logs and on screen.
     pub fn key(self) -> &'static str {
         match self {

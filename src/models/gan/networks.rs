@@ -9,7 +9,7 @@ use candle_nn::{
     ConvTranspose2d, ConvTranspose2dConfig, Linear, VarBuilder, VarMap,
 };
 
-use crate::models::gan_config::GanModelKind;
+use crate::models::gan::config::GanModelKind;
 use crate::rng::Rng;
 
 /// Image side in pixels; both networks are built for 28×28 single-channel images.

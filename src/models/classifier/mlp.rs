@@ -3,7 +3,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 
-use super::layers;
+use crate::models::layers;
 
 /// Input width: one flattened 28×28 image.
 pub const INPUTS: usize = 28 * 28;

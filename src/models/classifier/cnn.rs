@@ -3,7 +3,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 
-use super::layers;
+use crate::models::layers;
 use crate::ops;
 
 /// Side of the square input images, in pixels.

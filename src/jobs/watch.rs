@@ -1,132 +1,96 @@
 //! `gradtop watch`: a job that trains nothing and instead tails a run directory's logs, turning
 //! its records back into the [`JobEvent`]s the live job sent, so the same tab shows any run —
 //! one training in another terminal, or one that ended long ago. Jobs that keep their latest
-//! bulky snapshot in the run directory (the GAN's `samples/latest.pgm`) have it read back too
-//! (see [`FollowedSnapshot`]).
+//! bulky snapshot in the run directory (the GAN's `samples/latest.pgm`, the classifier's
+//! confusion matrix, the RL episode's frames) have it read back too.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::classifier::ClassifierSnapshot;
-use super::rl::RlSnapshot;
+use super::ends::{spawn as spawn_job, JobEnds, JobHandle};
+use super::protocol::{
+    ClassifierSnapshot, GanSnapshot, JobCommand, JobEvent, JobKind, JobStatus, JobSummary, Metric,
+    Notice, Param, Progress, RlSnapshot, Snapshot, USER_PAUSE,
+};
 use super::run_files::{ConfusionFile, FileWatch, CONFUSION_FILE, EPISODE_FILE};
-use super::{JobCommand, JobEnds, JobEvent, JobHandle, JobStatus, Metric, Param, Progress};
+use crate::models::gan::networks::IMAGE_SIDE;
+use crate::models::gan::samples::{SampleGrid, LATEST_SAMPLES_FILE};
 use crate::models::rl::EpisodeFrames;
 use crate::runs::{
     drop_superseded, lock_holder, EndStatus, EventRecord, EventsTail, MetricRecord, MetricsTail,
     RunDir, RunEvent,
 };
 
-/// How often the logs are polled for new lines.
+/// How often the logs are looked at for new records.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Every metric a job can report, for turning log names back into [`Metric`]s.
-const METRICS: [Metric; 18] = [
-    Metric::TrainLoss,
-    Metric::TrainAccuracy,
-    Metric::TestAccuracy,
-    Metric::TestLoss,
-    Metric::SamplesPerSec,
-    Metric::EpisodeReturn,
-    Metric::EpisodeLength,
-    Metric::MeanReturn20,
-    Metric::Loss,
-    Metric::Epsilon,
-    Metric::Entropy,
-    Metric::StepsPerSec,
-    Metric::DLoss,
-    Metric::GLoss,
-    Metric::DReal,
-    Metric::DFake,
-    Metric::ItersPerSec,
-    Metric::FidCnn,
-];
-
-/// Every hyperparameter, for turning `set` events back into [`Param`]s.
-const PARAMS: [Param; 11] = [
-    Param::Lr,
-    Param::BatchSize,
-    Param::Epochs,
-    Param::LrG,
-    Param::LrD,
-    Param::DSteps,
-    Param::LabelSmoothing,
-    Param::Gamma,
-    Param::Epsilon,
-    Param::TargetPeriod,
-    Param::EntropyCoef,
-];
-
-/// The metric logged under `name`, if this version knows it.
-pub fn metric_named(name: &str) -> Option<Metric> {
-    METRICS.into_iter().find(|m| m.name() == name)
-}
-
-/// The hyperparameter whose scenario key is `key`.
-pub fn param_named(key: &str) -> Option<Param> {
-    PARAMS.into_iter().find(|p| p.key() == key)
-}
-
-/// A job's bulky snapshot as a follower rebuilds it from the file the job keeps in its run
-/// directory; kinds that keep none take the defaults, and their watch shows curves and events.
-pub trait FollowedSnapshot: Sized {
-    /// The file, relative to the run directory, holding the latest snapshot.
-    const FILE: Option<&'static str> = None;
-
-    /// The snapshot in that file's bytes; `None` for bytes this version cannot read.
-    fn from_file(bytes: &[u8]) -> Option<Self> {
-        let _ = bytes;
-        None
+/// The file in the run directory where a job of `kind` keeps its latest bulky snapshot.
+fn snapshot_file_name(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Classifier => CONFUSION_FILE,
+        JobKind::Gan => LATEST_SAMPLES_FILE,
+        JobKind::Rl => EPISODE_FILE,
     }
 }
 
-impl FollowedSnapshot for () {}
-
-/// A classifier run keeps its latest confusion matrix (its sample images are not on disk).
-impl FollowedSnapshot for ClassifierSnapshot {
-    const FILE: Option<&'static str> = Some(CONFUSION_FILE);
-
-    fn from_file(bytes: &[u8]) -> Option<Self> {
-        let file: ConfusionFile = serde_json::from_slice(bytes).ok()?;
-        Some(ClassifierSnapshot {
-            samples: Vec::new(),
-            confusion: file.confusion,
-            evaluated: file.evaluated,
-            class_names: *file.dataset.class_names(),
-            step: file.step,
-        })
-    }
+/// The snapshot a kind's file holds; `None` for a file that is not what that kind writes.
+fn parse_snapshot(kind: JobKind, bytes: &[u8]) -> Option<Snapshot> {
+    Some(match kind {
+        JobKind::Classifier => {
+            let file: ConfusionFile = serde_json::from_slice(bytes).ok()?;
+            // The sample images stay with the live job; the matrix is what a follower gets.
+            ClassifierSnapshot {
+                samples: Vec::new(),
+                confusion: file.confusion,
+                evaluated: file.evaluated,
+                class_names: *file.dataset.class_names(),
+                step: file.step,
+            }
+            .into()
+        }
+        JobKind::Gan => {
+            let grid = SampleGrid::parse(bytes)?;
+            if grid.side != IMAGE_SIDE {
+                return None;
+            }
+            GanSnapshot {
+                samples: grid.images,
+                iteration: grid.iteration,
+            }
+            .into()
+        }
+        JobKind::Rl => {
+            let frames: EpisodeFrames = serde_json::from_slice(bytes).ok()?;
+            RlSnapshot {
+                latest: Some(frames),
+                greedy: None,
+            }
+            .into()
+        }
+    })
 }
 
-/// An RL run keeps its latest finished episode (no greedy `w` episode in a watched run).
-impl FollowedSnapshot for RlSnapshot {
-    const FILE: Option<&'static str> = Some(EPISODE_FILE);
-
-    fn from_file(bytes: &[u8]) -> Option<Self> {
-        let frames: EpisodeFrames = serde_json::from_slice(bytes).ok()?;
-        Some(RlSnapshot {
-            latest: Some(frames),
-            watch: None,
-        })
-    }
-}
-
-/// Reads a run's snapshot file whenever it has been replaced.
+/// The run directory's snapshot file of one kind, read each time it is replaced.
 #[derive(Debug)]
-struct SnapshotFile(Option<FileWatch>);
+struct SnapshotFile {
+    kind: JobKind,
+    file: FileWatch,
+}
 
 impl SnapshotFile {
-    fn new<S: FollowedSnapshot>(run: &Path) -> Self {
-        Self(S::FILE.map(|f| FileWatch::new(run, f)))
+    fn new(run: &Path, kind: JobKind) -> Self {
+        Self {
+            kind,
+            file: FileWatch::new(run, snapshot_file_name(kind)),
+        }
     }
 
-    /// The snapshot in the file if it changed since the last call and reads as one.
-    fn poll<S: FollowedSnapshot>(&mut self) -> Option<S> {
-        S::from_file(&self.0.as_mut()?.poll_bytes()?)
+    /// The snapshot in the file, if it was replaced since the last call and reads as one.
+    fn poll(&mut self) -> Option<Snapshot> {
+        parse_snapshot(self.kind, &self.file.poll_bytes()?)
     }
 }
 
-/// What a follower has seen, turned into events.
 #[derive(Debug, Default)]
 struct Replay {
     step: u64,
@@ -137,7 +101,7 @@ struct Replay {
 impl Replay {
     fn metric(&mut self, record: MetricRecord) {
         self.step = self.step.max(record.step);
-        if let Some(metric) = metric_named(&record.name) {
+        if let Some(metric) = Metric::from_name(&record.name) {
             self.out.push(JobEvent::Metric {
                 step: record.step,
                 metric,
@@ -153,32 +117,33 @@ impl Replay {
             RunEvent::Start { resumed_from, .. } => {
                 self.ended = false;
                 if let Some(from) = resumed_from {
-                    self.out
-                        .push(JobEvent::Notice(format!("resumed at step {from}")));
+                    self.out.push(info(format!("resumed at step {from}")));
                 }
                 self.out.push(JobEvent::Status(JobStatus::Running));
             }
             RunEvent::Pause { reason } => self.out.push(JobEvent::Status(JobStatus::Paused(
-                reason.unwrap_or_else(|| super::USER_PAUSE.to_string()),
+                reason.unwrap_or_else(|| USER_PAUSE.to_string()),
             ))),
             RunEvent::Resume => self.out.push(JobEvent::Status(JobStatus::Running)),
-            RunEvent::Set { param, value } => match param_named(&param) {
+            RunEvent::Set { param, value } => match Param::from_key(&param) {
                 Some(param) => self.out.push(JobEvent::Applied { param, value, step }),
                 None => self
                     .out
-                    .push(JobEvent::Notice(format!("step {step}: {param} = {value}"))),
+                    .push(info(format!("step {step}: {param} = {value}"))),
             },
-            RunEvent::Warning { message } => self.out.push(JobEvent::Notice(message)),
-            RunEvent::Error { message } => {
-                self.out.push(JobEvent::Notice(format!("error: {message}")))
+            RunEvent::Warning { message } => {
+                self.out.push(JobEvent::Notice(Notice::Warning(message)))
             }
-            RunEvent::Checkpoint { file, reason } => self.out.push(JobEvent::Notice(format!(
-                "step {step}: checkpoint {file} ({reason})"
+            RunEvent::Error { message } => self.out.push(JobEvent::Notice(Notice::Warning(
+                format!("error: {message}"),
             ))),
+            RunEvent::Checkpoint { file, reason } => self
+                .out
+                .push(info(format!("step {step}: checkpoint {file} ({reason})"))),
             RunEvent::End { status, summary } => {
                 self.ended = true;
-                if let Some(summary) = summary {
-                    self.out.push(JobEvent::Summary(summary));
+                if let Some(summary) = summary.as_ref().and_then(JobSummary::from_json) {
+                    self.out.push(JobEvent::Summary(Box::new(summary)));
                 }
                 let word = match status {
                     EndStatus::Finished => "finished",
@@ -186,9 +151,8 @@ impl Replay {
                     EndStatus::Interrupted => "interrupted",
                     EndStatus::Failed => "failed",
                 };
-                self.out.push(JobEvent::Notice(format!(
-                    "the run ended at step {step}: {word}"
-                )));
+                self.out
+                    .push(info(format!("the run ended at step {step}: {word}")));
                 self.out.push(JobEvent::Status(match status {
                     EndStatus::Finished => JobStatus::Finished,
                     EndStatus::Failed => {
@@ -209,15 +173,19 @@ impl Replay {
     }
 }
 
+/// An informational notice, as replayed lines are.
+fn info(text: String) -> JobEvent {
+    JobEvent::Notice(Notice::Info(text))
+}
+
 /// Replays the run's logs so far (minus records a resume superseded), then follows them until
 /// `Stop` arrives; says when the writing process died without an `end` event.
-pub fn run<S: FollowedSnapshot>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(), String> {
-    let events = ends.control.events.clone();
+pub fn run(dir: PathBuf, kind: JobKind, ends: &mut JobEnds) -> Result<(), String> {
     let run = RunDir::open(&dir).map_err(|e| e.to_string())?;
-    events.send(JobEvent::Status(JobStatus::Loading(format!(
+    ends.status(JobStatus::Loading(format!(
         "reading {}",
         run.path().display()
-    ))));
+    )));
     let mut metrics_tail = MetricsTail::new(&run.metrics_path());
     let mut events_tail = EventsTail::new(&run.events_path());
     let backlog_metrics = metrics_tail.poll().map_err(|e| e.to_string())?;
@@ -231,27 +199,24 @@ pub fn run<S: FollowedSnapshot>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(
         replay.event(e);
     }
     replay.progress();
-    events.send(JobEvent::Notice(format!(
-        "watching {}",
-        run.path().display()
-    )));
+    ends.info(format!("watching {}", run.path().display()));
     let mut writer_seen = lock_holder(run.path()).is_some();
     let mut said_dead = false;
-    let mut snapshot_file = SnapshotFile::new::<S>(run.path());
+    let mut snapshot_file = SnapshotFile::new(run.path(), kind);
     loop {
         for event in replay.out.drain(..) {
-            events.send(event);
+            ends.send(event);
         }
-        if let Some(snapshot) = snapshot_file.poll::<S>() {
+        if let Some(snapshot) = snapshot_file.poll() {
             ends.publish(snapshot);
         }
-        loop {
-            match ends.control.commands.try_recv() {
-                Ok(JobCommand::Stop)
-                | Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return Ok(()),
-                Ok(_) => {}
-                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+        while let Some(command) = ends.try_command() {
+            if command == JobCommand::Stop {
+                return Ok(());
             }
+        }
+        if ends.ui_gone() {
+            return Ok(());
         }
         std::thread::sleep(POLL_INTERVAL);
         let new_metrics = metrics_tail.poll().map_err(|e| e.to_string())?;
@@ -271,7 +236,7 @@ pub fn run<S: FollowedSnapshot>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(
         writer_seen |= alive;
         if !alive && !replay.ended && !said_dead && (writer_seen || !grew) {
             said_dead = true;
-            replay.out.push(JobEvent::Notice(
+            replay.out.push(info(
                 "the run's process is gone without an end event (crashed or killed); \
                  gradtop resume continues it"
                     .into(),
@@ -281,12 +246,10 @@ pub fn run<S: FollowedSnapshot>(dir: PathBuf, ends: &mut JobEnds<S>) -> Result<(
     }
 }
 
-/// Spawns a follower of `dir` on its own thread.
-pub fn spawn<S: FollowedSnapshot + Send + Sync + 'static>(
-    dir: &Path,
-) -> std::io::Result<JobHandle<S>> {
+/// Starts a follower of the run `dir`, whose job is of `kind`, on its own thread.
+pub fn spawn(dir: &Path, kind: JobKind) -> std::io::Result<JobHandle> {
     let dir = dir.to_path_buf();
-    super::spawn("watch", move |ends| run(dir, ends))
+    spawn_job("watch", move |ends| run(dir, kind, ends))
 }
 
 #[cfg(test)]
@@ -295,14 +258,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_metric_and_param_name_maps_back() {
-        for m in METRICS {
-            assert_eq!(metric_named(m.name()), Some(m));
+    fn every_param_name_maps_back() {
+        for p in <Param as strum::IntoEnumIterator>::iter() {
+            assert_eq!(Param::from_key(p.key()), Some(p));
         }
-        for p in PARAMS {
-            assert_eq!(param_named(p.key()), Some(p));
-        }
-        assert_eq!(metric_named("nonsense"), None);
+        assert_eq!(Param::from_key("nonsense"), None);
     }
 
     fn frames(episode: u64) -> EpisodeFrames {
@@ -322,22 +282,23 @@ mod tests {
         }
     }
 
-    /// Polls the snapshot file as a follower of snapshot type `S` would, before and after
-    /// `write`, and returns each snapshot it read.
-    fn published<S: FollowedSnapshot>(dir: &Path, write: impl FnOnce()) -> Vec<S> {
-        let mut file = SnapshotFile::new::<S>(dir);
-        let mut out: Vec<S> = file.poll().into_iter().collect();
+    /// Polls the snapshot file as a follower of a `kind` job would, before and after `write`,
+    /// and returns each snapshot it read.
+    fn published(dir: &Path, kind: JobKind, write: impl FnOnce()) -> Vec<Snapshot> {
+        let mut file = SnapshotFile::new(dir, kind);
+        let mut out: Vec<Snapshot> = file.poll().into_iter().collect();
         write();
         out.extend(file.poll());
         out.extend(file.poll());
         out
     }
 
-    fn episode_snapshot(frames: EpisodeFrames) -> RlSnapshot {
+    fn episode_snapshot(frames: EpisodeFrames) -> Snapshot {
         RlSnapshot {
             latest: Some(frames),
-            watch: None,
+            greedy: None,
         }
+        .into()
     }
 
     #[test]
@@ -346,16 +307,19 @@ mod tests {
         let run = dir.path().to_path_buf();
         write_json_atomic(&run, EPISODE_FILE, &frames(4)).expect("write");
         let w = run.clone();
-        let got: Vec<RlSnapshot> = published(&run, move || {
+        let got = published(&run, JobKind::Rl, move || {
             write_json_atomic(&w, EPISODE_FILE, &frames(9)).expect("write");
         });
         assert_eq!(
             got,
             vec![episode_snapshot(frames(4)), episode_snapshot(frames(9))]
         );
-        assert_eq!(got[1].latest.as_ref().map(|f| f.poses.len()), Some(3));
+        let Snapshot::Rl(second) = &got[1] else {
+            panic!("an RL snapshot")
+        };
+        assert_eq!(second.latest.as_ref().map(|f| f.poses.len()), Some(3));
         // A classifier tab watching the same directory gets nothing from an episode file.
-        let none: Vec<ClassifierSnapshot> = published(&run, || {});
+        let none = published(&run, JobKind::Classifier, || {});
         assert!(none.is_empty());
     }
 
@@ -374,14 +338,20 @@ mod tests {
         };
         let w = run.clone();
         let written = file.clone();
-        let got: Vec<ClassifierSnapshot> = published(&run, move || {
+        let got: Vec<_> = published(&run, JobKind::Classifier, move || {
             write_json_atomic(&w, CONFUSION_FILE, &written).expect("write");
-        });
+        })
+        .into_iter()
+        .filter_map(|s| match s {
+            Snapshot::Classifier(c) => Some(c),
+            _ => None,
+        })
+        .collect();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].confusion[7][9], 2);
         assert_eq!((got[0].step, got[0].evaluated), (600, 42));
         assert_eq!(got[0].class_names[7], "Sneaker");
-        let rl: Vec<RlSnapshot> = published(&run, || {});
+        let rl = published(&run, JobKind::Rl, || {});
         assert!(rl.is_empty());
     }
 
@@ -429,7 +399,7 @@ mod tests {
                     value: 0.01,
                     step: 6
                 },
-                JobEvent::Notice("the run ended at step 6: interrupted".into()),
+                info("the run ended at step 6: interrupted".into()),
                 JobEvent::Status(JobStatus::Stopped),
             ]
         );
@@ -438,12 +408,13 @@ mod tests {
 
     #[test]
     fn a_gan_runs_sample_file_becomes_a_snapshot_each_time_it_is_replaced() {
-        use crate::jobs::gan::GanSnapshot;
-        use crate::models::gan_io::{SampleGrid, LATEST_SAMPLES_FILE};
-
         let run = tempfile::tempdir().expect("temp dir");
-        let mut file = SnapshotFile::new::<GanSnapshot>(run.path());
-        assert_eq!(file.poll::<GanSnapshot>(), None, "no file yet");
+        let mut file = SnapshotFile::new(run.path(), JobKind::Gan);
+        let iteration = |s: Option<Snapshot>| match s {
+            Some(Snapshot::Gan(g)) => Some((g.iteration, g.samples.clone())),
+            _ => None,
+        };
+        assert_eq!(iteration(file.poll()), None, "no file yet");
         let grid = |iteration: u64| SampleGrid {
             iteration,
             images: (0..16u8).map(|k| vec![k * 16; 28 * 28]).collect(),
@@ -451,20 +422,14 @@ mod tests {
         };
         let path = run.path().join(LATEST_SAMPLES_FILE);
         grid(200).write_atomic(&path).expect("write");
-        let first = file.poll::<GanSnapshot>().expect("a snapshot");
-        assert_eq!(first.iteration, 200);
-        assert_eq!(first.samples, grid(200).images);
-        assert_eq!(
-            file.poll::<GanSnapshot>(),
-            None,
-            "unchanged: not read again"
-        );
+        assert_eq!(iteration(file.poll()), Some((200, grid(200).images)));
+        assert_eq!(iteration(file.poll()), None, "unchanged: not read again");
         grid(300).write_atomic(&path).expect("rewrite");
-        assert_eq!(file.poll::<GanSnapshot>().map(|s| s.iteration), Some(300));
+        assert_eq!(iteration(file.poll()).map(|g| g.0), Some(300));
         std::fs::write(&path, b"P5\n2 2\n255\nabcd").expect("a foreign file");
-        assert_eq!(file.poll::<GanSnapshot>(), None, "not a sample grid");
+        assert_eq!(iteration(file.poll()), None, "not a sample grid");
 
-        let mut none = SnapshotFile::new::<ClassifierSnapshot>(run.path());
-        assert!(none.poll::<ClassifierSnapshot>().is_none());
+        let mut none = SnapshotFile::new(run.path(), JobKind::Classifier);
+        assert!(none.poll().is_none());
     }
 }

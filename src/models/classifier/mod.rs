@@ -1,9 +1,19 @@
-//! The classifier model a scenario names: `model = "cnn"` or `"mlp"`.
+//! The image classifier: the model a scenario names (`model = "cnn"` or `"mlp"`), its
+//! networks and its trainer.
+
+pub mod cnn;
+pub mod mlp;
+pub mod trainer;
+
+pub use trainer::{
+    ClassifierState, ClassifierTrainer, Confusion, Evaluation, SamplePrediction, StepOutcome,
+};
 
 use candle_core::{Result, Tensor};
 use candle_nn::{Module, VarBuilder};
 
-use super::{cnn::Cnn, mlp::Mlp};
+use cnn::Cnn;
+use mlp::Mlp;
 
 /// Errors building a classifier.
 #[derive(Debug, thiserror::Error)]

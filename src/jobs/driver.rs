@@ -1,0 +1,554 @@
+//! The one lifecycle every job shares, written once: wait for `Start`, build, open or resume the
+//! run directory, train step by step while applying commands, checkpoint (periodically, on `c`,
+//! on pause, at the end and on signals), hold on divergence, and end with a summary.
+//!
+//! A job kind implements [`Trainable`] — its step, its live hyperparameters, its checkpoint
+//! contents, its progress and its summary — and nothing of this loop.
+
+use std::time::{Duration, Instant};
+
+use candle_core::{Device, Tensor};
+
+use super::ends::JobEnds;
+use super::protocol::{
+    JobCommand, JobEvent, JobSpec, JobStatus, JobSummary, KindSummary, Param, Progress, RunTarget,
+    USER_PAUSE,
+};
+use super::record::{self, exit_reason, reason, RunSession};
+use crate::runs::Checkpoint;
+
+/// Time between progress events (and the moments a job may publish what it publishes on a
+/// timer).
+const REPORT_INTERVAL: Duration = Duration::from_millis(200);
+
+/// What a checkpoint holds: tensors under stable names and a JSON sidecar `state`.
+#[derive(Debug)]
+pub struct CheckpointData {
+    /// The step the checkpoint is named by.
+    pub step: u64,
+    /// Weights, optimizer moments and any other tensor state.
+    pub tensors: Vec<(String, Tensor)>,
+    /// Counters, RNG states and hyperparameters in force.
+    pub state: serde_json::Value,
+}
+
+/// What one training step came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stepped {
+    /// A step was trained; `report_now` asks for a progress event now (an epoch ended).
+    Trained {
+        /// Send progress now rather than on the timer.
+        report_now: bool,
+    },
+    /// The loss or the weights are no longer finite: the job holds with this reason.
+    Diverged(String),
+}
+
+/// One kind of training, as the driver sees it.
+pub trait Trainable {
+    /// Steps done so far, in the kind's unit (checkpoints are named by it).
+    fn step(&self) -> u64;
+    /// True once the run reached its planned end (the driver also applies `--steps`).
+    fn is_done(&self) -> bool;
+    /// Trains one step and reports what it measured through `ends`.
+    fn train_step(&mut self, ends: &mut JobEnds) -> Result<Stepped, String>;
+    /// Applies a live hyperparameter change from the next step on, or says why it cannot.
+    fn set(&mut self, param: Param, value: f64) -> Result<(), String>;
+    /// The live hyperparameters this job has, for announcing those a resume brought back.
+    fn live_params(&self) -> &'static [Param];
+    /// The value in force of a live hyperparameter; `None` when it has none to show.
+    fn value(&self, param: Param) -> Option<f64>;
+    /// Everything a checkpoint taken now holds.
+    fn checkpoint_data(&self) -> Result<CheckpointData, String>;
+    /// Continues from `checkpoint` (telling the user through `ends` what did not come back), or
+    /// says why it cannot.
+    fn restore(&mut self, checkpoint: &Checkpoint, ends: &mut JobEnds) -> Result<(), String>;
+    /// Steps between periodic checkpoints (0: none).
+    fn checkpoint_every(&self) -> u64;
+    /// How far the run has come, for the gauge and the ETA.
+    fn progress(&self) -> Progress;
+    /// The kind's figures for the summary.
+    fn summary(&self) -> KindSummary;
+    /// Called once before the first step (after any restore): a first snapshot, a baseline score.
+    fn begin(&mut self, ends: &mut JobEnds) -> Result<(), String> {
+        let _ = ends;
+        Ok(())
+    }
+    /// Called with every progress event: a chance to publish what is published on a timer.
+    fn on_report(&mut self, ends: &mut JobEnds) {
+        let _ = ends;
+    }
+    /// Called once after the last step, before the end checkpoint: final evaluations.
+    fn finish(&mut self, ends: &mut JobEnds, status: &JobStatus) -> Result<(), String> {
+        let _ = (ends, status);
+        Ok(())
+    }
+    /// Plays one episode with the greedy policy for the user to watch (RL only).
+    fn play_greedy(&mut self, ends: &mut JobEnds) -> Result<(), String> {
+        let _ = ends;
+        Err("there is no policy to play in this job".into())
+    }
+}
+
+/// What the loop does after looking at its commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep training.
+    Continue,
+    /// End the run now.
+    Stop,
+}
+
+/// Runs a job to its end: waits for `Start`, builds it with `build` on the spec's device, opens
+/// (or resumes) its run directory, trains, and reports. A kind's adapter supplies only `build`.
+pub fn run<T, B>(spec: &JobSpec, ends: &mut JobEnds, build: B) -> Result<(), String>
+where
+    T: Trainable,
+    B: FnOnce(&mut JobEnds, &Device) -> Result<T, String>,
+{
+    ends.status(JobStatus::Ready);
+    if !ends.wait_for_start() {
+        ends.status(JobStatus::Stopped);
+        return Ok(());
+    }
+    ends.status(JobStatus::Loading(match spec.dataset() {
+        Some(dataset) => format!("loading {dataset}"),
+        None => "building the agent".into(),
+    }));
+    let device = spec.device.open()?;
+    let mut job = build(ends, &device)?;
+    open_run(spec, ends, &mut job, &device)?;
+    job.begin(ends)?;
+
+    ends.status(JobStatus::Running);
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let mut last_periodic = job.step();
+    let mut status = JobStatus::Finished;
+    // True while the weights hold a diverged update, which no checkpoint should keep.
+    let mut diverged = false;
+    loop {
+        if poll(ends, &mut job) == Flow::Stop {
+            status = JobStatus::Stopped;
+            break;
+        }
+        if job.is_done() || spec.max_steps.is_some_and(|m| job.step() >= m) {
+            break;
+        }
+        let report_now = match job.train_step(ends)? {
+            Stepped::Trained { report_now } => report_now,
+            Stepped::Diverged(reason) => {
+                diverged = true;
+                ends.warn(reason.clone());
+                if hold(ends, &mut job, &reason) == Flow::Stop {
+                    status = JobStatus::Stopped;
+                    break;
+                }
+                continue;
+            }
+        };
+        diverged = false;
+        let step = job.step();
+        let every = job.checkpoint_every();
+        // Steps may advance by more than one (RL's vector environments): checkpoint whenever a
+        // multiple of `every` was passed.
+        if every > 0 && step / every > last_periodic / every && ends.run_dir().is_some() {
+            last_periodic = step;
+            checkpoint(ends, &job, reason::PERIODIC);
+        }
+        if report_now || last_report.elapsed() >= REPORT_INTERVAL {
+            last_report = Instant::now();
+            ends.send(JobEvent::Progress(job.progress()));
+            job.on_report(ends);
+        }
+    }
+    job.finish(ends, &status)?;
+    if ends.run_dir().is_some() && !diverged {
+        checkpoint(ends, &job, exit_reason());
+    }
+    let summary = JobSummary {
+        scenario: spec.scenario.clone(),
+        figures: job.summary(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+        status: record::summary_status(&status),
+        run_dir: ends.run_dir().map(|d| d.display().to_string()),
+    };
+    ends.send(JobEvent::Summary(Box::new(summary)));
+    ends.status(status);
+    Ok(())
+}
+
+/// Opens the spec's run directory, if it has one; when resuming, replays the run's earlier
+/// points to the UI, restores the newest whole checkpoint and announces the live values it
+/// brought back, so the log and the panel agree.
+fn open_run<T: Trainable>(
+    spec: &JobSpec,
+    ends: &mut JobEnds,
+    job: &mut T,
+    device: &Device,
+) -> Result<(), String> {
+    let Some(begun) = RunSession::begin(
+        &spec.run,
+        &spec.scenario,
+        &spec.settings.to_table(),
+        spec.settings.keep_checkpoints(),
+        device,
+    )?
+    else {
+        return Ok(());
+    };
+    // Before the session records, so the replayed points are not logged twice.
+    if let Some(points) = begun.history {
+        ends.send(JobEvent::History(points));
+    }
+    let path = begun.session.path().display().to_string();
+    ends.attach(begun.session);
+    let unit = spec.kind().step_unit();
+    match begun.checkpoint {
+        Some(checkpoint) => {
+            ends.info(format!(
+                "run directory: {path} (resumed at step {})",
+                checkpoint.step
+            ));
+            let before: Vec<Option<f64>> =
+                job.live_params().iter().map(|&p| job.value(p)).collect();
+            job.restore(&checkpoint, ends)?;
+            let next = job.step() + 1;
+            for (&param, old) in job.live_params().iter().zip(before) {
+                if let Some(value) = job.value(param).filter(|v| Some(*v) != old) {
+                    ends.send(JobEvent::Applied {
+                        param,
+                        value,
+                        step: next,
+                    });
+                }
+            }
+        }
+        None => {
+            ends.info(match spec.run {
+                RunTarget::Resume { .. } => format!("run directory: {path} (resumed at step 0)"),
+                _ => format!("run directory: {path}"),
+            });
+            if matches!(spec.run, RunTarget::Resume { .. }) {
+                ends.info(format!(
+                    "no whole checkpoint yet: starting again from {unit} 0"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a checkpoint of `job` for `why` and tells the user where, or why not.
+pub fn checkpoint<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &T, why: &str) {
+    let written = job.checkpoint_data().and_then(|data| {
+        let run = ends.run().ok_or_else(|| record::NO_RUN_DIR.to_string())?;
+        run.checkpoint(data.step, &data.tensors, &data.state, why)
+    });
+    match written {
+        Ok((path, log_error)) => {
+            if let Some(error) = log_error {
+                ends.warn(error);
+            }
+            ends.info(format!("checkpoint written: {}", path.display()));
+        }
+        Err(e) => ends.warn(format!("checkpoint failed: {e}")),
+    }
+}
+
+/// Applies one command between steps; `Some(flow)` when it decides the loop's course.
+fn handle<T: Trainable + ?Sized>(
+    ends: &mut JobEnds,
+    job: &mut T,
+    command: JobCommand,
+) -> Option<Flow> {
+    match command {
+        JobCommand::Set(param, value) => {
+            match job.set(param, value) {
+                Ok(()) => ends.send(JobEvent::Applied {
+                    param,
+                    value,
+                    step: job.step() + 1,
+                }),
+                Err(reason) => ends.send(JobEvent::Refused { param, reason }),
+            }
+            None
+        }
+        JobCommand::Checkpoint => {
+            checkpoint(ends, job, reason::KEY);
+            None
+        }
+        JobCommand::PlayGreedy => {
+            if let Err(e) = job.play_greedy(ends) {
+                ends.info(e);
+            }
+            None
+        }
+        JobCommand::Stop => Some(Flow::Stop),
+        JobCommand::Start | JobCommand::Resume | JobCommand::Pause => None,
+    }
+}
+
+/// Applies every pending command; on `Pause` checkpoints and holds until `Resume` or `Stop`.
+/// A stop signal ([`super::interrupt`]) ends the run.
+pub fn poll<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &mut T) -> Flow {
+    if super::interrupt::requested() {
+        return Flow::Stop;
+    }
+    while let Some(command) = ends.try_command() {
+        if command == JobCommand::Pause {
+            if ends.run_dir().is_some() {
+                checkpoint(ends, job, reason::PAUSE);
+            }
+            return hold(ends, job, USER_PAUSE);
+        }
+        if let Some(flow) = handle(ends, job, command) {
+            return flow;
+        }
+    }
+    Flow::Continue
+}
+
+/// Pauses with `why` and applies commands until `Resume` or `Stop`.
+pub fn hold<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &mut T, why: &str) -> Flow {
+    ends.status(JobStatus::Paused(why.to_string()));
+    loop {
+        match ends.next_command() {
+            Some(JobCommand::Resume) | Some(JobCommand::Start) => {
+                ends.status(JobStatus::Running);
+                return Flow::Continue;
+            }
+            Some(JobCommand::Pause) => {}
+            Some(command) => {
+                if let Some(flow) = handle(ends, job, command) {
+                    return flow;
+                }
+            }
+            None => return Flow::Stop,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ends::{spawn, JobHandle};
+    use super::super::protocol::{Metric, Notice};
+    use super::*;
+    use crate::models::rl::RlSummary;
+
+    /// A job whose step only counts and whose one live value is `lr`.
+    struct Counter {
+        lr: f64,
+        step: u64,
+        until: u64,
+    }
+
+    impl Trainable for Counter {
+        fn step(&self) -> u64 {
+            self.step
+        }
+        fn is_done(&self) -> bool {
+            self.step >= self.until
+        }
+        fn train_step(&mut self, ends: &mut JobEnds) -> Result<Stepped, String> {
+            self.step += 1;
+            ends.metric(self.step, Metric::TrainLoss, self.lr);
+            Ok(Stepped::Trained { report_now: false })
+        }
+        fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
+            match param {
+                Param::Lr => {
+                    self.lr = value;
+                    Ok(())
+                }
+                other => Err(format!("{other} is not live here")),
+            }
+        }
+        fn live_params(&self) -> &'static [Param] {
+            &[Param::Lr]
+        }
+        fn value(&self, param: Param) -> Option<f64> {
+            (param == Param::Lr).then_some(self.lr)
+        }
+        fn checkpoint_data(&self) -> Result<CheckpointData, String> {
+            Ok(CheckpointData {
+                step: self.step,
+                tensors: Vec::new(),
+                state: serde_json::json!({ "step": self.step }),
+            })
+        }
+        fn restore(&mut self, checkpoint: &Checkpoint, _: &mut JobEnds) -> Result<(), String> {
+            self.step = checkpoint.step;
+            Ok(())
+        }
+        fn checkpoint_every(&self) -> u64 {
+            0
+        }
+        fn progress(&self) -> Progress {
+            Progress {
+                step: self.step,
+                total_steps: self.until,
+                ..Progress::default()
+            }
+        }
+        fn summary(&self) -> KindSummary {
+            KindSummary::Rl(RlSummary {
+                env: "counter".into(),
+                agent: "none".into(),
+                env_steps: self.step,
+                episodes: 0,
+                mean_return_20: None,
+                solved_at_step: None,
+                solved_at_seconds: None,
+                steps_per_sec: 0.0,
+            })
+        }
+    }
+
+    fn drain(h: &mut JobHandle) -> Vec<JobEvent> {
+        let mut out = Vec::new();
+        while let Some(e) = h.events.blocking_recv() {
+            out.push(e);
+        }
+        out
+    }
+
+    fn counter_spec() -> JobSpec {
+        JobSpec::new(&crate::scenario::Scenario {
+            name: "counter".into(),
+            settings: crate::scenario::Settings::Rl(Default::default()),
+        })
+    }
+
+    #[test]
+    fn commands_apply_between_steps_and_report_their_step() {
+        let spec = counter_spec();
+        let mut h = spawn("t", move |ends| {
+            run(&spec, ends, |_, _| {
+                Ok(Counter {
+                    lr: 1.0,
+                    step: 0,
+                    until: 1000,
+                })
+            })
+        })
+        .expect("spawn");
+        // All four are queued before the job's first poll, so they apply at step 1 in order.
+        h.send(JobCommand::Start);
+        h.send(JobCommand::Set(Param::Lr, 0.5));
+        h.send(JobCommand::Set(Param::Gamma, 0.5));
+        h.send(JobCommand::Stop);
+        let events = drain(&mut h);
+        assert!(events.contains(&JobEvent::Applied {
+            param: Param::Lr,
+            value: 0.5,
+            step: 1
+        }));
+        assert!(events.iter().any(|e| matches!(
+            e,
+            JobEvent::Refused {
+                param: Param::Gamma,
+                ..
+            }
+        )));
+        assert!(
+            !events.iter().any(|e| matches!(e, JobEvent::Metric { .. })),
+            "stopped before the first step: {events:?}"
+        );
+        assert_eq!(events.last(), Some(&JobEvent::Status(JobStatus::Stopped)));
+        let summary = events.iter().find_map(|e| match e {
+            JobEvent::Summary(s) => Some(s),
+            _ => None,
+        });
+        assert_eq!(
+            summary.map(|s| s.status),
+            Some(crate::jobs::protocol::SummaryStatus::Stopped)
+        );
+    }
+
+    #[test]
+    fn a_job_runs_to_its_end_with_the_changed_value() {
+        let spec = counter_spec();
+        let mut h = spawn("t", move |ends| {
+            run(&spec, ends, |_, _| {
+                Ok(Counter {
+                    lr: 1.0,
+                    step: 0,
+                    until: 3,
+                })
+            })
+        })
+        .expect("spawn");
+        h.send(JobCommand::Set(Param::Lr, 0.25));
+        h.send(JobCommand::Start);
+        let events = drain(&mut h);
+        let losses: Vec<(u64, f64)> = events
+            .iter()
+            .filter_map(|e| match e {
+                JobEvent::Metric { step, value, .. } => Some((*step, *value)),
+                _ => None,
+            })
+            .collect();
+        // A change sent before `Start` is dropped with the other commands of a waiting job.
+        assert_eq!(losses, vec![(1, 1.0), (2, 1.0), (3, 1.0)]);
+        assert_eq!(events.last(), Some(&JobEvent::Status(JobStatus::Finished)));
+    }
+
+    #[test]
+    fn a_panicking_job_is_reported_failed() {
+        let mut h = spawn("boom", |_| panic!("kaboom")).expect("spawn");
+        let events = drain(&mut h);
+        assert!(matches!(
+            events.last(),
+            Some(JobEvent::Status(JobStatus::Failed(m))) if m.contains("kaboom")
+        ));
+    }
+
+    #[test]
+    fn pause_holds_until_resume_and_a_job_without_a_run_does_not_checkpoint() {
+        // The job polls only once the commands are queued.
+        let (go, queued) = std::sync::mpsc::channel::<()>();
+        let mut h = spawn("p", move |ends| {
+            queued.recv().map_err(|e| e.to_string())?;
+            let mut job = Counter {
+                lr: 1.0,
+                step: 7,
+                until: 10,
+            };
+            assert_eq!(poll(ends, &mut job), Flow::Continue);
+            ends.metric(0, Metric::TrainLoss, job.lr);
+            Ok(())
+        })
+        .expect("spawn");
+        h.send(JobCommand::Pause);
+        h.send(JobCommand::Set(Param::Lr, 0.25));
+        h.send(JobCommand::Checkpoint);
+        h.send(JobCommand::Resume);
+        go.send(()).expect("the job waits");
+        let events = drain(&mut h);
+        assert_eq!(
+            events[0],
+            JobEvent::Status(JobStatus::Paused(USER_PAUSE.into()))
+        );
+        assert_eq!(
+            events[1],
+            JobEvent::Applied {
+                param: Param::Lr,
+                value: 0.25,
+                step: 8
+            }
+        );
+        assert_eq!(
+            events[2],
+            JobEvent::Notice(Notice::Warning(format!(
+                "checkpoint failed: {}",
+                record::NO_RUN_DIR
+            )))
+        );
+        assert_eq!(events[3], JobEvent::Status(JobStatus::Running));
+        assert!(matches!(
+            events[4],
+            JobEvent::Metric { value, .. } if value == 0.25
+        ));
+    }
+}

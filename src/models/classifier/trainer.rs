@@ -1,0 +1,476 @@
+//! The classifier's training loop body: model, Adam, data order and evaluation of one run,
+//! stepped on demand, checkpointed and restored exactly. No UI, no run files.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::{Optimizer, VarMap};
+use serde::{Deserialize, Serialize};
+
+use super::ClassifierModel;
+use crate::data::batch::{gather, PixelScale};
+use crate::data::prefetch::{InputStats, Prefetcher};
+use crate::data::{BatchPlan, Dataset, Split, CLASSES};
+use crate::models::init::seeded_var_builder;
+use crate::models::loss::softmax_cross_entropy;
+use crate::ops::adam::{Adam, AdamConfig};
+use crate::params::Param;
+use crate::rng::Rng;
+use crate::runs::{restore_varmap, varmap_tensors, Checkpoint};
+use crate::scenario::ClassifierConfig;
+
+/// Examples per forward pass when evaluating.
+const EVAL_BATCH: usize = 500;
+
+/// Counts of (true class, predicted class) over a test set.
+pub type Confusion = [[u32; CLASSES]; CLASSES];
+
+/// One test image with what the model thinks of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplePrediction {
+    /// 28×28 pixels.
+    pub pixels: Vec<u8>,
+    /// The true class.
+    pub label: u8,
+    /// The three most probable classes with their probabilities, best first.
+    pub top3: [(u8, f32); 3],
+}
+
+/// Result of evaluating on a split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Counts of (true, predicted).
+    pub confusion: Confusion,
+    /// Examples evaluated.
+    pub count: usize,
+}
+
+/// The model, optimizer and data order of one classifier run; steps on demand.
+pub struct ClassifierTrainer {
+    config: ClassifierConfig,
+    dataset: Arc<Dataset>,
+    device: Device,
+    varmap: VarMap,
+    model: ClassifierModel,
+    optimizer: Adam,
+    rng: Rng,
+    /// The RNG as it was before `plan` was shuffled, so a checkpoint can rebuild the epoch order.
+    epoch_rng: Rng,
+    plan: BatchPlan,
+    input: Prefetcher,
+    scratch: Vec<f32>,
+    step: u64,
+    epoch: usize,
+}
+
+/// A classifier checkpoint's sidecar `state`: with the tensors, enough to continue the run
+/// exactly where it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierState {
+    /// Optimizer steps trained.
+    pub step: u64,
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Examples of the current epoch already trained on.
+    pub plan_position: usize,
+    /// RNG state before the current epoch's shuffle (rebuilds the epoch's order).
+    pub epoch_rng: [u64; 4],
+    /// RNG state now.
+    pub rng: [u64; 4],
+    /// True when the tensors include the optimizer's moments (`adam.*`).
+    pub optimizer_state: bool,
+    /// Hyperparameters in force, including live changes.
+    pub config: ClassifierConfig,
+}
+
+/// What one call to [`ClassifierTrainer::train_step`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOutcome {
+    /// Mean loss of the batch.
+    pub loss: f64,
+    /// Correct predictions in the batch (before the update).
+    pub correct: usize,
+    /// Batch size.
+    pub count: usize,
+    /// True when this batch ended an epoch.
+    pub epoch_done: bool,
+}
+
+impl ClassifierTrainer {
+    /// Builds the model with fresh weights from the config's seed.
+    pub fn new(
+        config: ClassifierConfig,
+        dataset: Arc<Dataset>,
+        device: Device,
+    ) -> candle_core::Result<Self> {
+        let varmap = VarMap::new();
+        let vb = seeded_var_builder(&varmap, Rng::new(config.seed), DType::F32, &device);
+        let model = ClassifierModel::new(config.model, vb)?;
+        let mut rng = Rng::new(config.seed ^ 0x0da7a);
+        // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01).
+        let optimizer = Adam::from_varmap(
+            &varmap,
+            AdamConfig {
+                lr: config.lr,
+                beta1: config.beta1,
+                beta2: config.beta2,
+                eps: 1e-8,
+                weight_decay: 0.0,
+            },
+        )?;
+        let epoch_rng = rng.clone();
+        let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
+        let input = Prefetcher::new(Arc::clone(&dataset), PixelScale::UnitInterval);
+        Ok(Self {
+            config,
+            dataset,
+            device,
+            varmap,
+            model,
+            optimizer,
+            rng,
+            epoch_rng,
+            plan,
+            input,
+            scratch: Vec::new(),
+            step: 0,
+            epoch: 0,
+        })
+    }
+
+    /// Trains on the next batch; reshuffles when an epoch ends.
+    pub fn train_step(&mut self) -> candle_core::Result<StepOutcome> {
+        let indices = match self.plan.next_indices(self.config.batch_size) {
+            Some(ix) => ix.to_vec(),
+            None => {
+                self.reshuffle();
+                self.epoch += 1;
+                self.plan
+                    .next_indices(self.config.batch_size)
+                    .map(|ix| ix.to_vec())
+                    .unwrap_or_default()
+            }
+        };
+        let batch = self.input.batch(&indices, &self.device)?;
+        // The next batch is gathered while this one trains (none across an epoch's end, whose
+        // order is drawn only after this step).
+        if let Some(next) = self.plan.peek(self.config.batch_size) {
+            self.input.request(next);
+        }
+        let logits = self.model.forward(&batch.images)?;
+        let loss = softmax_cross_entropy(&logits, &batch.labels)?;
+        self.optimizer.backward_step(&loss)?;
+        let predicted = logits.argmax(D::Minus1)?;
+        let correct = predicted
+            .eq(&batch.labels)?
+            .to_dtype(DType::U32)?
+            .sum_all()?
+            .to_scalar::<u32>()? as usize;
+        self.step += 1;
+        let epoch_done = self.plan.position() >= self.plan.len();
+        if epoch_done {
+            self.reshuffle();
+            self.epoch += 1;
+        }
+        Ok(StepOutcome {
+            loss: loss.to_scalar::<f32>()? as f64,
+            correct,
+            count: indices.len(),
+            epoch_done,
+        })
+    }
+
+    /// Starts a new epoch order, remembering the RNG state it came from.
+    fn reshuffle(&mut self) {
+        self.epoch_rng = self.rng.clone();
+        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut self.rng);
+    }
+
+    /// Everything a checkpoint stores as tensors: the weights under their `VarBuilder` names
+    /// (`conv1.weight`, `fc1.bias`, …) and the optimizer's state.
+    pub fn checkpoint_tensors(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
+        let mut tensors = varmap_tensors(&self.varmap, "");
+        tensors.extend(self.optimizer_state()?);
+        Ok(tensors)
+    }
+
+    /// Adam's moments and step for a checkpoint: `adam.m.<var>`, `adam.v.<var>` (shape of the
+    /// variable) and `adam.step` (i64, shape (1,)).
+    fn optimizer_state(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
+        self.optimizer.state_tensors()
+    }
+
+    /// Restores what [`Self::optimizer_state`] wrote; false (and Adam starts afresh) for a
+    /// checkpoint without moments.
+    fn load_optimizer_state(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+    ) -> candle_core::Result<bool> {
+        if !tensors.contains_key(crate::ops::adam::STEP_TENSOR) {
+            return Ok(false);
+        }
+        self.optimizer.load_state_tensors(tensors)?;
+        Ok(true)
+    }
+
+    /// The counters, RNG state and hyperparameters a checkpoint's sidecar stores.
+    pub fn checkpoint_state(&self) -> ClassifierState {
+        ClassifierState {
+            step: self.step,
+            epoch: self.epoch,
+            plan_position: self.plan.position(),
+            epoch_rng: self.epoch_rng.state(),
+            rng: self.rng.state(),
+            optimizer_state: true,
+            config: self.config.clone(),
+        }
+    }
+
+    /// Continues from `checkpoint`: weights, optimizer state (when the checkpoint has it), step
+    /// and epoch counters, the epoch's data order and position, the RNG, and the hyperparameters
+    /// in force when it was written. Returns whether the optimizer state was restored.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<bool, String> {
+        let state: ClassifierState = checkpoint
+            .state_as()
+            .map_err(|e| format!("checkpoint at step {}: {e}", checkpoint.step))?;
+        restore_varmap(&self.varmap, &checkpoint.tensors, "").map_err(|e| e.to_string())?;
+        let optimizer_restored = self
+            .load_optimizer_state(&checkpoint.tensors)
+            .map_err(|e| crate::models::error_text(&e))?;
+        self.optimizer.set_learning_rate(state.config.lr);
+        self.config = state.config;
+        self.step = state.step;
+        self.epoch = state.epoch;
+        self.epoch_rng = Rng::from_state(state.epoch_rng);
+        let mut rng = self.epoch_rng.clone();
+        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut rng);
+        if state.plan_position > 0 {
+            self.plan.next_indices(state.plan_position);
+        }
+        self.rng = Rng::from_state(state.rng);
+        Ok(optimizer_restored)
+    }
+
+    /// Accuracy, loss and confusion matrix on the first `limit` examples of `split`.
+    pub fn evaluate(&mut self, split: &Split, limit: usize) -> candle_core::Result<Evaluation> {
+        let count = limit.min(split.len());
+        let mut confusion = [[0u32; CLASSES]; CLASSES];
+        let mut loss_sum = 0.0;
+        let mut correct = 0usize;
+        let indices: Vec<u32> = (0..count as u32).collect();
+        for chunk in indices.chunks(EVAL_BATCH) {
+            let batch = gather(
+                split,
+                chunk,
+                PixelScale::UnitInterval,
+                &mut self.scratch,
+                &self.device,
+            )?;
+            let logits = self.model.forward(&batch.images)?;
+            loss_sum += softmax_cross_entropy(&logits, &batch.labels)?.to_scalar::<f32>()? as f64
+                * chunk.len() as f64;
+            let predicted = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            for (&i, &p) in chunk.iter().zip(&predicted) {
+                let truth = split.labels[i as usize] as usize;
+                confusion[truth][p as usize] += 1;
+                correct += usize::from(truth == p as usize);
+            }
+        }
+        Ok(Evaluation {
+            accuracy: correct as f64 / count.max(1) as f64,
+            loss: loss_sum / count.max(1) as f64,
+            confusion,
+            count,
+        })
+    }
+
+    /// Top-3 predictions for the given test images.
+    pub fn predict(&mut self, indices: &[u32]) -> candle_core::Result<Vec<SamplePrediction>> {
+        let split = &self.dataset.test;
+        let batch = gather(
+            split,
+            indices,
+            PixelScale::UnitInterval,
+            &mut self.scratch,
+            &self.device,
+        )?;
+        let probs = candle_nn::ops::softmax(&self.model.forward(&batch.images)?, D::Minus1)?
+            .to_vec2::<f32>()?;
+        Ok(indices
+            .iter()
+            .zip(probs)
+            .map(|(&i, p)| {
+                let mut order: Vec<usize> = (0..CLASSES).collect();
+                order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+                SamplePrediction {
+                    pixels: split.images.image(i as usize).to_vec(),
+                    label: split.labels[i as usize],
+                    top3: [0, 1, 2].map(|k| (order[k] as u8, p[order[k]])),
+                }
+            })
+            .collect())
+    }
+
+    /// Steps per epoch at the current batch size.
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.dataset.train.len().div_ceil(self.config.batch_size) as u64
+    }
+
+    /// What obtaining training batches cost the training thread so far.
+    pub fn input_stats(&self) -> InputStats {
+        self.input.stats()
+    }
+
+    /// Steps still to train in the planned epochs.
+    pub fn remaining_steps(&self) -> u64 {
+        let left_in_epoch =
+            (self.plan.len() - self.plan.position()).div_ceil(self.config.batch_size) as u64;
+        let later_epochs = self.config.epochs.saturating_sub(self.epoch + 1) as u64;
+        if self.epoch >= self.config.epochs {
+            0
+        } else {
+            left_in_epoch + later_epochs * self.steps_per_epoch()
+        }
+    }
+
+    /// Completed epochs.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Steps trained.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// The current hyperparameters.
+    pub fn config(&self) -> &ClassifierConfig {
+        &self.config
+    }
+
+    /// The weights, by name (for checkpoints).
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    /// The data being trained on.
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    /// Applies a live hyperparameter change from the next step on, or says why it cannot.
+    pub fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
+        let value = param.validate(value)?;
+        match param {
+            Param::Lr => {
+                self.optimizer.set_learning_rate(value);
+                self.config.lr = value;
+            }
+            Param::BatchSize => self.config.batch_size = value as usize,
+            Param::Epochs => {
+                let epochs = value as usize;
+                if epochs <= self.epoch {
+                    return Err(format!(
+                        "epochs {epochs}: {} epochs are already done",
+                        self.epoch
+                    ));
+                }
+                self.config.epochs = epochs;
+            }
+            other => return Err(format!("{other} does not apply to a classifier")),
+        }
+        Ok(())
+    }
+
+    /// The value in force of a live hyperparameter; `None` for one a classifier does not have.
+    pub fn value(&self, param: Param) -> Option<f64> {
+        Some(match param {
+            Param::Lr => self.config.lr,
+            Param::BatchSize => self.config.batch_size as f64,
+            Param::Epochs => self.config.epochs as f64,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::lookup::load_from_dir;
+    use crate::data::DatasetName;
+    use crate::runs::{load_checkpoint, write_checkpoint};
+    use crate::scenario::ModelKind;
+
+    fn trainer(dataset: &Arc<Dataset>) -> ClassifierTrainer {
+        let config = ClassifierConfig {
+            model: ModelKind::Mlp,
+            batch_size: 16,
+            seed: 9,
+            ..ClassifierConfig::default()
+        };
+        ClassifierTrainer::new(config, dataset.clone(), Device::Cpu).expect("trainer")
+    }
+
+    fn weights(t: &ClassifierTrainer) -> Vec<(String, Vec<f32>)> {
+        varmap_tensors(t.varmap(), "")
+            .into_iter()
+            .map(|(n, w)| (n, w.flatten_all().and_then(|w| w.to_vec1()).expect("f32")))
+            .collect()
+    }
+
+    #[test]
+    fn a_restored_trainer_continues_with_the_same_weights_counters_and_data_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 3)
+            .expect("dataset");
+        let dataset =
+            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
+        // 100 examples / 16 = 7 steps per epoch: 9 steps end mid-way through the second epoch.
+        let mut original = trainer(&dataset);
+        for _ in 0..9 {
+            original.train_step().expect("step");
+        }
+        original.set(Param::Lr, 5e-4).expect("lr");
+        let info = write_checkpoint(
+            &dir.path().join("checkpoints"),
+            original.step(),
+            &original.checkpoint_tensors().expect("tensors"),
+            &original.checkpoint_state(),
+        )
+        .expect("write");
+        let checkpoint = load_checkpoint(&info, &Device::Cpu).expect("load");
+
+        let mut restored = trainer(&dataset);
+        restored
+            .train_step()
+            .expect("a step to move away from the checkpoint");
+        assert!(
+            restored.restore(&checkpoint).expect("restore"),
+            "Adam's moments are in the checkpoint"
+        );
+        assert_eq!(weights(&restored), weights(&original));
+        assert_eq!(restored.checkpoint_state(), original.checkpoint_state());
+        assert_eq!(restored.config().lr, 5e-4);
+        assert_eq!(restored.remaining_steps(), original.remaining_steps());
+        // The same batches follow: the epoch order and position came back.
+        for _ in 0..8 {
+            let a = original.plan.next_indices(16).map(<[u32]>::to_vec);
+            let b = restored.plan.next_indices(16).map(<[u32]>::to_vec);
+            assert_eq!(a, b);
+        }
+        assert_eq!(original.rng.state(), restored.rng.state());
+        // With weights, moments, data order and RNG restored, training continues identically
+        // (both plans were advanced alike above).
+        for _ in 0..5 {
+            let a = original.train_step().expect("step").loss;
+            let b = restored.train_step().expect("step").loss;
+            assert_eq!(a, b);
+        }
+        assert_eq!(weights(&restored), weights(&original));
+    }
+}
