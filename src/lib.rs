@@ -13,6 +13,7 @@ pub mod headless;
 pub mod jobs;
 pub mod models;
 pub mod ops;
+pub mod params;
 pub mod progress;
 pub mod rng;
 pub mod run_commands;

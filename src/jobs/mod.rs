@@ -9,7 +9,6 @@ pub mod classifier;
 pub mod follow;
 pub mod gan;
 pub mod interrupt;
-pub mod params;
 pub mod record;
 pub mod rl;
 pub mod run_files;
@@ -19,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-pub use params::Param;
+pub use crate::params::Param;
 pub use record::{RunSession, RunTarget};
 
 /// The reason [`Control`] gives when the user pauses (other reasons come from guards).
