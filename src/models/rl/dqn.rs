@@ -9,13 +9,13 @@ use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Module, Optimizer, VarMap};
 
 use super::config::{AgentKind, DqnParams, RlConfig, TdLoss};
+use super::episodes::EpisodeTracker;
+use super::error::RlError;
 use super::mlp::{argmax, mlp_in_new_varmap, Activation, Init, Mlp, MlpMirror};
+use super::records::{EpisodeFrames, RlCounters, RlRecord};
 use super::replay::{ReplayBatch, ReplayBuffer};
 use super::resume::{LiveParams, RlState, REPLAY_PREFIX, TARGET_PREFIX};
-use super::trainer::{
-    clip_grad_norm, tensor2, to_f32, EpisodeFrames, EpisodeTracker, RlCounters, RlError, RlParam,
-    RlRecord, Throughput,
-};
+use super::trainer::{clip_grad_norm, tensor2, to_f32, RlParam, Throughput};
 use crate::envs::{make_env, Environment, VecEnv};
 use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;

@@ -2,8 +2,11 @@
 
 pub mod config;
 pub mod dqn;
+pub mod episodes;
+pub mod error;
 pub mod mlp;
 pub mod ppo;
+pub mod records;
 pub mod replay;
 pub mod resume;
 pub mod trainer;

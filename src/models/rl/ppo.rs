@@ -10,12 +10,12 @@ use candle_nn::{Module, Optimizer, VarBuilder, VarMap};
 
 use super::config::{AgentKind, PpoParams, RlConfig};
 use super::dqn::run_greedy;
+use super::episodes::EpisodeTracker;
+use super::error::RlError;
 use super::mlp::{argmax, Activation, Init, Mlp, MlpMirror};
+use super::records::{EpisodeFrames, RlCounters, RlRecord};
 use super::resume::{LiveParams, RlState};
-use super::trainer::{
-    clip_grad_norm, tensor2, to_f32, EpisodeFrames, EpisodeTracker, RlCounters, RlError, RlParam,
-    RlRecord, Throughput,
-};
+use super::trainer::{clip_grad_norm, tensor2, to_f32, RlParam, Throughput};
 use crate::envs::{make_env, Environment, VecEnv};
 use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;

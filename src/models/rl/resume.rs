@@ -15,8 +15,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::{AgentKind, RlConfig};
+use super::episodes::TrackerState;
+use super::error::RlError;
+use super::records::RlCounters;
 use super::replay::ReplayPosition;
-use super::trainer::{RlCounters, RlError, TrackerState};
 use crate::envs::VecEnvState;
 
 /// Prefix of the DQN target network's tensors.

@@ -1,0 +1,44 @@
+//! What can go wrong while building, running, checkpointing or restoring an RL agent.
+
+use thiserror::Error;
+
+use super::config::ConfigError;
+use crate::envs::EnvError;
+
+/// Everything that can go wrong while building or running an RL trainer.
+#[derive(Debug, Error)]
+pub enum RlError {
+    /// A hyperparameter is out of range (config or live change); nothing was changed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The parameter does not exist for this agent (e.g. ε for PPO).
+    #[error("{param} does not apply to the {agent} agent")]
+    NotApplicable {
+        /// The parameter's name.
+        param: &'static str,
+        /// The agent's name.
+        agent: &'static str,
+    },
+    /// A parameter name that is not known.
+    #[error(
+        "unknown RL parameter {0:?}: expected one of lr, gamma, epsilon, target_period, ent_coef"
+    )]
+    UnknownParam(String),
+    /// The environment failed.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// A tensor operation failed.
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A checkpoint does not fit this agent (another agent, env or architecture).
+    #[error("checkpoint does not fit this run: {0}")]
+    Checkpoint(String),
+    /// The loss became NaN or infinite: the run diverged.
+    #[error("loss is {loss} at env step {env_steps}: training diverged")]
+    Diverged {
+        /// The non-finite loss.
+        loss: f64,
+        /// When it happened.
+        env_steps: u64,
+    },
+}
