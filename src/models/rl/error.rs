@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::config::ConfigError;
+use super::config::{AgentKind, ConfigError};
 use crate::envs::EnvError;
 
 /// Everything that can go wrong while building or running an RL trainer.
@@ -41,4 +41,14 @@ pub enum RlError {
         /// When it happened.
         env_steps: u64,
     },
+}
+
+impl RlError {
+    /// The refusal of a live change to parameter `param` (its key) that `agent` does not have.
+    pub fn not_applicable(param: &'static str, agent: AgentKind) -> Self {
+        RlError::NotApplicable {
+            param,
+            agent: agent.as_str(),
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! Reinforcement-learning agents (DQN, PPO) and the step-by-step trainer a job drives.
 
+pub mod agent;
 pub mod config;
+pub mod core;
 pub mod dqn;
 pub mod episodes;
 pub mod error;
