@@ -11,7 +11,7 @@ use super::{Flow, JobEnds, JobEvent, JobStatus, Metric, Param, Progress, Steer};
 use crate::device::DeviceChoice;
 use crate::envs::EnvError;
 use crate::models::rl::config::RlConfig;
-use crate::models::rl::trainer::{EpisodeFrames, RlError, RlParam, RlRecord, RlTrainer};
+use crate::models::rl::trainer::{EpisodeFrames, RlError, RlRecord, RlTrainer};
 use crate::models::rl::RlState;
 use crate::runs::{varmap_tensors, Checkpoint};
 use crate::scenario::Settings;
@@ -43,18 +43,6 @@ pub struct RlJobSpec {
     pub run: RunTarget,
 }
 
-/// Maps the dashboard's parameter to the trainer's.
-pub fn rl_param(param: Param) -> Option<RlParam> {
-    Some(match param {
-        Param::Lr => RlParam::Lr,
-        Param::Gamma => RlParam::Gamma,
-        Param::Epsilon => RlParam::Epsilon,
-        Param::TargetPeriod => RlParam::TargetPeriod,
-        Param::EntropyCoef => RlParam::EntCoef,
-        _ => return None,
-    })
-}
-
 /// The trainer plus what commands need between steps.
 struct RlJob {
     trainer: RlTrainer,
@@ -66,8 +54,7 @@ struct RlJob {
 
 impl Steer for RlJob {
     fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
-        let p = rl_param(param).ok_or_else(|| format!("{param} does not apply to RL"))?;
-        self.trainer.set(p, value).map_err(|e| e.to_string())
+        self.trainer.set(param, value).map_err(|e| e.to_string())
     }
 
     /// Everything a resume needs (tensors and sidecar as described in

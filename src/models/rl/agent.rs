@@ -12,7 +12,7 @@ use super::core::{run_greedy, AgentCore};
 use super::error::RlError;
 use super::records::{EpisodeFrames, RlRecord};
 use super::resume::RlState;
-use super::trainer::RlParam;
+use crate::params::Param;
 
 /// An RL algorithm on its environments, advanced one chunk of work at a time.
 pub(crate) trait Agent: Send {
@@ -26,11 +26,11 @@ pub(crate) trait Agent: Send {
     fn greedy_action(&mut self, obs: &[f64]) -> Result<usize, RlError>;
 
     /// Current value of a live parameter; `None` where it does not apply to this agent.
-    fn get(&self, param: RlParam) -> Option<f64>;
+    fn get(&self, param: Param) -> Option<f64>;
 
     /// Applies an already validated live parameter; a parameter foreign to the agent is
     /// refused and changes nothing.
-    fn set(&mut self, param: RlParam, value: f64) -> Result<(), RlError>;
+    fn set(&mut self, param: Param, value: f64) -> Result<(), RlError>;
 
     /// Whether ε is fixed by the user instead of following its schedule (DQN only).
     fn epsilon_overridden(&self) -> bool {

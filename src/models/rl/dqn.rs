@@ -16,9 +16,9 @@ use super::mlp::{argmax, mlp_in_new_varmap, Activation, Init, Mlp, MlpMirror};
 use super::records::RlRecord;
 use super::replay::{ReplayBatch, ReplayBuffer};
 use super::resume::{LiveParams, RlState, REPLAY_PREFIX, TARGET_PREFIX};
-use super::trainer::RlParam;
 use crate::envs::{make_env, VecEnv};
 use crate::ops::adam::AdamConfig;
+use crate::params::Param;
 use crate::rng::Rng;
 use crate::runs::{restore_varmap, varmap_tensors};
 
@@ -268,24 +268,24 @@ impl Agent for DqnAgent {
         Ok(argmax(self.q_mirror.forward(&self.core.obs_f32)))
     }
 
-    fn get(&self, param: RlParam) -> Option<f64> {
+    fn get(&self, param: Param) -> Option<f64> {
         match param {
-            RlParam::Lr => Some(self.params.lr),
-            RlParam::Gamma => Some(self.params.gamma),
-            RlParam::Epsilon => Some(self.epsilon()),
-            RlParam::TargetPeriod => Some(self.params.target_period as f64),
-            RlParam::EntCoef => None,
+            Param::Lr => Some(self.params.lr),
+            Param::Gamma => Some(self.params.gamma),
+            Param::Epsilon => Some(self.epsilon()),
+            Param::TargetPeriod => Some(self.params.target_period as f64),
+            _ => None,
         }
     }
 
     /// ε: a negative value returns to the schedule; the target period is a whole number ≥ 1.
-    fn set(&mut self, param: RlParam, value: f64) -> Result<(), RlError> {
+    fn set(&mut self, param: Param, value: f64) -> Result<(), RlError> {
         match param {
-            RlParam::Lr => self.set_lr(value),
-            RlParam::Gamma => self.params.gamma = value,
-            RlParam::Epsilon => self.epsilon_override = (value >= 0.0).then_some(value),
-            RlParam::TargetPeriod => self.params.target_period = value as u64,
-            RlParam::EntCoef => return Err(RlError::not_applicable(param.name(), AgentKind::Dqn)),
+            Param::Lr => self.set_lr(value),
+            Param::Gamma => self.params.gamma = value,
+            Param::Epsilon => self.epsilon_override = (value >= 0.0).then_some(value),
+            Param::TargetPeriod => self.params.target_period = value as u64,
+            _ => return Err(RlError::not_applicable(param.key(), AgentKind::Dqn)),
         }
         Ok(())
     }
@@ -368,30 +368,31 @@ mod tests {
     fn live_changes_are_validated_and_applied() {
         let cfg = RlConfig::default();
         let mut t = RlTrainer::new(&cfg, &Device::Cpu, 0).unwrap();
-        assert!(t.set(RlParam::Lr, -1.0).is_err());
-        assert!(t.set(RlParam::Lr, f64::NAN).is_err());
-        t.set(RlParam::Lr, 5e-4).unwrap();
-        assert_eq!(t.get(RlParam::Lr), Some(5e-4));
-        assert!(t.set(RlParam::Gamma, 1.5).is_err());
-        t.set(RlParam::Epsilon, 0.3).unwrap();
-        assert_eq!(t.get(RlParam::Epsilon), Some(0.3));
+        assert!(t.set(Param::Lr, -1.0).is_err());
+        assert!(t.set(Param::Lr, f64::NAN).is_err());
+        t.set(Param::Lr, 5e-4).unwrap();
+        assert_eq!(t.get(Param::Lr), Some(5e-4));
+        assert!(t.set(Param::Gamma, 1.5).is_err());
+        t.set(Param::Epsilon, 0.3).unwrap();
+        assert_eq!(t.get(Param::Epsilon), Some(0.3));
         assert!(t.epsilon_overridden());
-        t.set(RlParam::Epsilon, -1.0).unwrap();
+        t.set(Param::Epsilon, -1.0).unwrap();
         assert_eq!(
-            t.get(RlParam::Epsilon),
+            t.get(Param::Epsilon),
             Some(1.0),
             "back on the schedule at step 0"
         );
-        assert!(t.set(RlParam::TargetPeriod, 0.0).is_err());
-        assert!(t.set(RlParam::TargetPeriod, 2.5).is_err());
-        t.set(RlParam::TargetPeriod, 100.0).unwrap();
-        assert_eq!(t.get(RlParam::TargetPeriod), Some(100.0));
+        assert!(t.set(Param::TargetPeriod, 0.0).is_err());
+        assert!(t.set(Param::TargetPeriod, 2.5).is_err());
+        t.set(Param::TargetPeriod, 100.0).unwrap();
+        assert_eq!(t.get(Param::TargetPeriod), Some(100.0));
         assert!(matches!(
-            t.set(RlParam::EntCoef, 0.1),
+            t.set(Param::EntropyCoef, 0.1),
             Err(RlError::NotApplicable { .. })
         ));
-        assert!("nope".parse::<RlParam>().is_err());
-        assert_eq!("ent_coef".parse::<RlParam>().unwrap(), RlParam::EntCoef);
+        let e = t.set(Param::BatchSize, 64.0).unwrap_err().to_string();
+        assert_eq!(e, "batch_size does not apply to the dqn agent");
+        assert_eq!(t.get(Param::BatchSize), None);
     }
 
     /// A short run: the greedy policy's return after ~12k env steps is far above a random

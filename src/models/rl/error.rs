@@ -19,11 +19,6 @@ pub enum RlError {
         /// The agent's name.
         agent: &'static str,
     },
-    /// A parameter name that is not known.
-    #[error(
-        "unknown RL parameter {0:?}: expected one of lr, gamma, epsilon, target_period, ent_coef"
-    )]
-    UnknownParam(String),
     /// The environment failed.
     #[error(transparent)]
     Env(#[from] EnvError),

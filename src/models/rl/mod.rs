@@ -15,4 +15,4 @@ pub mod trainer;
 
 pub use config::{AgentKind, DqnConfig, PpoConfig, Preset, RlConfig, TdLoss};
 pub use resume::{LiveParams, RlState};
-pub use trainer::{EpisodeFrames, RlCounters, RlError, RlParam, RlRecord, RlSummary, RlTrainer};
+pub use trainer::{EpisodeFrames, RlCounters, RlError, RlRecord, RlSummary, RlTrainer};

@@ -15,9 +15,9 @@ use super::error::RlError;
 use super::mlp::{argmax, Activation, Init, Mlp, MlpMirror};
 use super::records::RlRecord;
 use super::resume::{LiveParams, RlState};
-use super::trainer::RlParam;
 use crate::envs::{make_env, Environment, VecEnv};
 use crate::ops::adam::AdamConfig;
+use crate::params::Param;
 use crate::rng::Rng;
 
 /// Generalised advantage estimation over a `(steps, n_envs)` rollout stored step-major.
@@ -340,23 +340,21 @@ impl Agent for PpoAgent {
     }
 
     /// `Lr` is the base of the annealing schedule when `anneal_lr` is on.
-    fn get(&self, param: RlParam) -> Option<f64> {
+    fn get(&self, param: Param) -> Option<f64> {
         match param {
-            RlParam::Lr => Some(self.base_lr),
-            RlParam::Gamma => Some(self.params.gamma),
-            RlParam::EntCoef => Some(self.params.ent_coef),
-            RlParam::Epsilon | RlParam::TargetPeriod => None,
+            Param::Lr => Some(self.base_lr),
+            Param::Gamma => Some(self.params.gamma),
+            Param::EntropyCoef => Some(self.params.ent_coef),
+            _ => None,
         }
     }
 
-    fn set(&mut self, param: RlParam, value: f64) -> Result<(), RlError> {
+    fn set(&mut self, param: Param, value: f64) -> Result<(), RlError> {
         match param {
-            RlParam::Lr => self.set_lr(value),
-            RlParam::Gamma => self.params.gamma = value,
-            RlParam::EntCoef => self.params.ent_coef = value,
-            RlParam::Epsilon | RlParam::TargetPeriod => {
-                return Err(RlError::not_applicable(param.name(), AgentKind::Ppo))
-            }
+            Param::Lr => self.set_lr(value),
+            Param::Gamma => self.params.gamma = value,
+            Param::EntropyCoef => self.params.ent_coef = value,
+            _ => return Err(RlError::not_applicable(param.key(), AgentKind::Ppo)),
         }
         Ok(())
     }
@@ -428,15 +426,15 @@ mod tests {
             ..RlConfig::default()
         };
         let mut t = RlTrainer::new(&cfg, &Device::Cpu, 0).unwrap();
-        assert!(t.set(RlParam::EntCoef, -0.1).is_err());
-        t.set(RlParam::EntCoef, 0.02).unwrap();
-        assert_eq!(t.get(RlParam::EntCoef), Some(0.02));
+        assert!(t.set(Param::EntropyCoef, -0.1).is_err());
+        t.set(Param::EntropyCoef, 0.02).unwrap();
+        assert_eq!(t.get(Param::EntropyCoef), Some(0.02));
         assert!(matches!(
-            t.set(RlParam::Epsilon, 0.1),
+            t.set(Param::Epsilon, 0.1),
             Err(RlError::NotApplicable { .. })
         ));
         assert!(matches!(
-            t.set(RlParam::TargetPeriod, 10.0),
+            t.set(Param::TargetPeriod, 10.0),
             Err(RlError::NotApplicable { .. })
         ));
     }

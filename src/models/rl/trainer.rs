@@ -3,12 +3,10 @@
 //! hyperparameters between calls, read counters and the latest episode's frames.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
-use serde::{Deserialize, Serialize};
 
 use super::agent::Agent;
 use super::config::{check_lr, check_nonneg, check_unit, AgentKind, ConfigError, RlConfig};
@@ -17,63 +15,7 @@ pub use super::error::RlError;
 use super::ppo::PpoAgent;
 pub use super::records::{EpisodeFrames, RlCounters, RlRecord, RlSummary};
 use super::resume::RlState;
-
-/// Hyperparameters that can change while a run goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RlParam {
-    /// Learning rate (> 0).
-    Lr,
-    /// Discount factor in [0, 1].
-    Gamma,
-    /// DQN ε override in [0, 1]; a negative value returns to the schedule.
-    Epsilon,
-    /// DQN target-network period in env steps (≥ 1).
-    TargetPeriod,
-    /// PPO entropy coefficient (≥ 0).
-    EntCoef,
-}
-
-impl RlParam {
-    /// Every parameter, in display order.
-    pub const ALL: [RlParam; 5] = [
-        RlParam::Lr,
-        RlParam::Gamma,
-        RlParam::Epsilon,
-        RlParam::TargetPeriod,
-        RlParam::EntCoef,
-    ];
-
-    /// The name used in keys, logs and `--set`.
-    pub fn name(self) -> &'static str {
-        match self {
-            RlParam::Lr => "lr",
-            RlParam::Gamma => "gamma",
-            RlParam::Epsilon => "epsilon",
-            RlParam::TargetPeriod => "target_period",
-            RlParam::EntCoef => "ent_coef",
-        }
-    }
-
-    /// Whether `agent` has this parameter.
-    pub fn applies_to(self, agent: AgentKind) -> bool {
-        match self {
-            RlParam::Lr | RlParam::Gamma => true,
-            RlParam::Epsilon | RlParam::TargetPeriod => agent == AgentKind::Dqn,
-            RlParam::EntCoef => agent == AgentKind::Ppo,
-        }
-    }
-}
-
-impl FromStr for RlParam {
-    type Err = RlError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RlParam::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| RlError::UnknownParam(s.to_string()))
-    }
-}
+use crate::params::Param;
 
 /// An RL training run: one agent on its environments, advanced one chunk at a time.
 pub struct RlTrainer {
@@ -176,7 +118,7 @@ impl RlTrainer {
 
     /// Current value of a live parameter (`None` where it does not apply; ε reports the value
     /// in effect, override or schedule).
-    pub fn get(&self, param: RlParam) -> Option<f64> {
+    pub fn get(&self, param: Param) -> Option<f64> {
         self.agent.get(param)
     }
 
@@ -187,21 +129,22 @@ impl RlTrainer {
 
     /// Changes a live parameter; an invalid value or a parameter foreign to the agent is an
     /// error and changes nothing. For `Epsilon`, a negative value clears the override.
-    pub fn set(&mut self, param: RlParam, value: f64) -> Result<(), RlError> {
+    pub fn set(&mut self, param: Param, value: f64) -> Result<(), RlError> {
         let value = validate(param, value)?;
         self.agent.set(param, value)
     }
 }
 
 /// Checks a live value against its parameter's range, as a config file's value would be.
-/// ε may also be negative (back to the schedule).
-fn validate(param: RlParam, value: f64) -> Result<f64, RlError> {
+/// ε may also be negative (back to the schedule); parameters RL does not know pass through
+/// for the agent to refuse.
+fn validate(param: Param, value: f64) -> Result<f64, RlError> {
     Ok(match param {
-        RlParam::Lr => check_lr("lr", value)?,
-        RlParam::Gamma => check_unit("gamma", value)?,
-        RlParam::Epsilon if value < 0.0 => value,
-        RlParam::Epsilon => check_unit("epsilon", value)?,
-        RlParam::TargetPeriod => {
+        Param::Lr => check_lr("lr", value)?,
+        Param::Gamma => check_unit("gamma", value)?,
+        Param::Epsilon if value < 0.0 => value,
+        Param::Epsilon => check_unit("epsilon", value)?,
+        Param::TargetPeriod => {
             if !(value.is_finite() && value >= 1.0 && value.fract() == 0.0) {
                 return Err(ConfigError::Invalid {
                     key: "target_period".into(),
@@ -212,7 +155,8 @@ fn validate(param: RlParam, value: f64) -> Result<f64, RlError> {
             }
             value
         }
-        RlParam::EntCoef => check_nonneg("ent_coef", value)?,
+        Param::EntropyCoef => check_nonneg("ent_coef", value)?,
+        _ => value,
     })
 }
 
