@@ -13,7 +13,7 @@ use super::protocol::{JobSpec, KindSummary, Metric, Notice, Param, Progress, RlS
 use super::run_files::{write_json_atomic, EPISODE_FILE, EPISODE_WRITE_INTERVAL_S};
 use crate::envs::EnvError;
 use crate::models::rl::config::RlConfig;
-use crate::models::rl::trainer::{EpisodeFrames, RlError, RlParam, RlRecord, RlTrainer};
+use crate::models::rl::trainer::{EpisodeFrames, RlError, RlRecord, RlTrainer};
 use crate::models::rl::RlState;
 use crate::runs::{varmap_tensors, Checkpoint};
 
@@ -25,18 +25,6 @@ const LIVE_PARAMS: [Param; 5] = [
     Param::TargetPeriod,
     Param::EntropyCoef,
 ];
-
-/// Maps the dashboard's parameter to the trainer's.
-fn rl_param(param: Param) -> Option<RlParam> {
-    Some(match param {
-        Param::Lr => RlParam::Lr,
-        Param::Gamma => RlParam::Gamma,
-        Param::Epsilon => RlParam::Epsilon,
-        Param::TargetPeriod => RlParam::TargetPeriod,
-        Param::EntropyCoef => RlParam::EntCoef,
-        _ => return None,
-    })
-}
 
 /// Writes the latest finished episode to the run directory for `gradtop watch`; a failure is
 /// told once and then writing stops (training goes on).
@@ -187,8 +175,7 @@ impl Trainable for RlJob {
     }
 
     fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
-        let p = rl_param(param).ok_or_else(|| format!("{param} does not apply to RL"))?;
-        self.trainer.set(p, value).map_err(|e| e.to_string())
+        self.trainer.set(param, value).map_err(|e| e.to_string())
     }
 
     fn live_params(&self) -> &'static [Param] {
@@ -200,7 +187,7 @@ impl Trainable for RlJob {
         if param == Param::Epsilon && !self.trainer.epsilon_overridden() {
             return None;
         }
-        self.trainer.get(rl_param(param)?)
+        self.trainer.get(param)
     }
 
     /// Everything a resume needs (tensors and sidecar as described in

@@ -8,20 +8,21 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Module, Optimizer, VarMap};
 
+use super::agent::Agent;
 use super::config::{AgentKind, DqnParams, RlConfig, TdLoss};
+use super::core::{clip_grad_norm, tensor2, to_f32, AgentCore};
+use super::error::RlError;
 use super::mlp::{argmax, mlp_in_new_varmap, Activation, Init, Mlp, MlpMirror};
+use super::records::RlRecord;
 use super::replay::{ReplayBatch, ReplayBuffer};
 use super::resume::{LiveParams, RlState, REPLAY_PREFIX, TARGET_PREFIX};
-use super::trainer::{
-    clip_grad_norm, tensor2, to_f32, EpisodeFrames, EpisodeTracker, RlCounters, RlError, RlParam,
-    RlRecord, Throughput,
-};
-use crate::envs::{make_env, Environment, VecEnv};
-use crate::ops::adam::{Adam, AdamConfig};
+use crate::envs::{make_env, VecEnv};
+use crate::ops::adam::AdamConfig;
+use crate::params::Param;
 use crate::rng::Rng;
 use crate::runs::{restore_varmap, varmap_tensors};
 
-/// Env steps done per [`super::RlTrainer::step`] call (a few ms of work at most).
+/// Env steps done per trainer step (a few ms of work at most).
 const CHUNK_ENV_STEPS: u64 = 128;
 
 /// ε of a linear schedule: `start` at step 0, `end` from `decay_steps` on (CleanRL's
@@ -51,32 +52,18 @@ pub fn td_loss(diff: &Tensor, kind: TdLoss) -> candle_core::Result<Tensor> {
 
 /// A DQN learner on one environment.
 pub struct DqnAgent {
+    core: AgentCore,
     params: DqnParams,
-    env_name: &'static str,
-    envs: VecEnv<Box<dyn Environment>>,
-    n_actions: usize,
-    obs_dim: usize,
-    device: Device,
-    q_varmap: VarMap,
     q: Mlp,
-    _target_varmap: VarMap,
+    target_varmap: VarMap,
     target: Mlp,
     q_mirror: MlpMirror,
     mirror_stale: bool,
-    opt: Adam,
     buffer: ReplayBuffer,
     batch: ReplayBatch,
-    rng: Rng,
     epsilon_override: Option<f64>,
-    env_steps: u64,
-    updates: u64,
-    budget: u64,
-    stop_when_solved: bool,
-    tracker: EpisodeTracker,
-    throughput: Throughput,
     loss_sum: f64,
     loss_count: u64,
-    obs_f32: Vec<f32>,
 }
 
 impl DqnAgent {
@@ -86,7 +73,6 @@ impl DqnAgent {
         let params = config.dqn_params()?;
         let mut rng = Rng::new(seed);
         let env = make_env(&config.env, seed)?;
-        let env_name = env.name();
         let (obs_dim, n_actions) = (env.obs_dim(), env.action_count());
         let envs = VecEnv::new(vec![env])?;
         let mut sizes = vec![obs_dim];
@@ -96,46 +82,27 @@ impl DqnAgent {
         let (target_varmap, target) = mlp_in_new_varmap(&sizes, Activation::Relu, "q", device)?;
         q.init_weights(Init::TorchDefault, &mut rng)?;
         q.copy_into(&target)?;
-        let opt = Adam::from_varmap(
-            &q_varmap,
-            AdamConfig {
-                lr: params.lr,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                weight_decay: 0.0,
-            },
-        )?;
-        let q_mirror = q.mirror()?;
-        let tracker =
-            EpisodeTracker::new(config.solve_window, config.solve_return, envs.env(0).pose());
+        let adam = AdamConfig {
+            lr: params.lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        };
+        let core = AgentCore::new(AgentKind::Dqn, config, envs, rng, q_varmap, adam, device)?;
         Ok(Self {
             buffer: ReplayBuffer::new(params.buffer_size, obs_dim),
+            q_mirror: q.mirror()?,
+            core,
             params,
-            env_name,
-            envs,
-            n_actions,
-            obs_dim,
-            device: device.clone(),
-            q_varmap,
             q,
-            _target_varmap: target_varmap,
+            target_varmap,
             target,
-            q_mirror,
             mirror_stale: false,
-            opt,
             batch: ReplayBatch::default(),
-            rng,
             epsilon_override: None,
-            env_steps: 0,
-            updates: 0,
-            budget: config.env_step_budget(),
-            stop_when_solved: config.stop_when_solved,
-            tracker,
-            throughput: Throughput::default(),
             loss_sum: 0.0,
             loss_count: 0,
-            obs_f32: Vec::new(),
         })
     }
 
@@ -146,26 +113,9 @@ impl DqnAgent {
                 self.params.eps_start,
                 self.params.eps_end,
                 self.params.eps_decay_steps,
-                self.env_steps,
+                self.core.env_steps,
             )
         })
-    }
-
-    pub(crate) fn epsilon_override(&self) -> Option<f64> {
-        self.epsilon_override
-    }
-
-    pub(crate) fn set_epsilon_override(&mut self, eps: Option<f64>) {
-        self.epsilon_override = eps;
-    }
-
-    pub(crate) fn set_lr(&mut self, lr: f64) {
-        self.params.lr = lr;
-        self.opt.set_learning_rate(lr);
-    }
-
-    pub(crate) fn params_mut(&mut self) -> &mut DqnParams {
-        &mut self.params
     }
 
     /// The resolved hyperparameters in effect.
@@ -173,134 +123,30 @@ impl DqnAgent {
         &self.params
     }
 
-    pub(crate) fn env_name(&self) -> &'static str {
-        self.env_name
+    fn set_lr(&mut self, lr: f64) {
+        self.params.lr = lr;
+        self.core.opt.set_learning_rate(lr);
     }
 
-    pub(crate) fn tracker(&self) -> &EpisodeTracker {
-        &self.tracker
-    }
-
-    pub(crate) fn varmap(&self) -> &VarMap {
-        &self.q_varmap
-    }
-
-    pub(crate) fn get(&self, p: RlParam) -> Option<f64> {
-        match p {
-            RlParam::Lr => Some(self.params.lr),
-            RlParam::Gamma => Some(self.params.gamma),
-            RlParam::Epsilon => Some(self.epsilon()),
-            RlParam::TargetPeriod => Some(self.params.target_period as f64),
-            RlParam::EntCoef => None,
-        }
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        self.env_steps >= self.budget
-            || (self.stop_when_solved && self.tracker.solved_at_step.is_some())
-    }
-
-    pub(crate) fn counters(&self) -> RlCounters {
-        let secs = self.throughput.total.as_secs_f64();
-        RlCounters {
-            env_steps: self.env_steps,
-            episodes: self.tracker.episodes,
-            updates: self.updates,
-            mean_return_20: self.tracker.mean_return(),
-            solved_at_step: self.tracker.solved_at_step,
-            solved_at_seconds: self.tracker.solved_at_seconds,
-            train_seconds: secs,
-            steps_per_sec: if secs > 0.0 {
-                self.env_steps as f64 / secs
-            } else {
-                0.0
-            },
-        }
-    }
-
-    fn greedy_action(&mut self, obs: &[f64]) -> Result<usize, RlError> {
-        if self.mirror_stale {
-            self.q.refresh_mirror(&mut self.q_mirror)?;
-            self.mirror_stale = false;
-        }
-        to_f32(obs, &mut self.obs_f32);
-        Ok(argmax(self.q_mirror.forward(&self.obs_f32)))
-    }
-
-    pub(crate) fn step_chunk(&mut self, start: Instant) -> Result<Vec<RlRecord>, RlError> {
-        let mut records = Vec::new();
-        let mut prev_obs = vec![0.0; self.obs_dim];
-        let chunk_end = (self.env_steps + CHUNK_ENV_STEPS).min(self.budget.max(self.env_steps + 1));
-        let mut steps_done = 0;
-        while self.env_steps < chunk_end {
-            prev_obs.copy_from_slice(self.envs.obs());
-            let eps = self.epsilon();
-            let action = if self.rng.next_f64() < eps {
-                self.rng.below(self.n_actions)
-            } else {
-                self.greedy_action(&prev_obs)?
-            };
-            self.envs.step(&[action])?;
-            self.env_steps += 1;
-            steps_done += 1;
-            let finished = !self.envs.finished().is_empty();
-            let next_obs = if finished {
-                self.envs.final_obs(0)
-            } else {
-                self.envs.obs()
-            };
-            self.buffer.push(
-                &prev_obs,
-                action,
-                self.envs.rewards()[0],
-                next_obs,
-                self.envs.terminated()[0],
-            );
-            let secs = (self.throughput.total + start.elapsed()).as_secs_f64();
-            self.tracker.after_step(
-                self.envs.finished(),
-                self.envs.pose_after_step(0),
-                self.envs.env(0).pose(),
-                self.env_steps,
-                secs,
-                &mut records,
-            );
-            if self.env_steps > self.params.learning_starts {
-                if self.env_steps.is_multiple_of(self.params.train_every) {
-                    for _ in 0..self.params.gradient_steps {
-                        self.train_step()?;
-                    }
-                }
-                if self.env_steps.is_multiple_of(self.params.target_period) {
-                    self.q.copy_into(&self.target)?;
-                }
-            }
-            if self.stop_when_solved && self.tracker.solved_at_step.is_some() {
-                break;
-            }
-        }
-        self.throughput.add(start.elapsed(), steps_done);
-        let loss = (self.loss_count > 0).then(|| self.loss_sum / self.loss_count as f64);
-        self.loss_sum = 0.0;
-        self.loss_count = 0;
-        records.push(RlRecord::Update {
-            env_steps: self.env_steps,
-            updates: self.updates,
-            loss,
-            epsilon: Some(self.epsilon()),
-            entropy: None,
-            steps_per_sec: self.throughput.take_rate(),
+    /// The hyperparameters a checkpoint keeps because the user may have changed them live.
+    fn live_params(&self) -> LiveParams {
+        LiveParams {
             lr: self.params.lr,
-        });
-        Ok(records)
+            lr_in_effect: self.params.lr,
+            gamma: self.params.gamma,
+            epsilon_override: self.epsilon_override,
+            target_period: Some(self.params.target_period),
+            ent_coef: None,
+        }
     }
 
     /// One gradient step on a replay minibatch.
     fn train_step(&mut self) -> Result<(), RlError> {
         let b = self.params.batch_size;
-        let d = self.obs_dim;
-        self.buffer.sample_into(b, &mut self.rng, &mut self.batch);
-        let dev = &self.device;
+        let d = self.core.obs_dim;
+        self.buffer
+            .sample_into(b, &mut self.core.rng, &mut self.batch);
+        let dev = &self.core.device;
         let obs = tensor2(&self.batch.obs, b, d, dev)?;
         let next_obs = tensor2(&self.batch.next_obs, b, d, dev)?;
         let actions = Tensor::from_slice(&self.batch.actions, (b, 1), dev)?;
@@ -325,101 +171,160 @@ impl DqnAgent {
         if !loss_value.is_finite() {
             return Err(RlError::Diverged {
                 loss: loss_value,
-                env_steps: self.env_steps,
+                env_steps: self.core.env_steps,
             });
         }
         let mut grads = loss.backward()?;
         if self.params.max_grad_norm > 0.0 {
             clip_grad_norm(
                 &mut grads,
-                &self.q_varmap.all_vars(),
+                &self.core.varmap.all_vars(),
                 self.params.max_grad_norm,
             )?;
         }
-        self.opt.step(&grads)?;
-        self.updates += 1;
+        self.core.opt.step(&grads)?;
+        self.core.updates += 1;
         self.mirror_stale = true;
         self.loss_sum += loss_value;
         self.loss_count += 1;
         Ok(())
     }
-
-    /// A fresh greedy episode on a separate env instance.
-    pub(crate) fn greedy_episode(&mut self, seed: u64) -> Result<EpisodeFrames, RlError> {
-        let mut obs = vec![0.0; self.obs_dim];
-        let mut env = make_env(self.env_name, seed)?;
-        env.reset(Some(seed), &mut obs);
-        run_greedy(env.as_mut(), &mut obs, |o| self.greedy_action(o))
-    }
 }
 
-/// Checkpoint and restore (see [`super::resume`] for the tensor names and sidecar).
-impl DqnAgent {
-    /// Copies of the online and target weights, Adam's state and the replay buffer's contents.
-    pub(crate) fn checkpoint_tensors(&self) -> Result<Vec<(String, Tensor)>, RlError> {
-        let mut out = Vec::new();
-        for (prefix, varmap) in [("", &self.q_varmap), (TARGET_PREFIX, &self._target_varmap)] {
-            for (name, t) in varmap_tensors(varmap, prefix) {
-                out.push((name, t.copy()?));
+impl Agent for DqnAgent {
+    fn core(&self) -> &AgentCore {
+        &self.core
+    }
+
+    /// About `CHUNK_ENV_STEPS` env steps with their gradient steps and target copies.
+    fn step(&mut self, start: Instant) -> Result<Vec<RlRecord>, RlError> {
+        let mut records = Vec::new();
+        let mut prev_obs = vec![0.0; self.core.obs_dim];
+        let env_steps = self.core.env_steps;
+        let chunk_end = (env_steps + CHUNK_ENV_STEPS).min(self.core.budget.max(env_steps + 1));
+        let mut steps_done = 0;
+        while self.core.env_steps < chunk_end {
+            prev_obs.copy_from_slice(self.core.envs.obs());
+            let eps = self.epsilon();
+            let action = if self.core.rng.next_f64() < eps {
+                self.core.rng.below(self.core.n_actions)
+            } else {
+                self.greedy_action(&prev_obs)?
+            };
+            let envs = &mut self.core.envs;
+            envs.step(&[action])?;
+            self.core.env_steps += 1;
+            steps_done += 1;
+            let finished = !envs.finished().is_empty();
+            let next_obs = if finished {
+                envs.final_obs(0)
+            } else {
+                envs.obs()
+            };
+            self.buffer.push(
+                &prev_obs,
+                action,
+                envs.rewards()[0],
+                next_obs,
+                envs.terminated()[0],
+            );
+            self.core.track_step(start, &mut records);
+            let env_steps = self.core.env_steps;
+            if env_steps > self.params.learning_starts {
+                if env_steps.is_multiple_of(self.params.train_every) {
+                    for _ in 0..self.params.gradient_steps {
+                        self.train_step()?;
+                    }
+                }
+                if env_steps.is_multiple_of(self.params.target_period) {
+                    self.q.copy_into(&self.target)?;
+                }
+            }
+            if self.core.stops_solved() {
+                break;
             }
         }
-        out.extend(self.opt.state_tensors()?);
+        let loss = (self.loss_count > 0).then(|| self.loss_sum / self.loss_count as f64);
+        self.loss_sum = 0.0;
+        self.loss_count = 0;
+        let epsilon = Some(self.epsilon());
+        records.push(self.core.update_record(
+            start,
+            steps_done,
+            loss,
+            epsilon,
+            None,
+            self.params.lr,
+        ));
+        Ok(records)
+    }
+
+    fn greedy_action(&mut self, obs: &[f64]) -> Result<usize, RlError> {
+        if self.mirror_stale {
+            self.q.refresh_mirror(&mut self.q_mirror)?;
+            self.mirror_stale = false;
+        }
+        to_f32(obs, &mut self.core.obs_f32);
+        Ok(argmax(self.q_mirror.forward(&self.core.obs_f32)))
+    }
+
+    fn get(&self, param: Param) -> Option<f64> {
+        match param {
+            Param::Lr => Some(self.params.lr),
+            Param::Gamma => Some(self.params.gamma),
+            Param::Epsilon => Some(self.epsilon()),
+            Param::TargetPeriod => Some(self.params.target_period as f64),
+            _ => None,
+        }
+    }
+
+    /// ε: a negative value returns to the schedule; the target period is a whole number ≥ 1.
+    fn set(&mut self, param: Param, value: f64) -> Result<(), RlError> {
+        match param {
+            Param::Lr => self.set_lr(value),
+            Param::Gamma => self.params.gamma = value,
+            Param::Epsilon => self.epsilon_override = (value >= 0.0).then_some(value),
+            Param::TargetPeriod => self.params.target_period = value as u64,
+            _ => return Err(RlError::not_applicable(param.key(), AgentKind::Dqn)),
+        }
+        Ok(())
+    }
+
+    fn epsilon_overridden(&self) -> bool {
+        self.epsilon_override.is_some()
+    }
+
+    /// Copies of the online and target weights, Adam's state and the replay buffer's contents.
+    fn checkpoint_tensors(&self) -> Result<Vec<(String, Tensor)>, RlError> {
+        let mut out = self.core.weight_tensors()?;
+        for (name, t) in varmap_tensors(&self.target_varmap, TARGET_PREFIX) {
+            out.push((name, t.copy()?));
+        }
+        out.extend(self.core.opt.state_tensors()?);
         out.extend(self.buffer.state_tensors(REPLAY_PREFIX)?);
         Ok(out)
     }
 
-    /// Counters, RNG, envs, episodes and live hyperparameters; `config` is the run's config,
-    /// returned with the live values written in.
-    pub(crate) fn checkpoint_state(&self, config: &RlConfig) -> Result<RlState, RlError> {
-        let hyperparameters = LiveParams {
-            lr: self.params.lr,
-            lr_in_effect: self.params.lr,
-            gamma: self.params.gamma,
-            epsilon_override: self.epsilon_override,
-            target_period: Some(self.params.target_period),
-            ent_coef: None,
-        };
-        let mut config = config.clone();
-        hyperparameters.apply_to(&mut config);
-        Ok(RlState {
-            agent: AgentKind::Dqn,
-            env: self.env_name.to_string(),
-            env_steps: self.env_steps,
-            updates: self.updates,
-            train_seconds: self.throughput.total.as_secs_f64(),
-            rng: self.rng.state(),
-            envs: self.envs.snapshot()?,
-            episodes: self.tracker.state(),
-            hyperparameters,
-            replay: Some(self.buffer.position()),
-            counters: self.counters(),
-            config,
-        })
+    fn checkpoint_state(&self, config: &RlConfig) -> Result<RlState, RlError> {
+        self.core
+            .checkpoint_state(config, self.live_params(), Some(self.buffer.position()))
     }
 
-    /// Continues from a checkpoint of a DQN run with the same config; on error the agent is
-    /// left part-restored and must be dropped.
-    pub(crate) fn restore(
+    fn restore(
         &mut self,
         tensors: &HashMap<String, Tensor>,
         state: &RlState,
     ) -> Result<(), RlError> {
-        state.check_fits(AgentKind::Dqn, self.env_name)?;
+        self.core.check_fits(state)?;
         let replay = state
             .replay
             .ok_or_else(|| RlError::Checkpoint("the DQN replay buffer is missing".into()))?;
-        let fit = |e: crate::runs::RunsError| RlError::Checkpoint(e.to_string());
-        restore_varmap(&self.q_varmap, tensors, "").map_err(fit)?;
-        restore_varmap(&self._target_varmap, tensors, TARGET_PREFIX).map_err(fit)?;
-        self.opt.load_state_tensors(tensors)?;
+        self.core.restore_weights(tensors)?;
+        restore_varmap(&self.target_varmap, tensors, TARGET_PREFIX)
+            .map_err(|e| RlError::Checkpoint(e.to_string()))?;
         self.buffer
             .load_state_tensors(tensors, REPLAY_PREFIX, replay)?;
-        self.envs.restore(&state.envs)?;
-        self.tracker.restore(&state.episodes);
-        self.rng = Rng::from_state(state.rng);
-        self.env_steps = state.env_steps;
-        self.updates = state.updates;
-        self.throughput = Throughput::resumed(state.train_seconds);
+        self.core.restore(state)?;
         let live = &state.hyperparameters;
         self.set_lr(live.lr);
         self.params.gamma = live.gamma;
@@ -431,34 +336,6 @@ impl DqnAgent {
         self.loss_count = 0;
         self.mirror_stale = true;
         Ok(())
-    }
-}
-
-/// Runs `policy` on `env` (already reset, `obs` its observation) until the episode ends.
-pub(crate) fn run_greedy(
-    env: &mut dyn Environment,
-    obs: &mut [f64],
-    mut policy: impl FnMut(&[f64]) -> Result<usize, RlError>,
-) -> Result<EpisodeFrames, RlError> {
-    let mut poses = vec![env.pose()];
-    let mut ret = 0.0;
-    let mut length = 0u32;
-    loop {
-        let a = policy(obs)?;
-        let out = env.step(a, obs)?;
-        poses.push(env.pose());
-        ret += out.reward;
-        length += 1;
-        if out.done() || length >= env.max_episode_steps() {
-            return Ok(EpisodeFrames {
-                episode: 0,
-                poses,
-                episode_return: ret,
-                length,
-                truncated: !out.terminated,
-                greedy: true,
-            });
-        }
     }
 }
 
@@ -491,30 +368,31 @@ mod tests {
     fn live_changes_are_validated_and_applied() {
         let cfg = RlConfig::default();
         let mut t = RlTrainer::new(&cfg, &Device::Cpu, 0).unwrap();
-        assert!(t.set_lr(-1.0).is_err());
-        assert!(t.set_lr(f64::NAN).is_err());
-        t.set_lr(5e-4).unwrap();
-        assert_eq!(t.get(RlParam::Lr), Some(5e-4));
-        assert!(t.set(RlParam::Gamma, 1.5).is_err());
-        t.set(RlParam::Epsilon, 0.3).unwrap();
-        assert_eq!(t.get(RlParam::Epsilon), Some(0.3));
+        assert!(t.set(Param::Lr, -1.0).is_err());
+        assert!(t.set(Param::Lr, f64::NAN).is_err());
+        t.set(Param::Lr, 5e-4).unwrap();
+        assert_eq!(t.get(Param::Lr), Some(5e-4));
+        assert!(t.set(Param::Gamma, 1.5).is_err());
+        t.set(Param::Epsilon, 0.3).unwrap();
+        assert_eq!(t.get(Param::Epsilon), Some(0.3));
         assert!(t.epsilon_overridden());
-        t.set(RlParam::Epsilon, -1.0).unwrap();
+        t.set(Param::Epsilon, -1.0).unwrap();
         assert_eq!(
-            t.get(RlParam::Epsilon),
+            t.get(Param::Epsilon),
             Some(1.0),
             "back on the schedule at step 0"
         );
-        assert!(t.set(RlParam::TargetPeriod, 0.0).is_err());
-        assert!(t.set(RlParam::TargetPeriod, 2.5).is_err());
-        t.set(RlParam::TargetPeriod, 100.0).unwrap();
-        assert_eq!(t.get(RlParam::TargetPeriod), Some(100.0));
+        assert!(t.set(Param::TargetPeriod, 0.0).is_err());
+        assert!(t.set(Param::TargetPeriod, 2.5).is_err());
+        t.set(Param::TargetPeriod, 100.0).unwrap();
+        assert_eq!(t.get(Param::TargetPeriod), Some(100.0));
         assert!(matches!(
-            t.set(RlParam::EntCoef, 0.1),
+            t.set(Param::EntropyCoef, 0.1),
             Err(RlError::NotApplicable { .. })
         ));
-        assert!("nope".parse::<RlParam>().is_err());
-        assert_eq!("ent_coef".parse::<RlParam>().unwrap(), RlParam::EntCoef);
+        let e = t.set(Param::BatchSize, 64.0).unwrap_err().to_string();
+        assert_eq!(e, "batch_size does not apply to the dqn agent");
+        assert_eq!(t.get(Param::BatchSize), None);
     }
 
     /// A short run: the greedy policy's return after ~12k env steps is far above a random

@@ -8,18 +8,17 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{Module, Optimizer, VarBuilder, VarMap};
 
+use super::agent::Agent;
 use super::config::{AgentKind, PpoParams, RlConfig};
-use super::dqn::run_greedy;
+use super::core::{clip_grad_norm, tensor2, to_f32, AgentCore};
+use super::error::RlError;
 use super::mlp::{argmax, Activation, Init, Mlp, MlpMirror};
+use super::records::RlRecord;
 use super::resume::{LiveParams, RlState};
-use super::trainer::{
-    clip_grad_norm, tensor2, to_f32, EpisodeFrames, EpisodeTracker, RlCounters, RlError, RlParam,
-    RlRecord, Throughput,
-};
 use crate::envs::{make_env, Environment, VecEnv};
-use crate::ops::adam::{Adam, AdamConfig};
+use crate::ops::adam::AdamConfig;
+use crate::params::Param;
 use crate::rng::Rng;
-use crate::runs::{restore_varmap, varmap_tensors};
 
 /// Generalised advantage estimation over a `(steps, n_envs)` rollout stored step-major.
 ///
@@ -67,27 +66,13 @@ fn softmax_into(logits: &[f32], probs: &mut Vec<f32>) {
 
 /// A PPO learner on `num_envs` environments.
 pub struct PpoAgent {
+    core: AgentCore,
     params: PpoParams,
     base_lr: f64,
-    env_name: &'static str,
-    envs: VecEnv<Box<dyn Environment>>,
-    n_actions: usize,
-    obs_dim: usize,
-    device: Device,
-    varmap: VarMap,
     actor: Mlp,
     critic: Mlp,
     actor_mirror: MlpMirror,
     critic_mirror: MlpMirror,
-    opt: Adam,
-    rng: Rng,
-    env_steps: u64,
-    updates: u64,
-    budget: u64,
-    stop_when_solved: bool,
-    tracker: EpisodeTracker,
-    throughput: Throughput,
-    obs_f32: Vec<f32>,
     probs: Vec<f32>,
 }
 
@@ -99,9 +84,8 @@ impl PpoAgent {
         let envs: Vec<Box<dyn Environment>> = (0..params.num_envs as u64)
             .map(|i| make_env(&config.env, seed.wrapping_add(i)))
             .collect::<Result<_, _>>()?;
-        let env_name = envs[0].name();
-        let (obs_dim, n_actions) = (envs[0].obs_dim(), envs[0].action_count());
         let envs = VecEnv::new(envs)?;
+        let (obs_dim, n_actions) = (envs.env(0).obs_dim(), envs.env(0).action_count());
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let mut actor_sizes = vec![obs_dim];
@@ -126,53 +110,31 @@ impl PpoAgent {
             },
             &mut rng,
         )?;
-        let opt = Adam::from_varmap(
-            &varmap,
-            AdamConfig {
-                lr: params.lr,
-                beta1: 0.9,
-                beta2: 0.999,
-                // CleanRL's PPO uses eps 1e-5.
-                eps: 1e-5,
-                weight_decay: 0.0,
-            },
-        )?;
-        let tracker =
-            EpisodeTracker::new(config.solve_window, config.solve_return, envs.env(0).pose());
+        let adam = AdamConfig {
+            lr: params.lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            // CleanRL's PPO uses eps 1e-5.
+            eps: 1e-5,
+            weight_decay: 0.0,
+        };
+        let core = AgentCore::new(AgentKind::Ppo, config, envs, rng, varmap, adam, device)?;
         Ok(Self {
+            core,
             base_lr: params.lr,
             actor_mirror: actor.mirror()?,
             critic_mirror: critic.mirror()?,
             params,
-            env_name,
-            envs,
-            n_actions,
-            obs_dim,
-            device: device.clone(),
-            varmap,
             actor,
             critic,
-            opt,
-            rng,
-            env_steps: 0,
-            updates: 0,
-            budget: config.env_step_budget(),
-            stop_when_solved: config.stop_when_solved,
-            tracker,
-            throughput: Throughput::default(),
-            obs_f32: Vec::new(),
             probs: Vec::new(),
         })
     }
 
-    pub(crate) fn set_lr(&mut self, lr: f64) {
+    fn set_lr(&mut self, lr: f64) {
         self.base_lr = lr;
         self.params.lr = lr;
-        self.opt.set_learning_rate(lr);
-    }
-
-    pub(crate) fn params_mut(&mut self) -> &mut PpoParams {
-        &mut self.params
+        self.core.opt.set_learning_rate(lr);
     }
 
     /// The resolved hyperparameters in effect.
@@ -180,143 +142,21 @@ impl PpoAgent {
         &self.params
     }
 
-    pub(crate) fn env_name(&self) -> &'static str {
-        self.env_name
-    }
-
-    pub(crate) fn tracker(&self) -> &EpisodeTracker {
-        &self.tracker
-    }
-
-    pub(crate) fn varmap(&self) -> &VarMap {
-        &self.varmap
-    }
-
-    pub(crate) fn get(&self, p: RlParam) -> Option<f64> {
-        match p {
-            RlParam::Lr => Some(self.base_lr),
-            RlParam::Gamma => Some(self.params.gamma),
-            RlParam::EntCoef => Some(self.params.ent_coef),
-            RlParam::Epsilon | RlParam::TargetPeriod => None,
-        }
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        self.env_steps >= self.budget
-            || (self.stop_when_solved && self.tracker.solved_at_step.is_some())
-    }
-
-    pub(crate) fn counters(&self) -> RlCounters {
-        let secs = self.throughput.total.as_secs_f64();
-        RlCounters {
-            env_steps: self.env_steps,
-            episodes: self.tracker.episodes,
-            updates: self.updates,
-            mean_return_20: self.tracker.mean_return(),
-            solved_at_step: self.tracker.solved_at_step,
-            solved_at_seconds: self.tracker.solved_at_seconds,
-            train_seconds: secs,
-            steps_per_sec: if secs > 0.0 {
-                self.env_steps as f64 / secs
-            } else {
-                0.0
-            },
+    /// The hyperparameters a checkpoint keeps because the user may have changed them live.
+    fn live_params(&self) -> LiveParams {
+        LiveParams {
+            lr: self.base_lr,
+            lr_in_effect: self.params.lr,
+            gamma: self.params.gamma,
+            epsilon_override: None,
+            target_period: None,
+            ent_coef: Some(self.params.ent_coef),
         }
     }
 
     fn value_of(&mut self, obs: &[f64]) -> f32 {
-        to_f32(obs, &mut self.obs_f32);
-        self.critic_mirror.forward(&self.obs_f32)[0]
-    }
-
-    /// One rollout of `rollout_steps × num_envs` transitions followed by the PPO update.
-    pub(crate) fn step_chunk(&mut self, start: Instant) -> Result<Vec<RlRecord>, RlError> {
-        let mut records = Vec::new();
-        let (n, steps, d) = (
-            self.envs.num_envs(),
-            self.params.rollout_steps,
-            self.obs_dim,
-        );
-        let total = n * steps;
-        if self.params.anneal_lr {
-            let frac = 1.0 - self.env_steps as f64 / self.budget.max(1) as f64;
-            self.params.lr = (self.base_lr * frac).max(self.base_lr * 1e-3);
-            self.opt.set_learning_rate(self.params.lr);
-        }
-        let mut obs_buf = Vec::with_capacity(total * d);
-        let mut actions = Vec::with_capacity(total);
-        let mut logprobs = Vec::with_capacity(total);
-        let mut values = Vec::with_capacity(total);
-        let mut rewards = Vec::with_capacity(total);
-        let mut ended = Vec::with_capacity(total);
-        let mut step_actions = vec![0usize; n];
-        for _ in 0..steps {
-            for (i, action) in step_actions.iter_mut().enumerate() {
-                let o = &self.envs.obs()[i * d..(i + 1) * d];
-                to_f32(o, &mut self.obs_f32);
-                obs_buf.extend_from_slice(&self.obs_f32);
-                values.push(self.critic_mirror.forward(&self.obs_f32)[0]);
-                let logits = self.actor_mirror.forward(&self.obs_f32);
-                softmax_into(logits, &mut self.probs);
-                let u = self.rng.next_f32();
-                let mut acc = 0.0;
-                *action = self.n_actions - 1;
-                for (a, p) in self.probs.iter().enumerate() {
-                    acc += p;
-                    if u < acc {
-                        *action = a;
-                        break;
-                    }
-                }
-                actions.push(*action as u32);
-                logprobs.push(self.probs[*action].max(1e-30).ln());
-            }
-            self.envs.step(&step_actions)?;
-            self.env_steps += n as u64;
-            for i in 0..n {
-                let mut r = self.envs.rewards()[i] as f32;
-                let (term, trunc) = (self.envs.terminated()[i], self.envs.truncated()[i]);
-                if trunc && !term {
-                    // The time limit is not a terminal state: bootstrap from the final state.
-                    let final_obs = self.envs.final_obs(i).to_vec();
-                    r += (self.params.gamma * f64::from(self.value_of(&final_obs))) as f32;
-                }
-                rewards.push(r);
-                ended.push(term || trunc);
-            }
-            let secs = (self.throughput.total + start.elapsed()).as_secs_f64();
-            self.tracker.after_step(
-                self.envs.finished(),
-                self.envs.pose_after_step(0),
-                self.envs.env(0).pose(),
-                self.env_steps,
-                secs,
-                &mut records,
-            );
-        }
-        let last_obs = self.envs.obs().to_vec();
-        let last_values: Vec<f32> = last_obs.chunks_exact(d).map(|o| self.value_of(o)).collect();
-        let (adv, returns) = gae(
-            &rewards,
-            &values,
-            &ended,
-            &last_values,
-            n,
-            self.params.gamma,
-            self.params.gae_lambda,
-        );
-        let (loss, entropy) = self.update(&obs_buf, &actions, &logprobs, &adv, &returns)?;
-        self.throughput.add(start.elapsed(), total as u64);
-        records.push(RlRecord::Update {
-            env_steps: self.env_steps,
-            updates: self.updates,
-            loss: Some(loss),
-            epsilon: None,
-            entropy: Some(entropy),
-            steps_per_sec: self.throughput.take_rate(),
-            lr: self.params.lr,
-        });
-        Ok(records)
+        to_f32(obs, &mut self.core.obs_f32);
+        self.critic_mirror.forward(&self.core.obs_f32)[0]
     }
 
     /// Epochs × minibatches of clipped-surrogate updates; returns mean (loss, entropy).
@@ -329,15 +169,15 @@ impl PpoAgent {
         returns: &[f32],
     ) -> Result<(f64, f64), RlError> {
         let total = actions.len();
-        let d = self.obs_dim;
+        let d = self.core.obs_dim;
         let mb = (total / self.params.minibatches).max(1);
         let mut order: Vec<usize> = (0..total).collect();
         let (mut loss_sum, mut ent_sum, mut count) = (0.0, 0.0, 0usize);
-        let vars = self.varmap.all_vars();
+        let vars = self.core.varmap.all_vars();
         let (mut o, mut a, mut lp, mut ad, mut ret) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..self.params.epochs {
-            self.rng.shuffle(&mut order);
+            self.core.rng.shuffle(&mut order);
             for chunk in order.chunks(mb) {
                 let m = chunk.len();
                 o.clear();
@@ -358,7 +198,7 @@ impl PpoAgent {
                     let std = var.sqrt() + 1e-8;
                     ad.iter_mut().for_each(|x| *x = (*x - mean) / std);
                 }
-                let dev = &self.device;
+                let dev = &self.core.device;
                 let obs_t = tensor2(&o, m, d, dev)?;
                 let act_t = Tensor::from_slice(&a, (m, 1), dev)?;
                 let old_lp = Tensor::from_slice(&lp, m, dev)?;
@@ -387,13 +227,13 @@ impl PpoAgent {
                 if !loss_value.is_finite() {
                     return Err(RlError::Diverged {
                         loss: loss_value,
-                        env_steps: self.env_steps,
+                        env_steps: self.core.env_steps,
                     });
                 }
                 let mut grads = loss.backward()?;
                 clip_grad_norm(&mut grads, &vars, self.params.max_grad_norm)?;
-                self.opt.step(&grads)?;
-                self.updates += 1;
+                self.core.opt.step(&grads)?;
+                self.core.updates += 1;
                 loss_sum += loss_value;
                 ent_sum += f64::from(entropy.to_scalar::<f32>()?);
                 count += 1;
@@ -404,79 +244,141 @@ impl PpoAgent {
         let c = count.max(1) as f64;
         Ok((loss_sum / c, ent_sum / c))
     }
-
-    /// A fresh episode taking the most probable action each step.
-    pub(crate) fn greedy_episode(&mut self, seed: u64) -> Result<EpisodeFrames, RlError> {
-        let mut obs = vec![0.0; self.obs_dim];
-        let mut env = make_env(self.env_name, seed)?;
-        env.reset(Some(seed), &mut obs);
-        let mirror = &mut self.actor_mirror;
-        let buf = &mut self.obs_f32;
-        run_greedy(env.as_mut(), &mut obs, |o| {
-            to_f32(o, buf);
-            Ok(argmax(mirror.forward(buf)))
-        })
-    }
 }
 
-/// Checkpoint and restore at a rollout boundary (see [`super::resume`]).
-impl PpoAgent {
-    /// Copies of the actor and critic weights and Adam's state.
-    pub(crate) fn checkpoint_tensors(&self) -> Result<Vec<(String, Tensor)>, RlError> {
-        let mut out = Vec::new();
-        for (name, t) in varmap_tensors(&self.varmap, "") {
-            out.push((name, t.copy()?));
+impl Agent for PpoAgent {
+    fn core(&self) -> &AgentCore {
+        &self.core
+    }
+
+    /// One rollout of `rollout_steps × num_envs` transitions followed by the PPO update.
+    fn step(&mut self, start: Instant) -> Result<Vec<RlRecord>, RlError> {
+        let mut records = Vec::new();
+        let (n, steps, d) = (
+            self.core.envs.num_envs(),
+            self.params.rollout_steps,
+            self.core.obs_dim,
+        );
+        let total = n * steps;
+        if self.params.anneal_lr {
+            let frac = 1.0 - self.core.env_steps as f64 / self.core.budget.max(1) as f64;
+            self.params.lr = (self.base_lr * frac).max(self.base_lr * 1e-3);
+            self.core.opt.set_learning_rate(self.params.lr);
         }
-        out.extend(self.opt.state_tensors()?);
+        let mut obs_buf = Vec::with_capacity(total * d);
+        let mut actions = Vec::with_capacity(total);
+        let mut logprobs = Vec::with_capacity(total);
+        let mut values = Vec::with_capacity(total);
+        let mut rewards = Vec::with_capacity(total);
+        let mut ended = Vec::with_capacity(total);
+        let mut step_actions = vec![0usize; n];
+        for _ in 0..steps {
+            for (i, action) in step_actions.iter_mut().enumerate() {
+                let core = &mut self.core;
+                let o = &core.envs.obs()[i * d..(i + 1) * d];
+                to_f32(o, &mut core.obs_f32);
+                obs_buf.extend_from_slice(&core.obs_f32);
+                values.push(self.critic_mirror.forward(&core.obs_f32)[0]);
+                let logits = self.actor_mirror.forward(&core.obs_f32);
+                softmax_into(logits, &mut self.probs);
+                let u = core.rng.next_f32();
+                let mut acc = 0.0;
+                *action = core.n_actions - 1;
+                for (a, p) in self.probs.iter().enumerate() {
+                    acc += p;
+                    if u < acc {
+                        *action = a;
+                        break;
+                    }
+                }
+                actions.push(*action as u32);
+                logprobs.push(self.probs[*action].max(1e-30).ln());
+            }
+            self.core.envs.step(&step_actions)?;
+            self.core.env_steps += n as u64;
+            for i in 0..n {
+                let envs = &self.core.envs;
+                let mut r = envs.rewards()[i] as f32;
+                let (term, trunc) = (envs.terminated()[i], envs.truncated()[i]);
+                if trunc && !term {
+                    // The time limit is not a terminal state: bootstrap from the final state.
+                    let final_obs = envs.final_obs(i).to_vec();
+                    r += (self.params.gamma * f64::from(self.value_of(&final_obs))) as f32;
+                }
+                rewards.push(r);
+                ended.push(term || trunc);
+            }
+            self.core.track_step(start, &mut records);
+        }
+        let last_obs = self.core.envs.obs().to_vec();
+        let last_values: Vec<f32> = last_obs.chunks_exact(d).map(|o| self.value_of(o)).collect();
+        let (adv, returns) = gae(
+            &rewards,
+            &values,
+            &ended,
+            &last_values,
+            n,
+            self.params.gamma,
+            self.params.gae_lambda,
+        );
+        let (loss, entropy) = self.update(&obs_buf, &actions, &logprobs, &adv, &returns)?;
+        records.push(self.core.update_record(
+            start,
+            total as u64,
+            Some(loss),
+            None,
+            Some(entropy),
+            self.params.lr,
+        ));
+        Ok(records)
+    }
+
+    /// The most probable action.
+    fn greedy_action(&mut self, obs: &[f64]) -> Result<usize, RlError> {
+        to_f32(obs, &mut self.core.obs_f32);
+        Ok(argmax(self.actor_mirror.forward(&self.core.obs_f32)))
+    }
+
+    /// `Lr` is the base of the annealing schedule when `anneal_lr` is on.
+    fn get(&self, param: Param) -> Option<f64> {
+        match param {
+            Param::Lr => Some(self.base_lr),
+            Param::Gamma => Some(self.params.gamma),
+            Param::EntropyCoef => Some(self.params.ent_coef),
+            _ => None,
+        }
+    }
+
+    fn set(&mut self, param: Param, value: f64) -> Result<(), RlError> {
+        match param {
+            Param::Lr => self.set_lr(value),
+            Param::Gamma => self.params.gamma = value,
+            Param::EntropyCoef => self.params.ent_coef = value,
+            _ => return Err(RlError::not_applicable(param.key(), AgentKind::Ppo)),
+        }
+        Ok(())
+    }
+
+    /// Copies of the actor and critic weights and Adam's state.
+    fn checkpoint_tensors(&self) -> Result<Vec<(String, Tensor)>, RlError> {
+        let mut out = self.core.weight_tensors()?;
+        out.extend(self.core.opt.state_tensors()?);
         Ok(out)
     }
 
-    /// Counters, RNG, envs, episodes and live hyperparameters; `config` is the run's config,
-    /// returned with the live values written in.
-    pub(crate) fn checkpoint_state(&self, config: &RlConfig) -> Result<RlState, RlError> {
-        let hyperparameters = LiveParams {
-            lr: self.base_lr,
-            lr_in_effect: self.params.lr,
-            gamma: self.params.gamma,
-            epsilon_override: None,
-            target_period: None,
-            ent_coef: Some(self.params.ent_coef),
-        };
-        let mut config = config.clone();
-        hyperparameters.apply_to(&mut config);
-        Ok(RlState {
-            agent: AgentKind::Ppo,
-            env: self.env_name.to_string(),
-            env_steps: self.env_steps,
-            updates: self.updates,
-            train_seconds: self.throughput.total.as_secs_f64(),
-            rng: self.rng.state(),
-            envs: self.envs.snapshot()?,
-            episodes: self.tracker.state(),
-            hyperparameters,
-            replay: None,
-            counters: self.counters(),
-            config,
-        })
+    /// Checkpoints fall on rollout boundaries, so no half-collected rollout needs saving.
+    fn checkpoint_state(&self, config: &RlConfig) -> Result<RlState, RlError> {
+        self.core.checkpoint_state(config, self.live_params(), None)
     }
 
-    /// Continues from a checkpoint of a PPO run with the same config; on error the agent is
-    /// left part-restored and must be dropped.
-    pub(crate) fn restore(
+    fn restore(
         &mut self,
         tensors: &HashMap<String, Tensor>,
         state: &RlState,
     ) -> Result<(), RlError> {
-        state.check_fits(AgentKind::Ppo, self.env_name)?;
-        restore_varmap(&self.varmap, tensors, "")
-            .map_err(|e| RlError::Checkpoint(e.to_string()))?;
-        self.opt.load_state_tensors(tensors)?;
-        self.envs.restore(&state.envs)?;
-        self.tracker.restore(&state.episodes);
-        self.rng = Rng::from_state(state.rng);
-        self.env_steps = state.env_steps;
-        self.updates = state.updates;
-        self.throughput = Throughput::resumed(state.train_seconds);
+        self.core.check_fits(state)?;
+        self.core.restore_weights(tensors)?;
+        self.core.restore(state)?;
         let live = &state.hyperparameters;
         // With `anneal_lr` the next rollout recomputes the annealed rate from this base.
         self.set_lr(live.lr);
@@ -524,11 +426,17 @@ mod tests {
             ..RlConfig::default()
         };
         let mut t = RlTrainer::new(&cfg, &Device::Cpu, 0).unwrap();
-        assert!(t.set_entropy_coef(-0.1).is_err());
-        t.set_entropy_coef(0.02).unwrap();
-        assert_eq!(t.get(RlParam::EntCoef), Some(0.02));
-        assert!(t.set_epsilon_override(Some(0.1)).is_err());
-        assert!(t.set_target_period(10).is_err());
+        assert!(t.set(Param::EntropyCoef, -0.1).is_err());
+        t.set(Param::EntropyCoef, 0.02).unwrap();
+        assert_eq!(t.get(Param::EntropyCoef), Some(0.02));
+        assert!(matches!(
+            t.set(Param::Epsilon, 0.1),
+            Err(RlError::NotApplicable { .. })
+        ));
+        assert!(matches!(
+            t.set(Param::TargetPeriod, 10.0),
+            Err(RlError::NotApplicable { .. })
+        ));
     }
 
     /// PPO learns: the mean return of the last 20 episodes after 40k steps is well above a

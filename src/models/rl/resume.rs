@@ -15,8 +15,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::{AgentKind, RlConfig};
+use super::episodes::TrackerState;
+use super::error::RlError;
+use super::records::RlCounters;
 use super::replay::ReplayPosition;
-use super::trainer::{RlCounters, RlError, TrackerState};
 use crate::envs::VecEnvState;
 
 /// Prefix of the DQN target network's tensors.
@@ -115,8 +117,9 @@ mod tests {
     use candle_core::Device;
 
     use super::super::config::{DqnConfig, PpoConfig, Preset};
-    use super::super::trainer::{RlParam, RlRecord, RlTrainer};
+    use super::super::trainer::{RlRecord, RlTrainer};
     use super::*;
+    use crate::params::Param;
     use crate::runs::{load_checkpoint, varmap_tensors, write_checkpoint};
 
     /// Records with the wall-clock-dependent figures zeroed.
@@ -175,7 +178,7 @@ mod tests {
         config: &RlConfig,
         before: usize,
         after: usize,
-        live: &[(RlParam, f64)],
+        live: &[(Param, f64)],
     ) {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut original = RlTrainer::new(config, &Device::Cpu, 7).expect("trainer");
@@ -244,7 +247,7 @@ mod tests {
             &config,
             12,
             8,
-            &[(RlParam::Lr, 5e-4), (RlParam::TargetPeriod, 100.0)],
+            &[(Param::Lr, 5e-4), (Param::TargetPeriod, 100.0)],
         );
     }
 
@@ -262,7 +265,7 @@ mod tests {
             &config,
             4,
             3,
-            &[(RlParam::Epsilon, 0.3), (RlParam::Gamma, 0.95)],
+            &[(Param::Epsilon, 0.3), (Param::Gamma, 0.95)],
         );
     }
 
@@ -280,7 +283,7 @@ mod tests {
             &config,
             5,
             4,
-            &[(RlParam::EntCoef, 0.02), (RlParam::Lr, 1e-3)],
+            &[(Param::EntropyCoef, 0.02), (Param::Lr, 1e-3)],
         );
     }
 

@@ -2,446 +2,24 @@
 //! [`RlTrainer::step`] in a loop (each call is a few milliseconds of work), change
 //! hyperparameters between calls, read counters and the latest episode's frames.
 
-use std::collections::{HashMap, VecDeque};
-use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Instant;
 
-use candle_core::{backprop::GradStore, Device, Tensor, Var};
+use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
-use super::config::{AgentKind, ConfigError, RlConfig};
+use super::agent::Agent;
+use super::config::{check_lr, check_nonneg, check_unit, AgentKind, ConfigError, RlConfig};
 use super::dqn::DqnAgent;
+pub use super::error::RlError;
 use super::ppo::PpoAgent;
+pub use super::records::{EpisodeFrames, RlCounters, RlRecord, RlSummary};
 use super::resume::RlState;
-use crate::envs::{EnvError, FinishedEpisode, Pose};
-
-/// Everything that can go wrong while building or running an RL trainer.
-#[derive(Debug, Error)]
-pub enum RlError {
-    /// A hyperparameter is out of range (config or live change); nothing was changed.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The parameter does not exist for this agent (e.g. ε for PPO).
-    #[error("{param} does not apply to the {agent} agent")]
-    NotApplicable {
-        /// The parameter's name.
-        param: &'static str,
-        /// The agent's name.
-        agent: &'static str,
-    },
-    /// A parameter name that is not known.
-    #[error(
-        "unknown RL parameter {0:?}: expected one of lr, gamma, epsilon, target_period, ent_coef"
-    )]
-    UnknownParam(String),
-    /// The environment failed.
-    #[error(transparent)]
-    Env(#[from] EnvError),
-    /// A tensor operation failed.
-    #[error("tensor error: {0}")]
-    Candle(#[from] candle_core::Error),
-    /// A checkpoint does not fit this agent (another agent, env or architecture).
-    #[error("checkpoint does not fit this run: {0}")]
-    Checkpoint(String),
-    /// The loss became NaN or infinite: the run diverged.
-    #[error("loss is {loss} at env step {env_steps}: training diverged")]
-    Diverged {
-        /// The non-finite loss.
-        loss: f64,
-        /// When it happened.
-        env_steps: u64,
-    },
-}
-
-/// One typed metric record produced by [`RlTrainer::step`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RlRecord {
-    /// An episode ended.
-    Episode {
-        /// Env steps so far (all envs).
-        env_steps: u64,
-        /// 1-based episode number.
-        episode: u64,
-        /// Sum of rewards.
-        episode_return: f64,
-        /// Steps in the episode.
-        length: u32,
-        /// Mean return of the last `solve_window` episodes (fewer at the start).
-        mean_return_20: f64,
-    },
-    /// Training statistics over the work done since the previous `Update` record.
-    Update {
-        /// Env steps so far.
-        env_steps: u64,
-        /// Gradient steps so far.
-        updates: u64,
-        /// Mean loss over the period (`None` before learning starts).
-        loss: Option<f64>,
-        /// DQN's exploration ε in effect.
-        epsilon: Option<f64>,
-        /// PPO's mean policy entropy (nats).
-        entropy: Option<f64>,
-        /// Env steps per second of training time over the period.
-        steps_per_sec: f64,
-        /// Learning rate in effect.
-        lr: f64,
-    },
-    /// The moving-average return reached the solve threshold for the first time.
-    Solved {
-        /// Env steps at that moment.
-        env_steps: u64,
-        /// Training seconds at that moment (time spent inside `step`).
-        seconds: f64,
-        /// Episodes finished.
-        episode: u64,
-    },
-}
-
-/// Counters for the dashboard and the headless summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RlCounters {
-    /// Env steps so far (all envs).
-    pub env_steps: u64,
-    /// Finished episodes.
-    pub episodes: u64,
-    /// Gradient steps.
-    pub updates: u64,
-    /// Mean return of the last `solve_window` episodes; `None` before the first episode.
-    pub mean_return_20: Option<f64>,
-    /// Env step at which the run was first solved.
-    pub solved_at_step: Option<u64>,
-    /// Training seconds at which the run was first solved.
-    pub solved_at_seconds: Option<f64>,
-    /// Seconds spent inside `step` (excludes pauses).
-    pub train_seconds: f64,
-    /// Env steps per training second over the whole run.
-    pub steps_per_sec: f64,
-}
-
-/// The headless run summary, with exactly the keys the `--json` summary line carries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RlSummary {
-    /// Environment name.
-    pub env: String,
-    /// `dqn` or `ppo`.
-    pub agent: String,
-    /// Env steps done.
-    pub env_steps: u64,
-    /// Episodes finished.
-    pub episodes: u64,
-    /// Mean return of the last 20 (`solve_window`) episodes.
-    pub mean_return_20: Option<f64>,
-    /// Env step at which the run was solved.
-    pub solved_at_step: Option<u64>,
-    /// Training seconds at which the run was solved.
-    pub solved_at_seconds: Option<f64>,
-    /// Env steps per training second over the run.
-    pub steps_per_sec: f64,
-}
-
-/// Poses of one episode, for replaying it at 50 simulated frames per second.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpisodeFrames {
-    /// 1-based episode number (0 for a greedy "watch" episode).
-    pub episode: u64,
-    /// One pose per state, the initial state first (`length + 1` poses).
-    pub poses: Vec<Pose>,
-    /// Sum of rewards.
-    pub episode_return: f64,
-    /// Steps taken.
-    pub length: u32,
-    /// Ended by the time limit rather than by falling.
-    pub truncated: bool,
-    /// Played by the greedy policy (no exploration).
-    pub greedy: bool,
-}
-
-/// Hyperparameters that can change while a run goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RlParam {
-    /// Learning rate (> 0).
-    Lr,
-    /// Discount factor in [0, 1].
-    Gamma,
-    /// DQN ε override in [0, 1]; a negative value returns to the schedule.
-    Epsilon,
-    /// DQN target-network period in env steps (≥ 1).
-    TargetPeriod,
-    /// PPO entropy coefficient (≥ 0).
-    EntCoef,
-}
-
-impl RlParam {
-    /// Every parameter, in display order.
-    pub const ALL: [RlParam; 5] = [
-        RlParam::Lr,
-        RlParam::Gamma,
-        RlParam::Epsilon,
-        RlParam::TargetPeriod,
-        RlParam::EntCoef,
-    ];
-
-    /// The name used in keys, logs and `--set`.
-    pub fn name(self) -> &'static str {
-        match self {
-            RlParam::Lr => "lr",
-            RlParam::Gamma => "gamma",
-            RlParam::Epsilon => "epsilon",
-            RlParam::TargetPeriod => "target_period",
-            RlParam::EntCoef => "ent_coef",
-        }
-    }
-
-    /// Whether `agent` has this parameter.
-    pub fn applies_to(self, agent: AgentKind) -> bool {
-        match self {
-            RlParam::Lr | RlParam::Gamma => true,
-            RlParam::Epsilon | RlParam::TargetPeriod => agent == AgentKind::Dqn,
-            RlParam::EntCoef => agent == AgentKind::Ppo,
-        }
-    }
-}
-
-impl FromStr for RlParam {
-    type Err = RlError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RlParam::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| RlError::UnknownParam(s.to_string()))
-    }
-}
-
-/// Tracks finished episodes: moving average, solve detection, frames of env 0's episodes.
-#[derive(Debug, Clone)]
-pub(crate) struct EpisodeTracker {
-    window: usize,
-    solve_return: f64,
-    recent: VecDeque<f64>,
-    pub(crate) episodes: u64,
-    pub(crate) solved_at_step: Option<u64>,
-    pub(crate) solved_at_seconds: Option<f64>,
-    current_poses: Vec<Pose>,
-    latest: Option<EpisodeFrames>,
-}
-
-/// Longest episode whose frames are kept (CartPole's time limit; MountainCar's is shorter).
-const MAX_RECORDED_POSES: usize = 10_001;
-
-impl EpisodeTracker {
-    pub(crate) fn new(window: usize, solve_return: f64, initial_pose: Pose) -> Self {
-        Self {
-            window: window.max(1),
-            solve_return,
-            recent: VecDeque::new(),
-            episodes: 0,
-            solved_at_step: None,
-            solved_at_seconds: None,
-            current_poses: vec![initial_pose],
-            latest: None,
-        }
-    }
-
-    pub(crate) fn mean_return(&self) -> Option<f64> {
-        if self.recent.is_empty() {
-            None
-        } else {
-            Some(self.recent.iter().sum::<f64>() / self.recent.len() as f64)
-        }
-    }
-
-    /// Records env 0's pose after a step (`pose_after_step` is the pre-reset state) and, for
-    /// each finished episode, an `Episode` record (plus `Solved` the first time).
-    pub(crate) fn after_step(
-        &mut self,
-        finished: &[FinishedEpisode],
-        pose_after_step: Pose,
-        pose_after_reset: Pose,
-        env_steps: u64,
-        seconds: f64,
-        records: &mut Vec<RlRecord>,
-    ) {
-        if self.current_poses.len() < MAX_RECORDED_POSES {
-            self.current_poses.push(pose_after_step);
-        }
-        for f in finished {
-            self.episodes += 1;
-            self.recent.push_back(f.episode_return);
-            if self.recent.len() > self.window {
-                self.recent.pop_front();
-            }
-            let mean = self.mean_return().unwrap_or(0.0);
-            records.push(RlRecord::Episode {
-                env_steps,
-                episode: self.episodes,
-                episode_return: f.episode_return,
-                length: f.length,
-                mean_return_20: mean,
-            });
-            if f.env_index == 0 {
-                let poses = std::mem::replace(&mut self.current_poses, vec![pose_after_reset]);
-                self.latest = Some(EpisodeFrames {
-                    episode: self.episodes,
-                    poses,
-                    episode_return: f.episode_return,
-                    length: f.length,
-                    truncated: f.truncated,
-                    greedy: false,
-                });
-            }
-            if self.solved_at_step.is_none()
-                && self.recent.len() >= self.window
-                && mean >= self.solve_return
-            {
-                self.solved_at_step = Some(env_steps);
-                self.solved_at_seconds = Some(seconds);
-                records.push(RlRecord::Solved {
-                    env_steps,
-                    seconds,
-                    episode: self.episodes,
-                });
-            }
-        }
-    }
-
-    pub(crate) fn latest(&self) -> Option<&EpisodeFrames> {
-        self.latest.as_ref()
-    }
-
-    /// The episode counters and frames, for a checkpoint.
-    pub(crate) fn state(&self) -> TrackerState {
-        TrackerState {
-            recent_returns: self.recent.iter().copied().collect(),
-            episodes: self.episodes,
-            solved_at_step: self.solved_at_step,
-            solved_at_seconds: self.solved_at_seconds,
-            current_poses: self.current_poses.clone(),
-            latest: self.latest.clone(),
-        }
-    }
-
-    /// Continues from a [`TrackerState`]; the window and threshold stay the config's.
-    pub(crate) fn restore(&mut self, state: &TrackerState) {
-        let skip = state.recent_returns.len().saturating_sub(self.window);
-        self.recent = state.recent_returns.iter().skip(skip).copied().collect();
-        self.episodes = state.episodes;
-        self.solved_at_step = state.solved_at_step;
-        self.solved_at_seconds = state.solved_at_seconds;
-        self.current_poses.clone_from(&state.current_poses);
-        self.latest.clone_from(&state.latest);
-    }
-}
-
-/// The episode tracker's state in a checkpoint's sidecar.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrackerState {
-    /// Returns of the last `solve_window` episodes, oldest first.
-    pub recent_returns: Vec<f64>,
-    /// Finished episodes.
-    pub episodes: u64,
-    /// Env step at which the run was first solved.
-    pub solved_at_step: Option<u64>,
-    /// Training seconds at which the run was first solved.
-    pub solved_at_seconds: Option<f64>,
-    /// Env 0's poses in its unfinished episode (so its frames continue across the resume).
-    pub current_poses: Vec<Pose>,
-    /// The latest finished episode of env 0.
-    pub latest: Option<EpisodeFrames>,
-}
-
-/// Measures training time and steps/s between `Update` records.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Throughput {
-    pub(crate) total: Duration,
-    period: Duration,
-    period_steps: u64,
-}
-
-impl Throughput {
-    /// A meter that continues a run which had trained `total_s` seconds.
-    pub(crate) fn resumed(total_s: f64) -> Self {
-        Self {
-            total: Duration::try_from_secs_f64(total_s).unwrap_or_default(),
-            ..Self::default()
-        }
-    }
-
-    pub(crate) fn add(&mut self, elapsed: Duration, steps: u64) {
-        self.total += elapsed;
-        self.period += elapsed;
-        self.period_steps += steps;
-    }
-
-    /// Steps/s over the period since the last call, then starts a new period.
-    pub(crate) fn take_rate(&mut self) -> f64 {
-        let secs = self.period.as_secs_f64();
-        let rate = if secs > 0.0 {
-            self.period_steps as f64 / secs
-        } else {
-            0.0
-        };
-        self.period = Duration::ZERO;
-        self.period_steps = 0;
-        rate
-    }
-}
-
-/// Scales the gradients of `vars` so their global L2 norm is at most `max_norm` (as
-/// `torch.nn.utils.clip_grad_norm_`); returns the norm before clipping. `max_norm` 0 disables.
-pub fn clip_grad_norm(
-    grads: &mut GradStore,
-    vars: &[Var],
-    max_norm: f64,
-) -> candle_core::Result<f64> {
-    let mut sq = 0.0f64;
-    for v in vars {
-        if let Some(g) = grads.get(v.as_tensor()) {
-            sq += f64::from(g.sqr()?.sum_all()?.to_scalar::<f32>()?);
-        }
-    }
-    let norm = sq.sqrt();
-    if max_norm > 0.0 && norm > max_norm {
-        let scale = max_norm / (norm + 1e-6);
-        for v in vars {
-            if let Some(g) = grads.remove(v.as_tensor()) {
-                grads.insert(v.as_tensor(), (g * scale)?);
-            }
-        }
-    }
-    Ok(norm)
-}
-
-/// f64 observations narrowed into a reused f32 buffer.
-pub(crate) fn to_f32(src: &[f64], dst: &mut Vec<f32>) {
-    dst.clear();
-    dst.extend(src.iter().map(|&v| v as f32));
-}
-
-/// Builds a `(rows, cols)` f32 tensor from a flat slice.
-pub(crate) fn tensor2(
-    values: &[f32],
-    rows: usize,
-    cols: usize,
-    dev: &Device,
-) -> candle_core::Result<Tensor> {
-    Tensor::from_slice(values, (rows, cols), dev)
-}
+use crate::params::Param;
 
 /// An RL training run: one agent on its environments, advanced one chunk at a time.
 pub struct RlTrainer {
-    agent: Agent,
-}
-
-/// The algorithm behind an [`RlTrainer`].
-pub enum Agent {
-    /// A DQN run.
-    Dqn(Box<DqnAgent>),
-    /// A PPO run.
-    Ppo(Box<PpoAgent>),
+    agent: Box<dyn Agent>,
 }
 
 impl RlTrainer {
@@ -449,58 +27,38 @@ impl RlTrainer {
     /// randomness (weights, exploration, env resets) derives from `seed`.
     pub fn new(config: &RlConfig, device: &Device, seed: u64) -> Result<Self, RlError> {
         config.validate()?;
-        let agent = match config.agent {
-            AgentKind::Dqn => Agent::Dqn(Box::new(DqnAgent::new(config, device, seed)?)),
-            AgentKind::Ppo => Agent::Ppo(Box::new(PpoAgent::new(config, device, seed)?)),
+        let agent: Box<dyn Agent> = match config.agent {
+            AgentKind::Dqn => Box::new(DqnAgent::new(config, device, seed)?),
+            AgentKind::Ppo => Box::new(PpoAgent::new(config, device, seed)?),
         };
         Ok(Self { agent })
-    }
-
-    /// The agent, for agent-specific inspection.
-    pub fn agent_ref(&self) -> &Agent {
-        &self.agent
     }
 
     /// Does one chunk of work (DQN: ~128 env steps with their gradient steps; PPO: one rollout
     /// and its update) and returns the records it produced.
     pub fn step(&mut self) -> Result<Vec<RlRecord>, RlError> {
         let start = Instant::now();
-        match &mut self.agent {
-            Agent::Dqn(a) => a.step_chunk(start),
-            Agent::Ppo(a) => a.step_chunk(start),
-        }
+        self.agent.step(start)
     }
 
     /// Which agent this is.
     pub fn agent(&self) -> AgentKind {
-        match &self.agent {
-            Agent::Dqn(_) => AgentKind::Dqn,
-            Agent::Ppo(_) => AgentKind::Ppo,
-        }
+        self.agent.core().kind
     }
 
     /// The environment's name.
     pub fn env_name(&self) -> &'static str {
-        match &self.agent {
-            Agent::Dqn(a) => a.env_name(),
-            Agent::Ppo(a) => a.env_name(),
-        }
+        self.agent.core().env_name
     }
 
     /// True once the env-step budget is spent, or the run is solved and configured to stop.
     pub fn is_finished(&self) -> bool {
-        match &self.agent {
-            Agent::Dqn(a) => a.is_finished(),
-            Agent::Ppo(a) => a.is_finished(),
-        }
+        self.agent.core().is_finished()
     }
 
     /// Counters for display and the summary.
     pub fn counters(&self) -> RlCounters {
-        match &self.agent {
-            Agent::Dqn(a) => a.counters(),
-            Agent::Ppo(a) => a.counters(),
-        }
+        self.agent.core().counters()
     }
 
     /// The summary for the headless `--json` output.
@@ -520,45 +78,30 @@ impl RlTrainer {
 
     /// Frames of the latest finished episode of env 0.
     pub fn latest_episode(&self) -> Option<&EpisodeFrames> {
-        match &self.agent {
-            Agent::Dqn(a) => a.tracker().latest(),
-            Agent::Ppo(a) => a.tracker().latest(),
-        }
+        self.agent.core().latest_episode()
     }
 
     /// Plays one fresh episode (reset with `seed`) with the current greedy policy, without
     /// touching training state, and returns its frames.
     pub fn greedy_episode(&mut self, seed: u64) -> Result<EpisodeFrames, RlError> {
-        match &mut self.agent {
-            Agent::Dqn(a) => a.greedy_episode(seed),
-            Agent::Ppo(a) => a.greedy_episode(seed),
-        }
+        self.agent.greedy_episode(seed)
     }
 
     /// The trained weights, for checkpoints (`q.*` for DQN, `actor.*` and `critic.*` for PPO).
     pub fn varmap(&self) -> &VarMap {
-        match &self.agent {
-            Agent::Dqn(a) => a.varmap(),
-            Agent::Ppo(a) => a.varmap(),
-        }
+        &self.agent.core().varmap
     }
 
     /// Everything a checkpoint stores as tensors (copies, so training may go on at once):
     /// weights, Adam's state and, for DQN, the replay buffer. Names in [`super::resume`].
     pub fn checkpoint_tensors(&self) -> Result<Vec<(String, Tensor)>, RlError> {
-        match &self.agent {
-            Agent::Dqn(a) => a.checkpoint_tensors(),
-            Agent::Ppo(a) => a.checkpoint_tensors(),
-        }
+        self.agent.checkpoint_tensors()
     }
 
     /// The sidecar state of a checkpoint taken now; `config` is the run's config, stored with
     /// the live hyperparameters written in. Fails for environments that cannot save their state.
     pub fn checkpoint_state(&self, config: &RlConfig) -> Result<RlState, RlError> {
-        match &self.agent {
-            Agent::Dqn(a) => a.checkpoint_state(config),
-            Agent::Ppo(a) => a.checkpoint_state(config),
-        }
+        self.agent.checkpoint_state(config)
     }
 
     /// Continues from a checkpoint written by [`Self::checkpoint_tensors`] and
@@ -570,130 +113,51 @@ impl RlTrainer {
         tensors: &HashMap<String, Tensor>,
         state: &RlState,
     ) -> Result<(), RlError> {
-        match &mut self.agent {
-            Agent::Dqn(a) => a.restore(tensors, state),
-            Agent::Ppo(a) => a.restore(tensors, state),
-        }
+        self.agent.restore(tensors, state)
     }
 
     /// Current value of a live parameter (`None` where it does not apply; ε reports the value
     /// in effect, override or schedule).
-    pub fn get(&self, param: RlParam) -> Option<f64> {
-        match &self.agent {
-            Agent::Dqn(a) => a.get(param),
-            Agent::Ppo(a) => a.get(param),
-        }
+    pub fn get(&self, param: Param) -> Option<f64> {
+        self.agent.get(param)
     }
 
     /// Whether ε is currently overridden (DQN only).
     pub fn epsilon_overridden(&self) -> bool {
-        match &self.agent {
-            Agent::Dqn(a) => a.epsilon_override().is_some(),
-            Agent::Ppo(_) => false,
-        }
+        self.agent.epsilon_overridden()
     }
 
     /// Changes a live parameter; an invalid value or a parameter foreign to the agent is an
     /// error and changes nothing. For `Epsilon`, a negative value clears the override.
-    pub fn set(&mut self, param: RlParam, value: f64) -> Result<(), RlError> {
-        match param {
-            RlParam::Lr => self.set_lr(value),
-            RlParam::Gamma => self.set_gamma(value),
-            RlParam::Epsilon => {
-                if value < 0.0 {
-                    self.set_epsilon_override(None)
-                } else {
-                    self.set_epsilon_override(Some(value))
+    pub fn set(&mut self, param: Param, value: f64) -> Result<(), RlError> {
+        let value = validate(param, value)?;
+        self.agent.set(param, value)
+    }
+}
+
+/// Checks a live value against its parameter's range, as a config file's value would be.
+/// ε may also be negative (back to the schedule); parameters RL does not know pass through
+/// for the agent to refuse.
+fn validate(param: Param, value: f64) -> Result<f64, RlError> {
+    Ok(match param {
+        Param::Lr => check_lr("lr", value)?,
+        Param::Gamma => check_unit("gamma", value)?,
+        Param::Epsilon if value < 0.0 => value,
+        Param::Epsilon => check_unit("epsilon", value)?,
+        Param::TargetPeriod => {
+            if !(value.is_finite() && value >= 1.0 && value.fract() == 0.0) {
+                return Err(ConfigError::Invalid {
+                    key: "target_period".into(),
+                    value: value.to_string(),
+                    reason: "must be a whole number ≥ 1".into(),
                 }
+                .into());
             }
-            RlParam::TargetPeriod => {
-                if !(value.is_finite() && value >= 1.0 && value.fract() == 0.0) {
-                    return Err(ConfigError::Invalid {
-                        key: "target_period".into(),
-                        value: value.to_string(),
-                        reason: "must be a whole number ≥ 1".into(),
-                    }
-                    .into());
-                }
-                self.set_target_period(value as u64)
-            }
-            RlParam::EntCoef => self.set_entropy_coef(value),
+            value
         }
-    }
-
-    /// Sets the learning rate (finite, > 0).
-    pub fn set_lr(&mut self, lr: f64) -> Result<(), RlError> {
-        let lr = super::config::check_lr("lr", lr)?;
-        match &mut self.agent {
-            Agent::Dqn(a) => a.set_lr(lr),
-            Agent::Ppo(a) => a.set_lr(lr),
-        }
-        Ok(())
-    }
-
-    /// Sets the discount factor (in [0, 1]).
-    pub fn set_gamma(&mut self, gamma: f64) -> Result<(), RlError> {
-        let gamma = super::config::check_unit("gamma", gamma)?;
-        match &mut self.agent {
-            Agent::Dqn(a) => a.params_mut().gamma = gamma,
-            Agent::Ppo(a) => a.params_mut().gamma = gamma,
-        }
-        Ok(())
-    }
-
-    /// Overrides DQN's ε schedule with a fixed value in [0, 1], or returns to it with `None`.
-    pub fn set_epsilon_override(&mut self, epsilon: Option<f64>) -> Result<(), RlError> {
-        let eps = epsilon
-            .map(|e| super::config::check_unit("epsilon", e))
-            .transpose()?;
-        match &mut self.agent {
-            Agent::Dqn(a) => {
-                a.set_epsilon_override(eps);
-                Ok(())
-            }
-            Agent::Ppo(_) => Err(RlError::NotApplicable {
-                param: "epsilon",
-                agent: "ppo",
-            }),
-        }
-    }
-
-    /// Sets DQN's target-network period in env steps (≥ 1).
-    pub fn set_target_period(&mut self, period: u64) -> Result<(), RlError> {
-        if period == 0 {
-            return Err(ConfigError::Invalid {
-                key: "target_period".into(),
-                value: "0".into(),
-                reason: "must be ≥ 1".into(),
-            }
-            .into());
-        }
-        match &mut self.agent {
-            Agent::Dqn(a) => {
-                a.params_mut().target_period = period;
-                Ok(())
-            }
-            Agent::Ppo(_) => Err(RlError::NotApplicable {
-                param: "target_period",
-                agent: "ppo",
-            }),
-        }
-    }
-
-    /// Sets PPO's entropy coefficient (finite, ≥ 0).
-    pub fn set_entropy_coef(&mut self, coef: f64) -> Result<(), RlError> {
-        let coef = super::config::check_nonneg("ent_coef", coef)?;
-        match &mut self.agent {
-            Agent::Ppo(a) => {
-                a.params_mut().ent_coef = coef;
-                Ok(())
-            }
-            Agent::Dqn(_) => Err(RlError::NotApplicable {
-                param: "ent_coef",
-                agent: "dqn",
-            }),
-        }
-    }
+        Param::EntropyCoef => check_nonneg("ent_coef", value)?,
+        _ => value,
+    })
 }
 
 // A trainer is built on one thread and moved to its job thread.
