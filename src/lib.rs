@@ -18,3 +18,4 @@ pub mod rng;
 pub mod run_commands;
 pub mod runs;
 pub mod scenario;
+pub mod series;
