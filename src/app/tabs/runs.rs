@@ -4,12 +4,10 @@
 //! confirmation.
 //!
 //! The runtime refreshes the list (it owns the [`crate::runs::RunsIndex`]) and does the slow
-//! file work — reading curves ([`load_curves`]), deleting ([`delete_run`]) — on a blocking
-//! task, handing the result back as a [`RunsMessage`]; this tab only holds state and draws it.
+//! file work — reading curves ([`load_curves`], through [`read_run_curves`]), deleting
+//! ([`delete_run`]) — on a blocking task, handing the result back as a [`RunsMessage`]; this tab
+//! only holds state and draws it.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use ratatui::buffer::Buffer;
@@ -21,18 +19,16 @@ use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Widget, Wrap};
 use super::Reaction;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{legend_key, render_chart, trace_color, Trace};
-use crate::app::widgets::series::Series;
 use crate::app::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
 use crate::run_commands::{resume_spec, ResumeSpec};
-use crate::runs::{
-    drop_superseded, read_jsonl, EventRecord, MetricRecord, RunDir, RunStatus, RunSummary,
-};
+use crate::runs::{read_run_curves, RunDir, RunStatus, RunSummary};
+
+/// A run's curves are read by the runs layer; the tab's messages carry them as they are.
+pub use crate::runs::{MetricCurve, RunCurves};
 
 /// Most points kept per curve after loading: more than any terminal chart has dots across.
 pub const CURVE_POINTS: usize = 1000;
-/// Records parsed before the ones a resume superseded are dropped, bounding memory on long logs.
-const READ_BATCH: usize = 8192;
 /// Most legend rows under an overlay chart; further runs are summed up on the last row.
 const LEGEND_ROWS_MAX: usize = 6;
 /// List refreshes (about a second each) between re-reads of a running run's open curves.
@@ -61,41 +57,6 @@ impl RunRef {
             kind: run.kind.clone(),
             status: run.status,
         }
-    }
-}
-
-/// One metric of one run, downsampled for charting.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricCurve {
-    /// The metric's name in `metrics.jsonl`.
-    pub name: String,
-    /// (step, value), at most [`CURVE_POINTS`], each the mean of the records it stands for.
-    pub points: Vec<(f64, f64)>,
-    /// The last finite value logged.
-    pub last: Option<f64>,
-    /// The highest step logged (the downsampled points end a little before it).
-    pub last_step: u64,
-    /// Records read for this metric (before downsampling).
-    pub records: u64,
-}
-
-/// Everything charted of one run, or why it could not be read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunCurves {
-    /// The run directory.
-    pub path: PathBuf,
-    /// Metrics in the order they first appear in the log.
-    pub metrics: Vec<MetricCurve>,
-    /// Lines of `metrics.jsonl` that did not parse (a record cut by a crash).
-    pub skipped_lines: u64,
-    /// Why the run's logs could not be read; the metrics are then empty.
-    pub error: Option<String>,
-}
-
-impl RunCurves {
-    /// The curve of `name`, if the run logged it.
-    pub fn metric(&self, name: &str) -> Option<&MetricCurve> {
-        self.metrics.iter().find(|m| m.name == name)
     }
 }
 
@@ -500,102 +461,6 @@ impl RunsTab {
             ),
         }
     }
-}
-
-/// Reads one run's curves: `metrics.jsonl` streamed line by line (so a log of many MB never sits
-/// in memory whole), records a resume superseded dropped, each metric averaged down to at most
-/// `max_points` points. Blocking: call it off the UI thread.
-pub fn read_run_curves(run_dir: &Path, max_points: usize) -> RunCurves {
-    let mut curves = RunCurves {
-        path: run_dir.to_path_buf(),
-        metrics: Vec::new(),
-        skipped_lines: 0,
-        error: None,
-    };
-    if let Err(e) = read_into(run_dir, max_points, &mut curves) {
-        curves.metrics.clear();
-        curves.error = Some(e);
-    }
-    curves
-}
-
-fn read_into(run_dir: &Path, max_points: usize, curves: &mut RunCurves) -> Result<(), String> {
-    let run = RunDir::open(run_dir).map_err(|e| e.to_string())?;
-    let events: Vec<EventRecord> = read_jsonl(&run.events_path()).map_err(|e| e.to_string())?.0;
-    let path = run.metrics_path();
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
-    };
-    let mut reader = BufReader::new(file);
-    let mut series: Vec<Tracked> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut batch: Vec<MetricRecord> = Vec::with_capacity(READ_BATCH);
-    let mut line = Vec::new();
-    let mut flush = |batch: &mut Vec<MetricRecord>, series: &mut Vec<Tracked>| {
-        // A record is superseded or not on its own, so batches give the same result as one pass.
-        for record in drop_superseded(std::mem::take(batch), &events) {
-            let i = *index.entry(record.name.clone()).or_insert_with(|| {
-                series.push(Tracked {
-                    name: record.name.clone(),
-                    series: Series::new(max_points),
-                    last: None,
-                    last_step: 0,
-                    records: 0,
-                });
-                series.len() - 1
-            });
-            let entry = &mut series[i];
-            entry.series.push(record.step as f64, record.value);
-            if record.value.is_finite() {
-                entry.last = Some(record.value);
-            }
-            entry.last_step = entry.last_step.max(record.step);
-            entry.records += 1;
-        }
-    };
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        // A last line without its newline may be mid-write: it is left for the next read.
-        if n == 0 || line.last() != Some(&b'\n') {
-            break;
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<MetricRecord>(&line) {
-            Ok(record) => batch.push(record),
-            Err(_) => curves.skipped_lines += 1,
-        }
-        if batch.len() >= READ_BATCH {
-            flush(&mut batch, &mut series);
-        }
-    }
-    flush(&mut batch, &mut series);
-    curves.metrics = series
-        .into_iter()
-        .map(|t| MetricCurve {
-            name: t.name,
-            points: t.series.points().to_vec(),
-            last: t.last,
-            last_step: t.last_step,
-            records: t.records,
-        })
-        .collect();
-    Ok(())
-}
-
-/// One metric while its log is read.
-struct Tracked {
-    name: String,
-    series: Series,
-    last: Option<f64>,
-    last_step: u64,
-    records: u64,
 }
 
 /// Answers a [`CurvesRequest`]. Blocking: the runtime calls it on a blocking task.
@@ -1508,67 +1373,6 @@ mod tests {
             text.starts_with("cannot resume:") && text.contains("bogus"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn curves_read_long_logs_downsampled_without_superseded_records() {
-        let parent = tempfile::tempdir().expect("temp dir");
-        let run = RunDir::create_with_config_text(parent.path(), "cartpole-dqn", "kind = \"rl\"\n")
-            .expect("run");
-        let path = run.path().to_path_buf();
-        {
-            let mut logs = RunLogs::open(&run).expect("logs");
-            logs.event(0, RunEvent::start_now(None)).expect("start");
-            for step in 1..=30_000u64 {
-                logs.metric(step, "loss", 5.0).expect("metric");
-            }
-            logs.metric(30_000, "episode_return", 9.0).expect("metric");
-            logs.sync().expect("sync");
-        }
-        {
-            // Resumed from step 20,000: the first process's records above it are superseded.
-            let mut logs = RunLogs::open(&run).expect("logs");
-            logs.event(20_000, RunEvent::start_now(Some(20_000)))
-                .expect("start");
-            for step in 20_001..=25_000u64 {
-                logs.metric(step, "loss", 1.0).expect("metric");
-            }
-            logs.sync().expect("sync");
-        }
-        // A record cut by a crash, then a last line still being written.
-        let mut text = std::fs::read_to_string(run.metrics_path()).expect("read");
-        text.push_str("{\"step\":1,\"t\n{\"step\":25001,\"t\":1e9,\"name\":\"loss\",\"value\":7");
-        std::fs::write(run.metrics_path(), text).expect("write");
-
-        let curves = read_run_curves(&path, CURVE_POINTS);
-        assert_eq!(curves.error, None);
-        assert_eq!(curves.skipped_lines, 1);
-        let names: Vec<&str> = curves.metrics.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(
-            names,
-            vec!["loss"],
-            "episode_return at 30,000 was superseded"
-        );
-        let loss = curves.metric("loss").expect("loss");
-        assert_eq!(loss.records, 25_000);
-        assert!(loss.points.len() <= CURVE_POINTS && loss.points.len() >= CURVE_POINTS / 2);
-        assert_eq!(loss.last, Some(1.0));
-        assert_eq!(loss.last_step, 25_000);
-        let last = loss.points.last().expect("points");
-        assert!(last.0 > 24_000.0 && last.0 <= 25_000.0, "{last:?}");
-        assert!(
-            loss.points.windows(2).all(|w| w[0].0 < w[1].0),
-            "steps increase"
-        );
-
-        // An unreadable log is an error that names the file.
-        std::fs::remove_file(run.metrics_path()).expect("rm");
-        std::fs::create_dir(run.metrics_path()).expect("a directory in its place");
-        let broken = read_run_curves(&path, CURVE_POINTS);
-        let e = broken.error.expect("error");
-        assert!(e.contains("metrics.jsonl"), "{e}");
-        let gone = read_run_curves(&parent.path().join("absent"), CURVE_POINTS);
-        assert!(gone.error.expect("error").contains("not a run directory"));
     }
 
     #[test]
