@@ -20,3 +20,4 @@ pub mod rng;
 pub mod run_commands;
 pub mod runs;
 pub mod scenario;
+pub mod series;

@@ -20,7 +20,8 @@
 //!   continues) → log `RunEvent::start_now(Some(step))`.
 //! * `watch`: [`MetricsTail`] / [`EventsTail`] polled on a timer; [`run_status`] or an `end`
 //!   event says the run is over. Curves drop points a resume superseded ([`drop_superseded`]).
-//! * The Runs tab: a [`RunsIndex`] refreshed on a timer; [`RunDir::delete`] for `d`.
+//! * The Runs tab: a [`RunsIndex`] refreshed on a timer; [`read_run_curves`] for a run's chart;
+//!   [`RunDir::delete`] for `d`.
 //! * `export`: [`export_csv`], [`export_tensorboard`].
 //!
 //! Readers never write and never take the lock.
@@ -29,6 +30,7 @@
 
 pub mod checkpoint;
 pub mod clock;
+pub mod curves;
 pub mod dir;
 pub mod error;
 pub mod export;
@@ -43,6 +45,7 @@ pub use checkpoint::{
     varmap_tensors, whole_checkpoints, write_checkpoint, Checkpoint, CheckpointInfo,
 };
 pub use clock::LocalTime;
+pub use curves::{read_run_curves, MetricCurve, RunCurves};
 pub use dir::{resolve_runs_parent, RunDir, RUNS_ENV};
 pub use error::{Result, RunsError};
 pub use export::{export_csv, export_tensorboard};

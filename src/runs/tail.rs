@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use super::error::{IoContext, Result};
+use super::error::{IoContext, Result, RunsError};
 use super::log::{EventRecord, MetricRecord};
 
 /// A tail over `metrics.jsonl`.
@@ -50,6 +50,13 @@ impl<T: DeserializeOwned> JsonlTail<T> {
     /// The records completed since the last poll, in file order; empty if nothing new (or the
     /// file does not exist yet).
     pub fn poll(&mut self) -> Result<Vec<T>> {
+        self.poll_at_most(u64::MAX)
+    }
+
+    /// Like [`JsonlTail::poll`], but reads at most `max_bytes` of the file, so a reader of a
+    /// log of many MB holds one chunk at a time; poll again until [`JsonlTail::offset`] and
+    /// [`JsonlTail::restarts`] stop moving to reach the end.
+    pub fn poll_at_most(&mut self, max_bytes: u64) -> Result<Vec<T>> {
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -62,6 +69,14 @@ impl<T: DeserializeOwned> JsonlTail<T> {
             Err(e) => return Err(e).at("opening log", &self.path),
         };
         let meta = file.metadata().at("inspecting log", &self.path)?;
+        // A directory opens fine and, on some file systems, reports a length of 0: it would read
+        // as an empty log instead of failing.
+        if !meta.is_file() {
+            return Err(RunsError::Invalid {
+                path: self.path.clone(),
+                what: "not a regular file".into(),
+            });
+        }
         let identity = (meta.dev(), meta.ino());
         if self.identity.is_some_and(|known| known != identity) || meta.len() < self.offset {
             self.restart();
@@ -72,7 +87,7 @@ impl<T: DeserializeOwned> JsonlTail<T> {
         }
         let mut fresh = Vec::new();
         file.seek(SeekFrom::Start(self.offset))
-            .and_then(|_| file.read_to_end(&mut fresh))
+            .and_then(|_| (&mut file).take(max_bytes).read_to_end(&mut fresh))
             .at("reading log", &self.path)?;
         self.offset += fresh.len() as u64;
         self.partial.extend_from_slice(&fresh);
@@ -195,6 +210,40 @@ mod tests {
         let got = tail.poll().expect("poll");
         assert_eq!(got.iter().map(|r| r.step).collect::<Vec<_>>(), vec![8, 9]);
         assert_eq!(tail.restarts(), 2);
+    }
+
+    #[test]
+    fn bounded_polls_yield_the_same_records_a_chunk_at_a_time() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("metrics.jsonl");
+        let text: String = (1..=20).map(|step| line(step, 0.5)).collect();
+        append(&path, text.as_bytes());
+        let mut tail = MetricsTail::new(&path);
+        let chunk = 25; // shorter than one line: some polls complete no record
+        let mut steps = Vec::new();
+        let mut polls = 0;
+        loop {
+            let before = tail.offset();
+            let got = tail.poll_at_most(chunk).expect("poll");
+            assert!(tail.offset() - before <= chunk, "at most one chunk read");
+            steps.extend(got.iter().map(|r| r.step));
+            polls += 1;
+            if tail.offset() == before {
+                break;
+            }
+        }
+        assert_eq!(steps, (1..=20).collect::<Vec<_>>());
+        assert!(polls as u64 > text.len() as u64 / chunk, "{polls} polls");
+        assert_eq!(tail.offset(), text.len() as u64);
+    }
+
+    #[test]
+    fn a_directory_in_place_of_the_log_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("metrics.jsonl");
+        fs::create_dir(&path).expect("a directory in its place");
+        let e = MetricsTail::new(&path).poll().expect_err("not a log");
+        assert!(e.to_string().contains("metrics.jsonl"), "{e}");
     }
 
     #[test]

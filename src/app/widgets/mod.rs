@@ -6,4 +6,5 @@ pub mod confusion;
 pub mod help;
 pub mod image;
 pub mod params;
-pub mod series;
+/// Chart series live at the crate root, where the runs layer's curve reader shares them.
+pub use crate::series;

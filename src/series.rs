@@ -1,4 +1,7 @@
 //! Time series for charts: bounded memory however long a run goes, and smoothing for display.
+//!
+//! A loose module rather than an app widget so that the run-directory layer can average a run's
+//! logged curves down with the same rule the live tabs use.
 
 /// A series of (step, value) points that halves its resolution instead of growing past a cap,
 /// so a run of millions of steps still charts in constant memory.

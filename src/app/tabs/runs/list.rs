@@ -1,0 +1,151 @@
+//! The list of runs as drawn: one row per run (kind, scenario, status, steps, best figure, start
+//! time, its overlay mark), the highlighted run's details under it, and the question `d` asks.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Widget, Wrap};
+
+use super::{run_name, value_text, RunsTab};
+use crate::app::theme::Theme;
+use crate::runs::{RunStatus, RunSummary};
+
+/// Width from which start times show their year.
+const WIDE_LIST: u16 = 100;
+
+fn best_text(run: &RunSummary) -> String {
+    match &run.best {
+        Some(b) => format!("{} {}", b.name, value_text(b.value)),
+        None => "–".into(),
+    }
+}
+
+/// Draws the list (or why it is empty) and the highlighted run's details.
+pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let title = format!(" Runs in {} ", tab.parent.display());
+    if tab.rows.is_empty() {
+        let mut text = vec![Line::raw(if tab.loaded {
+            "No runs yet. Every training job, in the dashboard or headless, writes one here."
+        } else {
+            "Reading runs…"
+        })];
+        if let Some(e) = &tab.error {
+            text.push(Line::styled(e.clone(), theme.error()));
+        }
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(title))
+            .render(area, buf);
+        return;
+    }
+    let [list, details] = Layout::vertical([Constraint::Min(3), Constraint::Length(5)]).areas(area);
+    let wide = area.width >= WIDE_LIST;
+    let mark = if theme.ascii { "*" } else { "●" };
+    let header = Row::new(["", "started", "scenario", "kind", "status", "steps", "best"])
+        .style(theme.bold());
+    let rows = tab.rows.iter().enumerate().map(|(i, run)| {
+        let style = match run.status {
+            _ if i == tab.selected => theme.highlight(),
+            RunStatus::Running => theme.good(),
+            RunStatus::Failed => theme.error(),
+            RunStatus::Interrupted | RunStatus::Paused => theme.warn(),
+            RunStatus::Finished => Style::default(),
+        };
+        let started = run
+            .started
+            .map(|t| {
+                let full = t.display();
+                // Narrow screens drop the year and seconds (`11-29 05:12`); the details line
+                // below names the directory in full.
+                if wide {
+                    full
+                } else {
+                    full.get(5..16).unwrap_or_default().to_string()
+                }
+            })
+            .unwrap_or_default();
+        Row::new([
+            if tab.is_marked(&run.path) { mark } else { "" }.to_string(),
+            started,
+            run.scenario.clone(),
+            run.kind.clone().unwrap_or_else(|| "?".into()),
+            run.status.as_str().to_string(),
+            run.steps.to_string(),
+            best_text(run),
+        ])
+        .style(style)
+    });
+    let title = if tab.marks.is_empty() {
+        title
+    } else {
+        format!("{title}· {} marked ", tab.marks.len())
+    };
+    Table::new(
+        rows,
+        [
+            Constraint::Length(1),
+            Constraint::Length(if wide { 19 } else { 11 }),
+            Constraint::Min(9),
+            Constraint::Length(10),
+            Constraint::Length(11),
+            Constraint::Length(7),
+            Constraint::Length(20),
+        ],
+    )
+    .header(header)
+    .block(Block::bordered().title(title))
+    .render(list, buf);
+
+    let mut text = Vec::new();
+    if let Some(run) = tab.selected_run() {
+        text.push(Line::raw(match run.pid {
+            Some(pid) => format!("{}  (process {pid})", run.path.display()),
+            None => run.path.display().to_string(),
+        }));
+        if let Some(detail) = &run.detail {
+            text.push(Line::styled(detail.clone(), theme.warn()));
+        }
+    }
+    if let Some(e) = &tab.error {
+        text.push(Line::styled(e.clone(), theme.error()));
+    }
+    let keys = if tab.marks.is_empty() {
+        "↑/↓ select · Enter curves · space mark · r resume · d delete"
+    } else {
+        "Enter overlay marked · space mark · Esc unmark all · r resume · d delete"
+    };
+    // The keys keep the last row whatever else is shown.
+    text.truncate(2);
+    text.push(Line::styled(keys, theme.dim()));
+    Paragraph::new(text)
+        .block(Block::bordered())
+        .render(details, buf);
+}
+
+/// The delete question, centred over the tab.
+pub fn render_confirm_delete(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let Some(path) = &tab.pending_delete else {
+        return;
+    };
+    let name = run_name(path);
+    let question = format!("Delete run {name} and its checkpoints?");
+    let w = (question.chars().count() as u16 + 4)
+        .max(44)
+        .min(area.width.saturating_sub(2));
+    let h = 5.min(area.height);
+    let rect = Rect::new(
+        area.x + (area.width.saturating_sub(w)) / 2,
+        area.y + (area.height.saturating_sub(h)) / 2,
+        w,
+        h,
+    );
+    Clear.render(rect, buf);
+    Paragraph::new(vec![
+        Line::raw(question),
+        Line::styled("y deletes · any other key keeps it", theme.warn()),
+    ])
+    .wrap(Wrap { trim: true })
+    .block(Block::bordered().title(" delete? y/n "))
+    .render(rect, buf);
+}

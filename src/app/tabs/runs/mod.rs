@@ -1,0 +1,425 @@
+//! The Runs tab: every run under the runs folder — from this session or earlier ones — with its
+//! kind, scenario, status, steps, best figure and start time. Enter opens a run's curves; marked
+//! runs open overlaid in one chart; `r` resumes a stopped run in its tab; `d` deletes one after a
+//! confirmation.
+//!
+//! The runtime refreshes the list (it owns the [`crate::runs::RunsIndex`]) and does the slow
+//! file work — reading curves ([`load_curves`], through [`read_run_curves`]), deleting
+//! ([`delete_run`]) — on a blocking task, handing the result back as a [`RunsMessage`]; this tab
+//! only holds state and draws it.
+//!
+//! This file holds the tab's state, how keys and the runtime's answers change it, and the file
+//! work behind those answers; `list.rs` draws the list, `curves.rs` the chart of one run or of
+//! the marked runs overlaid.
+
+mod curves;
+mod list;
+
+use std::path::{Path, PathBuf};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use super::Reaction;
+use crate::app::theme::Theme;
+use crate::app::{Action, Effect, ToastLevel};
+use crate::device::DeviceChoice;
+use crate::jobs::JobSpec;
+use crate::run_commands::resume_spec;
+use crate::runs::{read_run_curves, RunDir, RunStatus, RunSummary};
+
+/// A run's curves are read by the runs layer; the tab's messages carry them as they are.
+pub use crate::runs::{MetricCurve, RunCurves};
+/// The curves view's state, named from the tab as the runtime and the tests know it.
+pub use curves::{default_metric, run_label, CurvesState, CurvesView, RunRef};
+/// Drawn over the tab while `d` waits for its answer.
+pub use list::render_confirm_delete;
+
+/// Most points kept per curve after loading: more than any terminal chart has dots across.
+pub const CURVE_POINTS: usize = 1000;
+/// List refreshes (about a second each) between re-reads of a running run's open curves.
+pub const LIVE_RELOAD_REFRESHES: u32 = 5;
+
+/// Which runs to read, tagged so a late answer for a view already left is ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurvesRequest {
+    /// Matches [`CurvesView::request`].
+    pub id: u64,
+    /// The run directories, in legend order.
+    pub runs: Vec<PathBuf>,
+    /// Points kept per curve.
+    pub max_points: usize,
+}
+
+/// Results of the Runs tab's file work, delivered back to the UI thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunsMessage {
+    /// The curves asked for by request `request`, one entry per run, in request order.
+    Curves {
+        /// The request's id.
+        request: u64,
+        /// Each run's curves.
+        curves: Vec<RunCurves>,
+    },
+    /// A run directory was deleted, or why not.
+    Deleted {
+        /// The run directory.
+        path: PathBuf,
+        /// `Err` holds the reason, ready to show.
+        result: Result<(), String>,
+    },
+}
+
+/// What the tab shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunsView {
+    /// The list of runs.
+    List,
+    /// A chart of one run or of the marked runs.
+    Curves(CurvesView),
+}
+
+/// The Runs tab's state.
+#[derive(Debug, Clone)]
+pub struct RunsTab {
+    /// The folder listed.
+    pub parent: PathBuf,
+    /// Runs, newest first, as of the last refresh.
+    pub rows: Vec<RunSummary>,
+    /// The highlighted row.
+    pub selected: usize,
+    /// Why the last refresh failed, if it did.
+    pub error: Option<String>,
+    /// False until the first refresh arrives.
+    pub loaded: bool,
+    /// Runs marked for an overlay (`space`), in the order marked.
+    pub marks: Vec<PathBuf>,
+    /// The list, or an open chart.
+    pub view: RunsView,
+    /// The run `d` asked about, until the answer.
+    pub pending_delete: Option<PathBuf>,
+    /// The id the next curves request gets.
+    next_request: u64,
+}
+
+/// The directory name of a run, as messages name it.
+pub fn run_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+impl RunsTab {
+    /// An empty list of the runs under `parent`, filled by the first refresh.
+    pub fn new(parent: &Path) -> Self {
+        Self {
+            parent: parent.to_path_buf(),
+            rows: Vec::new(),
+            selected: 0,
+            error: None,
+            loaded: false,
+            marks: Vec::new(),
+            view: RunsView::List,
+            pending_delete: None,
+            next_request: 1,
+        }
+    }
+
+    /// Takes a refreshed listing, keeping the same run highlighted when it is still there;
+    /// marks of runs that are gone are dropped.
+    pub fn on_refresh(&mut self, listing: Result<Vec<RunSummary>, String>) {
+        self.loaded = true;
+        match listing {
+            Ok(rows) => {
+                let current = self.rows.get(self.selected).map(|r| r.path.clone());
+                self.selected = current
+                    .and_then(|p| rows.iter().position(|r| r.path == p))
+                    .unwrap_or(0)
+                    .min(rows.len().saturating_sub(1));
+                self.rows = rows;
+                self.marks
+                    .retain(|m| self.rows.iter().any(|r| &r.path == m));
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// The highlighted run.
+    pub fn selected_run(&self) -> Option<&RunSummary> {
+        self.rows.get(self.selected)
+    }
+
+    /// True while a chart is open (keys then mean "metric" and "back").
+    pub fn in_curves(&self) -> bool {
+        matches!(self.view, RunsView::Curves(_))
+    }
+
+    /// Whether `path` is marked for an overlay.
+    pub fn is_marked(&self, path: &Path) -> bool {
+        self.marks.iter().any(|m| m == path)
+    }
+
+    /// Handles list and chart keys; resume and delete go through [`RunsTab::resume_selected`]
+    /// and [`RunsTab::request_delete`], which need the rest of the app.
+    pub fn handle(&mut self, action: Action) -> Reaction {
+        if let RunsView::Curves(view) = &mut self.view {
+            match action {
+                Action::Left => view.step_metric(false),
+                Action::Right => view.step_metric(true),
+                Action::Back | Action::OpenRun => self.view = RunsView::List,
+                _ => {}
+            }
+            return Reaction::default();
+        }
+        match action {
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => {
+                self.selected = (self.selected + 1).min(self.rows.len().saturating_sub(1))
+            }
+            Action::ToggleMark => {
+                if let Some(path) = self.selected_run().map(|r| r.path.clone()) {
+                    if self.is_marked(&path) {
+                        self.marks.retain(|m| m != &path);
+                    } else {
+                        self.marks.push(path);
+                    }
+                }
+            }
+            Action::Back if !self.marks.is_empty() => {
+                self.marks.clear();
+                return Reaction::toast(ToastLevel::Info, "marks cleared");
+            }
+            Action::OpenRun => return self.open(),
+            _ => {}
+        }
+        Reaction::default()
+    }
+
+    /// Opens the marked runs overlaid, or the highlighted run alone, and asks for their curves.
+    fn open(&mut self) -> Reaction {
+        let runs: Vec<RunRef> = if self.marks.is_empty() {
+            self.selected_run().map(RunRef::of).into_iter().collect()
+        } else {
+            self.rows
+                .iter()
+                .filter(|r| self.is_marked(&r.path))
+                .map(RunRef::of)
+                .collect()
+        };
+        if runs.is_empty() {
+            return Reaction::default();
+        }
+        let id = self.next_request;
+        self.next_request += 1;
+        let request = CurvesRequest {
+            id,
+            runs: runs.iter().map(|r| r.path.clone()).collect(),
+            max_points: CURVE_POINTS,
+        };
+        self.view = RunsView::Curves(CurvesView {
+            request: id,
+            runs,
+            state: CurvesState::Loading,
+            metric: None,
+            reload: None,
+            refreshes: 0,
+        });
+        Reaction::effects(vec![Effect::LoadCurves(request)])
+    }
+
+    /// The job spec that continues the highlighted run, or why it cannot be resumed (running,
+    /// finished, a kind that cannot resume yet, an unreadable config).
+    pub fn resume_selected(
+        &self,
+        data_dir: Option<PathBuf>,
+        device: DeviceChoice,
+    ) -> Result<JobSpec, String> {
+        let run = self.selected_run().ok_or("no run to resume")?;
+        let name = run_name(&run.path);
+        if !run.status.resumable() {
+            return Err(match (run.status, run.pid) {
+                (RunStatus::Running, Some(pid)) => {
+                    format!("{name} is still running (process {pid})")
+                }
+                (RunStatus::Running, None) => format!("{name} is still running"),
+                _ => format!("{name} finished its schedule; nothing to resume"),
+            });
+        }
+        resume_spec(&run.path, data_dir, device, None).map_err(|e| e.to_string())
+    }
+
+    /// Remembers the highlighted run for the delete question; refused while a live process
+    /// writes it. Returns the run's name for the question.
+    pub fn request_delete(&mut self) -> Result<String, String> {
+        let run = self.selected_run().ok_or("no run to delete")?;
+        let name = run_name(&run.path);
+        if run.status == RunStatus::Running || run.pid.is_some() {
+            return Err(match run.pid {
+                Some(pid) => format!("{name} is in use (process {pid}); stop it first"),
+                None => format!("{name} is running; stop it first"),
+            });
+        }
+        self.pending_delete = Some(run.path.clone());
+        Ok(name)
+    }
+
+    /// Called after each list refresh: an open chart of a run that is still running is read
+    /// again every [`LIVE_RELOAD_REFRESHES`] refreshes, so its curves keep growing, and once
+    /// more when it ends; the statuses in its title follow the list.
+    pub fn reload_live_curves(&mut self) -> Option<Effect> {
+        let RunsView::Curves(view) = &mut self.view else {
+            return None;
+        };
+        // A run that just ended is read once more for the records it wrote last.
+        let mut ended = false;
+        for run in &mut view.runs {
+            if let Some(row) = self.rows.iter().find(|r| r.path == run.path) {
+                ended |= run.status == RunStatus::Running && row.status != RunStatus::Running;
+                run.status = row.status;
+            }
+        }
+        let live = view.runs.iter().any(|r| r.status == RunStatus::Running);
+        if view.reload.is_some() || view.state == CurvesState::Loading || !(live || ended) {
+            return None;
+        }
+        view.refreshes += 1;
+        if !ended && view.refreshes < LIVE_RELOAD_REFRESHES {
+            return None;
+        }
+        let id = self.next_request;
+        self.next_request += 1;
+        view.reload = Some(id);
+        Some(Effect::LoadCurves(CurvesRequest {
+            id,
+            runs: view.runs.iter().map(|r| r.path.clone()).collect(),
+            max_points: CURVE_POINTS,
+        }))
+    }
+
+    /// The answer "yes": the deletion to run.
+    pub fn confirm_delete(&mut self) -> Option<Effect> {
+        self.pending_delete.take().map(Effect::DeleteRun)
+    }
+
+    /// The answer "no".
+    pub fn cancel_delete(&mut self) -> Option<String> {
+        self.pending_delete.take().map(|p| run_name(&p))
+    }
+
+    /// Takes the result of file work done off the UI thread; returns a message for the user.
+    pub fn on_message(&mut self, message: RunsMessage) -> Option<(ToastLevel, String)> {
+        match message {
+            RunsMessage::Curves { request, curves } => {
+                if let RunsView::Curves(view) = &mut self.view {
+                    if view.request == request || view.reload == Some(request) {
+                        view.request = request;
+                        view.reload = None;
+                        view.refreshes = 0;
+                        view.state = CurvesState::Loaded(curves);
+                        if view.metric.is_none() {
+                            let kind = view.runs.first().and_then(|r| r.kind.clone());
+                            view.metric = default_metric(kind.as_deref(), &view.metric_names());
+                        }
+                    }
+                }
+                None
+            }
+            RunsMessage::Deleted { path, result } => match result {
+                Ok(()) => {
+                    self.rows.retain(|r| r.path != path);
+                    self.marks.retain(|m| m != &path);
+                    self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+                    Some((ToastLevel::Info, format!("deleted {}", run_name(&path))))
+                }
+                Err(e) => Some((ToastLevel::Error, format!("could not delete: {e}"))),
+            },
+        }
+    }
+
+    /// The key hints for the bottom line.
+    pub fn hints(&self) -> String {
+        match &self.view {
+            RunsView::Curves(_) => {
+                "←/→ metric · Esc/Enter back to the list · ? help · q quit".into()
+            }
+            RunsView::List if self.marks.is_empty() => {
+                "↑/↓ select · Enter curves · space mark · r resume · d delete · ? help · q quit"
+                    .into()
+            }
+            RunsView::List => format!(
+                "Enter overlay {} · space mark · Esc unmark all · r resume · d delete · ? help",
+                self.marks.len()
+            ),
+        }
+    }
+}
+
+/// Answers a [`CurvesRequest`]. Blocking: the runtime calls it on a blocking task.
+pub fn load_curves(request: &CurvesRequest) -> RunsMessage {
+    RunsMessage::Curves {
+        request: request.id,
+        curves: request
+            .runs
+            .iter()
+            .map(|p| read_run_curves(p, request.max_points))
+            .collect(),
+    }
+}
+
+/// Deletes a run directory with its checkpoints ([`RunDir::delete`], refused while a live
+/// process holds the run's lock). Blocking: the runtime calls it on a blocking task.
+pub fn delete_run(path: &Path) -> RunsMessage {
+    RunsMessage::Deleted {
+        path: path.to_path_buf(),
+        result: RunDir::open(path)
+            .and_then(RunDir::delete)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// A logged figure as the list and the legends write it: four decimals below 10, one above.
+fn value_text(v: f64) -> String {
+    if v.abs() < 10.0 {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// Draws the list, or the open chart.
+pub fn render(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    match &tab.view {
+        RunsView::List => list::render_list(tab, area, buf, theme),
+        RunsView::Curves(view) => curves::render_curves(view, area, buf, theme),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::RunLock;
+
+    #[test]
+    fn delete_removes_a_stopped_run_and_refuses_a_locked_one() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let run =
+            RunDir::create_with_config_text(parent.path(), "x", "kind = \"rl\"\n").expect("run");
+        let path = run.path().to_path_buf();
+        let lock = RunLock::acquire(&path).expect("lock");
+        match delete_run(&path) {
+            RunsMessage::Deleted { result: Err(e), .. } => assert!(e.contains("in use"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(path.is_dir());
+        drop(lock);
+        assert_eq!(
+            delete_run(&path),
+            RunsMessage::Deleted {
+                path: path.clone(),
+                result: Ok(())
+            }
+        );
+        assert!(!path.exists());
+    }
+}

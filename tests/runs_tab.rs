@@ -1,0 +1,551 @@
+//! The Runs tab driven through the whole dashboard: keys into `update`, the runtime's answers
+//! into `update_runs`, TestBackend renders at 80×24 and a larger size, real run directories
+//! where resuming needs them.
+
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gradtop::app::render::render_into;
+use gradtop::app::tabs::runs::{
+    CurvesState, MetricCurve, RunCurves, RunsMessage, RunsView, CURVE_POINTS, LIVE_RELOAD_REFRESHES,
+};
+use gradtop::app::theme::Theme;
+use gradtop::app::update::update_runs;
+use gradtop::app::{map_key, update, Action, App, Effect, Options, Overlay, TabId};
+use gradtop::device::DeviceChoice;
+use gradtop::jobs::{JobStatus, RunTarget};
+use gradtop::runs::list::Better;
+use gradtop::runs::{
+    summarize_run, BestFigure, EndStatus, LocalTime, RunDir, RunEvent, RunLogs, RunStatus,
+    RunSummary,
+};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+fn summary(name: &str, kind: &str, status: RunStatus, steps: u64) -> RunSummary {
+    RunSummary {
+        path: PathBuf::from(format!("runs/{name}")),
+        kind: Some(kind.into()),
+        scenario: name.get(16..).unwrap_or(name).into(),
+        status,
+        pid: (status == RunStatus::Running).then_some(4242),
+        steps,
+        best: Some(BestFigure {
+            name: "test_accuracy".into(),
+            value: 0.9812,
+            step: steps,
+            better: Better::Higher,
+        }),
+        started: LocalTime::parse_compact(name),
+        detail: None,
+    }
+}
+
+fn rows() -> Vec<RunSummary> {
+    vec![
+        summary(
+            "20261129-031500-mnist-cnn",
+            "classifier",
+            RunStatus::Running,
+            1200,
+        ),
+        summary(
+            "20261128-220000-cartpole-dqn",
+            "rl",
+            RunStatus::Interrupted,
+            400,
+        ),
+        summary(
+            "20261128-210000-cartpole-dqn",
+            "rl",
+            RunStatus::Finished,
+            800,
+        ),
+    ]
+}
+
+fn app_in(runs_dir: &Path, data_dir: Option<&Path>, theme: Theme) -> App {
+    let options = Options {
+        fps: 10,
+        ascii: theme.ascii,
+        data_dir: data_dir.map(Path::to_path_buf),
+        device: DeviceChoice::Cpu,
+        scenario: None,
+        runs_dir: runs_dir.to_path_buf(),
+        watch: None,
+        max_steps: None,
+    };
+    let mut app = App::new(&options, theme);
+    app.tab = TabId::Runs;
+    app
+}
+
+fn app() -> App {
+    let mut app = app_in(Path::new("runs"), None, Theme::new(false, false));
+    app.runs.on_refresh(Ok(rows()));
+    app
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    match map_key(app, KeyEvent::new(code, KeyModifiers::NONE)) {
+        Some(action) => update(app, action),
+        None => Vec::new(),
+    }
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let area = Rect::new(0, 0, w, h);
+    let mut buf = Buffer::empty(area);
+    render_into(app, area, &mut buf);
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn curve(name: &str, points: &[(f64, f64)]) -> MetricCurve {
+    MetricCurve {
+        name: name.into(),
+        points: points.to_vec(),
+        last: points.last().map(|p| p.1),
+        last_step: points.last().map_or(0, |p| p.0 as u64),
+        records: points.len() as u64,
+    }
+}
+
+fn rl_curves(path: &Path, scale: f64) -> RunCurves {
+    let returns: Vec<(f64, f64)> = (0..50)
+        .map(|i| (i as f64 * 400.0, scale * i as f64))
+        .collect();
+    let losses: Vec<(f64, f64)> = (0..50)
+        .map(|i| (i as f64 * 400.0, 1.0 / (1.0 + i as f64)))
+        .collect();
+    RunCurves {
+        path: path.to_path_buf(),
+        metrics: vec![
+            curve("episode_return", &returns),
+            curve("loss", &losses),
+            curve("mean_return_20", &returns),
+        ],
+        skipped_lines: 0,
+        error: None,
+    }
+}
+
+/// Answers the app's pending curves request the way the runtime would, with `make`'s curves.
+fn deliver(app: &mut App, effects: &[Effect], make: impl Fn(&Path, usize) -> RunCurves) {
+    let [Effect::LoadCurves(request)] = effects else {
+        panic!("expected one LoadCurves, got {effects:?}");
+    };
+    let curves = request
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| make(p, i))
+        .collect();
+    update_runs(
+        app,
+        RunsMessage::Curves {
+            request: request.id,
+            curves,
+        },
+    );
+}
+
+fn has_braille(s: &str) -> bool {
+    s.chars().any(|c| ('\u{2800}'..='\u{28FF}').contains(&c))
+}
+
+#[test]
+fn lists_runs_with_status_steps_and_best_figure() {
+    let app = app();
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(s.contains("Runs in runs"), "{s}");
+        assert!(
+            s.contains("[4 Runs]"),
+            "the status never covers the tabs:\n{s}"
+        );
+        assert!(s.contains("running"), "{s}");
+        assert!(s.contains("(process 4242)"), "{s}");
+        assert!(s.contains("interrupted"), "{s}");
+        assert!(s.contains("1200"), "{s}");
+        assert!(s.contains("0.9812"), "{s}");
+        assert!(s.contains("11-28 22:00"), "{s}");
+        assert!(
+            s.contains("cartpole-dqn"),
+            "scenario not cut at {w}×{h}:\n{s}"
+        );
+        assert!(s.contains("space mark"), "{s}");
+        assert!(s.contains("r resume") && s.contains("d delete"), "{s}");
+    }
+    assert!(screen(&app, 120, 36).contains("2026-11-28 22:00:00"));
+    let mut app = app_in(Path::new("runs"), None, Theme::new(false, false));
+    app.runs.on_refresh(Ok(Vec::new()));
+    assert!(screen(&app, 80, 24).contains("No runs yet"));
+}
+
+#[test]
+fn space_and_m_toggle_marks_shown_in_the_list() {
+    let mut app = app();
+    press(&mut app, KeyCode::Down);
+    assert!(press(&mut app, KeyCode::Char(' ')).is_empty());
+    assert_eq!(app.runs.marks, vec![rows()[1].path.clone()]);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('m'));
+    assert_eq!(app.runs.marks.len(), 2);
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert_eq!(s.matches('●').count(), 2, "{s}");
+        assert!(s.contains("2 marked"), "{s}");
+        assert!(s.contains("Enter overlay"), "{s}");
+    }
+    app.theme = Theme::new(true, true);
+    let s = screen(&app, 80, 24);
+    assert!(!s.contains('●') && s.contains("│* 11-28"), "{s}");
+    // Space again on the same run unmarks it; the other stays.
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.runs.marks, vec![rows()[1].path.clone()]);
+    // A refresh without a marked run drops its mark.
+    app.runs.on_refresh(Ok(vec![rows()[0].clone()]));
+    assert!(app.runs.marks.is_empty());
+}
+
+#[test]
+fn enter_opens_the_curves_and_esc_or_enter_go_back() {
+    let mut app = app();
+    press(&mut app, KeyCode::Down);
+    let effects = press(&mut app, KeyCode::Enter);
+    match effects.as_slice() {
+        [Effect::LoadCurves(r)] => {
+            assert_eq!(r.runs, vec![rows()[1].path.clone()]);
+            assert_eq!(r.max_points, CURVE_POINTS);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(screen(&app, 80, 24).contains("loading curves…"));
+    deliver(&mut app, &effects, |p, _| rl_curves(p, 10.0));
+    let RunsView::Curves(view) = &app.runs.view else {
+        panic!("a chart is open");
+    };
+    assert_eq!(view.metric.as_deref(), Some("mean_return_20"), "RL default");
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(
+            s.contains("20261128-220000-cartpole-dqn · rl · interrupted"),
+            "{s}"
+        );
+        assert!(s.contains("mean_return_20 by step"), "{s}");
+        assert!(s.contains("episode_return") && s.contains("loss"), "{s}");
+        assert!(s.contains("last 490.0"), "{s}");
+        assert!(s.contains("←/→ metric"), "{s}");
+        assert!(has_braille(&s), "braille line:\n{s}");
+    }
+    // ←/→ walk the metric names, wrapping.
+    press(&mut app, KeyCode::Right);
+    let metric = |app: &App| match &app.runs.view {
+        RunsView::Curves(v) => v.metric.clone(),
+        RunsView::List => None,
+    };
+    assert_eq!(metric(&app).as_deref(), Some("episode_return"));
+    press(&mut app, KeyCode::Left);
+    press(&mut app, KeyCode::Left);
+    assert_eq!(metric(&app).as_deref(), Some("loss"));
+    assert!(screen(&app, 80, 24).contains("loss by step"));
+    // r, d and space do nothing in the chart.
+    assert!(press(&mut app, KeyCode::Char('d')).is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.runs.view, RunsView::List);
+    assert_eq!(app.runs.selected, 1, "the highlight stays");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(app.runs.in_curves());
+    // A late answer to the first request does not replace the new view's loading state.
+    update_runs(
+        &mut app,
+        RunsMessage::Curves {
+            request: 1,
+            curves: vec![rl_curves(Path::new("x"), 1.0)],
+        },
+    );
+    assert!(matches!(
+        &app.runs.view,
+        RunsView::Curves(v) if v.state == CurvesState::Loading
+    ));
+    deliver(&mut app, &effects, |p, _| rl_curves(p, 1.0));
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.runs.in_curves(), "Enter also goes back");
+}
+
+#[test]
+fn marked_runs_open_overlaid_with_a_legend_naming_each() {
+    for theme in [
+        Theme::new(false, false),
+        Theme::new(true, false),
+        Theme::new(true, true),
+    ] {
+        let mut app = app();
+        app.theme = theme;
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char(' '));
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char(' '));
+        press(&mut app, KeyCode::Up);
+        let effects = press(&mut app, KeyCode::Enter);
+        match effects.as_slice() {
+            [Effect::LoadCurves(r)] => assert_eq!(r.runs.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        deliver(&mut app, &effects, |p, i| {
+            rl_curves(p, 10.0 * (i + 1) as f64)
+        });
+        for (w, h) in [(80, 24), (120, 36)] {
+            let s = screen(&app, w, h);
+            assert!(s.contains("2 runs overlaid"), "{s}");
+            assert!(s.contains("cartpole-dqn 2026-11-28 22:00:00"), "{s}");
+            assert!(s.contains("cartpole-dqn 2026-11-28 21:00:00"), "{s}");
+            assert!(s.contains("mean_return_20 by step"), "{s}");
+            assert!(s.contains("last 490.0") && s.contains("last 980.0"), "{s}");
+            if theme.ascii || theme.no_color {
+                // Without colour each run gets its own glyph, in the legend and the chart.
+                assert!(
+                    s.contains("** cartpole-dqn") && s.contains("oo cartpole-dqn"),
+                    "{s}"
+                );
+                let plot_o = s
+                    .lines()
+                    .filter(|l| !l.contains("oo "))
+                    .any(|l| l.contains('o'));
+                assert!(plot_o, "second run's glyph on the chart:\n{s}");
+                assert!(!has_braille(&s), "{s}");
+            } else {
+                assert!(s.contains("── cartpole-dqn"), "{s}");
+                assert!(has_braille(&s), "{s}");
+            }
+        }
+    }
+}
+
+#[test]
+fn runs_keys_are_mapped_only_on_the_runs_tab() {
+    let mut app = app();
+    let key = |app: &App, code| map_key(app, KeyEvent::new(code, KeyModifiers::NONE));
+    assert_eq!(key(&app, KeyCode::Char(' ')), Some(Action::ToggleMark));
+    assert_eq!(key(&app, KeyCode::Char('m')), Some(Action::ToggleMark));
+    assert_eq!(key(&app, KeyCode::Enter), Some(Action::OpenRun));
+    assert_eq!(key(&app, KeyCode::Char('r')), Some(Action::ResumeRun));
+    assert_eq!(key(&app, KeyCode::Char('d')), Some(Action::DeleteRun));
+    assert_eq!(key(&app, KeyCode::Esc), Some(Action::Back));
+    assert_eq!(
+        key(&app, KeyCode::Char('2')),
+        Some(Action::GoTab(TabId::Gan))
+    );
+    app.tab = TabId::Classifier;
+    assert_eq!(key(&app, KeyCode::Char(' ')), Some(Action::PauseResume));
+    assert_eq!(key(&app, KeyCode::Enter), Some(Action::BeginEdit));
+    assert_eq!(key(&app, KeyCode::Char('d')), None);
+    assert_eq!(key(&app, KeyCode::Esc), Some(Action::CloseOverlay));
+}
+
+#[test]
+fn an_open_chart_of_a_running_run_is_read_again_while_it_runs() {
+    let mut app = app();
+    let effects = press(&mut app, KeyCode::Enter); // the running mnist-cnn run
+    assert!(app.runs.reload_live_curves().is_none(), "not while loading");
+    deliver(&mut app, &effects, |p, _| rl_curves(p, 1.0));
+    for _ in 1..LIVE_RELOAD_REFRESHES {
+        assert!(app.runs.reload_live_curves().is_none());
+    }
+    let Some(Effect::LoadCurves(request)) = app.runs.reload_live_curves() else {
+        panic!("a re-read after {LIVE_RELOAD_REFRESHES} refreshes");
+    };
+    assert!(
+        app.runs.reload_live_curves().is_none(),
+        "one re-read at a time"
+    );
+    assert!(
+        screen(&app, 80, 24).contains("episode_return by step"),
+        "the old curves stay while re-reading"
+    );
+    update_runs(
+        &mut app,
+        RunsMessage::Curves {
+            request: request.id,
+            curves: vec![rl_curves(&request.runs[0], 2.0)],
+        },
+    );
+    assert!(screen(&app, 80, 24).contains("last 98.0"));
+    // Once the list says the run finished, the chart says so, reads the last records once
+    // and stops re-reading.
+    let mut rows = rows();
+    rows[0].status = RunStatus::Finished;
+    rows[0].pid = None;
+    app.runs.on_refresh(Ok(rows));
+    let Some(Effect::LoadCurves(last)) = app.runs.reload_live_curves() else {
+        panic!("a last read when the run ends");
+    };
+    update_runs(
+        &mut app,
+        RunsMessage::Curves {
+            request: last.id,
+            curves: vec![rl_curves(&last.runs[0], 3.0)],
+        },
+    );
+    assert!(screen(&app, 80, 24).contains("last 147.0"));
+    for _ in 0..2 * LIVE_RELOAD_REFRESHES {
+        assert!(app.runs.reload_live_curves().is_none());
+    }
+    assert!(screen(&app, 80, 24).contains("classifier · finished"));
+}
+
+#[test]
+fn d_asks_first_and_deletes_only_on_y() {
+    let mut app = app();
+    press(&mut app, KeyCode::Down);
+    assert!(press(&mut app, KeyCode::Char('d')).is_empty());
+    assert_eq!(app.overlay, Overlay::ConfirmDelete);
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(
+            s.contains("Delete run 20261128-220000-cartpole-dqn and its checkpoints?"),
+            "{s}"
+        );
+        assert!(s.contains("y deletes"), "{s}");
+    }
+    assert!(press(&mut app, KeyCode::Char('n')).is_empty(), "n keeps it");
+    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.runs.pending_delete, None);
+    assert!(app.toast.as_ref().is_some_and(|t| t.text.contains("kept")));
+    press(&mut app, KeyCode::Char('d'));
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::DeleteRun(p)] if *p == rows()[1].path),
+        "{effects:?}"
+    );
+    assert_eq!(app.overlay, Overlay::None);
+    // The answer from the runtime takes the run out of the list and the marks.
+    app.runs.marks.push(rows()[1].path.clone());
+    update_runs(
+        &mut app,
+        RunsMessage::Deleted {
+            path: rows()[1].path.clone(),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(app.runs.rows.len(), 2);
+    assert!(app.runs.marks.is_empty());
+    assert!(app
+        .toast
+        .as_ref()
+        .is_some_and(|t| t.text.contains("deleted 20261128-220000")));
+}
+
+#[test]
+fn running_runs_are_neither_deleted_nor_resumed() {
+    let mut app = app();
+    assert!(press(&mut app, KeyCode::Char('d')).is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    let toast = app.toast.clone().expect("a refusal");
+    assert!(
+        toast.text.contains("in use (process 4242)"),
+        "{}",
+        toast.text
+    );
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    let toast = app.toast.clone().expect("a refusal");
+    assert!(
+        toast.text.contains("still running (process 4242)"),
+        "{}",
+        toast.text
+    );
+    assert_eq!(app.tab, TabId::Runs);
+    // A finished run has nothing to resume.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    assert!(app
+        .toast
+        .clone()
+        .expect("refusal")
+        .text
+        .contains("finished"));
+}
+
+/// A stopped classifier run on disk with the shipped mnist-cnn scenario as its config.
+fn stopped_classifier_run(parent: &Path) -> PathBuf {
+    let config = std::fs::read_to_string("scenarios/mnist-cnn.toml").expect("scenario");
+    let run = RunDir::create_with_config_text(parent, "mnist-cnn", &config).expect("run");
+    let mut logs = RunLogs::open(&run).expect("logs");
+    logs.event(0, RunEvent::start_now(None)).expect("start");
+    logs.metric(1, "train_loss", 2.3).expect("metric");
+    logs.event(
+        1,
+        RunEvent::End {
+            status: EndStatus::Stopped,
+            summary: None,
+        },
+    )
+    .expect("end");
+    run.path().to_path_buf()
+}
+
+#[test]
+fn r_resumes_a_stopped_classifier_run_in_its_tab() {
+    let runs = tempfile::tempdir().expect("temp dir");
+    let data = tempfile::tempdir().expect("temp dir");
+    gradtop::data::synthetic::write_dataset(&data.path().join("mnist"), 20, 20, 1)
+        .expect("dataset");
+    let dir = stopped_classifier_run(runs.path());
+    let mut app = app_in(runs.path(), Some(data.path()), Theme::new(false, false));
+    app.runs
+        .on_refresh(Ok(vec![summarize_run(&dir).expect("summary")]));
+    assert_eq!(app.runs.rows[0].status, RunStatus::Paused);
+
+    // The classifier tab's own live job is not silently replaced.
+    app.classifier.job.status = Some(JobStatus::Running);
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    let refusal = app.toast.clone().expect("refusal").text;
+    assert!(
+        refusal.contains("Classifier tab has a job running"),
+        "{refusal}"
+    );
+    assert_eq!(app.tab, TabId::Runs);
+
+    app.classifier.job.status = None;
+    let effects = press(&mut app, KeyCode::Char('r'));
+    match effects.as_slice() {
+        [Effect::Start(spec)] => {
+            assert_eq!(spec.run, RunTarget::Resume { dir: dir.clone() });
+            assert_eq!(spec.scenario, "mnist-cnn");
+            assert_eq!(spec.max_steps, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(app.tab, TabId::Classifier, "the matching tab is shown");
+    assert!(app.classifier.is_active(), "the tab shows the job starting");
+    assert!(app.toast.clone().expect("info").text.contains("resuming"));
+}
+
+#[test]
+fn r_names_the_reason_a_run_cannot_resume() {
+    let runs = tempfile::tempdir().expect("temp dir");
+    let run = RunDir::create_with_config_text(
+        runs.path(),
+        "broken",
+        "kind = \"classifier\"\nbogus = 1\n",
+    )
+    .expect("run");
+    let mut app = app_in(runs.path(), None, Theme::new(false, false));
+    app.runs
+        .on_refresh(Ok(vec![summarize_run(run.path()).expect("summary")]));
+    assert!(press(&mut app, KeyCode::Char('r')).is_empty());
+    let text = app.toast.clone().expect("refusal").text;
+    assert!(
+        text.starts_with("cannot resume:") && text.contains("bogus"),
+        "{text}"
+    );
+}
