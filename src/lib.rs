@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod atomic_file;
 pub mod bench;
 pub mod data;
 pub mod device;

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::lookup::{DatasetName, FILE_STEMS};
 use super::DataError;
+use crate::atomic_file::AtomicFile;
 
 /// A published checksum of a file; MNIST's mirrors publish SHA-256, Fashion-MNIST's upstream MD5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,12 +194,13 @@ fn download(url: &str, dest: &Path, progress: &mut dyn FetchProgress) -> Result<
             .unwrap_or_default(),
         total,
     );
-    let part = dest.with_extension("part");
     let io = |source| DataError::Io {
-        path: part.clone(),
+        path: dest.to_path_buf(),
         source,
     };
-    let mut out = std::fs::File::create(&part).map_err(io)?;
+    // Streamed into a temporary file beside `dest`: an interrupted download leaves nothing
+    // that could pass for the dataset.
+    let mut out = AtomicFile::create(dest).map_err(io)?;
     let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
     let mut buf = vec![0u8; 1 << 16];
     let mut done = 0u64;
@@ -209,19 +211,14 @@ fn download(url: &str, dest: &Path, progress: &mut dyn FetchProgress) -> Result<
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n]).map_err(io)?;
+        out.file().write_all(&buf[..n]).map_err(io)?;
         done += n as u64;
         progress.advance(done);
     }
-    out.sync_all().map_err(io)?;
     if let Some(t) = total.filter(|&t| t != done) {
-        let _ = std::fs::remove_file(&part);
         return Err(fail(format!("got {done} of {t} bytes")));
     }
-    std::fs::rename(&part, dest).map_err(|source| DataError::Io {
-        path: dest.to_path_buf(),
-        source,
-    })
+    out.commit().map_err(io)
 }
 
 /// Downloads and verifies a dataset into `dir` (default: the user cache dir), skipping files

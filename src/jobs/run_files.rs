@@ -40,24 +40,7 @@ pub fn write_json_atomic<T: Serialize + ?Sized>(
     value: &T,
 ) -> std::io::Result<()> {
     let json = serde_json::to_vec(value).map_err(std::io::Error::other)?;
-    write_atomic(&run_dir.join(name), &json)
-}
-
-/// Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader
-/// sees the old file or the new one, never half of one; creates the folder if needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    std::fs::write(&temp, bytes)?;
-    std::fs::rename(&temp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })
+    crate::atomic_file::write(&run_dir.join(name), &json)
 }
 
 /// Notices when a file written by [`write_json_atomic`] has been replaced, and reads it then.

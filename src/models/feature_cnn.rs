@@ -10,6 +10,7 @@ use candle_nn::{VarBuilder, VarMap};
 
 use super::classifier::ClassifierModel;
 use super::frechet::{frechet_distance_stats, FeatureStats};
+use crate::atomic_file::AtomicFile;
 use crate::data::batch::{gather, PixelScale};
 use crate::data::{lookup, Dataset, DatasetName, Images, Split};
 use crate::models::classifier::ClassifierTrainer;
@@ -118,13 +119,13 @@ impl FeatureNet {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| cache_err(e.to_string()))?;
         }
-        // Written to a temporary name and renamed, so a crash never leaves half a cache.
-        let tmp = path.with_extension("safetensors.tmp");
+        // Written whole or not at all, so a crash never leaves half a cache.
+        let file = AtomicFile::create(&path).map_err(|e| cache_err(e.to_string()))?;
         trainer
             .varmap()
-            .save(&tmp)
+            .save(file.temp_path())
             .map_err(|e| cache_err(crate::models::error_text(&e)))?;
-        std::fs::rename(&tmp, &path).map_err(|e| cache_err(e.to_string()))?;
+        file.commit().map_err(|e| cache_err(e.to_string()))?;
         let meta = serde_json::json!({
             "dataset": dataset.name.as_str(),
             "test_accuracy": eval.accuracy,

@@ -28,8 +28,7 @@
 //! whose shape each job defines with a serde struct.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
@@ -38,6 +37,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::{IoContext, Result, RunsError};
+// Temp files are hidden and end in TEMP_SUFFIX, so nothing mistakes them for checkpoints.
+use crate::atomic_file::{AtomicFile, TEMP_SUFFIX};
 
 /// Sidecar format version, bumped if the sidecar's own fields change meaning.
 const SIDECAR_FORMAT: u32 = 1;
@@ -47,8 +48,6 @@ const STEP_PREFIX: &str = "step-";
 const TENSORS_EXT: &str = "safetensors";
 /// Extension of the sidecar.
 const SIDECAR_EXT: &str = "json";
-/// Temp files are hidden and end in this, so nothing mistakes them for checkpoints.
-const TEMP_SUFFIX: &str = ".tmp";
 
 /// The sidecar as written to `step-<N>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,23 +105,11 @@ fn sidecar_name(step: u64) -> String {
     format!("{STEP_PREFIX}{step}.{SIDECAR_EXT}")
 }
 
-fn temp_path(dir: &Path, final_name: &str) -> PathBuf {
-    dir.join(format!(".{final_name}.{}{TEMP_SUFFIX}", std::process::id()))
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// Renames `from` to `to` after fsyncing `from`, so the name never points at unwritten data.
-fn sync_and_rename(from: &Path, to: &Path) -> Result<()> {
-    File::open(from)
-        .and_then(|f| f.sync_all())
-        .at("syncing", from)?;
-    fs::rename(from, to).at("renaming into place", to)
 }
 
 /// Writes a checkpoint of `tensors` and `state` at `step` into `checkpoints_dir` (created if
@@ -153,9 +140,9 @@ pub fn write_checkpoint<S: Serialize + ?Sized>(
             });
         }
     }
-    let tensors_temp = temp_path(checkpoints_dir, &tensors_name(step));
+    let tensors_file = AtomicFile::create(&tensors_path).at("creating", &tensors_path)?;
+    let tensors_temp = tensors_file.temp_path().to_path_buf();
     candle_core::safetensors::save(&by_name, &tensors_temp).map_err(|source| {
-        let _ = fs::remove_file(&tensors_temp);
         RunsError::Tensors {
             path: tensors_temp.clone(),
             source,
@@ -179,20 +166,15 @@ pub fn write_checkpoint<S: Serialize + ?Sized>(
         }
         _ => {}
     }
-    sync_and_rename(&tensors_temp, &tensors_path)?;
+    tensors_file
+        .commit()
+        .at("putting in place", &tensors_path)?;
 
-    let sidecar_temp = temp_path(checkpoints_dir, &sidecar_name(step));
     let json = serde_json::to_vec_pretty(&sidecar).map_err(|e| RunsError::Invalid {
         path: sidecar_path.clone(),
         what: format!("sidecar cannot be written as JSON: {e}"),
     })?;
-    let mut file = File::create(&sidecar_temp).at("creating", &sidecar_temp)?;
-    file.write_all(&json).at("writing", &sidecar_temp)?;
-    drop(file);
-    sync_and_rename(&sidecar_temp, &sidecar_path)?;
-    File::open(checkpoints_dir)
-        .and_then(|d| d.sync_all())
-        .at("syncing", checkpoints_dir)?;
+    crate::atomic_file::write(&sidecar_path, &json).at("writing", &sidecar_path)?;
     Ok(CheckpointInfo {
         step,
         tensors_path,

@@ -24,12 +24,14 @@ pub enum RunsError {
         what: String,
     },
     /// A live process holds the run's lock, so the run must not be opened for writing or deleted.
-    #[error("run {} is in use by process {pid} (lock file {}); stop that process first", run.display(), run.join(crate::runs::lock::LOCK_FILE).display())]
+    #[error("run {} is in use by process {pid} (lock file {}); stop that process first", run.display(), lock_file.display())]
     Locked {
         /// The run directory.
         run: PathBuf,
         /// The process that holds the lock.
         pid: u32,
+        /// The lock file naming it.
+        lock_file: PathBuf,
     },
     /// A line of a JSONL log, a sidecar or a config file did not parse.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]

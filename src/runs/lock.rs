@@ -1,7 +1,8 @@
 //! The run lock: a `lock` file holding the writer's pid, so a run is never written by two
 //! processes (a second `resume`, or a delete while it trains).
 //!
-//! Exclusion comes from `flock(2)` on the lock file, which the kernel drops when the holder dies,
+//! Exclusion comes from an exclusive file lock (`flock(2)` on Linux, through the standard
+//! library's `File::try_lock`) on the lock file, which the kernel drops when the holder dies,
 //! so two processes racing to take a stale lock cannot both win. The pid in the file names the
 //! holder in error messages and lets readers (the Runs tab) tell a live run from a dead one
 //! without touching the lock. A pid counts as the holder only if that process is alive and did
@@ -11,7 +12,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use super::error::{IoContext, Result, RunsError};
@@ -47,18 +47,17 @@ impl RunLock {
                 .truncate(false)
                 .open(&path)
                 .at("opening lock", &path)?;
-            // SAFETY: flock on a file descriptor we own; no memory is passed.
-            let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if locked != 0 {
-                let err = std::io::Error::last_os_error();
-                if err.kind() == std::io::ErrorKind::WouldBlock {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
                     let pid = read_pid(&mut file).unwrap_or(0);
                     return Err(RunsError::Locked {
                         run: run_dir.to_path_buf(),
                         pid,
+                        lock_file: path,
                     });
                 }
-                return Err(err).at("locking", &path);
+                Err(std::fs::TryLockError::Error(err)) => return Err(err).at("locking", &path),
             }
             // Another process may have removed (released) the file between our open and flock;
             // then we hold a lock on an orphaned inode and must start over.
@@ -72,6 +71,7 @@ impl RunLock {
                     return Err(RunsError::Locked {
                         run: run_dir.to_path_buf(),
                         pid,
+                        lock_file: path,
                     });
                 }
             }

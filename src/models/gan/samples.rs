@@ -268,7 +268,7 @@ impl SampleGrid {
             source,
         };
         let bytes = self.to_bytes()?;
-        crate::jobs::run_files::write_atomic(path, &bytes).map_err(io)
+        crate::atomic_file::write(path, &bytes).map_err(io)
     }
 }
 

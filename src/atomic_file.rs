@@ -1,0 +1,103 @@
+//! Files replaced whole: written to a temporary file beside the target, synced, then renamed
+//! over it, so a reader (or a crash) sees the old version or the new one, never a mix. Every
+//! file gradtop rewrites in place goes through here: checkpoints, snapshots for `watch`, the
+//! feature CNN cache, downloaded datasets.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+/// A file being written under a temporary name beside its destination; [`AtomicFile::commit`]
+/// puts it in place, and dropping it uncommitted removes it.
+#[derive(Debug)]
+pub struct AtomicFile {
+    temp: NamedTempFile,
+    path: PathBuf,
+}
+
+/// The temporary name of a file on its way to `path`: `.NAME.XXXXXX.tmp`, hidden, and
+/// recognisable by the suffix if a crash leaves it behind.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+impl AtomicFile {
+    /// Starts writing `path`, creating its folder if needed.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(dir)?;
+        Ok(Self {
+            temp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The temporary file's path, for writers that take a path (safetensors, candle's VarMap).
+    pub fn temp_path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// The temporary file, to write into.
+    pub fn file(&mut self) -> &mut File {
+        self.temp.as_file_mut()
+    }
+
+    /// Syncs the data, renames the file over its destination and syncs the folder, so the
+    /// name never points at unwritten data.
+    pub fn commit(self) -> std::io::Result<()> {
+        self.temp.as_file().sync_all()?;
+        let dir = self.path.parent().map(Path::to_path_buf);
+        self.temp.persist(&self.path).map_err(|e| e.error)?;
+        if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// Replaces `path` with `bytes`, atomically.
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.file().write_all(bytes)?;
+    file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_replaced_whole_and_an_uncommitted_one_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("sub/latest.json");
+        write(&path, b"first").expect("write");
+        write(&path, b"second").expect("rewrite");
+        assert_eq!(std::fs::read(&path).expect("read"), b"second");
+
+        let mut pending = AtomicFile::create(&path).expect("create");
+        pending.file().write_all(b"half").expect("write");
+        let temp = pending.temp_path().to_path_buf();
+        assert!(temp
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".latest.json.")));
+        assert!(temp.to_string_lossy().ends_with(TEMP_SUFFIX));
+        drop(pending);
+        assert!(!temp.exists(), "an abandoned write leaves no file");
+        assert_eq!(std::fs::read(&path).expect("read"), b"second");
+        let names: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
+            .expect("list")
+            .collect();
+        assert_eq!(names.len(), 1);
+    }
+}
