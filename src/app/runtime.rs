@@ -114,19 +114,7 @@ pub fn run_dashboard(options: Options) -> eyre::Result<()> {
 }
 
 fn clock_label() -> String {
-    // Local time without a timezone database: the C library knows the local offset.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as libc::time_t)
-        .unwrap_or(0);
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: localtime_r writes only into `tm`, which lives for the call.
-    let ok = unsafe { !libc::localtime_r(&now, &mut tm).is_null() };
-    if ok {
-        format!("{:02}:{:02}", tm.tm_hour, tm.tm_min)
-    } else {
-        String::new()
-    }
+    crate::runs::LocalTime::now().hours_minutes()
 }
 
 async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {

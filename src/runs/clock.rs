@@ -2,6 +2,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
 /// A local calendar time to the second, as run-directory names show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalTime {
@@ -20,57 +24,39 @@ pub struct LocalTime {
 }
 
 impl LocalTime {
-    /// The local time of a Unix timestamp, through the C library's `localtime_r` (honours `TZ`).
-    ///
-    /// Falls back to UTC if the C library cannot convert the timestamp.
+    /// The local time (honouring `TZ`, else the system's zone, else UTC) of a Unix timestamp.
     pub fn from_unix(unix_s: i64) -> Self {
-        let t: libc::time_t = unix_s as libc::time_t;
-        // SAFETY: `tm` is a plain C struct for which all-zero bytes are a valid value, and
-        // `localtime_r` only writes into the buffer we pass; it is the thread-safe variant.
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        let converted = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
-        if !converted {
-            return Self::utc_from_unix(unix_s);
-        }
-        Self {
-            year: tm.tm_year + 1900,
-            month: (tm.tm_mon + 1) as u32,
-            day: tm.tm_mday as u32,
-            hour: tm.tm_hour as u32,
-            minute: tm.tm_min as u32,
-            second: tm.tm_sec as u32,
-        }
+        Self::in_zone(unix_s, &TimeZone::system())
     }
 
-    /// The local time now.
+    /// The time now, local.
     pub fn now() -> Self {
         Self::from_unix(unix_now_s().floor() as i64)
     }
 
-    /// UTC calendar time of a Unix timestamp (Howard Hinnant's days-to-civil algorithm).
-    fn utc_from_unix(unix_s: i64) -> Self {
-        let days = unix_s.div_euclid(86_400);
-        let secs = unix_s.rem_euclid(86_400) as u32;
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+    /// The calendar time of a Unix timestamp in `zone`.
+    fn in_zone(unix_s: i64, zone: &TimeZone) -> Self {
+        let datetime = Timestamp::from_second(unix_s)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(zone.clone())
+            .datetime();
+        Self::from_datetime(datetime)
+    }
+
+    fn from_datetime(d: DateTime) -> Self {
+        // jiff's fields are small signed integers within their calendar ranges.
+        let field = |v: i8| v.max(0) as u32;
         Self {
-            year,
-            month,
-            day,
-            hour: secs / 3600,
-            minute: secs / 60 % 60,
-            second: secs % 60,
+            year: i32::from(d.year()),
+            month: field(d.month()),
+            day: field(d.day()),
+            hour: field(d.hour()),
+            minute: field(d.minute()),
+            second: field(d.second()),
         }
     }
 
-    /// `YYYYmmdd-HHMMSS`, the prefix of a run directory's name; sorts chronologically as text.
+    /// `YYYYmmdd-HHMMSS`, the prefix of run-directory names (sorts in time order).
     pub fn compact(&self) -> String {
         format!(
             "{:04}{:02}{:02}-{:02}{:02}{:02}",
@@ -78,42 +64,29 @@ impl LocalTime {
         )
     }
 
-    /// Parses the `YYYYmmdd-HHMMSS` prefix of a run directory's name; `None` if it has none.
+    /// Reads the `YYYYmmdd-HHMMSS` prefix of a run-directory name; `None` unless it is a real
+    /// calendar time.
     pub fn parse_compact(name: &str) -> Option<Self> {
-        let bytes = name.as_bytes();
-        if bytes.len() < 15 || bytes[8] != b'-' {
+        let prefix = name.get(..15)?;
+        if !prefix.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
             return None;
         }
-        let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-            let s = name.get(range)?;
-            if s.bytes().all(|b| b.is_ascii_digit()) {
-                s.parse().ok()
-            } else {
-                None
-            }
-        };
-        let parsed = Self {
-            year: digits(0..4)? as i32,
-            month: digits(4..6)?,
-            day: digits(6..8)?,
-            hour: digits(9..11)?,
-            minute: digits(11..13)?,
-            second: digits(13..15)?,
-        };
-        let plausible = (1..=12).contains(&parsed.month)
-            && (1..=31).contains(&parsed.day)
-            && parsed.hour < 24
-            && parsed.minute < 60
-            && parsed.second <= 60;
-        plausible.then_some(parsed)
+        DateTime::strptime("%Y%m%d-%H%M%S", prefix)
+            .ok()
+            .map(Self::from_datetime)
     }
 
-    /// `YYYY-mm-dd HH:MM:SS`, for display in listings.
+    /// `YYYY-mm-dd HH:MM:SS`, for the Runs tab.
     pub fn display(&self) -> String {
         format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
             self.year, self.month, self.day, self.hour, self.minute, self.second
         )
+    }
+
+    /// `HH:MM`, for the dashboard's clock.
+    pub fn hours_minutes(&self) -> String {
+        format!("{:02}:{:02}", self.hour, self.minute)
     }
 }
 
@@ -132,24 +105,25 @@ mod tests {
     #[test]
     fn utc_conversion_matches_known_dates() {
         // 2026-11-29 01:55:19 UTC
-        let t = LocalTime::utc_from_unix(1_795_917_319);
+        let t = LocalTime::in_zone(1_795_917_319, &TimeZone::UTC);
         assert_eq!(t.compact(), "20261129-015519");
-        assert_eq!(LocalTime::utc_from_unix(0).compact(), "19700101-000000");
+        assert_eq!(LocalTime::in_zone(0, &TimeZone::UTC).compact(), "19700101-000000");
         // 2000-02-29 23:59:59, a leap day
         assert_eq!(
-            LocalTime::utc_from_unix(951_868_799).compact(),
+            LocalTime::in_zone(951_868_799, &TimeZone::UTC).compact(),
             "20000229-235959"
         );
     }
 
     #[test]
     fn compact_round_trips_and_rejects_junk() {
-        let t = LocalTime::utc_from_unix(1_795_917_319);
+        let t = LocalTime::in_zone(1_795_917_319, &TimeZone::UTC);
         let parsed = LocalTime::parse_compact(&format!("{}-mnist-cnn", t.compact()));
         assert_eq!(parsed, Some(t));
         assert_eq!(LocalTime::parse_compact("mnist-cnn"), None);
         assert_eq!(LocalTime::parse_compact("20261399-015519-x"), None);
         assert_eq!(LocalTime::parse_compact("2026112x-015519"), None);
+        assert_eq!(LocalTime::parse_compact("20260230-015519-x"), None, "no 30 February");
     }
 
     #[test]
