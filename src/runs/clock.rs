@@ -107,7 +107,10 @@ mod tests {
         // 2026-11-29 01:55:19 UTC
         let t = LocalTime::in_zone(1_795_917_319, &TimeZone::UTC);
         assert_eq!(t.compact(), "20261129-015519");
-        assert_eq!(LocalTime::in_zone(0, &TimeZone::UTC).compact(), "19700101-000000");
+        assert_eq!(
+            LocalTime::in_zone(0, &TimeZone::UTC).compact(),
+            "19700101-000000"
+        );
         // 2000-02-29 23:59:59, a leap day
         assert_eq!(
             LocalTime::in_zone(951_868_799, &TimeZone::UTC).compact(),
@@ -123,7 +126,11 @@ mod tests {
         assert_eq!(LocalTime::parse_compact("mnist-cnn"), None);
         assert_eq!(LocalTime::parse_compact("20261399-015519-x"), None);
         assert_eq!(LocalTime::parse_compact("2026112x-015519"), None);
-        assert_eq!(LocalTime::parse_compact("20260230-015519-x"), None, "no 30 February");
+        assert_eq!(
+            LocalTime::parse_compact("20260230-015519-x"),
+            None,
+            "no 30 February"
+        );
     }
 
     #[test]

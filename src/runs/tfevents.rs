@@ -1,4 +1,5 @@
-//! A minimal TensorBoard event-file writer: scalar summaries only, hand-encoded.
+//! A TensorBoard event-file writer: scalar summaries, encoded with `prost` and framed with
+//! CRC-32C checksums.
 //!
 //! File layout (TensorFlow's TFRecord): each record is `u64 length (LE)`, `u32 masked CRC-32C of
 //! the length bytes`, the payload, `u32 masked CRC-32C of the payload`. The payload is an
@@ -10,95 +11,85 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use prost::Message;
+
 use super::error::{IoContext, Result};
 
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) lookup table.
-const CRC32C_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-};
-
-/// CRC-32C of `bytes`, as TFRecord uses it.
-pub fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc = CRC32C_TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+/// TensorFlow's `Event` (the fields gradtop writes), in `tensorflow/core/util/event.proto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Event {
+    /// Seconds since the Unix epoch.
+    #[prost(double, tag = "1")]
+    pub wall_time: f64,
+    /// The global step.
+    #[prost(int64, tag = "2")]
+    pub step: i64,
+    /// What the event carries.
+    #[prost(oneof = "EventWhat", tags = "3, 5")]
+    pub what: Option<EventWhat>,
 }
 
-/// TFRecord's masked CRC: rotate right by 15 and add a constant, so CRCs of data that itself
-/// contains CRCs stay well distributed.
+/// The `what` of an [`Event`]: the file's version stamp first, summaries after.
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum EventWhat {
+    /// `"brain.Event:2"`, in the file's first record.
+    #[prost(string, tag = "3")]
+    FileVersion(String),
+    /// Values logged at this step.
+    #[prost(message, tag = "5")]
+    Summary(Summary),
+}
+
+/// TensorFlow's `Summary` (`tensorflow/core/framework/summary.proto`): a list of values.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Summary {
+    /// The values.
+    #[prost(message, repeated, tag = "1")]
+    pub value: Vec<SummaryValue>,
+}
+
+/// One `Summary.Value`: a tag and, for a scalar, its `simple_value`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SummaryValue {
+    /// The series name.
+    #[prost(string, tag = "1")]
+    pub tag: String,
+    /// The scalar.
+    #[prost(float, optional, tag = "2")]
+    pub simple_value: Option<f32>,
+}
+
+/// TensorFlow's masked CRC-32C of a record's length and payload: the CRC rotated and offset,
+/// so a CRC stored inside CRC'd data does not cancel out.
 pub fn masked_crc32c(bytes: &[u8]) -> u32 {
-    let crc = crc32c(bytes);
-    crc.rotate_right(15).wrapping_add(0xa282_ead8)
+    crc32c::crc32c(bytes)
+        .rotate_right(15)
+        .wrapping_add(0xa282_ead8)
 }
 
-/// Protobuf wire types used here.
-const WIRE_VARINT: u8 = 0;
-const WIRE_FIXED64: u8 = 1;
-const WIRE_LEN: u8 = 2;
-const WIRE_FIXED32: u8 = 5;
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn put_key(out: &mut Vec<u8>, field: u32, wire: u8) {
-    put_varint(out, (u64::from(field) << 3) | u64::from(wire));
-}
-
-fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    put_key(out, field, WIRE_LEN);
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-/// The `Event` protobuf carrying one scalar.
+/// The `Event` payload of one scalar summary.
 pub fn encode_scalar_event(wall_time_s: f64, step: i64, tag: &str, value: f32) -> Vec<u8> {
-    let mut summary_value = Vec::with_capacity(tag.len() + 8);
-    put_bytes(&mut summary_value, 1, tag.as_bytes());
-    put_key(&mut summary_value, 2, WIRE_FIXED32);
-    summary_value.extend_from_slice(&value.to_le_bytes());
-    let mut summary = Vec::with_capacity(summary_value.len() + 2);
-    put_bytes(&mut summary, 1, &summary_value);
-
-    let mut event = Vec::with_capacity(summary.len() + 24);
-    put_key(&mut event, 1, WIRE_FIXED64);
-    event.extend_from_slice(&wall_time_s.to_le_bytes());
-    put_key(&mut event, 2, WIRE_VARINT);
-    // int64 is encoded as the two's-complement u64 varint.
-    put_varint(&mut event, step as u64);
-    put_bytes(&mut event, 5, &summary);
-    event
+    Event {
+        wall_time: wall_time_s,
+        step,
+        what: Some(EventWhat::Summary(Summary {
+            value: vec![SummaryValue {
+                tag: tag.to_string(),
+                simple_value: Some(value),
+            }],
+        })),
+    }
+    .encode_to_vec()
 }
 
-/// The first `Event` of every file, naming the format version.
+/// The first record of every event file: the format's version stamp.
 fn encode_file_version_event(wall_time_s: f64) -> Vec<u8> {
-    let mut event = Vec::with_capacity(32);
-    put_key(&mut event, 1, WIRE_FIXED64);
-    event.extend_from_slice(&wall_time_s.to_le_bytes());
-    put_bytes(&mut event, 3, b"brain.Event:2");
-    event
+    Event {
+        wall_time: wall_time_s,
+        step: 0,
+        what: Some(EventWhat::FileVersion("brain.Event:2".into())),
+    }
+    .encode_to_vec()
 }
 
 /// One TFRecord: length, masked CRC of the length, payload, masked CRC of the payload.
@@ -163,15 +154,12 @@ impl TfEventsWriter {
 
 /// This machine's host name, made safe for a file name; `localhost` if unavailable.
 fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `buf.len()` bytes into our buffer.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let name: String = String::from_utf8_lossy(&buf[..len])
+    let name: String = gethostname::gethostname()
+        .to_string_lossy()
         .chars()
         .map(|c| if c == '/' || c.is_control() { '_' } else { c })
         .collect();
-    if rc != 0 || name.is_empty() {
+    if name.is_empty() {
         "localhost".to_string()
     } else {
         name
@@ -184,7 +172,7 @@ mod tests {
 
     #[test]
     fn crc32c_matches_the_standard_check_value() {
-        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
         // Values from TensorBoard's own `masked_crc32c`.
         assert_eq!(masked_crc32c(b"123456789"), 0xc78a_b0e5);
     }
