@@ -22,13 +22,12 @@ pub struct AtomicFile {
 pub const TEMP_SUFFIX: &str = ".tmp";
 
 impl AtomicFile {
-    /// Starts writing `path`, creating its folder if needed.
+    /// Starts writing `path`, in a folder that exists.
     pub fn create(path: &Path) -> std::io::Result<Self> {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        std::fs::create_dir_all(dir)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -66,8 +65,11 @@ impl AtomicFile {
     }
 }
 
-/// Replaces `path` with `bytes`, atomically.
+/// Replaces `path` with `bytes`, atomically, creating its folder if needed.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut file = AtomicFile::create(path)?;
     file.file().write_all(bytes)?;
     file.commit()

@@ -1,5 +1,6 @@
 //! IDX files (the MNIST format): reading raw or gzip'd files with every header checked, and writing.
 
+use crate::atomic_file::AtomicFile;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -195,22 +196,24 @@ pub fn encode_labels(labels: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Writes IDX bytes to `path`, gzip'd when the name ends in `.gz`.
+/// Writes IDX bytes to `path` (whole or not at all), gzip'd when the name ends in `.gz`.
 pub fn write_idx(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     let io = |source| DataError::Io {
         path: PathBuf::from(path),
         source,
     };
-    let file = std::fs::File::create(path).map_err(io)?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut file = AtomicFile::create(path).map_err(io)?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        let mut enc = flate2::write::GzEncoder::new(file.file(), flate2::Compression::default());
         enc.write_all(bytes).map_err(io)?;
         enc.finish().map_err(io)?;
     } else {
-        let mut file = file;
-        file.write_all(bytes).map_err(io)?;
+        file.file().write_all(bytes).map_err(io)?;
     }
-    Ok(())
+    file.commit().map_err(io)
 }
 
 #[cfg(test)]

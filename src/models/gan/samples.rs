@@ -3,14 +3,11 @@
 //! the run directory's latest fixed-noise grid that `gradtop watch` reads back.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
-/// IDX magic for unsigned-byte data with three dimensions (images × rows × cols).
-pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
+use crate::data::idx::{self, Images};
+use crate::data::DataError;
 /// Pixels between neighbouring images in a PGM grid.
 pub const GRID_GAP_PX: usize = 2;
 /// Grey level of the gap, mid-grey so it shows against both black and white backgrounds.
@@ -63,27 +60,6 @@ fn check_images(images: &[Vec<u8>], rows: usize, cols: usize) -> Result<(), Samp
     }
 }
 
-/// Writes `bytes` to `path`, gzip-compressed when the name ends in `.gz`.
-fn write_maybe_gz(path: &Path, bytes: &[u8]) -> Result<(), SampleWriteError> {
-    let io = |source| SampleWriteError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = BufWriter::new(File::create(path).map_err(io)?);
-    let gz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    if gz {
-        let mut enc = GzEncoder::new(file, Compression::default());
-        enc.write_all(bytes).map_err(io)?;
-        enc.finish().map_err(io)?.flush().map_err(io)
-    } else {
-        let mut file = file;
-        file.write_all(bytes).map_err(io)?;
-        file.flush().map_err(io)
-    }
-}
-
 /// The bytes of an IDX3 unsigned-byte file holding `images` (each rows×cols, row-major).
 pub fn idx_images_bytes(
     images: &[Vec<u8>],
@@ -91,17 +67,17 @@ pub fn idx_images_bytes(
     cols: usize,
 ) -> Result<Vec<u8>, SampleWriteError> {
     check_images(images, rows, cols)?;
-    let dim = |v: usize| {
-        u32::try_from(v).map_err(|_| SampleWriteError::Empty("dimension exceeds the IDX u32 range"))
-    };
-    let mut out = Vec::with_capacity(16 + images.len() * rows * cols);
-    for word in [IDX_IMAGES_MAGIC, dim(images.len())?, dim(rows)?, dim(cols)?] {
-        out.extend_from_slice(&word.to_be_bytes());
+    if u32::try_from(images.len().max(rows).max(cols)).is_err() {
+        return Err(SampleWriteError::Empty(
+            "dimension exceeds the IDX u32 range",
+        ));
     }
-    for img in images {
-        out.extend_from_slice(img);
-    }
-    Ok(out)
+    Ok(idx::encode_images(&Images {
+        pixels: images.concat(),
+        count: images.len(),
+        rows,
+        cols,
+    }))
 }
 
 /// Writes `images` as an IDX3 file (MNIST's format; gzip when `path` ends in `.gz`), readable
@@ -112,7 +88,14 @@ pub fn write_idx_images(
     rows: usize,
     cols: usize,
 ) -> Result<(), SampleWriteError> {
-    write_maybe_gz(path.as_ref(), &idx_images_bytes(images, rows, cols)?)
+    let path = path.as_ref();
+    idx::write_idx(path, &idx_images_bytes(images, rows, cols)?).map_err(|e| match e {
+        DataError::Io { path, source } => SampleWriteError::Io { path, source },
+        other => SampleWriteError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
 /// The bytes of a binary PGM (P5) tiling `images` in rows of `grid_cols`, separated by
