@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::DatasetName;
+use crate::models::classifier::config::ClassifierConfigError;
 use crate::models::gan::config::GanConfig;
 use crate::models::rl::config::RlConfig;
 
@@ -65,122 +66,12 @@ pub enum ScenarioError {
     },
 }
 
-/// Which classifier architecture to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// Conv2D(32, 3×3) → MaxPool(2) → Dense(128) → Dense(10).
-    Cnn,
-    /// 784 → 256 → 128 → 10.
-    Mlp,
-}
+pub use crate::models::classifier::config::{ClassifierConfig, ModelKind};
 
-impl ModelKind {
-    /// The name used in scenarios and on screen.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ModelKind::Cnn => "cnn",
-            ModelKind::Mlp => "mlp",
-        }
-    }
-}
-
-/// Everything a classifier run needs; the TOML keys are the field names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClassifierConfig {
-    /// Architecture.
-    pub model: ModelKind,
-    /// Which images to train on.
-    pub dataset: DatasetName,
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Examples per optimizer step.
-    pub batch_size: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Adam β1.
-    pub beta1: f64,
-    /// Adam β2.
-    pub beta2: f64,
-    /// Seeds weights and shuffling.
-    pub seed: u64,
-    /// Steps between evaluations on a test subset (and refreshes of the sample grid).
-    pub eval_every: usize,
-    /// Test images used by the periodic evaluation; the full test set is used at epoch ends.
-    pub eval_subset: usize,
-    /// Steps between periodic checkpoints (0: only on demand, pause and exit).
-    pub checkpoint_every: usize,
-    /// Checkpoints kept on disk.
-    pub keep_checkpoints: usize,
-}
-
-impl Default for ClassifierConfig {
-    fn default() -> Self {
-        Self {
-            model: ModelKind::Cnn,
-            dataset: DatasetName::Mnist,
-            epochs: 5,
-            batch_size: 32,
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            seed: 42,
-            eval_every: 500,
-            eval_subset: 2000,
-            checkpoint_every: 2000,
-            keep_checkpoints: 3,
-        }
-    }
-}
-
-impl ClassifierConfig {
-    /// Refuses values that type-check but cannot work, naming the key.
-    pub fn validate(&self) -> Result<(), ScenarioError> {
-        check_lr("lr", self.lr)?;
-        check_positive("batch_size", self.batch_size)?;
-        check_positive("epochs", self.epochs)?;
-        check_positive("eval_every", self.eval_every)?;
-        check_positive("eval_subset", self.eval_subset)?;
-        check_beta("beta1", self.beta1)?;
-        check_beta("beta2", self.beta2)?;
-        Ok(())
-    }
-}
-
-/// Learning rates must be finite and positive.
-pub fn check_lr(key: &str, lr: f64) -> Result<(), ScenarioError> {
-    if lr.is_finite() && lr > 0.0 {
-        Ok(())
-    } else {
-        Err(invalid(key, lr, "must be a finite number above 0"))
-    }
-}
-
-/// Counts (batch size, epochs, …) must be at least 1.
-pub fn check_positive(key: &str, v: usize) -> Result<(), ScenarioError> {
-    if v > 0 {
-        Ok(())
-    } else {
-        Err(invalid(key, v, "must be at least 1"))
-    }
-}
-
-/// Adam's betas live in [0, 1).
-pub fn check_beta(key: &str, b: f64) -> Result<(), ScenarioError> {
-    if (0.0..1.0).contains(&b) {
-        Ok(())
-    } else {
-        Err(invalid(key, b, "must be in [0, 1)"))
-    }
-}
-
-/// Builds an `Invalid` error.
-pub fn invalid(key: &str, value: impl ToString, reason: &str) -> ScenarioError {
-    ScenarioError::Invalid {
-        key: key.to_string(),
-        value: value.to_string(),
-        reason: reason.to_string(),
+impl From<ClassifierConfigError> for ScenarioError {
+    fn from(e: ClassifierConfigError) -> Self {
+        let ClassifierConfigError::Invalid { key, value, reason } = e;
+        ScenarioError::Invalid { key, value, reason }
     }
 }
 
@@ -436,7 +327,7 @@ impl Scenario {
     /// Checks every value's range.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         match &self.settings {
-            Settings::Classifier(c) => c.validate(),
+            Settings::Classifier(c) => Ok(c.validate()?),
             Settings::Gan(c) => c
                 .validate()
                 .map_err(|e| ScenarioError::Config(e.to_string())),

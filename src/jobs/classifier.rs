@@ -15,11 +15,11 @@ use super::protocol::{
 };
 use super::run_files::{write_json_atomic, ConfusionFile, CONFUSION_FILE};
 use crate::data::{lookup, Dataset};
+use crate::models::classifier::config::ClassifierConfig;
 use crate::models::classifier::{ClassifierTrainer, Evaluation};
 use crate::models::error_text;
 use crate::rng::Rng;
 use crate::runs::Checkpoint;
-use crate::scenario::ClassifierConfig;
 
 /// Test images shown in the sample grid (a fixed set, so the user sees predictions change).
 pub const SAMPLE_COUNT: usize = 16;

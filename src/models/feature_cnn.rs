@@ -13,8 +13,8 @@ use super::frechet::{frechet_distance_stats, FeatureStats};
 use crate::atomic_file::AtomicFile;
 use crate::data::batch::{gather, PixelScale};
 use crate::data::{lookup, Dataset, DatasetName, Images, Split};
+use crate::models::classifier::config::{ClassifierConfig, ModelKind};
 use crate::models::classifier::ClassifierTrainer;
-use crate::scenario::{ClassifierConfig, ModelKind};
 
 /// Dimension of the features compared.
 pub const FEATURE_DIM: usize = 128;

@@ -2,6 +2,7 @@
 //! networks and its trainer.
 
 pub mod cnn;
+pub mod config;
 pub mod mlp;
 pub mod trainer;
 
@@ -40,10 +41,10 @@ impl ClassifierModel {
     pub const NAMES: [&'static str; 2] = ["cnn", "mlp"];
 
     /// Builds the architecture a scenario's `model` key chose.
-    pub fn new(kind: crate::scenario::ModelKind, vb: VarBuilder) -> Result<Self> {
+    pub fn new(kind: config::ModelKind, vb: VarBuilder) -> Result<Self> {
         Ok(match kind {
-            crate::scenario::ModelKind::Cnn => Self::Cnn(Cnn::new(vb)?),
-            crate::scenario::ModelKind::Mlp => Self::Mlp(Mlp::new(vb)?),
+            config::ModelKind::Cnn => Self::Cnn(Cnn::new(vb)?),
+            config::ModelKind::Mlp => Self::Mlp(Mlp::new(vb)?),
         })
     }
 

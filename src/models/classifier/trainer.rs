@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Optimizer, VarMap};
 use serde::{Deserialize, Serialize};
 
+use super::config::ClassifierConfig;
 use super::ClassifierModel;
 use crate::data::batch::{gather, PixelScale};
 use crate::data::prefetch::{InputStats, Prefetcher};
@@ -18,7 +19,6 @@ use crate::ops::adam::{Adam, AdamConfig};
 use crate::params::Param;
 use crate::rng::Rng;
 use crate::runs::{restore_varmap, varmap_tensors, Checkpoint};
-use crate::scenario::ClassifierConfig;
 
 /// Examples per forward pass when evaluating.
 const EVAL_BATCH: usize = 500;
@@ -403,8 +403,8 @@ mod tests {
     use super::*;
     use crate::data::lookup::load_from_dir;
     use crate::data::DatasetName;
+    use crate::models::classifier::config::ModelKind;
     use crate::runs::{load_checkpoint, write_checkpoint};
-    use crate::scenario::ModelKind;
 
     fn trainer(dataset: &Arc<Dataset>) -> ClassifierTrainer {
         let config = ClassifierConfig {
