@@ -95,10 +95,7 @@ fn split(path: &str) -> Vec<String> {
 }
 
 /// The file a module path lands in: the longest prefix that is a file.
-fn resolve<'a>(
-    files: &'a BTreeMap<Vec<String>, PathBuf>,
-    mut path: Vec<String>,
-) -> Option<&'a PathBuf> {
+fn resolve(files: &BTreeMap<Vec<String>, PathBuf>, mut path: Vec<String>) -> Option<&PathBuf> {
     while !path.is_empty() {
         if let Some(file) = files.get(&path) {
             return Some(file);
