@@ -81,6 +81,97 @@ impl BatchPlan {
     }
 }
 
+/// A run's data order across epochs: the current epoch's [`BatchPlan`], the RNG that shuffles
+/// the next one, and the RNG state the current one was drawn from — what a checkpoint needs to
+/// rebuild the order exactly.
+#[derive(Debug, Clone)]
+pub struct EpochOrder {
+    plan: BatchPlan,
+    rng: Rng,
+    /// `rng` as it was before `plan` was shuffled.
+    epoch_rng: Rng,
+}
+
+/// Where an [`EpochOrder`] stands, in the words a checkpoint's sidecar stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochOrderState {
+    /// RNG state before the current epoch's shuffle.
+    pub epoch_rng: [u64; 4],
+    /// RNG state now.
+    pub rng: [u64; 4],
+    /// Examples of the current epoch already handed out.
+    pub position: usize,
+}
+
+impl EpochOrder {
+    /// The first epoch's order over `len` examples, shuffled by `rng`.
+    pub fn new(len: usize, mut rng: Rng) -> Self {
+        let epoch_rng = rng.clone();
+        let plan = BatchPlan::shuffled(len, &mut rng);
+        Self {
+            plan,
+            rng,
+            epoch_rng,
+        }
+    }
+
+    /// Rebuilds the order a checkpoint described: the same epoch, the same position, the same
+    /// RNG for the epochs after.
+    pub fn restore(len: usize, state: EpochOrderState) -> Self {
+        let epoch_rng = Rng::from_state(state.epoch_rng);
+        let plan = BatchPlan::shuffled(len, &mut epoch_rng.clone());
+        let mut order = Self {
+            plan,
+            rng: Rng::from_state(state.rng),
+            epoch_rng,
+        };
+        if state.position > 0 {
+            order.plan.next_indices(state.position);
+        }
+        order
+    }
+
+    /// What a checkpoint stores to rebuild this order.
+    pub fn state(&self) -> EpochOrderState {
+        EpochOrderState {
+            epoch_rng: self.epoch_rng.state(),
+            rng: self.rng.state(),
+            position: self.plan.position(),
+        }
+    }
+
+    /// Starts the next epoch's order.
+    pub fn reshuffle(&mut self) {
+        self.epoch_rng = self.rng.clone();
+        self.plan = BatchPlan::shuffled(self.plan.len(), &mut self.rng);
+    }
+
+    /// The current epoch.
+    pub fn plan(&self) -> &BatchPlan {
+        &self.plan
+    }
+
+    /// The current epoch, to take batches from.
+    pub fn plan_mut(&mut self) -> &mut BatchPlan {
+        &mut self.plan
+    }
+
+    /// The next `batch_size` indices, always a whole batch: an epoch ends when fewer are left,
+    /// and the next one is reshuffled (the GAN's rule, whose batch norm wants equal batches).
+    pub fn next_whole_batch(&mut self, batch_size: usize) -> Vec<u32> {
+        match self.plan.next_indices(batch_size) {
+            Some(ix) if ix.len() == batch_size => ix.to_vec(),
+            _ => {
+                self.reshuffle();
+                self.plan
+                    .next_indices(batch_size)
+                    .unwrap_or_default()
+                    .to_vec()
+            }
+        }
+    }
+}
+
 /// Gathers the examples at `indices` into a batch, converting pixels into `scratch` (reused
 /// between calls so a step allocates nothing but the tensors).
 pub fn gather(
@@ -129,6 +220,24 @@ pub fn gather_labels(split: &Split, indices: &[u32]) -> Vec<u32> {
 mod tests {
     use super::*;
     use crate::data::Images;
+
+    #[test]
+    fn an_epoch_order_restored_from_its_state_hands_out_the_same_batches() {
+        let mut order = EpochOrder::new(10, Rng::new(3));
+        // 10 examples in whole batches of 4: the third batch starts a reshuffled epoch.
+        let first: Vec<Vec<u32>> = (0..2).map(|_| order.next_whole_batch(4)).collect();
+        let mut seen: Vec<u32> = first.concat();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 8, "no example twice within an epoch");
+        order.next_whole_batch(4);
+        assert_eq!(order.plan().position(), 4, "a new epoch began");
+        let mut copy = EpochOrder::restore(10, order.state());
+        assert_eq!(copy.state(), order.state());
+        for _ in 0..5 {
+            assert_eq!(copy.next_whole_batch(4), order.next_whole_batch(4));
+        }
+    }
 
     #[test]
     fn plan_covers_every_example_once_per_epoch() {

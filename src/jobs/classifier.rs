@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use super::driver::{CheckpointData, Stepped, Trainable};
+use super::driver::{load_dataset, CheckpointData, Stepped, Trainable};
 use super::ends::JobEnds;
 use super::protocol::{
     ClassifierSnapshot, ClassifierSummary, JobSpec, JobStatus, KindSummary, Metric, Param, Progress,
 };
 use super::run_files::{write_json_atomic, ConfusionFile, CONFUSION_FILE};
-use crate::data::{lookup, Dataset};
+use crate::data::Dataset;
 use crate::models::classifier::config::ClassifierConfig;
 use crate::models::classifier::{ClassifierTrainer, Evaluation};
 use crate::models::error_text;
@@ -75,16 +75,7 @@ impl ClassifierJob {
         ends: &mut JobEnds,
         device: &Device,
     ) -> Result<Self, String> {
-        let dataset = Arc::new(
-            lookup::load(config.dataset, spec.data_dir.as_deref()).map_err(|e| e.to_string())?,
-        );
-        ends.info(format!(
-            "{} from {}: {} train, {} test images",
-            dataset.name,
-            dataset.dir.display(),
-            dataset.train.len(),
-            dataset.test.len()
-        ));
+        let dataset = load_dataset(spec, config.dataset, ends)?;
         let sample_indices: Vec<u32> = {
             let mut order: Vec<u32> = (0..dataset.test.len() as u32).collect();
             Rng::new(config.seed ^ 0xfeed).shuffle(&mut order);

@@ -5,6 +5,7 @@
 //! A job kind implements [`Trainable`] — its step, its live hyperparameters, its checkpoint
 //! contents, its progress and its summary — and nothing of this loop.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
@@ -15,6 +16,7 @@ use super::protocol::{
     USER_PAUSE,
 };
 use super::record::{self, exit_reason, reason, RunSession};
+use crate::data::{lookup, Dataset, DatasetName};
 use crate::runs::Checkpoint;
 
 /// Time between progress events (and the moments a job may publish what it publishes on a
@@ -176,6 +178,24 @@ where
     ends.send(JobEvent::Summary(Box::new(summary)));
     ends.status(status);
     Ok(())
+}
+
+/// Loads the dataset `name` in the documented lookup order (the error says how to get it) and
+/// tells the user where it came from.
+pub fn load_dataset(
+    spec: &JobSpec,
+    name: DatasetName,
+    ends: &mut JobEnds,
+) -> Result<Arc<Dataset>, String> {
+    let dataset = lookup::load(name, spec.data_dir.as_deref()).map_err(|e| e.to_string())?;
+    ends.info(format!(
+        "{} from {}: {} train, {} test images",
+        dataset.name,
+        dataset.dir.display(),
+        dataset.train.len(),
+        dataset.test.len()
+    ));
+    Ok(Arc::new(dataset))
 }
 
 /// Opens the spec's run directory, if it has one; when resuming, replays the run's earlier
@@ -413,26 +433,27 @@ mod tests {
         out
     }
 
-    fn counter_spec() -> JobSpec {
-        JobSpec::new(&crate::scenario::Scenario {
+    /// A driven job that counts to `until` unless stopped; it waits for `Start`.
+    fn spawn_counter(until: u64) -> JobHandle {
+        let spec = JobSpec::new(&crate::scenario::Scenario {
             name: "counter".into(),
             settings: crate::scenario::Settings::Rl(Default::default()),
-        })
-    }
-
-    #[test]
-    fn commands_apply_between_steps_and_report_their_step() {
-        let spec = counter_spec();
-        let mut h = spawn("t", move |ends| {
+        });
+        spawn("t", move |ends| {
             run(&spec, ends, |_, _| {
                 Ok(Counter {
                     lr: 1.0,
                     step: 0,
-                    until: 1000,
+                    until,
                 })
             })
         })
-        .expect("spawn");
+        .expect("spawn")
+    }
+
+    #[test]
+    fn commands_apply_between_steps_and_report_their_step() {
+        let mut h = spawn_counter(1000);
         // All four are queued before the job's first poll, so they apply at step 1 in order.
         h.send(JobCommand::Start);
         h.send(JobCommand::Set(Param::Lr, 0.5));
@@ -468,17 +489,7 @@ mod tests {
 
     #[test]
     fn a_job_runs_to_its_end_with_the_changed_value() {
-        let spec = counter_spec();
-        let mut h = spawn("t", move |ends| {
-            run(&spec, ends, |_, _| {
-                Ok(Counter {
-                    lr: 1.0,
-                    step: 0,
-                    until: 3,
-                })
-            })
-        })
-        .expect("spawn");
+        let mut h = spawn_counter(3);
         h.send(JobCommand::Set(Param::Lr, 0.25));
         h.send(JobCommand::Start);
         let events = drain(&mut h);

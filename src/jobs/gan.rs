@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::driver::{CheckpointData, Stepped, Trainable};
+use super::driver::{load_dataset, CheckpointData, Stepped, Trainable};
 use super::ends::JobEnds;
 use super::protocol::{
     GanSnapshot, GanSummary, JobSpec, JobStatus, KindSummary, Metric, Param, Progress,
 };
-use crate::data::batch::{gather, PixelScale};
-use crate::data::{lookup, BatchPlan, Dataset};
+use crate::data::batch::{gather, EpochOrder, EpochOrderState, PixelScale};
+use crate::data::Dataset;
 use crate::models::error_text;
 use crate::models::feature_cnn::{images_from, FeatureNet};
 use crate::models::frechet::FeatureStats;
@@ -71,10 +71,7 @@ type Scorer = (FeatureNet, FeatureStats);
 pub struct GanJob {
     trainer: GanTrainer,
     dataset: Arc<Dataset>,
-    plan: BatchPlan,
-    rng: Rng,
-    /// `rng` as it was before `plan` was shuffled, so a checkpoint can rebuild the order.
-    epoch_rng: Rng,
+    order: EpochOrder,
     scratch: Vec<f32>,
     latest_samples: Vec<Vec<u8>>,
     train_seconds: f64,
@@ -99,15 +96,11 @@ impl GanJob {
     /// A fresh job: networks and noise from `config.seed`, data order from its own stream.
     fn new(config: &GanConfig, dataset: Arc<Dataset>, device: &Device) -> Result<Self, GanError> {
         let trainer = GanTrainer::new(config, device, config.seed)?;
-        let mut rng = Rng::new(config.seed ^ DATA_STREAM);
-        let epoch_rng = rng.clone();
-        let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
+        let order = EpochOrder::new(dataset.train.len(), Rng::new(config.seed ^ DATA_STREAM));
         Ok(Self {
             trainer,
             dataset,
-            plan,
-            rng,
-            epoch_rng,
+            order,
             scratch: Vec::new(),
             latest_samples: Vec::new(),
             train_seconds: 0.0,
@@ -129,23 +122,14 @@ impl GanJob {
         let Self {
             trainer,
             dataset,
-            plan,
-            rng,
-            epoch_rng,
+            order,
             scratch,
             ..
         } = self;
         let batch_size = trainer.config().batch_size;
         let device = trainer.device().clone();
         trainer.step_with(|| {
-            let indices = match plan.next_indices(batch_size) {
-                Some(ix) if ix.len() == batch_size => ix.to_vec(),
-                _ => {
-                    *epoch_rng = rng.clone();
-                    *plan = BatchPlan::shuffled(dataset.train.len(), rng);
-                    plan.next_indices(batch_size).unwrap_or_default().to_vec()
-                }
-            };
+            let indices = order.next_whole_batch(batch_size);
             gather(
                 &dataset.train,
                 &indices,
@@ -159,11 +143,12 @@ impl GanJob {
 
     /// The sidecar state of a checkpoint taken now.
     fn checkpoint_state(&self) -> GanState {
+        let order = self.order.state();
         GanState {
             trainer: self.trainer.checkpoint_state(),
-            data_epoch_rng: self.epoch_rng.state(),
-            data_rng: self.rng.state(),
-            plan_position: self.plan.position(),
+            data_epoch_rng: order.epoch_rng,
+            data_rng: order.rng,
+            plan_position: order.position,
             train_seconds: self.train_seconds,
             fid_cnn_untrained: self.untrained_fid,
             fid_cnn: self.last_fid,
@@ -189,13 +174,14 @@ impl GanJob {
         state: GanState,
     ) -> Result<(), GanError> {
         self.trainer.restore(tensors, state.trainer)?;
-        self.epoch_rng = Rng::from_state(state.data_epoch_rng);
-        let mut rng = self.epoch_rng.clone();
-        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut rng);
-        if state.plan_position > 0 {
-            self.plan.next_indices(state.plan_position);
-        }
-        self.rng = Rng::from_state(state.data_rng);
+        self.order = EpochOrder::restore(
+            self.dataset.train.len(),
+            EpochOrderState {
+                epoch_rng: state.data_epoch_rng,
+                rng: state.data_rng,
+                position: state.plan_position,
+            },
+        );
         self.train_seconds = state.train_seconds;
         self.untrained_fid = state.fid_cnn_untrained;
         self.last_fid = state.fid_cnn;
@@ -248,9 +234,7 @@ impl GanJob {
         ends: &mut JobEnds,
         device: &Device,
     ) -> Result<Self, String> {
-        let dataset = Arc::new(
-            lookup::load(config.dataset, spec.data_dir.as_deref()).map_err(|e| e.to_string())?,
-        );
+        let dataset = load_dataset(spec, config.dataset, ends)?;
         let scorer = if config.score_every > 0 {
             ends.status(JobStatus::Loading("feature CNN for fid_cnn".into()));
             let net = FeatureNet::load_or_train(&dataset, device, &mut |msg| ends.info(msg))

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::config::ClassifierConfig;
 use super::ClassifierModel;
 use crate::data::batch::{gather, PixelScale};
+use crate::data::batch::{EpochOrder, EpochOrderState};
 use crate::data::prefetch::{InputStats, Prefetcher};
-use crate::data::{BatchPlan, Dataset, Split, CLASSES};
+use crate::data::{Dataset, Split, CLASSES};
 use crate::models::init::seeded_var_builder;
 use crate::models::loss::softmax_cross_entropy;
 use crate::ops::adam::{Adam, AdamConfig};
@@ -58,10 +59,7 @@ pub struct ClassifierTrainer {
     varmap: VarMap,
     model: ClassifierModel,
     optimizer: Adam,
-    rng: Rng,
-    /// The RNG as it was before `plan` was shuffled, so a checkpoint can rebuild the epoch order.
-    epoch_rng: Rng,
-    plan: BatchPlan,
+    order: EpochOrder,
     input: Prefetcher,
     scratch: Vec<f32>,
     step: u64,
@@ -111,7 +109,6 @@ impl ClassifierTrainer {
         let varmap = VarMap::new();
         let vb = seeded_var_builder(&varmap, Rng::new(config.seed), DType::F32, &device);
         let model = ClassifierModel::new(config.model, vb)?;
-        let mut rng = Rng::new(config.seed ^ 0x0da7a);
         // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01).
         let optimizer = Adam::from_varmap(
             &varmap,
@@ -123,8 +120,7 @@ impl ClassifierTrainer {
                 weight_decay: 0.0,
             },
         )?;
-        let epoch_rng = rng.clone();
-        let plan = BatchPlan::shuffled(dataset.train.len(), &mut rng);
+        let order = EpochOrder::new(dataset.train.len(), Rng::new(config.seed ^ 0x0da7a));
         let input = Prefetcher::new(Arc::clone(&dataset), PixelScale::UnitInterval);
         Ok(Self {
             config,
@@ -133,9 +129,7 @@ impl ClassifierTrainer {
             varmap,
             model,
             optimizer,
-            rng,
-            epoch_rng,
-            plan,
+            order,
             input,
             scratch: Vec::new(),
             step: 0,
@@ -145,12 +139,13 @@ impl ClassifierTrainer {
 
     /// Trains on the next batch; reshuffles when an epoch ends.
     pub fn train_step(&mut self) -> candle_core::Result<StepOutcome> {
-        let indices = match self.plan.next_indices(self.config.batch_size) {
+        let indices = match self.order.plan_mut().next_indices(self.config.batch_size) {
             Some(ix) => ix.to_vec(),
             None => {
-                self.reshuffle();
+                self.order.reshuffle();
                 self.epoch += 1;
-                self.plan
+                self.order
+                    .plan_mut()
                     .next_indices(self.config.batch_size)
                     .map(|ix| ix.to_vec())
                     .unwrap_or_default()
@@ -159,7 +154,7 @@ impl ClassifierTrainer {
         let batch = self.input.batch(&indices, &self.device)?;
         // The next batch is gathered while this one trains (none across an epoch's end, whose
         // order is drawn only after this step).
-        if let Some(next) = self.plan.peek(self.config.batch_size) {
+        if let Some(next) = self.order.plan().peek(self.config.batch_size) {
             self.input.request(next);
         }
         let logits = self.model.forward(&batch.images)?;
@@ -172,9 +167,9 @@ impl ClassifierTrainer {
             .sum_all()?
             .to_scalar::<u32>()? as usize;
         self.step += 1;
-        let epoch_done = self.plan.position() >= self.plan.len();
+        let epoch_done = self.order.plan().position() >= self.order.plan().len();
         if epoch_done {
-            self.reshuffle();
+            self.order.reshuffle();
             self.epoch += 1;
         }
         Ok(StepOutcome {
@@ -183,12 +178,6 @@ impl ClassifierTrainer {
             count: indices.len(),
             epoch_done,
         })
-    }
-
-    /// Starts a new epoch order, remembering the RNG state it came from.
-    fn reshuffle(&mut self) {
-        self.epoch_rng = self.rng.clone();
-        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut self.rng);
     }
 
     /// Everything a checkpoint stores as tensors: the weights under their `VarBuilder` names
@@ -220,12 +209,13 @@ impl ClassifierTrainer {
 
     /// The counters, RNG state and hyperparameters a checkpoint's sidecar stores.
     pub fn checkpoint_state(&self) -> ClassifierState {
+        let order = self.order.state();
         ClassifierState {
             step: self.step,
             epoch: self.epoch,
-            plan_position: self.plan.position(),
-            epoch_rng: self.epoch_rng.state(),
-            rng: self.rng.state(),
+            plan_position: order.position,
+            epoch_rng: order.epoch_rng,
+            rng: order.rng,
             optimizer_state: true,
             config: self.config.clone(),
         }
@@ -246,13 +236,14 @@ impl ClassifierTrainer {
         self.config = state.config;
         self.step = state.step;
         self.epoch = state.epoch;
-        self.epoch_rng = Rng::from_state(state.epoch_rng);
-        let mut rng = self.epoch_rng.clone();
-        self.plan = BatchPlan::shuffled(self.dataset.train.len(), &mut rng);
-        if state.plan_position > 0 {
-            self.plan.next_indices(state.plan_position);
-        }
-        self.rng = Rng::from_state(state.rng);
+        self.order = EpochOrder::restore(
+            self.dataset.train.len(),
+            EpochOrderState {
+                epoch_rng: state.epoch_rng,
+                rng: state.rng,
+                position: state.plan_position,
+            },
+        );
         Ok(optimizer_restored)
     }
 
@@ -328,8 +319,8 @@ impl ClassifierTrainer {
 
     /// Steps still to train in the planned epochs.
     pub fn remaining_steps(&self) -> u64 {
-        let left_in_epoch =
-            (self.plan.len() - self.plan.position()).div_ceil(self.config.batch_size) as u64;
+        let left_in_epoch = (self.order.plan().len() - self.order.plan().position())
+            .div_ceil(self.config.batch_size) as u64;
         let later_epochs = self.config.epochs.saturating_sub(self.epoch + 1) as u64;
         if self.epoch >= self.config.epochs {
             0
@@ -459,11 +450,19 @@ mod tests {
         assert_eq!(restored.remaining_steps(), original.remaining_steps());
         // The same batches follow: the epoch order and position came back.
         for _ in 0..8 {
-            let a = original.plan.next_indices(16).map(<[u32]>::to_vec);
-            let b = restored.plan.next_indices(16).map(<[u32]>::to_vec);
+            let a = original
+                .order
+                .plan_mut()
+                .next_indices(16)
+                .map(<[u32]>::to_vec);
+            let b = restored
+                .order
+                .plan_mut()
+                .next_indices(16)
+                .map(<[u32]>::to_vec);
             assert_eq!(a, b);
         }
-        assert_eq!(original.rng.state(), restored.rng.state());
+        assert_eq!(original.order.state(), restored.order.state());
         // With weights, moments, data order and RNG restored, training continues identically
         // (both plans were advanced alike above).
         for _ in 0..5 {
