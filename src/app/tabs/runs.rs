@@ -19,6 +19,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Widget, Wrap};
 
 use super::Reaction;
+use crate::app::keymap::{own_hint_line, HintContext, RunsScreen};
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{legend_key, render_chart, trace_color, Trace};
 use crate::app::widgets::series::Series;
@@ -485,21 +486,13 @@ impl RunsTab {
         }
     }
 
-    /// The key hints for the bottom line.
-    pub fn hints(&self) -> String {
-        match &self.view {
-            RunsView::Curves(_) => {
-                "←/→ metric · Esc/Enter back to the list · ? help · q quit".into()
-            }
-            RunsView::List if self.marks.is_empty() => {
-                "↑/↓ select · Enter curves · space mark · r resume · d delete · ? help · q quit"
-                    .into()
-            }
-            RunsView::List => format!(
-                "Enter overlay {} · space mark · Esc unmark all · r resume · d delete · ? help",
-                self.marks.len()
-            ),
-        }
+    /// The screen the key hints are for: the chart, or the list with or without marks.
+    pub fn hint_context(&self) -> HintContext {
+        HintContext::Runs(match &self.view {
+            RunsView::Curves(_) => RunsScreen::Chart,
+            RunsView::List if self.marks.is_empty() => RunsScreen::List,
+            RunsView::List => RunsScreen::Marked,
+        })
     }
 }
 
@@ -734,11 +727,10 @@ fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     if let Some(e) = &tab.error {
         text.push(Line::styled(e.clone(), theme.error()));
     }
-    let keys = if tab.marks.is_empty() {
-        "↑/↓ select · Enter curves · space mark · r resume · d delete"
-    } else {
-        "Enter overlay marked · space mark · Esc unmark all · r resume · d delete"
-    };
+    let keys = own_hint_line(
+        tab.hint_context(),
+        usize::from(details.width.saturating_sub(2)),
+    );
     // The keys keep the last row whatever else is shown.
     text.truncate(2);
     text.push(Line::styled(keys, theme.dim()));
