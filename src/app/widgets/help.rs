@@ -30,7 +30,8 @@ pub fn render_help(area: Rect, buf: &mut Buffer, theme: &Theme) {
             .map(|(name, f)| Line::from(format!("{name:>LABEL_WIDTH$}  {f}"))),
     );
     let w = area.width.saturating_sub(4).min(MAX_WIDTH);
-    let h = area.height.saturating_sub(2).min(lines.len() as u16 + 2);
+    // Every key row stays in view at 80×24: the margin above and below goes before a key does.
+    let h = area.height.min(lines.len() as u16 + 2);
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -60,21 +61,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lists_every_binding_and_the_formulas_at_120x40() {
-        let area = Rect::new(0, 0, 120, 38);
+    /// The overlay drawn over a tab body of `w`×`h` cells, row by row.
+    fn drawn(w: u16, h: u16) -> String {
+        let area = Rect::new(0, 0, w, h);
         let mut buf = Buffer::empty(area);
         render_help(area, &mut buf, &Theme::new(false, false));
-        let text: String = (0..area.height)
-            .flat_map(|y| (0..area.width).map(move |x| (x, y)))
-            .map(|(x, y)| buf[(x, y)].symbol().to_string())
-            .collect();
-        for binding in BINDINGS {
-            assert!(text.contains(binding.help), "{:?} missing", binding.help);
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn lists_every_key_at_80x24_and_the_formulas_too_at_120x40() {
+        // The tab body: the screen less the tab bar and the bottom line.
+        for (w, h) in [(80, 22), (120, 38)] {
+            let text = drawn(w, h);
+            for (keys, what) in BINDINGS.iter().map(|b| (b.label, b.help)).chain([CTRL_C]) {
+                assert!(
+                    text.contains(&format!("{keys:>LABEL_WIDTH$}  {what}")),
+                    "{keys} missing at {w}×{h}:\n{text}"
+                );
+            }
         }
-        assert!(text.contains(CTRL_C.1));
-        for (name, _) in FORMULAS {
-            assert!(text.contains(name), "{name} missing");
+        let text = drawn(120, 38);
+        for (name, formula) in FORMULAS {
+            assert!(text.contains(formula), "{name} missing:\n{text}");
         }
     }
 }
