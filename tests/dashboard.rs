@@ -141,6 +141,78 @@ fn opens_on_the_classifier_ready_with_the_start_key_shown() {
     }
 }
 
+/// The bottom row of the screen, trailing blanks dropped.
+fn bottom_line(app: &App, w: u16, h: u16) -> String {
+    let s = screen(app, w, h);
+    s.lines().last().unwrap_or_default().trim_end().to_string()
+}
+
+#[test]
+fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
+    let (mut app, _d) = app_with_data();
+    let idle = " s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit";
+    assert_eq!(bottom_line(&app, 80, 24), idle);
+    update(&mut app, Action::StartRestart);
+    update_job(
+        &mut app,
+        JobKind::Classifier,
+        JobEvent::Status(JobStatus::Running),
+    );
+    app.toast = None;
+    let running = " space pause · s restart · x stop · c save · ←/→ change · ↑/↓ select · ? help";
+    assert_eq!(
+        bottom_line(&app, 80, 24),
+        running,
+        "cut before q at 80 columns"
+    );
+    assert_eq!(bottom_line(&app, 120, 40), format!("{running} · q quit"));
+    update_job(
+        &mut app,
+        JobKind::Classifier,
+        JobEvent::Status(JobStatus::Paused("paused by user".into())),
+    );
+    app.toast = None;
+    assert_eq!(
+        bottom_line(&app, 80, 24),
+        " space resume · s restart · x stop · c save · ←/→ change · ? help · q quit"
+    );
+    update_job(
+        &mut app,
+        JobKind::Classifier,
+        JobEvent::Status(JobStatus::Finished),
+    );
+    app.toast = None;
+    assert_eq!(
+        bottom_line(&app, 80, 24),
+        " s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit"
+    );
+
+    for (tab, kind, own) in [
+        (TabId::Gan, JobKind::Gan, "e export"),
+        (TabId::Rl, JobKind::Rl, "w play greedy"),
+    ] {
+        update(&mut app, Action::GoTab(tab));
+        assert_eq!(bottom_line(&app, 80, 24), idle);
+        update(&mut app, Action::StartRestart);
+        update_job(&mut app, kind, JobEvent::Status(JobStatus::Running));
+        app.toast = None;
+        assert_eq!(
+            bottom_line(&app, 80, 24),
+            format!(" space pause · s restart · x stop · {own} · ←/→ change · ? help · q quit")
+        );
+        update_job(
+            &mut app,
+            kind,
+            JobEvent::Status(JobStatus::Paused("paused by user".into())),
+        );
+        app.toast = None;
+        assert_eq!(
+            bottom_line(&app, 80, 24),
+            format!(" space resume · s restart · x stop · {own} · ? help · q quit")
+        );
+    }
+}
+
 #[test]
 fn a_resumed_runs_history_continues_its_curves() {
     let (mut app, _dir) = app_with_data();
@@ -382,6 +454,10 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
     let s = screen(&app, 80, 24);
     assert!(s.contains("gradtop data fetch mnist"), "{s}");
     assert!(s.contains("press u"), "{s}");
+    assert_eq!(
+        bottom_line(&app, 80, 24),
+        " u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit"
+    );
     assert!(update(&mut app, Action::StartRestart).is_empty());
     update(&mut app, Action::UseAlternative);
     assert_eq!(
@@ -760,6 +836,10 @@ mod runs_tab {
         press(&mut app, KeyCode::Down);
         press(&mut app, KeyCode::Char(' '));
         assert!(screen(&app, 80, 24).contains("2 marked"));
+        assert_eq!(
+            bottom_line(&app, 80, 24),
+            " Enter overlay · space mark · Esc unmark all · r resume · d delete · ? help"
+        );
         let effects = press(&mut app, KeyCode::Enter);
         let [Effect::LoadCurves(request)] = effects.as_slice() else {
             panic!("{effects:?}");
@@ -784,6 +864,10 @@ mod runs_tab {
         }
         press(&mut app, KeyCode::Right);
         assert!(screen(&app, 120, 40).contains("loss by step"));
+        assert_eq!(
+            bottom_line(&app, 80, 24),
+            " ←/→ metric · Esc/Enter back to the list · ? help · q quit"
+        );
 
         press(&mut app, KeyCode::Esc);
         assert_eq!(app.runs.selected, 1);

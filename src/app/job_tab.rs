@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
+use super::keymap::{HintContext, JobPhase};
 use super::tabs::panel::Panel;
 use super::tabs::Reaction;
 use super::{Action, Effect, ToastLevel};
@@ -163,6 +164,21 @@ impl JobState {
             | JobEvent::History(_) => {}
         }
         None
+    }
+
+    /// The screen the tab's hint line is for: its kind and its job's phase. `data_alternative`:
+    /// the tab's dataset is missing and another one is on disk.
+    pub fn hint_context(&self, data_alternative: bool) -> HintContext {
+        let phase = match &self.status {
+            None if data_alternative => JobPhase::DataMissing,
+            None => JobPhase::Idle,
+            Some(JobStatus::Loading(_) | JobStatus::Running) => JobPhase::Running,
+            Some(JobStatus::Paused(_)) => JobPhase::Paused,
+            Some(
+                JobStatus::Ready | JobStatus::Finished | JobStatus::Stopped | JobStatus::Failed(_),
+            ) => JobPhase::Ended,
+        };
+        HintContext::Job(self.kind, phase)
     }
 
     /// Short status word for the top bar.

@@ -1,8 +1,12 @@
 //! Keys become actions here and nowhere else, so every key can be tested without a terminal.
+//! One table holds each key with its action, its name in the help and its word on the hint
+//! line, so the key handling, the `?` overlay and the hint lines cannot drift apart.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::text::Span;
 
 use super::{App, Overlay, TabId};
+use crate::jobs::JobKind;
 
 /// Everything the user can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +71,408 @@ pub enum Action {
     Back,
 }
 
+/// Where a binding is read: a view's own keys are looked up before the shared ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every tab, unless the Runs view reads the key first.
+    All,
+    /// The Runs tab's list of runs.
+    RunsList,
+    /// The Runs tab's chart.
+    RunsChart,
+}
+
+/// What a job tab's job is doing, which decides the keys its hint line offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPhase {
+    /// Never started here.
+    Idle,
+    /// Never started, and its dataset is missing while another one is on disk (`u` takes it).
+    DataMissing,
+    /// Loading or training.
+    Running,
+    /// Held, by the user or by a guard.
+    Paused,
+    /// Waiting, finished, stopped or failed: it can only be started again.
+    Ended,
+}
+
+/// Which part of the Runs tab shows, which decides the keys its hint line offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunsScreen {
+    /// The list, no run marked.
+    List,
+    /// The list with runs marked for an overlay.
+    Marked,
+    /// A chart of one run or of the marked runs.
+    Chart,
+}
+
+/// What a tab tells the table about itself so the table can choose its hint line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HintContext {
+    /// A job tab of this kind with its job in this phase.
+    Job(JobKind, JobPhase),
+    /// The Runs tab.
+    Runs(RunsScreen),
+}
+
+/// Screens a hint is offered on, declared next to the key so each key's place on every hint
+/// line is written once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    /// Every screen.
+    All,
+    /// Every job tab, with its job in one of these phases.
+    Jobs(&'static [JobPhase]),
+    /// One kind's tab, with its job in one of these phases.
+    Kind(JobKind, &'static [JobPhase]),
+    /// The Runs tab, showing one of these.
+    Runs(&'static [RunsScreen]),
+}
+
+impl On {
+    /// True if a hint offered here belongs on the `context` screen.
+    pub fn covers(self, context: HintContext) -> bool {
+        match (self, context) {
+            (On::All, _) => true,
+            (On::Jobs(phases), HintContext::Job(_, phase)) => phases.contains(&phase),
+            (On::Kind(kind, phases), HintContext::Job(k, phase)) => {
+                kind == k && phases.contains(&phase)
+            }
+            (On::Runs(screens), HintContext::Runs(screen)) => screens.contains(&screen),
+            _ => false,
+        }
+    }
+}
+
+/// The word a binding goes by on the hint line of some screens (the same key can mean
+/// "pause" on one and "resume" on another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    /// What the key does there, in a word or two.
+    pub word: &'static str,
+    /// Where the hint line says it.
+    pub on: &'static [On],
+}
+
+/// One row of the key table: the keys, what they ask for, where they are read and how the help
+/// and the hint lines name them, written once so those cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    /// Each key with the action it asks for (a row may hold a pair, such as ↑ and ↓).
+    pub keys: &'static [(KeyCode, Action)],
+    /// Where the keys are read.
+    pub scope: Scope,
+    /// The keys as the help lists them.
+    pub label: &'static str,
+    /// The keys as the hint line shows them.
+    pub hint_label: &'static str,
+    /// What the keys do, as the help says it.
+    pub help: &'static str,
+    /// The hint line's words for the keys, by screen; none: only the help lists them.
+    pub hints: &'static [Hint],
+}
+
+/// Read before the table in every mode (see [`map_key`]); listed so the help is complete.
+pub const CTRL_C: (&str, &str) = ("Ctrl-C", "quit at once");
+
+const LIVE: &[JobPhase] = &[JobPhase::Running, JobPhase::Paused];
+const RUNS_LIST: &[RunsScreen] = &[RunsScreen::List, RunsScreen::Marked];
+
+/// Every key the dashboard reads outside its modes (typing, a question, the help), in the order
+/// the help lists them and the hint lines show them. A hint line has about 79 columns at 80×24,
+/// so a screen offers the keys that matter most there (a job tab's own key before the panel's)
+/// and the help lists the rest.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[
+            (KeyCode::Char('1'), Action::GoTab(TabId::Classifier)),
+            (KeyCode::Char('2'), Action::GoTab(TabId::Gan)),
+            (KeyCode::Char('3'), Action::GoTab(TabId::Rl)),
+            (KeyCode::Char('4'), Action::GoTab(TabId::Runs)),
+            (KeyCode::Tab, Action::NextTab),
+            (KeyCode::BackTab, Action::PrevTab),
+        ],
+        scope: Scope::All,
+        label: "1-4 / Tab",
+        hint_label: "1-4",
+        help: "switch tab (Shift-Tab: back)",
+        hints: &[],
+    },
+    Binding {
+        keys: &[(KeyCode::Char(' '), Action::PauseResume)],
+        scope: Scope::All,
+        label: "space",
+        hint_label: "space",
+        help: "pause / resume the job",
+        hints: &[
+            Hint {
+                word: "pause",
+                on: &[On::Jobs(&[JobPhase::Running])],
+            },
+            Hint {
+                word: "resume",
+                on: &[On::Jobs(&[JobPhase::Paused])],
+            },
+        ],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('s'), Action::StartRestart)],
+        scope: Scope::All,
+        label: "s",
+        hint_label: "s",
+        help: "start, or restart with the panel's values",
+        hints: &[
+            Hint {
+                word: "start",
+                on: &[On::Jobs(&[JobPhase::Idle])],
+            },
+            Hint {
+                word: "restart",
+                on: &[On::Jobs(LIVE)],
+            },
+            Hint {
+                word: "start again",
+                on: &[On::Jobs(&[JobPhase::Ended])],
+            },
+        ],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('x'), Action::Stop)],
+        scope: Scope::All,
+        label: "x",
+        hint_label: "x",
+        help: "stop the job",
+        hints: &[Hint {
+            word: "stop",
+            on: &[On::Jobs(LIVE)],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('c'), Action::Checkpoint)],
+        scope: Scope::All,
+        label: "c",
+        hint_label: "c",
+        help: "write a checkpoint",
+        hints: &[Hint {
+            word: "save",
+            on: &[On::Kind(JobKind::Classifier, LIVE)],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('e'), Action::Export)],
+        scope: Scope::All,
+        label: "e",
+        hint_label: "e",
+        help: "GAN: export the sample grid",
+        hints: &[Hint {
+            word: "export",
+            on: &[On::Kind(
+                JobKind::Gan,
+                &[JobPhase::Running, JobPhase::Paused, JobPhase::Ended],
+            )],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('w'), Action::PlayGreedy)],
+        scope: Scope::All,
+        label: "w",
+        hint_label: "w",
+        help: "RL: play an episode of the greedy policy",
+        hints: &[Hint {
+            word: "play greedy",
+            on: &[On::Kind(JobKind::Rl, LIVE)],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('u'), Action::UseAlternative)],
+        scope: Scope::All,
+        label: "u",
+        hint_label: "u",
+        help: "use the dataset found instead of the missing one",
+        hints: &[Hint {
+            word: "use the dataset found",
+            on: &[On::Jobs(&[JobPhase::DataMissing])],
+        }],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Left, Action::Left),
+            (KeyCode::Char('h'), Action::Left),
+            (KeyCode::Char('-'), Action::Left),
+            (KeyCode::Right, Action::Right),
+            (KeyCode::Char('l'), Action::Right),
+            (KeyCode::Char('+'), Action::Right),
+            (KeyCode::Char('='), Action::Right),
+        ],
+        scope: Scope::All,
+        label: "← → / h l / - +",
+        hint_label: "←/→",
+        help: "change the selected value; Runs chart: the metric",
+        hints: &[
+            Hint {
+                word: "change",
+                on: &[
+                    On::Jobs(&[
+                        JobPhase::Idle,
+                        JobPhase::DataMissing,
+                        JobPhase::Running,
+                        JobPhase::Ended,
+                    ]),
+                    On::Kind(JobKind::Classifier, &[JobPhase::Paused]),
+                ],
+            },
+            Hint {
+                word: "metric",
+                on: &[On::Runs(&[RunsScreen::Chart])],
+            },
+        ],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Up, Action::Up),
+            (KeyCode::Char('k'), Action::Up),
+            (KeyCode::Down, Action::Down),
+            (KeyCode::Char('j'), Action::Down),
+        ],
+        scope: Scope::All,
+        label: "↑ ↓ / k j",
+        hint_label: "↑/↓",
+        help: "select a hyperparameter, or a run",
+        hints: &[Hint {
+            word: "select",
+            on: &[
+                On::Jobs(&[JobPhase::Idle, JobPhase::DataMissing]),
+                On::Kind(JobKind::Classifier, &[JobPhase::Running, JobPhase::Ended]),
+                On::Kind(JobKind::Rl, &[JobPhase::Ended]),
+                On::Runs(&[RunsScreen::List]),
+            ],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Enter, Action::BeginEdit)],
+        scope: Scope::All,
+        label: "Enter",
+        hint_label: "Enter",
+        help: "type an exact value (Enter applies, Esc cancels)",
+        hints: &[Hint {
+            word: "type",
+            on: &[
+                On::Jobs(&[JobPhase::Idle]),
+                On::Kind(JobKind::Classifier, &[JobPhase::Ended]),
+            ],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Enter, Action::OpenRun)],
+        scope: Scope::RunsList,
+        label: "Enter",
+        hint_label: "Enter",
+        help: "Runs: a run's curves, or the marked runs overlaid",
+        hints: &[
+            Hint {
+                word: "curves",
+                on: &[On::Runs(&[RunsScreen::List])],
+            },
+            Hint {
+                word: "overlay",
+                on: &[On::Runs(&[RunsScreen::Marked])],
+            },
+        ],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Char(' '), Action::ToggleMark),
+            (KeyCode::Char('m'), Action::ToggleMark),
+        ],
+        scope: Scope::RunsList,
+        label: "space / m",
+        hint_label: "space",
+        help: "Runs: mark a run for the overlay, or unmark it",
+        hints: &[Hint {
+            word: "mark",
+            on: &[On::Runs(RUNS_LIST)],
+        }],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Esc, Action::Back),
+            (KeyCode::Backspace, Action::Back),
+        ],
+        scope: Scope::RunsList,
+        label: "Esc",
+        hint_label: "Esc",
+        help: "Runs: clear the marks",
+        hints: &[Hint {
+            word: "unmark all",
+            on: &[On::Runs(&[RunsScreen::Marked])],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('r'), Action::ResumeRun)],
+        scope: Scope::RunsList,
+        label: "r",
+        hint_label: "r",
+        help: "Runs: continue a stopped run in its tab",
+        hints: &[Hint {
+            word: "resume",
+            on: &[On::Runs(RUNS_LIST)],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('d'), Action::DeleteRun)],
+        scope: Scope::RunsList,
+        label: "d",
+        hint_label: "d",
+        help: "Runs: delete a run (asks first)",
+        hints: &[Hint {
+            word: "delete",
+            on: &[On::Runs(RUNS_LIST)],
+        }],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Esc, Action::Back),
+            (KeyCode::Enter, Action::Back),
+            (KeyCode::Backspace, Action::Back),
+        ],
+        scope: Scope::RunsChart,
+        label: "Esc / Enter",
+        hint_label: "Esc/Enter",
+        help: "Runs chart: back to the list",
+        hints: &[Hint {
+            word: "back to the list",
+            on: &[On::Runs(&[RunsScreen::Chart])],
+        }],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Char('?'), Action::ToggleHelp),
+            (KeyCode::Esc, Action::CloseOverlay),
+        ],
+        scope: Scope::All,
+        label: "? / Esc",
+        hint_label: "?",
+        help: "open / close this help",
+        hints: &[Hint {
+            word: "help",
+            on: &[On::All],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('q'), Action::Quit)],
+        scope: Scope::All,
+        label: "q",
+        hint_label: "q",
+        help: "quit (asks while a job runs)",
+        hints: &[Hint {
+            word: "quit",
+            on: &[On::All],
+        }],
+    },
+];
+
 /// Maps a key press to an action in the app's current mode (typing, an overlay, normal).
 pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
@@ -109,49 +515,435 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
-    if app.tab == TabId::Runs {
-        if let Some(action) = runs_key(app, key.code) {
-            return Some(action);
-        }
-    }
-    Some(match key.code {
-        KeyCode::Char('1') => Action::GoTab(TabId::Classifier),
-        KeyCode::Char('2') => Action::GoTab(TabId::Gan),
-        KeyCode::Char('3') => Action::GoTab(TabId::Rl),
-        KeyCode::Char('4') => Action::GoTab(TabId::Runs),
-        KeyCode::Tab => Action::NextTab,
-        KeyCode::BackTab => Action::PrevTab,
-        KeyCode::Up | KeyCode::Char('k') => Action::Up,
-        KeyCode::Down | KeyCode::Char('j') => Action::Down,
-        KeyCode::Left | KeyCode::Char('h') | KeyCode::Char('-') => Action::Left,
-        KeyCode::Right | KeyCode::Char('l') | KeyCode::Char('+') | KeyCode::Char('=') => {
-            Action::Right
-        }
-        KeyCode::Enter => Action::BeginEdit,
-        KeyCode::Char('s') => Action::StartRestart,
-        KeyCode::Char(' ') => Action::PauseResume,
-        KeyCode::Char('x') => Action::Stop,
-        KeyCode::Char('c') => Action::Checkpoint,
-        KeyCode::Char('u') => Action::UseAlternative,
-        KeyCode::Char('w') => Action::PlayGreedy,
-        KeyCode::Char('e') => Action::Export,
-        KeyCode::Char('?') => Action::ToggleHelp,
-        KeyCode::Esc => Action::CloseOverlay,
-        KeyCode::Char('q') => Action::Quit,
-        _ => return None,
+    let view = match app.tab {
+        TabId::Runs if app.runs.in_curves() => Scope::RunsChart,
+        TabId::Runs => Scope::RunsList,
+        _ => Scope::All,
+    };
+    table_action(view, key.code).or_else(|| table_action(Scope::All, key.code))
+}
+
+/// The action the table gives `code` among the bindings read in `scope`.
+fn table_action(scope: Scope, code: KeyCode) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.scope == scope)
+        .flat_map(|b| b.keys)
+        .find(|(key, _)| *key == code)
+        .map(|&(_, action)| action)
+}
+
+/// The bottom line's key hints for a screen, cut after the last hint that fits in `width`
+/// columns so no hint shows half.
+pub fn hint_line(context: HintContext, width: usize) -> String {
+    fit_hints(hints(context), width)
+}
+
+/// The hints of a screen's own keys, without those every screen offers (help, quit): for a
+/// panel that sits above the full hint line.
+pub fn own_hint_line(context: HintContext, width: usize) -> String {
+    let own = hints(context).filter(|(_, hint)| !hint.on.contains(&On::All));
+    fit_hints(own, width)
+}
+
+/// Each binding offered on the `context` screen with the hint it goes by there, in table order:
+/// what the hint lines are made of.
+pub fn hints(context: HintContext) -> impl Iterator<Item = (&'static Binding, &'static Hint)> {
+    BINDINGS.iter().filter_map(move |binding| {
+        binding
+            .hints
+            .iter()
+            .find(|hint| hint.on.iter().any(|on| on.covers(context)))
+            .map(|hint| (binding, hint))
     })
 }
 
-/// The Runs tab's own keys; everything else (tabs, arrows, help, quit) is shared.
-fn runs_key(app: &App, code: KeyCode) -> Option<Action> {
-    let in_chart = app.runs.in_curves();
-    Some(match code {
-        KeyCode::Enter if in_chart => Action::Back,
-        KeyCode::Enter => Action::OpenRun,
-        KeyCode::Esc | KeyCode::Backspace => Action::Back,
-        KeyCode::Char(' ') | KeyCode::Char('m') if !in_chart => Action::ToggleMark,
-        KeyCode::Char('r') if !in_chart => Action::ResumeRun,
-        KeyCode::Char('d') if !in_chart => Action::DeleteRun,
-        _ => return None,
-    })
+fn fit_hints<'a>(items: impl Iterator<Item = (&'a Binding, &'a Hint)>, width: usize) -> String {
+    const SEP: &str = " · ";
+    let mut line = String::new();
+    for (binding, hint) in items {
+        let sep = if line.is_empty() { "" } else { SEP };
+        let longer = format!("{line}{sep}{} {}", binding.hint_label, hint.word);
+        if Span::raw(longer.as_str()).width() > width {
+            break;
+        }
+        line = longer;
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tabs::runs::{CurvesState, CurvesView, RunsView};
+    use crate::app::theme::Theme;
+    use crate::app::Options;
+    use crate::device::DeviceChoice;
+    use std::path::PathBuf;
+
+    const PHASES: [JobPhase; 5] = [
+        JobPhase::Idle,
+        JobPhase::DataMissing,
+        JobPhase::Running,
+        JobPhase::Paused,
+        JobPhase::Ended,
+    ];
+
+    fn app() -> App {
+        let options = Options {
+            fps: 10,
+            ascii: false,
+            data_dir: None,
+            device: DeviceChoice::Cpu,
+            scenario: None,
+            runs_dir: PathBuf::from("no-such-runs-dir"),
+            watch: None,
+            max_steps: None,
+        };
+        App::new(&options, Theme::new(false, false))
+    }
+
+    fn press(app: &App, code: KeyCode) -> Option<Action> {
+        map_key(app, KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn every_context() -> Vec<HintContext> {
+        let jobs = JobKind::ALL
+            .into_iter()
+            .flat_map(|kind| PHASES.map(|phase| HintContext::Job(kind, phase)));
+        let runs = [RunsScreen::List, RunsScreen::Marked, RunsScreen::Chart].map(HintContext::Runs);
+        jobs.chain(runs).collect()
+    }
+
+    /// The keys every tab reads, and what they asked for before the table existed.
+    fn shared_keys() -> Vec<(KeyCode, Option<Action>)> {
+        use KeyCode::Char;
+        vec![
+            (Char('1'), Some(Action::GoTab(TabId::Classifier))),
+            (Char('2'), Some(Action::GoTab(TabId::Gan))),
+            (Char('3'), Some(Action::GoTab(TabId::Rl))),
+            (Char('4'), Some(Action::GoTab(TabId::Runs))),
+            (KeyCode::Tab, Some(Action::NextTab)),
+            (KeyCode::BackTab, Some(Action::PrevTab)),
+            (KeyCode::Up, Some(Action::Up)),
+            (Char('k'), Some(Action::Up)),
+            (KeyCode::Down, Some(Action::Down)),
+            (Char('j'), Some(Action::Down)),
+            (KeyCode::Left, Some(Action::Left)),
+            (Char('h'), Some(Action::Left)),
+            (Char('-'), Some(Action::Left)),
+            (KeyCode::Right, Some(Action::Right)),
+            (Char('l'), Some(Action::Right)),
+            (Char('+'), Some(Action::Right)),
+            (Char('='), Some(Action::Right)),
+            (KeyCode::Enter, Some(Action::BeginEdit)),
+            (Char('s'), Some(Action::StartRestart)),
+            (Char(' '), Some(Action::PauseResume)),
+            (Char('x'), Some(Action::Stop)),
+            (Char('c'), Some(Action::Checkpoint)),
+            (Char('u'), Some(Action::UseAlternative)),
+            (Char('w'), Some(Action::PlayGreedy)),
+            (Char('e'), Some(Action::Export)),
+            (Char('?'), Some(Action::ToggleHelp)),
+            (KeyCode::Esc, Some(Action::CloseOverlay)),
+            (Char('q'), Some(Action::Quit)),
+            (Char('m'), None),
+            (Char('r'), None),
+            (Char('d'), None),
+            (Char('y'), None),
+            (KeyCode::Backspace, None),
+            (KeyCode::F(1), None),
+        ]
+    }
+
+    /// `shared_keys` with the keys a Runs view reads first put in.
+    fn with_overrides(overrides: &[(KeyCode, Option<Action>)]) -> Vec<(KeyCode, Option<Action>)> {
+        let mut keys = shared_keys();
+        for (code, action) in overrides {
+            match keys.iter_mut().find(|(c, _)| c == code) {
+                Some(entry) => entry.1 = *action,
+                None => keys.push((*code, *action)),
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn every_key_on_every_tab_and_runs_view_asks_for_the_same_action_as_before() {
+        let mut app = app();
+        for tab in [TabId::Classifier, TabId::Gan, TabId::Rl] {
+            app.tab = tab;
+            for (code, expected) in shared_keys() {
+                assert_eq!(press(&app, code), expected, "{code:?} on {tab:?}");
+            }
+        }
+        app.tab = TabId::Runs;
+        let list = with_overrides(&[
+            (KeyCode::Enter, Some(Action::OpenRun)),
+            (KeyCode::Esc, Some(Action::Back)),
+            (KeyCode::Backspace, Some(Action::Back)),
+            (KeyCode::Char(' '), Some(Action::ToggleMark)),
+            (KeyCode::Char('m'), Some(Action::ToggleMark)),
+            (KeyCode::Char('r'), Some(Action::ResumeRun)),
+            (KeyCode::Char('d'), Some(Action::DeleteRun)),
+        ]);
+        for (code, expected) in list {
+            assert_eq!(press(&app, code), expected, "{code:?} on the Runs list");
+        }
+        app.runs.view = RunsView::Curves(CurvesView {
+            request: 1,
+            runs: Vec::new(),
+            state: CurvesState::Loading,
+            metric: None,
+            reload: None,
+            refreshes: 0,
+        });
+        let chart = with_overrides(&[
+            (KeyCode::Enter, Some(Action::Back)),
+            (KeyCode::Esc, Some(Action::Back)),
+            (KeyCode::Backspace, Some(Action::Back)),
+        ]);
+        for (code, expected) in chart {
+            assert_eq!(press(&app, code), expected, "{code:?} on a Runs chart");
+        }
+    }
+
+    #[test]
+    fn the_modes_before_the_table_read_their_own_keys() {
+        let mut app = app();
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        let mut release = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(map_key(&app, release), None);
+        assert_eq!(map_key(&app, ctrl_c), Some(Action::ForceQuit));
+
+        app.overlay = Overlay::Help;
+        for code in [
+            KeyCode::Esc,
+            KeyCode::Char('?'),
+            KeyCode::Char('q'),
+            KeyCode::Enter,
+        ] {
+            assert_eq!(press(&app, code), Some(Action::CloseOverlay), "{code:?}");
+        }
+        assert_eq!(press(&app, KeyCode::Char('s')), None);
+        assert_eq!(map_key(&app, ctrl_c), Some(Action::ForceQuit));
+
+        app.overlay = Overlay::ConfirmQuit;
+        for code in ['y', 'Y', 'q'].map(KeyCode::Char) {
+            assert_eq!(press(&app, code), Some(Action::ForceQuit), "{code:?}");
+        }
+        assert_eq!(press(&app, KeyCode::Char('n')), Some(Action::CloseOverlay));
+
+        app.overlay = Overlay::ConfirmDelete;
+        for code in ['y', 'Y'].map(KeyCode::Char) {
+            assert_eq!(press(&app, code), Some(Action::ConfirmDelete), "{code:?}");
+        }
+        assert_eq!(press(&app, KeyCode::Char('d')), Some(Action::CloseOverlay));
+
+        app.overlay = Overlay::None;
+        app.classifier.job.panel.editing = Some("1e-3".into());
+        assert_eq!(press(&app, KeyCode::Enter), Some(Action::EditCommit));
+        assert_eq!(press(&app, KeyCode::Esc), Some(Action::EditCancel));
+        assert_eq!(press(&app, KeyCode::Backspace), Some(Action::EditBackspace));
+        assert_eq!(press(&app, KeyCode::Char('q')), Some(Action::EditChar('q')));
+        assert_eq!(press(&app, KeyCode::Up), None);
+        assert_eq!(map_key(&app, ctrl_c), Some(Action::ForceQuit));
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_where_it_is_read() {
+        for scope in [Scope::All, Scope::RunsList, Scope::RunsChart] {
+            let codes: Vec<KeyCode> = BINDINGS
+                .iter()
+                .filter(|b| b.scope == scope)
+                .flat_map(|b| b.keys.iter().map(|(code, _)| *code))
+                .collect();
+            for (i, code) in codes.iter().enumerate() {
+                assert!(!codes[..i].contains(code), "{code:?} twice in {scope:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_binding_is_named_and_says_one_word_per_screen() {
+        for binding in BINDINGS {
+            assert!(!binding.keys.is_empty(), "{binding:?}");
+            assert!(!binding.label.is_empty() && !binding.hint_label.is_empty());
+            assert!(!binding.help.is_empty(), "{}", binding.label);
+            for context in every_context() {
+                let words = binding
+                    .hints
+                    .iter()
+                    .filter(|h| h.on.iter().any(|on| on.covers(context)))
+                    .count();
+                assert!(
+                    words <= 1,
+                    "{} has {words} words on {context:?}",
+                    binding.label
+                );
+            }
+        }
+    }
+
+    /// The hint line of each screen as the bottom line of an 80-column terminal shows it.
+    fn at_80(context: HintContext) -> String {
+        hint_line(context, 79)
+    }
+
+    #[test]
+    fn job_tabs_offer_the_keys_of_their_phase_within_80_columns() {
+        use JobKind::{Classifier, Gan, Rl};
+        let idle = "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit";
+        let missing = "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit";
+        for kind in [Classifier, Gan, Rl] {
+            assert_eq!(at_80(HintContext::Job(kind, JobPhase::Idle)), idle);
+        }
+        for kind in [Classifier, Gan] {
+            assert_eq!(
+                at_80(HintContext::Job(kind, JobPhase::DataMissing)),
+                missing
+            );
+        }
+        let expected = [
+            (
+                Classifier,
+                JobPhase::Running,
+                "space pause · s restart · x stop · c save · ←/→ change · ↑/↓ select · ? help",
+            ),
+            (
+                Classifier,
+                JobPhase::Paused,
+                "space resume · s restart · x stop · c save · ←/→ change · ? help · q quit",
+            ),
+            (
+                Classifier,
+                JobPhase::Ended,
+                "s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
+            ),
+            (
+                Gan,
+                JobPhase::Running,
+                "space pause · s restart · x stop · e export · ←/→ change · ? help · q quit",
+            ),
+            (
+                Gan,
+                JobPhase::Paused,
+                "space resume · s restart · x stop · e export · ? help · q quit",
+            ),
+            (
+                Gan,
+                JobPhase::Ended,
+                "s start again · e export · ←/→ change · ? help · q quit",
+            ),
+            (
+                Rl,
+                JobPhase::Running,
+                "space pause · s restart · x stop · w play greedy · ←/→ change · ? help · q quit",
+            ),
+            (
+                Rl,
+                JobPhase::Paused,
+                "space resume · s restart · x stop · w play greedy · ? help · q quit",
+            ),
+            (
+                Rl,
+                JobPhase::Ended,
+                "s start again · ←/→ change · ↑/↓ select · ? help · q quit",
+            ),
+        ];
+        for (kind, phase, line) in expected {
+            assert_eq!(
+                at_80(HintContext::Job(kind, phase)),
+                line,
+                "{kind:?} {phase:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn runs_views_offer_their_own_keys_within_80_columns() {
+        assert_eq!(
+            at_80(HintContext::Runs(RunsScreen::List)),
+            "↑/↓ select · Enter curves · space mark · r resume · d delete · ? help · q quit"
+        );
+        assert_eq!(
+            at_80(HintContext::Runs(RunsScreen::Marked)),
+            "Enter overlay · space mark · Esc unmark all · r resume · d delete · ? help"
+        );
+        assert_eq!(
+            at_80(HintContext::Runs(RunsScreen::Chart)),
+            "←/→ metric · Esc/Enter back to the list · ? help · q quit"
+        );
+        assert_eq!(
+            own_hint_line(HintContext::Runs(RunsScreen::List), 78),
+            "↑/↓ select · Enter curves · space mark · r resume · d delete"
+        );
+        assert_eq!(
+            own_hint_line(HintContext::Runs(RunsScreen::Marked), 78),
+            "Enter overlay · space mark · Esc unmark all · r resume · d delete"
+        );
+    }
+
+    #[test]
+    fn a_narrow_line_is_cut_between_hints_and_a_wide_one_shows_them_all() {
+        let running = HintContext::Job(JobKind::Classifier, JobPhase::Running);
+        let full = hint_line(running, 200);
+        assert!(full.ends_with("? help · q quit"), "{full}");
+        assert_eq!(full, format!("{} · q quit", at_80(running)));
+        for context in every_context() {
+            let line = at_80(context);
+            assert!(Span::raw(line.as_str()).width() <= 79, "{line}");
+            assert!(hint_line(context, 200).starts_with(&line), "{line}");
+            assert!(line.contains("? help"), "{context:?}: {line}");
+        }
+        assert_eq!(hint_line(running, 10), "");
+    }
+
+    #[test]
+    fn every_offered_key_asks_for_its_action_on_its_screen() {
+        let mut app = app();
+        for context in every_context() {
+            let scope = match context {
+                HintContext::Job(kind, _) => {
+                    app.tab = TabId::of(kind);
+                    Scope::All
+                }
+                HintContext::Runs(screen) => {
+                    app.tab = TabId::Runs;
+                    app.runs.view = RunsView::List;
+                    if screen == RunsScreen::Chart {
+                        app.runs.view = RunsView::Curves(CurvesView {
+                            request: 1,
+                            runs: Vec::new(),
+                            state: CurvesState::Loading,
+                            metric: None,
+                            reload: None,
+                            refreshes: 0,
+                        });
+                        Scope::RunsChart
+                    } else {
+                        Scope::RunsList
+                    }
+                }
+            };
+            for (binding, hint) in hints(context) {
+                assert!(
+                    binding.scope == Scope::All || binding.scope == scope,
+                    "{} {} offered where it is not read",
+                    binding.hint_label,
+                    hint.word
+                );
+                // The first key is the one the hint names first (`?` of `?`/Esc).
+                let (code, action) = binding.keys[0];
+                assert_eq!(
+                    press(&app, code),
+                    Some(action),
+                    "{} {} on {context:?}",
+                    binding.hint_label,
+                    hint.word
+                );
+            }
+        }
+    }
 }

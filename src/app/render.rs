@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
+use super::keymap::hint_line;
 use super::tabs::{classifier, gan, rl, runs};
 use super::widgets::help::render_help;
 use super::{App, Overlay, TabId, ToastLevel};
@@ -112,12 +113,13 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
     } else if app.is_editing() {
         Line::styled(" type a value · Enter applies · Esc cancels", theme.warn())
     } else {
-        let hints = match app.tab {
-            TabId::Classifier => app.classifier.hints().to_string(),
-            TabId::Gan => app.gan.hints().to_string(),
-            TabId::Rl => app.rl.hints().to_string(),
-            TabId::Runs => app.runs.hints(),
+        let context = match app.tab {
+            TabId::Classifier => app.classifier.hint_context(),
+            TabId::Gan => app.gan.hint_context(),
+            TabId::Rl => app.rl.hint_context(),
+            TabId::Runs => app.runs.hint_context(),
         };
+        let hints = hint_line(context, usize::from(area.width.saturating_sub(1)));
         Line::styled(format!(" {hints}"), theme.dim())
     };
     buf.set_line(area.x, area.y, &line, area.width);

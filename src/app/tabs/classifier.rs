@@ -13,6 +13,7 @@ use ratatui::widgets::{Block, Widget};
 use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
 use crate::app::job_tab::{JobState, ToastText};
+use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, Trace};
 use crate::app::widgets::confusion::render_confusion;
@@ -23,7 +24,7 @@ use crate::app::{Action, ToastLevel};
 use crate::data::{lookup, DatasetName};
 use crate::device::DeviceChoice;
 use crate::format::{format_duration, thousands};
-use crate::jobs::{ClassifierSnapshot, JobEvent, JobKind, JobStatus, KindSummary, Metric, Param};
+use crate::jobs::{ClassifierSnapshot, JobEvent, JobKind, KindSummary, Metric, Param};
 use crate::scenario::{ClassifierConfig, ModelKind, Scenario, Settings};
 
 /// Points kept per chart series.
@@ -44,6 +45,17 @@ pub enum DataStatus {
 }
 
 impl DataStatus {
+    /// True when the dataset is missing and another one can stand in (what `u` takes).
+    pub fn has_alternative(&self) -> bool {
+        matches!(
+            self,
+            DataStatus::Missing {
+                alternative: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Looks for `name` in the documented lookup order.
     pub fn probe(name: DatasetName, data_dir: Option<&Path>) -> Self {
         match lookup::find_dataset(name, data_dir) {
@@ -256,21 +268,9 @@ impl ClassifierTab {
         ]
     }
 
-    /// The key hints for the bottom line.
-    pub fn hints(&self) -> &'static str {
-        match (&self.job.status, &self.data) {
-            (None, DataStatus::Missing { alternative: Some(_), .. }) => {
-                "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit"
-            }
-            (None, _) => "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
-            (Some(JobStatus::Paused(_)), _) => {
-                "space resume · s restart · x stop · c checkpoint · ←/→ change · ? help · q quit"
-            }
-            (Some(s), _) if s.is_active() => {
-                "space pause · s restart · x stop · ←/→ change · ↑/↓ select · c checkpoint · ? help · q quit"
-            }
-            _ => "s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
-        }
+    /// The screen the bottom line's key hints are for.
+    pub fn hint_context(&self) -> HintContext {
+        self.job.hint_context(self.data.has_alternative())
     }
 
     /// Short status for the top bar.

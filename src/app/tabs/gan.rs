@@ -14,6 +14,7 @@ use super::classifier::DataStatus;
 use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
 use crate::app::job_tab::{JobState, ToastText};
+use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, Trace};
 use crate::app::widgets::image::{render_image_grid, ImageMode};
@@ -23,7 +24,7 @@ use crate::app::{Action, Effect, ToastLevel};
 use crate::data::DatasetName;
 use crate::device::DeviceChoice;
 use crate::format::format_duration;
-use crate::jobs::{GanSnapshot, JobEvent, JobKind, JobStatus, KindSummary, Metric, Notice, Param};
+use crate::jobs::{GanSnapshot, JobEvent, JobKind, KindSummary, Metric, Notice, Param};
 use crate::models::gan::config::{GanConfig, GanModelKind};
 use crate::scenario::{Scenario, Settings};
 
@@ -253,25 +254,9 @@ impl GanTab {
         self.snapshot = Some(snapshot);
     }
 
-    /// The key hints for the bottom line.
-    pub fn hints(&self) -> &'static str {
-        match (&self.job.status, &self.data) {
-            (
-                None,
-                DataStatus::Missing {
-                    alternative: Some(_),
-                    ..
-                },
-            ) => "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit",
-            (None, _) => "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
-            (Some(JobStatus::Paused(_)), _) => {
-                "space resume · s restart · x stop · e export samples · ? help · q quit"
-            }
-            (Some(s), _) if s.is_active() => {
-                "space pause · e export samples · s restart · x stop · ←/→ change · ? help · q quit"
-            }
-            _ => "s start again · e export samples · ←/→ change · ? help · q quit",
-        }
+    /// The screen the bottom line's key hints are for.
+    pub fn hint_context(&self) -> HintContext {
+        self.job.hint_context(self.data.has_alternative())
     }
 
     /// Short status for the top bar.

@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 use super::panel::{panel_finish, panel_start, PanelOutcome, PanelRow};
 use super::Reaction;
 use crate::app::job_tab::{JobState, ToastText};
+use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::cartpole::CartPoleWidget;
 use crate::app::widgets::chart::{render_chart, Trace};
@@ -21,9 +22,7 @@ use crate::app::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
 use crate::format::format_duration;
 use crate::format::thousands;
-use crate::jobs::{
-    JobCommand, JobEvent, JobKind, JobStatus, KindSummary, Metric, Notice, Param, RlSnapshot,
-};
+use crate::jobs::{JobCommand, JobEvent, JobKind, KindSummary, Metric, Notice, Param, RlSnapshot};
 use crate::models::rl::config::{AgentKind, Preset, RlConfig};
 use crate::models::rl::trainer::EpisodeFrames;
 use crate::scenario::{Scenario, Settings};
@@ -322,18 +321,9 @@ impl RlTab {
         false
     }
 
-    /// The key hints for the bottom line.
-    pub fn hints(&self) -> &'static str {
-        match &self.job.status {
-            None => "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
-            Some(JobStatus::Paused(_)) => {
-                "space resume · s restart · x stop · w watch greedy · ? help · q quit"
-            }
-            Some(s) if s.is_active() => {
-                "space pause · w watch greedy · s restart · x stop · ←/→ change · ? help · q quit"
-            }
-            _ => "s start again · ←/→ change · ↑/↓ select · ? help · q quit",
-        }
+    /// The screen the bottom line's key hints are for (RL needs no dataset).
+    pub fn hint_context(&self) -> HintContext {
+        self.job.hint_context(false)
     }
 
     /// Short status for the top bar.
@@ -491,7 +481,7 @@ fn render_viewport(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
                 pose.x,
                 pose.theta,
                 format!(" CartPole-v1 · {who} · t {} ", r.index()),
-                format!(" return {} · w: watch greedy ", r.frames.episode_return),
+                format!(" return {} · w: play greedy ", r.frames.episode_return),
             )
         }
         None => (

@@ -71,7 +71,7 @@ impl<'a> CartPoleWidget<'a> {
         self
     }
 
-    /// Line on the bottom border, e.g. `return 187 · w: watch greedy`.
+    /// Line on the bottom border, e.g. `return 187 · w: play greedy`.
     pub fn footer(mut self, footer: impl Into<Line<'a>>) -> Self {
         self.footer = Some(footer.into());
         self

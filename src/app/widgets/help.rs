@@ -1,67 +1,92 @@
-//! The `?` overlay: every key, and the formula of each plotted loss.
+//! The `?` overlay: every key of the key table, and the formula of each plotted loss.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
+use crate::app::keymap::{BINDINGS, CTRL_C};
 use crate::app::theme::Theme;
 use crate::models::loss::FORMULAS;
 
-/// Every key the dashboard understands, with what it does.
-pub const KEYS: [(&str, &str); 17] = [
-    ("1-4 / Tab", "switch tab (Shift-Tab: back)"),
-    ("↑ ↓ / k j", "select a hyperparameter"),
-    ("← → / h l / - +", "change it (learning rates ×/÷ 2)"),
-    ("Enter", "type an exact value (Esc cancels)"),
-    ("s", "start, or restart with the panel's values"),
-    ("space", "pause / resume"),
-    ("x", "stop the job"),
-    ("c", "write a checkpoint"),
-    (
-        "u",
-        "use the dataset offered when the scenario's is missing",
-    ),
-    ("e", "GAN: export the sample grid"),
-    ("w", "RL: watch the greedy policy"),
-    (
-        "Enter / Esc",
-        "Runs: open curves (marked runs overlaid) / back",
-    ),
-    ("space / m", "Runs: mark a run for the overlay; ← → metric"),
-    ("r / d", "Runs: resume a stopped run / delete it (asks)"),
-    ("?", "this help (Esc closes)"),
-    ("q", "quit (asks while a job runs)"),
-    ("Ctrl-C", "quit at once"),
-];
+/// Overlay width at most, in columns (border included).
+const MAX_WIDTH: u16 = 72;
+/// Columns the key labels are right-aligned in.
+const LABEL_WIDTH: usize = 16;
 
 /// Draws the overlay centred in `area`.
 pub fn render_help(area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let w = area.width.saturating_sub(4).min(72);
-    let h = area
-        .height
-        .saturating_sub(2)
-        .min(KEYS.len() as u16 + FORMULAS.len() as u16 + 5);
-    let rect = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
-    let mut lines: Vec<Line> = KEYS
+    let mut lines: Vec<Line> = BINDINGS
         .iter()
-        .map(|(k, what)| Line::from(format!("{k:>16}  {what}")))
+        .map(|b| (b.label, b.help))
+        .chain([CTRL_C])
+        .map(|(keys, what)| Line::from(format!("{keys:>LABEL_WIDTH$}  {what}")))
         .collect();
     lines.push(Line::raw(""));
     lines.push(Line::styled("losses plotted", theme.bold()));
     lines.extend(
         FORMULAS
             .iter()
-            .map(|(name, f)| Line::from(format!("{name:>16}  {f}"))),
+            .map(|(name, f)| Line::from(format!("{name:>LABEL_WIDTH$}  {f}"))),
+    );
+    let w = area.width.saturating_sub(4).min(MAX_WIDTH);
+    // Every key row stays in view at 80×24: the margin above and below goes before a key does.
+    let h = area.height.min(lines.len() as u16 + 2);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
     );
     Clear.render(rect, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(Block::bordered().title(" keys · ? or Esc to close "))
         .render(rect, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_row_fits_one_line_so_the_formulas_stay_in_view() {
+        let inner = usize::from(MAX_WIDTH) - 2;
+        for (keys, what) in BINDINGS.iter().map(|b| (b.label, b.help)).chain([CTRL_C]) {
+            assert!(keys.chars().count() <= LABEL_WIDTH, "{keys}");
+            assert!(
+                LABEL_WIDTH + 2 + what.chars().count() <= inner,
+                "{keys}: {what:?} wraps"
+            );
+        }
+    }
+
+    /// The overlay drawn over a tab body of `w`×`h` cells, row by row.
+    fn drawn(w: u16, h: u16) -> String {
+        let area = Rect::new(0, 0, w, h);
+        let mut buf = Buffer::empty(area);
+        render_help(area, &mut buf, &Theme::new(false, false));
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn lists_every_key_at_80x24_and_the_formulas_too_at_120x40() {
+        // The tab body: the screen less the tab bar and the bottom line.
+        for (w, h) in [(80, 22), (120, 38)] {
+            let text = drawn(w, h);
+            for (keys, what) in BINDINGS.iter().map(|b| (b.label, b.help)).chain([CTRL_C]) {
+                assert!(
+                    text.contains(&format!("{keys:>LABEL_WIDTH$}  {what}")),
+                    "{keys} missing at {w}×{h}:\n{text}"
+                );
+            }
+        }
+        let text = drawn(120, 38);
+        for (name, formula) in FORMULAS {
+            assert!(text.contains(formula), "{name} missing:\n{text}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Widget, Wrap};
 
 use super::{run_name, value_text, RunsTab};
+use crate::app::keymap::own_hint_line;
 use crate::app::theme::Theme;
 use crate::runs::{RunStatus, RunSummary};
 
@@ -110,11 +111,10 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     if let Some(e) = &tab.error {
         text.push(Line::styled(e.clone(), theme.error()));
     }
-    let keys = if tab.marks.is_empty() {
-        "↑/↓ select · Enter curves · space mark · r resume · d delete"
-    } else {
-        "Enter overlay marked · space mark · Esc unmark all · r resume · d delete"
-    };
+    let keys = own_hint_line(
+        tab.hint_context(),
+        usize::from(details.width.saturating_sub(2)),
+    );
     // The keys keep the last row whatever else is shown.
     text.truncate(2);
     text.push(Line::styled(keys, theme.dim()));

@@ -21,6 +21,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::Reaction;
+use crate::app::keymap::{HintContext, RunsScreen};
 use crate::app::theme::Theme;
 use crate::app::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
@@ -337,21 +338,13 @@ impl RunsTab {
         }
     }
 
-    /// The key hints for the bottom line.
-    pub fn hints(&self) -> String {
-        match &self.view {
-            RunsView::Curves(_) => {
-                "←/→ metric · Esc/Enter back to the list · ? help · q quit".into()
-            }
-            RunsView::List if self.marks.is_empty() => {
-                "↑/↓ select · Enter curves · space mark · r resume · d delete · ? help · q quit"
-                    .into()
-            }
-            RunsView::List => format!(
-                "Enter overlay {} · space mark · Esc unmark all · r resume · d delete · ? help",
-                self.marks.len()
-            ),
-        }
+    /// The screen the key hints are for: the chart, or the list with or without marks.
+    pub fn hint_context(&self) -> HintContext {
+        HintContext::Runs(match &self.view {
+            RunsView::Curves(_) => RunsScreen::Chart,
+            RunsView::List if self.marks.is_empty() => RunsScreen::List,
+            RunsView::List => RunsScreen::Marked,
+        })
     }
 }
 
