@@ -7,13 +7,17 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use super::keymap::{HintContext, JobPhase};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
 use super::tabs::panel::Panel;
 use super::tabs::Reaction;
+use super::theme::Theme;
 use super::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
 use crate::jobs::{
     JobCommand, JobEvent, JobKind, JobSpec, JobStatus, Notice, Param, Progress, RunTarget,
-    USER_PAUSE,
+    Snapshot, USER_PAUSE,
 };
 use crate::scenario::{Scenario, Settings};
 
@@ -22,6 +26,36 @@ const LOG_LINES: usize = 50;
 
 /// A toast a tab asks for: its level and text.
 pub type ToastText = (ToastLevel, String);
+
+/// What the dashboard asks of every job tab, so the app picks a tab by [`JobKind`] and never
+/// needs a `match` of its own to reach it.
+pub trait JobTab {
+    /// The state every job tab shares.
+    fn job(&self) -> &JobState;
+    /// The same, to change.
+    fn job_mut(&mut self) -> &mut JobState;
+    /// Handles a user action aimed at the tab.
+    fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction;
+    /// Folds one job event into the tab; says what to toast.
+    fn on_event(&mut self, event: JobEvent) -> Option<ToastText>;
+    /// Takes the job's latest snapshot (one of another kind is ignored).
+    fn on_snapshot(&mut self, snapshot: Snapshot);
+    /// Starts (or restarts) the job with the panel's values.
+    fn start(&mut self, device: DeviceChoice) -> Reaction;
+    /// Takes a run's own settings and name, to continue it (`r` in the Runs tab).
+    fn adopt(&mut self, spec: &JobSpec);
+    /// The situation the key hints are for.
+    fn hint_context(&self) -> HintContext;
+    /// What the top bar says of this tab's job when none runs: `dqn ready`, `gan finished`.
+    fn top_bar_status(&self) -> String;
+    /// Draws the tab.
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme);
+    /// Advances animations by one UI frame; true when something visible moved.
+    fn tick(&mut self, fps: u32) -> bool {
+        let _ = fps;
+        false
+    }
+}
 
 /// The state every job tab has, whatever its kind.
 #[derive(Debug)]

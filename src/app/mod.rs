@@ -19,6 +19,7 @@ pub use keymap::{map_key, Action};
 pub use runtime::run_dashboard;
 pub use update::{update, update_job};
 
+use job_tab::JobTab;
 use tabs::classifier::ClassifierTab;
 use tabs::gan::GanTab;
 use tabs::rl::RlTab;
@@ -230,13 +231,27 @@ impl App {
         }
     }
 
+    /// The tab that runs jobs of `kind`.
+    pub fn tab(&self, kind: JobKind) -> &dyn JobTab {
+        match kind {
+            JobKind::Classifier => &self.classifier,
+            JobKind::Gan => &self.gan,
+            JobKind::Rl => &self.rl,
+        }
+    }
+
+    /// The tab that runs jobs of `kind`, to change.
+    pub fn tab_mut(&mut self, kind: JobKind) -> &mut dyn JobTab {
+        match kind {
+            JobKind::Classifier => &mut self.classifier,
+            JobKind::Gan => &mut self.gan,
+            JobKind::Rl => &mut self.rl,
+        }
+    }
+
     /// The shared state of the tab that runs jobs of `kind`.
     pub fn job(&self, kind: JobKind) -> &job_tab::JobState {
-        match kind {
-            JobKind::Classifier => &self.classifier.job,
-            JobKind::Gan => &self.gan.job,
-            JobKind::Rl => &self.rl.job,
-        }
+        self.tab(kind).job()
     }
 
     /// True while a value is being typed.

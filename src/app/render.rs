@@ -8,9 +8,10 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
 use super::keymap::hint_line;
-use super::tabs::{classifier, gan, rl, runs};
+use super::tabs::runs;
 use super::widgets::help::render_help;
 use super::{App, Overlay, TabId, ToastLevel};
+use crate::jobs::JobKind;
 
 /// The smallest terminal the layout is designed for.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -41,11 +42,9 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     ])
     .areas(area);
     render_tab_bar(app, top, buf);
-    match app.tab {
-        TabId::Classifier => classifier::render(&app.classifier, body, buf, theme),
-        TabId::Gan => gan::render(&app.gan, body, buf, theme),
-        TabId::Rl => rl::render(&app.rl, body, buf, theme),
-        TabId::Runs => runs::render(&app.runs, body, buf, theme),
+    match app.tab.kind() {
+        Some(kind) => app.tab(kind).render(body, buf, theme),
+        None => runs::render(&app.runs, body, buf, theme),
     }
     render_bottom(app, bottom, buf);
     match app.overlay {
@@ -74,11 +73,9 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     buf.set_line(area.x, area.y, &tabs, area.width);
     let jobs = app.active_jobs();
     let status = match jobs {
-        0 => match app.tab {
-            TabId::Rl => format!("{} {}", app.rl.config.agent.as_str(), app.rl.status_word()),
-            TabId::Gan => format!("gan {}", app.gan.status_word()),
-            _ => format!("classifier {}", app.classifier.status_word()),
-        },
+        0 => app
+            .tab(app.tab.kind().unwrap_or(JobKind::Classifier))
+            .top_bar_status(),
         1 => "1 job running".to_string(),
         n => format!("{n} jobs running"),
     };
@@ -113,11 +110,9 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
     } else if app.is_editing() {
         Line::styled(" type a value · Enter applies · Esc cancels", theme.warn())
     } else {
-        let context = match app.tab {
-            TabId::Classifier => app.classifier.hint_context(),
-            TabId::Gan => app.gan.hint_context(),
-            TabId::Rl => app.rl.hint_context(),
-            TabId::Runs => app.runs.hint_context(),
+        let context = match app.tab.kind() {
+            Some(kind) => app.tab(kind).hint_context(),
+            None => app.runs.hint_context(),
         };
         let hints = hint_line(context, usize::from(area.width.saturating_sub(1)));
         Line::styled(format!(" {hints}"), theme.dim())

@@ -1,10 +1,8 @@
 //! The only place dashboard state changes: user actions, job events, ticks.
 
-use super::tabs::classifier::DataStatus;
 use super::tabs::runs::{run_name, RunsMessage};
 use super::{Action, App, Effect, Overlay, TabId, ToastLevel};
 use crate::jobs::{JobEvent, JobKind, JobSpec, Snapshot};
-use crate::scenario::Settings;
 
 /// Applies a user action; returns work for the runtime (start jobs, send commands).
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
@@ -57,12 +55,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             );
         }
         other => {
-            let reaction = match app.tab {
-                TabId::Classifier => app.classifier.handle(other, app.device),
-                TabId::Gan => app.gan.handle(other, app.device),
-                TabId::Rl => app.rl.handle(other, app.device),
-                TabId::Runs => return runs_action(app, other),
+            let Some(kind) = app.tab.kind() else {
+                return runs_action(app, other);
             };
+            let device = app.device;
+            let reaction = app.tab_mut(kind).handle(other, device);
             if let Some((level, text)) = reaction.toast {
                 app.toast(level, text);
             }
@@ -109,27 +106,9 @@ fn start_resumed(app: &mut App, spec: JobSpec) -> Vec<Effect> {
     // The tab takes the run's own settings and clears its charts the way a start does; the
     // start's own spec is then swapped for the one that continues the run.
     let device = app.device;
-    let data_dir = app.data_dir.clone();
-    let probe = |dataset| DataStatus::probe(dataset, data_dir.as_deref());
-    let reaction = match &spec.settings {
-        Settings::Classifier(c) => {
-            app.classifier.config = c.clone();
-            app.classifier.job.scenario = spec.scenario.clone();
-            app.classifier.data = probe(c.dataset);
-            app.classifier.start(device)
-        }
-        Settings::Gan(c) => {
-            app.gan.config = c.clone();
-            app.gan.job.scenario = spec.scenario.clone();
-            app.gan.data = probe(c.dataset);
-            app.gan.start(device)
-        }
-        Settings::Rl(c) => {
-            app.rl.config = c.clone();
-            app.rl.job.scenario = spec.scenario.clone();
-            app.rl.start(device)
-        }
-    };
+    let tab_of_kind = app.tab_mut(kind);
+    tab_of_kind.adopt(&spec);
+    let reaction = tab_of_kind.start(device);
     if reaction.effects.is_empty() {
         // The tab refused (its dataset is missing): say why, stay here.
         if let Some((level, text)) = reaction.toast {
@@ -168,23 +147,14 @@ pub fn update_job(app: &mut App, kind: JobKind, event: JobEvent) {
         }
         return;
     }
-    let toast = match kind {
-        JobKind::Classifier => app.classifier.on_event(event),
-        JobKind::Gan => app.gan.on_event(event),
-        JobKind::Rl => app.rl.on_event(event),
-    };
-    if let Some((level, text)) = toast {
+    if let Some((level, text)) = app.tab_mut(kind).on_event(event) {
         app.toast(level, text);
     }
 }
 
 /// Hands a job's latest snapshot to the tab of its kind.
 pub fn update_snapshot(app: &mut App, snapshot: Snapshot) {
-    match snapshot {
-        Snapshot::Classifier(s) => app.classifier.on_snapshot(s),
-        Snapshot::Gan(s) => app.gan.on_snapshot(s),
-        Snapshot::Rl(s) => app.rl.on_snapshot(s),
-    }
+    app.tab_mut(snapshot.kind()).on_snapshot(snapshot);
 }
 
 /// The starts of the jobs that begin with the dashboard (`gradtop train` without
@@ -192,14 +162,11 @@ pub fn update_snapshot(app: &mut App, snapshot: Snapshot) {
 pub fn autostart(app: &mut App) -> Vec<Effect> {
     let device = app.device;
     let mut effects = Vec::new();
-    if app.classifier.job.autostart {
-        effects.extend(app.classifier.start(device).effects);
-    }
-    if app.gan.job.autostart {
-        effects.extend(app.gan.start(device).effects);
-    }
-    if app.rl.job.autostart {
-        effects.extend(app.rl.start(device).effects);
+    for kind in JobKind::ALL {
+        let tab = app.tab_mut(kind);
+        if tab.job().autostart {
+            effects.extend(tab.start(device).effects);
+        }
     }
     effects
 }
@@ -207,7 +174,10 @@ pub fn autostart(app: &mut App) -> Vec<Effect> {
 /// Advances time: toasts expire, the clock label changes, the cartpole replay moves on.
 /// Returns true if anything visible changed.
 pub fn tick(app: &mut App, clock: String) -> bool {
-    let mut changed = app.rl.tick(app.fps) && app.tab == TabId::Rl;
+    let fps = app.fps;
+    let mut changed = JobKind::ALL
+        .into_iter()
+        .any(|kind| app.tab_mut(kind).tick(fps) && app.tab == TabId::of(kind));
     if let Some(t) = &mut app.toast {
         t.ticks_left = t.ticks_left.saturating_sub(1);
         if t.ticks_left == 0 {

@@ -315,6 +315,17 @@ pub struct RlSnapshot {
     pub greedy: Option<EpisodeFrames>,
 }
 
+impl Snapshot {
+    /// The kind of job that published it.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Snapshot::Classifier(_) => JobKind::Classifier,
+            Snapshot::Gan(_) => JobKind::Gan,
+            Snapshot::Rl(_) => JobKind::Rl,
+        }
+    }
+}
+
 impl From<ClassifierSnapshot> for Snapshot {
     fn from(s: ClassifierSnapshot) -> Self {
         Snapshot::Classifier(Arc::new(s))

@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Widget};
 
 use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
-use crate::app::job_tab::{JobState, ToastText};
+use crate::app::job_tab::{JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, Trace};
@@ -24,7 +24,9 @@ use crate::app::{Action, ToastLevel};
 use crate::data::{lookup, DatasetName};
 use crate::device::DeviceChoice;
 use crate::format::{format_duration, thousands};
-use crate::jobs::{ClassifierSnapshot, JobEvent, JobKind, KindSummary, Metric, Param};
+use crate::jobs::{
+    ClassifierSnapshot, JobEvent, JobKind, JobSpec, KindSummary, Metric, Param, Snapshot,
+};
 use crate::scenario::{ClassifierConfig, ModelKind, Scenario, Settings};
 
 /// Points kept per chart series.
@@ -157,8 +159,34 @@ impl ClassifierTab {
         }
     }
 
+    fn rows(&self) -> Vec<PanelRow> {
+        vec![
+            PanelRow::Live(Param::Lr, self.config.lr),
+            PanelRow::Live(Param::BatchSize, self.config.batch_size as f64),
+            PanelRow::Live(Param::Epochs, self.config.epochs as f64),
+            PanelRow::Choice("model", self.config.model.as_str().into()),
+            PanelRow::Choice(
+                "data",
+                match self.config.dataset {
+                    DatasetName::Mnist => "mnist".into(),
+                    DatasetName::FashionMnist => "fashion".into(),
+                },
+            ),
+        ]
+    }
+}
+
+impl JobTab for ClassifierTab {
+    fn job(&self) -> &JobState {
+        &self.job
+    }
+
+    fn job_mut(&mut self) -> &mut JobState {
+        &mut self.job
+    }
+
     /// Starts (or restarts) the job with the panel's values, unless the data is missing.
-    pub fn start(&mut self, device: DeviceChoice) -> Reaction {
+    fn start(&mut self, device: DeviceChoice) -> Reaction {
         if let DataStatus::Missing { hint, .. } = &self.data {
             return Reaction::toast(
                 ToastLevel::Warn,
@@ -185,7 +213,7 @@ impl ClassifierTab {
     }
 
     /// Handles a user action aimed at this tab.
-    pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
+    fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
         match self.job.panel.handle(action, &self.rows()) {
             PanelOutcome::Nothing => return Reaction::default(),
             PanelOutcome::Change(p, v) => {
@@ -217,7 +245,7 @@ impl ClassifierTab {
     }
 
     /// Folds one job event into the tab.
-    pub fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
+    fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
         match &event {
             JobEvent::Metric {
                 step,
@@ -247,35 +275,33 @@ impl ClassifierTab {
         None
     }
 
-    /// Accepts the job's latest snapshot.
-    pub fn on_snapshot(&mut self, snapshot: Arc<ClassifierSnapshot>) {
-        self.snapshot = Some(snapshot);
-    }
-
-    fn rows(&self) -> Vec<PanelRow> {
-        vec![
-            PanelRow::Live(Param::Lr, self.config.lr),
-            PanelRow::Live(Param::BatchSize, self.config.batch_size as f64),
-            PanelRow::Live(Param::Epochs, self.config.epochs as f64),
-            PanelRow::Choice("model", self.config.model.as_str().into()),
-            PanelRow::Choice(
-                "data",
-                match self.config.dataset {
-                    DatasetName::Mnist => "mnist".into(),
-                    DatasetName::FashionMnist => "fashion".into(),
-                },
-            ),
-        ]
-    }
-
     /// The screen the bottom line's key hints are for.
-    pub fn hint_context(&self) -> HintContext {
+    fn hint_context(&self) -> HintContext {
         self.job.hint_context(self.data.has_alternative())
     }
 
-    /// Short status for the top bar.
-    pub fn status_word(&self) -> &'static str {
-        self.job.status_word()
+    fn top_bar_status(&self) -> String {
+        format!("classifier {}", self.job.status_word())
+    }
+
+    /// Accepts the job's latest snapshot.
+    fn on_snapshot(&mut self, snapshot: Snapshot) {
+        let Snapshot::Classifier(snapshot) = snapshot else {
+            return;
+        };
+        self.snapshot = Some(snapshot);
+    }
+
+    fn adopt(&mut self, spec: &JobSpec) {
+        if let Settings::Classifier(config) = &spec.settings {
+            self.config = config.clone();
+            self.job.scenario = spec.scenario.clone();
+            self.data = DataStatus::probe(config.dataset, self.data_dir.as_deref());
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        render(self, area, buf, theme);
     }
 }
 

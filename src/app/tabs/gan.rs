@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Widget};
 use super::classifier::DataStatus;
 use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
-use crate::app::job_tab::{JobState, ToastText};
+use crate::app::job_tab::{JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, Trace};
@@ -24,7 +24,9 @@ use crate::app::{Action, Effect, ToastLevel};
 use crate::data::DatasetName;
 use crate::device::DeviceChoice;
 use crate::format::format_duration;
-use crate::jobs::{GanSnapshot, JobEvent, JobKind, KindSummary, Metric, Notice, Param};
+use crate::jobs::{
+    GanSnapshot, JobEvent, JobKind, JobSpec, KindSummary, Metric, Notice, Param, Snapshot,
+};
 use crate::models::gan::config::{GanConfig, GanModelKind};
 use crate::scenario::{Scenario, Settings};
 
@@ -120,9 +122,19 @@ impl GanTab {
             _ => {}
         }
     }
+}
+
+impl JobTab for GanTab {
+    fn job(&self) -> &JobState {
+        &self.job
+    }
+
+    fn job_mut(&mut self) -> &mut JobState {
+        &mut self.job
+    }
 
     /// Starts (or restarts) the job with the panel's values, unless the data is missing.
-    pub fn start(&mut self, device: DeviceChoice) -> Reaction {
+    fn start(&mut self, device: DeviceChoice) -> Reaction {
         if let DataStatus::Missing { hint, .. } = &self.data {
             return Reaction::toast(
                 ToastLevel::Warn,
@@ -151,7 +163,7 @@ impl GanTab {
     }
 
     /// Handles a user action aimed at this tab.
-    pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
+    fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
         match self.job.panel.handle(action, &self.rows()) {
             PanelOutcome::Nothing => return Reaction::default(),
             PanelOutcome::Change(p, v) => {
@@ -213,7 +225,7 @@ impl GanTab {
     }
 
     /// Folds one job event into the tab.
-    pub fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
+    fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
         match &event {
             JobEvent::Metric {
                 step,
@@ -249,19 +261,33 @@ impl GanTab {
         None
     }
 
-    /// Accepts the job's latest sample grid.
-    pub fn on_snapshot(&mut self, snapshot: Arc<GanSnapshot>) {
-        self.snapshot = Some(snapshot);
-    }
-
     /// The screen the bottom line's key hints are for.
-    pub fn hint_context(&self) -> HintContext {
+    fn hint_context(&self) -> HintContext {
         self.job.hint_context(self.data.has_alternative())
     }
 
-    /// Short status for the top bar.
-    pub fn status_word(&self) -> &'static str {
-        self.job.status_word()
+    fn top_bar_status(&self) -> String {
+        format!("gan {}", self.job.status_word())
+    }
+
+    /// Accepts the job's latest sample grid.
+    fn on_snapshot(&mut self, snapshot: Snapshot) {
+        let Snapshot::Gan(snapshot) = snapshot else {
+            return;
+        };
+        self.snapshot = Some(snapshot);
+    }
+
+    fn adopt(&mut self, spec: &JobSpec) {
+        if let Settings::Gan(config) = &spec.settings {
+            self.config = config.clone();
+            self.job.scenario = spec.scenario.clone();
+            self.data = DataStatus::probe(config.dataset, self.data_dir.as_deref());
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        render(self, area, buf, theme);
     }
 }
 

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::panel::{panel_finish, panel_start, PanelOutcome, PanelRow};
 use super::Reaction;
-use crate::app::job_tab::{JobState, ToastText};
+use crate::app::job_tab::{JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::cartpole::CartPoleWidget;
@@ -22,7 +22,10 @@ use crate::app::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
 use crate::format::format_duration;
 use crate::format::thousands;
-use crate::jobs::{JobCommand, JobEvent, JobKind, KindSummary, Metric, Notice, Param, RlSnapshot};
+use crate::jobs::{
+    JobCommand, JobEvent, JobKind, JobSpec, KindSummary, Metric, Notice, Param, RlSnapshot,
+    Snapshot,
+};
 use crate::models::rl::config::{AgentKind, Preset, RlConfig};
 use crate::models::rl::trainer::EpisodeFrames;
 use crate::scenario::{Scenario, Settings};
@@ -164,8 +167,31 @@ impl RlTab {
         }
     }
 
+    fn next_replay(&mut self) {
+        let next = self
+            .queued_greedy
+            .take()
+            .or_else(|| self.snapshot.as_ref().and_then(|s| s.latest.clone()));
+        if let Some(frames) = next {
+            self.replay = Some(Replay {
+                frames,
+                position: 0.0,
+            });
+        }
+    }
+}
+
+impl JobTab for RlTab {
+    fn job(&self) -> &JobState {
+        &self.job
+    }
+
+    fn job_mut(&mut self) -> &mut JobState {
+        &mut self.job
+    }
+
     /// Starts (or restarts) the job with the panel's values.
-    pub fn start(&mut self, device: DeviceChoice) -> Reaction {
+    fn start(&mut self, device: DeviceChoice) -> Reaction {
         self.returns = Series::new(SERIES_CAP);
         self.mean20 = Series::new(SERIES_CAP);
         self.loss = Series::new(SERIES_CAP);
@@ -188,7 +214,7 @@ impl RlTab {
     }
 
     /// Handles a user action aimed at this tab.
-    pub fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
+    fn handle(&mut self, action: Action, device: DeviceChoice) -> Reaction {
         let rows = self.rows();
         let n_live = self.live_params().len();
         match self.job.panel.handle(action, &rows) {
@@ -246,7 +272,7 @@ impl RlTab {
     }
 
     /// Folds one job event into the tab.
-    pub fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
+    fn on_event(&mut self, event: JobEvent) -> Option<ToastText> {
         match &event {
             JobEvent::Metric {
                 step,
@@ -277,8 +303,20 @@ impl RlTab {
         None
     }
 
+    /// The screen the bottom line's key hints are for (RL needs no dataset).
+    fn hint_context(&self) -> HintContext {
+        self.job.hint_context(false)
+    }
+
+    fn top_bar_status(&self) -> String {
+        format!("{} {}", self.config.agent.as_str(), self.job.status_word())
+    }
+
     /// Accepts the job's latest episodes; a new greedy episode jumps the queue.
-    pub fn on_snapshot(&mut self, snapshot: Arc<RlSnapshot>) {
+    fn on_snapshot(&mut self, snapshot: Snapshot) {
+        let Snapshot::Rl(snapshot) = snapshot else {
+            return;
+        };
         let old_greedy = self.snapshot.as_ref().and_then(|s| s.greedy.as_ref());
         if snapshot.greedy.is_some() && snapshot.greedy.as_ref() != old_greedy {
             self.queued_greedy = snapshot.greedy.clone();
@@ -289,21 +327,8 @@ impl RlTab {
         }
     }
 
-    fn next_replay(&mut self) {
-        let next = self
-            .queued_greedy
-            .take()
-            .or_else(|| self.snapshot.as_ref().and_then(|s| s.latest.clone()));
-        if let Some(frames) = next {
-            self.replay = Some(Replay {
-                frames,
-                position: 0.0,
-            });
-        }
-    }
-
     /// Advances the replay by one UI frame; true when the viewport changed.
-    pub fn tick(&mut self, fps: u32) -> bool {
+    fn tick(&mut self, fps: u32) -> bool {
         let Some(replay) = &mut self.replay else {
             return false;
         };
@@ -321,14 +346,15 @@ impl RlTab {
         false
     }
 
-    /// The screen the bottom line's key hints are for (RL needs no dataset).
-    pub fn hint_context(&self) -> HintContext {
-        self.job.hint_context(false)
+    fn adopt(&mut self, spec: &JobSpec) {
+        if let Settings::Rl(config) = &spec.settings {
+            self.config = config.clone();
+            self.job.scenario = spec.scenario.clone();
+        }
     }
 
-    /// Short status for the top bar.
-    pub fn status_word(&self) -> &'static str {
-        self.job.status_word()
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        render(self, area, buf, theme);
     }
 }
 
