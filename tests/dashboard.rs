@@ -891,3 +891,39 @@ mod runs_tab {
         assert!(s.contains(&format!("deleted {name}")), "{s}");
     }
 }
+
+#[test]
+fn file_work_done_off_the_ui_thread_comes_back_through_update() {
+    use gradtop::app::tabs::runs::RunsMessage;
+    use gradtop::app::update::update_files;
+    use gradtop::app::{FileDone, ToastLevel};
+
+    let (mut app, _dir) = app_with_data();
+    // A deleted run asks for a fresh listing; the listing then fills the Runs tab.
+    let effects = update_files(
+        &mut app,
+        FileDone::Runs(RunsMessage::Deleted {
+            path: std::env::temp_dir().join("gone"),
+            result: Ok(()),
+        }),
+    );
+    assert!(matches!(effects.as_slice(), [Effect::RefreshRuns]));
+    assert!(update_files(&mut app, FileDone::Listed(Ok(Vec::new()))).is_empty());
+    app.tab = TabId::Runs;
+    assert!(screen(&app, 120, 40).contains("No runs yet"));
+
+    update_files(&mut app, FileDone::Exported(Err("disk full".into())));
+    let toast = app.toast.clone().expect("a toast");
+    assert_eq!(toast.level, ToastLevel::Error);
+    assert!(toast.text.contains("disk full"), "{}", toast.text);
+    update_files(
+        &mut app,
+        FileDone::Exported(Ok("gan-samples-it200.pgm".into())),
+    );
+    let toast = app.toast.clone().expect("a toast");
+    assert!(
+        toast.text.contains("gan-samples-it200.pgm"),
+        "{}",
+        toast.text
+    );
+}

@@ -159,6 +159,19 @@ pub enum Effect {
     /// Delete a run directory on a blocking task (the user confirmed); the answer comes back as
     /// a [`tabs::runs::RunsMessage`].
     DeleteRun(PathBuf),
+    /// List the runs again on a blocking task; the answer comes back as [`FileDone::Listed`].
+    RefreshRuns,
+}
+
+/// The answer of work the runtime did on a blocking task, so the UI thread never waits on disk.
+#[derive(Debug)]
+pub enum FileDone {
+    /// Curves read or a run deleted, for the Runs tab.
+    Runs(tabs::runs::RunsMessage),
+    /// The runs on disk, or why they could not be listed.
+    Listed(Result<Vec<crate::runs::RunSummary>, String>),
+    /// A GAN sample grid written to this file, or why not.
+    Exported(Result<PathBuf, String>),
 }
 
 /// All dashboard state; rendering reads it, only `update` changes it.

@@ -2,6 +2,8 @@
 //! with the terminal restored on every way out (quit, error, panic, SIGTERM, SIGHUP).
 
 use std::io::Stdout;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{self, WrapErr};
@@ -15,11 +17,12 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 
-use super::tabs::runs::{delete_run, load_curves, RunsMessage};
+use super::tabs::runs::{delete_run, load_curves};
 use super::theme::Theme;
-use super::update::{tick, update_job, update_runs, update_snapshot};
-use super::{map_key, render::render, update, App, Effect, Options, TabId};
+use super::update::{tick, update_files, update_job, update_snapshot};
+use super::{map_key, render::render, update, Action, App, Effect, FileDone, Options, TabId};
 use crate::jobs::{self, JobCommand, JobEvent, JobHandle, JobKind, RunTarget};
+use crate::models::gan::samples::write_pgm_grid;
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -120,7 +123,7 @@ fn clock_label() -> String {
 async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let theme = Theme::from_env(options.ascii);
     let mut app = App::new(&options, theme);
-    app.clock = clock_label();
+    tick(&mut app, clock_label());
     let frame = Duration::from_secs_f64(1.0 / options.fps.max(1) as f64);
     let mut ticker = tokio::time::interval(frame);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -131,10 +134,10 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut slots = Slots {
         jobs: Default::default(),
         files: files_tx,
+        runs_index: Arc::new(Mutex::new(crate::runs::RunsIndex::new(&app.runs_dir))),
     };
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame;
-    let mut runs_index = crate::runs::RunsIndex::new(&app.runs_dir);
     let mut runs_timer = tokio::time::interval(RUNS_REFRESH);
     runs_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     if let (Some(dir), Some(kind)) = (&options.watch, app.tab.kind()) {
@@ -162,7 +165,9 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 Some(Ok(Event::Resize(_, _))) => dirty = true,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
-                None => app.should_quit = true,
+                None => {
+                    update(&mut app, Action::ForceQuit);
+                }
             },
             Some(event) = classifier.next() => {
                 on_job_event(&mut app, classifier, JobKind::Classifier, event);
@@ -176,30 +181,24 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
                 on_job_event(&mut app, rl, JobKind::Rl, event);
                 dirty |= app.tab == TabId::Rl;
             }
-            Some(message) = files_rx.recv() => {
-                let deleted = matches!(message, RunsMessage::Deleted { .. });
-                update_runs(&mut app, message);
-                if deleted {
-                    app.runs.on_refresh(runs_index.refresh().map_err(|e| e.to_string()));
-                }
-                dirty |= app.tab == TabId::Runs;
+            Some(done) = files_rx.recv() => {
+                let effects = update_files(&mut app, done);
+                run_effects(&mut app, effects, &mut slots);
+                dirty = true;
             }
             _ = runs_timer.tick(), if app.tab == TabId::Runs => {
-                app.runs.on_refresh(runs_index.refresh().map_err(|e| e.to_string()));
-                let reload: Vec<Effect> = app.runs.reload_live_curves().into_iter().collect();
-                run_effects(&mut app, reload, &mut slots);
-                dirty = true;
+                run_effects(&mut app, vec![Effect::RefreshRuns], &mut slots);
             }
             _ = ticker.tick() => {
                 dirty |= tick(&mut app, clock_label());
             }
             _ = sigterm.recv() => {
                 crate::jobs::interrupt::request(libc::SIGTERM);
-                app.should_quit = true;
+                update(&mut app, Action::ForceQuit);
             }
             _ = sighup.recv() => {
                 crate::jobs::interrupt::request(libc::SIGHUP);
-                app.should_quit = true;
+                update(&mut app, Action::ForceQuit);
             }
         }
         if app.should_quit {
@@ -228,7 +227,10 @@ fn on_job_event(app: &mut App, slot: &Slot, kind: JobKind, event: JobEvent) {
 /// blocking file work.
 struct Slots {
     jobs: [Slot; 3],
-    files: tokio::sync::mpsc::UnboundedSender<RunsMessage>,
+    files: tokio::sync::mpsc::UnboundedSender<FileDone>,
+    /// The runs listing, kept between refreshes so only changed logs are read again; used by
+    /// one blocking task at a time.
+    runs_index: Arc<Mutex<crate::runs::RunsIndex>>,
 }
 
 impl Slots {
@@ -241,8 +243,8 @@ impl Slots {
 /// Runs slow file work (a log of many MB, a folder of checkpoints) on tokio's blocking pool,
 /// so the screen keeps redrawing; the result arrives as a message in the event loop.
 fn spawn_file_work(
-    files: &tokio::sync::mpsc::UnboundedSender<RunsMessage>,
-    work: impl FnOnce() -> RunsMessage + Send + 'static,
+    files: &tokio::sync::mpsc::UnboundedSender<FileDone>,
+    work: impl FnOnce() -> FileDone + Send + 'static,
 ) {
     let files = files.clone();
     tokio::task::spawn_blocking(move || {
@@ -280,31 +282,26 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
                 let kind = spec.kind();
                 start_in(app, slots.slot(kind), jobs::start(*spec))
             }
-            Effect::ExportSamples(snapshot) => {
-                let path =
-                    std::path::PathBuf::from(format!("gan-samples-it{}.pgm", snapshot.iteration));
+            Effect::ExportSamples(snapshot) => spawn_file_work(&slots.files, move || {
+                let path = PathBuf::from(format!("gan-samples-it{}.pgm", snapshot.iteration));
                 let cols = (snapshot.samples.len() as f64).sqrt().ceil() as usize;
-                let result = crate::models::gan::samples::write_pgm_grid(
-                    &path,
-                    &snapshot.samples,
-                    28,
-                    28,
-                    cols.max(1),
-                );
-                let (level, text) = match result {
-                    Ok(()) => (
-                        super::ToastLevel::Info,
-                        format!("samples written: {}", path.display()),
-                    ),
-                    Err(e) => (super::ToastLevel::Error, format!("export failed: {e}")),
-                };
-                app.toast(level, text);
-            }
+                let written = write_pgm_grid(&path, &snapshot.samples, 28, 28, cols.max(1));
+                FileDone::Exported(written.map(|()| path).map_err(|e| e.to_string()))
+            }),
             Effect::Command(kind, command) => slots.slot(kind).send(command),
             Effect::LoadCurves(request) => {
-                spawn_file_work(&slots.files, move || load_curves(&request))
+                spawn_file_work(&slots.files, move || FileDone::Runs(load_curves(&request)))
             }
-            Effect::DeleteRun(path) => spawn_file_work(&slots.files, move || delete_run(&path)),
+            Effect::DeleteRun(path) => {
+                spawn_file_work(&slots.files, move || FileDone::Runs(delete_run(&path)))
+            }
+            Effect::RefreshRuns => {
+                let index = Arc::clone(&slots.runs_index);
+                spawn_file_work(&slots.files, move || {
+                    let mut index = index.lock().unwrap_or_else(PoisonError::into_inner);
+                    FileDone::Listed(index.refresh().map_err(|e| e.to_string()))
+                })
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The only place dashboard state changes: user actions, job events, ticks.
 
 use super::tabs::runs::{run_name, RunsMessage};
-use super::{Action, App, Effect, Overlay, TabId, ToastLevel};
+use super::{Action, App, Effect, FileDone, Overlay, TabId, ToastLevel};
 use crate::jobs::{JobEvent, JobKind, JobSpec, Snapshot};
 
 /// Applies a user action; returns work for the runtime (start jobs, send commands).
@@ -129,6 +129,32 @@ pub fn update_runs(app: &mut App, message: RunsMessage) {
     if let Some((level, text)) = app.runs.on_message(message) {
         app.toast(level, text);
     }
+}
+
+/// Folds in the answer of file work done off the UI thread; returns the work it leads to (a
+/// fresh listing after a delete, the open chart's reload after a listing).
+pub fn update_files(app: &mut App, done: FileDone) -> Vec<Effect> {
+    match done {
+        FileDone::Runs(message) => {
+            let deleted = matches!(message, RunsMessage::Deleted { .. });
+            update_runs(app, message);
+            if deleted {
+                return vec![Effect::RefreshRuns];
+            }
+        }
+        FileDone::Listed(listing) => {
+            app.runs.on_refresh(listing);
+            return app.runs.reload_live_curves().into_iter().collect();
+        }
+        FileDone::Exported(Ok(path)) => {
+            app.toast(
+                ToastLevel::Info,
+                format!("samples written: {}", path.display()),
+            );
+        }
+        FileDone::Exported(Err(e)) => app.toast(ToastLevel::Error, format!("export failed: {e}")),
+    }
+    Vec::new()
 }
 
 /// Folds one event of the `kind` job into its tab.
