@@ -6,19 +6,17 @@
 
 pub mod app;
 pub mod atomic_file;
-pub mod bench;
+pub mod cli;
 pub mod data;
 pub mod device;
 pub mod envs;
 pub mod format;
-pub mod headless;
 pub mod jobs;
 pub mod models;
 pub mod ops;
 pub mod params;
 pub mod progress;
 pub mod rng;
-pub mod run_commands;
 pub mod runs;
 pub mod scenario;
 pub mod series;

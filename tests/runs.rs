@@ -419,7 +419,7 @@ fn watch_replays_a_run_into_a_read_only_classifier_tab() {
         ascii: true,
         data_dir: Some(f.data.clone()),
         device: gradtop::device::DeviceChoice::Cpu,
-        scenario: Some(gradtop::run_commands::watch_scenario(&dir).unwrap()),
+        scenario: Some(gradtop::jobs::resume::watch_scenario(&dir).unwrap()),
         runs_dir: f.runs.clone(),
         watch: Some(dir.clone()),
         max_steps: None,

@@ -12,6 +12,7 @@ pub mod gan;
 pub mod interrupt;
 pub mod protocol;
 pub mod record;
+pub mod resume;
 pub mod rl;
 pub mod run_files;
 pub mod watch;

@@ -25,8 +25,8 @@ use crate::app::keymap::{HintContext, RunsScreen};
 use crate::app::theme::Theme;
 use crate::app::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
+use crate::jobs::resume::resume_spec;
 use crate::jobs::JobSpec;
-use crate::run_commands::resume_spec;
 use crate::runs::{read_run_curves, RunDir, RunStatus, RunSummary};
 
 /// A run's curves are read by the runs layer; the tab's messages carry them as they are.

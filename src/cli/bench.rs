@@ -6,10 +6,12 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Module, Optimizer, VarMap};
 
+use crate::device::DeviceChoice;
 use crate::models::classifier::{ClassifierError, ClassifierModel};
 use crate::models::init::seeded_var_builder;
 use crate::ops::adam::{Adam, AdamConfig};
 use crate::rng::Rng;
+use color_eyre::eyre;
 
 /// One workload's figures.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -284,6 +286,109 @@ pub fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Workloads `gradtop bench` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchWorkload {
+    /// The classifier CNN, batch 32.
+    Cnn,
+    /// The classifier MLP, batch 32.
+    Mlp,
+    /// The MLP GAN, batch 64.
+    Gan,
+    /// The DCGAN, batch 64.
+    Dcgan,
+    /// DQN on CartPole with CleanRL's hyperparameters.
+    Dqn,
+    /// PPO on CartPole with CleanRL's hyperparameters.
+    Ppo,
+    /// CartPole itself: one env and an 8-env vector.
+    Env,
+    /// Everything above.
+    All,
+}
+
+/// Runs the chosen benchmarks with a progress bar each and prints their figures.
+pub fn run(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre::Result<()> {
+    use crate::models::gan::config::GanModelKind;
+    use crate::models::rl::config::AgentKind;
+    use BenchWorkload as W;
+    let device = device.open().map_err(super::UsageError)?;
+    let chosen: Vec<W> = match workload {
+        W::All => vec![W::Cnn, W::Mlp, W::Gan, W::Dcgan, W::Dqn, W::Ppo, W::Env],
+        one => vec![one],
+    };
+    if !json {
+        println!(
+            "{:<8} {:>14} {:<12} {:>10} {:>10}",
+            "workload", "rate", "unit", "ms/step", "peak RSS"
+        );
+    }
+    for w in chosen {
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:8} [{bar:30}] {percent:>3}% ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(format!("{w:?}").to_lowercase());
+        let mut progress = |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        };
+        let classifier = ClassifierBench::default();
+        let results = crate::ops::runtime::in_compute_pool("compute", || match w {
+            W::Cnn => Ok(vec![bench_cnn(&classifier, &device, &mut progress)?]),
+            W::Mlp => Ok(vec![bench_mlp(&classifier, &device, &mut progress)?]),
+            W::Gan => Ok(vec![bench_gan(
+                GanModelKind::Mlp,
+                20,
+                300,
+                &device,
+                &mut progress,
+            )
+            .map_err(eyre::Report::msg)?]),
+            W::Dcgan => Ok(vec![bench_gan(
+                GanModelKind::Dcgan,
+                5,
+                100,
+                &device,
+                &mut progress,
+            )
+            .map_err(eyre::Report::msg)?]),
+            W::Dqn => Ok(vec![bench_rl(
+                AgentKind::Dqn,
+                2_000,
+                30_000,
+                &device,
+                &mut progress,
+            )
+            .map_err(eyre::Report::msg)?]),
+            W::Ppo => Ok(vec![bench_rl(
+                AgentKind::Ppo,
+                2_048,
+                40_960,
+                &device,
+                &mut progress,
+            )
+            .map_err(eyre::Report::msg)?]),
+            W::Env => bench_env(8, 20_000_000, &mut progress).map_err(eyre::Report::msg),
+            W::All => Ok(Vec::new()),
+        })?;
+        bar.finish_and_clear();
+        for r in results {
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{:<8} {:>14.1} {:<12} {:>10.3} {:>7.0} MB",
+                    r.workload, r.rate, r.unit, r.ms_per_step, r.peak_rss_mb
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

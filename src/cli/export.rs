@@ -1,0 +1,84 @@
+//! `gradtop export RUN_DIR --csv [FILE] | --tensorboard DIR`: a run's metrics for other tools.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use color_eyre::eyre;
+
+use super::UsageError;
+use crate::runs::{export_csv, export_tensorboard, RunDir};
+
+/// Exports what was asked for, saying where it went on stderr.
+pub fn run(
+    run_dir: &Path,
+    csv: Option<Option<PathBuf>>,
+    tensorboard: Option<&Path>,
+) -> eyre::Result<ExitCode> {
+    if csv.is_none() && tensorboard.is_none() {
+        return Err(
+            UsageError("say what to export: --csv [FILE] and/or --tensorboard DIR".into()).into(),
+        );
+    }
+    if let Some(file) = csv {
+        let mut stdout = std::io::stdout().lock();
+        let count = export_csv_to(run_dir, file.as_deref(), &mut stdout)?;
+        if let Some(file) = file {
+            eprintln!("wrote {count} metric records to {}", file.display());
+        }
+    }
+    if let Some(logdir) = tensorboard {
+        let path = export_tensorboard_to(run_dir, logdir)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Why an export failed: the run could not be read, or the output not written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The path is not a run directory, or its files cannot be read.
+    #[error(transparent)]
+    Runs(#[from] crate::runs::RunsError),
+    /// The output file could not be written.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Writes `run_dir`'s metrics as CSV to `file`, or to `stdout` when `file` is `None`; returns
+/// the number of records.
+pub fn export_csv_to(
+    run_dir: &Path,
+    file: Option<&Path>,
+    stdout: &mut dyn std::io::Write,
+) -> Result<usize, ExportError> {
+    match file {
+        None => Ok(export_csv(run_dir, stdout)?),
+        Some(path) => {
+            let write_err = |source| ExportError::Write {
+                path: path.to_path_buf(),
+                source,
+            };
+            let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(write_err)?);
+            let count = export_csv(run_dir, &mut out)?;
+            std::io::Write::flush(&mut out).map_err(write_err)?;
+            Ok(count)
+        }
+    }
+}
+
+/// Writes `run_dir`'s metrics as a TensorBoard event file under `logdir/<run name>/` and returns
+/// the file's path, so several exported runs sit side by side in one TensorBoard log dir.
+pub fn export_tensorboard_to(run_dir: &Path, logdir: &Path) -> Result<PathBuf, ExportError> {
+    let run = RunDir::open(run_dir)?;
+    let name = run
+        .path()
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "run".into());
+    Ok(export_tensorboard(run.path(), &logdir.join(name))?)
+}

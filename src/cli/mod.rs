@@ -1,0 +1,318 @@
+//! gradtop's command line: parses arguments, runs one command, reports errors with an exit
+//! status scripts can rely on (0 success, 1 the run failed, 2 bad usage or bad input). Each
+//! command is thin: it checks what it can, then hands over to the layers below.
+
+pub mod bench;
+pub mod data;
+pub mod export;
+pub mod headless;
+pub mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre;
+
+use crate::data::{DataError, DatasetName};
+use crate::device::DeviceChoice;
+use crate::jobs::resume::{self, ResumeError};
+use crate::jobs::{JobSpec, RunTarget};
+use crate::scenario;
+use bench::BenchWorkload;
+
+/// Train and watch neural networks live in the terminal: an image classifier, a GAN and
+/// reinforcement-learning agents, on candle.
+///
+/// Run without a command to open the dashboard. Keys are shown at the bottom of each tab;
+/// press ? for all of them.
+#[derive(Debug, Parser)]
+#[command(name = "gradtop", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options every command accepts.
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Training device: auto (CUDA if compiled in and present), cpu, cuda or cuda:N.
+    #[arg(long, global = true, default_value = "auto", value_parser = parse_device)]
+    device: DeviceChoice,
+    /// Directory searched first for datasets (then $GRADTOP_DATA, ./data, ~/.cache/gradtop,
+    /// /usr/share/datasets).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Most redraws per second of the dashboard.
+    #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
+    /// Draw with plain ASCII instead of block and braille glyphs.
+    #[arg(long, global = true)]
+    ascii: bool,
+    /// Folder of run directories (default: $GRADTOP_RUNS, else ./runs).
+    #[arg(long, global = true, value_name = "DIR")]
+    runs_dir: Option<PathBuf>,
+}
+
+fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+    s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a scenario: in the dashboard, or headless with progress on stdout.
+    Train {
+        /// Scenario file, e.g. scenarios/mnist-cnn.toml.
+        scenario: PathBuf,
+        /// No dashboard: print progress lines, then a summary.
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: one JSON object per line, the last one the run's summary.
+        #[arg(long)]
+        json: bool,
+        /// Override a scenario key, e.g. --set lr=3e-4 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Stop after this many training steps.
+        #[arg(long, value_name = "N")]
+        steps: Option<u64>,
+        /// Seed for weights and data order (same as --set seed=N).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+    },
+    /// Continue a stopped, interrupted or crashed classifier run from its newest checkpoint,
+    /// headless, appending to its logs.
+    Resume {
+        /// The run directory, e.g. runs/20261129-021455-mnist-cnn.
+        run_dir: PathBuf,
+        /// One JSON object per line, the last one the run's summary.
+        #[arg(long)]
+        json: bool,
+        /// Stop once the run has trained this many steps in all.
+        #[arg(long, value_name = "N")]
+        steps: Option<u64>,
+    },
+    /// Follow a run read-only in the dashboard (one training headless elsewhere, or a finished
+    /// one): its curves, hyperparameter changes, checkpoints and end.
+    Watch {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
+    /// Export a run's metrics: CSV (to stdout or FILE) and/or TensorBoard event files.
+    Export {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// Write step,t,name,value rows to FILE, or to stdout without FILE.
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        csv: Option<Option<PathBuf>>,
+        /// Write a TensorBoard event file under DIR/<run name>/.
+        #[arg(long, value_name = "DIR")]
+        tensorboard: Option<PathBuf>,
+    },
+    /// Datasets: download and verify.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Score 28×28 images in an IDX file (e.g. another framework's GAN samples) with the
+    /// Fréchet distance of gradtop's feature CNN against the dataset's test set (fid_cnn).
+    ScoreSamples {
+        /// IDX image file, raw or .gz.
+        file: PathBuf,
+        /// Reference dataset: mnist or fashion-mnist.
+        #[arg(long)]
+        dataset: DatasetName,
+        /// Score at most this many images from the file.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Measure training throughput on this machine (synthetic data of the real shapes,
+    /// fixed steps after a warm-up): samples/s, iterations/s or env steps/s, ms/step, peak RSS.
+    Bench {
+        /// What to measure.
+        #[arg(value_enum, default_value = "all")]
+        workload: BenchWorkload,
+        /// One JSON object per workload instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Environments: check dynamics against recorded Gymnasium trajectories.
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EnvCommand {
+    /// Replay Gymnasium trajectories (set the state, apply the actions, compare every state
+    /// and flag); exits 1 if any state differs by more than 1e-12 or any flag differs.
+    Check {
+        /// Fixture JSON, e.g. tests/fixtures/cartpole_v1_gymnasium.json.
+        #[arg(long, value_name = "FILE")]
+        fixture: PathBuf,
+        /// Environment to check: cartpole, or with the gym-rs feature gym-rs/cartpole.
+        #[arg(long, default_value = "cartpole")]
+        env: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Download a dataset, show progress, verify checksums (mnist or fashion-mnist).
+    Fetch {
+        /// mnist or fashion-mnist.
+        name: DatasetName,
+        /// Where to put it (default: ~/.cache/gradtop/NAME, found automatically).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Errors that mean "the input was wrong" and exit with status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the command line: installs the error reporter, parses the arguments, runs one command
+/// and turns its outcome into the exit status.
+pub fn main() -> ExitCode {
+    // Before any thread starts: allocator and thread-pool settings the CPU kernels rely on.
+    crate::ops::runtime::init_cpu_runtime();
+    if let Err(e) = color_eyre::install() {
+        eprintln!("gradtop: {e}");
+    }
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            let bad_input = err.chain().any(|c| {
+                c.is::<UsageError>()
+                    || c.is::<ResumeError>()
+                    || c.is::<export::ExportError>()
+                    || c.is::<scenario::ScenarioError>()
+                    || matches!(
+                        c.downcast_ref::<DataError>(),
+                        Some(DataError::NotFound { .. } | DataError::UnknownName(_))
+                    )
+            });
+            ExitCode::from(if bad_input { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli) -> eyre::Result<ExitCode> {
+    let runs_dir = crate::runs::resolve_runs_parent(cli.common.runs_dir.as_deref());
+    match cli.command {
+        None => crate::app::run_dashboard(crate::app::Options {
+            fps: cli.common.fps,
+            ascii: cli.common.ascii,
+            data_dir: cli.common.data_dir,
+            device: cli.common.device,
+            scenario: None,
+            runs_dir,
+            watch: None,
+            max_steps: None,
+        })
+        .map(|()| ExitCode::SUCCESS),
+        Some(Command::Train {
+            scenario: path,
+            headless,
+            json,
+            mut sets,
+            steps,
+            seed,
+        }) => {
+            if let Some(seed) = seed {
+                sets.push(format!("seed={seed}"));
+            }
+            let scenario = scenario::load(&path)?.with_overrides(&sets)?;
+            if !headless {
+                return crate::app::run_dashboard(crate::app::Options {
+                    fps: cli.common.fps,
+                    ascii: cli.common.ascii,
+                    data_dir: cli.common.data_dir,
+                    device: cli.common.device,
+                    scenario: Some(scenario),
+                    runs_dir,
+                    watch: None,
+                    max_steps: steps,
+                })
+                .map(|()| ExitCode::SUCCESS);
+            }
+            let spec = JobSpec {
+                data_dir: cli.common.data_dir.clone(),
+                device: cli.common.device,
+                max_steps: steps,
+                run: RunTarget::New { parent: runs_dir },
+                ..JobSpec::new(&scenario)
+            };
+            train::run_headless(spec, json)
+        }
+        Some(Command::Resume {
+            run_dir,
+            json,
+            steps,
+        }) => {
+            let spec = resume::resume_spec(
+                &run_dir,
+                cli.common.data_dir.clone(),
+                cli.common.device,
+                steps,
+            )?;
+            train::run_headless(spec, json)
+        }
+        Some(Command::Watch { run_dir }) => {
+            let scenario = resume::watch_scenario(&run_dir)?;
+            crate::app::run_dashboard(crate::app::Options {
+                fps: cli.common.fps,
+                ascii: cli.common.ascii,
+                data_dir: cli.common.data_dir,
+                device: cli.common.device,
+                scenario: Some(scenario),
+                runs_dir,
+                watch: Some(run_dir),
+                max_steps: None,
+            })
+            .map(|()| ExitCode::SUCCESS)
+        }
+        Some(Command::Export {
+            run_dir,
+            csv,
+            tensorboard,
+        }) => export::run(&run_dir, csv, tensorboard.as_deref()),
+        Some(Command::ScoreSamples {
+            file,
+            dataset,
+            limit,
+        }) => data::score_samples(
+            &file,
+            dataset,
+            limit,
+            cli.common.device,
+            cli.common.data_dir.as_deref(),
+        ),
+        Some(Command::Bench { workload, json }) => {
+            bench::run(workload, json, cli.common.device)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Env {
+            command: EnvCommand::Check { fixture, env },
+        }) => {
+            let report = crate::envs::check::check_fixture(&fixture, &env)
+                .map_err(|e| UsageError(e.to_string()))?;
+            print!("{}", crate::envs::check::format_report(&report));
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Command::Data {
+            command: DataCommand::Fetch { name, dir },
+        }) => data::fetch(name, dir.as_deref()),
+    }
+}

@@ -1,0 +1,39 @@
+//! `gradtop train … --headless` and `gradtop resume`: a job run to its end with progress on
+//! stdout, and the exit status its outcome deserves.
+
+use std::process::ExitCode;
+
+use color_eyre::eyre::{self, WrapErr};
+
+use super::headless::{self, Outcome};
+use super::UsageError;
+use crate::data;
+use crate::jobs::{self, interrupt, JobSpec};
+
+/// Checks what can be checked before a thread starts (the device, the dataset), then runs the
+/// job to its end with progress on stdout.
+pub fn run_headless(spec: JobSpec, json: bool) -> eyre::Result<ExitCode> {
+    spec.device.open().map_err(UsageError)?;
+    if let Some(dataset) = spec.dataset() {
+        data::find_dataset(dataset, spec.data_dir.as_deref())?;
+    }
+    interrupt::install_handlers().wrap_err("installing signal handlers")?;
+    let kind = spec.kind();
+    let handle = jobs::start(spec).wrap_err("starting the training thread")?;
+    let mut stdout = std::io::stdout().lock();
+    Ok(exit_code(headless::drive(handle, kind, json, &mut stdout)?))
+}
+
+/// Exit status of a finished headless run: 0, 1 when it failed, 128 + N after signal N.
+fn exit_code(outcome: Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Success(_) => match interrupt::signal() {
+            Some(signal) => ExitCode::from((128 + signal).clamp(0, 255) as u8),
+            None => ExitCode::SUCCESS,
+        },
+        Outcome::Failed(reason) => {
+            eprintln!("Error: the run failed: {reason}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Continuing a run or following it: the job spec that resumes a run directory from its own
+//! config, and the scenario a watched run was started with. Checks here turn into clear
+//! messages (exit status 2) before any thread starts.
+
+use std::path::{Path, PathBuf};
+
+use super::protocol::{JobSpec, RunTarget};
+use crate::device::DeviceChoice;
+use crate::runs::{lock_holder, RunDir};
+use crate::scenario::{self, Scenario};
+
+/// Why a run cannot be resumed or watched; all of these are the user's input, not a crash.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    /// The path is not a run directory, or its files cannot be read.
+    #[error(transparent)]
+    Runs(#[from] crate::runs::RunsError),
+    /// Another live process is writing the run.
+    #[error(
+        "run {} is still running in process {pid}; stop it first (or follow it with \
+         `gradtop watch`)",
+        run.display()
+    )]
+    Running {
+        /// The run directory.
+        run: PathBuf,
+        /// The process holding its lock.
+        pid: u32,
+    },
+    /// `config.toml` does not parse as a scenario.
+    #[error("{}: {source}", path.display())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The scenario parser's error.
+        source: scenario::ScenarioError,
+    },
+}
+
+/// The job spec that continues the run in `run_dir` with its own config; refused while another
+/// process holds the run's lock.
+pub fn resume_spec(
+    run_dir: &Path,
+    data_dir: Option<PathBuf>,
+    device: DeviceChoice,
+    max_steps: Option<u64>,
+) -> Result<JobSpec, ResumeError> {
+    let run = RunDir::open(run_dir)?;
+    if let Some(pid) = lock_holder(run.path()) {
+        return Err(ResumeError::Running {
+            run: run.path().to_path_buf(),
+            pid,
+        });
+    }
+    let parsed = run_scenario(&run)?;
+    Ok(JobSpec {
+        data_dir,
+        device,
+        max_steps,
+        run: RunTarget::Resume {
+            dir: run.path().to_path_buf(),
+        },
+        ..JobSpec::new(&parsed)
+    })
+}
+
+/// The scenario a run was started with, named after the run's scenario (from `config.toml`).
+pub fn run_scenario(run: &RunDir) -> Result<Scenario, ResumeError> {
+    let config_path = run.config_path();
+    let text =
+        std::fs::read_to_string(&config_path).map_err(|source| crate::runs::RunsError::Io {
+            action: "reading",
+            path: config_path.clone(),
+            source,
+        })?;
+    let mut parsed =
+        scenario::parse(&config_path, &text).map_err(|source| ResumeError::Config {
+            path: config_path.clone(),
+            source,
+        })?;
+    parsed.name = run.scenario_name();
+    Ok(parsed)
+}
+
+/// The scenario of the run in `run_dir`, for `gradtop watch` to open the right tab.
+pub fn watch_scenario(run_dir: &Path) -> Result<Scenario, ResumeError> {
+    run_scenario(&RunDir::open(run_dir)?)
+}
