@@ -204,20 +204,32 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Opens the dashboard: empty, on a scenario (`train` without `--headless`), or following a
+/// run (`watch`).
+fn dashboard(
+    common: Common,
+    runs_dir: PathBuf,
+    scenario: Option<scenario::Scenario>,
+    watch: Option<PathBuf>,
+    max_steps: Option<u64>,
+) -> eyre::Result<ExitCode> {
+    crate::app::run_dashboard(crate::app::Options {
+        fps: common.fps,
+        ascii: common.ascii,
+        data_dir: common.data_dir,
+        device: common.device,
+        scenario,
+        runs_dir,
+        watch,
+        max_steps,
+    })
+    .map(|()| ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> eyre::Result<ExitCode> {
     let runs_dir = crate::runs::resolve_runs_parent(cli.common.runs_dir.as_deref());
     match cli.command {
-        None => crate::app::run_dashboard(crate::app::Options {
-            fps: cli.common.fps,
-            ascii: cli.common.ascii,
-            data_dir: cli.common.data_dir,
-            device: cli.common.device,
-            scenario: None,
-            runs_dir,
-            watch: None,
-            max_steps: None,
-        })
-        .map(|()| ExitCode::SUCCESS),
+        None => dashboard(cli.common, runs_dir, None, None, None),
         Some(Command::Train {
             scenario: path,
             headless,
@@ -231,17 +243,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             }
             let scenario = scenario::load(&path)?.with_overrides(&sets)?;
             if !headless {
-                return crate::app::run_dashboard(crate::app::Options {
-                    fps: cli.common.fps,
-                    ascii: cli.common.ascii,
-                    data_dir: cli.common.data_dir,
-                    device: cli.common.device,
-                    scenario: Some(scenario),
-                    runs_dir,
-                    watch: None,
-                    max_steps: steps,
-                })
-                .map(|()| ExitCode::SUCCESS);
+                return dashboard(cli.common, runs_dir, Some(scenario), None, steps);
             }
             let spec = JobSpec {
                 data_dir: cli.common.data_dir.clone(),
@@ -267,17 +269,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
         }
         Some(Command::Watch { run_dir }) => {
             let scenario = resume::watch_scenario(&run_dir)?;
-            crate::app::run_dashboard(crate::app::Options {
-                fps: cli.common.fps,
-                ascii: cli.common.ascii,
-                data_dir: cli.common.data_dir,
-                device: cli.common.device,
-                scenario: Some(scenario),
-                runs_dir,
-                watch: Some(run_dir),
-                max_steps: None,
-            })
-            .map(|()| ExitCode::SUCCESS)
+            dashboard(cli.common, runs_dir, Some(scenario), Some(run_dir), None)
         }
         Some(Command::Export {
             run_dir,
