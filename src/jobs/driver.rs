@@ -506,6 +506,64 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_checkpoints_into_the_run_directory_before_it_holds() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let mut spec = JobSpec::new(&crate::scenario::Scenario {
+            name: "counter".into(),
+            settings: crate::scenario::Settings::Rl(Default::default()),
+        });
+        spec.run = RunTarget::New {
+            parent: parent.path().to_path_buf(),
+        };
+        let mut h = spawn("t", move |ends| {
+            run(&spec, ends, |_, _| {
+                Ok(Counter {
+                    lr: 1.0,
+                    step: 0,
+                    until: u64::MAX,
+                })
+            })
+        })
+        .expect("spawn");
+        h.send(JobCommand::Start);
+        h.send(JobCommand::Pause);
+        let mut seen = Vec::new();
+        while let Some(event) = h.events.blocking_recv() {
+            let paused = matches!(event, JobEvent::Status(JobStatus::Paused(_)));
+            seen.push(event);
+            if paused {
+                h.send(JobCommand::Stop);
+            }
+        }
+        let paused_at = seen
+            .iter()
+            .position(|e| *e == JobEvent::Status(JobStatus::Paused(USER_PAUSE.into())))
+            .expect("the job paused");
+        let written = seen.iter().position(|e| {
+            matches!(e, JobEvent::Notice(Notice::Info(t)) if t.starts_with("checkpoint written"))
+        });
+        assert!(
+            written.is_some_and(|w| w < paused_at),
+            "a checkpoint comes before the pause: {seen:?}"
+        );
+        let run = std::fs::read_dir(parent.path())
+            .expect("runs")
+            .next()
+            .expect("a run directory")
+            .expect("entry")
+            .path();
+        let steps: Vec<u64> = crate::runs::whole_checkpoints(&run.join("checkpoints"))
+            .expect("scan")
+            .iter()
+            .map(|c| c.step)
+            .collect();
+        assert!(
+            !steps.is_empty(),
+            "the pause and the stop wrote checkpoints"
+        );
+    }
+
+    #[test]
     fn a_panicking_job_is_reported_failed() {
         let mut h = spawn("boom", |_| panic!("kaboom")).expect("spawn");
         let events = drain(&mut h);
