@@ -768,3 +768,106 @@ fn a_killed_gan_run_resumes_from_its_checkpoint_and_watch_sees_its_samples() {
     assert_eq!(snapshot.samples, grid.images);
     watch.stop_and_join();
 }
+
+/// A finished 30-step run with checkpoints at 10, 20 and 30, and its checkpoint files.
+fn run_with_three_checkpoints(f: &Fixture) -> (PathBuf, Vec<PathBuf>) {
+    let mut args = train_args(10, 10);
+    args.extend(["--steps".into(), "30".into()]);
+    let out = run(&mut command(
+        f,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = the_run_dir(f);
+    let mut tensors: Vec<PathBuf> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    tensors.sort();
+    assert_eq!(tensors.len(), 3, "{tensors:?}");
+    (dir, tensors)
+}
+
+/// Flips one byte in the middle of `path`.
+fn damage(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Every file of `dir` with its contents.
+fn snapshot_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn resume_refuses_a_run_whose_checkpoints_are_all_damaged_and_changes_nothing() {
+    let f = fixture();
+    let (dir, tensors) = run_with_three_checkpoints(&f);
+    for path in &tensors {
+        damage(path);
+    }
+    let checkpoints = snapshot_files(&dir.join("checkpoints"));
+    let events_before = events(&dir).len();
+
+    let out = run(&mut command(&f, &["resume", dir.to_str().unwrap()]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no checkpoint"), "{stderr}");
+    for path in &tensors {
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(stderr.contains(name.as_ref()), "{name} is named: {stderr}");
+    }
+    assert!(stderr.contains("SHA-256"), "says why: {stderr}");
+    assert_eq!(
+        snapshot_files(&dir.join("checkpoints")),
+        checkpoints,
+        "nothing deleted"
+    );
+    assert_eq!(events(&dir).len(), events_before, "nothing logged");
+}
+
+#[test]
+fn resume_passes_over_a_damaged_newest_checkpoint_and_says_which() {
+    let f = fixture();
+    let (dir, tensors) = run_with_three_checkpoints(&f);
+    let newest = tensors
+        .iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "step-30.safetensors"))
+        .unwrap();
+    damage(newest);
+    let out = run(&mut command(
+        &f,
+        &["resume", dir.to_str().unwrap(), "--steps", "25"],
+    ));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("skipped checkpoint at step 30") && stdout.contains("step-30.safetensors"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("resumed at step 20"), "{stdout}");
+    let warned = events(&dir).iter().any(|e| {
+        matches!(&e.event, RunEvent::Warning { message } if message.contains("step-30.safetensors"))
+    });
+    assert!(warned, "the skip is in the run's log");
+}

@@ -223,6 +223,13 @@ fn open_run<T: Trainable>(
     }
     let path = begun.session.path().display().to_string();
     ends.attach(begun.session);
+    for rejected in &begun.skipped {
+        ends.warn(format!(
+            "skipped checkpoint at {} {}: {rejected}",
+            spec.kind().step_unit(),
+            rejected.step
+        ));
+    }
     let unit = spec.kind().step_unit();
     match begun.checkpoint {
         Some(checkpoint) => {

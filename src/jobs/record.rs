@@ -17,8 +17,8 @@ use super::protocol::{
     History, JobEvent, JobStatus, Metric, Notice, RunTarget, SummaryStatus, USER_PAUSE,
 };
 use crate::runs::{
-    keep_last, load_latest_checkpoint, write_checkpoint, Checkpoint, EndStatus, RunDir, RunEvent,
-    RunLock, RunLogs,
+    keep_last, load_latest_checkpoint, write_checkpoint, Checkpoint, EndStatus, Rejected, RunDir,
+    RunEvent, RunLock, RunLogs,
 };
 
 /// Checkpoint `reason`s, as written in `events.jsonl`.
@@ -97,6 +97,8 @@ pub struct Begun {
     pub session: RunSession,
     /// The newest whole checkpoint (resume only; `None` for a new run or when none exists).
     pub checkpoint: Option<Checkpoint>,
+    /// Newer checkpoints a resume passed over, with why.
+    pub skipped: Vec<Rejected>,
     /// For a resumed run, the points it logged up to its checkpoint, for the curves.
     pub history: Option<History>,
 }
@@ -113,6 +115,7 @@ impl RunSession {
         device: &Device,
     ) -> Result<Option<Begun>, String> {
         let text = |e: crate::runs::RunsError| e.to_string();
+        let mut skipped = Vec::new();
         let (dir, lock, checkpoint) = match target {
             RunTarget::Off => return Ok(None),
             RunTarget::New { parent } => {
@@ -123,9 +126,10 @@ impl RunSession {
             RunTarget::Resume { dir } => {
                 let dir = RunDir::open(dir).map_err(text)?;
                 let lock = RunLock::acquire(dir.path()).map_err(text)?;
-                let checkpoint =
+                let latest =
                     load_latest_checkpoint(&dir.checkpoints_dir(), device).map_err(text)?;
-                (dir, lock, checkpoint)
+                skipped = latest.skipped;
+                (dir, lock, latest.checkpoint)
             }
         };
         let mut logs = RunLogs::open(&dir).map_err(text)?;
@@ -151,6 +155,7 @@ impl RunSession {
                 ended: false,
             },
             checkpoint,
+            skipped,
             history,
         }))
     }

@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::error::{IoContext, Result, RunsError};
+use super::error::{IoContext, Rejected, Result, RunsError};
 // Temp files are hidden and end in TEMP_SUFFIX, so nothing mistakes them for checkpoints.
 use crate::atomic_file::{AtomicFile, TEMP_SUFFIX};
 
@@ -301,16 +301,95 @@ pub fn load_checkpoint(info: &CheckpointInfo, device: &Device) -> Result<Checkpo
     })
 }
 
-/// Loads the newest whole checkpoint of `checkpoints_dir` onto `device`, or `None` if there is
-/// none (the common first step of `resume`).
-pub fn load_latest_checkpoint(
-    checkpoints_dir: &Path,
-    device: &Device,
-) -> Result<Option<Checkpoint>> {
-    match latest_whole_checkpoint(checkpoints_dir)? {
-        Some(info) => load_checkpoint(&info, device).map(Some),
-        None => Ok(None),
+/// What a run's checkpoints folder holds: the whole checkpoints, newest first, and the others.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CheckpointScan {
+    /// Checkpoints that read back whole, highest step first.
+    pub whole: Vec<CheckpointInfo>,
+    /// Checkpoints that do not, highest step first.
+    pub rejected: Vec<Rejected>,
+}
+
+impl CheckpointScan {
+    /// Refuses a run whose checkpoints are all damaged: resuming it would start again from
+    /// step 0 and, keeping only the newest checkpoints, delete them.
+    pub fn resumable(&self, checkpoints_dir: &Path) -> Result<()> {
+        let damaged = self.rejected.iter().any(|r| !r.incomplete);
+        if self.whole.is_empty() && damaged {
+            return Err(RunsError::NoWholeCheckpoint {
+                dir: checkpoints_dir.to_path_buf(),
+                rejected: self.rejected.clone(),
+            });
+        }
+        Ok(())
     }
+}
+
+/// Reads every checkpoint of `checkpoints_dir` and sorts them into whole and rejected.
+pub fn scan_checkpoints(checkpoints_dir: &Path) -> Result<CheckpointScan> {
+    let mut scan = CheckpointScan::default();
+    for step in candidate_steps(checkpoints_dir)? {
+        match read_whole(checkpoints_dir, step) {
+            Ok((info, ..)) => scan.whole.push(info),
+            Err(e) => {
+                let sidecar = checkpoints_dir.join(sidecar_name(step));
+                let incomplete = !sidecar.exists();
+                let path = match &e {
+                    RunsError::Io { path, .. }
+                    | RunsError::Invalid { path, .. }
+                    | RunsError::Parse { path, .. }
+                    | RunsError::Tensors { path, .. } => path.clone(),
+                    _ => sidecar,
+                };
+                let why = match &e {
+                    RunsError::Io { source, .. } => source.to_string(),
+                    RunsError::Invalid { what, .. } => what.clone(),
+                    RunsError::Parse { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                scan.rejected.push(Rejected {
+                    step,
+                    path,
+                    why,
+                    incomplete,
+                });
+            }
+        }
+    }
+    Ok(scan)
+}
+
+/// The checkpoint a resume continues from, and the newer ones it had to pass over.
+#[derive(Debug)]
+pub struct Latest {
+    /// The newest whole checkpoint, loaded; `None` when there is none yet.
+    pub checkpoint: Option<Checkpoint>,
+    /// Newer checkpoints that could not be used, with why.
+    pub skipped: Vec<Rejected>,
+}
+
+/// Loads the newest whole checkpoint of `checkpoints_dir` onto `device` (the common first step
+/// of `resume`), saying which newer ones were passed over; refused when the folder holds
+/// checkpoints and every one of them is damaged (see [`CheckpointScan::resumable`]).
+pub fn load_latest_checkpoint(checkpoints_dir: &Path, device: &Device) -> Result<Latest> {
+    let scan = scan_checkpoints(checkpoints_dir)?;
+    scan.resumable(checkpoints_dir)?;
+    let Some(info) = scan.whole.first() else {
+        return Ok(Latest {
+            checkpoint: None,
+            skipped: scan.rejected,
+        });
+    };
+    let checkpoint = load_checkpoint(info, device)?;
+    let skipped = scan
+        .rejected
+        .into_iter()
+        .filter(|r| r.step > info.step)
+        .collect();
+    Ok(Latest {
+        checkpoint: Some(checkpoint),
+        skipped,
+    })
 }
 
 /// The variables of `varmap` as checkpoint tensors named `<prefix><VarBuilder path>`, sorted by
@@ -428,6 +507,41 @@ mod tests {
         epoch: u32,
         lr: f64,
         rng: [u64; 4],
+    }
+
+    #[test]
+    fn a_scan_tells_an_interrupted_write_from_a_damaged_checkpoint() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for step in [10, 20] {
+            write_checkpoint(dir.path(), step, &sample_tensors(step as f32), &step).expect("write");
+        }
+        // Step 20's sidecar was never written: an interrupted write, nothing to refuse.
+        fs::remove_file(dir.path().join(sidecar_name(20))).expect("remove");
+        let scan = scan_checkpoints(dir.path()).expect("scan");
+        assert_eq!(
+            scan.whole.iter().map(|c| c.step).collect::<Vec<_>>(),
+            vec![10]
+        );
+        assert!(scan.rejected[0].incomplete && scan.rejected[0].step == 20);
+        scan.resumable(dir.path())
+            .expect("an older whole checkpoint remains");
+
+        // Step 10's tensors are damaged: no whole checkpoint is left, so resuming is refused
+        // with every file and its reason.
+        let tensors = dir.path().join(tensors_name(10));
+        let mut bytes = fs::read(&tensors).expect("read");
+        bytes[40] ^= 1;
+        fs::write(&tensors, bytes).expect("write");
+        let scan = scan_checkpoints(dir.path()).expect("scan");
+        assert!(scan.whole.is_empty());
+        let err = scan.resumable(dir.path()).expect_err("refused").to_string();
+        assert!(
+            err.contains("step-10.safetensors") && err.contains("SHA-256"),
+            "{err}"
+        );
+        assert!(err.contains("step-20"), "{err}");
+        let err = load_latest_checkpoint(dir.path(), &Device::Cpu).expect_err("refused");
+        assert!(matches!(err, RunsError::NoWholeCheckpoint { .. }), "{err}");
     }
 
     fn sample_tensors(seed: f32) -> Vec<(String, Tensor)> {
@@ -652,6 +766,7 @@ mod tests {
         write_checkpoint(dir.path(), 3, &tensors, &()).expect("write");
         let loaded = load_latest_checkpoint(dir.path(), &device)
             .expect("load")
+            .checkpoint
             .expect("present");
 
         let fresh = VarMap::new();

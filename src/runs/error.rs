@@ -33,6 +33,18 @@ pub enum RunsError {
         /// The lock file naming it.
         lock_file: PathBuf,
     },
+    /// A run has checkpoints and none of them can be read: resuming would start it again.
+    #[error(
+        "no checkpoint in {} can be read, so the run cannot continue (nothing was changed):{}",
+        dir.display(),
+        rejected.iter().map(|r| format!("\n  {r}")).collect::<String>()
+    )]
+    NoWholeCheckpoint {
+        /// The checkpoints folder.
+        dir: PathBuf,
+        /// Each checkpoint and why it was rejected.
+        rejected: Vec<Rejected>,
+    },
     /// A line of a JSONL log, a sidecar or a config file did not parse.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Parse {
@@ -69,5 +81,25 @@ impl<T> IoContext<T> for std::io::Result<T> {
             path: path.to_path_buf(),
             source,
         })
+    }
+}
+
+/// A checkpoint that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Its step.
+    pub step: u64,
+    /// The file at fault (the sidecar, or the tensors it vouches for).
+    pub path: PathBuf,
+    /// What is wrong, in words.
+    pub why: String,
+    /// True when its sidecar was never written (the process stopped while writing it): nothing
+    /// was lost there, unlike a damaged file.
+    pub incomplete: bool,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.why)
     }
 }

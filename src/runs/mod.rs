@@ -42,12 +42,13 @@ pub mod tfevents;
 
 pub use checkpoint::{
     keep_last, latest_whole_checkpoint, load_checkpoint, load_latest_checkpoint, restore_varmap,
-    varmap_tensors, whole_checkpoints, write_checkpoint, Checkpoint, CheckpointInfo,
+    scan_checkpoints, varmap_tensors, whole_checkpoints, write_checkpoint, Checkpoint,
+    CheckpointInfo, CheckpointScan, Latest,
 };
 pub use clock::LocalTime;
 pub use curves::{read_run_curves, MetricCurve, RunCurves};
 pub use dir::{resolve_runs_parent, RunDir, RUNS_ENV};
-pub use error::{Result, RunsError};
+pub use error::{Rejected, Result, RunsError};
 pub use export::{export_csv, export_tensorboard};
 pub use list::{
     list_runs, run_status, summarize_run, BestFigure, RunStatus, RunSummary, RunsIndex,
@@ -121,6 +122,7 @@ mod tests {
         let lock = RunLock::acquire(reopened.path()).expect("lock");
         let checkpoint = load_latest_checkpoint(&reopened.checkpoints_dir(), &Device::Cpu)
             .expect("load")
+            .checkpoint
             .expect("a checkpoint");
         assert_eq!(checkpoint.step, 20);
         assert_eq!(checkpoint.state["step"], 20);
