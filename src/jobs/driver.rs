@@ -23,6 +23,12 @@ use crate::runs::Checkpoint;
 /// timer).
 const REPORT_INTERVAL: Duration = Duration::from_millis(200);
 
+/// What the user is told on resuming a job that diverged: the weights hold the diverged
+/// update, and no checkpoint of them was or will be written.
+const DIVERGED_RESUME: &str = "resumed after divergence: the weights hold the diverged \
+     update, so training will likely diverge again; lower lr and press s to restart, or \
+     resume the run from its last checkpoint";
+
 /// What a checkpoint holds: tensors under stable names and a JSON sidecar `state`.
 #[derive(Debug)]
 pub struct CheckpointData {
@@ -146,6 +152,7 @@ where
                     status = JobStatus::Stopped;
                     break;
                 }
+                ends.warn(DIVERGED_RESUME);
                 continue;
             }
         };
@@ -362,12 +369,28 @@ mod tests {
     use super::super::protocol::{Metric, Notice};
     use super::*;
     use crate::models::rl::RlSummary;
+    use candle_core::{Device, Tensor};
 
-    /// A job whose step only counts and whose one live value is `lr`.
+    /// A job whose step only counts and whose one live value is `lr`; its one weight becomes
+    /// NaN at `diverge_at`, and every step from there diverges.
     struct Counter {
         lr: f64,
         step: u64,
         until: u64,
+        diverge_at: Option<u64>,
+        weight: f32,
+    }
+
+    impl Counter {
+        fn new(step: u64, until: u64) -> Self {
+            Self {
+                lr: 1.0,
+                step,
+                until,
+                diverge_at: None,
+                weight: 1.0,
+            }
+        }
     }
 
     impl Trainable for Counter {
@@ -379,6 +402,11 @@ mod tests {
         }
         fn train_step(&mut self, ends: &mut JobEnds) -> Result<Stepped, String> {
             self.step += 1;
+            // Once NaN, always NaN: every step from `diverge_at` on diverges.
+            if self.diverge_at.is_some_and(|at| self.step >= at) {
+                self.weight = f32::NAN;
+                return Ok(Stepped::Diverged("loss became NaN".into()));
+            }
             ends.metric(self.step, Metric::TrainLoss, self.lr);
             Ok(Stepped::Trained { report_now: false })
         }
@@ -398,9 +426,10 @@ mod tests {
             (param == Param::Lr).then_some(self.lr)
         }
         fn checkpoint_data(&self) -> Result<CheckpointData, String> {
+            let weight = Tensor::new(&[self.weight], &Device::Cpu).map_err(|e| e.to_string())?;
             Ok(CheckpointData {
                 step: self.step,
-                tensors: Vec::new(),
+                tensors: vec![("w".into(), weight)],
                 state: serde_json::json!({ "step": self.step }),
             })
         }
@@ -447,13 +476,7 @@ mod tests {
             settings: crate::scenario::Settings::Rl(Default::default()),
         });
         spawn("t", move |ends| {
-            run(&spec, ends, |_, _| {
-                Ok(Counter {
-                    lr: 1.0,
-                    step: 0,
-                    until,
-                })
-            })
+            run(&spec, ends, |_, _| Ok(Counter::new(0, until)))
         })
         .expect("spawn")
     }
@@ -523,13 +546,7 @@ mod tests {
             parent: parent.path().to_path_buf(),
         };
         let mut h = spawn("t", move |ends| {
-            run(&spec, ends, |_, _| {
-                Ok(Counter {
-                    lr: 1.0,
-                    step: 0,
-                    until: u64::MAX,
-                })
-            })
+            run(&spec, ends, |_, _| Ok(Counter::new(0, u64::MAX)))
         })
         .expect("spawn");
         h.send(JobCommand::Start);
@@ -571,6 +588,68 @@ mod tests {
     }
 
     #[test]
+    fn a_diverged_job_writes_no_checkpoint_and_says_so_when_resumed() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let mut spec = JobSpec::new(&crate::scenario::Scenario {
+            name: "counter".into(),
+            settings: crate::scenario::Settings::Rl(Default::default()),
+        });
+        spec.run = RunTarget::New {
+            parent: parent.path().to_path_buf(),
+        };
+        let mut h = spawn("t", move |ends| {
+            run(&spec, ends, |_, _| {
+                Ok(Counter {
+                    diverge_at: Some(2),
+                    ..Counter::new(0, u64::MAX)
+                })
+            })
+        })
+        .expect("spawn");
+        h.send(JobCommand::Start);
+        let mut seen = Vec::new();
+        let mut pauses = 0;
+        while let Some(event) = h.events.blocking_recv() {
+            if matches!(event, JobEvent::Status(JobStatus::Paused(_))) {
+                pauses += 1;
+                if pauses == 1 {
+                    // `c`, then space, while the weights are NaN.
+                    h.send(JobCommand::Checkpoint);
+                    h.send(JobCommand::Resume);
+                } else {
+                    h.send(JobCommand::Stop);
+                }
+            }
+            seen.push(event);
+        }
+        let warnings: Vec<&str> = seen
+            .iter()
+            .filter_map(|e| match e {
+                JobEvent::Notice(Notice::Warning(t)) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("checkpoint failed") && w.contains("not finite")),
+            "{warnings:?}"
+        );
+        assert!(warnings.contains(&DIVERGED_RESUME), "{warnings:?}");
+        let run = std::fs::read_dir(parent.path())
+            .expect("runs")
+            .next()
+            .expect("a run directory")
+            .expect("entry")
+            .path();
+        let scan = crate::runs::scan_checkpoints(&run.join("checkpoints")).expect("scan");
+        assert!(
+            scan.whole.is_empty() && scan.rejected.is_empty(),
+            "no NaN checkpoint on disk: {scan:?}"
+        );
+    }
+
+    #[test]
     fn a_panicking_job_is_reported_failed() {
         let mut h = spawn("boom", |_| panic!("kaboom")).expect("spawn");
         let events = drain(&mut h);
@@ -586,11 +665,7 @@ mod tests {
         let (go, queued) = std::sync::mpsc::channel::<()>();
         let mut h = spawn("p", move |ends| {
             queued.recv().map_err(|e| e.to_string())?;
-            let mut job = Counter {
-                lr: 1.0,
-                step: 7,
-                until: 10,
-            };
+            let mut job = Counter::new(7, 10);
             assert_eq!(poll(ends, &mut job), Flow::Continue);
             ends.metric(0, Metric::TrainLoss, job.lr);
             Ok(())

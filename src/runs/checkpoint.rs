@@ -112,6 +112,24 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The name of the first floating-point tensor holding a NaN or an infinity, if any.
+fn first_non_finite(tensors: &[(String, Tensor)]) -> Option<String> {
+    tensors.iter().find_map(|(name, tensor)| {
+        if !tensor.dtype().is_float() {
+            return None;
+        }
+        let values = tensor
+            .flatten_all()
+            .and_then(|t| t.to_dtype(candle_core::DType::F32))
+            .and_then(|t| t.to_vec1::<f32>());
+        match values {
+            Ok(values) if values.iter().all(|v| v.is_finite()) => None,
+            // A tensor that cannot even be read back is no better than a non-finite one.
+            _ => Some(name.clone()),
+        }
+    })
+}
+
 /// Writes a checkpoint of `tensors` and `state` at `step` into `checkpoints_dir` (created if
 /// missing), atomically: afterwards it is whole, or (after a crash) absent.
 ///
@@ -139,6 +157,14 @@ pub fn write_checkpoint<S: Serialize + ?Sized>(
                 what: format!("two tensors named `{name}`"),
             });
         }
+    }
+    // A diverged run's weights would make every resume diverge again: such a checkpoint is
+    // never written, and the one before it stays the newest.
+    if let Some(name) = first_non_finite(tensors) {
+        return Err(RunsError::NonFinite {
+            path: tensors_path,
+            tensor: name,
+        });
     }
     let tensors_file = AtomicFile::create(&tensors_path).at("creating", &tensors_path)?;
     let tensors_temp = tensors_file.temp_path().to_path_buf();
@@ -507,6 +533,33 @@ mod tests {
         epoch: u32,
         lr: f64,
         rng: [u64; 4],
+    }
+
+    #[test]
+    fn weights_holding_nan_or_infinity_are_never_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_checkpoint(dir.path(), 10, &sample_tensors(1.0), &10).expect("a finite one");
+        for bad in [f32::NAN, f32::INFINITY] {
+            let mut tensors = sample_tensors(2.0);
+            tensors.push((
+                "fc.bias".into(),
+                Tensor::new(&[0.5f32, bad], &Device::Cpu).expect("tensor"),
+            ));
+            let err = write_checkpoint(dir.path(), 20, &tensors, &20).expect_err("refused");
+            assert!(
+                err.to_string().contains("fc.bias") && err.to_string().contains("not finite"),
+                "{err}"
+            );
+        }
+        let scan = scan_checkpoints(dir.path()).expect("scan");
+        assert_eq!(
+            scan.whole.iter().map(|c| c.step).collect::<Vec<_>>(),
+            vec![10]
+        );
+        assert!(
+            scan.rejected.is_empty(),
+            "no partial file was left: {scan:?}"
+        );
     }
 
     #[test]

@@ -33,6 +33,18 @@ pub enum RunsError {
         /// The lock file naming it.
         lock_file: PathBuf,
     },
+    /// A checkpoint would hold NaN or infinite values (the run diverged), so it is not written.
+    #[error(
+        "{}: not written: tensor `{tensor}` is not finite (the run diverged; lower lr and \
+         restart, or resume from the last checkpoint)",
+        path.display()
+    )]
+    NonFinite {
+        /// The checkpoint that was not written.
+        path: PathBuf,
+        /// The first tensor holding NaN or infinity.
+        tensor: String,
+    },
     /// A run has checkpoints and none of them can be read: resuming would start it again.
     #[error(
         "no checkpoint in {} can be read, so the run cannot continue (nothing was changed):{}",
