@@ -871,3 +871,101 @@ fn resume_passes_over_a_damaged_newest_checkpoint_and_says_which() {
     });
     assert!(warned, "the skip is in the run's log");
 }
+
+/// Starts the dashboard training a long MLP run inside a pseudo-terminal (`script`), sends it
+/// `signal` once the job runs, and returns the exit status, the run directory and everything
+/// the dashboard wrote to its terminal.
+fn dashboard_stopped_by(f: &Fixture, signal: libc::c_int) -> (Option<i32>, PathBuf, Vec<u8>) {
+    let typescript = f.data.with_file_name("typescript");
+    let command_line = format!(
+        "{} train scenarios/mnist-cnn.toml --set model=mlp --set epochs=10000 --set \
+         checkpoint_every=0 --data-dir {} --runs-dir {}",
+        env!("CARGO_BIN_EXE_gradtop"),
+        f.data.display(),
+        f.runs.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command_line])
+        .arg(&typescript)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("TERM", "xterm-256color")
+        .env_remove("GRADTOP_DATA")
+        .env_remove("GRADTOP_RUNS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script(1) runs");
+    // The lock names the dashboard's pid once its job writes the run; training has begun when
+    // the first metrics are on disk.
+    let start = Instant::now();
+    let (run, pid) = loop {
+        let found = std::fs::read_dir(&f.runs).ok().and_then(|mut rd| {
+            let run = rd.next()?.ok()?.path();
+            let pid: i32 = std::fs::read_to_string(run.join("lock"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            let trained = std::fs::metadata(run.join("metrics.jsonl")).ok()?.len() > 0;
+            trained.then_some((run, pid))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the dashboard never started training"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: kill only sends a signal to the process named by the run's lock.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let status = child.wait().expect("script ends");
+    let screen = std::fs::read(&typescript).unwrap_or_default();
+    (status.code(), run, screen)
+}
+
+fn assert_stopped_cleanly(signal: libc::c_int) {
+    let f = fixture();
+    let (code, run, screen) = dashboard_stopped_by(&f, signal);
+    assert_eq!(code, Some(128 + signal), "exit status 128 + {signal}");
+    let events = events(&run);
+    assert!(
+        events.iter().any(|e| matches!(
+            &e.event,
+            RunEvent::Checkpoint { reason, .. } if reason == "signal"
+        )),
+        "a checkpoint on the way out: {events:?}"
+    );
+    assert!(matches!(
+        events.last().map(|e| &e.event),
+        Some(RunEvent::End {
+            status: EndStatus::Interrupted,
+            ..
+        })
+    ));
+    assert!(!run.join("lock").exists(), "the lock is released");
+    // The alternate screen was left and the cursor shown again, after the last time the
+    // dashboard entered it.
+    let text = String::from_utf8_lossy(&screen);
+    let entered = text.rfind("\u{1b}[?1049h").expect("the dashboard drew");
+    let left = text
+        .rfind("\u{1b}[?1049l")
+        .expect("the alternate screen is left");
+    let shown = text.rfind("\u{1b}[?25h").expect("the cursor is shown");
+    assert!(
+        left > entered && shown > entered,
+        "the terminal is restored last"
+    );
+}
+
+#[test]
+fn sigint_to_the_dashboard_checkpoints_restores_the_terminal_and_exits_130() {
+    assert_stopped_cleanly(libc::SIGINT);
+}
+
+#[test]
+fn sigquit_to_the_dashboard_is_a_clean_stop_too() {
+    assert_stopped_cleanly(libc::SIGQUIT);
+}

@@ -128,8 +128,11 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut ticker = tokio::time::interval(frame);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut input = EventStream::new();
+    // Every stop signal quits the way `q` does: jobs checkpoint, the terminal is restored.
     let mut sigterm = signal(SignalKind::terminate()).wrap_err("listening for SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).wrap_err("listening for SIGHUP")?;
+    let mut sigint = signal(SignalKind::interrupt()).wrap_err("listening for SIGINT")?;
+    let mut sigquit = signal(SignalKind::quit()).wrap_err("listening for SIGQUIT")?;
     let (files_tx, mut files_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut slots = Slots {
         jobs: Default::default(),
@@ -198,6 +201,14 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
             }
             _ = sighup.recv() => {
                 crate::jobs::interrupt::request(libc::SIGHUP);
+                update(&mut app, Action::ForceQuit);
+            }
+            _ = sigint.recv() => {
+                crate::jobs::interrupt::request(libc::SIGINT);
+                update(&mut app, Action::ForceQuit);
+            }
+            _ = sigquit.recv() => {
+                crate::jobs::interrupt::request(libc::SIGQUIT);
                 update(&mut app, Action::ForceQuit);
             }
         }

@@ -222,8 +222,8 @@ fn dashboard(
         runs_dir,
         watch,
         max_steps,
-    })
-    .map(|()| ExitCode::SUCCESS)
+    })?;
+    Ok(train::signal_exit_code().unwrap_or(ExitCode::SUCCESS))
 }
 
 fn run(cli: Cli) -> eyre::Result<ExitCode> {

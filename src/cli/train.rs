@@ -24,13 +24,15 @@ pub fn run_headless(spec: JobSpec, json: bool) -> eyre::Result<ExitCode> {
     Ok(exit_code(headless::drive(handle, kind, json, &mut stdout)?))
 }
 
+/// 128 + N after stop signal N arrived, as shells report a process that signal N ended.
+pub fn signal_exit_code() -> Option<ExitCode> {
+    interrupt::signal().map(|signal| ExitCode::from((128 + signal).clamp(0, 255) as u8))
+}
+
 /// Exit status of a finished headless run: 0, 1 when it failed, 128 + N after signal N.
 fn exit_code(outcome: Outcome) -> ExitCode {
     match outcome {
-        Outcome::Success(_) => match interrupt::signal() {
-            Some(signal) => ExitCode::from((128 + signal).clamp(0, 255) as u8),
-            None => ExitCode::SUCCESS,
-        },
+        Outcome::Success(_) => signal_exit_code().unwrap_or(ExitCode::SUCCESS),
         Outcome::Failed(reason) => {
             eprintln!("Error: the run failed: {reason}");
             ExitCode::from(1)

@@ -1,5 +1,6 @@
-//! SIGTERM, SIGHUP and SIGINT as a flag jobs poll between steps, so a headless run killed by
-//! `kill`, a dropped SSH connection or Ctrl-C writes a checkpoint and an `end` event first.
+//! SIGTERM, SIGHUP, SIGINT and SIGQUIT as a flag jobs poll between steps, so a run stopped by
+//! `kill`, a dropped SSH connection, Ctrl-C or Ctrl-\\ writes a checkpoint and an `end` event
+//! first.
 //!
 //! The flag is process-wide: once set, every job stops at its next step boundary and records
 //! its end as `interrupted`. A second signal while the first is being handled exits at once.
@@ -10,7 +11,7 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 /// The signals that ask a run to checkpoint and end.
-const SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT];
+pub const SIGNALS: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
 
 extern "C" fn on_signal(signal: libc::c_int) {
     if INTERRUPTED.swap(true, Ordering::SeqCst) {
@@ -21,7 +22,7 @@ extern "C" fn on_signal(signal: libc::c_int) {
     SIGNAL.store(signal, Ordering::SeqCst);
 }
 
-/// Routes SIGTERM, SIGHUP and SIGINT to the flag (headless runs; the dashboard listens through
+/// Routes the stop signals to the flag (headless runs; the dashboard listens through
 /// tokio and calls [`request`] itself).
 pub fn install_handlers() -> std::io::Result<()> {
     for signal in SIGNALS {
