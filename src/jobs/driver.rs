@@ -469,12 +469,29 @@ mod tests {
         out
     }
 
-    /// A driven job that counts to `until` unless stopped; it waits for `Start`.
-    fn spawn_counter(until: u64) -> JobHandle {
-        let spec = JobSpec::new(&crate::scenario::Scenario {
+    /// A spec for a counter job recording into `run`.
+    fn counter_spec(run: RunTarget) -> JobSpec {
+        let mut spec = JobSpec::new(&crate::scenario::Scenario {
             name: "counter".into(),
             settings: crate::scenario::Settings::Rl(Default::default()),
         });
+        spec.run = run;
+        spec
+    }
+
+    /// The one run directory under `parent`.
+    fn only_run(parent: &std::path::Path) -> std::path::PathBuf {
+        std::fs::read_dir(parent)
+            .expect("runs")
+            .next()
+            .expect("a run directory")
+            .expect("entry")
+            .path()
+    }
+
+    /// A driven job that counts to `until` unless stopped; it waits for `Start`.
+    fn spawn_counter(until: u64) -> JobHandle {
+        let spec = counter_spec(RunTarget::Off);
         spawn("t", move |ends| {
             run(&spec, ends, |_, _| Ok(Counter::new(0, until)))
         })
@@ -538,13 +555,9 @@ mod tests {
     #[test]
     fn a_pause_checkpoints_into_the_run_directory_before_it_holds() {
         let parent = tempfile::tempdir().expect("temp dir");
-        let mut spec = JobSpec::new(&crate::scenario::Scenario {
-            name: "counter".into(),
-            settings: crate::scenario::Settings::Rl(Default::default()),
-        });
-        spec.run = RunTarget::New {
+        let spec = counter_spec(RunTarget::New {
             parent: parent.path().to_path_buf(),
-        };
+        });
         let mut h = spawn("t", move |ends| {
             run(&spec, ends, |_, _| Ok(Counter::new(0, u64::MAX)))
         })
@@ -570,12 +583,7 @@ mod tests {
             written.is_some_and(|w| w < paused_at),
             "a checkpoint comes before the pause: {seen:?}"
         );
-        let run = std::fs::read_dir(parent.path())
-            .expect("runs")
-            .next()
-            .expect("a run directory")
-            .expect("entry")
-            .path();
+        let run = only_run(parent.path());
         let steps: Vec<u64> = crate::runs::whole_checkpoints(&run.join("checkpoints"))
             .expect("scan")
             .iter()
@@ -590,13 +598,9 @@ mod tests {
     #[test]
     fn a_diverged_job_writes_no_checkpoint_and_says_so_when_resumed() {
         let parent = tempfile::tempdir().expect("temp dir");
-        let mut spec = JobSpec::new(&crate::scenario::Scenario {
-            name: "counter".into(),
-            settings: crate::scenario::Settings::Rl(Default::default()),
-        });
-        spec.run = RunTarget::New {
+        let spec = counter_spec(RunTarget::New {
             parent: parent.path().to_path_buf(),
-        };
+        });
         let mut h = spawn("t", move |ends| {
             run(&spec, ends, |_, _| {
                 Ok(Counter {
@@ -636,12 +640,7 @@ mod tests {
             "{warnings:?}"
         );
         assert!(warnings.contains(&DIVERGED_RESUME), "{warnings:?}");
-        let run = std::fs::read_dir(parent.path())
-            .expect("runs")
-            .next()
-            .expect("a run directory")
-            .expect("entry")
-            .path();
+        let run = only_run(parent.path());
         let scan = crate::runs::scan_checkpoints(&run.join("checkpoints")).expect("scan");
         assert!(
             scan.whole.is_empty() && scan.rejected.is_empty(),
