@@ -21,6 +21,18 @@ pub enum ScenarioError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The path is a folder, a device or a pipe, not a scenario file.
+    #[error("{}: not a scenario file (a folder, device or pipe)", path.display())]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file is far larger than any scenario.
+    #[error("{}: larger than {} KiB, too large to be a scenario", path.display(), MAX_SCENARIO_BYTES / 1024)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The TOML is malformed or has an unknown key or a wrongly typed value (the message
     /// carries the line and column).
     #[error("{}: {message}", path.display())]
@@ -247,12 +259,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     Ok(Scenario { name, settings })
 }
 
-/// Reads and parses a scenario file.
+/// The largest scenario file read: a scenario is a few KB, so anything bigger is not one (and a
+/// device such as `/dev/zero` is never read to the end).
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// Reads and parses a scenario file; refuses anything that is not a regular file of at most
+/// [`MAX_SCENARIO_BYTES`].
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+    use std::io::Read;
+    let io = |source| ScenarioError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(ScenarioError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SCENARIO_BYTES + 1).read_to_string(&mut text))
+        .map_err(io)?;
+    if text.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(ScenarioError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
     parse(path, &text)
 }
 

@@ -427,3 +427,78 @@ fn score_samples_rates_real_images_far_better_than_noise() {
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("bad.idx"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_scenario_that_is_not_a_regular_file_is_refused_without_reading_it() {
+    for path in ["/dev/zero", "scenarios"] {
+        let out = gradtop(&["train", path, "--headless"], None);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{path}: {err}");
+        assert!(
+            err.contains(path) && err.contains("not a scenario file"),
+            "{err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    let mut text = String::from("kind = \"classifier\"\n");
+    text.push_str(&"# padding\n".repeat(200_000));
+    std::fs::write(&big, text).unwrap();
+    let out = gradtop(&["train", big.to_str().unwrap(), "--headless"], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("too large to be a scenario"), "{err}");
+}
+
+#[test]
+fn the_dashboard_refuses_an_stdout_that_is_not_a_terminal() {
+    // `output()` gives the child a pipe for stdout, as `gradtop > file` would.
+    let out = gradtop(&[], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not one") && err.contains("--headless"),
+        "{err}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no escape codes written into the file"
+    );
+}
+
+#[test]
+fn a_dumb_terminal_gets_plain_ascii_without_colour() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let typescript = dir.path().join("typescript");
+    let command_line = format!(
+        "{} --runs-dir {}",
+        env!("CARGO_BIN_EXE_gradtop"),
+        dir.path().join("runs").display()
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command_line])
+        .arg(&typescript)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("TERM", "dumb")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script(1) runs");
+    // Let the first frame draw, then quit (no job runs, so q quits at once).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.stdin.take().unwrap().write_all(b"q").unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(
+        screen.contains("gradtop") && screen.contains('+'),
+        "{screen}"
+    );
+    assert!(!screen.contains('┌'), "no box-drawing glyphs");
+    assert!(
+        !screen.contains("\u{1b}[38;") && !screen.contains("\u{1b}[32m"),
+        "no colours"
+    );
+}

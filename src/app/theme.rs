@@ -21,7 +21,8 @@ impl Theme {
 
     /// Reads `NO_COLOR` (any non-empty value disables colour, per no-color.org).
     pub fn from_env(ascii: bool) -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+            || std::env::var("TERM").is_ok_and(|t| t == "dumb");
         Self::new(no_color, ascii)
     }
 

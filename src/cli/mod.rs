@@ -213,9 +213,20 @@ fn dashboard(
     watch: Option<PathBuf>,
     max_steps: Option<u64>,
 ) -> eyre::Result<ExitCode> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return Err(UsageError(
+            "the dashboard draws on a terminal and stdout is not one; to train without a \
+             screen, use `gradtop train SCENARIO.toml --headless`"
+                .into(),
+        )
+        .into());
+    }
+    // A terminal that says it can do nothing gets plain ASCII without colour.
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     crate::app::run_dashboard(crate::app::Options {
         fps: common.fps,
-        ascii: common.ascii,
+        ascii: common.ascii || dumb,
         data_dir: common.data_dir,
         device: common.device,
         scenario,
