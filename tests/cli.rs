@@ -502,3 +502,32 @@ fn a_dumb_terminal_gets_plain_ascii_without_colour() {
         "no colours"
     );
 }
+
+#[test]
+fn an_operating_system_error_is_said_once() {
+    let out = gradtop(&["train", "no-such-scenario.toml", "--headless"], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no-such-scenario.toml"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+}
+
+#[test]
+fn a_runs_dir_that_is_a_file_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let out = gradtop(
+        &[
+            "train",
+            "scenarios/cartpole-dqn.toml",
+            "--headless",
+            "--runs-dir",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a folder"), "{err}");
+}

@@ -176,6 +176,20 @@ enum DataCommand {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// An error and its causes on one line, each cause once: errors that already quote their source
+/// (`reading x: No such file`) are not followed by it again.
+fn error_text(err: &eyre::Report) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// Runs the command line: installs the error reporter, parses the arguments, runs one command
 /// and turns its outcome into the exit status.
 pub fn main() -> ExitCode {
@@ -188,7 +202,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            eprintln!("Error: {}", error_text(&err));
             let bad_input = err.chain().any(|c| {
                 c.is::<UsageError>()
                     || c.is::<ResumeError>()
@@ -239,6 +253,13 @@ fn dashboard(
 
 fn run(cli: Cli) -> eyre::Result<ExitCode> {
     let runs_dir = crate::runs::resolve_runs_parent(cli.common.runs_dir.as_deref());
+    if runs_dir.exists() && !runs_dir.is_dir() {
+        return Err(UsageError(format!(
+            "--runs-dir {}: not a folder (runs are written into a folder of run directories)",
+            runs_dir.display()
+        ))
+        .into());
+    }
     match cli.command {
         None => dashboard(cli.common, runs_dir, None, None, None),
         Some(Command::Train {
