@@ -531,3 +531,42 @@ fn a_runs_dir_that_is_a_file_is_bad_input() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a folder"), "{err}");
 }
+
+#[test]
+fn a_headless_run_that_diverges_fails_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    gradtop::data::synthetic::write_dataset(&dir.path().join("mnist"), 200, 50, 7).unwrap();
+    let runs = dir.path().join("runs");
+    let out = gradtop(
+        &[
+            "train",
+            "scenarios/mnist-cnn.toml",
+            "--headless",
+            "--set",
+            "model=mlp",
+            "--set",
+            "lr=1e30",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ],
+        Some(dir.path()),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("loss became"), "{err}");
+    assert!(
+        !err.contains("press s"),
+        "no dashboard key in a headless message: {err}"
+    );
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let events = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    let end: serde_json::Value = serde_json::from_str(events.lines().last().unwrap()).unwrap();
+    assert_eq!(end["kind"], "end");
+    assert_eq!(end["status"], "failed", "{end}");
+    assert_eq!(end["summary"]["status"], "failed", "{end}");
+}

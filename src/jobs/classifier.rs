@@ -179,7 +179,7 @@ impl Trainable for ClassifierJob {
         let step = self.trainer.step();
         if !out.loss.is_finite() {
             return Ok(Stepped::Diverged(format!(
-                "loss became {} at step {step} (lr {:.1e}): lower lr and press s to restart",
+                "loss became {} at step {step} (lr {:.1e}): lower lr and start again",
                 out.loss,
                 self.trainer.config().lr
             )));
@@ -265,6 +265,10 @@ impl Trainable for ClassifierJob {
     /// A final evaluation on the whole test set unless the last step just did one, or the
     /// user stopped the run (then the latest figures stand and quitting stays instant).
     fn finish(&mut self, ends: &mut JobEnds, status: &JobStatus) -> Result<(), String> {
+        if matches!(status, JobStatus::Failed(_)) {
+            // The weights diverged: an evaluation would only measure NaN.
+            return Ok(());
+        }
         let whole = self.dataset.test.len();
         match &self.last_eval {
             Some((at, e)) if *at == self.trainer.step() && e.count == whole => Ok(()),

@@ -149,7 +149,9 @@ where
                 diverged = true;
                 ends.warn(reason.clone());
                 if hold(ends, &mut job, &reason) == Flow::Stop {
-                    status = JobStatus::Stopped;
+                    // Stopped while diverged (`x`, or a headless run that cannot resume): the
+                    // run failed, and its end says why.
+                    status = JobStatus::Failed(reason);
                     break;
                 }
                 ends.warn(DIVERGED_RESUME);
@@ -640,6 +642,11 @@ mod tests {
             "{warnings:?}"
         );
         assert!(warnings.contains(&DIVERGED_RESUME), "{warnings:?}");
+        assert!(
+            matches!(seen.last(), Some(JobEvent::Status(JobStatus::Failed(why))) if why.contains("NaN")),
+            "stopped while diverged, the run failed: {:?}",
+            seen.last()
+        );
         let run = only_run(parent.path());
         let scan = crate::runs::scan_checkpoints(&run.join("checkpoints")).expect("scan");
         assert!(

@@ -160,7 +160,7 @@ impl Trainable for RlJob {
             Ok(records) => records,
             Err(RlError::Diverged { loss, env_steps }) => {
                 return Ok(Stepped::Diverged(format!(
-                    "loss became {loss} at env step {env_steps}: lower lr and press s to restart"
+                    "loss became {loss} at env step {env_steps}: lower lr and start again"
                 )))
             }
             Err(e) => return Err(e.to_string()),
