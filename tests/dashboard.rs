@@ -287,6 +287,15 @@ fn too_small_terminal_says_how_large_it_must_be() {
     let (app, _d) = app_with_data();
     let s = screen(&app, 60, 20);
     assert!(s.contains("80×24") && s.contains("60×20"), "{s}");
+    assert!(!s.contains("Quit anyway"), "{s}");
+}
+
+#[test]
+fn the_quit_question_is_asked_on_a_too_small_terminal_too() {
+    let (mut app, _d) = app_with_data();
+    app.overlay = Overlay::ConfirmQuit;
+    let s = screen(&app, 60, 20);
+    assert!(s.contains("Quit anyway") && s.contains("y quits"), "{s}");
 }
 
 #[test]

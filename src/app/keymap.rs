@@ -31,6 +31,8 @@ pub enum Action {
     EditChar(char),
     /// Delete the last typed character.
     EditBackspace,
+    /// Clear the value being typed (Ctrl-U).
+    EditClear,
     /// Apply the typed value.
     EditCommit,
     /// Abandon typing.
@@ -507,11 +509,14 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
         Overlay::None => {}
     }
     if app.is_editing() {
+        // Control keys are never typed into a value; Ctrl-U clears it, as in a shell.
+        let control = key.modifiers.contains(KeyModifiers::CONTROL);
         return match key.code {
             KeyCode::Enter => Some(Action::EditCommit),
             KeyCode::Esc => Some(Action::EditCancel),
             KeyCode::Backspace => Some(Action::EditBackspace),
-            KeyCode::Char(c) if !c.is_control() => Some(Action::EditChar(c)),
+            KeyCode::Char('u') if control => Some(Action::EditClear),
+            KeyCode::Char(c) if !c.is_control() && !control => Some(Action::EditChar(c)),
             _ => None,
         };
     }
@@ -748,6 +753,9 @@ mod tests {
         assert_eq!(press(&app, KeyCode::Backspace), Some(Action::EditBackspace));
         assert_eq!(press(&app, KeyCode::Char('q')), Some(Action::EditChar('q')));
         assert_eq!(press(&app, KeyCode::Up), None);
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        assert_eq!(map_key(&app, ctrl('u')), Some(Action::EditClear));
+        assert_eq!(map_key(&app, ctrl('k')), None, "no control key is typed in");
         assert_eq!(map_key(&app, ctrl_c), Some(Action::ForceQuit));
     }
 

@@ -26,10 +26,14 @@ pub fn render(app: &App, frame: &mut Frame) {
 pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        let msg = format!(
+        let mut msg = format!(
             "gradtop needs a terminal of at least {}×{}; this one is {}×{}. Enlarge it or press q.",
             MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
         );
+        if app.overlay == Overlay::ConfirmQuit {
+            // The question must be seen wherever q was pressed.
+            msg = format!("A job is running. Quit anyway? y quits, any other key stays. {msg}");
+        }
         Paragraph::new(msg)
             .wrap(Wrap { trim: true })
             .render(area, buf);

@@ -103,6 +103,11 @@ impl Panel {
                     buf.pop();
                 }
             }
+            Action::EditClear => {
+                if let Some(buf) = &mut self.editing {
+                    buf.clear();
+                }
+            }
             Action::EditCancel => self.editing = None,
             Action::EditCommit => {
                 let Some(text) = self.editing.take() else {
@@ -279,6 +284,13 @@ mod tests {
         for _ in 0..6 {
             p.handle(Action::EditBackspace, &rows());
         }
+        p.handle(Action::EditChar('0'), &rows());
+        p.handle(Action::EditClear, &rows());
+        assert_eq!(
+            p.editing.as_deref(),
+            Some(""),
+            "Ctrl-U clears what was typed"
+        );
         p.handle(Action::EditChar('0'), &rows());
         assert!(matches!(
             p.handle(Action::EditCommit, &rows()),
