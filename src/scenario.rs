@@ -60,6 +60,16 @@ pub enum ScenarioError {
         /// The valid keys.
         known: String,
     },
+    /// A `--set` names a key of the RL agent the scenario does not train.
+    #[error(
+        "--set {key}: this scenario trains the {agent} agent, and {key} belongs to the other one"
+    )]
+    OtherAgentKey {
+        /// The key given.
+        key: String,
+        /// The agent the scenario trains.
+        agent: &'static str,
+    },
     /// A `--set` is not of the form key=value.
     #[error("--set {0:?}: expected key=value")]
     SetSyntax(String),
@@ -352,6 +362,24 @@ impl Scenario {
                 Settings::Rl(c) => Settings::Rl(apply_set(c, "rl", set)?),
             };
         }
+        if let Settings::Rl(config) = &self.settings {
+            // `[dqn]` and `[ppo]` both parse for any agent; a key for the other one would be
+            // silently ignored, so it is refused.
+            let agent = config.agent.as_str();
+            let other = sets
+                .iter()
+                .filter_map(|s| s.split_once('=').map(|(k, _)| k.trim()))
+                .find(|k| {
+                    k.split_once('.')
+                        .is_some_and(|(table, _)| matches!(table, "dqn" | "ppo") && table != agent)
+                });
+            if let Some(key) = other {
+                return Err(ScenarioError::OtherAgentKey {
+                    key: key.to_string(),
+                    agent,
+                });
+            }
+        }
         self.validate()?;
         Ok(self)
     }
@@ -376,6 +404,21 @@ mod tests {
 
     fn p() -> &'static Path {
         Path::new("scenarios/test.toml")
+    }
+
+    #[test]
+    fn a_set_for_the_other_rl_agent_is_refused() {
+        let dqn = parse(p(), "kind = \"rl\"\nagent = \"dqn\"\n").unwrap();
+        let err = dqn
+            .clone()
+            .with_overrides(&["ppo.lr=0.01".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ppo.lr") && err.contains("dqn agent"), "{err}");
+        dqn.clone().with_overrides(&["dqn.lr=0.01".into()]).unwrap();
+        // Switching the agent in the same command makes its keys apply.
+        dqn.with_overrides(&["agent=ppo".into(), "ppo.lr=0.01".into()])
+            .unwrap();
     }
 
     #[test]
