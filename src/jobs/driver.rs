@@ -232,14 +232,14 @@ fn open_run<T: Trainable>(
     }
     let path = begun.session.path().display().to_string();
     ends.attach(begun.session);
+    let unit = spec.kind().step_unit();
     for rejected in &begun.skipped {
         ends.warn(format!(
-            "skipped checkpoint at {} {}: {rejected}",
-            spec.kind().step_unit(),
+            "skipped checkpoint at {unit} {}: {rejected}",
             rejected.step
         ));
     }
-    let unit = spec.kind().step_unit();
+    let resuming = matches!(spec.run, RunTarget::Resume { .. });
     match begun.checkpoint {
         Some(checkpoint) => {
             ends.info(format!(
@@ -260,17 +260,13 @@ fn open_run<T: Trainable>(
                 }
             }
         }
-        None => {
-            ends.info(match spec.run {
-                RunTarget::Resume { .. } => format!("run directory: {path} (resumed at step 0)"),
-                _ => format!("run directory: {path}"),
-            });
-            if matches!(spec.run, RunTarget::Resume { .. }) {
-                ends.info(format!(
-                    "no whole checkpoint yet: starting again from {unit} 0"
-                ));
-            }
+        None if resuming => {
+            ends.info(format!("run directory: {path} (resumed at step 0)"));
+            ends.info(format!(
+                "no whole checkpoint yet: starting again from {unit} 0"
+            ));
         }
+        None => ends.info(format!("run directory: {path}")),
     }
     Ok(())
 }

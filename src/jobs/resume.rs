@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::protocol::{JobSpec, RunTarget};
 use crate::device::DeviceChoice;
-use crate::runs::{lock_holder, scan_checkpoints, RunDir};
+use crate::runs::{check_resumable, lock_holder, RunDir};
 use crate::scenario::{self, Scenario};
 
 /// Why a run cannot be resumed or watched; all of these are the user's input, not a crash.
@@ -53,7 +53,7 @@ pub fn resume_spec(
         });
     }
     // A run whose checkpoints are all damaged is refused here, before anything is written.
-    scan_checkpoints(&run.checkpoints_dir())?.resumable(&run.checkpoints_dir())?;
+    check_resumable(&run.checkpoints_dir())?;
     let parsed = run_scenario(&run)?;
     Ok(JobSpec {
         data_dir,

@@ -242,8 +242,11 @@ fn candidate_steps(dir: &Path) -> Result<Vec<u64>> {
     Ok(steps)
 }
 
+/// A checkpoint read and checked whole: where it is, its sidecar and its tensor file's bytes.
+type Whole = (CheckpointInfo, Sidecar, Vec<u8>);
+
 /// Reads and checks the checkpoint at `step`; `Err` says why it is not whole.
-fn read_whole(dir: &Path, step: u64) -> Result<(CheckpointInfo, Sidecar, Vec<u8>)> {
+fn read_whole(dir: &Path, step: u64) -> Result<Whole> {
     let tensors_path = dir.join(tensors_name(step));
     let sidecar_path = dir.join(sidecar_name(step));
     let sidecar_text = fs::read(&sidecar_path).at("reading", &sidecar_path)?;
@@ -289,14 +292,7 @@ fn read_whole(dir: &Path, step: u64) -> Result<(CheckpointInfo, Sidecar, Vec<u8>
 
 /// Every whole checkpoint in `checkpoints_dir`, highest step first.
 pub fn whole_checkpoints(checkpoints_dir: &Path) -> Result<Vec<CheckpointInfo>> {
-    Ok(candidate_steps(checkpoints_dir)?
-        .into_iter()
-        .filter_map(|step| {
-            read_whole(checkpoints_dir, step)
-                .ok()
-                .map(|(info, ..)| info)
-        })
-        .collect())
+    Ok(scan_checkpoints(checkpoints_dir)?.whole)
 }
 
 /// The whole checkpoint with the highest step, or `None`; partial, temp and corrupt files are
@@ -313,7 +309,11 @@ pub fn latest_whole_checkpoint(checkpoints_dir: &Path) -> Result<Option<Checkpoi
 /// Loads a checkpoint's tensors onto `device` and its sidecar state, re-checking that it is whole.
 pub fn load_checkpoint(info: &CheckpointInfo, device: &Device) -> Result<Checkpoint> {
     let dir = info.sidecar_path.parent().unwrap_or_else(|| Path::new("."));
-    let (info, sidecar, bytes) = read_whole(dir, info.step)?;
+    decode(read_whole(dir, info.step)?, device)
+}
+
+/// A checkpoint [`read_whole`] accepted, with its tensors put on `device`.
+fn decode((info, sidecar, bytes): Whole, device: &Device) -> Result<Checkpoint> {
     let tensors = candle_core::safetensors::load_buffer(&bytes, device).map_err(|source| {
         RunsError::Tensors {
             path: info.tensors_path.clone(),
@@ -336,53 +336,68 @@ pub struct CheckpointScan {
     pub rejected: Vec<Rejected>,
 }
 
-impl CheckpointScan {
-    /// Refuses a run whose checkpoints are all damaged: resuming it would start again from
-    /// step 0 and, keeping only the newest checkpoints, delete them.
-    pub fn resumable(&self, checkpoints_dir: &Path) -> Result<()> {
-        let damaged = self.rejected.iter().any(|r| !r.incomplete);
-        if self.whole.is_empty() && damaged {
-            return Err(RunsError::NoWholeCheckpoint {
-                dir: checkpoints_dir.to_path_buf(),
-                rejected: self.rejected.clone(),
-            });
-        }
-        Ok(())
-    }
-}
-
 /// Reads every checkpoint of `checkpoints_dir` and sorts them into whole and rejected.
 pub fn scan_checkpoints(checkpoints_dir: &Path) -> Result<CheckpointScan> {
     let mut scan = CheckpointScan::default();
     for step in candidate_steps(checkpoints_dir)? {
         match read_whole(checkpoints_dir, step) {
             Ok((info, ..)) => scan.whole.push(info),
-            Err(e) => {
-                let sidecar = checkpoints_dir.join(sidecar_name(step));
-                let incomplete = !sidecar.exists();
-                let path = match &e {
-                    RunsError::Io { path, .. }
-                    | RunsError::Invalid { path, .. }
-                    | RunsError::Parse { path, .. }
-                    | RunsError::Tensors { path, .. } => path.clone(),
-                    _ => sidecar,
-                };
-                let why = match &e {
-                    RunsError::Io { source, .. } => source.to_string(),
-                    RunsError::Invalid { what, .. } => what.clone(),
-                    RunsError::Parse { message, .. } => message.clone(),
-                    other => other.to_string(),
-                };
-                scan.rejected.push(Rejected {
-                    step,
-                    path,
-                    why,
-                    incomplete,
-                });
-            }
+            Err(e) => scan.rejected.push(rejected(checkpoints_dir, step, &e)),
         }
     }
     Ok(scan)
+}
+
+/// Why the checkpoint at `step` is not whole, from [`read_whole`]'s error.
+fn rejected(checkpoints_dir: &Path, step: u64, e: &RunsError) -> Rejected {
+    let sidecar = checkpoints_dir.join(sidecar_name(step));
+    let incomplete = !sidecar.exists();
+    let path = match e {
+        RunsError::Io { path, .. }
+        | RunsError::Invalid { path, .. }
+        | RunsError::Parse { path, .. }
+        | RunsError::Tensors { path, .. } => path.clone(),
+        _ => sidecar,
+    };
+    let why = match e {
+        RunsError::Io { source, .. } => source.to_string(),
+        RunsError::Invalid { what, .. } => what.clone(),
+        RunsError::Parse { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    Rejected {
+        step,
+        path,
+        why,
+        incomplete,
+    }
+}
+
+/// The newest whole checkpoint, read (not yet decoded), and the newer ones passed over; refused
+/// when the folder holds checkpoints and every one is damaged: resuming would start the run
+/// again and, keeping only the newest checkpoints, delete them. Checkpoints older than the
+/// newest whole one are not read.
+fn newest_whole(checkpoints_dir: &Path) -> Result<(Option<Whole>, Vec<Rejected>)> {
+    let mut skipped = Vec::new();
+    for step in candidate_steps(checkpoints_dir)? {
+        match read_whole(checkpoints_dir, step) {
+            Ok(whole) => return Ok((Some(whole), skipped)),
+            Err(e) => skipped.push(rejected(checkpoints_dir, step, &e)),
+        }
+    }
+    if skipped.iter().any(|r| !r.incomplete) {
+        return Err(RunsError::NoWholeCheckpoint {
+            dir: checkpoints_dir.to_path_buf(),
+            rejected: skipped,
+        });
+    }
+    Ok((None, skipped))
+}
+
+/// Refuses, before anything is written, a run whose checkpoints are all damaged (see
+/// [`load_latest_checkpoint`]).
+pub fn check_resumable(checkpoints_dir: &Path) -> Result<()> {
+    newest_whole(checkpoints_dir).map(|_| ())
 }
 
 /// The checkpoint a resume continues from, and the newer ones it had to pass over.
@@ -396,24 +411,11 @@ pub struct Latest {
 
 /// Loads the newest whole checkpoint of `checkpoints_dir` onto `device` (the common first step
 /// of `resume`), saying which newer ones were passed over; refused when the folder holds
-/// checkpoints and every one of them is damaged (see [`CheckpointScan::resumable`]).
+/// checkpoints and every one of them is damaged.
 pub fn load_latest_checkpoint(checkpoints_dir: &Path, device: &Device) -> Result<Latest> {
-    let scan = scan_checkpoints(checkpoints_dir)?;
-    scan.resumable(checkpoints_dir)?;
-    let Some(info) = scan.whole.first() else {
-        return Ok(Latest {
-            checkpoint: None,
-            skipped: scan.rejected,
-        });
-    };
-    let checkpoint = load_checkpoint(info, device)?;
-    let skipped = scan
-        .rejected
-        .into_iter()
-        .filter(|r| r.step > info.step)
-        .collect();
+    let (whole, skipped) = newest_whole(checkpoints_dir)?;
     Ok(Latest {
-        checkpoint: Some(checkpoint),
+        checkpoint: whole.map(|whole| decode(whole, device)).transpose()?,
         skipped,
     })
 }
@@ -576,8 +578,7 @@ mod tests {
             vec![10]
         );
         assert!(scan.rejected[0].incomplete && scan.rejected[0].step == 20);
-        scan.resumable(dir.path())
-            .expect("an older whole checkpoint remains");
+        check_resumable(dir.path()).expect("an older whole checkpoint remains");
 
         // Step 10's tensors are damaged: no whole checkpoint is left, so resuming is refused
         // with every file and its reason.
@@ -587,7 +588,9 @@ mod tests {
         fs::write(&tensors, bytes).expect("write");
         let scan = scan_checkpoints(dir.path()).expect("scan");
         assert!(scan.whole.is_empty());
-        let err = scan.resumable(dir.path()).expect_err("refused").to_string();
+        let err = check_resumable(dir.path())
+            .expect_err("refused")
+            .to_string();
         assert!(
             err.contains("step-10.safetensors") && err.contains("SHA-256"),
             "{err}"

@@ -41,9 +41,9 @@ pub mod tail;
 pub mod tfevents;
 
 pub use checkpoint::{
-    keep_last, latest_whole_checkpoint, load_checkpoint, load_latest_checkpoint, restore_varmap,
-    scan_checkpoints, varmap_tensors, whole_checkpoints, write_checkpoint, Checkpoint,
-    CheckpointInfo, CheckpointScan, Latest,
+    check_resumable, keep_last, latest_whole_checkpoint, load_checkpoint, load_latest_checkpoint,
+    restore_varmap, scan_checkpoints, varmap_tensors, whole_checkpoints, write_checkpoint,
+    Checkpoint, CheckpointInfo, CheckpointScan, Latest,
 };
 pub use clock::LocalTime;
 pub use curves::{read_run_curves, MetricCurve, RunCurves};
