@@ -107,10 +107,9 @@ impl ClassifierJob {
         limit: usize,
         rate: Option<f64>,
     ) -> Result<(), String> {
-        let split = self.dataset.test.clone();
         let eval = self
             .trainer
-            .evaluate(&split, limit)
+            .evaluate(&self.dataset.test, limit)
             .map_err(|e| error_text(&e))?;
         let step = self.trainer.step();
         ends.metric(step, Metric::TestAccuracy, eval.accuracy);
