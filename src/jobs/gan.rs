@@ -295,8 +295,8 @@ impl Trainable for GanJob {
             self.publish(ends, false)?;
             ends.metric(it, Metric::ItersPerSec, self.rate);
         }
-        let samples = sample_now.then(|| self.latest_samples.clone());
-        if let Some(warning) = self.trainer.diagnose(samples.as_deref()) {
+        let samples = sample_now.then_some(self.latest_samples.as_slice());
+        if let Some(warning) = self.trainer.diagnose(samples) {
             let text = warning.to_string();
             if matches!(warning, GanWarning::NonFinite { .. }) {
                 return Ok(Stepped::Diverged(text));
