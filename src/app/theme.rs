@@ -19,11 +19,12 @@ impl Theme {
         Self { no_color, ascii }
     }
 
-    /// Reads `NO_COLOR` (any non-empty value disables colour, per no-color.org).
+    /// Reads `NO_COLOR` (any non-empty value disables colour, per no-color.org) and `TERM`: a
+    /// terminal that says it can do nothing (`dumb`) gets plain ASCII without colour.
     pub fn from_env(ascii: bool) -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-            || std::env::var("TERM").is_ok_and(|t| t == "dumb");
-        Self::new(no_color, ascii)
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || dumb;
+        Self::new(no_color, ascii || dumb)
     }
 
     /// A foreground colour, or plain text without colour.

@@ -236,11 +236,9 @@ fn dashboard(
         )
         .into());
     }
-    // A terminal that says it can do nothing gets plain ASCII without colour.
-    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     crate::app::run_dashboard(crate::app::Options {
         fps: common.fps,
-        ascii: common.ascii || dumb,
+        ascii: common.ascii,
         data_dir: common.data_dir,
         device: common.device,
         scenario,
