@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 /// A temporary data folder with a small generated MNIST and an empty runs folder.
 pub struct Fixture {
     /// Keeps the folders alive for the test.
-    pub tmp: tempfile::TempDir,
+    pub _tmp: tempfile::TempDir,
     /// `--data-dir`.
     pub data: PathBuf,
     /// `--runs-dir`.
@@ -20,7 +20,11 @@ pub fn fixture() -> Fixture {
     gradtop::data::synthetic::write_dataset(&data.join("mnist"), 600, 100, 5)
         .expect("generated digits");
     let runs = tmp.path().join("runs");
-    Fixture { tmp, data, runs }
+    Fixture {
+        _tmp: tmp,
+        data,
+        runs,
+    }
 }
 
 /// `gradtop ARGS` on the fixture's data and runs folders, from the repository root.
