@@ -2,6 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Largest batch accepted from a file, `--set` or the keyboard: well above what these models
+/// train well with, and low enough that a DCGAN or CNN step at this size fits in a few GB
+/// (a DCGAN step at 65,536 takes over 20 GB).
+pub const MAX_BATCH_SIZE: usize = 4096;
+/// Most passes over the data a run may ask for.
+pub const MAX_EPOCHS: usize = 10_000;
+/// Most checkpoints a run may keep on disk.
+pub const MAX_KEEP_CHECKPOINTS: usize = 1_000;
+
 /// A hyperparameter the user can change from the keyboard; typed so that a command is never a
 /// string to parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::EnumIter)]
@@ -113,8 +122,8 @@ impl Param {
                     Ok(v)
                 }
             }
-            Param::BatchSize => int(1.0, 65_536.0),
-            Param::Epochs => int(1.0, 10_000.0),
+            Param::BatchSize => int(1.0, MAX_BATCH_SIZE as f64),
+            Param::Epochs => int(1.0, MAX_EPOCHS as f64),
             Param::DSteps => int(1.0, 100.0),
             Param::TargetPeriod => int(1.0, 1e9),
             Param::LabelSmoothing => {

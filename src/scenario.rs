@@ -7,8 +7,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::data::DatasetName;
 use crate::models::classifier::config::ClassifierConfigError;
-use crate::models::gan::config::GanConfig;
-use crate::models::rl::config::RlConfig;
+use crate::models::gan::config::{GanConfig, GanConfigError};
+use crate::models::rl::config::{ConfigError as RlConfigError, RlConfig};
 
 /// Why a scenario cannot be used; every variant names the file, line or key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +70,33 @@ pub enum ScenarioError {
         /// The agent the scenario trains.
         agent: &'static str,
     },
+    /// A `--set` tries to change the kind, which decides every other key.
+    #[error(
+        "--set kind: the kind is the scenario's own ({kind}); to train another kind, start one \
+         of its scenarios (scenarios/*.toml)"
+    )]
+    KindSet {
+        /// The scenario's kind.
+        kind: &'static str,
+    },
     /// A `--set` is not of the form key=value.
     #[error("--set {0:?}: expected key=value")]
     SetSyntax(String),
-    /// A GAN or RL config refused a value; its message names the key.
-    #[error("{0}")]
-    Config(String),
+    /// A value in the file is of the right type but out of range (lr ≤ 0, batch 0, a size
+    /// that would take gigabytes, …).
+    #[error("{}:{line}: {key} = {value}: {reason}", path.display())]
+    InFile {
+        /// The scenario file.
+        path: PathBuf,
+        /// The line that sets the key.
+        line: usize,
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A value is of the right type but out of range (lr ≤ 0, batch 0, …).
     #[error("{key} = {value}: {reason}")]
     Invalid {
@@ -93,6 +114,36 @@ pub use crate::models::classifier::config::{ClassifierConfig, ModelKind};
 impl From<ClassifierConfigError> for ScenarioError {
     fn from(e: ClassifierConfigError) -> Self {
         let ClassifierConfigError::Invalid { key, value, reason } = e;
+        ScenarioError::Invalid { key, value, reason }
+    }
+}
+
+impl From<GanConfigError> for ScenarioError {
+    fn from(e: GanConfigError) -> Self {
+        match e {
+            GanConfigError::Invalid {
+                key,
+                value,
+                expected,
+            } => ScenarioError::Invalid {
+                key: key.to_string(),
+                value,
+                reason: format!("expected {expected}"),
+            },
+            // Only live changes can need a restart or name an unknown key; a file never does,
+            // but the message still says what is wrong.
+            other => ScenarioError::Invalid {
+                key: String::new(),
+                value: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<RlConfigError> for ScenarioError {
+    fn from(e: RlConfigError) -> Self {
+        let RlConfigError::Invalid { key, value, reason } = e;
         ScenarioError::Invalid { key, value, reason }
     }
 }
@@ -276,6 +327,73 @@ pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
 /// Reads and parses a scenario file; refuses anything that is not a regular file of at most
 /// [`MAX_SCENARIO_BYTES`].
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    parse(path, &read_text(path)?)
+}
+
+/// Reads a scenario file, applies `--set` overrides and validates the result; a value out of
+/// range in the file is named with its line, one from a `--set` with the `--set`.
+pub fn load_with_overrides(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let text = read_text(path)?;
+    parse(path, &text)?
+        .with_overrides(sets)
+        .map_err(|e| locate(e, path, &text, sets))
+}
+
+/// Puts the file's line on a range error whose key the file sets (and no `--set` overrides).
+fn locate(e: ScenarioError, path: &Path, text: &str, sets: &[String]) -> ScenarioError {
+    let ScenarioError::Invalid { key, value, reason } = e else {
+        return e;
+    };
+    let from_set = sets
+        .iter()
+        .any(|s| s.split_once('=').is_some_and(|(k, _)| k.trim() == key));
+    match line_of_key(text, &key).filter(|_| !from_set) {
+        Some(line) => ScenarioError::InFile {
+            path: path.to_path_buf(),
+            line,
+            key,
+            value,
+            reason,
+        },
+        None => ScenarioError::Invalid { key, value, reason },
+    }
+}
+
+/// The line (counted from 1) of TOML `text` that sets the dotted `key` (`batch_size`,
+/// `dqn.hidden`), under a `[table]` header or as a dotted key; `None` when the file leaves it to
+/// its default.
+pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let unquote = |s: &str| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
+    let dotted = |s: &str| s.split('.').map(unquote).collect::<Vec<_>>().join(".");
+    let mut table = String::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            let header = header.split(']').next().unwrap_or_default();
+            table = dotted(header);
+            continue;
+        }
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        if name.trim_start().starts_with('#') {
+            continue;
+        }
+        let name = dotted(name);
+        let full = if table.is_empty() {
+            name
+        } else {
+            format!("{table}.{name}")
+        };
+        if full == key {
+            return Some(number + 1);
+        }
+    }
+    None
+}
+
+/// The text of a scenario file, read with a cap: see [`load`].
+fn read_text(path: &Path) -> Result<String, ScenarioError> {
     use std::io::Read;
     let io = |source| ScenarioError::Io {
         path: path.to_path_buf(),
@@ -295,7 +413,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
             path: path.to_path_buf(),
         });
     }
-    parse(path, &text)
+    Ok(text)
 }
 
 /// Applies one `key=value` override to a config, through its TOML form so that types are
@@ -356,6 +474,11 @@ impl Scenario {
     /// Applies `--set key=value` overrides in order, then validates the result.
     pub fn with_overrides(mut self, sets: &[String]) -> Result<Self, ScenarioError> {
         for set in sets {
+            if set.split_once('=').is_some_and(|(k, _)| k.trim() == "kind") {
+                return Err(ScenarioError::KindSet {
+                    kind: self.settings.kind().as_str(),
+                });
+            }
             self.settings = match &self.settings {
                 Settings::Classifier(c) => Settings::Classifier(apply_set(c, "classifier", set)?),
                 Settings::Gan(c) => Settings::Gan(apply_set(c, "gan", set)?),
@@ -388,12 +511,8 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), ScenarioError> {
         match &self.settings {
             Settings::Classifier(c) => Ok(c.validate()?),
-            Settings::Gan(c) => c
-                .validate()
-                .map_err(|e| ScenarioError::Config(e.to_string())),
-            Settings::Rl(c) => c
-                .validate()
-                .map_err(|e| ScenarioError::Config(e.to_string())),
+            Settings::Gan(c) => Ok(c.validate()?),
+            Settings::Rl(c) => Ok(c.validate()?),
         }
     }
 }
@@ -439,6 +558,136 @@ mod tests {
         assert!(msg.contains("learning_rate"), "{msg}");
         assert!(msg.contains("line 4"), "{msg}");
         assert!(msg.contains("scenarios/test.toml"), "{msg}");
+    }
+
+    #[test]
+    fn a_value_out_of_range_in_the_file_is_named_with_its_line() {
+        let text = "kind = \"rl\"\nagent = \"dqn\"\n\n[dqn]\n# big\nbuffer_size = 100000000000\n";
+        let msg = load_text(text, &[]).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("scenarios/test.toml:6: dqn.buffer_size = 100000000000"),
+            "{msg}"
+        );
+        // A --set that fixes it wins; one that breaks it is named as the --set.
+        assert!(load_text(text, &["dqn.buffer_size=1000".into()]).is_ok());
+        let msg = load_text("kind = \"classifier\"\n", &["batch_size=100000".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("batch_size = 100000: must be in 1..=4096"),
+            "{msg}"
+        );
+    }
+
+    /// Parses `text` as the file and applies `sets`, with [`load_with_overrides`]'s messages.
+    fn load_text(text: &str, sets: &[String]) -> Result<Scenario, ScenarioError> {
+        parse(p(), text)?
+            .with_overrides(sets)
+            .map_err(|e| locate(e, p(), text, sets))
+    }
+
+    #[test]
+    fn line_of_key_finds_tables_dotted_keys_and_quotes() {
+        let text =
+            "kind = \"rl\"\nppo.lr = 1\n[dqn]\n\"hidden\" = [4]\n# gamma = 1\n[ppo]\nepochs = 2\n";
+        assert_eq!(line_of_key(text, "kind"), Some(1));
+        assert_eq!(line_of_key(text, "ppo.lr"), Some(2));
+        assert_eq!(line_of_key(text, "dqn.hidden"), Some(4));
+        assert_eq!(line_of_key(text, "dqn.gamma"), None);
+        assert_eq!(line_of_key(text, "ppo.epochs"), Some(7));
+        assert_eq!(line_of_key(text, "epochs"), None);
+    }
+
+    #[test]
+    fn every_size_key_is_bounded() {
+        for (text, key) in [
+            (
+                "kind = \"classifier\"\nbatch_size = 1000000000\n",
+                "batch_size",
+            ),
+            ("kind = \"classifier\"\nepochs = 1000000000\n", "epochs"),
+            (
+                "kind = \"classifier\"\neval_subset = 1000000000\n",
+                "eval_subset",
+            ),
+            (
+                "kind = \"classifier\"\nkeep_checkpoints = 1000000\n",
+                "keep_checkpoints",
+            ),
+            (
+                "kind = \"gan\"\nscore_samples = 1000000000\n",
+                "score_samples",
+            ),
+            ("kind = \"gan\"\nbatch_size = 65536\n", "batch_size"),
+            (
+                "kind = \"gan\"\nkeep_checkpoints = 1000000\n",
+                "keep_checkpoints",
+            ),
+            (
+                "kind = \"rl\"\nagent = \"ppo\"\n[ppo]\nnum_envs = 100000000\n",
+                "ppo.num_envs",
+            ),
+            (
+                "kind = \"rl\"\nagent = \"ppo\"\n[ppo]\nrollout_steps = 100000000\n",
+                "ppo.rollout_steps",
+            ),
+            (
+                "kind = \"rl\"\nagent = \"ppo\"\n[ppo]\nnum_envs = 1024\nrollout_steps = 65536\n",
+                "ppo.rollout_steps",
+            ),
+            (
+                "kind = \"rl\"\nagent = \"ppo\"\n[ppo]\nepochs = 100000000\n",
+                "ppo.epochs",
+            ),
+            (
+                "kind = \"rl\"\nagent = \"ppo\"\n[ppo]\nhidden = [100000]\n",
+                "ppo.hidden",
+            ),
+            (
+                "kind = \"rl\"\n[dqn]\nbuffer_size = 100000000000\n",
+                "dqn.buffer_size",
+            ),
+            (
+                "kind = \"rl\"\n[dqn]\nhidden = [100000, 100000]\n",
+                "dqn.hidden",
+            ),
+            (
+                "kind = \"rl\"\n[dqn]\nhidden = [8, 8, 8, 8, 8, 8, 8, 8, 8]\n",
+                "dqn.hidden",
+            ),
+            (
+                "kind = \"rl\"\n[dqn]\nbatch_size = 100000000\n",
+                "dqn.batch_size",
+            ),
+            (
+                "kind = \"rl\"\n[dqn]\ngradient_steps = 100000000\n",
+                "dqn.gradient_steps",
+            ),
+            ("kind = \"rl\"\nsolve_window = 100000000\n", "solve_window"),
+            (
+                "kind = \"rl\"\nkeep_checkpoints = 100000000\n",
+                "keep_checkpoints",
+            ),
+        ] {
+            match load_text(text, &[]) {
+                Err(ScenarioError::InFile { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: expected a refusal of {key}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn set_kind_says_the_kind_is_the_scenarios_own() {
+        let s = parse(p(), "kind = \"classifier\"\n").unwrap();
+        let msg = s
+            .with_overrides(&["kind=gan".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("the kind is the scenario's own (classifier)"),
+            "{msg}"
+        );
+        assert!(!msg.contains("unknown field"), "{msg}");
     }
 
     #[test]

@@ -210,7 +210,11 @@ pub fn main() -> ExitCode {
                     || c.is::<scenario::ScenarioError>()
                     || matches!(
                         c.downcast_ref::<DataError>(),
-                        Some(DataError::NotFound { .. } | DataError::UnknownName(_))
+                        Some(
+                            DataError::NotFound { .. }
+                                | DataError::Incomplete { .. }
+                                | DataError::UnknownName(_)
+                        )
                     )
             });
             ExitCode::from(if bad_input { 2 } else { 1 })
@@ -271,7 +275,7 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             if let Some(seed) = seed {
                 sets.push(format!("seed={seed}"));
             }
-            let scenario = scenario::load(&path)?.with_overrides(&sets)?;
+            let scenario = scenario::load_with_overrides(&path, &sets)?;
             if !headless {
                 return dashboard(cli.common, runs_dir, Some(scenario), None, steps);
             }

@@ -39,43 +39,88 @@ impl Images {
     }
 }
 
-/// Reads a whole file, gunzipping it when its name ends in `.gz`.
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        GzDecoder::new(&raw[..])
+/// Most bytes of data one IDX file may hold: ten times the largest file gradtop reads (60,000
+/// images of 28×28 are 47 MB), so a header that claims more is refused before anything is read
+/// or inflated.
+pub const MAX_IDX_PAYLOAD: u64 = 512 << 20;
+/// Trailing bytes counted past the payload before the count stops: enough to name the fault
+/// without inflating a gzip bomb to its end.
+const MAX_TRAILING_COUNT: u64 = 1 << 20;
+
+/// An IDX file opened for reading, gunzipped on the fly when its name ends in `.gz`; reads
+/// never hold more than the caller asks for.
+struct IdxStream<'a> {
+    path: &'a Path,
+    gz: bool,
+    reader: Box<dyn Read + 'a>,
+}
+
+impl<'a> IdxStream<'a> {
+    fn open(path: &'a Path) -> Result<Self, DataError> {
+        let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file = std::io::BufReader::new(file);
+        let gz = path.extension().is_some_and(|e| e == "gz");
+        let reader: Box<dyn Read> = if gz {
+            Box::new(GzDecoder::new(file))
+        } else {
+            Box::new(file)
+        };
+        Ok(Self { path, gz, reader })
+    }
+
+    /// Reads up to `limit` bytes (fewer only at the end of the data).
+    fn read_up_to(&mut self, limit: u64) -> Result<Vec<u8>, DataError> {
+        let mut out = Vec::with_capacity(limit.min(MAX_IDX_PAYLOAD) as usize);
+        (&mut self.reader)
+            .take(limit)
             .read_to_end(&mut out)
-            .map_err(|e| DataError::Corrupt {
-                path: path.to_path_buf(),
-                what: format!("not a valid gzip stream ({e})"),
-            })?;
+            .map_err(|e| self.error(e))?;
         Ok(out)
-    } else {
-        Ok(raw)
+    }
+
+    /// Counts the bytes left, up to [`MAX_TRAILING_COUNT`], without keeping them.
+    fn count_rest(&mut self) -> Result<u64, DataError> {
+        std::io::copy(
+            &mut (&mut self.reader).take(MAX_TRAILING_COUNT),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| self.error(e))
+    }
+
+    fn error(&self, source: std::io::Error) -> DataError {
+        if self.gz && source.kind() != std::io::ErrorKind::PermissionDenied {
+            DataError::Corrupt {
+                path: self.path.to_path_buf(),
+                what: format!("not a valid gzip stream ({source})"),
+            }
+        } else {
+            DataError::Io {
+                path: self.path.to_path_buf(),
+                source,
+            }
+        }
     }
 }
 
-/// Parses the magic number and dimensions, and checks the payload has exactly the right size.
-fn parse_header(
-    path: &Path,
-    bytes: &[u8],
-    expected_magic: u32,
-) -> Result<(Vec<usize>, usize), DataError> {
+/// Reads an IDX file's header, checks its magic and that its sizes are those of a dataset, and
+/// then reads exactly the data it promises: a file that is shorter, or longer, is refused.
+fn read_idx(path: &Path, expected_magic: u32) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let corrupt = |what: String| DataError::Corrupt {
         path: path.to_path_buf(),
         what,
     };
-    if bytes.len() < 4 {
+    let mut stream = IdxStream::open(path)?;
+    let head = stream.read_up_to(4)?;
+    let [a, b, c, d] = head[..] else {
         return Err(corrupt(format!(
             "file is {} bytes, too short for an IDX header",
-            bytes.len()
+            head.len()
         )));
-    }
-    let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    };
+    let magic = u32::from_be_bytes([a, b, c, d]);
     if magic != expected_magic {
         return Err(corrupt(format!(
             "bad magic number 0x{magic:08x}, expected 0x{expected_magic:08x} ({})",
@@ -88,42 +133,54 @@ fn parse_header(
     }
     let ndims = (magic & 0xff) as usize;
     let header_len = 4 + 4 * ndims;
-    if bytes.len() < header_len {
+    let dim_bytes = stream.read_up_to(4 * ndims as u64)?;
+    if dim_bytes.len() < 4 * ndims {
         return Err(corrupt(format!(
             "truncated header: {} bytes, the {ndims} dimensions need {header_len}",
-            bytes.len()
+            4 + dim_bytes.len()
         )));
     }
-    let dims: Vec<usize> = (0..ndims)
-        .map(|i| {
-            let o = 4 + 4 * i;
-            u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
-        })
+    let dims: Vec<usize> = dim_bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let payload: usize = dims.iter().product();
-    let found = bytes.len() - header_len;
-    if found < payload {
+    let shape = dims
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×");
+    let payload = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .filter(|&p| p <= MAX_IDX_PAYLOAD)
+        .ok_or_else(|| {
+            corrupt(format!(
+                "header promises {shape}, more than the {} MiB a dataset file may hold",
+                MAX_IDX_PAYLOAD >> 20
+            ))
+        })?;
+    let data = stream.read_up_to(payload)?;
+    if (data.len() as u64) < payload {
         return Err(corrupt(format!(
-            "truncated: header promises {} ({payload} bytes of data) but the file holds {found}",
-            dims.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("×")
+            "truncated: header promises {shape} ({payload} bytes of data) but the file holds {}",
+            data.len()
         )));
     }
-    if found > payload {
-        return Err(corrupt(format!(
-            "{} trailing bytes after the {payload} bytes the header promises",
-            found - payload
-        )));
+    match stream.count_rest()? {
+        0 => Ok((dims, data)),
+        MAX_TRAILING_COUNT => Err(corrupt(format!(
+            "more than {MAX_TRAILING_COUNT} trailing bytes after the {payload} bytes the header \
+             promises"
+        ))),
+        extra => Err(corrupt(format!(
+            "{extra} trailing bytes after the {payload} bytes the header promises"
+        ))),
     }
-    Ok((dims, header_len))
 }
 
 /// Reads an IDX image file (raw or `.gz`), validating magic, dimensions and size.
 pub fn read_images(path: &Path) -> Result<Images, DataError> {
-    let bytes = read_maybe_gz(path)?;
-    let (dims, offset) = parse_header(path, &bytes, IMAGES_MAGIC)?;
+    let (dims, pixels) = read_idx(path, IMAGES_MAGIC)?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows == 0 || cols == 0 {
         return Err(DataError::Corrupt {
@@ -132,7 +189,7 @@ pub fn read_images(path: &Path) -> Result<Images, DataError> {
         });
     }
     Ok(Images {
-        pixels: bytes[offset..].to_vec(),
+        pixels,
         count,
         rows,
         cols,
@@ -141,9 +198,7 @@ pub fn read_images(path: &Path) -> Result<Images, DataError> {
 
 /// Reads an IDX label file (raw or `.gz`) and checks every label is below `classes`.
 pub fn read_labels(path: &Path, classes: usize) -> Result<Vec<u8>, DataError> {
-    let bytes = read_maybe_gz(path)?;
-    let (_, offset) = parse_header(path, &bytes, LABELS_MAGIC)?;
-    let labels = bytes[offset..].to_vec();
+    let (_, labels) = read_idx(path, LABELS_MAGIC)?;
     if let Some((index, &value)) = labels
         .iter()
         .enumerate()
@@ -271,6 +326,30 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("too short"));
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_from_its_header_or_after_its_promised_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bomb.gz");
+        // A header that claims 2^31 images is refused before anything else is inflated.
+        let mut bytes = IMAGES_MAGIC.to_be_bytes().to_vec();
+        for d in [1u32 << 31, 28, 28] {
+            bytes.extend_from_slice(&d.to_be_bytes());
+        }
+        bytes.extend(std::iter::repeat_n(0, 1 << 20));
+        write_idx(&p, &bytes).unwrap();
+        let msg = read_images(&p).unwrap_err().to_string();
+        assert!(
+            msg.contains("2147483648×28×28, more than the 512 MiB"),
+            "{msg}"
+        );
+        // A modest header followed by far more data stops counting at the cap.
+        let mut bytes = encode_images(&tiny_images());
+        bytes.extend(std::iter::repeat_n(0, 3 << 20));
+        write_idx(&p, &bytes).unwrap();
+        let msg = read_images(&p).unwrap_err().to_string();
+        assert!(msg.contains("more than 1048576 trailing bytes"), "{msg}");
     }
 
     #[test]

@@ -98,7 +98,13 @@ pub fn search_dirs(name: DatasetName, data_dir: Option<&Path>) -> Vec<PathBuf> {
     if let Some(env) = std::env::var_os("GRADTOP_DATA").filter(|v| !v.is_empty()) {
         parent_or_self(PathBuf::from(env));
     }
-    dirs.push(PathBuf::from("data").join(name.as_str()));
+    dirs.extend(default_dirs(name));
+    dirs
+}
+
+/// The folders searched whatever the user names: `./data/NAME`, the cache, the Debian package.
+fn default_dirs(name: DatasetName) -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("data").join(name.as_str())];
     if let Some(c) = cache_dir(name) {
         dirs.push(c);
     }
@@ -125,9 +131,26 @@ pub fn files_in(dir: &Path) -> Option<[PathBuf; 4]> {
 }
 
 /// The first directory in the lookup order that holds all four files, or a `NotFound` error
-/// listing where it looked and the command that fixes it.
+/// listing where it looked and the command that fixes it. A folder the user named
+/// (`--data-dir`, `$GRADTOP_DATA`) that holds part of the dataset is refused, naming what it
+/// lacks, rather than passed over for another copy.
 pub fn find_dataset(name: DatasetName, data_dir: Option<&Path>) -> Result<PathBuf, DataError> {
     let searched = search_dirs(name, data_dir);
+    let named = searched.len() - default_dirs(name).len();
+    for dir in &searched[..named] {
+        let missing: Vec<String> = FILE_STEMS
+            .iter()
+            .filter(|s| existing_file(dir, s).is_none())
+            .map(|s| s.to_string())
+            .collect();
+        if !missing.is_empty() && missing.len() < FILE_STEMS.len() {
+            return Err(DataError::Incomplete {
+                name: name.to_string(),
+                dir: dir.clone(),
+                missing,
+            });
+        }
+    }
     searched
         .iter()
         .find(|d| files_in(d).is_some())

@@ -54,6 +54,16 @@ pub enum DataError {
         /// The exact command that fixes it.
         hint: String,
     },
+    /// A folder the user named holds some of a dataset's four files but not all of them.
+    #[error("{}: {name} is incomplete, missing {}", dir.display(), missing.join(", "))]
+    Incomplete {
+        /// The dataset's name.
+        name: String,
+        /// The folder.
+        dir: PathBuf,
+        /// The file names (without `.gz`) it lacks.
+        missing: Vec<String>,
+    },
     /// An unknown dataset name.
     #[error("unknown dataset {0:?}: expected mnist or fashion-mnist")]
     UnknownName(String),

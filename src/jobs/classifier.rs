@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use super::driver::{load_dataset, CheckpointData, Stepped, Trainable};
+use super::driver::{fits_training_set, load_dataset, CheckpointData, Stepped, Trainable};
 use super::ends::JobEnds;
 use super::protocol::{
     ClassifierSnapshot, ClassifierSummary, JobSpec, JobStatus, KindSummary, Metric, Param, Progress,
@@ -76,6 +76,7 @@ impl ClassifierJob {
         device: &Device,
     ) -> Result<Self, String> {
         let dataset = load_dataset(spec, config.dataset, ends)?;
+        fits_training_set(config.batch_size, &dataset)?;
         let sample_indices: Vec<u32> = {
             let mut order: Vec<u32> = (0..dataset.test.len() as u32).collect();
             Rng::new(config.seed ^ 0xfeed).shuffle(&mut order);
@@ -211,6 +212,9 @@ impl Trainable for ClassifierJob {
     }
 
     fn set(&mut self, param: Param, value: f64) -> Result<(), String> {
+        if param == Param::BatchSize {
+            fits_training_set(value as usize, &self.dataset)?;
+        }
         self.trainer.set(param, value)
     }
 

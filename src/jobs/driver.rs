@@ -197,6 +197,17 @@ pub fn load_dataset(
     ends: &mut JobEnds,
 ) -> Result<Arc<Dataset>, String> {
     let dataset = lookup::load(name, spec.data_dir.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(dir) = spec
+        .data_dir
+        .as_deref()
+        .filter(|d| !dataset.dir.starts_with(d))
+    {
+        ends.warn(format!(
+            "{name} is not in --data-dir {}: using the copy in {}",
+            dir.display(),
+            dataset.dir.display()
+        ));
+    }
     ends.info(format!(
         "{} from {}: {} train, {} test images",
         dataset.name,
@@ -205,6 +216,20 @@ pub fn load_dataset(
         dataset.test.len()
     ));
     Ok(Arc::new(dataset))
+}
+
+/// Refuses a batch larger than the training set: every step would be the whole set, and the
+/// epoch count would no longer mean passes over the data.
+pub fn fits_training_set(batch_size: usize, dataset: &Dataset) -> Result<(), String> {
+    let images = dataset.train.len();
+    if batch_size > images {
+        return Err(format!(
+            "batch_size = {batch_size} is larger than the training set ({images} images of \
+             {}): use at most {images}",
+            dataset.name
+        ));
+    }
+    Ok(())
 }
 
 /// Opens the spec's run directory, if it has one; when resuming, replays the run's earlier

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::driver::{load_dataset, CheckpointData, Stepped, Trainable};
+use super::driver::{fits_training_set, load_dataset, CheckpointData, Stepped, Trainable};
 use super::ends::JobEnds;
 use super::protocol::{
     GanSnapshot, GanSummary, JobSpec, JobStatus, KindSummary, Metric, Param, Progress,
@@ -235,6 +235,7 @@ impl GanJob {
         device: &Device,
     ) -> Result<Self, String> {
         let dataset = load_dataset(spec, config.dataset, ends)?;
+        fits_training_set(config.batch_size, &dataset)?;
         let scorer = if config.score_every > 0 {
             ends.status(JobStatus::Loading("feature CNN for fid_cnn".into()));
             let net = FeatureNet::load_or_train(&dataset, device, &mut |msg| ends.info(msg))
@@ -323,7 +324,10 @@ impl Trainable for GanJob {
             Param::LrD => t.set_lr_d(value),
             Param::DSteps => t.set_d_steps(value as usize),
             Param::LabelSmoothing => t.set_label_smoothing(value),
-            Param::BatchSize => t.set_batch_size(value as usize),
+            Param::BatchSize => {
+                fits_training_set(value as usize, &self.dataset)?;
+                t.set_batch_size(value as usize)
+            }
             other => return Err(format!("{other} does not apply to a GAN")),
         };
         r.map_err(|e| e.to_string())

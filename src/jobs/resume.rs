@@ -33,7 +33,7 @@ pub enum ResumeError {
         /// The config file.
         path: PathBuf,
         /// The scenario parser's error.
-        source: scenario::ScenarioError,
+        source: Box<scenario::ScenarioError>,
     },
 }
 
@@ -78,7 +78,7 @@ pub fn run_scenario(run: &RunDir) -> Result<Scenario, ResumeError> {
     let mut parsed =
         scenario::parse(&config_path, &text).map_err(|source| ResumeError::Config {
             path: config_path.clone(),
-            source,
+            source: Box::new(source),
         })?;
     parsed.name = run.scenario_name();
     Ok(parsed)

@@ -4,6 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::DatasetName;
+use crate::params::{MAX_BATCH_SIZE, MAX_EPOCHS, MAX_KEEP_CHECKPOINTS};
+
+/// Most test images one periodic evaluation reads (the test sets have 10,000).
+pub const MAX_EVAL_SUBSET: usize = 1_000_000;
 
 /// A classifier setting that type-checks but cannot work, naming the key.
 #[derive(Debug, thiserror::Error)]
@@ -102,10 +106,15 @@ impl ClassifierConfig {
     /// Refuses values that type-check but cannot work, naming the key.
     pub fn validate(&self) -> Result<(), ClassifierConfigError> {
         check_lr("lr", self.lr)?;
-        check_positive("batch_size", self.batch_size)?;
-        check_positive("epochs", self.epochs)?;
+        check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)?;
+        check_count("epochs", self.epochs, MAX_EPOCHS)?;
         check_positive("eval_every", self.eval_every)?;
-        check_positive("eval_subset", self.eval_subset)?;
+        check_count("eval_subset", self.eval_subset, MAX_EVAL_SUBSET)?;
+        check_count(
+            "keep_checkpoints",
+            self.keep_checkpoints,
+            MAX_KEEP_CHECKPOINTS,
+        )?;
         check_beta("beta1", self.beta1)?;
         check_beta("beta2", self.beta2)?;
         Ok(())
@@ -127,6 +136,15 @@ fn check_positive(key: &str, v: usize) -> Result<(), ClassifierConfigError> {
         Ok(())
     } else {
         Err(invalid(key, v, "must be at least 1"))
+    }
+}
+
+/// Sizes are at least 1 and at most `max`, so a typo never allocates gigabytes.
+fn check_count(key: &str, v: usize, max: usize) -> Result<(), ClassifierConfigError> {
+    if (1..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(invalid(key, v, &format!("must be in 1..={max}")))
     }
 }
 

@@ -27,8 +27,9 @@ impl GanModelKind {
 pub const MIN_FIXED_SAMPLES: usize = 16;
 /// Largest fixed-noise grid the dashboard draws (8×8).
 pub const MAX_FIXED_SAMPLES: usize = 64;
-/// Largest batch accepted; far above what fits a CPU step, it only catches typos.
-pub const MAX_BATCH_SIZE: usize = 65_536;
+use crate::params::MAX_BATCH_SIZE;
+/// Most generated images one Fréchet score draws (the real side has 10,000).
+pub const MAX_SCORE_SAMPLES: usize = 10_000;
 /// Largest latent size accepted; catches typos such as 1e6.
 pub const MAX_Z_DIM: usize = 4096;
 /// Largest number of D updates per iteration accepted.
@@ -174,7 +175,7 @@ pub fn validate_batch_size(batch_size: usize) -> Result<usize, GanConfigError> {
     if (1..=MAX_BATCH_SIZE).contains(&batch_size) {
         Ok(batch_size)
     } else {
-        Err(invalid("batch_size", batch_size, "an integer in 1..=65536"))
+        Err(invalid("batch_size", batch_size, "an integer in 1..=4096"))
     }
 }
 
@@ -217,8 +218,19 @@ impl GanConfig {
                 "an integer in 16..=64",
             ));
         }
-        if self.keep_checkpoints == 0 {
-            return Err(invalid("keep_checkpoints", 0, "an integer ≥ 1"));
+        if !(1..=crate::params::MAX_KEEP_CHECKPOINTS).contains(&self.keep_checkpoints) {
+            return Err(invalid(
+                "keep_checkpoints",
+                self.keep_checkpoints,
+                "an integer in 1..=1000",
+            ));
+        }
+        if self.score_samples > MAX_SCORE_SAMPLES {
+            return Err(invalid(
+                "score_samples",
+                self.score_samples,
+                "at most 10000 images",
+            ));
         }
         if self.score_every > 0 && self.score_samples < 2 {
             return Err(invalid(

@@ -227,6 +227,49 @@ fn check_pos<T: PartialOrd + Default + std::fmt::Display + Copy>(
     }
 }
 
+/// A size between 1 and `max`: bounded so that a typo never allocates gigabytes.
+fn check_size<T: PartialOrd + Default + std::fmt::Display + Copy>(
+    key: &str,
+    v: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    if v > T::default() && v <= max {
+        Ok(v)
+    } else {
+        Err(invalid(key, v, &format!("must be in 1..={max}")))
+    }
+}
+
+/// Most transitions a DQN replay buffer may hold.
+pub const MAX_BUFFER_SIZE: usize = 1_000_000;
+/// Most hidden layers an agent's network may have.
+pub const MAX_HIDDEN_LAYERS: usize = 8;
+/// Widest hidden layer an agent's network may have.
+pub const MAX_HIDDEN_WIDTH: usize = 2048;
+/// Most environments PPO may step side by side.
+pub const MAX_NUM_ENVS: usize = 1024;
+/// Most transitions one PPO rollout may hold (all envs together).
+pub const MAX_ROLLOUT: usize = 1 << 20;
+/// Most passes over one rollout, and most gradient steps per DQN update.
+pub const MAX_UPDATE_PASSES: usize = 1000;
+/// Longest solve window, in episodes.
+pub const MAX_SOLVE_WINDOW: usize = 100_000;
+
+/// Checks hidden layer widths: at least one layer, none empty, none that would take gigabytes.
+fn check_hidden(key: &str, hidden: &[usize]) -> Result<(), ConfigError> {
+    if hidden.is_empty()
+        || hidden.len() > MAX_HIDDEN_LAYERS
+        || hidden.iter().any(|&w| w == 0 || w > MAX_HIDDEN_WIDTH)
+    {
+        return Err(invalid(
+            key,
+            format!("{hidden:?}"),
+            &format!("needs 1 to {MAX_HIDDEN_LAYERS} layers, each of width 1..={MAX_HIDDEN_WIDTH}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Resolved DQN hyperparameters (preset plus overrides, validated).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DqnParams {
@@ -312,8 +355,16 @@ impl DqnParams {
         let r = Self {
             lr: check_lr("dqn.lr", c.lr.unwrap_or(p.lr))?,
             gamma: check_unit("dqn.gamma", c.gamma.unwrap_or(p.gamma))?,
-            buffer_size: check_pos("dqn.buffer_size", c.buffer_size.unwrap_or(p.buffer_size))?,
-            batch_size: check_pos("dqn.batch_size", c.batch_size.unwrap_or(p.batch_size))?,
+            buffer_size: check_size(
+                "dqn.buffer_size",
+                c.buffer_size.unwrap_or(p.buffer_size),
+                MAX_BUFFER_SIZE,
+            )?,
+            batch_size: check_size(
+                "dqn.batch_size",
+                c.batch_size.unwrap_or(p.batch_size),
+                crate::params::MAX_BATCH_SIZE,
+            )?,
             target_period: check_pos(
                 "dqn.target_period",
                 c.target_period.unwrap_or(p.target_period),
@@ -323,9 +374,10 @@ impl DqnParams {
             eps_decay_steps: c.eps_decay_steps.unwrap_or(p.eps_decay_steps),
             learning_starts: c.learning_starts.unwrap_or(p.learning_starts),
             train_every: check_pos("dqn.train_every", c.train_every.unwrap_or(p.train_every))?,
-            gradient_steps: check_pos(
+            gradient_steps: check_size(
                 "dqn.gradient_steps",
                 c.gradient_steps.unwrap_or(p.gradient_steps),
+                MAX_UPDATE_PASSES as u32,
             )?,
             hidden: c.hidden.clone().unwrap_or(p.hidden),
             loss: c.loss.unwrap_or(p.loss),
@@ -335,13 +387,7 @@ impl DqnParams {
             )?,
             double_dqn: c.double_dqn.unwrap_or(p.double_dqn),
         };
-        if r.hidden.is_empty() || r.hidden.contains(&0) {
-            return Err(invalid(
-                "dqn.hidden",
-                format!("{:?}", r.hidden),
-                "needs at least one layer, every width ≥ 1",
-            ));
-        }
+        check_hidden("dqn.hidden", &r.hidden)?;
         if r.batch_size > r.buffer_size {
             return Err(invalid(
                 "dqn.batch_size",
@@ -454,12 +500,21 @@ impl PpoParams {
             lr: check_lr("ppo.lr", c.lr.unwrap_or(p.lr))?,
             gamma: check_unit("ppo.gamma", c.gamma.unwrap_or(p.gamma))?,
             gae_lambda: check_unit("ppo.gae_lambda", c.gae_lambda.unwrap_or(p.gae_lambda))?,
-            num_envs: check_pos("ppo.num_envs", c.num_envs.unwrap_or(p.num_envs))?,
-            rollout_steps: check_pos(
+            num_envs: check_size(
+                "ppo.num_envs",
+                c.num_envs.unwrap_or(p.num_envs),
+                MAX_NUM_ENVS,
+            )?,
+            rollout_steps: check_size(
                 "ppo.rollout_steps",
                 c.rollout_steps.unwrap_or(p.rollout_steps),
+                MAX_ROLLOUT,
             )?,
-            epochs: check_pos("ppo.epochs", c.epochs.unwrap_or(p.epochs))?,
+            epochs: check_size(
+                "ppo.epochs",
+                c.epochs.unwrap_or(p.epochs),
+                MAX_UPDATE_PASSES,
+            )?,
             minibatches: check_pos("ppo.minibatches", c.minibatches.unwrap_or(p.minibatches))?,
             clip_coef: check_unit("ppo.clip_coef", c.clip_coef.unwrap_or(p.clip_coef))?,
             ent_coef: check_nonneg("ppo.ent_coef", c.ent_coef.unwrap_or(p.ent_coef))?,
@@ -472,11 +527,12 @@ impl PpoParams {
             anneal_lr: c.anneal_lr.unwrap_or(p.anneal_lr),
             norm_adv: c.norm_adv.unwrap_or(p.norm_adv),
         };
-        if r.hidden.is_empty() || r.hidden.contains(&0) {
+        check_hidden("ppo.hidden", &r.hidden)?;
+        if r.num_envs * r.rollout_steps > MAX_ROLLOUT {
             return Err(invalid(
-                "ppo.hidden",
-                format!("{:?}", r.hidden),
-                "needs at least one layer, every width ≥ 1",
+                "ppo.rollout_steps",
+                r.rollout_steps,
+                &format!("num_envs × rollout_steps must be at most {MAX_ROLLOUT}"),
             ));
         }
         if r.minibatches > r.num_envs * r.rollout_steps {
@@ -548,15 +604,15 @@ impl RlConfig {
                 &format!("expected one of {}", crate::envs::env_names().join(", ")),
             ));
         }
-        if self.solve_window == 0 {
-            return Err(invalid("solve_window", 0, "must be ≥ 1"));
-        }
+        check_size("solve_window", self.solve_window, MAX_SOLVE_WINDOW)?;
         if !self.solve_return.is_finite() {
             return Err(invalid("solve_return", self.solve_return, "must be finite"));
         }
-        if self.keep_checkpoints == 0 {
-            return Err(invalid("keep_checkpoints", 0, "must be ≥ 1"));
-        }
+        check_size(
+            "keep_checkpoints",
+            self.keep_checkpoints,
+            crate::params::MAX_KEEP_CHECKPOINTS,
+        )?;
         if self.max_env_steps == Some(0) {
             return Err(invalid("max_env_steps", 0, "must be ≥ 1"));
         }
