@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 /// train well with, and low enough that a DCGAN or CNN step at this size fits in a few GB
 /// (a DCGAN step at 65,536 takes over 20 GB).
 pub const MAX_BATCH_SIZE: usize = 4096;
+/// Largest learning rate accepted anywhere: far past where any of these models diverge.
+pub const MAX_LR: f64 = 10.0;
 /// Most passes over the data a run may ask for.
 pub const MAX_EPOCHS: usize = 10_000;
 /// Most checkpoints a run may keep on disk.
@@ -116,8 +118,8 @@ impl Param {
             Param::Lr | Param::LrG | Param::LrD => {
                 if v <= 0.0 {
                     Err(format!("{} must be above 0", self.key()))
-                } else if v > 10.0 {
-                    Err(format!("{} must be at most 10", self.key()))
+                } else if v > MAX_LR {
+                    Err(format!("{} must be at most {MAX_LR}", self.key()))
                 } else {
                     Ok(v)
                 }

@@ -43,6 +43,9 @@ impl Images {
 /// images of 28×28 are 47 MB), so a header that claims more is refused before anything is read
 /// or inflated.
 pub const MAX_IDX_PAYLOAD: u64 = 512 << 20;
+/// Most images of 28×28 one IDX file may hold under [`MAX_IDX_PAYLOAD`]: the bound on any
+/// position in a training set that a checkpoint may claim.
+pub const MAX_IMAGES: usize = (MAX_IDX_PAYLOAD / (28 * 28)) as usize;
 /// Trailing bytes counted past the payload before the count stops: enough to name the fault
 /// without inflating a gzip bomb to its end.
 const MAX_TRAILING_COUNT: u64 = 1 << 20;

@@ -64,6 +64,37 @@ pub struct GanState {
     pub fid_cnn: Option<f64>,
 }
 
+impl GanState {
+    /// Refuses a state that no run could have written at iteration `step` (an edited or
+    /// damaged sidecar): its config is checked as a scenario's is, its counters against it.
+    pub fn check(&self, step: u64) -> Result<(), String> {
+        let trainer = &self.trainer;
+        trainer
+            .config
+            .validate()
+            .map_err(|e| format!("config.{e}"))?;
+        if trainer.iteration != step {
+            return Err(format!(
+                "iteration = {}: the checkpoint is at iteration {step}",
+                trainer.iteration
+            ));
+        }
+        if self.plan_position > crate::data::idx::MAX_IMAGES {
+            return Err(format!(
+                "plan_position = {}: more images than a training set holds",
+                self.plan_position
+            ));
+        }
+        if !(self.train_seconds.is_finite() && self.train_seconds >= 0.0) {
+            return Err(format!(
+                "train_seconds = {}: must be a number of seconds ≥ 0",
+                self.train_seconds
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The feature network that scores samples and the real images' statistics it compares with.
 type Scorer = (FeatureNet, FeatureStats);
 
@@ -164,6 +195,15 @@ impl GanJob {
                 checkpoint.step
             )
         })?;
+        let at = |e: String| format!("checkpoint at iteration {}: {e}", checkpoint.step);
+        state.check(checkpoint.step).map_err(at)?;
+        let images = self.dataset.train.len();
+        if state.plan_position > images {
+            return Err(at(format!(
+                "plan_position = {} is past the {images} training images",
+                state.plan_position
+            )));
+        }
         self.restore_state(&checkpoint.tensors, state)
             .map_err(|e| e.to_string())
     }

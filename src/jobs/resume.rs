@@ -4,9 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+use super::gan::GanState;
 use super::protocol::{JobSpec, RunTarget};
 use crate::device::DeviceChoice;
-use crate::runs::{check_resumable, lock_holder, RunDir};
+use crate::models::classifier::ClassifierState;
+use crate::models::rl::resume::RlState;
+use crate::runs::{check_resumable, lock_holder, ResumePoint, RunDir};
+use crate::scenario::JobKind;
 use crate::scenario::{self, Scenario};
 
 /// Why a run cannot be resumed or watched; all of these are the user's input, not a crash.
@@ -26,6 +30,15 @@ pub enum ResumeError {
         run: PathBuf,
         /// The process holding its lock.
         pid: u32,
+    },
+    /// The checkpoint a resume would continue from holds a state no run could have written
+    /// (an edited or damaged sidecar).
+    #[error("{}: {what}", path.display())]
+    Sidecar {
+        /// The sidecar.
+        path: PathBuf,
+        /// The field at fault and why.
+        what: String,
     },
     /// `config.toml` does not parse as a scenario.
     #[error("{}: {source}", path.display())]
@@ -52,9 +65,13 @@ pub fn resume_spec(
             pid,
         });
     }
-    // A run whose checkpoints are all damaged is refused here, before anything is written.
-    check_resumable(&run.checkpoints_dir())?;
+    // A run whose checkpoints are all damaged, or whose newest one holds a state no run could
+    // have written, is refused here, before anything is written.
+    let point = check_resumable(&run.checkpoints_dir())?;
     let parsed = run_scenario(&run)?;
+    if let Some(point) = point {
+        check_state(parsed.settings.kind(), &point)?;
+    }
     Ok(JobSpec {
         data_dir,
         device,
@@ -63,6 +80,24 @@ pub fn resume_spec(
             dir: run.path().to_path_buf(),
         },
         ..JobSpec::new(&parsed)
+    })
+}
+
+/// Validates a checkpoint's sidecar state as its kind's job will read it: each field's type
+/// (named by its path) and every value, as a scenario's are.
+fn check_state(kind: JobKind, point: &ResumePoint) -> Result<(), ResumeError> {
+    fn read<S: serde::de::DeserializeOwned>(state: &serde_json::Value) -> Result<S, String> {
+        serde_path_to_error::deserialize(state).map_err(|e| format!("{}: {}", e.path(), e.inner()))
+    }
+    let step = point.info.step;
+    let checked = match kind {
+        JobKind::Classifier => read::<ClassifierState>(&point.state).and_then(|s| s.check(step)),
+        JobKind::Gan => read::<GanState>(&point.state).and_then(|s| s.check(step)),
+        JobKind::Rl => read::<RlState>(&point.state).and_then(|s| s.check(step)),
+    };
+    checked.map_err(|what| ResumeError::Sidecar {
+        path: point.info.sidecar_path.clone(),
+        what,
     })
 }
 

@@ -231,6 +231,9 @@ impl Trainable for RlJob {
         let state: RlState = checkpoint
             .state_as()
             .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))?;
+        state
+            .check(checkpoint.step)
+            .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))?;
         self.trainer
             .restore(&checkpoint.tensors, &state)
             .map_err(|e| format!("the checkpoint at env step {at} cannot be resumed: {e}"))

@@ -394,10 +394,24 @@ fn newest_whole(checkpoints_dir: &Path) -> Result<(Option<Whole>, Vec<Rejected>)
     Ok((None, skipped))
 }
 
+/// The checkpoint a resume would continue from, as far as it can be judged without loading
+/// its tensors: where its sidecar is, its step and the job's state in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumePoint {
+    /// The newest whole checkpoint.
+    pub info: CheckpointInfo,
+    /// Its sidecar's `state`, for the job kind to validate.
+    pub state: serde_json::Value,
+}
+
 /// Refuses, before anything is written, a run whose checkpoints are all damaged (see
-/// [`load_latest_checkpoint`]).
-pub fn check_resumable(checkpoints_dir: &Path) -> Result<()> {
-    newest_whole(checkpoints_dir).map(|_| ())
+/// [`load_latest_checkpoint`]); otherwise the checkpoint a resume continues from, if any.
+pub fn check_resumable(checkpoints_dir: &Path) -> Result<Option<ResumePoint>> {
+    let (whole, _) = newest_whole(checkpoints_dir)?;
+    Ok(whole.map(|(info, sidecar, _)| ResumePoint {
+        info,
+        state: sidecar.state,
+    }))
 }
 
 /// The checkpoint a resume continues from, and the newer ones it had to pass over.

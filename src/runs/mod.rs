@@ -43,7 +43,7 @@ pub mod tfevents;
 pub use checkpoint::{
     check_resumable, keep_last, latest_whole_checkpoint, load_checkpoint, load_latest_checkpoint,
     restore_varmap, scan_checkpoints, varmap_tensors, whole_checkpoints, write_checkpoint,
-    Checkpoint, CheckpointInfo, CheckpointScan, Latest,
+    Checkpoint, CheckpointInfo, CheckpointScan, Latest, ResumePoint,
 };
 pub use clock::LocalTime;
 pub use curves::{read_run_curves, MetricCurve, RunCurves};

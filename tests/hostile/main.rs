@@ -3,6 +3,7 @@
 //! lost. One module per kind of fault.
 
 mod data;
+mod sidecars;
 mod sizes;
 mod support;
 

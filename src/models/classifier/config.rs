@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::DatasetName;
-use crate::params::{MAX_BATCH_SIZE, MAX_EPOCHS, MAX_KEEP_CHECKPOINTS};
+use crate::params::{MAX_BATCH_SIZE, MAX_EPOCHS, MAX_KEEP_CHECKPOINTS, MAX_LR};
 
 /// Most test images one periodic evaluation reads (the test sets have 10,000).
 pub const MAX_EVAL_SUBSET: usize = 1_000_000;
@@ -123,10 +123,10 @@ impl ClassifierConfig {
 
 /// Learning rates must be finite and positive.
 fn check_lr(key: &str, lr: f64) -> Result<(), ClassifierConfigError> {
-    if lr.is_finite() && lr > 0.0 {
+    if lr.is_finite() && lr > 0.0 && lr <= MAX_LR {
         Ok(())
     } else {
-        Err(invalid(key, lr, "must be a finite number above 0"))
+        Err(invalid(key, lr, "must be a number in (0, 10]"))
     }
 }
 

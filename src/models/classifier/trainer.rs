@@ -86,6 +86,33 @@ pub struct ClassifierState {
     pub config: ClassifierConfig,
 }
 
+impl ClassifierState {
+    /// Refuses a state that no run could have written at `step` (an edited or damaged
+    /// sidecar): its config is checked as a scenario's is, its counters against the config.
+    pub fn check(&self, step: u64) -> Result<(), String> {
+        self.config.validate().map_err(|e| format!("config.{e}"))?;
+        if self.step != step {
+            return Err(format!(
+                "step = {}: the checkpoint is at step {step}",
+                self.step
+            ));
+        }
+        if self.epoch > self.config.epochs {
+            return Err(format!(
+                "epoch = {}: more than the run's {} epochs",
+                self.epoch, self.config.epochs
+            ));
+        }
+        if self.plan_position > crate::data::idx::MAX_IMAGES {
+            return Err(format!(
+                "plan_position = {}: more images than a training set holds",
+                self.plan_position
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What one call to [`ClassifierTrainer::train_step`] did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepOutcome {
@@ -228,6 +255,16 @@ impl ClassifierTrainer {
         let state: ClassifierState = checkpoint
             .state_as()
             .map_err(|e| format!("checkpoint at step {}: {e}", checkpoint.step))?;
+        state
+            .check(checkpoint.step)
+            .map_err(|e| format!("checkpoint at step {}: {e}", checkpoint.step))?;
+        let images = self.dataset.train.len();
+        if state.plan_position > images {
+            return Err(format!(
+                "checkpoint at step {}: plan_position = {} is past the {images} training images",
+                checkpoint.step, state.plan_position
+            ));
+        }
         restore_varmap(&self.varmap, &checkpoint.tensors, "").map_err(|e| e.to_string())?;
         let optimizer_restored = self
             .load_optimizer_state(&checkpoint.tensors)

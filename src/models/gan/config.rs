@@ -140,10 +140,10 @@ fn invalid(key: &'static str, value: impl ToString, expected: &'static str) -> G
 
 /// Checks a learning rate: finite and positive.
 pub fn validate_lr(key: &'static str, lr: f64) -> Result<f64, GanConfigError> {
-    if lr.is_finite() && lr > 0.0 {
+    if lr.is_finite() && lr > 0.0 && lr <= crate::params::MAX_LR {
         Ok(lr)
     } else {
-        Err(invalid(key, lr, "a finite learning rate > 0"))
+        Err(invalid(key, lr, "a learning rate in (0, 10]"))
     }
 }
 

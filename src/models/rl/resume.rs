@@ -14,6 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::params::Param;
+
 use super::config::{AgentKind, RlConfig};
 use super::episodes::TrackerState;
 use super::error::RlError;
@@ -93,6 +95,61 @@ pub struct RlState {
 }
 
 impl RlState {
+    /// Refuses a state that no run could have written at env step `step` (an edited or
+    /// damaged sidecar): its config is checked as a scenario's is, its counters and live
+    /// values against it.
+    pub fn check(&self, step: u64) -> Result<(), String> {
+        self.config.validate().map_err(|e| format!("config.{e}"))?;
+        if self.env_steps != step {
+            return Err(format!(
+                "env_steps = {}: the checkpoint is at env step {step}",
+                self.env_steps
+            ));
+        }
+        if !(self.train_seconds.is_finite() && self.train_seconds >= 0.0) {
+            return Err(format!(
+                "train_seconds = {}: must be a number of seconds ≥ 0",
+                self.train_seconds
+            ));
+        }
+        let window = self.config.solve_window;
+        if self.episodes.recent_returns.len() > window {
+            return Err(format!(
+                "episodes.recent_returns holds {} returns, more than the solve window of {window}",
+                self.episodes.recent_returns.len()
+            ));
+        }
+        if let Some(replay) = &self.replay {
+            let capacity = self
+                .config
+                .dqn_params()
+                .map_err(|e| e.to_string())?
+                .buffer_size;
+            if replay.capacity != capacity || replay.len > capacity || replay.next >= capacity {
+                return Err(format!(
+                    "replay holds {} of {} slots (next {}), the run's buffer has {capacity}",
+                    replay.len, replay.capacity, replay.next
+                ));
+            }
+        }
+        let live = &self.hyperparameters;
+        let checks = [
+            (Param::Lr, Some(live.lr)),
+            (Param::Gamma, Some(live.gamma)),
+            (Param::Epsilon, live.epsilon_override),
+            (Param::TargetPeriod, live.target_period.map(|p| p as f64)),
+            (Param::EntropyCoef, live.ent_coef),
+        ];
+        for (param, value) in checks {
+            if let Some(v) = value {
+                param
+                    .validate(v)
+                    .map_err(|why| format!("hyperparameters.{} = {v}: {why}", param.key()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that this state belongs to a run of `agent` on `env`.
     pub fn check_fits(&self, agent: AgentKind, env: &str) -> Result<(), RlError> {
         if self.agent != agent {
