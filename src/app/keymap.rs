@@ -539,16 +539,50 @@ fn table_action(scope: Scope, code: KeyCode) -> Option<Action> {
 }
 
 /// The bottom line's key hints for a screen, cut after the last hint that fits in `width`
-/// columns so no hint shows half.
-pub fn hint_line(context: HintContext, width: usize) -> String {
-    fit_hints(hints(context), width)
+/// columns so no hint shows half; while `watching` a run, only keys that work read-only.
+pub fn hint_line(context: HintContext, width: usize, watching: bool) -> String {
+    fit_hints(usable(hints(context), context, watching), width)
 }
 
 /// The hints of a screen's own keys, without those every screen offers (help, quit): for a
 /// panel that sits above the full hint line.
-pub fn own_hint_line(context: HintContext, width: usize) -> String {
+pub fn own_hint_line(context: HintContext, width: usize, watching: bool) -> String {
     let own = hints(context).filter(|(_, hint)| !hint.on.contains(&On::All));
-    fit_hints(own, width)
+    fit_hints(usable(own, context, watching), width)
+}
+
+/// Whether `action` does anything while the dashboard follows a run read-only: moving between
+/// tabs, help, quitting and browsing the Runs tab, but nothing that starts, changes, resumes or
+/// deletes a run.
+pub fn allowed_while_watching(action: Action, on_runs_tab: bool) -> bool {
+    match action {
+        Action::GoTab(_)
+        | Action::NextTab
+        | Action::PrevTab
+        | Action::ToggleHelp
+        | Action::CloseOverlay
+        | Action::Quit
+        | Action::ForceQuit => true,
+        Action::ResumeRun | Action::DeleteRun | Action::ConfirmDelete => false,
+        _ => on_runs_tab,
+    }
+}
+
+/// The hints whose keys work on this screen: all of them, or while watching a run only those
+/// [`allowed_while_watching`].
+fn usable<'a>(
+    items: impl Iterator<Item = (&'a Binding, &'a Hint)>,
+    context: HintContext,
+    watching: bool,
+) -> impl Iterator<Item = (&'a Binding, &'a Hint)> {
+    let on_runs_tab = matches!(context, HintContext::Runs(_));
+    items.filter(move |(binding, _)| {
+        !watching
+            || binding
+                .keys
+                .iter()
+                .any(|&(_, action)| allowed_while_watching(action, on_runs_tab))
+    })
 }
 
 /// Each binding offered on the `context` screen with the hint it goes by there, in table order:
@@ -796,7 +830,7 @@ mod tests {
 
     /// The hint line of each screen as the bottom line of an 80-column terminal shows it.
     fn at_80(context: HintContext) -> String {
-        hint_line(context, 79)
+        hint_line(context, 79, false)
     }
 
     #[test]
@@ -884,28 +918,46 @@ mod tests {
             "←/→ metric · Esc/Enter back to the list · ? help · q quit"
         );
         assert_eq!(
-            own_hint_line(HintContext::Runs(RunsScreen::List), 78),
+            own_hint_line(HintContext::Runs(RunsScreen::List), 78, false),
             "↑/↓ select · Enter curves · space mark · r resume · d delete"
         );
         assert_eq!(
-            own_hint_line(HintContext::Runs(RunsScreen::Marked), 78),
+            own_hint_line(HintContext::Runs(RunsScreen::Marked), 78, false),
             "Enter overlay · space mark · Esc unmark all · r resume · d delete"
+        );
+    }
+
+    #[test]
+    fn watching_offers_only_the_keys_that_work_read_only() {
+        for phase in PHASES {
+            for kind in JobKind::ALL {
+                let line = hint_line(HintContext::Job(kind, phase), 200, true);
+                assert_eq!(line, "? help · q quit", "{kind:?} {phase:?}");
+            }
+        }
+        assert_eq!(
+            hint_line(HintContext::Runs(RunsScreen::List), 200, true),
+            "↑/↓ select · Enter curves · space mark · ? help · q quit"
+        );
+        assert_eq!(
+            own_hint_line(HintContext::Runs(RunsScreen::Marked), 200, true),
+            "Enter overlay · space mark · Esc unmark all"
         );
     }
 
     #[test]
     fn a_narrow_line_is_cut_between_hints_and_a_wide_one_shows_them_all() {
         let running = HintContext::Job(JobKind::Classifier, JobPhase::Running);
-        let full = hint_line(running, 200);
+        let full = hint_line(running, 200, false);
         assert!(full.ends_with("? help · q quit"), "{full}");
         assert_eq!(full, format!("{} · q quit", at_80(running)));
         for context in every_context() {
             let line = at_80(context);
             assert!(Span::raw(line.as_str()).width() <= 79, "{line}");
-            assert!(hint_line(context, 200).starts_with(&line), "{line}");
+            assert!(hint_line(context, 200, false).starts_with(&line), "{line}");
             assert!(line.contains("? help"), "{context:?}: {line}");
         }
-        assert_eq!(hint_line(running, 10), "");
+        assert_eq!(hint_line(running, 10, false), "");
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl App {
             classifier,
             gan,
             rl,
-            runs: RunsTab::new(&options.runs_dir),
+            runs: RunsTab::new(&options.runs_dir, options.watch.is_some()),
             overlay: Overlay::None,
             toast: None,
             clock: String::new(),

@@ -118,7 +118,8 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
             Some(kind) => app.tab(kind).hint_context(),
             None => app.runs.hint_context(),
         };
-        let hints = hint_line(context, usize::from(area.width.saturating_sub(1)));
+        let width = usize::from(area.width.saturating_sub(1));
+        let hints = hint_line(context, width, app.watching.is_some());
         Line::styled(format!(" {hints}"), theme.dim())
     };
     buf.set_line(area.x, area.y, &line, area.width);

@@ -1,5 +1,6 @@
 //! The only place dashboard state changes: user actions, job events, ticks.
 
+use super::keymap::allowed_while_watching;
 use super::tabs::runs::{run_name, RunsMessage};
 use super::{Action, App, Effect, FileDone, Overlay, TabId, ToastLevel};
 use crate::jobs::{JobEvent, JobKind, JobSpec, Snapshot};
@@ -48,7 +49,9 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
             return reaction.effects;
         }
-        _ if app.watching.is_some() => {
+        other
+            if app.watching.is_some() && !allowed_while_watching(other, app.tab == TabId::Runs) =>
+        {
             app.toast(
                 ToastLevel::Warn,
                 "read-only: watching a run (gradtop resume RUN_DIR continues it)",

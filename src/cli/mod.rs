@@ -82,8 +82,8 @@ enum Command {
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
     },
-    /// Continue a stopped, interrupted or crashed classifier run from its newest checkpoint,
-    /// headless, appending to its logs.
+    /// Continue a stopped, interrupted or crashed run (classifier, GAN or RL) from its newest
+    /// checkpoint, headless, appending to its logs.
     Resume {
         /// The run directory, e.g. runs/20261129-021455-mnist-cnn.
         run_dir: PathBuf,

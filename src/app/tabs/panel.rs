@@ -128,8 +128,9 @@ impl Panel {
     }
 }
 
-/// Appends the newest entries of a tab's event log under an "events" heading, one row each
-/// (cut to `width` with an ellipsis), as many as fit below `lines` in `height` rows.
+/// Appends the newest entries of a tab's event log under an "events" heading, each wrapped to
+/// `width` (continuation rows indented), as many whole entries as fit below `lines` in `height`
+/// rows; the newest is cut with an ellipsis only when it alone does not fit.
 pub fn push_event_log(
     lines: &mut Vec<ratatui::text::Line<'static>>,
     log: &std::collections::VecDeque<String>,
@@ -137,21 +138,75 @@ pub fn push_event_log(
     width: usize,
     theme: &crate::app::theme::Theme,
 ) {
-    let room = height.saturating_sub(lines.len() + 1);
-    if room < 2 || log.is_empty() {
+    if width < 2 || log.is_empty() {
         return;
     }
+    let used: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let room = height.saturating_sub(used + 1);
+    if room == 0 {
+        return;
+    }
+    let mut shown: Vec<Vec<String>> = Vec::new();
+    let mut rows = 0;
+    for entry in log.iter().rev() {
+        let mut wrapped = wrap_words(entry, width);
+        if rows + wrapped.len() > room {
+            if shown.is_empty() {
+                wrapped.truncate(room);
+                if let Some(last) = wrapped.last_mut() {
+                    let cut: String = last.chars().take(width - 1).collect();
+                    *last = format!("{cut}…");
+                }
+                shown.push(wrapped);
+            }
+            break;
+        }
+        rows += wrapped.len();
+        shown.push(wrapped);
+    }
     lines.push(ratatui::text::Line::styled("events", theme.dim()));
-    let start = log.len().saturating_sub(room - 1);
-    lines.extend(log.iter().skip(start).map(|entry| {
-        let text = if entry.chars().count() > width {
-            let cut: String = entry.chars().take(width.saturating_sub(1)).collect();
-            format!("{cut}…")
-        } else {
-            entry.clone()
-        };
-        ratatui::text::Line::styled(text, theme.dim())
-    }));
+    lines.extend(
+        shown
+            .into_iter()
+            .rev()
+            .flatten()
+            .map(|row| ratatui::text::Line::styled(row, theme.dim())),
+    );
+}
+
+/// Breaks `text` into rows of at most `width` characters at spaces (a word longer than a row is
+/// split), indenting every row after the first by one space.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    let (mut row, mut len, mut has_words) = (String::new(), 0, false);
+    for word in text.split_whitespace() {
+        let chars: Vec<char> = word.chars().collect();
+        let mut rest = &chars[..];
+        while !rest.is_empty() {
+            let sep = usize::from(has_words);
+            if len + sep + rest.len() <= width {
+                if has_words {
+                    row.push(' ');
+                }
+                row.extend(rest);
+                len += sep + rest.len();
+                has_words = true;
+                break;
+            }
+            if !has_words {
+                // Even a row of its own is too short for this word: fill the row with its start.
+                let take = width - len;
+                row.extend(&rest[..take]);
+                rest = &rest[take..];
+            }
+            rows.push(std::mem::replace(&mut row, " ".to_string()));
+            (len, has_words) = (1, false);
+        }
+    }
+    if has_words {
+        rows.push(row);
+    }
+    rows
 }
 
 /// The panel's status line: what the job is doing, with the reason when paused or failed.
@@ -252,6 +307,39 @@ pub fn panel_finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_wrap_at_spaces_and_the_newest_whole_ones_are_kept() {
+        assert_eq!(
+            wrap_words("run directory: /tmp/x/20261129-mnist", 16),
+            vec!["run directory:", " /tmp/x/20261129", " -mnist"]
+        );
+        assert_eq!(wrap_words("a b", 10), vec!["a b"]);
+        let log: std::collections::VecDeque<String> = [
+            "first entry that is long",
+            "second",
+            "checkpoint written: runs/x/step-10.safetensors",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let theme = crate::app::theme::Theme::new(true, false);
+        let mut lines = vec![ratatui::text::Line::raw("status")];
+        push_event_log(&mut lines, &log, 7, 20, &theme);
+        let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        assert_eq!(
+            text,
+            vec![
+                "status",
+                "events",
+                "second",
+                "checkpoint written:",
+                " runs/x/step-10.safe",
+                " tensors",
+            ]
+        );
+        assert!(text.iter().all(|row| row.chars().count() <= 20), "{text:?}");
+    }
 
     fn rows() -> Vec<PanelRow> {
         vec![

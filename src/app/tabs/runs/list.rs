@@ -114,6 +114,7 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     let keys = own_hint_line(
         tab.hint_context(),
         usize::from(details.width.saturating_sub(2)),
+        tab.read_only,
     );
     // The keys keep the last row whatever else is shown.
     text.truncate(2);

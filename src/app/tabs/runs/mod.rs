@@ -99,6 +99,8 @@ pub struct RunsTab {
     pub view: RunsView,
     /// The run `d` asked about, until the answer.
     pub pending_delete: Option<PathBuf>,
+    /// True while the dashboard follows a run: runs can be browsed, not resumed or deleted.
+    pub read_only: bool,
     /// The id the next curves request gets.
     next_request: u64,
 }
@@ -111,8 +113,9 @@ pub fn run_name(path: &Path) -> String {
 }
 
 impl RunsTab {
-    /// An empty list of the runs under `parent`, filled by the first refresh.
-    pub fn new(parent: &Path) -> Self {
+    /// An empty list of the runs under `parent`, filled by the first refresh; `read_only` while
+    /// the dashboard follows a run.
+    pub fn new(parent: &Path, read_only: bool) -> Self {
         Self {
             parent: parent.to_path_buf(),
             rows: Vec::new(),
@@ -122,6 +125,7 @@ impl RunsTab {
             marks: Vec::new(),
             view: RunsView::List,
             pending_delete: None,
+            read_only,
             next_request: 1,
         }
     }
