@@ -421,10 +421,10 @@ mod tests {
             side: 28,
         };
         let path = run.path().join(LATEST_SAMPLES_FILE);
-        grid(200).write_atomic(&path).expect("write");
+        grid(200).write_latest(run.path()).expect("write");
         assert_eq!(iteration(file.poll()), Some((200, grid(200).images)));
         assert_eq!(iteration(file.poll()), None, "unchanged: not read again");
-        grid(300).write_atomic(&path).expect("rewrite");
+        grid(300).write_latest(run.path()).expect("rewrite");
         assert_eq!(iteration(file.poll()).map(|g| g.0), Some(300));
         std::fs::write(&path, b"P5\n2 2\n255\nabcd").expect("a foreign file");
         assert_eq!(iteration(file.poll()), None, "not a sample grid");
