@@ -387,3 +387,83 @@ fn a_runs_folder_made_read_only_mid_run_fails_the_run_at_its_next_checkpoint() {
     assert_eq!(status, EndStatus::Failed);
     assert!(error.contains("Read-only file system"), "{error}");
 }
+
+/// A finished run of 300 steps in the fixture's runs folder (on the ordinary disk), whose CSV
+/// export is some 30 KB.
+fn finished_run(f: &Fixture) -> PathBuf {
+    let args = train_args(100, 300);
+    let out = support::run(&mut support::command(
+        f,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    the_run(&f.runs)
+}
+
+#[test]
+fn an_export_to_a_full_disk_fails_naming_the_file_and_leaves_no_part_of_it() {
+    let f = support::fixture();
+    let run = finished_run(&f).display().to_string();
+    let (out, disk) = on_small_disk(
+        &f,
+        64,
+        4,
+        &[
+            "export".into(),
+            run.clone(),
+            "--csv".into(),
+            "{disk}/metrics.csv".into(),
+        ],
+    );
+    assert_failed_to_write(&out, "metrics.csv");
+    assert!(
+        !disk.join("metrics.csv").exists(),
+        "a cut-short CSV was left"
+    );
+
+    let (out, disk) = on_small_disk(
+        &f,
+        64,
+        0,
+        &[
+            "export".into(),
+            run,
+            "--tensorboard".into(),
+            "{disk}/tb".into(),
+        ],
+    );
+    assert_failed_to_write(&out, "events.out.tfevents.");
+    let left: Vec<PathBuf> = std::fs::read_dir(disk.join("tb"))
+        .expect("the log dir")
+        .flatten()
+        .flat_map(|run| {
+            std::fs::read_dir(run.path())
+                .expect("the run's folder")
+                .flatten()
+        })
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(
+        left,
+        Vec::<PathBuf>::new(),
+        "a cut-short event file was left"
+    );
+}
+
+#[test]
+fn a_csv_export_to_a_full_stdout_fails_saying_so() {
+    let f = support::fixture();
+    let run = finished_run(&f).display().to_string();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = support::run(support::command(&f, &["export", &run, "--csv"]).stdout(full));
+    assert_failed_to_write(&out, "standard output");
+}
+
+/// Asserts an export that could not write: exit status 1 (not bad input), naming `needle` and
+/// saying the disk is full.
+fn assert_failed_to_write(out: &Output, needle: &str) {
+    support::assert_refused(out, 1, &["writing", needle, "No space left on device"]);
+}
