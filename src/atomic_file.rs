@@ -65,14 +65,30 @@ impl AtomicFile {
     }
 }
 
-/// Replaces `path` with `bytes`, atomically, creating its folder if needed.
+/// Replaces `path` with `bytes`, atomically, in a folder that exists. A write that fails (a
+/// full disk) leaves the old file and no temp file.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
     let mut file = AtomicFile::create(path)?;
     file.file().write_all(bytes)?;
     file.commit()
+}
+
+/// Replaces `root/relative` with `bytes`, atomically, creating the folders between `root` and
+/// the file but never `root` itself: a run directory deleted while its job trains is not
+/// re-created by the job's next write, which fails instead.
+pub fn write_under(root: &Path, relative: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut dir = root.to_path_buf();
+    if let Some(folders) = relative.parent() {
+        // One level at a time: each `create_dir` needs its parent, so a missing `root` stops it.
+        for part in folders.components() {
+            dir.push(part);
+            match std::fs::create_dir(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    write(&root.join(relative), bytes)
 }
 
 #[cfg(test)]
@@ -83,7 +99,7 @@ mod tests {
     fn a_file_is_replaced_whole_and_an_uncommitted_one_leaves_nothing() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("sub/latest.json");
-        write(&path, b"first").expect("write");
+        write_under(dir.path(), Path::new("sub/latest.json"), b"first").expect("write");
         write(&path, b"second").expect("rewrite");
         assert_eq!(std::fs::read(&path).expect("read"), b"second");
 
@@ -101,5 +117,18 @@ mod tests {
             .expect("list")
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_missing_root_is_not_created() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let gone = dir.path().join("deleted-run");
+        let err = write_under(&gone, Path::new("episodes/latest.json"), b"x")
+            .expect_err("the root is missing");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+        assert!(!gone.exists(), "the root was re-created");
+        let err = write_under(&gone, Path::new("confusion.json"), b"x").expect_err("missing");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+        assert!(!gone.exists(), "the root was re-created");
     }
 }

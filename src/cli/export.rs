@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use color_eyre::eyre;
 
 use super::UsageError;
-use crate::runs::{export_csv, export_tensorboard, RunDir};
+use crate::runs::{export_csv, export_csv_file, export_tensorboard, ExportError, RunDir};
 
 /// Exports what was asked for, saying where it went on stderr.
 pub fn run(
@@ -33,22 +33,6 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Why an export failed: the run could not be read, or the output not written.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// The path is not a run directory, or its files cannot be read.
-    #[error(transparent)]
-    Runs(#[from] crate::runs::RunsError),
-    /// The output file could not be written.
-    #[error("writing {}: {source}", path.display())]
-    Write {
-        /// The file being written.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-}
-
 /// Writes `run_dir`'s metrics as CSV to `file`, or to `stdout` when `file` is `None`; returns
 /// the number of records.
 pub fn export_csv_to(
@@ -57,17 +41,8 @@ pub fn export_csv_to(
     stdout: &mut dyn std::io::Write,
 ) -> Result<usize, ExportError> {
     match file {
-        None => Ok(export_csv(run_dir, stdout)?),
-        Some(path) => {
-            let write_err = |source| ExportError::Write {
-                path: path.to_path_buf(),
-                source,
-            };
-            let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(write_err)?);
-            let count = export_csv(run_dir, &mut out)?;
-            std::io::Write::flush(&mut out).map_err(write_err)?;
-            Ok(count)
-        }
+        None => export_csv(run_dir, stdout, Path::new("standard output")),
+        Some(path) => export_csv_file(run_dir, path),
     }
 }
 
@@ -80,5 +55,5 @@ pub fn export_tensorboard_to(run_dir: &Path, logdir: &Path) -> Result<PathBuf, E
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_else(|| "run".into());
-    Ok(export_tensorboard(run.path(), &logdir.join(name))?)
+    export_tensorboard(run.path(), &logdir.join(name))
 }

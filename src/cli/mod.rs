@@ -206,7 +206,10 @@ pub fn main() -> ExitCode {
             let bad_input = err.chain().any(|c| {
                 c.is::<UsageError>()
                     || c.is::<ResumeError>()
-                    || c.is::<export::ExportError>()
+                    || matches!(
+                        c.downcast_ref::<crate::runs::ExportError>(),
+                        Some(crate::runs::ExportError::Run(_))
+                    )
                     || c.is::<scenario::ScenarioError>()
                     || matches!(
                         c.downcast_ref::<DataError>(),

@@ -15,7 +15,7 @@ use super::protocol::{
     JobCommand, JobEvent, JobSpec, JobStatus, JobSummary, KindSummary, Param, Progress, RunTarget,
     USER_PAUSE,
 };
-use super::record::{self, exit_reason, reason, RunSession};
+use super::record::{self, exit_reason, reason, NotWritten, RunSession};
 use crate::data::{lookup, Dataset, DatasetName};
 use crate::runs::Checkpoint;
 
@@ -136,6 +136,10 @@ where
     // True while the weights hold a diverged update, which no checkpoint should keep.
     let mut diverged = false;
     loop {
+        if let Some(fault) = ends.run_fault() {
+            status = JobStatus::Failed(fault.to_string());
+            break;
+        }
         if poll(ends, &mut job) == Flow::Stop {
             status = JobStatus::Stopped;
             break;
@@ -173,9 +177,11 @@ where
             job.on_report(ends);
         }
     }
+    fail_on_fault(ends, &mut status);
     job.finish(ends, &status)?;
-    if ends.run_dir().is_some() && !diverged {
+    if ends.run_dir().is_some() && !diverged && ends.run_fault().is_none() {
         checkpoint(ends, &job, exit_reason());
+        fail_on_fault(ends, &mut status);
     }
     let summary = JobSummary {
         scenario: spec.scenario.clone(),
@@ -187,6 +193,17 @@ where
     ends.send(JobEvent::Summary(Box::new(summary)));
     ends.status(status);
     Ok(())
+}
+
+/// Makes a run that can no longer be saved (its directory refused a write, or was deleted) end
+/// failed with the reason, whatever else ended it: a run that was not saved is never reported
+/// as finished or stopped.
+fn fail_on_fault(ends: &JobEnds, status: &mut JobStatus) {
+    if let Some(fault) = ends.run_fault() {
+        if !matches!(status, JobStatus::Failed(_)) {
+            *status = JobStatus::Failed(fault.to_string());
+        }
+    }
 }
 
 /// Loads the dataset `name` in the documented lookup order (the error says how to get it) and
@@ -296,20 +313,29 @@ fn open_run<T: Trainable>(
     Ok(())
 }
 
-/// Writes a checkpoint of `job` for `why` and tells the user where, or why not.
+/// Writes a checkpoint of `job` for `why` and tells the user where, or why not. A checkpoint
+/// the run directory could not take becomes the run's fault ([`JobEnds::run_fault`]), which
+/// ends the run before its next step.
 pub fn checkpoint<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &T, why: &str) {
-    let written = job.checkpoint_data().and_then(|data| {
-        let run = ends.run().ok_or_else(|| record::NO_RUN_DIR.to_string())?;
-        run.checkpoint(data.step, &data.tensors, &data.state, why)
-    });
+    let written = job
+        .checkpoint_data()
+        .map_err(NotWritten::Refused)
+        .and_then(|data| {
+            let run = ends
+                .run()
+                .ok_or_else(|| NotWritten::Refused(record::NO_RUN_DIR.to_string()))?;
+            run.checkpoint(data.step, &data.tensors, &data.state, why)
+        });
     match written {
-        Ok((path, log_error)) => {
-            if let Some(error) = log_error {
-                ends.warn(error);
+        Ok((path, warning)) => {
+            if let Some(warning) = warning {
+                ends.warn(warning);
             }
             ends.info(format!("checkpoint written: {}", path.display()));
         }
-        Err(e) => ends.warn(format!("checkpoint failed: {e}")),
+        Err(NotWritten::Refused(e)) => ends.warn(format!("checkpoint failed: {e}")),
+        // Told once, as the reason the run failed.
+        Err(NotWritten::Failed(_)) => {}
     }
 }
 
@@ -366,10 +392,17 @@ pub fn poll<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &mut T) -> Flow {
     Flow::Continue
 }
 
-/// Pauses with `why` and applies commands until `Resume` or `Stop`.
+/// Pauses with `why` and applies commands until `Resume` or `Stop`; stops at once when the
+/// run can no longer be saved.
 pub fn hold<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &mut T, why: &str) -> Flow {
+    if ends.run_fault().is_some() {
+        return Flow::Stop;
+    }
     ends.status(JobStatus::Paused(why.to_string()));
     loop {
+        if ends.run_fault().is_some() {
+            return Flow::Stop;
+        }
         match ends.next_command() {
             Some(JobCommand::Resume) | Some(JobCommand::Start) => {
                 ends.status(JobStatus::Running);
@@ -573,6 +606,64 @@ mod tests {
         // A change sent before `Start` is dropped with the other commands of a waiting job.
         assert_eq!(losses, vec![(1, 1.0), (2, 1.0), (3, 1.0)]);
         assert_eq!(events.last(), Some(&JobEvent::Status(JobStatus::Finished)));
+    }
+
+    #[test]
+    fn a_checkpoint_the_run_directory_cannot_take_fails_the_run() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let spec = counter_spec(RunTarget::New {
+            parent: parent.path().to_path_buf(),
+        });
+        let mut h = spawn("t", move |ends| {
+            run(&spec, ends, |_, _| Ok(Counter::new(0, u64::MAX)))
+        })
+        .expect("spawn");
+        h.send(JobCommand::Start);
+        h.send(JobCommand::Pause);
+        let mut seen = Vec::new();
+        while let Some(event) = h.events.blocking_recv() {
+            if matches!(event, JobEvent::Status(JobStatus::Paused(_))) {
+                // A file where the checkpoints folder was: writes into it fail, as on a disk
+                // that refuses them.
+                let checkpoints = only_run(parent.path()).join("checkpoints");
+                std::fs::remove_dir_all(&checkpoints).expect("remove");
+                std::fs::write(&checkpoints, b"not a folder").expect("a file");
+                h.send(JobCommand::Checkpoint);
+                // Without the failure, the stop ends the run as `stopped`.
+                h.send(JobCommand::Stop);
+            }
+            seen.push(event);
+        }
+        let Some(JobEvent::Status(JobStatus::Failed(why))) = seen.last() else {
+            panic!("the run failed: {seen:?}")
+        };
+        assert!(
+            why.contains("could not be written") && why.contains("checkpoints/step-"),
+            "{why}"
+        );
+        let summary = seen.iter().find_map(|e| match e {
+            JobEvent::Summary(s) => Some(s.status),
+            _ => None,
+        });
+        assert_eq!(
+            summary,
+            Some(crate::jobs::protocol::SummaryStatus::Failed),
+            "{seen:?}"
+        );
+        let (events, _) = crate::runs::read_jsonl::<crate::runs::EventRecord>(
+            &only_run(parent.path()).join("events.jsonl"),
+        )
+        .expect("events");
+        assert!(
+            matches!(
+                events.last().map(|e| &e.event),
+                Some(crate::runs::RunEvent::End {
+                    status: crate::runs::EndStatus::Failed,
+                    ..
+                })
+            ),
+            "{events:?}"
+        );
     }
 
     #[test]

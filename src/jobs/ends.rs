@@ -62,7 +62,19 @@ pub struct JobEnds {
 impl JobEnds {
     /// Sends an event (recording it in the run's logs first), ignoring a UI that has gone away.
     pub fn send(&mut self, event: JobEvent) {
-        if let Some(error) = self.run.as_mut().and_then(|run| run.record(&event)) {
+        let error = self.run.as_mut().and_then(|run| run.record(&event));
+        if matches!(
+            event,
+            JobEvent::Status(JobStatus::Finished | JobStatus::Stopped)
+        ) {
+            // A run that could not be saved, or whose end could not be recorded, failed
+            // however its job ended: the user must not take it for a saved one.
+            if let Some(why) = error.clone().or_else(|| self.run_fault().map(String::from)) {
+                let _ = self.events.send(JobEvent::Status(JobStatus::Failed(why)));
+                return;
+            }
+        }
+        if let Some(error) = error {
             // Straight to the UI: the logs that would record it are what failed.
             let _ = self.events.send(JobEvent::Notice(Notice::Warning(error)));
         }
@@ -139,6 +151,12 @@ impl JobEnds {
     /// The run directory, if this job records one.
     pub fn run_dir(&self) -> Option<&Path> {
         self.run.as_ref().map(RunSession::path)
+    }
+
+    /// Why the run can no longer be saved (a write to its directory failed, or it was
+    /// deleted), once that happened: the driver ends the run failed with it.
+    pub fn run_fault(&self) -> Option<&str> {
+        self.run.as_ref().and_then(RunSession::fault)
     }
 }
 

@@ -24,7 +24,7 @@ use crate::models::frechet::FeatureStats;
 use crate::models::gan::config::GanConfig;
 use crate::models::gan::health::{GanStepReport, GanWarning};
 use crate::models::gan::networks::IMAGE_SIDE;
-use crate::models::gan::samples::{SampleGrid, LATEST_SAMPLES_FILE};
+use crate::models::gan::samples::SampleGrid;
 use crate::models::gan::trainer::{GanError, GanTrainer, GanTrainerState};
 use crate::rng::Rng;
 use crate::runs::Checkpoint;
@@ -245,7 +245,7 @@ impl GanJob {
                 images: samples.clone(),
                 side: IMAGE_SIDE,
             };
-            if let Err(e) = grid.write_atomic(&dir.join(LATEST_SAMPLES_FILE)) {
+            if let Err(e) = grid.write_latest(dir) {
                 self.samples_file_ok = false;
                 ends.warn(format!("samples for watch can no longer be written: {e}"));
             }
@@ -476,6 +476,7 @@ mod tests {
     use crate::device::DeviceChoice;
     use crate::jobs::protocol::{JobCommand, JobEvent, RunTarget};
     use crate::models::gan::config::GanModelKind;
+    use crate::models::gan::samples::LATEST_SAMPLES_FILE;
     use crate::runs::{load_checkpoint, write_checkpoint};
     use crate::scenario::Settings;
 

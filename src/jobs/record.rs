@@ -18,7 +18,7 @@ use super::protocol::{
 };
 use crate::runs::{
     keep_last, load_latest_checkpoint, write_checkpoint, Checkpoint, EndStatus, Rejected, RunDir,
-    RunEvent, RunLock, RunLogs,
+    RunEvent, RunLock, RunLogs, RunsError,
 };
 
 /// Checkpoint `reason`s, as written in `events.jsonl`.
@@ -78,12 +78,15 @@ fn history(dir: &RunDir, upto: u64) -> History {
 #[derive(Debug)]
 pub struct RunSession {
     dir: RunDir,
-    _lock: RunLock,
+    lock: RunLock,
     keep: usize,
     logs: RunLogs,
     /// False once writing the logs failed: the user is told once, then recording stops rather
-    /// than failing every step (checkpoints are still written).
+    /// than failing every step.
     recording: bool,
+    /// Why the run can no longer be saved: the first write to its directory that failed (a
+    /// log, a checkpoint), or the directory deleted. The driver ends the run failed with it.
+    fault: Option<String>,
     summary: Option<serde_json::Value>,
     paused: bool,
     step: u64,
@@ -145,10 +148,11 @@ impl RunSession {
         Ok(Some(Begun {
             session: RunSession {
                 dir,
-                _lock: lock,
+                lock,
                 keep: keep.max(1),
                 logs,
                 recording: true,
+                fault: None,
                 summary: None,
                 paused: false,
                 step,
@@ -169,14 +173,35 @@ impl RunSession {
     /// once, as the line to tell the user, and recording stops.
     pub fn record(&mut self, event: &JobEvent) -> Option<String> {
         if !self.recording {
+            if matches!(event, JobEvent::Status(status) if status.is_terminal()) {
+                // Best effort: a log that failed was cut back to whole records, and when the
+                // disk has room again for one line the run's list entry says how it ended.
+                let _ = self.observe(event);
+            }
             return None;
         }
         self.observe(event).err().map(|e| self.stop_recording(e))
     }
 
-    fn stop_recording(&mut self, e: crate::runs::RunsError) -> String {
+    /// Why the run can no longer be saved, once a write to its directory failed.
+    pub fn fault(&self) -> Option<&str> {
+        self.fault.as_deref()
+    }
+
+    fn stop_recording(&mut self, e: RunsError) -> String {
         self.recording = false;
-        format!("run logs can no longer be written: {e}")
+        let message = match self.deleted().unwrap_or(e) {
+            deleted @ RunsError::RunDeleted { .. } => deleted.to_string(),
+            e => format!("run logs can no longer be written: {e}"),
+        };
+        self.fault.get_or_insert_with(|| message.clone());
+        message
+    }
+
+    /// The error that says the run directory is gone (or its lock lost), if it is: a failed
+    /// write is then explained by that rather than by the first file that went missing.
+    fn deleted(&self) -> Option<RunsError> {
+        self.lock.check_held().err()
     }
 
     fn observe(&mut self, event: &JobEvent) -> crate::runs::Result<()> {
@@ -226,30 +251,38 @@ impl RunSession {
                 self.paused = false;
                 self.logs.event(self.step, RunEvent::Resume)
             }
+            // A run that could not be saved ended failed, however its job ended.
+            JobEvent::Status(JobStatus::Finished | JobStatus::Stopped) if self.fault.is_some() => {
+                let why = self.fault.clone().unwrap_or_default();
+                self.end_failed(&why)
+            }
             JobEvent::Status(JobStatus::Finished) => self.end(EndStatus::Finished),
             JobEvent::Status(JobStatus::Stopped) => self.end(if interrupt::requested() {
                 EndStatus::Interrupted
             } else {
                 EndStatus::Stopped
             }),
-            JobEvent::Status(JobStatus::Failed(why)) => {
-                self.logs.event(
-                    self.step,
-                    RunEvent::Error {
-                        message: why.clone(),
-                    },
-                )?;
-                if self.summary.is_none() {
-                    self.summary = Some(serde_json::json!({ "reason": why }));
-                }
-                self.end(EndStatus::Failed)
-            }
+            JobEvent::Status(JobStatus::Failed(why)) => self.end_failed(why),
             JobEvent::Status(_)
             | JobEvent::Notice(_)
             | JobEvent::Refused { .. }
             | JobEvent::Snapshot
             | JobEvent::History(_) => Ok(()),
         }
+    }
+
+    /// Logs `why` as an error, then a `failed` end.
+    fn end_failed(&mut self, why: &str) -> crate::runs::Result<()> {
+        self.logs.event(
+            self.step,
+            RunEvent::Error {
+                message: why.to_string(),
+            },
+        )?;
+        if self.summary.is_none() {
+            self.summary = Some(serde_json::json!({ "reason": why }));
+        }
+        self.end(EndStatus::Failed)
     }
 
     fn end(&mut self, status: EndStatus) -> crate::runs::Result<()> {
@@ -266,26 +299,49 @@ impl RunSession {
 
     /// Writes a whole checkpoint of `tensors` and `state` at `step`, keeps the newest
     /// `keep_checkpoints`, logs a `checkpoint` event with `reason`, and returns the file's path
-    /// and, when the logs just failed, the line to tell the user.
+    /// and, when something short of the checkpoint failed (the logs, pruning), the line to tell
+    /// the user. A checkpoint the run directory cannot take (a full disk, a deleted run) is
+    /// [`NotWritten::Failed`] and becomes the run's [`RunSession::fault`].
     pub fn checkpoint<S: Serialize + ?Sized>(
         &mut self,
         step: u64,
         tensors: &[(String, Tensor)],
         state: &S,
         reason: &str,
-    ) -> Result<(PathBuf, Option<String>), String> {
+    ) -> Result<(PathBuf, Option<String>), NotWritten> {
+        if let Some(fault) = &self.fault {
+            return Err(NotWritten::Failed(fault.clone()));
+        }
+        // Checked first: writing into a deleted run would re-create a fragment of it.
+        if let Some(deleted) = self.deleted() {
+            return Err(self.fail(deleted.to_string()));
+        }
         // Every metric up to `step` reaches the disk before the checkpoint does: a run killed
         // right after it resumes with its whole curve.
-        let mut log_error = None;
+        let mut warning = None;
         if self.recording {
             if let Err(e) = self.logs.metrics.flush() {
-                log_error = Some(self.stop_recording(e));
+                warning = Some(self.stop_recording(e));
             }
         }
         let checkpoints = self.dir.checkpoints_dir();
-        let info =
-            write_checkpoint(&checkpoints, step, tensors, state).map_err(|e| e.to_string())?;
-        keep_last(&checkpoints, self.keep).map_err(|e| e.to_string())?;
+        let info = match write_checkpoint(&checkpoints, step, tensors, state) {
+            Ok(info) => info,
+            Err(refused @ RunsError::NonFinite { .. }) => {
+                return Err(NotWritten::Refused(refused.to_string()))
+            }
+            Err(e) => {
+                let why = match self.deleted() {
+                    Some(deleted) => deleted.to_string(),
+                    None => format!("checkpoint at step {step} could not be written: {e}"),
+                };
+                return Err(self.fail(why));
+            }
+        };
+        if let Err(e) = keep_last(&checkpoints, self.keep) {
+            // The new checkpoint is whole; only older ones stay longer than asked.
+            warning = Some(format!("removing old checkpoints: {e}"));
+        }
         let file = info
             .tensors_path
             .strip_prefix(self.dir.path())
@@ -299,10 +355,34 @@ impl RunSession {
                 reason: reason.to_string(),
             };
             if let Err(e) = self.logs.event(step, event) {
-                log_error = Some(self.stop_recording(e));
+                warning = Some(self.stop_recording(e));
             }
         }
-        Ok((info.tensors_path, log_error))
+        Ok((info.tensors_path, warning))
+    }
+
+    /// Makes `why` the run's fault (unless it already has one) and the checkpoint's failure.
+    fn fail(&mut self, why: String) -> NotWritten {
+        NotWritten::Failed(self.fault.get_or_insert(why).clone())
+    }
+}
+
+/// Why a checkpoint was not written, and whether the run can go on without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotWritten {
+    /// Refused before anything was written (the weights are not finite, there is no run
+    /// directory): the newest checkpoint stays the one before, and the run goes on.
+    Refused(String),
+    /// The run directory could not take it (a full disk, the run deleted): the run can no
+    /// longer be saved and ends failed with this reason.
+    Failed(String),
+}
+
+impl std::fmt::Display for NotWritten {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused(why) | Self::Failed(why) => f.write_str(why),
+        }
     }
 }
 
@@ -348,6 +428,53 @@ mod tests {
     }
 
     #[test]
+    fn a_run_deleted_under_its_job_ends_failed_and_is_not_recreated() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let target = RunTarget::New {
+            parent: parent.path().to_path_buf(),
+        };
+        let (deleted_tx, deleted_rx) = std::sync::mpsc::channel::<()>();
+        let mut handle = spawn("rec", move |events| {
+            attach_unit_session(&target, events)?;
+            events.metric(1, Metric::TrainLoss, 0.5);
+            let run = events.run_dir().expect("a run").to_path_buf();
+            std::fs::remove_dir_all(&run).map_err(|e| e.to_string())?;
+            deleted_tx.send(()).map_err(|e| e.to_string())?;
+            let w = Tensor::new(&[1f32], &Device::Cpu).expect("tensor");
+            let written =
+                events
+                    .run()
+                    .expect("a session")
+                    .checkpoint(1, &[("w".into(), w)], &1, reason::KEY);
+            assert!(matches!(written, Err(NotWritten::Failed(_))), "{written:?}");
+            events.warn("a warning into a deleted run");
+            events.status(JobStatus::Finished);
+            Ok(())
+        })
+        .expect("spawn");
+        let mut seen = Vec::new();
+        while let Some(e) = handle.events.blocking_recv() {
+            seen.push(e);
+        }
+        deleted_rx.recv().expect("the run was deleted");
+        let run = std::path::PathBuf::from(
+            seen.iter()
+                .find_map(|e| match e {
+                    JobEvent::Notice(Notice::Info(t)) => t.strip_prefix("run directory: "),
+                    _ => None,
+                })
+                .expect("the run directory"),
+        );
+        let expected = format!("run directory {} was deleted", run.display());
+        assert_eq!(
+            seen.last(),
+            Some(&JobEvent::Status(JobStatus::Failed(expected))),
+            "{seen:?}"
+        );
+        assert!(!run.exists(), "the deleted run was re-created");
+    }
+
+    #[test]
     fn job_events_become_metric_records_and_run_events() {
         let parent = tempfile::tempdir().expect("temp dir");
         let target = RunTarget::New {
@@ -369,12 +496,11 @@ mod tests {
             events.warn("a warning");
             let w = Tensor::new(&[1f32, 2.0], &Device::Cpu).expect("tensor");
             for step in [2, 3, 4] {
-                events.run().expect("a session").checkpoint(
-                    step,
-                    &[("w".into(), w.clone())],
-                    &step,
-                    reason::KEY,
-                )?;
+                events
+                    .run()
+                    .expect("a session")
+                    .checkpoint(step, &[("w".into(), w.clone())], &step, reason::KEY)
+                    .map_err(|e| e.to_string())?;
             }
             events.send(JobEvent::Summary(Box::new(summary())));
             events.status(JobStatus::Finished);

@@ -33,14 +33,14 @@ pub struct ConfusionFile {
 }
 
 /// Writes `value` as JSON to `run_dir/name` through a temp file and a rename, creating the
-/// file's folder if needed.
+/// file's folder inside the run directory if needed (never the run directory itself).
 pub fn write_json_atomic<T: Serialize + ?Sized>(
     run_dir: &Path,
     name: &str,
     value: &T,
 ) -> std::io::Result<()> {
     let json = serde_json::to_vec(value).map_err(std::io::Error::other)?;
-    crate::atomic_file::write(&run_dir.join(name), &json)
+    crate::atomic_file::write_under(run_dir, Path::new(name), &json)
 }
 
 /// Notices when a file written by [`write_json_atomic`] has been replaced, and reads it then.

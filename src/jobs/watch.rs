@@ -178,10 +178,19 @@ fn info(text: String) -> JobEvent {
     JobEvent::Notice(Notice::Info(text))
 }
 
+/// `(dev, inode)` of a folder, to notice when its path no longer names it.
+fn identity(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// Replays the run's logs so far (minus records a resume superseded), then follows them until
-/// `Stop` arrives; says when the writing process died without an `end` event.
+/// `Stop` arrives; says when the writing process died without an `end` event, and when the run
+/// directory was deleted (what is shown stays, and nothing more is read).
 pub fn run(dir: PathBuf, kind: JobKind, ends: &mut JobEnds) -> Result<(), String> {
     let run = RunDir::open(&dir).map_err(|e| e.to_string())?;
+    let run_identity = identity(run.path());
+    let mut vanished = false;
     ends.status(JobStatus::Loading(format!(
         "reading {}",
         run.path().display()
@@ -219,6 +228,23 @@ pub fn run(dir: PathBuf, kind: JobKind, ends: &mut JobEnds) -> Result<(), String
             return Ok(());
         }
         std::thread::sleep(POLL_INTERVAL);
+        if vanished {
+            continue;
+        }
+        if identity(run.path()) != run_identity {
+            vanished = true;
+            let deleted = format!("run directory {} was deleted", run.path().display());
+            replay.out.push(JobEvent::Notice(Notice::Warning(format!(
+                "{deleted}: what is shown was read before it went"
+            ))));
+            // A run that had ended keeps its status; one that had not can no longer be saved.
+            if !replay.ended {
+                replay
+                    .out
+                    .push(JobEvent::Status(JobStatus::Failed(deleted)));
+            }
+            continue;
+        }
         let new_metrics = metrics_tail.poll().map_err(|e| e.to_string())?;
         let new_events = events_tail.poll().map_err(|e| e.to_string())?;
         let grew = !new_metrics.is_empty() || !new_events.is_empty();
@@ -234,7 +260,9 @@ pub fn run(dir: PathBuf, kind: JobKind, ends: &mut JobEnds) -> Result<(), String
         }
         let alive = lock_holder(run.path()).is_some();
         writer_seen |= alive;
-        if !alive && !replay.ended && !said_dead && (writer_seen || !grew) {
+        // A lock gone with its whole run is the deletion the next look reports, not a crash.
+        let deleting = !alive && identity(run.path()) != run_identity;
+        if !alive && !deleting && !replay.ended && !said_dead && (writer_seen || !grew) {
             said_dead = true;
             replay.out.push(info(
                 "the run's process is gone without an end event (crashed or killed); \
@@ -407,6 +435,62 @@ mod tests {
     }
 
     #[test]
+    fn a_run_directory_deleted_while_watched_is_said_to_be_gone() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let run = RunDir::create_with_config_text(parent.path(), "unit", "kind = \"classifier\"")
+            .expect("a run");
+        // A live writer, so the watcher expects records rather than an end.
+        let lock = crate::runs::RunLock::acquire(run.path()).expect("the lock");
+        let mut handle = spawn(run.path(), JobKind::Classifier).expect("spawn");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        let mut deleted = false;
+        let failed = loop {
+            match handle.events.try_recv() {
+                Ok(event) => {
+                    if !deleted
+                        && matches!(&event, JobEvent::Notice(Notice::Info(t)) if t.starts_with("watching"))
+                    {
+                        std::fs::remove_dir_all(run.path()).expect("rm -rf the run");
+                        deleted = true;
+                    }
+                    if let JobEvent::Status(JobStatus::Failed(why)) = &event {
+                        break why.clone();
+                    }
+                    seen.push(event);
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no failure within 30 s: {seen:?}"
+                    );
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("the watcher ended: {e}; {seen:?}"),
+            }
+        };
+        handle.stop_and_join();
+        drop(lock);
+        let expected = format!("run directory {} was deleted", run.path().display());
+        assert_eq!(failed, expected);
+        assert!(
+            seen.iter().any(|e| matches!(
+                e,
+                JobEvent::Notice(Notice::Warning(w)) if w.starts_with(&expected)
+            )),
+            "{seen:?}"
+        );
+        assert!(
+            !seen.iter().any(|e| matches!(
+                e,
+                JobEvent::Notice(Notice::Info(t)) if t.contains("process is gone")
+            )),
+            "a deleted run is not called crashed: {seen:?}"
+        );
+        assert!(!run.path().exists(), "the watcher re-created nothing");
+    }
+
+    #[test]
     fn a_gan_runs_sample_file_becomes_a_snapshot_each_time_it_is_replaced() {
         let run = tempfile::tempdir().expect("temp dir");
         let mut file = SnapshotFile::new(run.path(), JobKind::Gan);
@@ -421,10 +505,10 @@ mod tests {
             side: 28,
         };
         let path = run.path().join(LATEST_SAMPLES_FILE);
-        grid(200).write_atomic(&path).expect("write");
+        grid(200).write_latest(run.path()).expect("write");
         assert_eq!(iteration(file.poll()), Some((200, grid(200).images)));
         assert_eq!(iteration(file.poll()), None, "unchanged: not read again");
-        grid(300).write_atomic(&path).expect("rewrite");
+        grid(300).write_latest(run.path()).expect("rewrite");
         assert_eq!(iteration(file.poll()).map(|g| g.0), Some(300));
         std::fs::write(&path, b"P5\n2 2\n255\nabcd").expect("a foreign file");
         assert_eq!(iteration(file.poll()), None, "not a sample grid");

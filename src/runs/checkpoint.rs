@@ -29,6 +29,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
@@ -131,7 +132,8 @@ fn first_non_finite(tensors: &[(String, Tensor)]) -> Option<String> {
 }
 
 /// Writes a checkpoint of `tensors` and `state` at `step` into `checkpoints_dir` (created if
-/// missing), atomically: afterwards it is whole, or (after a crash) absent.
+/// missing, inside a run directory that must exist), atomically: afterwards it is whole, or
+/// absent — after a crash, or after a write that failed (a full disk), which leaves no temp file.
 ///
 /// Tensors may live on any device; they are copied to the CPU as the file is written. Names
 /// must be unique.
@@ -141,7 +143,13 @@ pub fn write_checkpoint<S: Serialize + ?Sized>(
     tensors: &[(String, Tensor)],
     state: &S,
 ) -> Result<CheckpointInfo> {
-    fs::create_dir_all(checkpoints_dir).at("creating", checkpoints_dir)?;
+    // Only the last level: a run directory deleted while it trained is not re-created.
+    match fs::create_dir(checkpoints_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(e).at("creating", checkpoints_dir)
+        }
+        _ => {}
+    }
     let tensors_path = checkpoints_dir.join(tensors_name(step));
     let sidecar_path = checkpoints_dir.join(sidecar_name(step));
     let state = serde_json::to_value(state).map_err(|e| RunsError::Invalid {
@@ -166,15 +174,17 @@ pub fn write_checkpoint<S: Serialize + ?Sized>(
             tensor: name,
         });
     }
-    let tensors_file = AtomicFile::create(&tensors_path).at("creating", &tensors_path)?;
-    let tensors_temp = tensors_file.temp_path().to_path_buf();
-    candle_core::safetensors::save(&by_name, &tensors_temp).map_err(|source| {
-        RunsError::Tensors {
-            path: tensors_temp.clone(),
-            source,
-        }
+    // Serialised in memory (the hash needs the bytes anyway), so a failed write is an I/O
+    // error naming the checkpoint itself, not a temp file.
+    let bytes = safetensors::serialize(&by_name, None).map_err(|e| RunsError::Tensors {
+        path: tensors_path.clone(),
+        source: e.into(),
     })?;
-    let bytes = fs::read(&tensors_temp).at("reading back", &tensors_temp)?;
+    let mut tensors_file = AtomicFile::create(&tensors_path).at("creating", &tensors_path)?;
+    tensors_file
+        .file()
+        .write_all(&bytes)
+        .at("writing", &tensors_path)?;
     let sidecar = Sidecar {
         format: SIDECAR_FORMAT,
         step,

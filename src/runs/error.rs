@@ -57,6 +57,22 @@ pub enum RunsError {
         /// Each checkpoint and why it was rejected.
         rejected: Vec<Rejected>,
     },
+    /// The run directory a process was writing is gone (deleted while the run trained), so
+    /// nothing more is written: writing would re-create it as a fragment of a run.
+    #[error("run directory {} was deleted", run.display())]
+    RunDeleted {
+        /// The run directory.
+        run: PathBuf,
+    },
+    /// A file a process keeps open for writing (a log, the lock) is no longer the file at its
+    /// path: it was deleted, or replaced by another file or a folder, so writes would be lost.
+    #[error("{} was {what} while the run was writing it", path.display())]
+    Replaced {
+        /// The file concerned.
+        path: PathBuf,
+        /// What happened to it: `deleted`, `replaced`.
+        what: &'static str,
+    },
     /// A line of a JSONL log, a sidecar or a config file did not parse.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Parse {

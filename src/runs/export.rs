@@ -12,21 +12,90 @@ use super::tfevents::TfEventsWriter;
 /// Header of the CSV export.
 pub const CSV_HEADER: &str = "step,t,name,value";
 
+/// Why an export failed: the run could not be read (bad input), or the output could not be
+/// written (a full disk), which leaves no partial file behind.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The path is not a run directory, or its files cannot be read.
+    #[error(transparent)]
+    Run(#[from] RunsError),
+    /// The output could not be written.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file being written (or `standard output`).
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
 /// Writes `run_dir`'s metrics as CSV in long form, one row per record in log order:
 /// `step,t,name,value` (`t` in seconds of run time, a non-finite value as `NaN`), without the
 /// records a resume superseded. Long form keeps
 /// metrics logged at different steps apart without empty cells; pivot with
-/// `df.pivot_table(index="step", columns="name", values="value")`. Returns the number of rows.
-pub fn export_csv(run_dir: &Path, out: &mut dyn Write) -> Result<usize> {
+/// `df.pivot_table(index="step", columns="name", values="value")`. `out_name` names `out` in a
+/// write error. Returns the number of rows.
+pub fn export_csv(
+    run_dir: &Path,
+    out: &mut dyn Write,
+    out_name: &Path,
+) -> std::result::Result<usize, ExportError> {
     let run = RunDir::open(run_dir)?;
     let records = current_metrics(&run)?;
-    let write_err = |e: std::io::Error| RunsError::Io {
-        action: "writing CSV of",
-        path: run_dir.to_path_buf(),
-        source: e,
+    write_csv(&records, out).map_err(|source| ExportError::Write {
+        path: out_name.to_path_buf(),
+        source,
+    })?;
+    Ok(records.len())
+}
+
+/// Writes `run_dir`'s metrics as CSV (see [`export_csv`]) to the file `path`; a file the disk
+/// cannot take is removed rather than left cut short.
+pub fn export_csv_file(run_dir: &Path, path: &Path) -> std::result::Result<usize, ExportError> {
+    let run = RunDir::open(run_dir)?;
+    let records = current_metrics(&run)?;
+    write_or_remove(path, |file| {
+        let mut out = std::io::BufWriter::new(file);
+        write_csv(&records, &mut out)?;
+        out.flush()
+    })?;
+    Ok(records.len())
+}
+
+/// Creates (or truncates) `path` and fills it with `fill`; when that fails, a regular file is
+/// removed, so no cut-short export is mistaken for a whole one (a device or a pipe is left).
+fn write_or_remove(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::result::Result<(), ExportError> {
+    let write_err = |source| ExportError::Write {
+        path: path.to_path_buf(),
+        source,
     };
-    writeln!(out, "{CSV_HEADER}").map_err(write_err)?;
-    for record in &records {
+    let mut file = std::fs::File::create(path).map_err(write_err)?;
+    let written = fill(&mut file).and_then(|()| file.sync_data().or_else(ignore_unsyncable));
+    if let Err(e) = written {
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(write_err(e));
+    }
+    Ok(())
+}
+
+/// `sync_data` on a pipe or a terminal fails with EINVAL: nothing to sync there.
+fn ignore_unsyncable(e: std::io::Error) -> std::io::Result<()> {
+    if e.raw_os_error() == Some(libc::EINVAL) {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// The CSV rows of `records`, header first.
+fn write_csv(records: &[MetricRecord], out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{CSV_HEADER}")?;
+    for record in records {
         writeln!(
             out,
             "{},{},{},{}",
@@ -38,10 +107,9 @@ pub fn export_csv(run_dir: &Path, out: &mut dyn Write) -> Result<usize> {
             } else {
                 "NaN".to_string()
             }
-        )
-        .map_err(write_err)?;
+        )?;
     }
-    Ok(records.len())
+    Ok(())
 }
 
 /// The run's metrics without the records a resume superseded.
@@ -64,22 +132,42 @@ fn csv_field(text: &str) -> String {
 /// metric name) and returns the file's path. Wall times are the run's start time plus `t`.
 ///
 /// Give each run its own `out_dir` (e.g. `<logdir>/<run dir name>`): TensorBoard shows one run
-/// per folder. The file is named after the run's start, so exporting again replaces it.
-pub fn export_tensorboard(run_dir: &Path, out_dir: &Path) -> Result<PathBuf> {
+/// per folder. The file is named after the run's start, so exporting again replaces it; a file
+/// the disk cannot take is removed rather than left cut short.
+pub fn export_tensorboard(
+    run_dir: &Path,
+    out_dir: &Path,
+) -> std::result::Result<PathBuf, ExportError> {
     let run = RunDir::open(run_dir)?;
     let records = current_metrics(&run)?;
     let start_unix_s = start_unix_s(&run)?;
-    let mut writer = TfEventsWriter::create(out_dir, start_unix_s)?;
-    for record in &records {
-        writer.add_scalar(
-            &record.name,
-            record.step,
-            start_unix_s + record.t,
-            record.value as f32,
-        )?;
+    let mut writer = TfEventsWriter::create(out_dir, start_unix_s).map_err(as_write_error)?;
+    let path = writer.path().to_path_buf();
+    let written = records
+        .iter()
+        .try_for_each(|record| {
+            writer.add_scalar(
+                &record.name,
+                record.step,
+                start_unix_s + record.t,
+                record.value as f32,
+            )
+        })
+        .and_then(|()| writer.flush());
+    if let Err(e) = written {
+        drop(writer);
+        let _ = std::fs::remove_file(&path);
+        return Err(as_write_error(e));
     }
-    writer.flush()?;
-    Ok(writer.path().to_path_buf())
+    Ok(path)
+}
+
+/// A failed file-system call of an export's writer, as the write error it is.
+fn as_write_error(e: RunsError) -> ExportError {
+    match e {
+        RunsError::Io { path, source, .. } => ExportError::Write { path, source },
+        other => ExportError::Run(other),
+    }
 }
 
 /// Unix time of `t = 0`: from the first `start` event, else when `config.toml` was written.
@@ -129,7 +217,7 @@ mod tests {
         }
         log.flush().expect("flush");
         let mut out = Vec::new();
-        let rows = export_csv(run.path(), &mut out).expect("export");
+        let rows = export_csv(run.path(), &mut out, Path::new("out")).expect("export");
         assert_eq!(rows, 3);
         assert_eq!(
             String::from_utf8(out).expect("utf8"),
@@ -140,7 +228,7 @@ mod tests {
     #[test]
     fn export_of_a_non_run_names_what_is_missing() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let err = export_csv(dir.path(), &mut Vec::new()).expect_err("not a run");
+        let err = export_csv(dir.path(), &mut Vec::new(), Path::new("out")).expect_err("not a run");
         let message = err.to_string();
         assert!(message.contains("config.toml"), "{message}");
         assert!(

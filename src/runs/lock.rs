@@ -26,8 +26,11 @@ const ACQUIRE_ATTEMPTS: usize = 5;
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
-    // Never read, only kept open: closing it releases the flock.
-    _file: File,
+    // Kept open for the flock (closing it releases the lock) and to tell whether the path
+    // still names it.
+    file: File,
+    /// `(dev, inode)` of the run directory when the lock was taken.
+    run_identity: (u64, u64),
 }
 
 impl RunLock {
@@ -80,7 +83,12 @@ impl RunLock {
                 .and_then(|_| writeln!(file, "{own_pid}"))
                 .and_then(|()| file.sync_data())
                 .at("writing lock", &path)?;
-            return Ok(Self { path, _file: file });
+            let run = fs::metadata(run_dir).at("inspecting", run_dir)?;
+            return Ok(Self {
+                path,
+                file,
+                run_identity: (run.dev(), run.ino()),
+            });
         }
         Err(RunsError::Invalid {
             path,
@@ -92,14 +100,54 @@ impl RunLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Fails when the lock no longer guards the run: the run directory was deleted (or another
+    /// folder now has its name), or the lock file was removed or replaced. A writer checks this
+    /// before it writes, so a deleted run is never re-created and a run whose lock another
+    /// process may have taken is not written by two.
+    ///
+    /// A missing lock file counts as a deleted run: `rm -rf` removes a folder's files before
+    /// the folder, and a lock file goes only with its run.
+    pub fn check_held(&self) -> Result<()> {
+        let run = self.path.parent().unwrap_or(Path::new("."));
+        match fs::metadata(run) {
+            Ok(meta) if (meta.dev(), meta.ino()) == self.run_identity => {}
+            Ok(_) => {
+                return Err(RunsError::RunDeleted {
+                    run: run.to_path_buf(),
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RunsError::RunDeleted {
+                    run: run.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(e).at("inspecting", run),
+        }
+        let ours = self.file.metadata().at("inspecting lock", &self.path)?;
+        match fs::metadata(&self.path) {
+            Ok(now) if (now.dev(), now.ino()) == (ours.dev(), ours.ino()) => Ok(()),
+            Ok(_) => Err(RunsError::Replaced {
+                path: self.path.clone(),
+                what: "replaced",
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RunsError::RunDeleted {
+                run: run.to_path_buf(),
+            }),
+            Err(e) => Err(e).at("inspecting lock", &self.path),
+        }
+    }
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        // Remove before closing, so nobody sees the file without a live flock behind it;
-        // a missing file (run deleted) is fine.
-        let _ = fs::remove_file(&self.path);
-        // `_file` closes after this, releasing the flock.
+        // Remove before closing, so nobody sees the file without a live flock behind it; a
+        // missing file (run deleted) is fine, and a file that is no longer ours (the run was
+        // deleted and its name taken again) is left to its owner.
+        if self.check_held().is_ok() {
+            let _ = fs::remove_file(&self.path);
+        }
+        // `file` closes after this, releasing the flock.
     }
 }
 
@@ -181,6 +229,38 @@ pub fn process_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_knows_when_its_run_was_deleted_or_taken() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let run = parent.path().join("run");
+        fs::create_dir(&run).expect("run");
+        let lock = RunLock::acquire(&run).expect("acquire");
+        lock.check_held().expect("held");
+
+        fs::remove_file(lock.path()).expect("rm lock");
+        fs::write(lock.path(), b"1\n").expect("another lock file");
+        assert!(matches!(
+            lock.check_held(),
+            Err(RunsError::Replaced {
+                what: "replaced",
+                ..
+            })
+        ));
+
+        fs::remove_dir_all(&run).expect("rm -rf");
+        fs::create_dir(&run).expect("a new folder of the same name");
+        match lock.check_held() {
+            Err(RunsError::RunDeleted { run: gone }) => assert_eq!(gone, run),
+            other => panic!("expected RunDeleted, got {other:?}"),
+        }
+        fs::write(run.join(LOCK_FILE), b"1\n").expect("someone else's lock");
+        drop(lock);
+        assert!(
+            run.join(LOCK_FILE).exists(),
+            "a lock that is not ours is left alone"
+        );
+    }
 
     #[test]
     fn second_acquire_is_refused_with_the_holder_pid_and_released_on_drop() {

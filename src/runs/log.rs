@@ -5,9 +5,14 @@
 //! record arrives and [`FLUSH_INTERVAL`] has passed since the last one, on [`MetricsLog::flush`],
 //! and on drop. A `kill -9` therefore loses at most the records of the last interval. Events are
 //! rare and decide a run's status, so every event is written at once.
+//!
+//! A flush the disk cannot take (full, failing) is cut back off the file and returned as an
+//! error naming the log, so a log never keeps half a record; nor is a log written once its path
+//! names another file (deleted with its run, or replaced).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -211,6 +216,8 @@ impl RunClock {
 struct JsonlWriter {
     path: PathBuf,
     file: File,
+    /// `(dev, inode)` of the file opened, to notice when the path names another file.
+    identity: (u64, u64),
     pending: Vec<u8>,
     last_flush: Instant,
     interval: Duration,
@@ -226,7 +233,8 @@ impl JsonlWriter {
             .read(true)
             .open(path)
             .at("opening log", path)?;
-        let len = file.metadata().at("inspecting log", path)?.len();
+        let meta = file.metadata().at("inspecting log", path)?;
+        let len = meta.len();
         if len > 0 {
             let mut last = [0u8; 1];
             file.seek(SeekFrom::Start(len - 1))
@@ -239,6 +247,7 @@ impl JsonlWriter {
         Ok(Self {
             path: path.to_path_buf(),
             file,
+            identity: (meta.dev(), meta.ino()),
             pending: Vec::new(),
             last_flush: Instant::now(),
             interval,
@@ -259,18 +268,46 @@ impl JsonlWriter {
         Ok(())
     }
 
+    /// Writes the pending records, all of them or none: a write the disk cannot take (full,
+    /// or failing) is cut back off, so the log never keeps half a record. The records of a
+    /// failed write are dropped with it; the error says why.
     fn flush(&mut self) -> Result<()> {
         self.last_flush = Instant::now();
         if self.pending.is_empty() {
             return Ok(());
         }
-        // One write of whole lines: a reader never sees half a record unless the process dies
-        // inside this call.
-        self.file
-            .write_all(&self.pending)
-            .at("writing log", &self.path)?;
+        let written = self
+            .check_in_place()
+            .and_then(|()| self.write_pending_whole());
         self.pending.clear();
+        written
+    }
+
+    /// One write of the pending whole lines (a reader never sees half a record unless the
+    /// process dies inside this call), cut back off the file if it fails.
+    fn write_pending_whole(&mut self) -> Result<()> {
+        let before = self.file.metadata().at("inspecting log", &self.path)?.len();
+        if let Err(e) = self.file.write_all(&self.pending) {
+            // Best effort: if even this fails, reopening the log ends the cut line (see `open`).
+            let _ = self.file.set_len(before);
+            return Err(e).at("writing log", &self.path);
+        }
         Ok(())
+    }
+
+    /// Fails if the path no longer names the file this writer appends to (the log or its run
+    /// directory was deleted, or the log replaced): records written there would be lost.
+    fn check_in_place(&self) -> Result<()> {
+        let what = match fs::metadata(&self.path) {
+            Ok(meta) if (meta.dev(), meta.ino()) == self.identity => return Ok(()),
+            Ok(_) => "replaced",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "deleted",
+            Err(e) => return Err(e).at("inspecting log", &self.path),
+        };
+        Err(super::error::RunsError::Replaced {
+            path: self.path.clone(),
+            what,
+        })
     }
 
     fn sync(&mut self) -> Result<()> {
@@ -539,6 +576,51 @@ mod tests {
         assert!(line.contains(r#""value":null"#), "{line}");
         let back: MetricRecord = serde_json::from_str(&line).expect("parse");
         assert!(back.value.is_nan());
+    }
+
+    #[test]
+    fn a_write_the_disk_refuses_is_an_error_naming_the_log() {
+        // /dev/full takes no byte, as a full disk: every write fails with ENOSPC.
+        let mut log = MetricsLog::open_with_interval(
+            Path::new("/dev/full"),
+            RunClock::starting_at(0.0),
+            Duration::ZERO,
+        )
+        .expect("open");
+        let err = log.log(1, "train_loss", 0.5).expect_err("a full disk");
+        let message = err.to_string();
+        assert!(
+            message.contains("/dev/full") && message.contains("No space left on device"),
+            "{message}"
+        );
+        log.flush()
+            .expect("nothing left pending after the failed write");
+    }
+
+    #[test]
+    fn a_log_deleted_or_replaced_under_its_writer_is_not_written() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let run = new_run(parent.path());
+        let mut log = MetricsLog::open_with_interval(
+            &run.metrics_path(),
+            RunClock::starting_at(0.0),
+            Duration::ZERO,
+        )
+        .expect("open");
+        log.log(1, "train_loss", 0.5).expect("log");
+        fs::remove_file(run.metrics_path()).expect("delete");
+        let err = log.log(2, "train_loss", 0.4).expect_err("deleted");
+        assert!(
+            err.to_string().contains("metrics.jsonl was deleted"),
+            "{err}"
+        );
+
+        fs::create_dir(run.metrics_path()).expect("a folder in its place");
+        let err = log.log(3, "train_loss", 0.3).expect_err("replaced");
+        assert!(
+            err.to_string().contains("metrics.jsonl was replaced"),
+            "{err}"
+        );
     }
 
     #[test]

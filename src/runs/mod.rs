@@ -22,7 +22,7 @@
 //!   event says the run is over. Curves drop points a resume superseded ([`drop_superseded`]).
 //! * The Runs tab: a [`RunsIndex`] refreshed on a timer; [`read_run_curves`] for a run's chart;
 //!   [`RunDir::delete`] for `d`.
-//! * `export`: [`export_csv`], [`export_tensorboard`].
+//! * `export`: [`export_csv`] / [`export_csv_file`], [`export_tensorboard`].
 //!
 //! Readers never write and never take the lock.
 //!
@@ -49,7 +49,7 @@ pub use clock::LocalTime;
 pub use curves::{read_run_curves, MetricCurve, RunCurves};
 pub use dir::{resolve_runs_parent, RunDir, RUNS_ENV};
 pub use error::{Rejected, Result, RunsError};
-pub use export::{export_csv, export_tensorboard};
+pub use export::{export_csv, export_csv_file, export_tensorboard, ExportError};
 pub use list::{
     list_runs, run_status, summarize_run, BestFigure, RunStatus, RunSummary, RunsIndex,
 };
@@ -65,6 +65,7 @@ pub use tfevents::TfEventsWriter;
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
+    use std::path::Path;
 
     /// Logs `train_loss` for steps `from..=to` and checkpoints every 10 steps, as a job would.
     fn train(run: &RunDir, logs: &mut RunLogs, from: u64, to: u64) {
@@ -153,7 +154,10 @@ mod tests {
         let summary = summarize_run(reopened.path()).expect("summary");
         assert_eq!((summary.status, summary.steps), (RunStatus::Finished, 40));
         let mut csv = Vec::new();
-        assert_eq!(export_csv(reopened.path(), &mut csv).expect("csv"), 40);
+        assert_eq!(
+            export_csv(reopened.path(), &mut csv, Path::new("csv")).expect("csv"),
+            40
+        );
         let rows: Vec<(u64, f64)> = String::from_utf8(csv)
             .expect("utf8")
             .lines()

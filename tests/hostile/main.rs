@@ -3,6 +3,7 @@
 //! lost. One module per kind of fault.
 
 mod data;
+mod disk;
 mod sidecars;
 mod sizes;
 mod support;

@@ -243,15 +243,16 @@ impl SampleGrid {
         })
     }
 
-    /// Writes the grid to `path` through a temp file and a rename, so a reader sees the old
-    /// file or the new one, never half of one; creates the parent folder.
-    pub fn write_atomic(&self, path: &Path) -> Result<(), SampleWriteError> {
+    /// Writes the grid to `run_dir/`[`LATEST_SAMPLES_FILE`] through a temp file and a rename,
+    /// so a reader sees the old file or the new one, never half of one; creates the folder
+    /// inside the run directory, never the run directory itself.
+    pub fn write_latest(&self, run_dir: &Path) -> Result<(), SampleWriteError> {
         let io = |source| SampleWriteError::Io {
-            path: path.to_path_buf(),
+            path: run_dir.join(LATEST_SAMPLES_FILE),
             source,
         };
         let bytes = self.to_bytes()?;
-        crate::atomic_file::write(path, &bytes).map_err(io)
+        crate::atomic_file::write_under(run_dir, Path::new(LATEST_SAMPLES_FILE), &bytes).map_err(io)
     }
 }
 
@@ -361,12 +362,12 @@ mod tests {
 
         let dir = tempfile::tempdir()?;
         let path = dir.path().join(LATEST_SAMPLES_FILE);
-        grid.write_atomic(&path)?;
+        grid.write_latest(dir.path())?;
         let newer = SampleGrid {
             iteration: 4300,
             ..grid
         };
-        newer.write_atomic(&path)?;
+        newer.write_latest(dir.path())?;
         assert_eq!(SampleGrid::parse(&std::fs::read(&path)?), Some(newer));
         let names: Vec<String> = std::fs::read_dir(path.parent().expect("a parent"))?
             .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
