@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::protocol::{JobSpec, RunTarget};
 use crate::device::DeviceChoice;
-use crate::runs::{check_resumable, lock_holder, RunDir};
+use crate::runs::lock::LOCK_FILE;
+use crate::runs::{check_lock_file, check_resumable, lock_holder, Holder, RunDir};
 use crate::scenario::{self, Scenario};
 
 /// Why a run cannot be resumed or watched; all of these are the user's input, not a crash.
@@ -17,15 +18,16 @@ pub enum ResumeError {
     Runs(#[from] crate::runs::RunsError),
     /// Another live process is writing the run.
     #[error(
-        "run {} is still running in process {pid}; stop it first (or follow it with \
-         `gradtop watch`)",
-        run.display()
+        "run {} is still running in {holder}; stop it first (or follow it with \
+         `gradtop watch`); if no gradtop process is writing it, delete {}",
+        run.display(),
+        run.join(LOCK_FILE).display()
     )]
     Running {
         /// The run directory.
         run: PathBuf,
         /// The process holding its lock.
-        pid: u32,
+        holder: Holder,
     },
     /// `config.toml` does not parse as a scenario.
     #[error("{}: {source}", path.display())]
@@ -38,7 +40,7 @@ pub enum ResumeError {
 }
 
 /// The job spec that continues the run in `run_dir` with its own config; refused while another
-/// process holds the run's lock.
+/// process holds the run's lock, or when its lock file is not a plain file.
 pub fn resume_spec(
     run_dir: &Path,
     data_dir: Option<PathBuf>,
@@ -46,12 +48,13 @@ pub fn resume_spec(
     max_steps: Option<u64>,
 ) -> Result<JobSpec, ResumeError> {
     let run = RunDir::open(run_dir)?;
-    if let Some(pid) = lock_holder(run.path()) {
+    if let Some(holder) = lock_holder(run.path()) {
         return Err(ResumeError::Running {
             run: run.path().to_path_buf(),
-            pid,
+            holder,
         });
     }
+    check_lock_file(run.path())?;
     // A run whose checkpoints are all damaged is refused here, before anything is written.
     check_resumable(&run.checkpoints_dir())?;
     let parsed = run_scenario(&run)?;

@@ -2,6 +2,7 @@
 //! machine's memory, and must now end with a clear message, the right exit status and nothing
 //! lost. One module per kind of fault.
 
+mod locks;
 mod support;
 
 #[test]
