@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::protocol::{JobSpec, RunTarget};
 use crate::device::DeviceChoice;
 use crate::runs::lock::LOCK_FILE;
-use crate::runs::{check_lock_file, check_resumable, lock_holder, Holder, RunDir};
+use crate::runs::{check_lock_file, check_resumable, lock_holder, Holder, RunDir, RunsError};
 use crate::scenario::{self, Scenario};
 
 /// Why a run cannot be resumed or watched; all of these are the user's input, not a crash.
@@ -67,6 +67,18 @@ pub fn resume_spec(
         },
         ..JobSpec::new(&parsed)
     })
+}
+
+impl ResumeError {
+    /// Why the resume's job could not take the run's lock, in the words the check before it
+    /// starts would have used, so a resume that loses the race for the lock says the same as
+    /// one refused at once.
+    pub fn from_lock(err: RunsError) -> Self {
+        match err {
+            RunsError::Locked { run, holder, .. } => ResumeError::Running { run, holder },
+            other => ResumeError::Runs(other),
+        }
+    }
 }
 
 /// The scenario a run was started with, named after the run's scenario (from `config.toml`).

@@ -2,11 +2,15 @@
 //! time, a lock nobody holds never blocks anyone, and gradtop never writes through a link.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use gradtop::app::tabs::runs::{delete_run, RunsMessage};
+use gradtop::cli::headless::{drive, Outcome};
+use gradtop::device::DeviceChoice;
+use gradtop::jobs::resume::{resume_spec, ResumeError};
 use gradtop::runs::{list_runs, RunDir, RunLock, RunStatus};
 
 use crate::support::{assert_refused, command, fixture, run, stderr, Fixture};
@@ -52,6 +56,28 @@ fn a_resume_of_a_run_another_process_holds_names_it_and_how_to_clear_a_stale_loc
     let pid = std::process::id().to_string();
     let lock = dir.join("lock").display().to_string();
     assert_refused(&out, 2, &["still running", &pid, &format!("delete {lock}")]);
+}
+
+#[test]
+fn a_resume_that_loses_the_race_for_the_lock_is_refused_as_its_check_would_have() {
+    let f = fixture();
+    let dir = mlp_run(&f.runs);
+    let spec = resume_spec(&dir, Some(f.data.clone()), DeviceChoice::Cpu, Some(2))
+        .expect("nobody holds the run yet");
+    // Another resume takes the run between this one's check and its job's start.
+    let _winner = RunLock::acquire(&dir).expect("the other resume takes the run");
+    let check = resume_spec(&dir, Some(f.data.clone()), DeviceChoice::Cpu, Some(2))
+        .expect_err("the check now sees the holder");
+    assert!(matches!(check, ResumeError::Running { .. }), "{check}");
+
+    let kind = spec.kind();
+    let job = gradtop::jobs::start(spec).expect("a job thread");
+    let mut progress = Vec::new();
+    let outcome = drive(job, kind, false, &mut progress).expect("driven to its end");
+    assert_eq!(outcome, Outcome::Refused(check.to_string()));
+    assert_eq!(outcome.exit_status(), 2, "as a refusal before the start");
+    let events = fs::read_to_string(dir.join("events.jsonl")).expect("the log");
+    assert!(events.is_empty(), "the loser wrote nothing: {events}");
 }
 
 #[test]
@@ -148,4 +174,28 @@ fn a_lock_that_is_a_pipe_is_refused_at_once_instead_of_waiting_for_a_writer() {
     assert_eq!(status.expect("the runs"), RunStatus::Interrupted);
     let out = run_within_deadline(&f, &["resume", dir.to_str().expect("utf-8")]);
     assert_refused(&out, 2, &[&lock.display().to_string(), "a pipe"]);
+}
+
+/// True when permissions do not bind this process (root), so a test of them cannot fail.
+fn permissions_ignored() -> bool {
+    // SAFETY: geteuid only reads the process's credentials.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        eprintln!("skipped: permissions do not bind root");
+    }
+    root
+}
+
+#[test]
+fn a_resume_of_a_read_only_run_is_refused_naming_its_lock() {
+    if permissions_ignored() {
+        return;
+    }
+    let f = fixture();
+    let dir = mlp_run(&f.runs);
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).expect("a read-only run");
+    let out = run_within_deadline(&f, &["resume", dir.to_str().expect("utf-8")]);
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("writable again");
+    let lock = dir.join("lock").display().to_string();
+    assert_refused(&out, 2, &[&lock, "Permission denied"]);
 }

@@ -154,7 +154,8 @@ pub fn push_event_log(
     }));
 }
 
-/// The panel's status line: what the job is doing, with the reason when paused or failed.
+/// The panel's status line: what the job is doing, with the reason when paused, failed or
+/// refused.
 pub fn status_line(
     status: Option<&JobStatus>,
     theme: &crate::app::theme::Theme,
@@ -169,6 +170,7 @@ pub fn status_line(
         Some(JobStatus::Finished) => Line::styled("finished", theme.good()),
         Some(JobStatus::Stopped) => Line::raw("stopped"),
         Some(JobStatus::Failed(r)) => Line::styled(format!("failed: {r}"), theme.error()),
+        Some(JobStatus::Refused(r)) => Line::styled(format!("refused: {r}"), theme.warn()),
     }
 }
 
