@@ -163,7 +163,10 @@ impl RunsIndex {
         let mut present = Vec::new();
         for entry in entries.into_iter().flatten() {
             let entry = entry.at("listing runs in", &self.parent)?;
-            present.push(entry.path());
+            // Hidden names are never runs: a run being deleted is moved to one.
+            if !entry.file_name().as_encoded_bytes().starts_with(b".") {
+                present.push(entry.path());
+            }
         }
         self.runs.retain(|path, _| present.contains(path));
         for path in present {

@@ -28,6 +28,22 @@ fn mlp_run(parent: &Path) -> PathBuf {
         .to_path_buf()
 }
 
+/// The names in `dir` with their contents (files) or `/` (folders), sorted: what must not
+/// change when gradtop refuses to touch it.
+fn listing(dir: &Path) -> Vec<(String, String)> {
+    let mut entries: Vec<(String, String)> = fs::read_dir(dir)
+        .expect("a folder")
+        .map(|e| {
+            let e = e.expect("an entry");
+            let name = e.file_name().to_string_lossy().into_owned();
+            let content = fs::read_to_string(e.path()).unwrap_or_else(|_| "/".into());
+            (name, content)
+        })
+        .collect();
+    entries.sort();
+    entries
+}
+
 /// `gradtop ARGS` run to its end, killed if it outlives [`REFUSAL_DEADLINE`] (a test failure).
 fn run_within_deadline(f: &Fixture, args: &[&str]) -> std::process::Output {
     let mut child = command(f, args)
@@ -111,6 +127,27 @@ fn a_lock_naming_a_live_process_that_holds_no_lock_is_stale() {
     assert!(!dir.exists());
     let left: Vec<_> = fs::read_dir(&f.runs).expect("the runs folder").collect();
     assert!(left.is_empty(), "nothing left behind: {left:?}");
+}
+
+#[test]
+fn deleting_a_symlinked_run_removes_the_link_and_writes_nothing_in_its_target() {
+    let f = fixture();
+    let elsewhere = f._tmp.path().join("elsewhere");
+    let target = mlp_run(&elsewhere);
+    fs::create_dir_all(&f.runs).expect("the runs folder");
+    let link = f.runs.join(target.file_name().expect("a name"));
+    std::os::unix::fs::symlink(&target, &link).expect("a symlinked run");
+    let before = listing(&target);
+
+    assert_eq!(
+        delete_run(&link),
+        RunsMessage::Deleted {
+            path: link.clone(),
+            result: Ok(())
+        }
+    );
+    assert!(fs::symlink_metadata(&link).is_err(), "the link is gone");
+    assert_eq!(listing(&target), before, "the target is untouched");
 }
 
 #[test]
@@ -198,4 +235,28 @@ fn a_resume_of_a_read_only_run_is_refused_naming_its_lock() {
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("writable again");
     let lock = dir.join("lock").display().to_string();
     assert_refused(&out, 2, &[&lock, "Permission denied"]);
+}
+
+#[test]
+fn deleting_a_run_in_a_read_only_runs_folder_loses_nothing() {
+    if permissions_ignored() {
+        return;
+    }
+    let f = fixture();
+    let dir = mlp_run(&f.runs);
+    fs::create_dir(dir.join("checkpoints")).ok();
+    fs::write(dir.join("metrics.jsonl"), "").expect("a log");
+    let before = listing(&dir);
+    fs::set_permissions(&f.runs, fs::Permissions::from_mode(0o555)).expect("read-only runs");
+
+    let result = delete_run(&dir);
+    fs::set_permissions(&f.runs, fs::Permissions::from_mode(0o755)).expect("writable again");
+    match result {
+        RunsMessage::Deleted { result: Err(e), .. } => {
+            let run = dir.display().to_string();
+            assert!(e.contains(&run) && e.contains("Permission denied"), "{e}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(listing(&dir), before, "the run is whole");
 }
