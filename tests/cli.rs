@@ -545,7 +545,7 @@ fn a_headless_run_that_diverges_fails_with_the_reason() {
             "--set",
             "model=mlp",
             "--set",
-            "lr=1e30",
+            "lr=10",
             "--runs-dir",
             runs.to_str().unwrap(),
         ],

@@ -169,8 +169,10 @@ impl JobState {
     pub fn on_event(&mut self, event: &JobEvent) -> Option<ToastText> {
         match event {
             JobEvent::Status(status) => {
-                if let JobStatus::Failed(reason) = status {
-                    self.log(format!("failed: {reason}"));
+                match status {
+                    JobStatus::Failed(reason) => self.log(format!("failed: {reason}")),
+                    JobStatus::Refused(reason) => self.log(format!("refused: {reason}")),
+                    _ => {}
                 }
                 self.status = Some(status.clone());
                 return status_toast(status);
@@ -209,7 +211,11 @@ impl JobState {
             Some(JobStatus::Loading(_) | JobStatus::Running) => JobPhase::Running,
             Some(JobStatus::Paused(_)) => JobPhase::Paused,
             Some(
-                JobStatus::Ready | JobStatus::Finished | JobStatus::Stopped | JobStatus::Failed(_),
+                JobStatus::Ready
+                | JobStatus::Finished
+                | JobStatus::Stopped
+                | JobStatus::Failed(_)
+                | JobStatus::Refused(_),
             ) => JobPhase::Ended,
         };
         HintContext::Job(self.kind, phase)
@@ -225,14 +231,16 @@ impl JobState {
             Some(JobStatus::Finished) => "finished",
             Some(JobStatus::Stopped) => "stopped",
             Some(JobStatus::Failed(_)) => "failed",
+            Some(JobStatus::Refused(_)) => "refused",
         }
     }
 }
 
-/// The toast a status change deserves: failures and pauses the user did not ask for.
+/// The toast a status change deserves: failures, refusals and pauses the user did not ask for.
 pub fn status_toast(status: &JobStatus) -> Option<ToastText> {
     match status {
         JobStatus::Failed(reason) => Some((ToastLevel::Error, format!("job failed: {reason}"))),
+        JobStatus::Refused(reason) => Some((ToastLevel::Warn, format!("refused: {reason}"))),
         JobStatus::Paused(reason) if reason != USER_PAUSE => {
             Some((ToastLevel::Warn, format!("paused: {reason}")))
         }
@@ -281,6 +289,16 @@ mod tests {
             vec!["it 12: lr_g → 1.0e-3", "warning: D won", "failed: bad data"]
         );
         assert_eq!(job.status_word(), "failed");
+
+        let reason = "run r is still running in process 7; stop it first";
+        let toast = job.on_event(&JobEvent::Status(JobStatus::Refused(reason.into())));
+        assert_eq!(
+            toast,
+            Some((ToastLevel::Warn, format!("refused: {reason}")))
+        );
+        assert_eq!(job.log.back(), Some(&format!("refused: {reason}")));
+        assert_eq!(job.status_word(), "refused");
+        assert!(!job.is_active());
     }
 
     #[test]

@@ -19,6 +19,21 @@ pub enum Outcome {
     Success(Option<Box<JobSummary>>),
     /// The run failed (diverged, bad data, a panic); the reason is attached.
     Failed(String),
+    /// The job never trained: the run could not be locked (another process holds it, …); the
+    /// reason is attached, worded as the refusals checked before a job starts.
+    Refused(String),
+}
+
+impl Outcome {
+    /// The exit status it deserves when no stop signal came: 0, 1 when the run failed, and 2
+    /// when it was refused, as input refused before the job started is.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Outcome::Success(_) => 0,
+            Outcome::Failed(_) => 1,
+            Outcome::Refused(_) => 2,
+        }
+    }
 }
 
 /// Drives a job handle to its end, printing progress to `out`.
@@ -35,6 +50,7 @@ pub fn drive(
     let mut d_loss = f64::NAN;
     let mut summary = None;
     let mut failure = None;
+    let mut refusal = None;
     while let Some(event) = handle.events.blocking_recv() {
         match event {
             JobEvent::Metric {
@@ -120,6 +136,7 @@ pub fn drive(
                 handle.send(JobCommand::Stop);
             }
             JobEvent::Status(JobStatus::Failed(reason)) => failure = Some(reason),
+            JobEvent::Status(JobStatus::Refused(reason)) => refusal = Some(reason),
             JobEvent::Summary(s) => summary = Some(s),
             JobEvent::Status(_) | JobEvent::Snapshot | JobEvent::Refused { .. } => {}
             JobEvent::Metric { .. } | JobEvent::History(_) => {}
@@ -127,6 +144,9 @@ pub fn drive(
         out.flush()?;
     }
     handle.stop_and_join();
+    if let Some(reason) = refusal {
+        return Ok(Outcome::Refused(reason));
+    }
     if let Some(reason) = failure {
         return Ok(Outcome::Failed(reason));
     }

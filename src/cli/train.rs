@@ -29,13 +29,14 @@ pub fn signal_exit_code() -> Option<ExitCode> {
     interrupt::signal().map(|signal| ExitCode::from((128 + signal).clamp(0, 255) as u8))
 }
 
-/// Exit status of a finished headless run: 0, 1 when it failed, 128 + N after signal N.
+/// Exit status of a finished headless run: 0, 1 when it failed, 2 when it was refused,
+/// 128 + N after signal N.
 fn exit_code(outcome: Outcome) -> ExitCode {
-    match outcome {
-        Outcome::Success(_) => signal_exit_code().unwrap_or(ExitCode::SUCCESS),
-        Outcome::Failed(reason) => {
-            eprintln!("Error: the run failed: {reason}");
-            ExitCode::from(1)
-        }
+    match &outcome {
+        Outcome::Success(_) => return signal_exit_code().unwrap_or(ExitCode::SUCCESS),
+        Outcome::Failed(reason) => eprintln!("Error: the run failed: {reason}"),
+        // The same line as a refusal before the job started.
+        Outcome::Refused(reason) => eprintln!("Error: {reason}"),
     }
+    ExitCode::from(outcome.exit_status())
 }

@@ -25,6 +25,10 @@ use crate::runs::Checkpoint;
 pub const SAMPLE_COUNT: usize = 16;
 /// Steps between train-accuracy reports.
 const ACCURACY_EVERY: u64 = 50;
+/// A batch's mean cross-entropy above which the run has diverged, though still finite: over 10
+/// classes it starts at ln 10 ≈ 2.3, and 1000 means logits thousands apart, which no recovering
+/// run reaches (an lr of 10 gets there in a few steps).
+const DIVERGED_LOSS: f64 = 1e3;
 /// Training losses averaged for the summary.
 const SUMMARY_LOSSES: usize = 100;
 /// The hyperparameters a running classifier takes.
@@ -177,9 +181,9 @@ impl Trainable for ClassifierJob {
         self.samples_seen += out.count;
         self.meter.record(out.count, dt);
         let step = self.trainer.step();
-        if !out.loss.is_finite() {
+        if !out.loss.is_finite() || out.loss > DIVERGED_LOSS {
             return Ok(Stepped::Diverged(format!(
-                "loss became {} at step {step} (lr {:.1e}): lower lr and start again",
+                "loss became {:.4} at step {step} (lr {:.1e}): lower lr and start again",
                 out.loss,
                 self.trainer.config().lr
             )));

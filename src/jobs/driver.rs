@@ -15,7 +15,7 @@ use super::protocol::{
     JobCommand, JobEvent, JobSpec, JobStatus, JobSummary, KindSummary, Param, Progress, RunTarget,
     USER_PAUSE,
 };
-use super::record::{self, exit_reason, reason, NotWritten, RunSession};
+use super::record::{self, exit_reason, reason, BeginError, NotWritten, RunSession};
 use crate::data::{lookup, Dataset, DatasetName};
 use crate::runs::Checkpoint;
 
@@ -125,7 +125,9 @@ where
     }));
     let device = spec.device.open()?;
     let mut job = build(ends, &device)?;
-    open_run(spec, ends, &mut job, &device)?;
+    if open_run(spec, ends, &mut job, &device)? == Flow::Stop {
+        return Ok(());
+    }
     job.begin(ends)?;
 
     ends.status(JobStatus::Running);
@@ -251,22 +253,28 @@ pub fn fits_training_set(batch_size: usize, dataset: &Dataset) -> Result<(), Str
 
 /// Opens the spec's run directory, if it has one; when resuming, replays the run's earlier
 /// points to the UI, restores the newest whole checkpoint and announces the live values it
-/// brought back, so the log and the panel agree.
+/// brought back, so the log and the panel agree. [`Flow::Stop`] when the run is not this job's
+/// to write: the job has said [`JobStatus::Refused`] and must end without training.
 fn open_run<T: Trainable>(
     spec: &JobSpec,
     ends: &mut JobEnds,
     job: &mut T,
     device: &Device,
-) -> Result<(), String> {
-    let Some(begun) = RunSession::begin(
+) -> Result<Flow, String> {
+    let begun = match RunSession::begin(
         &spec.run,
         &spec.scenario,
         &spec.settings.to_table(),
         spec.settings.keep_checkpoints(),
         device,
-    )?
-    else {
-        return Ok(());
+    ) {
+        Ok(Some(begun)) => begun,
+        Ok(None) => return Ok(Flow::Continue),
+        Err(BeginError::Refused(reason)) => {
+            ends.status(JobStatus::Refused(reason));
+            return Ok(Flow::Stop);
+        }
+        Err(BeginError::Failed(reason)) => return Err(reason),
     };
     // Before the session records, so the replayed points are not logged twice.
     if let Some(points) = begun.history {
@@ -310,7 +318,7 @@ fn open_run<T: Trainable>(
         }
         None => ends.info(format!("run directory: {path}")),
     }
-    Ok(())
+    Ok(Flow::Continue)
 }
 
 /// Writes a checkpoint of `job` for `why` and tells the user where, or why not. A checkpoint

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
-use serde::{Deserialize, Serialize};
+
+pub use crate::models::gan::resume::GanState;
 
 use super::driver::{fits_training_set, load_dataset, CheckpointData, Stepped, Trainable};
 use super::ends::JobEnds;
@@ -25,7 +26,7 @@ use crate::models::gan::config::GanConfig;
 use crate::models::gan::health::{GanStepReport, GanWarning};
 use crate::models::gan::networks::IMAGE_SIDE;
 use crate::models::gan::samples::SampleGrid;
-use crate::models::gan::trainer::{GanError, GanTrainer, GanTrainerState};
+use crate::models::gan::trainer::{GanError, GanTrainer};
 use crate::rng::Rng;
 use crate::runs::Checkpoint;
 
@@ -42,58 +43,6 @@ const LIVE_PARAMS: [Param; 5] = [
     Param::LabelSmoothing,
     Param::BatchSize,
 ];
-
-/// A GAN checkpoint's sidecar `state`: with the tensors (see
-/// [`GanTrainer::checkpoint_tensors`]), enough to continue the run exactly where it was.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GanState {
-    /// Iteration counter, noise streams and the hyperparameters in force.
-    #[serde(flatten)]
-    pub trainer: GanTrainerState,
-    /// Data-order RNG state before the current pass's shuffle (rebuilds the pass's order).
-    pub data_epoch_rng: [u64; 4],
-    /// Data-order RNG state now.
-    pub data_rng: [u64; 4],
-    /// Training images of the current pass already handed out.
-    pub plan_position: usize,
-    /// Seconds spent in training steps so far, for the summary's iterations per second.
-    pub train_seconds: f64,
-    /// `fid_cnn` of the untrained generator, when the run scores.
-    pub fid_cnn_untrained: Option<f64>,
-    /// The latest `fid_cnn`.
-    pub fid_cnn: Option<f64>,
-}
-
-impl GanState {
-    /// Refuses a state that no run could have written at iteration `step` (an edited or
-    /// damaged sidecar): its config is checked as a scenario's is, its counters against it.
-    pub fn check(&self, step: u64) -> Result<(), String> {
-        let trainer = &self.trainer;
-        trainer
-            .config
-            .validate()
-            .map_err(|e| format!("config.{e}"))?;
-        if trainer.iteration != step {
-            return Err(format!(
-                "iteration = {}: the checkpoint is at iteration {step}",
-                trainer.iteration
-            ));
-        }
-        if self.plan_position > crate::data::idx::MAX_IMAGES {
-            return Err(format!(
-                "plan_position = {}: more images than a training set holds",
-                self.plan_position
-            ));
-        }
-        if !(self.train_seconds.is_finite() && self.train_seconds >= 0.0) {
-            return Err(format!(
-                "train_seconds = {}: must be a number of seconds ≥ 0",
-                self.train_seconds
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// The feature network that scores samples and the real images' statistics it compares with.
 type Scorer = (FeatureNet, FeatureStats);

@@ -127,6 +127,10 @@ pub enum JobStatus {
     Stopped,
     /// Could not continue: bad data, a panic, an error.
     Failed(String),
+    /// Never trained: the run it was to write could not be locked (another process writes it,
+    /// its lock file is not a plain file, its folder is not writable); the reason says why and
+    /// what to do. Nothing was written.
+    Refused(String),
 }
 
 impl JobStatus {
@@ -134,7 +138,7 @@ impl JobStatus {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            JobStatus::Finished | JobStatus::Stopped | JobStatus::Failed(_)
+            JobStatus::Finished | JobStatus::Stopped | JobStatus::Failed(_) | JobStatus::Refused(_)
         )
     }
 

@@ -16,6 +16,7 @@ use super::interrupt;
 use super::protocol::{
     History, JobEvent, JobStatus, Metric, Notice, RunTarget, SummaryStatus, USER_PAUSE,
 };
+use super::resume::ResumeError;
 use crate::runs::{
     keep_last, load_latest_checkpoint, write_checkpoint, Checkpoint, EndStatus, Rejected, RunDir,
     RunEvent, RunLock, RunLogs, RunsError,
@@ -74,6 +75,55 @@ fn history(dir: &RunDir, upto: u64) -> History {
         .collect()
 }
 
+/// Why a job's run session did not open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BeginError {
+    /// The run's lock could not be taken for a reason the user can act on (another process
+    /// writes the run, its lock file is not a plain file, the run folder is not writable): the
+    /// job never starts.
+    #[error("{0}")]
+    Refused(String),
+    /// The run directory could not be created, read or logged to: the job fails.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl BeginError {
+    /// Why the lock of the run `target` names could not be taken: a refusal when the run's state
+    /// is at fault (see [`refuses`]), worded for a resume as `gradtop resume` words it before
+    /// starting; a failure otherwise.
+    fn from_lock(err: RunsError, target: &RunTarget) -> Self {
+        if !refuses(&err) {
+            return BeginError::Failed(err.to_string());
+        }
+        BeginError::Refused(match target {
+            RunTarget::Resume { .. } => ResumeError::from_lock(err).to_string(),
+            RunTarget::New { .. } | RunTarget::Off => err.to_string(),
+        })
+    }
+}
+
+/// Whether failing to take a run's lock is the run's state, for the user to change (another
+/// process holds it, its lock file is not a plain file, the run folder is not writable), rather
+/// than a fault.
+fn refuses(err: &RunsError) -> bool {
+    use std::io::ErrorKind;
+    match err {
+        RunsError::Locked { .. } | RunsError::Invalid { .. } => true,
+        RunsError::Io { source, .. } => matches!(
+            source.kind(),
+            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
+        ),
+        _ => false,
+    }
+}
+
+impl From<RunsError> for BeginError {
+    fn from(err: RunsError) -> Self {
+        BeginError::Failed(err.to_string())
+    }
+}
+
 /// A job's open run directory: its lock (held until dropped) and its logs.
 #[derive(Debug)]
 pub struct RunSession {
@@ -109,33 +159,34 @@ pub struct Begun {
 impl RunSession {
     /// Opens the run `target` names — creating `<parent>/<stamp>-<scenario>/` with `config` as
     /// `config.toml`, or reopening an existing run and loading its newest whole checkpoint onto
-    /// `device` — takes its lock and logs `start`. `Ok(None)` for [`RunTarget::Off`].
+    /// `device` — takes its lock and logs `start`. `Ok(None)` for [`RunTarget::Off`]; a lock
+    /// the run's state keeps from being taken is [`BeginError::Refused`].
     pub fn begin(
         target: &RunTarget,
         scenario: &str,
         config: &toml::Table,
         keep: usize,
         device: &Device,
-    ) -> Result<Option<Begun>, String> {
-        let text = |e: crate::runs::RunsError| e.to_string();
+    ) -> Result<Option<Begun>, BeginError> {
         let mut skipped = Vec::new();
         let (dir, lock, checkpoint) = match target {
             RunTarget::Off => return Ok(None),
             RunTarget::New { parent } => {
-                let dir = RunDir::create(parent, scenario, config).map_err(text)?;
-                let lock = RunLock::acquire(dir.path()).map_err(text)?;
+                let dir = RunDir::create(parent, scenario, config)?;
+                let lock =
+                    RunLock::acquire(dir.path()).map_err(|e| BeginError::from_lock(e, target))?;
                 (dir, lock, None)
             }
             RunTarget::Resume { dir } => {
-                let dir = RunDir::open(dir).map_err(text)?;
-                let lock = RunLock::acquire(dir.path()).map_err(text)?;
-                let latest =
-                    load_latest_checkpoint(&dir.checkpoints_dir(), device).map_err(text)?;
+                let dir = RunDir::open(dir)?;
+                let lock =
+                    RunLock::acquire(dir.path()).map_err(|e| BeginError::from_lock(e, target))?;
+                let latest = load_latest_checkpoint(&dir.checkpoints_dir(), device)?;
                 skipped = latest.skipped;
                 (dir, lock, latest.checkpoint)
             }
         };
-        let mut logs = RunLogs::open(&dir).map_err(text)?;
+        let mut logs = RunLogs::open(&dir)?;
         let resumed_from = match target {
             RunTarget::Resume { .. } => Some(checkpoint.as_ref().map_or(0, |c| c.step)),
             _ => None,
@@ -143,8 +194,7 @@ impl RunSession {
         let step = resumed_from.unwrap_or(0);
         // Read before `start` is logged, so the replayed points are exactly the earlier ones.
         let history = resumed_from.map(|upto| history(&dir, upto));
-        logs.event(step, RunEvent::start_now(resumed_from))
-            .map_err(text)?;
+        logs.event(step, RunEvent::start_now(resumed_from))?;
         Ok(Some(Begun {
             session: RunSession {
                 dir,
@@ -399,7 +449,8 @@ mod tests {
         target: &RunTarget,
         ends: &mut JobEnds,
     ) -> Result<(Option<Checkpoint>, Option<History>), String> {
-        let begun = RunSession::begin(target, "unit", &toml::Table::new(), 2, &Device::Cpu)?
+        let begun = RunSession::begin(target, "unit", &toml::Table::new(), 2, &Device::Cpu)
+            .map_err(|e| e.to_string())?
             .expect("a session");
         let path = begun.session.path().display().to_string();
         ends.attach(begun.session);

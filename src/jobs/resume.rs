@@ -4,12 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use super::gan::GanState;
 use super::protocol::{JobSpec, RunTarget};
 use crate::device::DeviceChoice;
 use crate::models::classifier::ClassifierState;
+use crate::models::gan::resume::GanState;
 use crate::models::rl::resume::RlState;
-use crate::runs::{check_resumable, lock_holder, ResumePoint, RunDir};
+use crate::runs::lock::LOCK_FILE;
+use crate::runs::{
+    check_lock_file, check_resumable, lock_holder, Holder, ResumePoint, RunDir, RunsError,
+};
 use crate::scenario::JobKind;
 use crate::scenario::{self, Scenario};
 
@@ -21,15 +24,16 @@ pub enum ResumeError {
     Runs(#[from] crate::runs::RunsError),
     /// Another live process is writing the run.
     #[error(
-        "run {} is still running in process {pid}; stop it first (or follow it with \
-         `gradtop watch`)",
-        run.display()
+        "run {} is still running in {holder}; stop it first (or follow it with \
+         `gradtop watch`); if no gradtop process is writing it, delete {}",
+        run.display(),
+        run.join(LOCK_FILE).display()
     )]
     Running {
         /// The run directory.
         run: PathBuf,
         /// The process holding its lock.
-        pid: u32,
+        holder: Holder,
     },
     /// The checkpoint a resume would continue from holds a state no run could have written
     /// (an edited or damaged sidecar).
@@ -51,7 +55,7 @@ pub enum ResumeError {
 }
 
 /// The job spec that continues the run in `run_dir` with its own config; refused while another
-/// process holds the run's lock.
+/// process holds the run's lock, or when its lock file is not a plain file.
 pub fn resume_spec(
     run_dir: &Path,
     data_dir: Option<PathBuf>,
@@ -59,12 +63,13 @@ pub fn resume_spec(
     max_steps: Option<u64>,
 ) -> Result<JobSpec, ResumeError> {
     let run = RunDir::open(run_dir)?;
-    if let Some(pid) = lock_holder(run.path()) {
+    if let Some(holder) = lock_holder(run.path()) {
         return Err(ResumeError::Running {
             run: run.path().to_path_buf(),
-            pid,
+            holder,
         });
     }
+    check_lock_file(run.path())?;
     // A run whose checkpoints are all damaged, or whose newest one holds a state no run could
     // have written, is refused here, before anything is written.
     let point = check_resumable(&run.checkpoints_dir())?;
@@ -99,6 +104,18 @@ fn check_state(kind: JobKind, point: &ResumePoint) -> Result<(), ResumeError> {
         path: point.info.sidecar_path.clone(),
         what,
     })
+}
+
+impl ResumeError {
+    /// Why the resume's job could not take the run's lock, in the words the check before it
+    /// starts would have used, so a resume that loses the race for the lock says the same as
+    /// one refused at once.
+    pub fn from_lock(err: RunsError) -> Self {
+        match err {
+            RunsError::Locked { run, holder, .. } => ResumeError::Running { run, holder },
+            other => ResumeError::Runs(other),
+        }
+    }
 }
 
 /// The scenario a run was started with, named after the run's scenario (from `config.toml`).

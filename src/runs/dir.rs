@@ -245,13 +245,39 @@ impl RunDir {
 
     /// Deletes the run directory and everything in it; refused with [`RunsError::Locked`] while
     /// a live process holds the run's lock (the lock is taken first, so no resume can start
-    /// during the deletion).
+    /// during the deletion). A run directory that is a symbolic link is unlinked, and nothing is
+    /// written in or removed from what it points to. In a runs folder that is read-only the
+    /// deletion is refused before anything is removed.
     pub fn delete(self) -> Result<()> {
+        let meta = fs::symlink_metadata(&self.path).at("inspecting", &self.path)?;
+        if meta.is_symlink() {
+            return fs::remove_file(&self.path).at("removing the link", &self.path);
+        }
         let lock = RunLock::acquire(&self.path)?;
-        fs::remove_dir_all(&self.path).at("deleting run directory", &self.path)?;
+        // Moved aside first: a parent that does not let the run go refuses here, with every
+        // file still in place, and a half-removed run is never listed.
+        let doomed = self.deleting_path();
+        fs::rename(&self.path, &doomed).at("deleting run directory", &self.path)?;
+        let removed = fs::remove_dir_all(&doomed);
+        if removed.is_err() {
+            // What could not be removed stays under the run's name, where the user looks.
+            let _ = fs::rename(&doomed, &self.path);
+        }
+        removed.at("deleting run directory", &self.path)?;
         // The lock file went with the directory; dropping the lock only closes it.
         drop(lock);
         Ok(())
+    }
+
+    /// The hidden sibling a run is moved to while it is deleted (listings skip hidden names).
+    fn deleting_path(&self) -> PathBuf {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.path
+            .with_file_name(format!(".{name}.deleting-{}", std::process::id()))
     }
 }
 

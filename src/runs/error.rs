@@ -24,12 +24,17 @@ pub enum RunsError {
         what: String,
     },
     /// A live process holds the run's lock, so the run must not be opened for writing or deleted.
-    #[error("run {} is in use by process {pid} (lock file {}); stop that process first", run.display(), lock_file.display())]
+    #[error(
+        "run {} is in use by {holder}; stop that process first (if no gradtop process is \
+         writing the run, delete {})",
+        run.display(),
+        lock_file.display()
+    )]
     Locked {
         /// The run directory.
         run: PathBuf,
         /// The process that holds the lock.
-        pid: u32,
+        holder: Holder,
         /// The lock file naming it.
         lock_file: PathBuf,
     },
@@ -129,5 +134,22 @@ pub struct Rejected {
 impl std::fmt::Display for Rejected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.path.display(), self.why)
+    }
+}
+
+/// The process holding a run's lock, as far as its lock file tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    /// The pid written in the lock file; `None` when it names none (a holder that is not
+    /// gradtop, or one that has not written it yet).
+    pub pid: Option<u32>,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pid {
+            Some(pid) => write!(f, "process {pid}"),
+            None => write!(f, "a process that wrote no pid in the lock file"),
+        }
     }
 }

@@ -90,7 +90,7 @@ pub struct RunSummary {
     pub scenario: String,
     /// Where the run stands.
     pub status: RunStatus,
-    /// The pid writing the run, while it runs.
+    /// The pid writing the run, while it runs (`None` too when its lock file names none).
     pub pid: Option<u32>,
     /// Highest step in the metrics log.
     pub steps: u64,
@@ -163,7 +163,10 @@ impl RunsIndex {
         let mut present = Vec::new();
         for entry in entries.into_iter().flatten() {
             let entry = entry.at("listing runs in", &self.parent)?;
-            present.push(entry.path());
+            // Hidden names are never runs: a run being deleted is moved to one.
+            if !entry.file_name().as_encoded_bytes().starts_with(b".") {
+                present.push(entry.path());
+            }
         }
         self.runs.retain(|path, _| present.contains(path));
         for path in present {
@@ -256,14 +259,14 @@ impl TrackedRun {
     }
 
     fn summary(&self) -> RunSummary {
-        let pid = lock_holder(self.run.path());
-        let (status, detail) = self.lifecycle.status(pid.is_some());
+        let holder = lock_holder(self.run.path());
+        let (status, detail) = self.lifecycle.status(holder.is_some());
         RunSummary {
             path: self.run.path().to_path_buf(),
             kind: self.kind.clone(),
             scenario: self.run.scenario_name(),
             status,
-            pid,
+            pid: holder.and_then(|h| h.pid),
             steps: self.metric_steps.max(self.event_steps),
             best: self.best.best(),
             started: self.run.started(),
@@ -511,13 +514,12 @@ mod tests {
             Some("2026-11-29 02:00:01".to_string())
         );
 
-        // The same runs once their processes are gone: locks left behind by a dead pid.
+        // The same runs once their processes are gone: a lock file left behind counts for
+        // nothing without its flock, even naming a live process (this one).
         drop(lock);
         drop(running_lock);
-        let mut child = std::process::Command::new("true").spawn().expect("spawn");
-        let dead = child.id();
-        child.wait().expect("reap");
-        fs::write(running.path().join(LOCK_FILE), format!("{dead}\n")).expect("stale lock");
+        let live = std::process::id();
+        fs::write(running.path().join(LOCK_FILE), format!("{live}\n")).expect("stale lock");
         assert_eq!(
             run_status(running.path()).expect("status"),
             RunStatus::Interrupted
@@ -534,7 +536,9 @@ mod tests {
         let run = make_run(parent.path(), 1, "mnist-cnn", "classifier");
         let lock = RunLock::acquire(run.path()).expect("lock");
         match run.clone().delete() {
-            Err(RunsError::Locked { pid, .. }) => assert_eq!(pid, std::process::id()),
+            Err(RunsError::Locked { holder, .. }) => {
+                assert_eq!(holder.pid, Some(std::process::id()))
+            }
             other => panic!("expected Locked, got {other:?}"),
         }
         assert!(run.path().is_dir());

@@ -1,26 +1,29 @@
 //! The run lock: a `lock` file holding the writer's pid, so a run is never written by two
 //! processes (a second `resume`, or a delete while it trains).
 //!
-//! Exclusion comes from an exclusive file lock (`flock(2)` on Linux, through the standard
-//! library's `File::try_lock`) on the lock file, which the kernel drops when the holder dies,
-//! so two processes racing to take a stale lock cannot both win. The pid in the file names the
-//! holder in error messages and lets readers (the Runs tab) tell a live run from a dead one
-//! without touching the lock. A pid counts as the holder only if that process is alive and did
-//! not start after the lock was written (on Linux, from `/proc`), so a pid reused after a crash
-//! or a reboot does not keep a dead run "running".
+//! The file's exclusive `flock(2)` (through the standard library's `File::try_lock`) alone says
+//! whether a process writes the run: the kernel drops it when its holder dies, however it dies,
+//! so a lock file nobody holds is stale whatever pid it names, and two processes racing to take
+//! it cannot both win. The pid in the file only names the holder in messages.
+//!
+//! Readers ask with [`lock_holder`], which tries a shared lock for an instant: it never blocks a
+//! writer for longer than that, and a writer that meets one retries instead of refusing. The
+//! lock file is opened without following a symbolic link or waiting on a pipe, and anything but
+//! a plain file there is refused rather than written through.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::error::{IoContext, Result, RunsError};
+use super::error::{Holder, IoContext, Result, RunsError};
 
 /// Name of the lock file inside a run directory.
 pub const LOCK_FILE: &str = "lock";
 
-/// How often to retry when the lock file is replaced between opening and locking it.
-const ACQUIRE_ATTEMPTS: usize = 5;
+/// How often to try again when the lock file is replaced between opening and locking it, or a
+/// reader holds it for an instant.
+const ACQUIRE_ATTEMPTS: usize = 8;
 
 /// Exclusive write access to one run directory; released (file removed) on drop.
 #[derive(Debug)]
@@ -33,50 +36,47 @@ pub struct RunLock {
     run_identity: (u64, u64),
 }
 
+/// What one try at the flock came to.
+enum Attempt {
+    /// The exclusive lock is ours.
+    Taken,
+    /// Another open lock holds it exclusively: a writer.
+    Held,
+    /// Only shared locks were in the way: readers looking for an instant.
+    Probed,
+}
+
 impl RunLock {
     /// Takes the lock of `run_dir`, writing this process's pid into `run_dir/lock`.
     ///
-    /// Refused with [`RunsError::Locked`] (naming the pid) if another open lock holds it, in this
-    /// process or another, or if the file names a different live process that may have written
-    /// it. A lock left by a dead process (crash, `kill -9`, reboot) is taken over.
+    /// Refused with [`RunsError::Locked`] (naming the holder) while another open lock holds it,
+    /// in this process or another, and with [`RunsError::Invalid`] when `lock` is not a plain
+    /// file (a folder, a symbolic link, a pipe). A lock file nobody holds (its process crashed,
+    /// was killed or the machine rebooted) is taken over, whatever pid it names.
     pub fn acquire(run_dir: &Path) -> Result<Self> {
         let path = run_dir.join(LOCK_FILE);
         let own_pid = std::process::id();
+        let mut readers_in_the_way = None;
         for _ in 0..ACQUIRE_ATTEMPTS {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .at("opening lock", &path)?;
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    let pid = read_pid(&mut file).unwrap_or(0);
-                    return Err(RunsError::Locked {
-                        run: run_dir.to_path_buf(),
-                        pid,
-                        lock_file: path,
-                    });
+            // Our own shared lock from the last try would be in the way of this one.
+            readers_in_the_way = None;
+            let mut options = OpenOptions::new();
+            options.read(true).write(true).create(true).truncate(false);
+            let mut file = open_plain(&path, &mut options)?;
+            match try_exclusive(&file).at("locking", &path)? {
+                Attempt::Taken => {}
+                Attempt::Held => return Err(locked(run_dir, &path, &mut file)),
+                Attempt::Probed => {
+                    readers_in_the_way = Some(file);
+                    continue;
                 }
-                Err(std::fs::TryLockError::Error(err)) => return Err(err).at("locking", &path),
             }
             // Another process may have removed (released) the file between our open and flock;
             // then we hold a lock on an orphaned inode and must start over.
             let ours = file.metadata().at("inspecting lock", &path)?;
-            match fs::metadata(&path) {
+            match fs::symlink_metadata(&path) {
                 Ok(current) if current.ino() == ours.ino() && current.dev() == ours.dev() => {}
                 _ => continue,
-            }
-            if let Some(pid) = read_pid(&mut file) {
-                if pid != own_pid && may_hold(pid, &ours) {
-                    return Err(RunsError::Locked {
-                        run: run_dir.to_path_buf(),
-                        pid,
-                        lock_file: path,
-                    });
-                }
             }
             file.set_len(0)
                 .and_then(|()| file.seek(SeekFrom::Start(0)))
@@ -89,6 +89,10 @@ impl RunLock {
                 file,
                 run_identity: (run.dev(), run.ino()),
             });
+        }
+        // A shared lock that outlasts every attempt is no reader of ours: someone holds it.
+        if let Some(mut file) = readers_in_the_way {
+            return Err(locked(run_dir, &path, &mut file));
         }
         Err(RunsError::Invalid {
             path,
@@ -151,84 +155,117 @@ impl Drop for RunLock {
     }
 }
 
-/// The pid of the live process holding `run_dir`'s lock, or `None` if there is no lock file or
-/// its process is gone (a stale lock). Reads only: never takes or disturbs the lock.
-pub fn lock_holder(run_dir: &Path) -> Option<u32> {
-    let mut file = File::open(run_dir.join(LOCK_FILE)).ok()?;
-    let pid = read_pid(&mut file)?;
-    let meta = file.metadata().ok()?;
-    may_hold(pid, &meta).then_some(pid)
-}
-
-/// Whether process `pid` may be the one that wrote the lock file with metadata `lock`: alive,
-/// and not started after the file was last modified.
-fn may_hold(pid: u32, lock: &fs::Metadata) -> bool {
-    if !process_alive(pid) {
-        return false;
-    }
-    let written_unix_s = lock
-        .modified()
-        .ok()
-        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs_f64());
-    match (process_start_unix_s(pid), written_unix_s) {
-        (Some(started), Some(written)) => started <= written + START_TIME_SLACK_S,
-        _ => true,
+/// The process holding `run_dir`'s lock, or `None` when nobody does (no lock file, or a stale
+/// one). Reads only: a shared lock for an instant, never the lock itself.
+pub fn lock_holder(run_dir: &Path) -> Option<Holder> {
+    let path = run_dir.join(LOCK_FILE);
+    let mut file = open_plain(&path, OpenOptions::new().read(true)).ok()?;
+    match file.try_lock_shared() {
+        // Nobody writes the run; the shared lock goes with the file.
+        Ok(()) => None,
+        Err(TryLockError::WouldBlock) => Some(Holder {
+            pid: read_pid(&mut file),
+        }),
+        Err(TryLockError::Error(_)) => None,
     }
 }
 
-/// Process start times from `/proc` are only accurate to about a second (boot time is whole
-/// seconds), so a process counts as started after the lock only beyond this margin.
-const START_TIME_SLACK_S: f64 = 2.0;
-
-/// When process `pid` started, in Unix seconds; `None` where `/proc` does not tell (non-Linux).
-fn process_start_unix_s(pid: u32) -> Option<f64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses; fields after it are plain.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    // Field 22, `starttime`, is the 20th after the name (fields 3..).
-    let start_ticks: f64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
-    let boot_unix_s: f64 = fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|line| line.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks_per_s <= 0 {
-        return None;
+/// Refuses a `lock` in `run_dir` that is not a plain file, which [`RunLock::acquire`] would
+/// refuse too; a missing one is fine. Reads only, for checks made before a job starts.
+pub fn check_lock_file(run_dir: &Path) -> Result<()> {
+    let path = run_dir.join(LOCK_FILE);
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if !meta.is_file() => Err(not_plain(path)),
+        _ => Ok(()),
     }
-    Some(boot_unix_s + start_ticks / ticks_per_s as f64)
 }
+
+/// Opens the lock file with `options`, without following a symbolic link or waiting for a
+/// pipe's writer, and only if it is a plain file: gradtop never writes through, or into,
+/// something it did not make.
+fn open_plain(path: &Path, options: &mut OpenOptions) -> Result<File> {
+    let opened = options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        // ELOOP: a symbolic link (O_NOFOLLOW); EISDIR: a folder opened for writing.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EISDIR)) => {
+            return Err(not_plain(path.to_path_buf()))
+        }
+        Err(e) => return Err(e).at("opening lock", path),
+    };
+    if !file.metadata().at("inspecting lock", path)?.is_file() {
+        return Err(not_plain(path.to_path_buf()));
+    }
+    Ok(file)
+}
+
+/// The refusal for a lock path that holds something other than a plain file.
+fn not_plain(path: PathBuf) -> RunsError {
+    let kind = match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.is_symlink() => "a symbolic link",
+        Ok(meta) if meta.is_dir() => "a folder",
+        _ => "a pipe, socket or device",
+    };
+    RunsError::Invalid {
+        what: format!(
+            "{kind}, not a lock file; gradtop leaves it as it is: delete it, then try again"
+        ),
+        path,
+    }
+}
+
+/// Tries the exclusive flock once; when it is held, tells a writer from readers by trying a
+/// shared one (which the next exclusive try converts or the file's closing drops).
+fn try_exclusive(file: &File) -> std::io::Result<Attempt> {
+    match file.try_lock() {
+        Ok(()) => return Ok(Attempt::Taken),
+        Err(TryLockError::WouldBlock) => {}
+        Err(TryLockError::Error(e)) => return Err(e),
+    }
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Attempt::Probed),
+        Err(TryLockError::WouldBlock) => Ok(Attempt::Held),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// The refusal for a lock another open lock holds, naming its holder.
+fn locked(run_dir: &Path, path: &Path, file: &mut File) -> RunsError {
+    RunsError::Locked {
+        run: run_dir.to_path_buf(),
+        holder: Holder {
+            pid: read_pid(file),
+        },
+        lock_file: path.to_path_buf(),
+    }
+}
+
+/// The most of a lock file read for its pid: a pid and a newline are far shorter, and a huge
+/// file there is not gradtop's.
+const PID_TEXT_MAX_BYTES: u64 = 64;
 
 /// Parses the pid stored in a lock file; `None` if empty or not a number.
 fn read_pid(file: &mut File) -> Option<u32> {
     let mut text = String::new();
     file.seek(SeekFrom::Start(0)).ok()?;
-    file.read_to_string(&mut text).ok()?;
+    file.take(PID_TEXT_MAX_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
     text.trim().parse().ok()
-}
-
-/// Whether a process with this pid exists (`kill(pid, 0)`; EPERM means it exists but is
-/// someone else's).
-pub fn process_alive(pid: u32) -> bool {
-    // pid 0 and negative pids address process groups; never signal those.
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 performs only the existence and permission check, delivering nothing.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The holder this process is, as the lock file names it.
+    fn this_process() -> Holder {
+        Holder {
+            pid: Some(std::process::id()),
+        }
+    }
 
     #[test]
     fn a_lock_knows_when_its_run_was_deleted_or_taken() {
@@ -268,11 +305,13 @@ mod tests {
         let lock = RunLock::acquire(dir.path()).expect("first acquire");
         let text = fs::read_to_string(lock.path()).expect("lock file");
         assert_eq!(text.trim(), std::process::id().to_string());
-        assert_eq!(lock_holder(dir.path()), Some(std::process::id()));
+        assert_eq!(lock_holder(dir.path()), Some(this_process()));
         match RunLock::acquire(dir.path()) {
-            Err(RunsError::Locked { pid, .. }) => assert_eq!(pid, std::process::id()),
+            Err(RunsError::Locked { holder, .. }) => assert_eq!(holder, this_process()),
             other => panic!("expected Locked, got {other:?}"),
         }
+        // Asking who holds it never got in the holder's way, nor took its place.
+        assert_eq!(lock_holder(dir.path()), Some(this_process()));
         drop(lock);
         assert!(!dir.path().join(LOCK_FILE).exists());
         assert_eq!(lock_holder(dir.path()), None);
@@ -280,24 +319,23 @@ mod tests {
     }
 
     #[test]
-    fn lock_of_another_live_process_is_refused_and_message_names_pid() {
+    fn a_lock_file_naming_a_live_process_that_holds_no_lock_is_taken_over() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
             .expect("spawn sleep");
         fs::write(dir.path().join(LOCK_FILE), format!("{}\n", child.id())).expect("write lock");
-        let result = RunLock::acquire(dir.path());
+        let holder = lock_holder(dir.path());
+        let taken = RunLock::acquire(dir.path());
         let _ = child.kill();
         let _ = child.wait();
-        match result {
-            Err(err @ RunsError::Locked { .. }) => {
-                let message = err.to_string();
-                assert!(message.contains(&child.id().to_string()), "{message}");
-                assert!(message.contains("in use by process"), "{message}");
-            }
-            other => panic!("expected Locked, got {other:?}"),
-        }
+        assert_eq!(holder, None, "a pid alone holds nothing");
+        let lock = taken.expect("take over a lock nobody holds");
+        assert_eq!(
+            fs::read_to_string(lock.path()).expect("lock").trim(),
+            std::process::id().to_string()
+        );
     }
 
     #[test]
@@ -323,28 +361,99 @@ mod tests {
     }
 
     #[test]
-    fn a_live_pid_that_started_after_the_lock_was_written_is_not_its_holder() {
+    fn a_flock_without_a_pid_is_refused_and_the_message_says_how_to_clear_it() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join(LOCK_FILE);
-        // This test process started before now; pretend the lock was written long before that,
-        // as when a pid is reused after a reboot.
-        fs::write(&path, format!("{}\n", std::process::id())).expect("write lock");
-        let ancient = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
-        File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(ancient))
-            .expect("set mtime");
-        if process_start_unix_s(std::process::id()).is_some() {
-            assert_eq!(lock_holder(dir.path()), None);
+        // Held the way `flock(1)` or another program would hold it: an empty file, locked.
+        let foreign = File::create(&path).expect("lock file");
+        foreign.try_lock().expect("hold the flock");
+        assert_eq!(lock_holder(dir.path()), Some(Holder { pid: None }));
+        match RunLock::acquire(dir.path()) {
+            Err(err @ RunsError::Locked { .. }) => {
+                let message = err.to_string();
+                assert!(message.contains("wrote no pid"), "{message}");
+                let way_out = format!("delete {}", path.display());
+                assert!(message.contains(&way_out), "{message}");
+            }
+            other => panic!("expected Locked, got {other:?}"),
         }
-        let fresh = tempfile::tempdir().expect("temp dir");
-        fs::write(
-            fresh.path().join(LOCK_FILE),
-            format!("{}\n", std::process::id()),
-        )
-        .expect("write");
-        assert_eq!(lock_holder(fresh.path()), Some(std::process::id()));
+        drop(foreign);
+        RunLock::acquire(dir.path()).expect("free once the flock is released");
+    }
+
+    #[test]
+    fn a_shared_lock_that_stays_refuses_a_writer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(LOCK_FILE);
+        fs::write(&path, "4242\n").expect("lock file");
+        let reader = File::open(&path).expect("open");
+        reader.try_lock_shared().expect("shared lock");
+        match RunLock::acquire(dir.path()) {
+            Err(RunsError::Locked { holder, .. }) => assert_eq!(holder.pid, Some(4242)),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(reader);
+        RunLock::acquire(dir.path()).expect("free once the reader is gone");
+    }
+
+    #[test]
+    fn a_lock_that_is_not_a_plain_file_is_refused_and_never_written_through() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(LOCK_FILE);
+        let outside = dir.path().join("outside.txt");
+        fs::write(&outside, "the user's\n").expect("a file");
+        let dangling = dir.path().join("absent");
+        // A folder, a link to a file of the user's, and a dangling link that creating the lock
+        // through it would make real.
+        let cases = [
+            ("a folder", None),
+            ("a symbolic link", Some(&outside)),
+            ("a symbolic link", Some(&dangling)),
+        ];
+        for (kind, link_to) in cases {
+            match link_to {
+                None => fs::create_dir(&path).expect("mkdir"),
+                Some(target) => std::os::unix::fs::symlink(target, &path).expect("symlink"),
+            }
+            assert_eq!(lock_holder(dir.path()), None, "{kind}");
+            for refusal in [
+                RunLock::acquire(dir.path()).map(drop),
+                check_lock_file(dir.path()),
+            ] {
+                match refusal {
+                    Err(RunsError::Invalid { path: p, what }) => {
+                        assert_eq!(p, path);
+                        assert!(what.starts_with(kind), "{what}");
+                    }
+                    other => panic!("{kind}: expected Invalid, got {other:?}"),
+                }
+            }
+            match link_to {
+                None => fs::remove_dir(&path).expect("rmdir"),
+                Some(_) => fs::remove_file(&path).expect("unlink"),
+            }
+        }
+        assert_eq!(fs::read_to_string(&outside).expect("read"), "the user's\n");
+        assert!(
+            !dangling.exists(),
+            "nothing created through a dangling link"
+        );
+    }
+
+    #[test]
+    fn a_lock_that_is_a_pipe_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(LOCK_FILE);
+        let c_path =
+            std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL in path");
+        // SAFETY: mkfifo only reads the NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+        assert_eq!(lock_holder(dir.path()), None);
+        match RunLock::acquire(dir.path()) {
+            Err(RunsError::Invalid { what, .. }) => assert!(what.starts_with("a pipe")),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert!(check_lock_file(dir.path()).is_err());
     }
 
     /// What the child prints once it holds the lock (the test harness may prefix the line).
@@ -409,11 +518,14 @@ mod tests {
         assert!(locked, "child did not take the lock");
 
         let result = RunLock::acquire(dir.path());
-        assert_eq!(lock_holder(dir.path()), Some(child_pid));
+        let child_holder = Holder {
+            pid: Some(child_pid),
+        };
+        assert_eq!(lock_holder(dir.path()), Some(child_holder));
         child.0.kill().expect("kill -9 child");
         child.0.wait().expect("reap child");
         match result {
-            Err(RunsError::Locked { pid, .. }) => assert_eq!(pid, child_pid),
+            Err(RunsError::Locked { holder, .. }) => assert_eq!(holder, child_holder),
             other => panic!("expected Locked, got {other:?}"),
         }
         // The child died without removing its lock file: a stale lock, taken over.
@@ -424,12 +536,5 @@ mod tests {
             fs::read_to_string(lock.path()).expect("lock").trim(),
             std::process::id().to_string()
         );
-    }
-
-    #[test]
-    fn process_alive_never_treats_group_pids_as_processes() {
-        assert!(process_alive(std::process::id()));
-        assert!(!process_alive(0));
-        assert!(!process_alive(u32::MAX));
     }
 }

@@ -7,7 +7,7 @@
 //!   metrics.jsonl     {"step":120,"t":3.52,"name":"train_loss","value":0.31}
 //!   events.jsonl      {"step":400,"t":12.5,"kind":"set","param":"lr","value":0.0005}
 //!   checkpoints/      step-1200.safetensors + step-1200.json, the newest N kept
-//!   lock              pid of the process writing the run, while it runs
+//!   lock              pid of the process writing the run, flocked while it runs
 //! ```
 //!
 //! * A job: [`resolve_runs_parent`] → [`RunDir::create`] → [`RunLock::acquire`] →
@@ -26,7 +26,7 @@
 //!
 //! Readers never write and never take the lock.
 //!
-//! Unix only: the lock uses `flock(2)` and `kill(pid, 0)`, run names use `localtime_r`.
+//! Unix only: the lock uses `flock(2)`, run names use `localtime_r`.
 
 pub mod checkpoint;
 pub mod clock;
@@ -48,12 +48,12 @@ pub use checkpoint::{
 pub use clock::LocalTime;
 pub use curves::{read_run_curves, MetricCurve, RunCurves};
 pub use dir::{resolve_runs_parent, RunDir, RUNS_ENV};
-pub use error::{Rejected, Result, RunsError};
+pub use error::{Holder, Rejected, Result, RunsError};
 pub use export::{export_csv, export_csv_file, export_tensorboard, ExportError};
 pub use list::{
     list_runs, run_status, summarize_run, BestFigure, RunStatus, RunSummary, RunsIndex,
 };
-pub use lock::{lock_holder, RunLock};
+pub use lock::{check_lock_file, lock_holder, RunLock};
 pub use log::{
     drop_superseded, EndStatus, EventRecord, EventsLog, MetricRecord, MetricsLog, RunClock,
     RunEvent, RunLogs,

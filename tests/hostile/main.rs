@@ -4,6 +4,7 @@
 
 mod data;
 mod disk;
+mod locks;
 mod sidecars;
 mod sizes;
 mod support;

@@ -209,7 +209,8 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
     rows
 }
 
-/// The panel's status line: what the job is doing, with the reason when paused or failed.
+/// The panel's status line: what the job is doing, with the reason when paused, failed or
+/// refused.
 pub fn status_line(
     status: Option<&JobStatus>,
     theme: &crate::app::theme::Theme,
@@ -224,6 +225,7 @@ pub fn status_line(
         Some(JobStatus::Finished) => Line::styled("finished", theme.good()),
         Some(JobStatus::Stopped) => Line::raw("stopped"),
         Some(JobStatus::Failed(r)) => Line::styled(format!("failed: {r}"), theme.error()),
+        Some(JobStatus::Refused(r)) => Line::styled(format!("refused: {r}"), theme.warn()),
     }
 }
 

@@ -4,5 +4,6 @@
 pub mod config;
 pub mod health;
 pub mod networks;
+pub mod resume;
 pub mod samples;
 pub mod trainer;

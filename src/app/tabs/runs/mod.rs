@@ -245,7 +245,10 @@ impl RunsTab {
         if !run.status.resumable() {
             return Err(match (run.status, run.pid) {
                 (RunStatus::Running, Some(pid)) => {
-                    format!("{name} is still running (process {pid})")
+                    format!(
+                        "{name} is still running (process {pid}){}",
+                        stale_hint(&name)
+                    )
                 }
                 (RunStatus::Running, None) => format!("{name} is still running"),
                 _ => format!("{name} finished its schedule; nothing to resume"),
@@ -261,7 +264,10 @@ impl RunsTab {
         let name = run_name(&run.path);
         if run.status == RunStatus::Running || run.pid.is_some() {
             return Err(match run.pid {
-                Some(pid) => format!("{name} is in use (process {pid}); stop it first"),
+                Some(pid) => format!(
+                    "{name} is in use (process {pid}); stop it first{}",
+                    stale_hint(&name)
+                ),
                 None => format!("{name} is running; stop it first"),
             });
         }
@@ -350,6 +356,12 @@ impl RunsTab {
             RunsView::List => RunsScreen::Marked,
         })
     }
+}
+
+/// How to clear a lock no gradtop process holds, should one ever outlive its process, for the
+/// refusals that name a run's holder.
+fn stale_hint(name: &str) -> String {
+    format!(" (if no gradtop process writes it, delete {name}/lock)")
 }
 
 /// Answers a [`CurvesRequest`]. Blocking: the runtime calls it on a blocking task.
