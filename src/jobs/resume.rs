@@ -90,7 +90,7 @@ pub fn resume_spec(
 
 /// Validates a checkpoint's sidecar state as its kind's job will read it: each field's type
 /// (named by its path) and every value, as a scenario's are.
-fn check_state(kind: JobKind, point: &ResumePoint) -> Result<(), ResumeError> {
+pub fn check_state(kind: JobKind, point: &ResumePoint) -> Result<(), ResumeError> {
     fn read<S: serde::de::DeserializeOwned>(state: &serde_json::Value) -> Result<S, String> {
         serde_path_to_error::deserialize(state).map_err(|e| format!("{}: {}", e.path(), e.inner()))
     }

@@ -4,6 +4,7 @@
 
 mod data;
 mod disk;
+mod fuzz;
 mod locks;
 mod sidecars;
 mod sizes;
