@@ -213,19 +213,38 @@ fn a_lock_that_is_a_pipe_is_refused_at_once_instead_of_waiting_for_a_writer() {
     assert_refused(&out, 2, &[&lock.display().to_string(), "a pipe"]);
 }
 
-/// True when permissions do not bind this process (root), so a test of them cannot fail.
-fn permissions_ignored() -> bool {
+/// Permissions do not bind root, so a test of them run as root could not fail: as root, runs
+/// the test `name` again in this binary as the unprivileged user 65534 and asserts it passed
+/// there, returning true (the caller stops); otherwise returns false and the caller goes on.
+fn rerun_unprivileged(name: &str) -> bool {
     // SAFETY: geteuid only reads the process's credentials.
-    let root = unsafe { libc::geteuid() } == 0;
-    if root {
-        eprintln!("skipped: permissions do not bind root");
+    if unsafe { libc::geteuid() } != 0 {
+        return false;
     }
-    root
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(exe)
+        .args(["--exact", name, "--test-threads=1"])
+        .env("TMPDIR", std::env::temp_dir())
+        .output()
+        .expect("setpriv (util-linux) runs the test as an unprivileged user");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{name} as user 65534:\n{report}");
+    assert!(
+        report.contains("1 passed"),
+        "{name} ran as user 65534:\n{report}"
+    );
+    true
 }
 
 #[test]
 fn a_resume_of_a_read_only_run_is_refused_naming_its_lock() {
-    if permissions_ignored() {
+    if rerun_unprivileged("locks::a_resume_of_a_read_only_run_is_refused_naming_its_lock") {
         return;
     }
     let f = fixture();
@@ -239,7 +258,7 @@ fn a_resume_of_a_read_only_run_is_refused_naming_its_lock() {
 
 #[test]
 fn deleting_a_run_in_a_read_only_runs_folder_loses_nothing() {
-    if permissions_ignored() {
+    if rerun_unprivileged("locks::deleting_a_run_in_a_read_only_runs_folder_loses_nothing") {
         return;
     }
     let f = fixture();
