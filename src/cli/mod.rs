@@ -54,6 +54,14 @@ struct Common {
     /// Folder of run directories (default: $GRADTOP_RUNS, else ./runs).
     #[arg(long, global = true, value_name = "DIR")]
     runs_dir: Option<PathBuf>,
+    /// CPU kernels: fast (gradtop's own), or portable (candle's ops and a plain Adam, the
+    /// path a GPU takes): slower, for checking a result against the GPU's math.
+    #[arg(long, global = true, default_value = "fast", value_name = "KERNELS", value_parser = parse_kernels)]
+    kernels: crate::ops::Kernels,
+}
+
+fn parse_kernels(s: &str) -> Result<crate::ops::Kernels, String> {
+    s.parse()
 }
 
 fn parse_device(s: &str) -> Result<DeviceChoice, String> {
@@ -257,6 +265,7 @@ fn dashboard(
 }
 
 fn run(cli: Cli) -> eyre::Result<ExitCode> {
+    crate::ops::set_process_kernels(cli.common.kernels);
     let runs_dir = crate::runs::resolve_runs_parent(cli.common.runs_dir.as_deref());
     if runs_dir.exists() && !runs_dir.is_dir() {
         return Err(UsageError(format!(

@@ -240,7 +240,7 @@ impl Adam {
     }
 
     fn fused(var: &Var) -> bool {
-        matches!(var.device(), Device::Cpu) && var.dtype() == DType::F32
+        super::fast_on(var.device()) && var.dtype() == DType::F32
     }
 
     /// The current hyperparameters.

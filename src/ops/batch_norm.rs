@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use candle_nn::BatchNorm;
 
 use super::cpu::{
@@ -71,7 +71,7 @@ pub fn batch_norm_train(
 /// the CPU: updates the running mean and variance exactly as candle-nn does (momentum-weighted,
 /// unbiased variance).
 pub fn batch_norm_forward_t(bn: &BatchNorm, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
-    let fast = train && matches!(x.device(), Device::Cpu) && x.dtype() == DType::F32;
+    let fast = train && super::fast_on(x.device()) && x.dtype() == DType::F32;
     let Some((gamma, beta)) = bn.weight_and_bias().filter(|_| fast) else {
         let y = candle_nn::ModuleT::forward_t(bn, x, train)?;
         return if relu { y.relu() } else { Ok(y) };
@@ -272,6 +272,7 @@ mod tests {
     use super::*;
     use crate::ops::testutil::{assert_close, assert_matches_reference, randn};
     use crate::rng::Rng;
+    use candle_core::Device;
     use candle_nn::{BatchNormConfig, ModuleT, VarBuilder, VarMap};
 
     fn candle_bn(c: usize, rng: &mut Rng) -> (VarMap, BatchNorm) {

@@ -3,9 +3,7 @@
 //! cast and multiply chain.
 
 use super::cpu::{contiguous_f32, for_each_chunk_mut, side_factor, sum};
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
 /// `relu(x + bias)` with `bias (channels,)` broadcast along dim 1 of `x (batch, channels, …)`.
 /// Same values and gradients as `x.broadcast_add(bias reshaped)?.relu()`; f32 on the CPU takes
@@ -52,7 +50,7 @@ pub fn leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
 fn fast_path(tensors: &[&Tensor]) -> bool {
     tensors
         .iter()
-        .all(|t| matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32)
+        .all(|t| super::fast_on(t.device()) && t.dtype() == DType::F32)
 }
 
 /// candle's own ops: ReLU for slope 0, else `max(x, slope·x)`.
@@ -250,6 +248,7 @@ mod tests {
     use super::*;
     use crate::ops::testutil::{assert_close, assert_matches_reference, randn};
     use crate::rng::Rng;
+    use candle_core::Device;
 
     #[test]
     fn forward_and_gradients_match_candle() {

@@ -6,17 +6,14 @@
 
 use super::bias_act::{bias_act_grads, bias_leaky_relu_in_place};
 use super::cpu::{contiguous_f32, for_each_chunk_mut, matmul, threads, with_scratch, Strides};
-use candle_core::{
-    bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 /// Convolution `x (batch, c_in, h, w) ⊛ kernel (c_out, c_in, kh, kw)` with symmetric zero
 /// `padding` and `stride`, no bias, no dilation: `(batch, c_out, oh, ow)`. Same result as
 /// `x.conv2d(kernel, padding, stride, 1, 1)`; f32 tensors on the CPU take the fast path, anything
 /// else candle's own kernel.
 pub fn conv2d(x: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
-    if !matches!(x.device(), Device::Cpu) || x.dtype() != DType::F32 || kernel.dtype() != DType::F32
-    {
+    if !super::fast_on(x.device()) || x.dtype() != DType::F32 || kernel.dtype() != DType::F32 {
         return x.conv2d(kernel, padding, stride, 1, 1);
     }
     Geometry::new(x.dims(), kernel.dims(), stride, padding)?;
@@ -36,8 +33,8 @@ pub fn conv2d_bias_leaky_relu(
     stride: usize,
     slope: f32,
 ) -> Result<Tensor> {
-    let fast = matches!(x.device(), Device::Cpu)
-        && [x, kernel, bias].iter().all(|t| t.dtype() == DType::F32);
+    let fast =
+        super::fast_on(x.device()) && [x, kernel, bias].iter().all(|t| t.dtype() == DType::F32);
     if !fast {
         let y = x.conv2d(kernel, padding, stride, 1, 1)?;
         return super::bias_act::bias_leaky_relu(&y, bias, slope);

@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use candle_core::{bail, CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 use super::bias_act::{ActGrad, ChannelSum};
 use super::conv2d::{gemm_threads, Conv2dGradInput, Conv2dGradKernel, Geometry, Taps};
@@ -41,14 +41,14 @@ pub fn conv2d_relu_maxpool(
             g.ow
         )
     }
-    let fast = matches!(x.device(), Device::Cpu)
-        && [x, kernel, bias].iter().all(|t| t.dtype() == DType::F32);
+    let fast =
+        super::fast_on(x.device()) && [x, kernel, bias].iter().all(|t| t.dtype() == DType::F32);
     if !fast {
         let conv = x.conv2d(kernel, padding, stride, 1, 1)?;
         let conv = conv
             .broadcast_add(&bias.reshape((1, g.c_out, 1, 1))?)?
             .relu()?;
-        return conv.max_pool2d(pool);
+        return super::maxpool::max_pool2d(&conv, pool);
     }
     x.contiguous()?.apply_op3(
         &kernel.contiguous()?,

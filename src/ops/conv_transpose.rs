@@ -7,9 +7,7 @@
 //! [`Conv2dGradKernel`] with the two images swapped. candle 0.11's CPU kernel instead loops over
 //! every input pixel with a dot product per kernel tap.
 
-use candle_core::{
-    bail, CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 use super::bias_act::ChannelSum;
 use super::cpu::{contiguous_f32, for_each_chunk_mut};
@@ -30,7 +28,7 @@ pub fn conv_transpose2d(
     padding: usize,
     stride: usize,
 ) -> Result<Tensor> {
-    let fast = matches!(x.device(), Device::Cpu)
+    let fast = super::fast_on(x.device())
         && x.dtype() == DType::F32
         && kernel.dtype() == DType::F32
         && bias.is_none_or(|b| b.dtype() == DType::F32);

@@ -4,9 +4,7 @@
 //! candle accumulates it with a strided element-by-element add (for the CNN's 5408×128 `fc1`
 //! a visible share of the backward pass); here each gradient is one gemm into its final layout.
 
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
 use super::cpu::{contiguous_f32, gemm_threads, matmul, Strides};
 
@@ -26,8 +24,8 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
             bias.dims()
         )
     }
-    let fast = matches!(x.device(), Device::Cpu)
-        && [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
+    let fast =
+        super::fast_on(x.device()) && [x, weight, bias].iter().all(|t| t.dtype() == DType::F32);
     if !fast {
         return x.flatten_from(1)?.matmul(&weight.t()?)?.broadcast_add(bias);
     }

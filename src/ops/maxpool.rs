@@ -8,18 +8,29 @@
 use std::sync::OnceLock;
 
 use super::cpu::{contiguous_f32, for_each_chunk_mut, ChunkedMut};
-use candle_core::{bail, CpuStorage, CustomOp1, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 
 /// Max over non-overlapping `k`×`k` windows of `x (batch, channels, h, w)`:
 /// `(batch, channels, h / k, w / k)`, trailing rows/columns dropped, as `x.max_pool2d(k)`.
 /// f32 tensors on the CPU take the fast path, anything else candle's own kernel.
 pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
-    if !matches!(x.device(), Device::Cpu) || x.dtype() != DType::F32 {
-        return x.max_pool2d(k);
-    }
-    let (_, _, h, w) = x.dims4()?;
+    let (b, c, h, w) = x.dims4()?;
     if k == 0 || k > h || k > w {
         bail!("max_pool2d: window {k} does not fit a {h}×{w} input")
+    }
+    if !super::fast_on(x.device()) || x.dtype() != DType::F32 {
+        // Not `x.max_pool2d(k)`: candle 0.11's gradient of it is divided by k² (a quarter of
+        // the true one for 2×2 windows). The max over each window as a reduction has the true
+        // gradient on every device.
+        let (oh, ow) = (h / k, w / k);
+        return x
+            .narrow(2, 0, oh * k)?
+            .narrow(3, 0, ow * k)?
+            .reshape((b, c, oh, k, ow, k))?
+            .transpose(3, 4)?
+            .contiguous()?
+            .reshape((b, c, oh, ow, k * k))?
+            .max(candle_core::D::Minus1);
     }
     x.contiguous()?.apply_op1(MaxPool {
         k,
@@ -193,6 +204,7 @@ mod tests {
     use super::*;
     use crate::ops::testutil::{assert_close, randn, reference_max_pool, value_and_grads};
     use crate::rng::Rng;
+    use candle_core::Device;
 
     #[test]
     fn forward_matches_candle_and_gradients_match_a_reshape_max_reference() {

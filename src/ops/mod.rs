@@ -1,4 +1,13 @@
 //! Fast CPU kernels as candle custom ops, used where candle's own CPU kernels are slow.
+//!
+//! Every op takes the fast kernel for f32 tensors on the CPU and candle's own ops (the portable
+//! path) on any other device. [`Kernels::Portable`] makes the CPU take the portable path too, so
+//! the math a GPU runs is the math the CPU tests check.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::Device;
 
 pub mod adam;
 pub mod batch_norm;
@@ -12,3 +21,58 @@ pub mod maxpool;
 pub mod runtime;
 #[cfg(test)]
 pub(crate) mod testutil;
+
+/// Which implementation the ops take on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kernels {
+    /// gradtop's fast CPU kernels.
+    #[default]
+    Fast,
+    /// The path every other device takes: candle's own ops and the plain Adam.
+    Portable,
+}
+
+impl std::str::FromStr for Kernels {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fast" => Ok(Kernels::Fast),
+            "portable" => Ok(Kernels::Portable),
+            other => Err(format!("unknown kernels {other:?}: use fast or portable")),
+        }
+    }
+}
+
+/// The process's choice (`--kernels`), read by every thread that has not chosen for itself.
+static PROCESS_PORTABLE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// A thread's own choice, so tests can compare both paths side by side in one process.
+    static THREAD_KERNELS: Cell<Option<Kernels>> = const { Cell::new(None) };
+}
+
+/// Sets the kernels of the whole process (the `--kernels` option), before any job starts.
+pub fn set_process_kernels(kernels: Kernels) {
+    PROCESS_PORTABLE.store(kernels == Kernels::Portable, Ordering::Relaxed);
+}
+
+/// Sets the kernels of the ops this thread calls, whatever the process chose.
+pub fn set_thread_kernels(kernels: Kernels) {
+    THREAD_KERNELS.with(|k| k.set(Some(kernels)));
+}
+
+/// The kernels in force on this thread.
+pub fn kernels() -> Kernels {
+    THREAD_KERNELS
+        .with(Cell::get)
+        .unwrap_or(if PROCESS_PORTABLE.load(Ordering::Relaxed) {
+            Kernels::Portable
+        } else {
+            Kernels::Fast
+        })
+}
+
+/// True when an op on `device` takes the fast CPU kernel (the caller checks the dtype).
+pub(crate) fn fast_on(device: &Device) -> bool {
+    matches!(device, Device::Cpu) && kernels() == Kernels::Fast
+}
