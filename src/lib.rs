@@ -11,6 +11,7 @@ pub mod data;
 pub mod device;
 pub mod envs;
 pub mod format;
+pub mod gpu;
 pub mod jobs;
 pub mod models;
 pub mod ops;

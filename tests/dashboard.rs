@@ -150,7 +150,7 @@ fn bottom_line(app: &App, w: u16, h: u16) -> String {
 #[test]
 fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
     let (mut app, _d) = app_with_data();
-    let idle = " s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit";
+    let idle = " s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit · g gpu";
     assert_eq!(bottom_line(&app, 80, 24), idle);
     update(&mut app, Action::StartRestart);
     update_job(
@@ -165,7 +165,10 @@ fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
         running,
         "cut before q at 80 columns"
     );
-    assert_eq!(bottom_line(&app, 120, 40), format!("{running} · q quit"));
+    assert_eq!(
+        bottom_line(&app, 120, 40),
+        format!("{running} · q quit · g gpu")
+    );
     update_job(
         &mut app,
         JobKind::Classifier,
@@ -184,7 +187,7 @@ fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
     app.toast = None;
     assert_eq!(
         bottom_line(&app, 80, 24),
-        " s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit"
+        " s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit · g gpu"
     );
 
     for (tab, kind, own) in [
@@ -208,7 +211,7 @@ fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
         app.toast = None;
         assert_eq!(
             bottom_line(&app, 80, 24),
-            format!(" space resume · s restart · x stop · {own} · ? help · q quit")
+            format!(" space resume · s restart · x stop · {own} · ? help · q quit · g gpu")
         );
     }
 }
@@ -465,7 +468,7 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
     assert!(s.contains("press u"), "{s}");
     assert_eq!(
         bottom_line(&app, 80, 24),
-        " u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit"
+        " u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit · g gpu"
     );
     assert!(update(&mut app, Action::StartRestart).is_empty());
     update(&mut app, Action::UseAlternative);
@@ -875,7 +878,7 @@ mod runs_tab {
         assert!(screen(&app, 120, 40).contains("loss by step"));
         assert_eq!(
             bottom_line(&app, 80, 24),
-            " ←/→ metric · Esc/Enter back to the list · ? help · q quit"
+            " ←/→ metric · Esc/Enter back to the list · ? help · q quit · g gpu"
         );
 
         press(&mut app, KeyCode::Esc);

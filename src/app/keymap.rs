@@ -49,6 +49,8 @@ pub enum Action {
     UseAlternative,
     /// Show or hide the key help.
     ToggleHelp,
+    /// Open or close the GPU panel.
+    ToggleGpu,
     /// Close an overlay.
     CloseOverlay,
     /// RL: play one episode of the greedy policy in the viewport.
@@ -175,9 +177,6 @@ pub struct Binding {
     /// The hint line's words for the keys, by screen; none: only the help lists them.
     pub hints: &'static [Hint],
 }
-
-/// Read before the table in every mode (see [`map_key`]); listed so the help is complete.
-pub const CTRL_C: (&str, &str) = ("Ctrl-C", "quit at once");
 
 const LIVE: &[JobPhase] = &[JobPhase::Running, JobPhase::Paused];
 const RUNS_LIST: &[RunsScreen] = &[RunsScreen::List, RunsScreen::Marked];
@@ -465,11 +464,24 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[(KeyCode::Char('q'), Action::Quit)],
         scope: Scope::All,
-        label: "q",
+        // Ctrl-C is read before the table in every mode (see `map_key`); it is listed here so
+        // the help names it.
+        label: "q / Ctrl-C",
         hint_label: "q",
-        help: "quit (asks while a job runs)",
+        help: "quit (q asks while a job runs, Ctrl-C at once)",
         hints: &[Hint {
             word: "quit",
+            on: &[On::All],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('g'), Action::ToggleGpu)],
+        scope: Scope::All,
+        label: "g",
+        hint_label: "g",
+        help: "GPU panel: each GPU's use, memory, heat and power",
+        hints: &[Hint {
+            word: "gpu",
             on: &[On::All],
         }],
     },
@@ -495,6 +507,14 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
         Overlay::Help => {
             return match key.code {
                 KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {
+                    Some(Action::CloseOverlay)
+                }
+                _ => None,
+            }
+        }
+        Overlay::Gpu => {
+            return match key.code {
+                KeyCode::Char('g') | KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => {
                     Some(Action::CloseOverlay)
                 }
                 _ => None,
@@ -560,6 +580,7 @@ pub fn allowed_while_watching(action: Action, on_runs_tab: bool) -> bool {
         | Action::NextTab
         | Action::PrevTab
         | Action::ToggleHelp
+        | Action::ToggleGpu
         | Action::CloseOverlay
         | Action::Quit
         | Action::ForceQuit => true,
@@ -836,8 +857,8 @@ mod tests {
     #[test]
     fn job_tabs_offer_the_keys_of_their_phase_within_80_columns() {
         use JobKind::{Classifier, Gan, Rl};
-        let idle = "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit";
-        let missing = "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit";
+        let idle = "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit · g gpu";
+        let missing = "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit · g gpu";
         for kind in [Classifier, Gan, Rl] {
             assert_eq!(at_80(HintContext::Job(kind, JobPhase::Idle)), idle);
         }
@@ -861,7 +882,7 @@ mod tests {
             (
                 Classifier,
                 JobPhase::Ended,
-                "s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit",
+                "s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit · g gpu",
             ),
             (
                 Gan,
@@ -871,12 +892,12 @@ mod tests {
             (
                 Gan,
                 JobPhase::Paused,
-                "space resume · s restart · x stop · e export · ? help · q quit",
+                "space resume · s restart · x stop · e export · ? help · q quit · g gpu",
             ),
             (
                 Gan,
                 JobPhase::Ended,
-                "s start again · e export · ←/→ change · ? help · q quit",
+                "s start again · e export · ←/→ change · ? help · q quit · g gpu",
             ),
             (
                 Rl,
@@ -886,12 +907,12 @@ mod tests {
             (
                 Rl,
                 JobPhase::Paused,
-                "space resume · s restart · x stop · w play greedy · ? help · q quit",
+                "space resume · s restart · x stop · w play greedy · ? help · q quit · g gpu",
             ),
             (
                 Rl,
                 JobPhase::Ended,
-                "s start again · ←/→ change · ↑/↓ select · ? help · q quit",
+                "s start again · ←/→ change · ↑/↓ select · ? help · q quit · g gpu",
             ),
         ];
         for (kind, phase, line) in expected {
@@ -915,7 +936,7 @@ mod tests {
         );
         assert_eq!(
             at_80(HintContext::Runs(RunsScreen::Chart)),
-            "←/→ metric · Esc/Enter back to the list · ? help · q quit"
+            "←/→ metric · Esc/Enter back to the list · ? help · q quit · g gpu"
         );
         assert_eq!(
             own_hint_line(HintContext::Runs(RunsScreen::List), 78, false),
@@ -932,12 +953,12 @@ mod tests {
         for phase in PHASES {
             for kind in JobKind::ALL {
                 let line = hint_line(HintContext::Job(kind, phase), 200, true);
-                assert_eq!(line, "? help · q quit", "{kind:?} {phase:?}");
+                assert_eq!(line, "? help · q quit · g gpu", "{kind:?} {phase:?}");
             }
         }
         assert_eq!(
             hint_line(HintContext::Runs(RunsScreen::List), 200, true),
-            "↑/↓ select · Enter curves · space mark · ? help · q quit"
+            "↑/↓ select · Enter curves · space mark · ? help · q quit · g gpu"
         );
         assert_eq!(
             own_hint_line(HintContext::Runs(RunsScreen::Marked), 200, true),
@@ -949,8 +970,8 @@ mod tests {
     fn a_narrow_line_is_cut_between_hints_and_a_wide_one_shows_them_all() {
         let running = HintContext::Job(JobKind::Classifier, JobPhase::Running);
         let full = hint_line(running, 200, false);
-        assert!(full.ends_with("? help · q quit"), "{full}");
-        assert_eq!(full, format!("{} · q quit", at_80(running)));
+        assert!(full.ends_with("? help · q quit · g gpu"), "{full}");
+        assert_eq!(full, format!("{} · q quit · g gpu", at_80(running)));
         for context in every_context() {
             let line = at_80(context);
             assert!(Span::raw(line.as_str()).width() <= 79, "{line}");

@@ -120,6 +120,8 @@ pub enum Overlay {
     ConfirmQuit,
     /// "Delete run … and its checkpoints? y/n" (the run is `runs.pending_delete`).
     ConfirmDelete,
+    /// The GPU panel.
+    Gpu,
 }
 
 /// How serious a toast is.
@@ -189,6 +191,8 @@ pub struct App {
     pub rl: RlTab,
     /// The Runs tab.
     pub runs: RunsTab,
+    /// The GPUs as their driver last reported them.
+    pub gpu: widgets::gpu::GpuView,
     /// An overlay, if shown.
     pub overlay: Overlay,
     /// The bottom-line message, if any.
@@ -231,6 +235,7 @@ impl App {
             gan,
             rl,
             runs: RunsTab::new(&options.runs_dir, options.watch.is_some()),
+            gpu: Default::default(),
             overlay: Overlay::None,
             toast: None,
             clock: String::new(),

@@ -53,6 +53,7 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     render_bottom(app, bottom, buf);
     match app.overlay {
         Overlay::Help => render_help(body, buf, theme),
+        Overlay::Gpu => super::widgets::gpu::render_gpu_panel(&app.gpu, body, buf, theme),
         Overlay::ConfirmQuit => render_confirm(app, body, buf),
         Overlay::ConfirmDelete => runs::render_confirm_delete(&app.runs, body, buf, theme),
         Overlay::None => {}
@@ -86,8 +87,13 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let sep = theme.sep();
     // The right side never covers the tabs: on a narrow screen the clock goes first, then
     // the device.
+    let device = match app.gpu.compact() {
+        Some(gpu) => format!("{}{sep}{gpu}", app.device_label),
+        None => app.device_label.clone(),
+    };
     let candidates = [
-        format!("{}{sep}{status}{sep}{} ", app.device_label, app.clock),
+        format!("{device}{sep}{status}{sep}{} ", app.clock),
+        format!("{device}{sep}{status} "),
         format!("{}{sep}{status} ", app.device_label),
         format!("{status} "),
     ];

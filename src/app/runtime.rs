@@ -19,7 +19,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use super::tabs::runs::{delete_run, load_curves};
 use super::theme::Theme;
-use super::update::{tick, update_files, update_job, update_snapshot};
+use super::update::{tick, update_files, update_gpu, update_job, update_snapshot};
 use super::{map_key, render::render, update, Action, App, Effect, FileDone, Options, TabId};
 use crate::jobs::{self, JobCommand, JobEvent, JobHandle, JobKind, RunTarget};
 use crate::models::gan::samples::write_pgm_grid;
@@ -28,6 +28,8 @@ type Term = Terminal<CrosstermBackend<Stdout>>;
 
 /// How often the Runs tab re-reads the runs folder while it is shown.
 const RUNS_REFRESH: Duration = Duration::from_secs(1);
+/// How often the GPUs are read for the panel and the top bar (nvidia-smi and nvitop: 1 s).
+const GPU_PERIOD: Duration = Duration::from_secs(1);
 
 /// Puts the terminal back the way the shell had it; safe to call more than once.
 pub fn restore_terminal() {
@@ -134,6 +136,8 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
     let mut sigint = signal(SignalKind::interrupt()).wrap_err("listening for SIGINT")?;
     let mut sigquit = signal(SignalKind::quit()).wrap_err("listening for SIGQUIT")?;
     let (files_tx, mut files_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (gpu_tx, mut gpu_rx) = tokio::sync::mpsc::unbounded_channel();
+    crate::gpu::spawn_sampler(GPU_PERIOD, move |status| gpu_tx.send(status).is_ok());
     let mut slots = Slots {
         jobs: Default::default(),
         files: files_tx,
@@ -183,6 +187,10 @@ async fn event_loop(terminal: &mut Term, options: Options) -> eyre::Result<()> {
             Some(event) = rl.next() => {
                 on_job_event(&mut app, rl, JobKind::Rl, event);
                 dirty |= app.tab == TabId::Rl;
+            }
+            Some(status) = gpu_rx.recv() => {
+                update_gpu(&mut app, status);
+                dirty = true;
             }
             Some(done) = files_rx.recv() => {
                 let effects = update_files(&mut app, done);

@@ -18,6 +18,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 Overlay::Help
             }
         }
+        Action::ToggleGpu => {
+            app.overlay = if app.overlay == Overlay::Gpu {
+                Overlay::None
+            } else {
+                Overlay::Gpu
+            }
+        }
         Action::CloseOverlay => {
             if app.overlay == Overlay::ConfirmDelete {
                 if let Some(name) = app.runs.cancel_delete() {
@@ -132,6 +139,11 @@ pub fn update_runs(app: &mut App, message: RunsMessage) {
     if let Some((level, text)) = app.runs.on_message(message) {
         app.toast(level, text);
     }
+}
+
+/// Folds in the GPUs' latest status, read off the UI thread.
+pub fn update_gpu(app: &mut App, status: crate::gpu::GpuStatus) {
+    app.gpu.on_status(status);
 }
 
 /// Folds in the answer of file work done off the UI thread; returns the work it leads to (a

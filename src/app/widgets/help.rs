@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
-use crate::app::keymap::{BINDINGS, CTRL_C};
+use crate::app::keymap::BINDINGS;
 use crate::app::theme::Theme;
 use crate::models::loss::FORMULAS;
 
@@ -19,7 +19,6 @@ pub fn render_help(area: Rect, buf: &mut Buffer, theme: &Theme) {
     let mut lines: Vec<Line> = BINDINGS
         .iter()
         .map(|b| (b.label, b.help))
-        .chain([CTRL_C])
         .map(|(keys, what)| Line::from(format!("{keys:>LABEL_WIDTH$}  {what}")))
         .collect();
     lines.push(Line::raw(""));
@@ -52,7 +51,7 @@ mod tests {
     #[test]
     fn every_key_row_fits_one_line_so_the_formulas_stay_in_view() {
         let inner = usize::from(MAX_WIDTH) - 2;
-        for (keys, what) in BINDINGS.iter().map(|b| (b.label, b.help)).chain([CTRL_C]) {
+        for (keys, what) in BINDINGS.iter().map(|b| (b.label, b.help)) {
             assert!(keys.chars().count() <= LABEL_WIDTH, "{keys}");
             assert!(
                 LABEL_WIDTH + 2 + what.chars().count() <= inner,
@@ -77,7 +76,7 @@ mod tests {
         // The tab body: the screen less the tab bar and the bottom line.
         for (w, h) in [(80, 22), (120, 38)] {
             let text = drawn(w, h);
-            for (keys, what) in BINDINGS.iter().map(|b| (b.label, b.help)).chain([CTRL_C]) {
+            for (keys, what) in BINDINGS.iter().map(|b| (b.label, b.help)) {
                 assert!(
                     text.contains(&format!("{keys:>LABEL_WIDTH$}  {what}")),
                     "{keys} missing at {w}×{h}:\n{text}"

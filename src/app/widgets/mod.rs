@@ -3,6 +3,7 @@
 pub mod cartpole;
 pub mod chart;
 pub mod confusion;
+pub mod gpu;
 pub mod help;
 pub mod image;
 pub mod params;
