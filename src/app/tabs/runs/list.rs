@@ -51,7 +51,7 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             RunStatus::Running => theme.good(),
             RunStatus::Failed => theme.error(),
             RunStatus::Interrupted | RunStatus::Paused => theme.warn(),
-            RunStatus::Finished => Style::default(),
+            RunStatus::Finished | RunStatus::Idle => Style::default(),
         };
         let started = run
             .started
@@ -104,6 +104,9 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             Some(pid) => format!("{}  (process {pid})", run.path.display()),
             None => run.path.display().to_string(),
         }));
+        if run.is_foreign() {
+            text.push(Line::raw(foreign_text(run)));
+        }
         if let Some(detail) = &run.detail {
             text.push(Line::styled(detail.clone(), theme.warn()));
         }
@@ -122,6 +125,22 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     Paragraph::new(text)
         .block(Block::bordered())
         .render(details, buf);
+}
+
+/// What a TensorBoard run's details say: its tags, and when it last logged.
+fn foreign_text(run: &RunSummary) -> String {
+    let tags = if run.metrics.is_empty() {
+        "no scalars yet".to_string()
+    } else {
+        format!("tags: {}", run.metrics.join(", "))
+    };
+    match run.updated {
+        Some(t) => format!(
+            "TensorBoard, read-only · last logged {} · {tags}",
+            t.display()
+        ),
+        None => format!("TensorBoard, read-only · {tags}"),
+    }
 }
 
 /// The delete question, centred over the tab.
