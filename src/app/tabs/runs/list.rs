@@ -139,7 +139,8 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     let keys = own_hint_line(
         tab.hint_context(),
         usize::from(details.width.saturating_sub(2)),
-        tab.read_only,
+        // A TensorBoard run is browsed only, like any run while watching one.
+        tab.read_only || tab.selected_run().is_some_and(RunSummary::is_foreign),
     );
     // The keys keep the last row whatever else is shown.
     text.truncate(2);
