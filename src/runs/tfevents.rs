@@ -10,7 +10,7 @@
 //! Other writers store a scalar as a tensor instead (TensorFlow 2's `tf.summary`, Keras): the
 //! `Summary.Value` then holds `tensor` (field 8, a `TensorProto`) and, on a tag's first event,
 //! `metadata` (field 9) naming the `scalars` plugin. [`scalar_of`] reads both forms; the reader
-//! of whole files is [`super::tfevents_reader`].
+//! of whole files is `tfevents_reader.rs`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
