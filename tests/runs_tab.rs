@@ -672,6 +672,10 @@ fn watching_a_log_folder_of_one_run_opens_its_chart() {
     let s = screen(&app, 80, 24);
     assert!(s.contains("tf2-run") && s.contains("loss"), "{s}");
     assert!(has_braille(&s), "{s}");
+    assert!(
+        s.contains("watching tf2-run"),
+        "the top bar says what is followed:\n{s}"
+    );
     // Back in the list, steering keys are refused with the reason.
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('d'));
