@@ -7,17 +7,18 @@ use std::path::{Path, PathBuf};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gradtop::app::render::render_into;
 use gradtop::app::tabs::runs::{
-    CurvesState, MetricCurve, RunCurves, RunsMessage, RunsView, CURVE_POINTS, LIVE_RELOAD_REFRESHES,
+    load_curves, CurvesState, MetricCurve, RunCurves, RunsMessage, RunsView, CURVE_POINTS,
+    LIVE_RELOAD_REFRESHES,
 };
 use gradtop::app::theme::Theme;
-use gradtop::app::update::update_runs;
-use gradtop::app::{map_key, update, Action, App, Effect, Options, Overlay, TabId};
+use gradtop::app::update::{update_files, update_runs};
+use gradtop::app::{map_key, update, Action, App, Effect, FileDone, Options, Overlay, TabId};
 use gradtop::device::DeviceChoice;
 use gradtop::jobs::{JobStatus, RunTarget};
 use gradtop::runs::list::Better;
 use gradtop::runs::{
-    summarize_run, BestFigure, EndStatus, LocalTime, RunDir, RunEvent, RunLogs, RunStatus,
-    RunSummary,
+    list_runs, summarize_run, BestFigure, EndStatus, LocalTime, RunDir, RunEvent, RunLogs,
+    RunStatus, RunSummary,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -38,6 +39,11 @@ fn summary(name: &str, kind: &str, status: RunStatus, steps: u64) -> RunSummary 
         }),
         started: LocalTime::parse_compact(name),
         detail: None,
+        name: name.into(),
+        dataset: None,
+        metrics: vec!["test_accuracy".into()],
+        updated_unix_s: None,
+        updated: None,
     }
 }
 
@@ -548,4 +554,131 @@ fn r_names_the_reason_a_run_cannot_resume() {
         text.starts_with("cannot resume:") && text.contains("bogus"),
         "{text}"
     );
+}
+
+/// The TensorBoard runs written by PyTorch and TensorFlow, as shipped with the tests.
+fn tensorboard_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tfevents")
+}
+
+#[test]
+fn a_tensorboard_run_lists_charts_and_refuses_to_be_resumed_or_deleted() {
+    let dir = tensorboard_fixtures();
+    let mut app = app_in(&dir, None, Theme::new(false, false));
+    app.runs
+        .on_refresh(list_runs(&dir).map_err(|e| e.to_string()));
+    let torch = app
+        .runs
+        .rows
+        .iter()
+        .position(|r| r.name == "torch-run-a")
+        .expect("the PyTorch run is listed");
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(s.contains("torch-run-a") && s.contains("tf2-run"), "{s}");
+        assert!(s.contains("tensorbo"), "{s}");
+        assert!(s.contains("199") && s.contains("119"), "newest steps:\n{s}");
+    }
+    app.runs.selected = torch;
+    let s = screen(&app, 120, 36);
+    assert!(
+        s.contains("tensorboard idle") || s.contains("tensorboard running"),
+        "{s}"
+    );
+    assert!(s.contains("TensorBoard, read-only"), "{s}");
+    assert!(s.contains("tags: train/loss, test/accuracy, lr"), "{s}");
+
+    press(&mut app, KeyCode::Char('r'));
+    let toast = app.toast.clone().expect("resume refused");
+    assert!(
+        toast.text.contains("torch-run-a is a TensorBoard run"),
+        "{}",
+        toast.text
+    );
+    press(&mut app, KeyCode::Char('d'));
+    let toast = app.toast.clone().expect("delete refused");
+    assert!(toast.text.contains("only reads it"), "{}", toast.text);
+    assert_eq!(app.overlay, Overlay::None);
+
+    let effects = press(&mut app, KeyCode::Enter);
+    let [Effect::LoadCurves(request)] = effects.as_slice() else {
+        panic!("expected one LoadCurves, got {effects:?}");
+    };
+    update_runs(&mut app, load_curves(request));
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(has_braille(&s), "a curve is drawn at {w}×{h}:\n{s}");
+        assert!(s.contains("train/loss"), "{s}");
+    }
+    press(&mut app, KeyCode::Right);
+    let RunsView::Curves(view) = &app.runs.view else {
+        panic!("the chart stays open");
+    };
+    assert_eq!(view.metric.as_deref(), Some("test/accuracy"));
+    let CurvesState::Loaded(curves) = &view.state else {
+        panic!("loaded");
+    };
+    let accuracy = curves[0].metric("test/accuracy").expect("tag");
+    assert_eq!((accuracy.records, accuracy.last_step), (20, 190));
+}
+
+#[test]
+fn marked_tensorboard_runs_overlay_in_one_chart() {
+    let dir = tensorboard_fixtures();
+    let mut app = app_in(&dir, None, Theme::new(false, false));
+    app.runs
+        .on_refresh(list_runs(&dir).map_err(|e| e.to_string()));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let effects = press(&mut app, KeyCode::Enter);
+    let [Effect::LoadCurves(request)] = effects.as_slice() else {
+        panic!("expected one LoadCurves, got {effects:?}");
+    };
+    assert_eq!(request.runs.len(), 2);
+    update_runs(&mut app, load_curves(request));
+    let s = screen(&app, 120, 36);
+    assert!(
+        s.contains("torch-run-a") && s.contains("tf2-run"),
+        "legend:\n{s}"
+    );
+    assert!(has_braille(&s), "{s}");
+}
+
+#[test]
+fn watching_a_log_folder_of_one_run_opens_its_chart() {
+    let dir = tensorboard_fixtures().join("tf2-run");
+    let options = Options {
+        fps: 10,
+        ascii: false,
+        data_dir: None,
+        device: DeviceChoice::Cpu,
+        scenario: None,
+        runs_dir: dir.clone(),
+        watch: Some(dir.clone()),
+        max_steps: None,
+    };
+    let mut app = App::new(&options, Theme::new(false, false));
+    assert_eq!(app.tab, TabId::Runs);
+    let effects = update_files(
+        &mut app,
+        FileDone::Listed(list_runs(&dir).map_err(|e| e.to_string())),
+    );
+    let [Effect::LoadCurves(request)] = effects.as_slice() else {
+        panic!("the single run opens: {effects:?}");
+    };
+    assert_eq!(request.runs, vec![dir.clone()]);
+    update_runs(&mut app, load_curves(request));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("tf2-run") && s.contains("loss"), "{s}");
+    assert!(has_braille(&s), "{s}");
+    assert!(
+        s.contains("watching tf2-run"),
+        "the top bar says what is followed:\n{s}"
+    );
+    // Back in the list, steering keys are refused with the reason.
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('d'));
+    let toast = app.toast.clone().expect("refused");
+    assert!(toast.text.contains("TensorBoard run"), "{}", toast.text);
 }

@@ -42,7 +42,8 @@ pub struct Options {
     /// The folder new run directories go in (`--runs-dir`, `$GRADTOP_RUNS`, `./runs`).
     pub runs_dir: PathBuf,
     /// `gradtop watch RUN_DIR`: follow this run read-only instead of training (the scenario is
-    /// the run's, for its tab and panel).
+    /// the run's, for its tab and panel). Without a scenario, a TensorBoard log folder: the
+    /// dashboard opens on the Runs tab over it (`runs_dir` is that folder).
     pub watch: Option<PathBuf>,
     /// `gradtop train --steps`: the step limit of that scenario's run.
     pub max_steps: Option<u64>,
@@ -222,7 +223,14 @@ impl App {
         let mut classifier = ClassifierTab::new(scenario, options.data_dir.as_deref());
         let mut gan = GanTab::new(scenario, options.data_dir.as_deref());
         let mut rl = RlTab::new(scenario);
-        let tab = scenario.map_or(TabId::Classifier, |s| TabId::of(s.settings.kind()));
+        let watching_logs = options.watch.is_some() && scenario.is_none();
+        let tab = match scenario {
+            Some(s) => TabId::of(s.settings.kind()),
+            None if watching_logs => TabId::Runs,
+            None => TabId::Classifier,
+        };
+        let mut runs = RunsTab::new(&options.runs_dir, options.watch.is_some());
+        runs.open_single_run = watching_logs;
         for job in [&mut classifier.job, &mut gan.job, &mut rl.job] {
             job.max_steps = options.max_steps.filter(|_| job.autostart);
             // A watched run is shown, never trained here.
@@ -234,7 +242,7 @@ impl App {
             classifier,
             gan,
             rl,
-            runs: RunsTab::new(&options.runs_dir, options.watch.is_some()),
+            runs,
             gpu: Default::default(),
             overlay: Overlay::None,
             toast: None,

@@ -77,12 +77,20 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let tabs_w = tabs.width() as u16;
     buf.set_line(area.x, area.y, &tabs, area.width);
     let jobs = app.active_jobs();
-    let status = match jobs {
-        0 => app
+    let status = match (jobs, &app.watching) {
+        // Following a run or a log folder from the Runs tab: no job of this dashboard's.
+        (0, Some(path)) if app.tab == TabId::Runs => format!(
+            "watching {}",
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            )
+        ),
+        (0, _) => app
             .tab(app.tab.kind().unwrap_or(JobKind::Classifier))
             .top_bar_status(),
-        1 => "1 job running".to_string(),
-        n => format!("{n} jobs running"),
+        (1, _) => "1 job running".to_string(),
+        (n, _) => format!("{n} jobs running"),
     };
     let sep = theme.sep();
     // The right side never covers the tabs: on a narrow screen the clock goes first, then

@@ -59,6 +59,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         other
             if app.watching.is_some() && !allowed_while_watching(other, app.tab == TabId::Runs) =>
         {
+            let on_foreign = app.tab == TabId::Runs
+                && app
+                    .runs
+                    .selected_run()
+                    .is_some_and(crate::runs::RunSummary::is_foreign);
+            if on_foreign {
+                // Its own refusal says why: another program writes it.
+                return runs_action(app, other);
+            }
             app.toast(
                 ToastLevel::Warn,
                 "read-only: watching a run (gradtop resume RUN_DIR continues it)",
@@ -159,7 +168,9 @@ pub fn update_files(app: &mut App, done: FileDone) -> Vec<Effect> {
         }
         FileDone::Listed(listing) => {
             app.runs.on_refresh(listing);
-            return app.runs.reload_live_curves().into_iter().collect();
+            let mut effects = app.runs.open_single_when_listed();
+            effects.extend(app.runs.reload_live_curves());
+            return effects;
         }
         FileDone::Exported(Ok(path)) => {
             app.toast(

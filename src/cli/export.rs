@@ -1,4 +1,5 @@
-//! `gradtop export RUN_DIR --csv [FILE] | --tensorboard DIR`: a run's metrics for other tools.
+//! `gradtop export RUN_DIR --csv [FILE] | --tensorboard DIR`: a run's metrics for other tools;
+//! RUN_DIR may be a TensorBoard run (a folder of event files) as well as a gradtop run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,7 +7,9 @@ use std::process::ExitCode;
 use color_eyre::eyre;
 
 use super::UsageError;
-use crate::runs::{export_csv, export_csv_file, export_tensorboard, ExportError, RunDir};
+use crate::runs::{
+    export_csv, export_csv_file, export_tensorboard, is_tensorboard_run, ExportError, RunDir,
+};
 
 /// Exports what was asked for, saying where it went on stderr.
 pub fn run(
@@ -49,11 +52,15 @@ pub fn export_csv_to(
 /// Writes `run_dir`'s metrics as a TensorBoard event file under `logdir/<run name>/` and returns
 /// the file's path, so several exported runs sit side by side in one TensorBoard log dir.
 pub fn export_tensorboard_to(run_dir: &Path, logdir: &Path) -> Result<PathBuf, ExportError> {
-    let run = RunDir::open(run_dir)?;
-    let name = run
-        .path()
-        .file_name()
-        .map(|n| n.to_os_string())
+    let path = if is_tensorboard_run(run_dir) {
+        run_dir.to_path_buf()
+    } else {
+        RunDir::open(run_dir)?.path().to_path_buf()
+    };
+    // `runs/.` or `.` name no folder; the resolved path does.
+    let name = std::fs::canonicalize(&path)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_os_string()))
         .unwrap_or_else(|| "run".into());
-    export_tensorboard(run.path(), &logdir.join(name))
+    export_tensorboard(&path, &logdir.join(name))
 }

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod data;
 pub mod export;
 pub mod headless;
+pub mod runs;
 pub mod train;
 
 use std::path::PathBuf;
@@ -103,14 +104,22 @@ enum Command {
         steps: Option<u64>,
     },
     /// Follow a run read-only in the dashboard (one training headless elsewhere, or a finished
-    /// one): its curves, hyperparameter changes, checkpoints and end.
+    /// one): its curves, hyperparameter changes, checkpoints and end. A TensorBoard log folder
+    /// (PyTorch's runs/, Keras' logs/) opens in the Runs tab, each folder of event files a run.
     Watch {
-        /// The run directory.
+        /// The run directory, or a TensorBoard log folder.
         run_dir: PathBuf,
+    },
+    /// List the runs in the runs folder, newest first: gradtop's, and TensorBoard runs of other
+    /// frameworks found under it.
+    Runs {
+        /// One JSON array of objects (name, kind, scenario, dataset, status, steps, metrics, …).
+        #[arg(long)]
+        json: bool,
     },
     /// Export a run's metrics: CSV (to stdout or FILE) and/or TensorBoard event files.
     Export {
-        /// The run directory.
+        /// The run directory, or a TensorBoard run (a folder of event files).
         run_dir: PathBuf,
         /// Write step,t,name,value rows to FILE, or to stdout without FILE.
         #[arg(long, value_name = "FILE", num_args = 0..=1)]
@@ -314,9 +323,14 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             train::run_headless(spec, json)
         }
         Some(Command::Watch { run_dir }) => {
+            let is_run_dir = run_dir.join(crate::runs::dir::CONFIG_FILE).exists();
+            if !is_run_dir && !crate::runs::find_tensorboard_runs(&run_dir).is_empty() {
+                return dashboard(cli.common, run_dir.clone(), None, Some(run_dir), None);
+            }
             let scenario = resume::watch_scenario(&run_dir)?;
             dashboard(cli.common, runs_dir, Some(scenario), Some(run_dir), None)
         }
+        Some(Command::Runs { json }) => runs::run(&runs_dir, json),
         Some(Command::Export {
             run_dir,
             csv,

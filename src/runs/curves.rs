@@ -3,6 +3,7 @@
 //!
 //! The log is read through a [`MetricsTail`] a chunk at a time, so a log of many MB never sits
 //! in memory whole; the charted points are kept by [`Series`], the same rule the live tabs use.
+//! A TensorBoard run's scalars become the same curves, one per tag.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use super::dir::RunDir;
 use super::error::Result;
 use super::log::{drop_superseded, MetricRecord};
 use super::tail::{EventsTail, MetricsTail};
+use super::tensorboard::{is_tensorboard_run, TensorBoardRun};
 use crate::series::Series;
 
 /// Bytes of `metrics.jsonl` parsed per pass (about 8,000 records) before the records a resume
@@ -40,7 +42,8 @@ pub struct RunCurves {
     pub path: PathBuf,
     /// Metrics in the order they first appear in the log.
     pub metrics: Vec<MetricCurve>,
-    /// Lines of `metrics.jsonl` that did not parse (a record cut by a crash).
+    /// Lines of `metrics.jsonl` that did not parse (a record cut by a crash); for a
+    /// TensorBoard run, the damaged records skipped.
     pub skipped_lines: u64,
     /// Why the run's logs could not be read; the metrics are then empty.
     pub error: Option<String>,
@@ -55,7 +58,8 @@ impl RunCurves {
 
 /// Reads one run's curves: `metrics.jsonl` a chunk at a time, records a resume superseded
 /// dropped, each metric averaged down to at most `max_points` points. A last line still being
-/// written is left for the next read. Blocking: call it off the UI thread.
+/// written is left for the next read. A TensorBoard run gives one curve per scalar tag.
+/// Blocking: call it off the UI thread.
 pub fn read_run_curves(run_dir: &Path, max_points: usize) -> RunCurves {
     let mut curves = RunCurves {
         path: run_dir.to_path_buf(),
@@ -71,6 +75,9 @@ pub fn read_run_curves(run_dir: &Path, max_points: usize) -> RunCurves {
 }
 
 fn read_into(run_dir: &Path, max_points: usize, curves: &mut RunCurves) -> Result<()> {
+    if is_tensorboard_run(run_dir) {
+        return read_tensorboard_into(run_dir, max_points, curves);
+    }
     let run = RunDir::open(run_dir)?;
     let events = EventsTail::new(&run.events_path()).poll()?;
     let mut tail = MetricsTail::new(&run.metrics_path());
@@ -87,6 +94,28 @@ fn read_into(run_dir: &Path, max_points: usize, curves: &mut RunCurves) -> Resul
         // A record is superseded or not on its own, so chunks give the same result as one pass.
         builder.extend(drop_superseded(records, &events));
         if tail.offset() == offset && tail.restarts() == restarts {
+            break;
+        }
+    }
+    curves.metrics = builder.finish();
+    Ok(())
+}
+
+/// A TensorBoard run's scalars, a chunk of each file at a time.
+fn read_tensorboard_into(run_dir: &Path, max_points: usize, curves: &mut RunCurves) -> Result<()> {
+    let mut run = TensorBoardRun::new(run_dir);
+    let mut builder = CurvesBuilder::new(max_points);
+    loop {
+        let offset = run.offset();
+        let read = run.poll(READ_CHUNK_BYTES)?;
+        if read.restarted {
+            builder = CurvesBuilder::new(max_points);
+            curves.skipped_lines = 0;
+        }
+        curves.skipped_lines += read.skipped.len() as u64;
+        let records: Vec<MetricRecord> = read.points.into_iter().map(|p| run.record(p)).collect();
+        builder.extend(records);
+        if run.offset() == offset && !read.restarted {
             break;
         }
     }

@@ -1,4 +1,5 @@
-//! Converting a run's metrics for other tools: CSV, and TensorBoard event files.
+//! Converting a run's metrics for other tools: CSV, and TensorBoard event files. A TensorBoard
+//! run (another framework's) converts the same way, its scalar tags as metric names.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +8,7 @@ use super::dir::RunDir;
 use super::error::{IoContext, Result, RunsError};
 use super::log::{drop_superseded, EventRecord, MetricRecord, RunEvent};
 use super::tail::read_jsonl;
+use super::tensorboard::{is_tensorboard_run, read_tensorboard_run};
 use super::tfevents::TfEventsWriter;
 
 /// Header of the CSV export.
@@ -31,7 +33,7 @@ pub enum ExportError {
 
 /// Writes `run_dir`'s metrics as CSV in long form, one row per record in log order:
 /// `step,t,name,value` (`t` in seconds of run time, a non-finite value as `NaN`), without the
-/// records a resume superseded. Long form keeps
+/// records a resume superseded. For a TensorBoard run `t` counts from its first event. Long form keeps
 /// metrics logged at different steps apart without empty cells; pivot with
 /// `df.pivot_table(index="step", columns="name", values="value")`. `out_name` names `out` in a
 /// write error. Returns the number of rows.
@@ -40,8 +42,7 @@ pub fn export_csv(
     out: &mut dyn Write,
     out_name: &Path,
 ) -> std::result::Result<usize, ExportError> {
-    let run = RunDir::open(run_dir)?;
-    let records = current_metrics(&run)?;
+    let (records, _) = run_metrics(run_dir)?;
     write_csv(&records, out).map_err(|source| ExportError::Write {
         path: out_name.to_path_buf(),
         source,
@@ -52,8 +53,7 @@ pub fn export_csv(
 /// Writes `run_dir`'s metrics as CSV (see [`export_csv`]) to the file `path`; a file the disk
 /// cannot take is removed rather than left cut short.
 pub fn export_csv_file(run_dir: &Path, path: &Path) -> std::result::Result<usize, ExportError> {
-    let run = RunDir::open(run_dir)?;
-    let records = current_metrics(&run)?;
+    let (records, _) = run_metrics(run_dir)?;
     write_or_remove(path, |file| {
         let mut out = std::io::BufWriter::new(file);
         write_csv(&records, &mut out)?;
@@ -112,6 +112,20 @@ fn write_csv(records: &[MetricRecord], out: &mut dyn Write) -> std::io::Result<(
     Ok(())
 }
 
+/// The metrics of a gradtop run or a TensorBoard run, and the Unix time of its `t = 0`. Damaged
+/// records of a TensorBoard run are skipped with a warning on stderr, as a reader of logs does.
+fn run_metrics(run_dir: &Path) -> Result<(Vec<MetricRecord>, f64)> {
+    if is_tensorboard_run(run_dir) {
+        let (records, start, skipped) = read_tensorboard_run(run_dir)?;
+        for record in skipped {
+            eprintln!("warning: {record}");
+        }
+        return Ok((records, start));
+    }
+    let run = RunDir::open(run_dir)?;
+    Ok((current_metrics(&run)?, start_unix_s(&run)?))
+}
+
 /// The run's metrics without the records a resume superseded.
 fn current_metrics(run: &RunDir) -> Result<Vec<MetricRecord>> {
     let (records, _) = read_jsonl::<MetricRecord>(&run.metrics_path())?;
@@ -138,9 +152,7 @@ pub fn export_tensorboard(
     run_dir: &Path,
     out_dir: &Path,
 ) -> std::result::Result<PathBuf, ExportError> {
-    let run = RunDir::open(run_dir)?;
-    let records = current_metrics(&run)?;
-    let start_unix_s = start_unix_s(&run)?;
+    let (records, start_unix_s) = run_metrics(run_dir)?;
     let mut writer = TfEventsWriter::create(out_dir, start_unix_s).map_err(as_write_error)?;
     let path = writer.path().to_path_buf();
     let written = records

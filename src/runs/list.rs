@@ -1,8 +1,10 @@
-//! Listing the runs under a parent folder with their status and best figure, for the Runs tab.
+//! Listing the runs under a parent folder with their status and best figure, for the Runs tab:
+//! gradtop's run directories, and the TensorBoard runs of other frameworks found under it.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use super::clock::LocalTime;
 use super::dir::RunDir;
@@ -10,6 +12,7 @@ use super::error::{IoContext, Result};
 use super::lock::lock_holder;
 use super::log::{EndStatus, EventRecord, MetricRecord, RunEvent};
 use super::tail::{EventsTail, MetricsTail};
+use super::tensorboard::{find_tensorboard_runs, TensorBoardRun, TENSORBOARD_KIND};
 
 /// Where a run stands, as the Runs tab shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +28,13 @@ pub enum RunStatus {
     /// Its process died without an `end` event (crash, `kill -9`, power loss), or ended on a
     /// signal; resumable from its last checkpoint.
     Interrupted,
+    /// Written by another program (a TensorBoard run) and unchanged for
+    /// [`TENSORBOARD_LIVE_WINDOW`]: it ended, or waits; gradtop cannot tell which.
+    Idle,
 }
+
+/// How recently a TensorBoard run's files must have changed for it to count as running.
+pub const TENSORBOARD_LIVE_WINDOW: Duration = Duration::from_secs(60);
 
 impl RunStatus {
     /// Lower-case word for display and JSON.
@@ -36,6 +45,7 @@ impl RunStatus {
             Self::Finished => "finished",
             Self::Failed => "failed",
             Self::Interrupted => "interrupted",
+            Self::Idle => "idle",
         }
     }
 
@@ -84,10 +94,16 @@ pub struct BestFigure {
 pub struct RunSummary {
     /// The run directory.
     pub path: PathBuf,
-    /// `kind` from `config.toml` (`classifier`, `gan`, `rl`); `None` if absent or unreadable.
+    /// How the run is named: its folder's name, or a TensorBoard run's path under the folder
+    /// listed (`keras-fit/train`).
+    pub name: String,
+    /// `kind` from `config.toml` (`classifier`, `gan`, `rl`), or [`TENSORBOARD_KIND`]; `None` if
+    /// absent or unreadable.
     pub kind: Option<String>,
-    /// Scenario name from the directory name.
+    /// Scenario name from the directory name; a TensorBoard run's name.
     pub scenario: String,
+    /// `dataset` from `config.toml`, when the scenario has one.
+    pub dataset: Option<String>,
     /// Where the run stands.
     pub status: RunStatus,
     /// The pid writing the run, while it runs (`None` too when its lock file names none).
@@ -98,12 +114,28 @@ pub struct RunSummary {
     pub best: Option<BestFigure>,
     /// Local start time, from the directory name.
     pub started: Option<LocalTime>,
-    /// Why it failed or paused (last error message or pause reason), when known.
+    /// Why it failed or paused (last error message or pause reason), when known; for a
+    /// TensorBoard run, the last damaged record skipped.
     pub detail: Option<String>,
+    /// The metrics logged (a TensorBoard run's scalar tags), in first-seen order.
+    pub metrics: Vec<String>,
+    /// Unix time of a TensorBoard run's newest event.
+    pub updated_unix_s: Option<f64>,
+    /// The same, local, as shown.
+    pub updated: Option<LocalTime>,
 }
 
-/// Every run directory directly under `parent`, newest first; folders without `config.toml`
-/// are skipped, and a missing parent lists nothing. Reads logs only: safe while runs are writing.
+impl RunSummary {
+    /// True for a run another program writes (TensorBoard): it can be charted, not resumed or
+    /// deleted.
+    pub fn is_foreign(&self) -> bool {
+        self.kind.as_deref() == Some(TENSORBOARD_KIND)
+    }
+}
+
+/// Every run directory directly under `parent`, and every TensorBoard run at or below it, newest
+/// first; other folders are skipped, and a missing parent lists nothing. Reads logs only: safe
+/// while runs are writing.
 ///
 /// Reads every log in full; a view that refreshes keeps a [`RunsIndex`] instead.
 pub fn list_runs(parent: &Path) -> Result<Vec<RunSummary>> {
@@ -136,6 +168,7 @@ pub fn run_status(run_dir: &Path) -> Result<RunStatus> {
 pub struct RunsIndex {
     parent: PathBuf,
     runs: HashMap<PathBuf, TrackedRun>,
+    tensorboard: HashMap<PathBuf, TrackedTensorBoard>,
 }
 
 impl RunsIndex {
@@ -144,6 +177,7 @@ impl RunsIndex {
         Self {
             parent: parent.to_path_buf(),
             runs: HashMap::new(),
+            tensorboard: HashMap::new(),
         }
     }
 
@@ -189,13 +223,106 @@ impl RunsIndex {
             self.runs.remove(&path);
         }
         let mut summaries: Vec<RunSummary> = self.runs.values().map(TrackedRun::summary).collect();
-        summaries.sort_by(|a, b| {
-            let name = |r: &RunSummary| r.path.file_name().map(|n| n.to_os_string());
-            b.started
-                .cmp(&a.started)
-                .then_with(|| name(b).cmp(&name(a)))
-        });
+        summaries.extend(self.refresh_tensorboard());
+        summaries.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.name.cmp(&a.name)));
         Ok(summaries)
+    }
+
+    /// Finds the TensorBoard runs under the parent and reads what their files gained.
+    fn refresh_tensorboard(&mut self) -> Vec<RunSummary> {
+        let found = find_tensorboard_runs(&self.parent);
+        self.tensorboard
+            .retain(|path, _| found.iter().any(|(p, _)| p == path));
+        let now = SystemTime::now();
+        let mut summaries = Vec::new();
+        for (path, name) in found {
+            let tracked = self
+                .tensorboard
+                .entry(path.clone())
+                .or_insert_with(|| TrackedTensorBoard::new(&path, name));
+            // A run whose folder vanished between the scan and the read drops out.
+            if tracked.refresh().is_ok() {
+                summaries.push(tracked.summary(now));
+            }
+        }
+        summaries
+    }
+}
+
+/// One TensorBoard run's reader and running aggregates.
+#[derive(Debug)]
+struct TrackedTensorBoard {
+    run: TensorBoardRun,
+    name: String,
+    tags: Vec<String>,
+    steps: u64,
+    updated_unix_s: Option<f64>,
+    last_skipped: Option<String>,
+}
+
+impl TrackedTensorBoard {
+    fn new(dir: &Path, name: String) -> Self {
+        Self {
+            run: TensorBoardRun::new(dir),
+            name,
+            tags: Vec::new(),
+            steps: 0,
+            updated_unix_s: None,
+            last_skipped: None,
+        }
+    }
+
+    fn refresh(&mut self) -> Result<()> {
+        let read = self.run.poll(u64::MAX)?;
+        if read.restarted {
+            self.tags.clear();
+            self.steps = 0;
+            self.updated_unix_s = None;
+        }
+        for point in &read.points {
+            if !self.tags.contains(&point.tag) {
+                self.tags.push(point.tag.clone());
+            }
+            self.steps = self.steps.max(point.step);
+            self.updated_unix_s = Some(self.updated_unix_s.unwrap_or(0.0).max(point.wall_time_s));
+        }
+        if let Some(skipped) = read.skipped.last() {
+            self.last_skipped = Some(skipped.to_string());
+        }
+        Ok(())
+    }
+
+    fn summary(&self, now: SystemTime) -> RunSummary {
+        let live = self
+            .run
+            .last_modified()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age < TENSORBOARD_LIVE_WINDOW);
+        RunSummary {
+            path: self.run.dir().to_path_buf(),
+            name: self.name.clone(),
+            kind: Some(TENSORBOARD_KIND.to_string()),
+            scenario: self.name.clone(),
+            dataset: None,
+            status: if live {
+                RunStatus::Running
+            } else {
+                RunStatus::Idle
+            },
+            pid: None,
+            steps: self.steps,
+            best: None,
+            started: self
+                .run
+                .start_wall_time_s()
+                .map(|s| LocalTime::from_unix(s.floor() as i64)),
+            detail: self.last_skipped.clone(),
+            metrics: self.tags.clone(),
+            updated_unix_s: self.updated_unix_s,
+            updated: self
+                .updated_unix_s
+                .map(|s| LocalTime::from_unix(s.floor() as i64)),
+        }
     }
 }
 
@@ -204,6 +331,8 @@ impl RunsIndex {
 struct TrackedRun {
     run: RunDir,
     kind: Option<String>,
+    dataset: Option<String>,
+    metric_names: Vec<String>,
     metrics: MetricsTail,
     events: EventsTail,
     metrics_restarts: u64,
@@ -216,12 +345,16 @@ struct TrackedRun {
 
 impl TrackedRun {
     fn new(run: RunDir) -> Self {
-        let kind = run
-            .config()
-            .ok()
-            .and_then(|c| c.get("kind").and_then(|k| k.as_str()).map(str::to_string));
+        let config = run.config().ok();
+        let text = |key: &str| {
+            config
+                .as_ref()
+                .and_then(|c| c.get(key).and_then(|v| v.as_str()).map(str::to_string))
+        };
         Self {
-            kind,
+            kind: text("kind"),
+            dataset: text("dataset"),
+            metric_names: Vec::new(),
             metrics: MetricsTail::new(&run.metrics_path()),
             events: EventsTail::new(&run.events_path()),
             run,
@@ -240,8 +373,12 @@ impl TrackedRun {
             self.metrics_restarts = self.metrics.restarts();
             self.metric_steps = 0;
             self.best = BestTracker::default();
+            self.metric_names.clear();
         }
         for record in &metrics {
+            if !self.metric_names.contains(&record.name) {
+                self.metric_names.push(record.name.clone());
+            }
             self.metric_steps = self.metric_steps.max(record.step);
             self.best.observe(record);
         }
@@ -263,14 +400,24 @@ impl TrackedRun {
         let (status, detail) = self.lifecycle.status(holder.is_some());
         RunSummary {
             path: self.run.path().to_path_buf(),
+            name: self
+                .run
+                .path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             kind: self.kind.clone(),
             scenario: self.run.scenario_name(),
+            dataset: self.dataset.clone(),
             status,
             pid: holder.and_then(|h| h.pid),
             steps: self.metric_steps.max(self.event_steps),
             best: self.best.best(),
             started: self.run.started(),
             detail,
+            metrics: self.metric_names.clone(),
+            updated_unix_s: None,
+            updated: None,
         }
     }
 }

@@ -23,6 +23,9 @@
 //! * The Runs tab: a [`RunsIndex`] refreshed on a timer; [`read_run_curves`] for a run's chart;
 //!   [`RunDir::delete`] for `d`.
 //! * `export`: [`export_csv`] / [`export_csv_file`], [`export_tensorboard`].
+//! * Other frameworks' runs: a folder of TensorBoard event files is a run too
+//!   ([`find_tensorboard_runs`], [`TensorBoardRun`] over [`EventFileTail`]s); the index lists
+//!   it, [`read_run_curves`] charts it and the exports convert it, read-only.
 //!
 //! Readers never write and never take the lock.
 //!
@@ -38,7 +41,9 @@ pub mod list;
 pub mod lock;
 pub mod log;
 pub mod tail;
+pub mod tensorboard;
 pub mod tfevents;
+pub mod tfevents_reader;
 
 pub use checkpoint::{
     check_resumable, keep_last, latest_whole_checkpoint, load_checkpoint, load_latest_checkpoint,
@@ -59,7 +64,12 @@ pub use log::{
     RunEvent, RunLogs,
 };
 pub use tail::{read_jsonl, EventsTail, JsonlTail, MetricsTail};
+pub use tensorboard::{
+    find_tensorboard_runs, is_tensorboard_run, read_tensorboard_run, TensorBoardRun,
+    TENSORBOARD_KIND,
+};
 pub use tfevents::TfEventsWriter;
+pub use tfevents_reader::{read_event_file, EventFileTail, ScalarPoint, SkippedRecord};
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,11 @@
 //! `Event` protobuf: `wall_time` (field 1, double), `step` (field 2, int64), and either
 //! `file_version` (field 3, `"brain.Event:2"`, the first record) or `summary` (field 5) holding
 //! one `Summary.Value` with `tag` (field 1) and `simple_value` (field 2, float).
+//!
+//! Other writers store a scalar as a tensor instead (TensorFlow 2's `tf.summary`, Keras): the
+//! `Summary.Value` then holds `tensor` (field 8, a `TensorProto`) and, on a tag's first event,
+//! `metadata` (field 9) naming the `scalars` plugin. [`scalar_of`] reads both forms; the reader
+//! of whole files is `tfevents_reader.rs`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -48,15 +53,129 @@ pub struct Summary {
     pub value: Vec<SummaryValue>,
 }
 
-/// One `Summary.Value`: a tag and, for a scalar, its `simple_value`.
+/// One `Summary.Value`: a tag and, for a scalar, its `simple_value` or a one-element tensor.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SummaryValue {
     /// The series name.
     #[prost(string, tag = "1")]
     pub tag: String,
-    /// The scalar.
+    /// The scalar, as PyTorch, tensorboardX and TensorFlow 1 write it.
     #[prost(float, optional, tag = "2")]
     pub simple_value: Option<f32>,
+    /// The value as a tensor, as TensorFlow 2 writes every summary.
+    #[prost(message, optional, tag = "8")]
+    pub tensor: Option<TensorProto>,
+    /// Which plugin the value belongs to; often only on a tag's first event.
+    #[prost(message, optional, tag = "9")]
+    pub metadata: Option<SummaryMetadata>,
+}
+
+/// `SummaryMetadata` (`summary.proto`): says which TensorBoard plugin draws a value.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SummaryMetadata {
+    /// The plugin and its private data.
+    #[prost(message, optional, tag = "1")]
+    pub plugin_data: Option<PluginData>,
+    /// `DataClass`: 1 is a scalar.
+    #[prost(int32, tag = "4")]
+    pub data_class: i32,
+}
+
+/// `SummaryMetadata.PluginData`: the plugin's name (`scalars`, `text`, `images`, …).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PluginData {
+    /// The plugin's name.
+    #[prost(string, tag = "1")]
+    pub plugin_name: String,
+}
+
+/// `TensorProto` (`tensor.proto`), the fields a scalar needs.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TensorProto {
+    /// `DataType`: [`DT_FLOAT`], [`DT_DOUBLE`], others.
+    #[prost(int32, tag = "1")]
+    pub dtype: i32,
+    /// The shape; no dimensions for a scalar.
+    #[prost(message, optional, tag = "2")]
+    pub tensor_shape: Option<TensorShape>,
+    /// The values as raw little-endian bytes, when not in a typed list.
+    #[prost(bytes = "vec", tag = "4")]
+    pub tensor_content: Vec<u8>,
+    /// The values of a `DT_FLOAT` tensor.
+    #[prost(float, repeated, tag = "5")]
+    pub float_val: Vec<f32>,
+    /// The values of a `DT_DOUBLE` tensor.
+    #[prost(double, repeated, tag = "6")]
+    pub double_val: Vec<f64>,
+}
+
+/// `TensorShapeProto`: the dimensions of a tensor.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TensorShape {
+    /// One entry per dimension.
+    #[prost(message, repeated, tag = "2")]
+    pub dim: Vec<TensorDim>,
+}
+
+/// `TensorShapeProto.Dim`: one dimension's size.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TensorDim {
+    /// Its size; -1 when unknown.
+    #[prost(int64, tag = "1")]
+    pub size: i64,
+}
+
+/// `DataType` of 32-bit floats.
+pub const DT_FLOAT: i32 = 1;
+/// `DataType` of 64-bit floats.
+pub const DT_DOUBLE: i32 = 2;
+/// The plugin TensorBoard draws scalar charts with.
+pub const SCALARS_PLUGIN: &str = "scalars";
+/// `SummaryMetadata.DataClass` of a scalar.
+const DATA_CLASS_SCALAR: i32 = 1;
+
+/// Whether a value's metadata marks it as a scalar; `None` when it carries no plugin metadata
+/// (a later event of a tag, whose first event said).
+pub fn metadata_says_scalar(value: &SummaryValue) -> Option<bool> {
+    let metadata = value.metadata.as_ref()?;
+    match &metadata.plugin_data {
+        Some(plugin) if !plugin.plugin_name.is_empty() => {
+            Some(plugin.plugin_name == SCALARS_PLUGIN)
+        }
+        _ if metadata.data_class != 0 => Some(metadata.data_class == DATA_CLASS_SCALAR),
+        _ => None,
+    }
+}
+
+/// The scalar a value holds: its `simple_value`, or, when `tensor_is_scalar` (its tag belongs to
+/// the scalars plugin), its one-element float or double tensor. `None` for anything else (text,
+/// images, histograms, a tensor of another type or size).
+pub fn scalar_of(value: &SummaryValue, tensor_is_scalar: bool) -> Option<f64> {
+    if let Some(v) = value.simple_value {
+        return Some(f64::from(v));
+    }
+    let tensor = value.tensor.as_ref().filter(|_| tensor_is_scalar)?;
+    let elements: i64 = tensor
+        .tensor_shape
+        .as_ref()
+        .map_or(1, |s| s.dim.iter().map(|d| d.size).product());
+    if elements != 1 {
+        return None;
+    }
+    let content = &tensor.tensor_content;
+    match tensor.dtype {
+        DT_FLOAT => match tensor.float_val.first() {
+            Some(&v) => Some(f64::from(v)),
+            None => Some(f64::from(f32::from_le_bytes(
+                content.get(..4)?.try_into().ok()?,
+            ))),
+        },
+        DT_DOUBLE => match tensor.double_val.first() {
+            Some(&v) => Some(v),
+            None => Some(f64::from_le_bytes(content.get(..8)?.try_into().ok()?)),
+        },
+        _ => None,
+    }
 }
 
 /// TensorFlow's masked CRC-32C of a record's length and payload: the CRC rotated and offset,
@@ -76,6 +195,7 @@ pub fn encode_scalar_event(wall_time_s: f64, step: i64, tag: &str, value: f32) -
             value: vec![SummaryValue {
                 tag: tag.to_string(),
                 simple_value: Some(value),
+                ..SummaryValue::default()
             }],
         })),
     }

@@ -15,9 +15,31 @@ use crate::runs::{RunStatus, RunSummary};
 /// Width from which start times show their year.
 const WIDE_LIST: u16 = 100;
 
+/// Width of the kind column on narrow screens: `classifier` whole.
+const KIND_NARROW: u16 = 10;
+
+/// The kind as the list writes it; on narrow screens `tensorboard` is shortened to fit, the
+/// details line under the list saying it in full.
+fn kind_text(kind: Option<&str>, wide: bool) -> String {
+    match kind {
+        Some(k) if !wide && k.chars().count() > usize::from(KIND_NARROW) => {
+            let mut short: String = k.chars().take(usize::from(KIND_NARROW) - 1).collect();
+            short.push('.');
+            short
+        }
+        Some(k) => k.to_string(),
+        None => "?".into(),
+    }
+}
+
+/// The best figure; a TensorBoard run has no headline metric gradtop knows, so its tag count.
 fn best_text(run: &RunSummary) -> String {
     match &run.best {
         Some(b) => format!("{} {}", b.name, value_text(b.value)),
+        None if run.is_foreign() => match run.metrics.len() {
+            1 => "1 tag".into(),
+            n => format!("{n} tags"),
+        },
         None => "–".into(),
     }
 }
@@ -51,7 +73,7 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             RunStatus::Running => theme.good(),
             RunStatus::Failed => theme.error(),
             RunStatus::Interrupted | RunStatus::Paused => theme.warn(),
-            RunStatus::Finished => Style::default(),
+            RunStatus::Finished | RunStatus::Idle => Style::default(),
         };
         let started = run
             .started
@@ -70,7 +92,7 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             if tab.is_marked(&run.path) { mark } else { "" }.to_string(),
             started,
             run.scenario.clone(),
-            run.kind.clone().unwrap_or_else(|| "?".into()),
+            kind_text(run.kind.as_deref(), wide),
             run.status.as_str().to_string(),
             run.steps.to_string(),
             best_text(run),
@@ -88,7 +110,7 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             Constraint::Length(1),
             Constraint::Length(if wide { 19 } else { 11 }),
             Constraint::Min(9),
-            Constraint::Length(10),
+            Constraint::Length(if wide { 11 } else { KIND_NARROW }),
             Constraint::Length(11),
             Constraint::Length(7),
             Constraint::Length(20),
@@ -104,6 +126,9 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             Some(pid) => format!("{}  (process {pid})", run.path.display()),
             None => run.path.display().to_string(),
         }));
+        if run.is_foreign() {
+            text.push(Line::raw(foreign_text(run)));
+        }
         if let Some(detail) = &run.detail {
             text.push(Line::styled(detail.clone(), theme.warn()));
         }
@@ -114,7 +139,8 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     let keys = own_hint_line(
         tab.hint_context(),
         usize::from(details.width.saturating_sub(2)),
-        tab.read_only,
+        // A TensorBoard run is browsed only, like any run while watching one.
+        tab.read_only || tab.selected_run().is_some_and(RunSummary::is_foreign),
     );
     // The keys keep the last row whatever else is shown.
     text.truncate(2);
@@ -122,6 +148,22 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     Paragraph::new(text)
         .block(Block::bordered())
         .render(details, buf);
+}
+
+/// What a TensorBoard run's details say: its tags, and when it last logged.
+fn foreign_text(run: &RunSummary) -> String {
+    let tags = if run.metrics.is_empty() {
+        "no scalars yet".to_string()
+    } else {
+        format!("tags: {}", run.metrics.join(", "))
+    };
+    match run.updated {
+        Some(t) => format!(
+            "TensorBoard, read-only · last logged {} · {tags}",
+            t.display()
+        ),
+        None => format!("TensorBoard, read-only · {tags}"),
+    }
 }
 
 /// The delete question, centred over the tab.

@@ -101,6 +101,9 @@ pub struct RunsTab {
     pub pending_delete: Option<PathBuf>,
     /// True while the dashboard follows a run: runs can be browsed, not resumed or deleted.
     pub read_only: bool,
+    /// `gradtop watch` of a TensorBoard log folder: once listed, a folder that is one run opens
+    /// straight on its chart.
+    pub open_single_run: bool,
     /// The id the next curves request gets.
     next_request: u64,
 }
@@ -126,6 +129,7 @@ impl RunsTab {
             view: RunsView::List,
             pending_delete: None,
             read_only,
+            open_single_run: false,
             next_request: 1,
         }
     }
@@ -148,6 +152,18 @@ impl RunsTab {
             }
             Err(e) => self.error = Some(e),
         }
+    }
+
+    /// After the first listing of a watched log folder that holds a single run: its chart.
+    pub fn open_single_when_listed(&mut self) -> Vec<Effect> {
+        if !self.open_single_run || !self.loaded {
+            return Vec::new();
+        }
+        self.open_single_run = false;
+        if self.rows.len() != 1 || self.in_curves() {
+            return Vec::new();
+        }
+        self.open().effects
     }
 
     /// The highlighted run.
@@ -242,6 +258,9 @@ impl RunsTab {
     ) -> Result<JobSpec, String> {
         let run = self.selected_run().ok_or("no run to resume")?;
         let name = run_name(&run.path);
+        if run.is_foreign() {
+            return Err(foreign_refusal(run));
+        }
         if !run.status.resumable() {
             return Err(match (run.status, run.pid) {
                 (RunStatus::Running, Some(pid)) => {
@@ -262,6 +281,9 @@ impl RunsTab {
     pub fn request_delete(&mut self) -> Result<String, String> {
         let run = self.selected_run().ok_or("no run to delete")?;
         let name = run_name(&run.path);
+        if run.is_foreign() {
+            return Err(foreign_refusal(run));
+        }
         if run.status == RunStatus::Running || run.pid.is_some() {
             return Err(match run.pid {
                 Some(pid) => format!(
@@ -356,6 +378,14 @@ impl RunsTab {
             RunsView::List => RunsScreen::Marked,
         })
     }
+}
+
+/// Why a TensorBoard run cannot be resumed or deleted from here: another program owns it.
+fn foreign_refusal(run: &RunSummary) -> String {
+    format!(
+        "{} is a TensorBoard run, written by another program; gradtop only reads it",
+        run.name
+    )
 }
 
 /// How to clear a lock no gradtop process holds, should one ever outlive its process, for the
