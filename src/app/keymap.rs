@@ -71,6 +71,14 @@ pub enum Action {
     ConfirmDelete,
     /// Runs: leave the chart for the list (in the list: clear the marks).
     Back,
+    /// Charts: a log-scale y axis, or back to linear.
+    ToggleLogY,
+    /// Charts: smooth the trend lines one step more (up to 0.99).
+    SmoothMore,
+    /// Charts: smooth the trend lines one step less (down to 0, the raw values).
+    SmoothLess,
+    /// Charts: the recent window, or back to the full history.
+    ToggleRecent,
 }
 
 /// Where a binding is read: a view's own keys are looked up before the shared ones.
@@ -176,11 +184,19 @@ pub struct Binding {
     pub hints: &'static [Hint],
 }
 
-/// Read before the table in every mode (see [`map_key`]); listed so the help is complete.
-pub const CTRL_C: (&str, &str) = ("Ctrl-C", "quit at once");
-
 const LIVE: &[JobPhase] = &[JobPhase::Running, JobPhase::Paused];
 const RUNS_LIST: &[RunsScreen] = &[RunsScreen::List, RunsScreen::Marked];
+/// Every screen that draws charts: each job tab, whatever its job does, and a Runs chart.
+const CHARTS: &[On] = &[
+    On::Jobs(&[
+        JobPhase::Idle,
+        JobPhase::DataMissing,
+        JobPhase::Running,
+        JobPhase::Paused,
+        JobPhase::Ended,
+    ]),
+    On::Runs(&[RunsScreen::Chart]),
+];
 
 /// Every key the dashboard reads outside its modes (typing, a question, the help), in the order
 /// the help lists them and the hint lines show them. A hint line has about 79 columns at 80×24,
@@ -467,10 +483,47 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::All,
         label: "q",
         hint_label: "q",
-        help: "quit (asks while a job runs)",
+        help: "quit (asks while a job runs); Ctrl-C quits at once",
         hints: &[Hint {
             word: "quit",
             on: &[On::All],
+        }],
+    },
+    // The chart keys come last: a hint line shows them where it has room (120 columns).
+    Binding {
+        keys: &[(KeyCode::Char('g'), Action::ToggleLogY)],
+        scope: Scope::All,
+        label: "g",
+        hint_label: "g",
+        help: "charts: log-scale y axis, or linear",
+        hints: &[Hint {
+            word: "log y",
+            on: CHARTS,
+        }],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Char('['), Action::SmoothLess),
+            (KeyCode::Char(']'), Action::SmoothMore),
+        ],
+        scope: Scope::All,
+        label: "[ ]",
+        hint_label: "[/]",
+        help: "charts: smoothing weight down / up (0 to 0.99)",
+        hints: &[Hint {
+            word: "smooth",
+            on: CHARTS,
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('z'), Action::ToggleRecent)],
+        scope: Scope::All,
+        label: "z",
+        hint_label: "z",
+        help: "charts: the recent steps only, or the full history",
+        hints: &[Hint {
+            word: "zoom",
+            on: CHARTS,
         }],
     },
 ];
@@ -562,7 +615,11 @@ pub fn allowed_while_watching(action: Action, on_runs_tab: bool) -> bool {
         | Action::ToggleHelp
         | Action::CloseOverlay
         | Action::Quit
-        | Action::ForceQuit => true,
+        | Action::ForceQuit
+        | Action::ToggleLogY
+        | Action::SmoothMore
+        | Action::SmoothLess
+        | Action::ToggleRecent => true,
         Action::ResumeRun | Action::DeleteRun | Action::ConfirmDelete => false,
         _ => on_runs_tab,
     }
@@ -686,6 +743,10 @@ mod tests {
             (Char('?'), Some(Action::ToggleHelp)),
             (KeyCode::Esc, Some(Action::CloseOverlay)),
             (Char('q'), Some(Action::Quit)),
+            (Char('g'), Some(Action::ToggleLogY)),
+            (Char('['), Some(Action::SmoothLess)),
+            (Char(']'), Some(Action::SmoothMore)),
+            (Char('z'), Some(Action::ToggleRecent)),
             (Char('m'), None),
             (Char('r'), None),
             (Char('d'), None),
@@ -836,8 +897,9 @@ mod tests {
     #[test]
     fn job_tabs_offer_the_keys_of_their_phase_within_80_columns() {
         use JobKind::{Classifier, Gan, Rl};
-        let idle = "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit";
-        let missing = "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit";
+        let idle = "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit · g log y";
+        let missing =
+            "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit · g log y";
         for kind in [Classifier, Gan, Rl] {
             assert_eq!(at_80(HintContext::Job(kind, JobPhase::Idle)), idle);
         }
@@ -871,12 +933,12 @@ mod tests {
             (
                 Gan,
                 JobPhase::Paused,
-                "space resume · s restart · x stop · e export · ? help · q quit",
+                "space resume · s restart · x stop · e export · ? help · q quit · g log y",
             ),
             (
                 Gan,
                 JobPhase::Ended,
-                "s start again · e export · ←/→ change · ? help · q quit",
+                "s start again · e export · ←/→ change · ? help · q quit · g log y · [/] smooth",
             ),
             (
                 Rl,
@@ -886,12 +948,12 @@ mod tests {
             (
                 Rl,
                 JobPhase::Paused,
-                "space resume · s restart · x stop · w play greedy · ? help · q quit",
+                "space resume · s restart · x stop · w play greedy · ? help · q quit · g log y",
             ),
             (
                 Rl,
                 JobPhase::Ended,
-                "s start again · ←/→ change · ↑/↓ select · ? help · q quit",
+                "s start again · ←/→ change · ↑/↓ select · ? help · q quit · g log y",
             ),
         ];
         for (kind, phase, line) in expected {
@@ -915,7 +977,7 @@ mod tests {
         );
         assert_eq!(
             at_80(HintContext::Runs(RunsScreen::Chart)),
-            "←/→ metric · Esc/Enter back to the list · ? help · q quit"
+            "←/→ metric · Esc/Enter back to the list · ? help · q quit · g log y"
         );
         assert_eq!(
             own_hint_line(HintContext::Runs(RunsScreen::List), 78, false),
@@ -932,7 +994,10 @@ mod tests {
         for phase in PHASES {
             for kind in JobKind::ALL {
                 let line = hint_line(HintContext::Job(kind, phase), 200, true);
-                assert_eq!(line, "? help · q quit", "{kind:?} {phase:?}");
+                assert_eq!(
+                    line, "? help · q quit · g log y · [/] smooth · z zoom",
+                    "{kind:?} {phase:?}"
+                );
             }
         }
         assert_eq!(
@@ -949,8 +1014,11 @@ mod tests {
     fn a_narrow_line_is_cut_between_hints_and_a_wide_one_shows_them_all() {
         let running = HintContext::Job(JobKind::Classifier, JobPhase::Running);
         let full = hint_line(running, 200, false);
-        assert!(full.ends_with("? help · q quit"), "{full}");
-        assert_eq!(full, format!("{} · q quit", at_80(running)));
+        assert!(
+            full.ends_with("? help · q quit · g log y · [/] smooth · z zoom"),
+            "{full}"
+        );
+        assert!(full.starts_with(&format!("{} · q quit", at_80(running))));
         for context in every_context() {
             let line = at_80(context);
             assert!(Span::raw(line.as_str()).width() <= 79, "{line}");

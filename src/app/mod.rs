@@ -25,6 +25,7 @@ use tabs::gan::GanTab;
 use tabs::rl::RlTab;
 use tabs::runs::RunsTab;
 use theme::Theme;
+use widgets::chart::ChartView;
 
 /// How the dashboard was started.
 #[derive(Debug, Clone)]
@@ -181,6 +182,8 @@ pub struct App {
     pub theme: Theme,
     /// The visible tab.
     pub tab: TabId,
+    /// How every chart is drawn: log y, smoothing, full history or the recent window.
+    pub chart: ChartView,
     /// The classifier tab.
     pub classifier: ClassifierTab,
     /// The GAN tab.
@@ -227,6 +230,7 @@ impl App {
         Self {
             theme,
             tab,
+            chart: ChartView::default(),
             classifier,
             gan,
             rl,

@@ -38,6 +38,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
         }
         Action::ForceQuit => app.should_quit = true,
+        // One view for every chart, on every tab, while watching too: it changes no run.
+        Action::ToggleLogY => app.chart.log_y = !app.chart.log_y,
+        Action::SmoothMore => app.chart.smooth_more(),
+        Action::SmoothLess => app.chart.smooth_less(),
+        Action::ToggleRecent => app.chart.recent = !app.chart.recent,
         // Browsing runs reads files only, so it works while watching; resume and delete do not.
         other
             if app.tab == TabId::Runs
