@@ -150,7 +150,7 @@ pub struct Toast {
 pub enum Effect {
     /// Start a job in its kind's tab (replacing any running one there).
     Start(Box<JobSpec>),
-    /// Write a GAN sample grid to `gan-samples-itN.pgm` in the working directory.
+    /// Write a GAN sample grid to `gan-samples-itN.pgm` and `.png` in the working directory.
     ExportSamples(std::sync::Arc<crate::jobs::GanSnapshot>),
     /// Send a command to the job of a kind.
     Command(JobKind, JobCommand),
@@ -171,8 +171,8 @@ pub enum FileDone {
     Runs(tabs::runs::RunsMessage),
     /// The runs on disk, or why they could not be listed.
     Listed(Result<Vec<crate::runs::RunSummary>, String>),
-    /// A GAN sample grid written to this file, or why not.
-    Exported(Result<PathBuf, String>),
+    /// A GAN sample grid written to these files (PGM and PNG), or why not.
+    Exported(Result<Vec<PathBuf>, String>),
 }
 
 /// All dashboard state; rendering reads it, only `update` changes it.

@@ -154,10 +154,11 @@ pub fn update_files(app: &mut App, done: FileDone) -> Vec<Effect> {
             app.runs.on_refresh(listing);
             return app.runs.reload_live_curves().into_iter().collect();
         }
-        FileDone::Exported(Ok(path)) => {
+        FileDone::Exported(Ok(paths)) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             app.toast(
                 ToastLevel::Info,
-                format!("samples written: {}", path.display()),
+                format!("samples written: {}", names.join(" and ")),
             );
         }
         FileDone::Exported(Err(e)) => app.toast(ToastLevel::Error, format!("export failed: {e}")),
