@@ -931,13 +931,15 @@ fn file_work_done_off_the_ui_thread_comes_back_through_update() {
     assert!(toast.text.contains("disk full"), "{}", toast.text);
     update_files(
         &mut app,
-        FileDone::Exported(Ok("gan-samples-it200.pgm".into())),
+        FileDone::Exported(Ok(vec![
+            "gan-samples-it200.pgm".into(),
+            "gan-samples-it200.png".into(),
+        ])),
     );
     let toast = app.toast.clone().expect("a toast");
-    assert!(
-        toast.text.contains("gan-samples-it200.pgm"),
-        "{}",
-        toast.text
+    assert_eq!(
+        toast.text,
+        "samples written: gan-samples-it200.pgm and gan-samples-it200.png"
     );
 }
 
