@@ -965,33 +965,33 @@ fn chart_keys_set_log_scale_smoothing_and_window_on_every_chart() {
         x_labels.contains("300│") && !x_labels.contains("1.00"),
         "{s}"
     );
-    assert!(!s.contains("· log y"), "{s}");
+    assert!(!s.contains("· log"), "{s}");
     press(&mut app, ']');
     press(&mut app, ']');
     press(&mut app, 'g');
     let s = screen(&app, 120, 40);
-    assert!(s.contains("smooth 0.99 · log y"), "{s}");
-    assert!(s.contains("accuracy · test 90.00% · log y"), "{s}");
+    assert!(s.contains("smooth 0.99 · log"), "{s}");
+    assert!(s.contains("accuracy · test 90.00% · log"), "{s}");
     press(&mut app, 'z');
     for _ in 0..12 {
         press(&mut app, '[');
     }
     let s = screen(&app, 120, 40);
-    assert!(s.contains("smooth 0.00 · log y · recent"), "{s}");
+    assert!(s.contains("smooth 0.00 · log · recent"), "{s}");
     let s80 = screen(&app, 80, 24);
     assert!(s80.contains("smooth 0.00"), "{s80}");
     // One view for all charts: the GAN and RL tabs show the same settings.
     for tab in ['2', '3'] {
         press(&mut app, tab);
         let s = screen(&app, 120, 40);
-        assert!(s.contains("log y · recent"), "{s}");
+        assert!(s.contains("log · recent"), "{s}");
     }
     press(&mut app, 'g');
     press(&mut app, 'z');
     press(&mut app, '2');
     let s = screen(&app, 120, 40);
     assert!(s.contains(" loss · smooth 0.00 "), "{s}");
-    assert!(!s.contains("· log y") && !s.contains("· recent"), "{s}");
+    assert!(!s.contains("· log") && !s.contains("· recent"), "{s}");
 }
 
 #[test]

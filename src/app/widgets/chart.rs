@@ -111,7 +111,7 @@ impl ChartView {
             tags.push(format!("smooth {:.2}", self.smoothing()));
         }
         if self.log_y {
-            tags.push("log y".to_string());
+            tags.push("log".to_string());
         }
         if self.recent {
             tags.push("recent".to_string());
@@ -186,8 +186,28 @@ pub fn render_chart(
     let traces = spec.traces;
     let has_smoothed = traces.iter().any(|t| t.smoothed);
     let mut title_spans = vec![Span::raw(format!(" {}", spec.title))];
-    for tag in view.title_tags(has_smoothed) {
-        title_spans.push(Span::styled(format!(" · {tag}"), theme.bold()));
+    let tags: Vec<Span> = view
+        .title_tags(has_smoothed)
+        .into_iter()
+        .map(|tag| Span::styled(format!(" · {tag}"), theme.bold()))
+        .collect();
+    let tags_width: usize = tags.iter().map(Span::width).sum();
+    // A narrow chart keeps its name and value on top and says how it is drawn on its bottom
+    // border, rather than losing the words off its right edge.
+    let tags_fit =
+        title_spans[0].width() + tags_width + 1 <= usize::from(area.width.saturating_sub(2));
+    let mut block = Block::bordered();
+    if tags_fit {
+        title_spans.extend(tags);
+    } else if !tags.is_empty() {
+        let mut bottom = tags;
+        bottom[0].content = bottom[0]
+            .content
+            .trim_start_matches(" · ")
+            .to_string()
+            .into();
+        bottom.insert(0, Span::raw(" "));
+        block = block.title_bottom(Line::from(bottom).right_aligned());
     }
     title_spans.push(Span::raw(" "));
     for (i, t) in traces.iter().enumerate() {
@@ -199,7 +219,7 @@ pub fn render_chart(
             ));
         }
     }
-    let block = Block::bordered().title(Line::from(title_spans));
+    let block = block.title(Line::from(title_spans));
     // Smoothing sees the whole history, so the window's first smoothed point has its past.
     let weight = view.smoothing();
     let mut lines: Vec<Vec<(f64, f64)>> = traces
@@ -233,7 +253,22 @@ pub fn render_chart(
     let fitted = view.log_y || view.recent;
     let bounds = match spec.y_bounds {
         Some(b) if !fitted => Some(b),
-        _ => fit_y(&lines, x_lo, view.log_y),
+        // A fitted range stays within a fixed one: accuracy never reads above 1.
+        Some((lo, hi)) => fit_y(&lines, x_lo, view.log_y).map(|(f_lo, f_hi)| {
+            let axis = |v: f64, none: f64| match (view.log_y, v > 0.0) {
+                (false, _) => v,
+                (true, true) => v.log10(),
+                (true, false) => none,
+            };
+            let (lo, hi) = (axis(lo, f64::NEG_INFINITY), axis(hi, f64::INFINITY));
+            let (c_lo, c_hi) = (f_lo.max(lo), f_hi.min(hi));
+            if c_lo < c_hi {
+                (c_lo, c_hi)
+            } else {
+                (f_lo, f_hi)
+            }
+        }),
+        None => fit_y(&lines, x_lo, view.log_y),
     };
     let Some((y_lo, y_hi)) = bounds else {
         let hint = Line::styled("no value above 0 to draw on a log scale", theme.dim());
@@ -467,7 +502,7 @@ mod tests {
         view.smooth_less();
         let screen = draw_view(&theme, &smoothed, &view);
         assert!(
-            screen.starts_with("┌ t · smooth 0.85 · log y · recent ── loss"),
+            screen.starts_with("┌ t · smooth 0.85 · log · recent ── loss"),
             "{screen}"
         );
         // The recent window starts at the newest fifth of the steps: 39 − 39/5.
@@ -477,6 +512,31 @@ mod tests {
         let screen = draw_view(&theme, &raw, &view);
         let y_axis: String = screen.lines().flat_map(|l| l.chars().take(6)).collect();
         assert!(y_axis.contains("0.83") && y_axis.contains("48"), "{screen}");
+    }
+
+    #[test]
+    fn a_narrow_chart_says_how_it_is_drawn_on_its_bottom_border() {
+        let points: Vec<(f64, f64)> = (0..40).map(|i| (i as f64, 1.0 + i as f64)).collect();
+        let area = Rect::new(0, 0, 29, 12);
+        let mut buf = Buffer::empty(area);
+        let traces = [Trace::smoothed("", &points, trace_color(0))];
+        let spec = ChartSpec {
+            title: "loss 0.112",
+            traces: &traces,
+            ..ChartSpec::default()
+        };
+        let view = ChartView {
+            log_y: true,
+            ..ChartView::default()
+        };
+        render_chart(area, &mut buf, &spec, &view, &Theme::new(false, false));
+        let row = |y: u16| {
+            (0..area.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        };
+        assert!(row(0).starts_with("┌ loss 0.112 ─"), "{}", row(0));
+        assert!(row(11).ends_with(" smooth 0.90 · log┘"), "{}", row(11));
     }
 
     #[test]
