@@ -381,7 +381,7 @@ fn fit_y(lines: &[Vec<(f64, f64)>], x_lo: f64, log_y: bool) -> Option<(f64, f64)
     if !lo.is_finite() {
         return None;
     }
-    let pad = ((hi - lo) * 0.05).max(if log_y { 0.05 } else { 1e-6 });
+    let pad = ((hi - lo) * 0.05).max(if log_y { 1e-3 } else { 1e-6 });
     let floor = if lo >= 0.0 && !log_y {
         0.0
     } else {
