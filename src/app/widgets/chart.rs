@@ -194,8 +194,7 @@ pub fn render_chart(
     let tags_width: usize = tags.iter().map(Span::width).sum();
     // A narrow chart keeps its name and value on top and says how it is drawn on its bottom
     // border, rather than losing the words off its right edge.
-    let tags_fit =
-        title_spans[0].width() + tags_width + 1 <= usize::from(area.width.saturating_sub(2));
+    let tags_fit = title_spans[0].width() + tags_width < usize::from(area.width.saturating_sub(2));
     let mut block = Block::bordered();
     if tags_fit {
         title_spans.extend(tags);
@@ -496,9 +495,11 @@ mod tests {
         assert!(plain.starts_with("┌ t ── loss"), "{plain}");
         let screen = draw(&theme, &smoothed);
         assert!(screen.starts_with("┌ t · smooth 0.90 ── loss"), "{screen}");
-        let mut view = ChartView::default();
-        view.log_y = true;
-        view.recent = true;
+        let mut view = ChartView {
+            log_y: true,
+            recent: true,
+            ..ChartView::default()
+        };
         view.smooth_less();
         let screen = draw_view(&theme, &smoothed, &view);
         assert!(
