@@ -73,15 +73,7 @@ impl Series {
 
     /// Exponentially smoothed copy (TensorBoard-style, debiased), for the trend line.
     pub fn smoothed(&self, weight: f64) -> Vec<(f64, f64)> {
-        let mut out = Vec::with_capacity(self.points.len());
-        let mut avg = 0.0;
-        let mut norm = 0.0;
-        for &(x, y) in &self.points {
-            avg = weight * avg + (1.0 - weight) * y;
-            norm = weight * norm + (1.0 - weight);
-            out.push((x, avg / norm));
-        }
-        out
+        smooth(&self.points, weight)
     }
 
     /// (min, max) of the values, padded so a flat line is still visible.
@@ -106,6 +98,31 @@ impl Series {
         let start = self.points.len().saturating_sub(n);
         self.points[start..].iter().map(|p| p.1).collect()
     }
+}
+
+/// TensorBoard's smoothing of a curve, so a trend reads the same here as there: an exponential
+/// moving average `last = last·w + (1 − w)·y`, divided by `1 − wⁱ` at the i-th point so the
+/// start is not pulled towards 0. `weight` is clamped to [0, 0.999]; 0 returns the points as they
+/// are. Non-finite values are passed over and keep the average.
+pub fn smooth(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
+    let w = if weight.is_finite() {
+        weight.clamp(0.0, 0.999)
+    } else {
+        0.0
+    };
+    let mut out = Vec::with_capacity(points.len());
+    let mut last = 0.0;
+    let mut debias = 1.0;
+    for &(x, y) in points {
+        if !y.is_finite() {
+            continue;
+        }
+        last = last * w + (1.0 - w) * y;
+        // 1 − wⁱ, kept as a running product.
+        debias *= w;
+        out.push((x, last / (1.0 - debias)));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -133,5 +150,33 @@ mod tests {
         assert_eq!(s.points().len(), 2);
         assert!(s.smoothed(0.9).iter().all(|p| (p.1 - 4.0).abs() < 1e-12));
         assert_eq!(s.last(), Some(4.0));
+    }
+
+    #[test]
+    fn smoothing_matches_hand_computed_debiased_ema() {
+        // w = 0.5 over 1, 2, 4:
+        //   i=1: last = 0.5·0 + 0.5·1 = 0.5;     / (1 − 0.5)   = 1
+        //   i=2: last = 0.5·0.5 + 0.5·2 = 1.25;  / (1 − 0.25)  = 5/3
+        //   i=3: last = 0.5·1.25 + 0.5·4 = 2.625; / (1 − 0.125) = 3
+        let points = [(1.0, 1.0), (2.0, 2.0), (3.0, 4.0)];
+        let smoothed = smooth(&points, 0.5);
+        let expected = [1.0, 5.0 / 3.0, 3.0];
+        assert_eq!(smoothed.len(), 3);
+        for ((got, point), want) in smoothed.iter().zip(&points).zip(expected) {
+            assert_eq!(got.0, point.0, "steps are kept");
+            assert!((got.1 - want).abs() < 1e-12, "{got:?} vs {want}");
+        }
+        // w = 0.9 over 10, 0: the second point is (0.9·1 + 0.1·0) / (1 − 0.81) = 0.9/0.19.
+        let two = smooth(&[(0.0, 10.0), (1.0, 0.0)], 0.9);
+        assert!((two[0].1 - 10.0).abs() < 1e-12);
+        assert!((two[1].1 - 0.9 / 0.19).abs() < 1e-12, "{two:?}");
+        // No smoothing leaves the points as they are; NaN is passed over.
+        assert_eq!(smooth(&points, 0.0), points.to_vec());
+        let with_nan = smooth(&[(0.0, 2.0), (1.0, f64::NAN), (2.0, 2.0)], 0.99);
+        assert_eq!(with_nan.len(), 2);
+        assert!(
+            with_nan.iter().all(|p| (p.1 - 2.0).abs() < 1e-9),
+            "{with_nan:?}"
+        );
     }
 }

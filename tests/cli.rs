@@ -570,3 +570,64 @@ fn a_headless_run_that_diverges_fails_with_the_reason() {
     assert_eq!(end["status"], "failed", "{end}");
     assert_eq!(end["summary"]["status"], "failed", "{end}");
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_parser() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = gradtop(&["completions", shell], None);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        for word in ["gradtop", "export", "runs-dir", "tensorboard"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let out = gradtop(&["completions", "tcsh"], None);
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is bad usage");
+    let out = gradtop(&["man"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH gradtop 1"), "{page}");
+    assert!(
+        page.contains(".SH SUBCOMMANDS") && page.contains("export"),
+        "{page}"
+    );
+}
+
+#[test]
+fn export_csv_into_a_pipe_closed_early_ends_quietly() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let parent = tempfile::tempdir().unwrap();
+    let run = gradtop::runs::RunDir::create_with_config_text(
+        parent.path(),
+        "pipe",
+        "kind = \"classifier\"\n",
+    )
+    .unwrap();
+    // Far more than a pipe holds, so the writer is still writing when the reader leaves.
+    let mut metrics = std::io::BufWriter::new(std::fs::File::create(run.metrics_path()).unwrap());
+    for step in 0..50_000 {
+        writeln!(
+            metrics,
+            r#"{{"step":{step},"t":{},"name":"train_loss","value":0.5}}"#,
+            step as f64 / 100.0
+        )
+        .unwrap();
+    }
+    metrics.flush().unwrap();
+    drop(metrics);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gradtop"))
+        .args(["export", run.path().to_str().unwrap(), "--csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = [0u8; 64];
+    stdout.read_exact(&mut head).unwrap();
+    assert!(head.starts_with(b"step,t,name,value\n"));
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing said about the closed pipe");
+}

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gradtop::app::render::render;
 use gradtop::app::theme::Theme;
 use gradtop::app::update::update_snapshot;
-use gradtop::app::{update, update_job, Action, App, Effect, Options, Overlay, TabId};
+use gradtop::app::{map_key, update, update_job, Action, App, Effect, Options, Overlay, TabId};
 use gradtop::device::DeviceChoice;
 use gradtop::jobs::{ClassifierSnapshot, JobKind, Snapshot};
 use gradtop::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
@@ -167,7 +168,7 @@ fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
     );
     assert_eq!(
         bottom_line(&app, 120, 40),
-        format!("{running} · q quit · g gpu")
+        format!("{running} · q quit · g gpu · y [/] z chart view")
     );
     update_job(
         &mut app,
@@ -930,12 +931,110 @@ fn file_work_done_off_the_ui_thread_comes_back_through_update() {
     assert!(toast.text.contains("disk full"), "{}", toast.text);
     update_files(
         &mut app,
-        FileDone::Exported(Ok("gan-samples-it200.pgm".into())),
+        FileDone::Exported(Ok(vec![
+            "gan-samples-it200.pgm".into(),
+            "gan-samples-it200.png".into(),
+        ])),
     );
     let toast = app.toast.clone().expect("a toast");
+    assert_eq!(
+        toast.text,
+        "samples written: gan-samples-it200.pgm and gan-samples-it200.png"
+    );
+}
+
+/// Presses a key the way the runtime does: through the key table, then `update`.
+fn press(app: &mut App, c: char) {
+    let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    let action = map_key(app, key).unwrap_or_else(|| panic!("{c} is not bound"));
+    update(app, action);
+}
+
+#[test]
+fn chart_keys_set_log_scale_smoothing_and_window_on_every_chart() {
+    let (mut app, _d) = app_with_data();
+    simulate_training(&mut app);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("loss 0.209 · smooth 0.90"), "{s}");
+    // Whole steps on the x axis: the loss chart runs from step 1 to step 300.
+    let x_labels = s
+        .lines()
+        .find(|l| l.contains("│    1    "))
+        .unwrap_or_else(|| panic!("no step-1 label:\n{s}"));
     assert!(
-        toast.text.contains("gan-samples-it200.pgm"),
-        "{}",
-        toast.text
+        x_labels.contains("300│") && !x_labels.contains("1.00"),
+        "{s}"
+    );
+    assert!(!s.contains("· log"), "{s}");
+    press(&mut app, ']');
+    press(&mut app, ']');
+    press(&mut app, 'y');
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("smooth 0.99 · log"), "{s}");
+    assert!(s.contains("accuracy · test 90.00% · log"), "{s}");
+    press(&mut app, 'z');
+    for _ in 0..12 {
+        press(&mut app, '[');
+    }
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("smooth 0.00 · log · recent"), "{s}");
+    let s80 = screen(&app, 80, 24);
+    assert!(s80.contains("smooth 0.00"), "{s80}");
+    // One view for all charts: the GAN and RL tabs show the same settings.
+    for tab in ['2', '3'] {
+        press(&mut app, tab);
+        let s = screen(&app, 120, 40);
+        assert!(s.contains("log · recent"), "{s}");
+    }
+    press(&mut app, 'y');
+    press(&mut app, 'z');
+    press(&mut app, '2');
+    let s = screen(&app, 120, 40);
+    assert!(s.contains(" loss · smooth 0.00 "), "{s}");
+    assert!(!s.contains("· log") && !s.contains("· recent"), "{s}");
+}
+
+#[test]
+fn epoch_boundaries_are_marked_on_the_classifiers_charts() {
+    let (mut app, _d) = app_with_data();
+    app.theme = Theme::new(false, true);
+    let progress = |step, epoch| {
+        JobEvent::Progress(Progress {
+            step,
+            total_steps: 1000,
+            epoch,
+            epochs: 5,
+            rate: 100.0,
+            eta_s: None,
+        })
+    };
+    update_job(&mut app, JobKind::Classifier, progress(1, 1));
+    simulate_training(&mut app);
+    for step in 301..=600u64 {
+        let value = 0.2 - step as f64 / 10_000.0;
+        let metric = Metric::TrainLoss;
+        update_job(
+            &mut app,
+            JobKind::Classifier,
+            JobEvent::Metric {
+                step,
+                metric,
+                value,
+            },
+        );
+    }
+    update_job(&mut app, JobKind::Classifier, progress(500, 2));
+    assert_eq!(
+        app.classifier.epoch_ends,
+        vec![300.0],
+        "epoch 1 ended at step 300"
+    );
+    let s = screen(&app, 120, 40);
+    let marked = s.lines().filter(|l| l.contains(':')).count();
+    assert!(marked >= 20, "both charts carry the mark:\n{s}");
+    update(&mut app, Action::StartRestart);
+    assert!(
+        app.classifier.epoch_ends.is_empty(),
+        "a restart clears the marks"
     );
 }

@@ -682,3 +682,37 @@ fn watching_a_log_folder_of_one_run_opens_its_chart() {
     let toast = app.toast.clone().expect("refused");
     assert!(toast.text.contains("TensorBoard run"), "{}", toast.text);
 }
+
+#[test]
+fn a_runs_chart_takes_the_chart_keys_like_every_chart() {
+    let mut app = app();
+    let effects = press(&mut app, KeyCode::Enter);
+    deliver(&mut app, &effects, |p, _| rl_curves(p, 10.0));
+    let s = screen(&app, 120, 36);
+    assert!(s.contains("episode_return by step · smooth 0.90"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.contains("│   0 ") && l.contains("19600│")),
+        "whole steps on the x axis:\n{s}"
+    );
+    press(&mut app, KeyCode::Char('y'));
+    press(&mut app, KeyCode::Char('z'));
+    press(&mut app, KeyCode::Char('['));
+    assert!(app.runs.in_curves(), "the chart keys leave the chart open");
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(s.contains("by step · smooth 0.85 · log · recent"), "{s}");
+    }
+    // The recent window is the newest fifth of the steps: 19600 − 19600/5.
+    let s = screen(&app, 120, 36);
+    assert!(
+        s.lines()
+            .any(|l| l.contains("15680") && l.contains("19600│")),
+        "{s}"
+    );
+    // The list is not a chart: the keys change the view but nothing in the list.
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('y'));
+    assert!(!app.chart.log_y);
+    assert_eq!(app.runs.view, RunsView::List);
+}

@@ -13,6 +13,7 @@ use ratatui::layout::Rect;
 use super::tabs::panel::Panel;
 use super::tabs::Reaction;
 use super::theme::Theme;
+use super::widgets::chart::ChartView;
 use super::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
 use crate::jobs::{
@@ -48,8 +49,8 @@ pub trait JobTab {
     fn hint_context(&self) -> HintContext;
     /// What the top bar says of this tab's job when none runs: `dqn ready`, `gan finished`.
     fn top_bar_status(&self) -> String;
-    /// Draws the tab.
-    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme);
+    /// Draws the tab, its charts as `view` says.
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView);
     /// Advances animations by one UI frame; true when something visible moved.
     fn tick(&mut self, fps: u32) -> bool {
         let _ = fps;

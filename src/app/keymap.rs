@@ -73,6 +73,14 @@ pub enum Action {
     ConfirmDelete,
     /// Runs: leave the chart for the list (in the list: clear the marks).
     Back,
+    /// Charts: a log-scale y axis, or back to linear.
+    ToggleLogY,
+    /// Charts: smooth the trend lines one step more (up to 0.99).
+    SmoothMore,
+    /// Charts: smooth the trend lines one step less (down to 0, the raw values).
+    SmoothLess,
+    /// Charts: the recent window, or back to the full history.
+    ToggleRecent,
 }
 
 /// Where a binding is read: a view's own keys are looked up before the shared ones.
@@ -180,6 +188,17 @@ pub struct Binding {
 
 const LIVE: &[JobPhase] = &[JobPhase::Running, JobPhase::Paused];
 const RUNS_LIST: &[RunsScreen] = &[RunsScreen::List, RunsScreen::Marked];
+/// Every screen that draws charts: each job tab, whatever its job does, and a Runs chart.
+const CHARTS: &[On] = &[
+    On::Jobs(&[
+        JobPhase::Idle,
+        JobPhase::DataMissing,
+        JobPhase::Running,
+        JobPhase::Paused,
+        JobPhase::Ended,
+    ]),
+    On::Runs(&[RunsScreen::Chart]),
+];
 
 /// Every key the dashboard reads outside its modes (typing, a question, the help), in the order
 /// the help lists them and the hint lines show them. A hint line has about 79 columns at 80×24,
@@ -468,7 +487,7 @@ pub const BINDINGS: &[Binding] = &[
         // the help names it.
         label: "q / Ctrl-C",
         hint_label: "q",
-        help: "quit (q asks while a job runs, Ctrl-C at once)",
+        help: "quit (asks while a job runs); Ctrl-C quits at once",
         hints: &[Hint {
             word: "quit",
             on: &[On::All],
@@ -483,6 +502,24 @@ pub const BINDINGS: &[Binding] = &[
         hints: &[Hint {
             word: "gpu",
             on: &[On::All],
+        }],
+    },
+    // The chart keys come last, in one row of the help: a hint line shows them where it has
+    // room (120 columns).
+    Binding {
+        keys: &[
+            (KeyCode::Char('y'), Action::ToggleLogY),
+            (KeyCode::Char('['), Action::SmoothLess),
+            (KeyCode::Char(']'), Action::SmoothMore),
+            (KeyCode::Char('z'), Action::ToggleRecent),
+        ],
+        scope: Scope::All,
+        label: "y / [ ] / z",
+        hint_label: "y [/] z",
+        help: "charts: log y, smoothing down / up, recent steps",
+        hints: &[Hint {
+            word: "chart view",
+            on: CHARTS,
         }],
     },
 ];
@@ -583,7 +620,11 @@ pub fn allowed_while_watching(action: Action, on_runs_tab: bool) -> bool {
         | Action::ToggleGpu
         | Action::CloseOverlay
         | Action::Quit
-        | Action::ForceQuit => true,
+        | Action::ForceQuit
+        | Action::ToggleLogY
+        | Action::SmoothMore
+        | Action::SmoothLess
+        | Action::ToggleRecent => true,
         Action::ResumeRun | Action::DeleteRun | Action::ConfirmDelete => false,
         _ => on_runs_tab,
     }
@@ -707,10 +748,14 @@ mod tests {
             (Char('?'), Some(Action::ToggleHelp)),
             (KeyCode::Esc, Some(Action::CloseOverlay)),
             (Char('q'), Some(Action::Quit)),
+            (Char('g'), Some(Action::ToggleGpu)),
+            (Char('y'), Some(Action::ToggleLogY)),
+            (Char('['), Some(Action::SmoothLess)),
+            (Char(']'), Some(Action::SmoothMore)),
+            (Char('z'), Some(Action::ToggleRecent)),
             (Char('m'), None),
             (Char('r'), None),
             (Char('d'), None),
-            (Char('y'), None),
             (KeyCode::Backspace, None),
             (KeyCode::F(1), None),
         ]
@@ -953,7 +998,10 @@ mod tests {
         for phase in PHASES {
             for kind in JobKind::ALL {
                 let line = hint_line(HintContext::Job(kind, phase), 200, true);
-                assert_eq!(line, "? help · q quit · g gpu", "{kind:?} {phase:?}");
+                assert_eq!(
+                    line, "? help · q quit · g gpu · y [/] z chart view",
+                    "{kind:?} {phase:?}"
+                );
             }
         }
         assert_eq!(
@@ -970,8 +1018,14 @@ mod tests {
     fn a_narrow_line_is_cut_between_hints_and_a_wide_one_shows_them_all() {
         let running = HintContext::Job(JobKind::Classifier, JobPhase::Running);
         let full = hint_line(running, 200, false);
-        assert!(full.ends_with("? help · q quit · g gpu"), "{full}");
-        assert_eq!(full, format!("{} · q quit · g gpu", at_80(running)));
+        assert!(
+            full.ends_with("? help · q quit · g gpu · y [/] z chart view"),
+            "{full}"
+        );
+        assert_eq!(
+            full,
+            format!("{} · q quit · g gpu · y [/] z chart view", at_80(running))
+        );
         for context in every_context() {
             let line = at_80(context);
             assert!(Span::raw(line.as_str()).width() <= 79, "{line}");

@@ -25,6 +25,7 @@ use tabs::gan::GanTab;
 use tabs::rl::RlTab;
 use tabs::runs::RunsTab;
 use theme::Theme;
+use widgets::chart::ChartView;
 
 /// How the dashboard was started.
 #[derive(Debug, Clone)]
@@ -152,7 +153,7 @@ pub struct Toast {
 pub enum Effect {
     /// Start a job in its kind's tab (replacing any running one there).
     Start(Box<JobSpec>),
-    /// Write a GAN sample grid to `gan-samples-itN.pgm` in the working directory.
+    /// Write a GAN sample grid to `gan-samples-itN.pgm` and `.png` in the working directory.
     ExportSamples(std::sync::Arc<crate::jobs::GanSnapshot>),
     /// Send a command to the job of a kind.
     Command(JobKind, JobCommand),
@@ -173,8 +174,8 @@ pub enum FileDone {
     Runs(tabs::runs::RunsMessage),
     /// The runs on disk, or why they could not be listed.
     Listed(Result<Vec<crate::runs::RunSummary>, String>),
-    /// A GAN sample grid written to this file, or why not.
-    Exported(Result<PathBuf, String>),
+    /// A GAN sample grid written to these files (PGM and PNG), or why not.
+    Exported(Result<Vec<PathBuf>, String>),
 }
 
 /// All dashboard state; rendering reads it, only `update` changes it.
@@ -184,6 +185,8 @@ pub struct App {
     pub theme: Theme,
     /// The visible tab.
     pub tab: TabId,
+    /// How every chart is drawn: log y, smoothing, full history or the recent window.
+    pub chart: ChartView,
     /// The classifier tab.
     pub classifier: ClassifierTab,
     /// The GAN tab.
@@ -239,6 +242,7 @@ impl App {
         Self {
             theme,
             tab,
+            chart: ChartView::default(),
             classifier,
             gan,
             rl,

@@ -47,12 +47,12 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     .areas(area);
     render_tab_bar(app, top, buf);
     match app.tab.kind() {
-        Some(kind) => app.tab(kind).render(body, buf, theme),
-        None => runs::render(&app.runs, body, buf, theme),
+        Some(kind) => app.tab(kind).render(body, buf, theme, &app.chart),
+        None => runs::render(&app.runs, body, buf, theme, &app.chart),
     }
     render_bottom(app, bottom, buf);
     match app.overlay {
-        Overlay::Help => render_help(body, buf, theme),
+        Overlay::Help => render_help(area, buf, theme),
         Overlay::Gpu => super::widgets::gpu::render_gpu_panel(&app.gpu, body, buf, theme),
         Overlay::ConfirmQuit => render_confirm(app, body, buf),
         Overlay::ConfirmDelete => runs::render_confirm_delete(&app.runs, body, buf, theme),

@@ -22,7 +22,7 @@ use super::theme::Theme;
 use super::update::{tick, update_files, update_gpu, update_job, update_snapshot};
 use super::{map_key, render::render, update, Action, App, Effect, FileDone, Options, TabId};
 use crate::jobs::{self, JobCommand, JobEvent, JobHandle, JobKind, RunTarget};
-use crate::models::gan::samples::write_pgm_grid;
+use crate::models::gan::samples::{write_pgm_grid, write_png_grid};
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -302,10 +302,16 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
                 start_in(app, slots.slot(kind), jobs::start(*spec))
             }
             Effect::ExportSamples(snapshot) => spawn_file_work(&slots.files, move || {
-                let path = PathBuf::from(format!("gan-samples-it{}.pgm", snapshot.iteration));
+                let stem = format!("gan-samples-it{}", snapshot.iteration);
+                let (pgm, png) = (
+                    PathBuf::from(format!("{stem}.pgm")),
+                    PathBuf::from(format!("{stem}.png")),
+                );
                 let cols = (snapshot.samples.len() as f64).sqrt().ceil() as usize;
-                let written = write_pgm_grid(&path, &snapshot.samples, 28, 28, cols.max(1));
-                FileDone::Exported(written.map(|()| path).map_err(|e| e.to_string()))
+                let samples = &snapshot.samples;
+                let written = write_pgm_grid(&pgm, samples, 28, 28, cols.max(1))
+                    .and_then(|()| write_png_grid(&png, samples, 28, 28, cols.max(1)));
+                FileDone::Exported(written.map(|()| vec![pgm, png]).map_err(|e| e.to_string()))
             }),
             Effect::Command(kind, command) => slots.slot(kind).send(command),
             Effect::LoadCurves(request) => {

@@ -45,6 +45,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
         }
         Action::ForceQuit => app.should_quit = true,
+        // One view for every chart, on every tab, while watching too: it changes no run.
+        Action::ToggleLogY => app.chart.log_y = !app.chart.log_y,
+        Action::SmoothMore => app.chart.smooth_more(),
+        Action::SmoothLess => app.chart.smooth_less(),
+        Action::ToggleRecent => app.chart.recent = !app.chart.recent,
         // Browsing runs reads files only, so it works while watching; resume and delete do not.
         other
             if app.tab == TabId::Runs
@@ -172,10 +177,11 @@ pub fn update_files(app: &mut App, done: FileDone) -> Vec<Effect> {
             effects.extend(app.runs.reload_live_curves());
             return effects;
         }
-        FileDone::Exported(Ok(path)) => {
+        FileDone::Exported(Ok(paths)) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             app.toast(
                 ToastLevel::Info,
-                format!("samples written: {}", path.display()),
+                format!("samples written: {}", names.join(" and ")),
             );
         }
         FileDone::Exported(Err(e)) => app.toast(ToastLevel::Error, format!("export failed: {e}")),

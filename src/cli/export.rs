@@ -24,9 +24,20 @@ pub fn run(
     }
     if let Some(file) = csv {
         let mut stdout = std::io::stdout().lock();
-        let count = export_csv_to(run_dir, file.as_deref(), &mut stdout)?;
-        if let Some(file) = file {
-            eprintln!("wrote {count} metric records to {}", file.display());
+        match export_csv_to(run_dir, file.as_deref(), &mut stdout) {
+            Ok(count) => {
+                if let Some(file) = file {
+                    eprintln!("wrote {count} metric records to {}", file.display());
+                }
+            }
+            // `gradtop export RUN --csv | head`: the reader has what it wanted; end quietly,
+            // as any Unix filter does.
+            Err(ExportError::Write { source, .. })
+                if file.is_none() && source.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     if let Some(logdir) = tensorboard {

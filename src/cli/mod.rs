@@ -7,12 +7,13 @@ pub mod data;
 pub mod export;
 pub mod headless;
 pub mod runs;
+pub mod shell;
 pub mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use color_eyre::eyre;
 
 use crate::data::{DataError, DatasetName};
@@ -160,6 +161,15 @@ enum Command {
         #[command(subcommand)]
         command: EnvCommand,
     },
+    /// Print shell completions, e.g. `gradtop completions bash >
+    /// ~/.local/share/bash-completion/completions/gradtop`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print gradtop's man page (roff), e.g. `gradtop man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,5 +376,9 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
         Some(Command::Data {
             command: DataCommand::Fetch { name, dir },
         }) => data::fetch(name, dir.as_deref()),
+        Some(Command::Completions { shell }) => {
+            shell::print(&shell::completions(Cli::command(), shell))
+        }
+        Some(Command::Man) => shell::print(&shell::man_page(Cli::command())?),
     }
 }

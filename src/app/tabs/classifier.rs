@@ -15,7 +15,7 @@ use super::Reaction;
 use crate::app::job_tab::{JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
-use crate::app::widgets::chart::{render_chart, sparkline, Trace};
+use crate::app::widgets::chart::{render_chart, sparkline, ChartSpec, ChartView, Trace};
 use crate::app::widgets::confusion::render_confusion;
 use crate::app::widgets::image::{downsample, image_lines, ImageMode};
 use crate::app::widgets::params::gauge_line;
@@ -87,6 +87,8 @@ pub struct ClassifierTab {
     pub train_acc: Series,
     /// Test accuracy.
     pub test_acc: Series,
+    /// Steps at which an epoch ended, marked on the charts.
+    pub epoch_ends: Vec<f64>,
     /// Latest samples and confusion matrix.
     pub snapshot: Option<Arc<ClassifierSnapshot>>,
     /// Whether the dataset is present.
@@ -108,6 +110,7 @@ impl ClassifierTab {
             loss: Series::new(SERIES_CAP),
             train_acc: Series::new(SERIES_CAP),
             test_acc: Series::new(SERIES_CAP),
+            epoch_ends: Vec::new(),
             snapshot: None,
             data,
             data_dir: data_dir.map(Path::to_path_buf),
@@ -196,6 +199,7 @@ impl JobTab for ClassifierTab {
         self.loss = Series::new(SERIES_CAP);
         self.train_acc = Series::new(SERIES_CAP);
         self.test_acc = Series::new(SERIES_CAP);
+        self.epoch_ends.clear();
         self.snapshot = None;
         let what = format!(
             "{} on {}: lr {:.1e}, batch {}",
@@ -260,6 +264,15 @@ impl JobTab for ClassifierTab {
                     _ => {}
                 }
             }
+            // The job reports progress at the step that ends an epoch, already counting the
+            // next one: that step is the boundary.
+            JobEvent::Progress(p) => {
+                let before = self.job.progress.epoch;
+                if before > 0 && p.epoch > before {
+                    self.epoch_ends.push(p.step as f64);
+                }
+                return self.job.on_event(&event);
+            }
             JobEvent::Summary(summary) => {
                 if let KindSummary::Classifier(s) = &summary.figures {
                     self.job
@@ -300,13 +313,13 @@ impl JobTab for ClassifierTab {
         }
     }
 
-    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
-        render(self, area, buf, theme);
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
+        render(self, area, buf, theme, view);
     }
 }
 
-/// Draws the tab into `area`.
-pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+/// Draws the tab into `area`, its charts as `view` says.
+pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
     let right_w = match area.width {
         150.. => 2 * SAMPLE_W + 2,
         110.. => 38,
@@ -333,7 +346,6 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
         Constraint::Fill(2),
     ])
     .areas(center);
-    let smooth = tab.loss.smoothed(0.9);
     let loss_title = match tab.loss.last() {
         Some(v) => format!("loss {v:.3}"),
         None => "loss".to_string(),
@@ -341,21 +353,17 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
     render_chart(
         loss_area,
         buf,
-        &loss_title,
-        &[
-            Trace {
-                label: "",
-                points: tab.loss.points(),
-                color: Color::DarkGray,
-            },
-            Trace {
-                label: "smoothed",
-                points: &smooth,
-                color: Color::Cyan,
-            },
-        ],
-        tab.loss.bounds(),
-        "train loss appears here once the job runs",
+        &ChartSpec {
+            title: &loss_title,
+            traces: &[
+                Trace::raw("", tab.loss.points(), Color::DarkGray),
+                Trace::smoothed("smoothed", tab.loss.points(), Color::Cyan),
+            ],
+            y_bounds: tab.loss.bounds(),
+            empty_hint: "train loss appears here once the job runs",
+            x_marks: &tab.epoch_ends,
+        },
+        view,
         theme,
     );
     let spark = sparkline(
@@ -376,21 +384,17 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) 
     render_chart(
         acc_area,
         buf,
-        &acc_title,
-        &[
-            Trace {
-                label: "train",
-                points: tab.train_acc.points(),
-                color: Color::Yellow,
-            },
-            Trace {
-                label: "test",
-                points: tab.test_acc.points(),
-                color: Color::Green,
-            },
-        ],
-        Some((0.0, 1.0)),
-        "train and test accuracy",
+        &ChartSpec {
+            title: &acc_title,
+            traces: &[
+                Trace::raw("train", tab.train_acc.points(), Color::Yellow),
+                Trace::raw("test", tab.test_acc.points(), Color::Green),
+            ],
+            y_bounds: Some((0.0, 1.0)),
+            empty_hint: "train and test accuracy",
+            x_marks: &tab.epoch_ends,
+        },
+        view,
         theme,
     );
     let confusion_h = 13.min(right.height / 2 + 2);

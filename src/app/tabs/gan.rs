@@ -16,7 +16,7 @@ use super::Reaction;
 use crate::app::job_tab::{JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
-use crate::app::widgets::chart::{render_chart, Trace};
+use crate::app::widgets::chart::{render_chart, ChartSpec, ChartView, Trace};
 use crate::app::widgets::image::{render_image_grid, ImageMode};
 use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
@@ -286,13 +286,13 @@ impl JobTab for GanTab {
         }
     }
 
-    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
-        render(self, area, buf, theme);
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
+        render(self, area, buf, theme, view);
     }
 }
 
-/// Draws the tab into `area`.
-pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+/// Draws the tab into `area`, its charts as `view` says.
+pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
     // Room for a 4×4 grid of half-size images when the charts keep 30 columns; else 45%.
     const HALF_SIZE_GRID_W: u16 = 4 * 15 - 1 + 2;
     let right_w = if area.width >= 24 + 30 + HALF_SIZE_GRID_W {
@@ -317,48 +317,44 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     }
     let [loss_area, prob_area] =
         Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(center);
+    // Each loss is drawn faint as logged, with its smoothed trend on top, as the classifier's.
     render_chart(
         loss_area,
         buf,
-        "loss",
-        &[
-            Trace {
-                label: "D",
-                points: tab.d_loss.points(),
-                color: Color::Red,
-            },
-            Trace {
-                label: "G",
-                points: tab.g_loss.points(),
-                color: Color::Cyan,
-            },
-        ],
-        // Both losses are non-negative: the axis starts at 0.
-        tab.d_loss
-            .bounds()
-            .zip(tab.g_loss.bounds())
-            .map(|(d, g)| (0.0, d.1.max(g.1))),
-        "D and G losses appear once the job runs",
+        &ChartSpec {
+            title: "loss",
+            traces: &[
+                Trace::raw("", tab.d_loss.points(), Color::DarkGray),
+                Trace::raw("", tab.g_loss.points(), Color::DarkGray),
+                Trace::smoothed("D", tab.d_loss.points(), Color::Red),
+                Trace::smoothed("G", tab.g_loss.points(), Color::Cyan),
+            ],
+            // Both losses are non-negative: the axis starts at 0.
+            y_bounds: tab
+                .d_loss
+                .bounds()
+                .zip(tab.g_loss.bounds())
+                .map(|(d, g)| (0.0, d.1.max(g.1))),
+            empty_hint: "D and G losses appear once the job runs",
+            x_marks: &[],
+        },
+        view,
         theme,
     );
     render_chart(
         prob_area,
         buf,
-        "D(x) · D(G(z))",
-        &[
-            Trace {
-                label: "D(x)",
-                points: tab.d_real.points(),
-                color: Color::Green,
-            },
-            Trace {
-                label: "D(G(z))",
-                points: tab.d_fake.points(),
-                color: Color::Yellow,
-            },
-        ],
-        Some((0.0, 1.0)),
-        "converge towards ~0.5 in a healthy game",
+        &ChartSpec {
+            title: "D(x) · D(G(z))",
+            traces: &[
+                Trace::raw("D(x)", tab.d_real.points(), Color::Green),
+                Trace::raw("D(G(z))", tab.d_fake.points(), Color::Yellow),
+            ],
+            y_bounds: Some((0.0, 1.0)),
+            empty_hint: "converge towards ~0.5 in a healthy game",
+            x_marks: &[],
+        },
+        view,
         theme,
     );
     let title = match &tab.snapshot {

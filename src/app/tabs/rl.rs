@@ -15,7 +15,7 @@ use crate::app::job_tab::{JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::cartpole::CartPoleWidget;
-use crate::app::widgets::chart::{render_chart, Trace};
+use crate::app::widgets::chart::{render_chart, ChartSpec, ChartView, Trace};
 use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
 use crate::app::{Action, Effect, ToastLevel};
@@ -353,13 +353,13 @@ impl JobTab for RlTab {
         }
     }
 
-    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
-        render(self, area, buf, theme);
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
+        render(self, area, buf, theme, view);
     }
 }
 
-/// Draws the tab into `area`.
-pub fn render(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+/// Draws the tab into `area`, its charts as `view` says.
+pub fn render(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
     let right_w = (area.width * 32 / 100).max(28);
     let [left, center, right] = Layout::horizontal([
         Constraint::Length(24),
@@ -381,29 +381,21 @@ pub fn render(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
     render_chart(
         ret_area,
         buf,
-        &title,
-        &[
-            Trace {
-                label: "",
-                points: tab.returns.points(),
-                color: Color::DarkGray,
-            },
-            Trace {
-                label: "mean-20",
-                points: tab.mean20.points(),
-                color: Color::Cyan,
-            },
-            Trace {
-                label: &solve_label,
-                points: &line,
-                color: Color::Green,
-            },
-        ],
-        Some((
-            0.0,
-            solve.max(tab.returns.bounds().map_or(solve, |b| b.1)) * 1.05,
-        )),
-        "returns appear once episodes finish",
+        &ChartSpec {
+            title: &title,
+            traces: &[
+                Trace::raw("", tab.returns.points(), Color::DarkGray),
+                Trace::raw("mean-20", tab.mean20.points(), Color::Cyan),
+                Trace::raw(&solve_label, &line, Color::Green),
+            ],
+            y_bounds: Some((
+                0.0,
+                solve.max(tab.returns.bounds().map_or(solve, |b| b.1)) * 1.05,
+            )),
+            empty_hint: "returns appear once episodes finish",
+            x_marks: &[],
+        },
+        view,
         theme,
     );
     let explore_label = match tab.config.agent {
@@ -418,27 +410,25 @@ pub fn render(tab: &RlTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
         .iter()
         .map(|&(x, e)| (x, lo + (hi - lo) * e.clamp(0.0, 1.0)))
         .collect();
+    let loss_title = format!(
+        "loss {}",
+        tab.loss.last().map_or(String::new(), |l| format!("{l:.3}"))
+    );
     render_chart(
         loss_area,
         buf,
-        &format!(
-            "loss {}",
-            tab.loss.last().map_or(String::new(), |l| format!("{l:.3}"))
-        ),
-        &[
-            Trace {
-                label: "loss",
-                points: tab.loss.points(),
-                color: Color::Yellow,
-            },
-            Trace {
-                label: explore_label,
-                points: &scaled,
-                color: Color::Magenta,
-            },
-        ],
-        Some((lo, hi)),
-        "loss and exploration appear once learning starts",
+        &ChartSpec {
+            title: &loss_title,
+            traces: &[
+                Trace::raw("", tab.loss.points(), Color::DarkGray),
+                Trace::smoothed("loss", tab.loss.points(), Color::Yellow),
+                Trace::raw(explore_label, &scaled, Color::Magenta),
+            ],
+            y_bounds: Some((lo, hi)),
+            empty_hint: "loss and exploration appear once learning starts",
+            x_marks: &[],
+        },
+        view,
         theme,
     );
     render_viewport(tab, right, buf, theme);

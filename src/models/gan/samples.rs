@@ -98,14 +98,27 @@ pub fn write_idx_images(
     })
 }
 
-/// The bytes of a binary PGM (P5) tiling `images` in rows of `grid_cols`, separated by
-/// [`GRID_GAP_PX`] pixels of [`GRID_GAP_GREY`]; a short last row is padded with gap grey.
-pub fn pgm_grid_bytes(
+/// A grid of images as one greyscale picture: its width and height in pixels and its pixels,
+/// row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridPixels {
+    /// Pixels per row.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// Grey levels, `width × height` of them.
+    pub pixels: Vec<u8>,
+}
+
+/// Tiles `images` of `rows`×`cols` pixels in rows of `grid_cols`, separated by [`GRID_GAP_PX`]
+/// pixels of [`GRID_GAP_GREY`]; a short last row is padded with gap grey. What the PGM and the
+/// PNG of a sample grid both show.
+pub fn grid_pixels(
     images: &[Vec<u8>],
     rows: usize,
     cols: usize,
     grid_cols: usize,
-) -> Result<Vec<u8>, SampleWriteError> {
+) -> Result<GridPixels, SampleWriteError> {
     check_images(images, rows, cols)?;
     if grid_cols == 0 {
         return Err(SampleWriteError::Empty("zero grid columns"));
@@ -123,9 +136,63 @@ pub fn pgm_grid_bytes(
             pixels[start..start + cols].copy_from_slice(src);
         }
     }
-    let mut out = format!("P5\n{width} {height}\n255\n").into_bytes();
-    out.extend_from_slice(&pixels);
+    Ok(GridPixels {
+        width,
+        height,
+        pixels,
+    })
+}
+
+/// The bytes of a binary PGM (P5) of the grid [`grid_pixels`] tiles.
+pub fn pgm_grid_bytes(
+    images: &[Vec<u8>],
+    rows: usize,
+    cols: usize,
+    grid_cols: usize,
+) -> Result<Vec<u8>, SampleWriteError> {
+    let grid = grid_pixels(images, rows, cols, grid_cols)?;
+    let mut out = format!("P5\n{} {}\n255\n", grid.width, grid.height).into_bytes();
+    out.extend_from_slice(&grid.pixels);
     Ok(out)
+}
+
+/// The bytes of an 8-bit greyscale PNG of the grid [`grid_pixels`] tiles: what every image
+/// viewer and browser opens, where PGM needs a viewer that knows it.
+pub fn png_grid_bytes(
+    images: &[Vec<u8>],
+    rows: usize,
+    cols: usize,
+    grid_cols: usize,
+) -> Result<Vec<u8>, SampleWriteError> {
+    let grid = grid_pixels(images, rows, cols, grid_cols)?;
+    let too_large = || SampleWriteError::Empty("a grid too large for a PNG");
+    let width = u32::try_from(grid.width).map_err(|_| too_large())?;
+    let height = u32::try_from(grid.height).map_err(|_| too_large())?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let encoded = encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&grid.pixels));
+    encoded.map_err(|e| SampleWriteError::Io {
+        path: PathBuf::from("PNG"),
+        source: std::io::Error::other(e),
+    })?;
+    Ok(out)
+}
+
+/// Writes a sample grid as an 8-bit greyscale PNG (see [`png_grid_bytes`]).
+pub fn write_png_grid(
+    path: impl AsRef<Path>,
+    images: &[Vec<u8>],
+    rows: usize,
+    cols: usize,
+    grid_cols: usize,
+) -> Result<(), SampleWriteError> {
+    let path = path.as_ref();
+    let bytes = png_grid_bytes(images, rows, cols, grid_cols)?;
+    write_bytes(path, &bytes)
 }
 
 /// Writes a sample grid as a binary PGM image (see [`pgm_grid_bytes`]).
@@ -138,15 +205,18 @@ pub fn write_pgm_grid(
 ) -> Result<(), SampleWriteError> {
     let path = path.as_ref();
     let bytes = pgm_grid_bytes(images, rows, cols, grid_cols)?;
-    let mut file = File::create(path).map_err(|source| SampleWriteError::Io {
+    write_bytes(path, &bytes)
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), SampleWriteError> {
+    let io_err = |source| SampleWriteError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    file.write_all(&bytes)
-        .map_err(|source| SampleWriteError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    };
+    File::create(path)
+        .map_err(io_err)?
+        .write_all(bytes)
+        .map_err(io_err)
 }
 
 /// Where a GAN run keeps its latest fixed-noise grid, relative to the run directory.
@@ -331,6 +401,26 @@ mod tests {
         assert_eq!(&px[8..16], &[3, 4, 5, g, g, 13, 14, 15]);
         assert!(px[16..32].iter().all(|&p| p == g));
         assert_eq!(&px[32..40], &[20, 21, 22, g, g, g, g, g]);
+        Ok(())
+    }
+
+    #[test]
+    fn png_grid_decodes_to_the_pgm_grids_pixels() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("grid.png");
+        write_png_grid(&path, &images(), 2, 3, 2)?;
+        let decoder = png::Decoder::new(std::io::BufReader::new(File::open(&path)?));
+        let mut reader = decoder.read_info()?;
+        let mut pixels = vec![0; reader.output_buffer_size().ok_or("no size")?];
+        let frame = reader.next_frame(&mut pixels)?;
+        assert_eq!((frame.width, frame.height), (8, 6));
+        assert_eq!(frame.color_type, png::ColorType::Grayscale);
+        assert_eq!(frame.bit_depth, png::BitDepth::Eight);
+        let pgm = pgm_grid_bytes(&images(), 2, 3, 2)?;
+        assert_eq!(
+            &pixels[..frame.buffer_size()],
+            &pgm[b"P5\n8 6\n255\n".len()..]
+        );
         Ok(())
     }
 

@@ -12,7 +12,9 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::{run_name, value_text};
 use crate::app::theme::Theme;
-use crate::app::widgets::chart::{legend_key, render_chart, trace_color, Trace};
+use crate::app::widgets::chart::{
+    legend_key, render_chart, trace_color, ChartSpec, ChartView, Trace,
+};
 use crate::runs::{RunCurves, RunStatus, RunSummary};
 
 /// Most legend rows under an overlay chart; further runs are summed up on the last row.
@@ -166,7 +168,13 @@ fn metric_line<'a>(
 }
 
 /// Draws one run's chart, or the overlay of the marked runs with a legend naming each.
-pub(super) fn render_curves(view: &CurvesView, area: Rect, buf: &mut Buffer, theme: &Theme) {
+pub(super) fn render_curves(
+    view: &CurvesView,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: &Theme,
+    chart_view: &ChartView,
+) {
     let title = match view.runs.as_slice() {
         [one] => format!(
             " {} · {} · {} ",
@@ -224,19 +232,22 @@ pub(super) fn render_curves(view: &CurvesView, area: Rect, buf: &mut Buffer, the
     let traces: Vec<Trace> = curves
         .iter()
         .enumerate()
-        .map(|(i, c)| Trace {
-            label: "",
-            points: c.metric(&metric).map_or(empty, |m| m.points.as_slice()),
-            color: trace_color(i),
+        .map(|(i, c)| {
+            let points = c.metric(&metric).map_or(empty, |m| m.points.as_slice());
+            Trace::smoothed("", points, trace_color(i))
         })
         .collect();
     render_chart(
         chart_area,
         buf,
-        &format!("{metric} by step"),
-        &traces,
-        None,
-        &format!("no {metric} in these runs"),
+        &ChartSpec {
+            title: &format!("{metric} by step"),
+            traces: &traces,
+            y_bounds: None,
+            empty_hint: &format!("no {metric} in these runs"),
+            x_marks: &[],
+        },
+        chart_view,
         theme,
     );
     let lines = if view.is_overlay() {

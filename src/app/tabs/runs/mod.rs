@@ -23,6 +23,7 @@ use ratatui::layout::Rect;
 use super::Reaction;
 use crate::app::keymap::{HintContext, RunsScreen};
 use crate::app::theme::Theme;
+use crate::app::widgets::chart::ChartView;
 use crate::app::{Action, Effect, ToastLevel};
 use crate::device::DeviceChoice;
 use crate::jobs::resume::resume_spec;
@@ -426,11 +427,11 @@ fn value_text(v: f64) -> String {
     }
 }
 
-/// Draws the list, or the open chart.
-pub fn render(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
+/// Draws the list, or the open chart as `view` says.
+pub fn render(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
     match &tab.view {
         RunsView::List => list::render_list(tab, area, buf, theme),
-        RunsView::Curves(view) => curves::render_curves(view, area, buf, theme),
+        RunsView::Curves(curves_view) => curves::render_curves(curves_view, area, buf, theme, view),
     }
 }
 
