@@ -34,7 +34,9 @@ if [[ ! -f "$root/.complete" ]]; then
   command -v cc >/dev/null || { say "a C compiler (cc) is needed to build the libcuda stub"; exit 1; }
   say "installing the CUDA 13.0 wheels into $root (about 1.2 GB)"
   mkdir -p "$root"
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+  # --target keeps the wheels out of the system Python, so a distribution's "externally
+  # managed" guard does not apply.
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --no-deps \
     --target "$root/pip" "${wheels[@]}" >&2
 
   # The layout CUDA build scripts expect: bin/, include/, nvvm/ and lib64/ with unversioned
