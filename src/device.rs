@@ -2,6 +2,18 @@
 
 use candle_core::Device;
 
+/// A candle error as one readable line: backtraces (captured when `RUST_BACKTRACE` is set)
+/// belong in bug reports, not in a status line.
+pub fn error_text(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => error_text(inner),
+        candle_core::Error::Context { inner, context } => {
+            format!("{context}: {}", error_text(inner))
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The user's device choice, parsed from the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
@@ -35,16 +47,16 @@ impl DeviceChoice {
     pub fn open(self) -> Result<Device, String> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => {
-                Device::cuda_if_available(0).map_err(|e| format!("opening CUDA device 0: {e}"))
-            }
+            DeviceChoice::Auto => Device::cuda_if_available(0)
+                .map_err(|e| format!("opening CUDA device 0: {}", error_text(&e))),
             DeviceChoice::Cuda(n) => {
                 if !candle_core::utils::cuda_is_available() {
                     return Err(
                         "this gradtop was built without CUDA: rebuild with --features cuda".into(),
                     );
                 }
-                Device::new_cuda(n).map_err(|e| format!("opening CUDA device {n}: {e}"))
+                Device::new_cuda(n)
+                    .map_err(|e| format!("opening CUDA device {n}: {}", error_text(&e)))
             }
         }
     }

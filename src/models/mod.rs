@@ -11,14 +11,5 @@ pub mod rl;
 #[cfg(test)]
 mod testdata;
 
-/// A candle error as one readable line: backtraces (captured when `RUST_BACKTRACE` is set)
-/// belong in bug reports, not in a status line.
-pub fn error_text(e: &candle_core::Error) -> String {
-    match e {
-        candle_core::Error::WithBacktrace { inner, .. } => error_text(inner),
-        candle_core::Error::Context { inner, context } => {
-            format!("{context}: {}", error_text(inner))
-        }
-        other => other.to_string(),
-    }
-}
+/// A candle error as one readable line (see [`crate::device::error_text`]).
+pub use crate::device::error_text;
