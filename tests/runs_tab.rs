@@ -509,7 +509,7 @@ fn r_resumes_a_stopped_classifier_run_in_its_tab() {
     let mut app = app_in(runs.path(), Some(data.path()), Theme::new(false, false));
     app.runs
         .on_refresh(Ok(vec![summarize_run(&dir).expect("summary")]));
-    assert_eq!(app.runs.rows[0].status, RunStatus::Paused);
+    assert_eq!(app.runs.rows[0].status, RunStatus::Stopped);
 
     // The classifier tab's own live job is not silently replaced.
     app.classifier.job.status = Some(JobStatus::Running);

@@ -19,8 +19,10 @@ use super::tensorboard::{find_tensorboard_runs, TensorBoardRun, TENSORBOARD_KIND
 pub enum RunStatus {
     /// A live process holds its lock and it is not paused.
     Running,
-    /// Paused in a live process, or stopped by the user before its end (resumable).
+    /// Paused in a live process.
     Paused,
+    /// Stopped by the user before the end of its schedule (resumable).
+    Stopped,
     /// Ran its full schedule.
     Finished,
     /// Ended with an error or divergence.
@@ -42,6 +44,7 @@ impl RunStatus {
         match self {
             Self::Running => "running",
             Self::Paused => "paused",
+            Self::Stopped => "stopped",
             Self::Finished => "finished",
             Self::Failed => "failed",
             Self::Interrupted => "interrupted",
@@ -51,7 +54,10 @@ impl RunStatus {
 
     /// Whether `gradtop resume` makes sense: not running, not finished.
     pub fn resumable(self) -> bool {
-        matches!(self, Self::Paused | Self::Interrupted | Self::Failed)
+        matches!(
+            self,
+            Self::Paused | Self::Stopped | Self::Interrupted | Self::Failed
+        )
     }
 }
 
@@ -454,7 +460,7 @@ impl Lifecycle {
                         .clone()
                         .or_else(|| summary.as_ref().map(summary_text)),
                 ),
-                EndStatus::Stopped => (RunStatus::Paused, None),
+                EndStatus::Stopped => (RunStatus::Stopped, None),
                 EndStatus::Interrupted => (RunStatus::Interrupted, None),
             },
             _ => (RunStatus::Interrupted, self.last_error.clone()),
@@ -633,7 +639,7 @@ mod tests {
         assert_eq!(
             rows,
             vec![
-                ("cartpole-pg".to_string(), RunStatus::Paused, 9),
+                ("cartpole-pg".to_string(), RunStatus::Stopped, 9),
                 ("mnist-mlp-2".to_string(), RunStatus::Running, 6),
                 ("mnist-mlp".to_string(), RunStatus::Paused, 5),
                 ("cartpole-dqn".to_string(), RunStatus::Interrupted, 10),

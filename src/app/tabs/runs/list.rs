@@ -72,7 +72,7 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             _ if i == tab.selected => theme.highlight(),
             RunStatus::Running => theme.good(),
             RunStatus::Failed => theme.error(),
-            RunStatus::Interrupted | RunStatus::Paused => theme.warn(),
+            RunStatus::Interrupted | RunStatus::Paused | RunStatus::Stopped => theme.warn(),
             RunStatus::Finished | RunStatus::Idle => Style::default(),
         };
         let started = run
