@@ -16,6 +16,31 @@ use serde::de::DeserializeOwned;
 use super::error::{IoContext, Result, RunsError};
 use super::log::{EventRecord, MetricRecord};
 
+/// Checks a file that is read on from `offset` as it grows: that it is a regular file (a
+/// directory opens fine and, on some file systems, reports a length of 0: it would read as
+/// empty instead of failing), and whether it was replaced (another file at the path) or cut
+/// shorter since the last read, so the reader starts again from its beginning. `identity`
+/// (device, inode) is updated to the file read now; `action` names the read in an error.
+pub(crate) fn check_followed(
+    file: &File,
+    path: &Path,
+    identity: &mut Option<(u64, u64)>,
+    offset: u64,
+    action: &'static str,
+) -> Result<(std::fs::Metadata, bool)> {
+    let meta = file.metadata().at(action, path)?;
+    if !meta.is_file() {
+        return Err(RunsError::Invalid {
+            path: path.to_path_buf(),
+            what: "not a regular file".into(),
+        });
+    }
+    let now = (meta.dev(), meta.ino());
+    let replaced = identity.is_some_and(|known| known != now) || meta.len() < offset;
+    *identity = Some(now);
+    Ok((meta, replaced))
+}
+
 /// A tail over `metrics.jsonl`.
 pub type MetricsTail = JsonlTail<MetricRecord>;
 /// A tail over `events.jsonl`.
@@ -68,20 +93,16 @@ impl<T: DeserializeOwned> JsonlTail<T> {
             }
             Err(e) => return Err(e).at("opening log", &self.path),
         };
-        let meta = file.metadata().at("inspecting log", &self.path)?;
-        // A directory opens fine and, on some file systems, reports a length of 0: it would read
-        // as an empty log instead of failing.
-        if !meta.is_file() {
-            return Err(RunsError::Invalid {
-                path: self.path.clone(),
-                what: "not a regular file".into(),
-            });
-        }
-        let identity = (meta.dev(), meta.ino());
-        if self.identity.is_some_and(|known| known != identity) || meta.len() < self.offset {
+        let (meta, replaced) = check_followed(
+            &file,
+            &self.path,
+            &mut self.identity,
+            self.offset,
+            "inspecting log",
+        )?;
+        if replaced {
             self.restart();
         }
-        self.identity = Some(identity);
         if meta.len() == self.offset {
             return Ok(Vec::new());
         }

@@ -11,12 +11,11 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-use super::error::{IoContext, Result, RunsError};
+use super::error::{IoContext, Result};
 use super::tfevents::{masked_crc32c, metadata_says_scalar, scalar_of, Event, EventWhat};
 
 /// The name every TensorBoard event file starts with.
@@ -126,18 +125,16 @@ impl EventFileTail {
             }
             Err(e) => return Err(e).at("opening event file", &self.path),
         };
-        let meta = file.metadata().at("inspecting event file", &self.path)?;
-        if !meta.is_file() {
-            return Err(RunsError::Invalid {
-                path: self.path.clone(),
-                what: "not a regular file".into(),
-            });
-        }
-        let identity = (meta.dev(), meta.ino());
-        if self.identity.is_some_and(|known| known != identity) || meta.len() < self.offset {
+        let (meta, replaced) = super::tail::check_followed(
+            &file,
+            &self.path,
+            &mut self.identity,
+            self.offset,
+            "inspecting event file",
+        )?;
+        if replaced {
             self.restart();
         }
-        self.identity = Some(identity);
         let len = meta.len();
         if len.saturating_sub(self.offset) < HEADER_BYTES {
             return Ok(read);
