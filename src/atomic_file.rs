@@ -91,6 +91,37 @@ pub fn write_under(root: &Path, relative: &Path, bytes: &[u8]) -> std::io::Resul
     write(&root.join(relative), bytes)
 }
 
+/// Removes the temporary files an interrupted [`AtomicFile`] left in `dir` and its
+/// subfolders (a crash mid-write, or a folder that turned read-only before the temp file could
+/// be removed), so they do not pile up across resumes. Only plain files named like ours
+/// (`.NAME.XXXXXX.tmp`) are touched; links are never followed. Returns the paths removed.
+pub fn remove_leftovers(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            removed.extend(remove_leftovers(&path)?);
+        } else if kind.is_file() && is_leftover(&entry.file_name().to_string_lossy()) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether `name` is one of [`AtomicFile`]'s temporary names: `.` + target + `.` + random + suffix.
+fn is_leftover(name: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
+        .and_then(|stem| stem.rsplit_once('.'))
+        .is_some_and(|(target, random)| !target.is_empty() && !random.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +161,33 @@ mod tests {
         let err = write_under(&gone, Path::new("confusion.json"), b"x").expect_err("missing");
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
         assert!(!gone.exists(), "the root was re-created");
+    }
+    #[test]
+    fn leftover_temp_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sub = dir.path().join("checkpoints");
+        std::fs::create_dir(&sub).expect("sub");
+        let left = AtomicFile::create(&sub.join("step-1.safetensors")).expect("create");
+        let left_path = left.temp_path().to_path_buf();
+        // Kept on disk as a crash would leave it.
+        left.temp.keep().expect("keep");
+        let stale = dir.path().join(".confusion.json.aB3xZ9.tmp");
+        std::fs::write(&stale, b"half").expect("stale");
+        for keep in ["notes.tmp", ".tmp", "config.toml", "..tmp"] {
+            std::fs::write(dir.path().join(keep), b"x").expect("keep");
+        }
+        std::os::unix::fs::symlink(&stale, dir.path().join(".link.abc.tmp")).expect("link");
+
+        let mut removed = remove_leftovers(dir.path()).expect("sweep");
+        removed.sort();
+        let mut expected = vec![stale.clone(), left_path];
+        expected.sort();
+        assert_eq!(removed, expected);
+        for keep in ["notes.tmp", ".tmp", "config.toml", "..tmp", ".link.abc.tmp"] {
+            assert!(
+                dir.path().join(keep).symlink_metadata().is_ok(),
+                "{keep} was removed"
+            );
+        }
     }
 }

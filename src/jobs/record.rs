@@ -181,6 +181,13 @@ impl RunSession {
                 let dir = RunDir::open(dir)?;
                 let lock =
                     RunLock::acquire(dir.path()).map_err(|e| BeginError::from_lock(e, target))?;
+                // Held by us now, so no writer of this run can be mid-write.
+                crate::atomic_file::remove_leftovers(dir.path()).map_err(|e| {
+                    BeginError::Failed(format!(
+                        "could not remove unfinished temporary files in {}: {e}",
+                        dir.path().display()
+                    ))
+                })?;
                 let latest = load_latest_checkpoint(&dir.checkpoints_dir(), device)?;
                 skipped = latest.skipped;
                 (dir, lock, latest.checkpoint)

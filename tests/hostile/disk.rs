@@ -381,7 +381,7 @@ fn a_runs_folder_made_read_only_mid_run_fails_the_run_at_its_next_checkpoint() {
         ],
     );
     let run = the_run(&f.runs);
-    assert_eq!(temp_files(&run), Vec::<PathBuf>::new(), "temp files left");
+    let left = temp_files(&run);
     // When the logs were open before the folder became read-only the end still reaches them;
     // when the folder turned read-only between two appends nothing more can be written, and
     // the message above is all there is.
@@ -389,6 +389,41 @@ fn a_runs_folder_made_read_only_mid_run_fails_the_run_at_its_next_checkpoint() {
         assert_eq!(status, EndStatus::Failed);
         assert!(error.contains("Read-only file system"), "{error}");
     }
+    // When the folder turned read-only between a temp file's creation and its rename, the temp
+    // file could not be removed either; the next resume, holding the run's lock, sweeps it.
+    if !left.is_empty() {
+        let out = support::run(&mut support::command(
+            &f,
+            &["resume", run.to_str().expect("utf-8"), "--steps", "1"],
+        ));
+        assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+        assert_eq!(
+            temp_files(&run),
+            Vec::<PathBuf>::new(),
+            "the resume left {left:?}"
+        );
+    }
+}
+
+#[test]
+fn a_resume_sweeps_the_temp_files_an_interrupted_write_left() {
+    let f = support::fixture();
+    let run = finished_run(&f);
+    let planted = [
+        run.join(".confusion.json.aB3xZ9.tmp"),
+        run.join("checkpoints")
+            .join(".step-300.safetensors.Qw12er.tmp"),
+    ];
+    for path in &planted {
+        std::fs::write(path, b"half a write").expect("a leftover");
+    }
+    std::fs::write(run.join("notes.tmp"), b"the user's").expect("a user's file");
+    let out = support::run(&mut support::command(
+        &f,
+        &["resume", run.to_str().expect("utf-8"), "--steps", "301"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    assert_eq!(temp_files(&run), vec![run.join("notes.tmp")]);
 }
 
 /// A finished run of 300 steps in the fixture's runs folder (on the ordinary disk), whose CSV
