@@ -8,6 +8,7 @@ use gradtop::app::render::render;
 use gradtop::app::theme::Theme;
 use gradtop::app::update::update_snapshot;
 use gradtop::app::{map_key, update, update_job, Action, App, Effect, Options, Overlay, TabId};
+use gradtop::data::DatasetName;
 use gradtop::device::DeviceChoice;
 use gradtop::jobs::{ClassifierSnapshot, JobKind, Snapshot};
 use gradtop::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
@@ -449,10 +450,14 @@ fn help_overlay_lists_keys_and_loss_formulas() {
     assert!(s.contains("softmax"), "{s}");
 }
 
-#[test]
-fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
+/// A dashboard whose `--data-dir` holds only Fashion-MNIST, opened on `scenario` (none: the
+/// default tabs); MNIST is missing unless this machine keeps a copy where gradtop always looks.
+fn app_with_fashion_only(scenario: Option<&str>) -> (App, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     gradtop::data::synthetic::write_dataset(&dir.path().join("fashion-mnist"), 20, 20, 1).unwrap();
+    let scenario = scenario.map(|name| {
+        scenario::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
+    });
     let options = Options {
         fps: 10,
         ascii: false,
@@ -460,10 +465,70 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
         device: DeviceChoice::Cpu,
         runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
         watch: None,
-        scenario: None,
+        scenario,
         max_steps: None,
     };
-    let mut app = App::new(&options, Theme::new(false, false));
+    (App::new(&options, Theme::new(false, false)), dir)
+}
+
+fn mnist_found_anyway() -> bool {
+    gradtop::data::find_dataset(DatasetName::Mnist, None).is_ok()
+}
+
+#[test]
+fn without_a_scenario_every_tab_starts_on_a_dataset_that_is_there_named_after_it() {
+    if mnist_found_anyway() {
+        return;
+    }
+    let (mut app, _dir) = app_with_fashion_only(None);
+    assert_eq!(app.classifier.config.dataset, DatasetName::FashionMnist);
+    assert_eq!(app.gan.config.dataset, DatasetName::FashionMnist);
+    let s = screen(&app, 80, 24);
+    assert!(!s.contains("missing"), "{s}");
+    let named = |effects: Vec<Effect>| match effects.as_slice() {
+        [Effect::Start(spec)] => spec.scenario.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(named(update(&mut app, Action::StartRestart)), "fashion-cnn");
+    update(&mut app, Action::GoTab(TabId::Gan));
+    assert_eq!(
+        named(update(&mut app, Action::StartRestart)),
+        "gan-mlp-fashion"
+    );
+}
+
+#[test]
+fn a_dataset_chosen_on_one_tab_applies_to_the_others_without_a_live_job() {
+    let (mut app, _dir) = app_with_fashion_only(None);
+    // The data row of the classifier's panel, cycled to the built-in digits.
+    for _ in 0..4 {
+        update(&mut app, Action::Down);
+    }
+    while app.classifier.config.dataset != DatasetName::Digits {
+        update(&mut app, Action::Right);
+    }
+    assert_eq!(app.gan.config.dataset, DatasetName::Digits);
+    let named = |effects: Vec<Effect>| match effects.as_slice() {
+        [Effect::Start(spec)] => spec.scenario.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(named(update(&mut app, Action::StartRestart)), "digits-cnn");
+    // A live job keeps its data: the GAN's choice no longer reaches the classifier.
+    update(&mut app, Action::GoTab(TabId::Gan));
+    for _ in 0..6 {
+        update(&mut app, Action::Down);
+    }
+    update(&mut app, Action::Right);
+    assert_ne!(app.gan.config.dataset, DatasetName::Digits);
+    assert_eq!(app.classifier.config.dataset, DatasetName::Digits);
+}
+
+#[test]
+fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
+    if mnist_found_anyway() {
+        return;
+    }
+    let (mut app, _dir) = app_with_fashion_only(Some("scenarios/mnist-cnn.toml"));
     let s = screen(&app, 80, 24);
     assert!(s.contains("gradtop data fetch mnist"), "{s}");
     assert!(s.contains("press u"), "{s}");
@@ -471,16 +536,14 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
         bottom_line(&app, 80, 24),
         " u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit · g gpu"
     );
+    // The scenario starts by itself on the dashboard; its data is missing, so nothing starts.
     assert!(update(&mut app, Action::StartRestart).is_empty());
     update(&mut app, Action::UseAlternative);
-    assert_eq!(
-        app.classifier.config.dataset,
-        gradtop::data::DatasetName::FashionMnist
-    );
-    assert!(matches!(
-        update(&mut app, Action::StartRestart).as_slice(),
-        [Effect::Start(_)]
-    ));
+    assert_eq!(app.classifier.config.dataset, DatasetName::FashionMnist);
+    match update(&mut app, Action::StartRestart).as_slice() {
+        [Effect::Start(spec)] => assert_eq!(spec.scenario, "mnist-cnn-fashion"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

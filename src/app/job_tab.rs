@@ -15,12 +15,24 @@ use super::tabs::Reaction;
 use super::theme::Theme;
 use super::widgets::chart::ChartView;
 use super::{Action, Effect, ToastLevel};
+use crate::data::DatasetName;
 use crate::device::DeviceChoice;
 use crate::jobs::{
     JobCommand, JobEvent, JobKind, JobSpec, JobStatus, Notice, Param, Progress, RunTarget,
     Snapshot, USER_PAUSE,
 };
 use crate::scenario::{Scenario, Settings};
+
+/// The name of a run of scenario `base`, whose name says it trains on `named`, when it trains on
+/// `dataset`: the scenario's own name, or with the dataset appended when the user switched it,
+/// so a folder says what it holds (`mnist-cnn-fashion`).
+pub fn run_name(base: &str, named: DatasetName, dataset: DatasetName) -> String {
+    if named == dataset {
+        base.to_string()
+    } else {
+        format!("{base}-{}", dataset.short())
+    }
+}
 
 /// Lines of a tab's event log kept.
 const LOG_LINES: usize = 50;
@@ -51,6 +63,15 @@ pub trait JobTab {
     fn top_bar_status(&self) -> String;
     /// Draws the tab, its charts as `view` says.
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView);
+    /// The dataset the tab trains on, for tabs that train on images.
+    fn dataset(&self) -> Option<DatasetName> {
+        None
+    }
+    /// Switches the tab to `dataset` for its next start, as if chosen in its own panel, so a
+    /// dataset chosen once applies to every tab.
+    fn choose_dataset(&mut self, dataset: DatasetName) {
+        let _ = dataset;
+    }
     /// Advances animations by one UI frame; true when something visible moved.
     fn tick(&mut self, fps: u32) -> bool {
         let _ = fps;
@@ -110,9 +131,24 @@ impl JobState {
     }
 
     /// Resets status and progress for a (re)start, logs `what` after "start"/"restart", and
-    /// returns the effect that starts the job with `settings`.
+    /// returns the effect that starts the job with `settings`, its run named after the tab's
+    /// scenario.
     pub fn start(
         &mut self,
+        what: &str,
+        settings: Settings,
+        data_dir: Option<PathBuf>,
+        device: DeviceChoice,
+    ) -> Reaction {
+        let name = self.scenario.clone();
+        self.start_as(name, what, settings, data_dir, device)
+    }
+
+    /// [`JobState::start`] for a run named `name`, where the name says more than the scenario
+    /// (the dataset the user switched to).
+    pub fn start_as(
+        &mut self,
+        name: String,
         what: &str,
         settings: Settings,
         data_dir: Option<PathBuf>,
@@ -126,7 +162,7 @@ impl JobState {
             if restarting { "restart" } else { "start" }
         ));
         Reaction::effects(vec![Effect::Start(Box::new(JobSpec {
-            scenario: self.scenario.clone(),
+            scenario: name,
             settings,
             data_dir,
             device,

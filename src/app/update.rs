@@ -3,6 +3,7 @@
 use super::keymap::allowed_while_watching;
 use super::tabs::runs::{run_name, RunsMessage};
 use super::{Action, App, Effect, FileDone, Overlay, TabId, ToastLevel};
+use crate::data::DatasetName;
 use crate::jobs::{JobEvent, JobKind, JobSpec, Snapshot};
 
 /// Applies a user action; returns work for the runtime (start jobs, send commands).
@@ -89,7 +90,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 return runs_action(app, other);
             };
             let device = app.device;
+            let dataset_before = app.tab(kind).dataset();
             let reaction = app.tab_mut(kind).handle(other, device);
+            if let Some(chosen) = app
+                .tab(kind)
+                .dataset()
+                .filter(|&d| Some(d) != dataset_before)
+            {
+                share_dataset(app, kind, chosen);
+            }
             if let Some((level, text)) = reaction.toast {
                 app.toast(level, text);
             }
@@ -97,6 +106,17 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// Gives the dataset the user chose on the `from` tab to every other tab that trains on images
+/// and has no job live (a live job keeps its data; its panel would then disagree with it), so a
+/// choice made once applies everywhere.
+fn share_dataset(app: &mut App, from: JobKind, dataset: DatasetName) {
+    for kind in JobKind::ALL {
+        if kind != from && app.tab(kind).dataset().is_some() && !app.job(kind).is_active() {
+            app.tab_mut(kind).choose_dataset(dataset);
+        }
+    }
 }
 
 /// Resume and delete from the Runs tab: they reach into other tabs and the overlay.

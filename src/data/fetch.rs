@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-use super::lookup::{DatasetName, FILE_STEMS};
+use super::lookup::DatasetName;
 use super::DataError;
 use crate::atomic_file::AtomicFile;
 
@@ -111,14 +111,16 @@ pub fn mirrors(name: DatasetName) -> Vec<String> {
         DatasetName::FashionMnist => {
             vec!["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com".into()]
         }
+        DatasetName::Digits => Vec::new(),
     }
 }
 
-/// The files a dataset consists of.
-pub fn remote_files(name: DatasetName) -> &'static [RemoteFile; 4] {
+/// The files a dataset consists of; none for the built-in digits.
+pub fn remote_files(name: DatasetName) -> &'static [RemoteFile] {
     match name {
         DatasetName::Mnist => &MNIST_FILES,
         DatasetName::FashionMnist => &FASHION_FILES,
+        DatasetName::Digits => &[],
     }
 }
 
@@ -228,6 +230,9 @@ pub fn fetch(
     dir: Option<&Path>,
     progress: &mut dyn FetchProgress,
 ) -> Result<PathBuf, DataError> {
+    if name == DatasetName::Digits {
+        return Err(DataError::BuiltIn(name.to_string()));
+    }
     let dir = match dir {
         Some(d) => d.to_path_buf(),
         None => super::lookup::cache_dir(name).ok_or_else(|| DataError::Download {
@@ -239,7 +244,6 @@ pub fn fetch(
         path: dir.clone(),
         source,
     })?;
-    debug_assert_eq!(FILE_STEMS.len(), remote_files(name).len());
     for file in remote_files(name) {
         let dest = dir.join(file.name);
         if dest.is_file() && digest_file(&dest, file.checksum)? == file.checksum.hex() {

@@ -12,6 +12,8 @@ pub enum DatasetName {
     Mnist,
     /// Zalando's clothing images, a drop-in replacement for MNIST.
     FashionMnist,
+    /// Digits drawn by gradtop itself ([`super::digits`]): always present, never fetched.
+    Digits,
 }
 
 /// Where Debian/Ubuntu's `dataset-fashion-mnist` package installs its files.
@@ -32,20 +34,47 @@ const FASHION_CLASSES: [&str; CLASSES] = [
 
 impl DatasetName {
     /// Every known dataset, in the order they are offered.
-    pub const ALL: [DatasetName; 2] = [DatasetName::Mnist, DatasetName::FashionMnist];
+    pub const ALL: [DatasetName; 3] = [
+        DatasetName::Mnist,
+        DatasetName::FashionMnist,
+        DatasetName::Digits,
+    ];
 
     /// The name used on the command line, in scenarios and as a directory name.
     pub fn as_str(self) -> &'static str {
         match self {
             DatasetName::Mnist => "mnist",
             DatasetName::FashionMnist => "fashion-mnist",
+            DatasetName::Digits => "digits",
+        }
+    }
+
+    /// The dataset after this one in [`DatasetName::ALL`] (before it when `forward` is false),
+    /// wrapping, for the panel's dataset row.
+    pub fn cycle(self, forward: bool) -> Self {
+        let all = Self::ALL;
+        let n = all.len();
+        let i = all.iter().position(|&d| d == self).unwrap_or(0);
+        all[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+    }
+
+    /// The short name the panel shows and default run names use.
+    pub fn short(self) -> &'static str {
+        match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::FashionMnist => "fashion",
+            DatasetName::Digits => "digits",
         }
     }
 
     /// Class names for display.
     pub fn class_names(self) -> &'static [&'static str; CLASSES] {
         match self {
-            DatasetName::Mnist => &MNIST_CLASSES,
+            DatasetName::Mnist | DatasetName::Digits => &MNIST_CLASSES,
             DatasetName::FashionMnist => &FASHION_CLASSES,
         }
     }
@@ -55,6 +84,7 @@ impl DatasetName {
         match self {
             DatasetName::Mnist => "Get it with: gradtop data fetch mnist".to_string(),
             DatasetName::FashionMnist => "Get it with: sudo apt install dataset-fashion-mnist   (or: gradtop data fetch fashion-mnist)".to_string(),
+            DatasetName::Digits => "It is built into gradtop.".to_string(),
         }
     }
 }
@@ -71,6 +101,7 @@ impl std::str::FromStr for DatasetName {
         match s {
             "mnist" => Ok(DatasetName::Mnist),
             "fashion-mnist" | "fashion_mnist" | "fashion" => Ok(DatasetName::FashionMnist),
+            "digits" => Ok(DatasetName::Digits),
             other => Err(DataError::UnknownName(other.to_string())),
         }
     }
@@ -135,6 +166,9 @@ pub fn files_in(dir: &Path) -> Option<[PathBuf; 4]> {
 /// (`--data-dir`, `$GRADTOP_DATA`) that holds part of the dataset is refused, naming what it
 /// lacks, rather than passed over for another copy.
 pub fn find_dataset(name: DatasetName, data_dir: Option<&Path>) -> Result<PathBuf, DataError> {
+    if name == DatasetName::Digits {
+        return Ok(PathBuf::from(super::digits::BUILT_IN));
+    }
     let searched = search_dirs(name, data_dir);
     let named = searched.len() - default_dirs(name).len();
     for dir in &searched[..named] {
@@ -162,8 +196,12 @@ pub fn find_dataset(name: DatasetName, data_dir: Option<&Path>) -> Result<PathBu
         })
 }
 
-/// Loads a dataset from a directory holding its four IDX files, validating all of them.
+/// Loads a dataset from a directory holding its four IDX files, validating all of them (the
+/// built-in digits are drawn instead).
 pub fn load_from_dir(name: DatasetName, dir: &Path) -> Result<Dataset, DataError> {
+    if name == DatasetName::Digits {
+        return Ok(super::digits::dataset());
+    }
     let [train_images, train_labels, test_images, test_labels] =
         files_in(dir).ok_or_else(|| DataError::NotFound {
             name: name.to_string(),
@@ -196,6 +234,15 @@ pub fn load_from_dir(name: DatasetName, dir: &Path) -> Result<Dataset, DataError
 /// Finds and loads a dataset in one call.
 pub fn load(name: DatasetName, data_dir: Option<&Path>) -> Result<Dataset, DataError> {
     load_from_dir(name, &find_dataset(name, data_dir)?)
+}
+
+/// The first dataset present, in [`DatasetName::ALL`]'s order: MNIST if found, else
+/// Fashion-MNIST, else the built-in digits, so a dashboard opened without a scenario can train.
+pub fn first_present(data_dir: Option<&Path>) -> DatasetName {
+    DatasetName::ALL
+        .into_iter()
+        .find(|&n| find_dataset(n, data_dir).is_ok())
+        .unwrap_or(DatasetName::Digits)
 }
 
 /// Another dataset that is present when `wanted` is missing, so the UI can offer it.

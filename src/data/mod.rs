@@ -1,6 +1,7 @@
 //! Datasets: IDX reading, lookup on disk, download with checksums, and batching.
 
 pub mod batch;
+pub mod digits;
 pub mod fetch;
 pub mod idx;
 pub mod lookup;
@@ -65,8 +66,11 @@ pub enum DataError {
         missing: Vec<String>,
     },
     /// An unknown dataset name.
-    #[error("unknown dataset {0:?}: expected mnist or fashion-mnist")]
+    #[error("unknown dataset {0:?}: expected mnist, fashion-mnist or digits")]
     UnknownName(String),
+    /// A dataset gradtop draws itself was asked to be downloaded.
+    #[error("{0} is built into gradtop: there is nothing to fetch")]
+    BuiltIn(String),
     /// A download failed.
     #[error("download of {url} failed: {what}")]
     Download {

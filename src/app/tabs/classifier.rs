@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Widget};
 
 use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
-use crate::app::job_tab::{JobState, JobTab, ToastText};
+use crate::app::job_tab::{run_name, JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, ChartSpec, ChartView, Trace};
@@ -94,18 +94,29 @@ pub struct ClassifierTab {
     /// Whether the dataset is present.
     pub data: DataStatus,
     data_dir: Option<PathBuf>,
+    /// The dataset the scenario's name speaks of, when a scenario or a resumed run named the
+    /// tab; none while the tab goes by its default name, which follows dataset and model.
+    named_dataset: Option<DatasetName>,
 }
 
 impl ClassifierTab {
     /// The tab for a scenario (or the default `mnist-cnn` one).
     pub fn new(scenario: Option<&Scenario>, data_dir: Option<&Path>) -> Self {
-        let config = match scenario.map(|s| &s.settings) {
-            Some(Settings::Classifier(c)) => c.clone(),
-            _ => ClassifierConfig::default(),
+        let (config, named_dataset) = match scenario.map(|s| &s.settings) {
+            Some(Settings::Classifier(c)) => (c.clone(), Some(c.dataset)),
+            // Without a scenario the tab starts on a dataset that is there, so `s` trains.
+            _ => (
+                ClassifierConfig {
+                    dataset: lookup::first_present(data_dir),
+                    ..ClassifierConfig::default()
+                },
+                None,
+            ),
         };
         let data = DataStatus::probe(config.dataset, data_dir);
+        let default_name = default_name(&config);
         Self {
-            job: JobState::new(JobKind::Classifier, scenario, "mnist-cnn"),
+            job: JobState::new(JobKind::Classifier, scenario, &default_name),
             config,
             loss: Series::new(SERIES_CAP),
             train_acc: Series::new(SERIES_CAP),
@@ -114,6 +125,16 @@ impl ClassifierTab {
             snapshot: None,
             data,
             data_dir: data_dir.map(Path::to_path_buf),
+            named_dataset,
+        }
+    }
+
+    /// The name of a run started now: the scenario's, with the dataset when it was switched, or
+    /// after dataset and model when the tab has no scenario (`fashion-cnn`).
+    fn run_name(&self) -> String {
+        match self.named_dataset {
+            Some(named) => run_name(&self.job.scenario, named, self.config.dataset),
+            None => default_name(&self.config),
         }
     }
 
@@ -140,18 +161,7 @@ impl ClassifierTab {
                 };
             }
             DATASET_ROW => {
-                let all = DatasetName::ALL;
-                let i = all
-                    .iter()
-                    .position(|&d| d == self.config.dataset)
-                    .unwrap_or(0);
-                let n = all.len();
-                self.config.dataset = all[if forward {
-                    (i + 1) % n
-                } else {
-                    (i + n - 1) % n
-                }];
-                self.data = DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
+                self.choose_dataset(self.config.dataset.cycle(forward));
             }
             _ => return Reaction::default(),
         }
@@ -168,13 +178,7 @@ impl ClassifierTab {
             PanelRow::Live(Param::BatchSize, self.config.batch_size as f64),
             PanelRow::Live(Param::Epochs, self.config.epochs as f64),
             PanelRow::Choice("model", self.config.model.as_str().into()),
-            PanelRow::Choice(
-                "data",
-                match self.config.dataset {
-                    DatasetName::Mnist => "mnist".into(),
-                    DatasetName::FashionMnist => "fashion".into(),
-                },
-            ),
+            PanelRow::Choice("data", self.config.dataset.short().into()),
         ]
     }
 }
@@ -208,7 +212,8 @@ impl JobTab for ClassifierTab {
             self.config.lr,
             self.config.batch_size
         );
-        self.job.start(
+        self.job.start_as(
+            self.run_name(),
             &what,
             Settings::Classifier(self.config.clone()),
             self.data_dir.clone(),
@@ -238,8 +243,7 @@ impl JobTab for ClassifierTab {
                     alternative: Some(alt),
                     ..
                 } => {
-                    self.config.dataset = alt;
-                    self.data = DataStatus::probe(alt, self.data_dir.as_deref());
+                    self.choose_dataset(alt);
                     Reaction::toast(ToastLevel::Info, format!("using {alt}: press s to start"))
                 }
                 _ => Reaction::default(),
@@ -309,8 +313,18 @@ impl JobTab for ClassifierTab {
         if let Settings::Classifier(config) = &spec.settings {
             self.config = config.clone();
             self.job.scenario = spec.scenario.clone();
+            self.named_dataset = Some(config.dataset);
             self.data = DataStatus::probe(config.dataset, self.data_dir.as_deref());
         }
+    }
+
+    fn dataset(&self) -> Option<DatasetName> {
+        Some(self.config.dataset)
+    }
+
+    fn choose_dataset(&mut self, dataset: DatasetName) {
+        self.config.dataset = dataset;
+        self.data = DataStatus::probe(dataset, self.data_dir.as_deref());
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
@@ -502,4 +516,9 @@ fn render_samples(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &The
             buf.set_line(x + 15, y + 1 + r as u16, line, text_w);
         }
     }
+}
+
+/// The classifier tab's run name without a scenario: what it trains on, then the model.
+fn default_name(config: &ClassifierConfig) -> String {
+    format!("{}-{}", config.dataset.short(), config.model.as_str())
 }

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Widget};
 use super::classifier::DataStatus;
 use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
-use crate::app::job_tab::{JobState, JobTab, ToastText};
+use crate::app::job_tab::{run_name, JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, ChartSpec, ChartView, Trace};
@@ -21,7 +21,7 @@ use crate::app::widgets::image::{render_image_grid, ImageMode};
 use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
 use crate::app::{Action, Effect, ToastLevel};
-use crate::data::DatasetName;
+use crate::data::{lookup, DatasetName};
 use crate::device::DeviceChoice;
 use crate::format::format_duration;
 use crate::jobs::{
@@ -62,6 +62,9 @@ pub struct GanTab {
     /// Whether the dataset is present.
     pub data: DataStatus,
     data_dir: Option<PathBuf>,
+    /// The dataset the tab's scenario name speaks of (the default scenario's when none was
+    /// given), so a run on another is named with it.
+    named_dataset: DatasetName,
 }
 
 impl GanTab {
@@ -69,7 +72,15 @@ impl GanTab {
     pub fn new(scenario: Option<&Scenario>, data_dir: Option<&Path>) -> Self {
         let config = match scenario.map(|s| &s.settings) {
             Some(Settings::Gan(c)) => c.clone(),
-            _ => GanConfig::default(),
+            // Without a scenario the tab starts on a dataset that is there, so `s` trains.
+            _ => GanConfig {
+                dataset: lookup::first_present(data_dir),
+                ..GanConfig::default()
+            },
+        };
+        let named_dataset = match scenario.map(|s| &s.settings) {
+            Some(Settings::Gan(c)) => c.dataset,
+            _ => GanConfig::default().dataset,
         };
         let data = DataStatus::probe(config.dataset, data_dir);
         Self {
@@ -84,6 +95,7 @@ impl GanTab {
             warning: None,
             data,
             data_dir: data_dir.map(Path::to_path_buf),
+            named_dataset,
         }
     }
 
@@ -101,13 +113,7 @@ impl GanTab {
             PanelRow::Live(Param::LabelSmoothing, c.label_smoothing),
             PanelRow::Live(Param::BatchSize, c.batch_size as f64),
             PanelRow::Choice("model", c.model.as_str().into()),
-            PanelRow::Choice(
-                "data",
-                match c.dataset {
-                    DatasetName::Mnist => "mnist".into(),
-                    DatasetName::FashionMnist => "fashion".into(),
-                },
-            ),
+            PanelRow::Choice("data", c.dataset.short().into()),
         ]
     }
 
@@ -154,7 +160,9 @@ impl JobTab for GanTab {
             self.config.model.as_str(),
             self.config.dataset
         );
-        self.job.start(
+        let name = run_name(&self.job.scenario, self.named_dataset, self.config.dataset);
+        self.job.start_as(
+            name,
             &what,
             Settings::Gan(self.config.clone()),
             self.data_dir.clone(),
@@ -170,7 +178,7 @@ impl JobTab for GanTab {
                 self.store(p, v);
                 return self.job.live_change(p, v);
             }
-            PanelOutcome::Cycle(row, _) => {
+            PanelOutcome::Cycle(row, forward) => {
                 match row {
                     MODEL_ROW => {
                         self.config.model = match self.config.model {
@@ -180,12 +188,7 @@ impl JobTab for GanTab {
                         self.job.scenario = format!("gan-{}", self.config.model.as_str());
                     }
                     DATASET_ROW => {
-                        self.config.dataset = match self.config.dataset {
-                            DatasetName::Mnist => DatasetName::FashionMnist,
-                            DatasetName::FashionMnist => DatasetName::Mnist,
-                        };
-                        self.data =
-                            DataStatus::probe(self.config.dataset, self.data_dir.as_deref());
+                        self.choose_dataset(self.config.dataset.cycle(forward));
                     }
                     _ => {}
                 }
@@ -214,8 +217,7 @@ impl JobTab for GanTab {
                     alternative: Some(alt),
                     ..
                 } => {
-                    self.config.dataset = alt;
-                    self.data = DataStatus::probe(alt, self.data_dir.as_deref());
+                    self.choose_dataset(alt);
                     Reaction::toast(ToastLevel::Info, format!("using {alt}: press s to start"))
                 }
                 _ => Reaction::default(),
@@ -282,8 +284,18 @@ impl JobTab for GanTab {
         if let Settings::Gan(config) = &spec.settings {
             self.config = config.clone();
             self.job.scenario = spec.scenario.clone();
+            self.named_dataset = config.dataset;
             self.data = DataStatus::probe(config.dataset, self.data_dir.as_deref());
         }
+    }
+
+    fn dataset(&self) -> Option<DatasetName> {
+        Some(self.config.dataset)
+    }
+
+    fn choose_dataset(&mut self, dataset: DatasetName) {
+        self.config.dataset = dataset;
+        self.data = DataStatus::probe(dataset, self.data_dir.as_deref());
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
