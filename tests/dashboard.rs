@@ -534,7 +534,7 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
     assert!(s.contains("press u"), "{s}");
     assert_eq!(
         bottom_line(&app, 80, 24),
-        " u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit · g gpu"
+        " u use the dataset found · f fetch it · ←/→ change · ↑/↓ select · ? help"
     );
     // The scenario starts by itself on the dashboard; its data is missing, so nothing starts.
     assert!(update(&mut app, Action::StartRestart).is_empty());
@@ -544,6 +544,76 @@ fn missing_dataset_offers_the_one_found_and_the_fetch_command() {
         [Effect::Start(spec)] => assert_eq!(spec.scenario, "mnist-cnn-fashion"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn f_fetches_the_missing_dataset_with_a_progress_bar_and_says_how_it_ended() {
+    use gradtop::app::fetch::FetchUpdate;
+    use gradtop::app::update::update_files;
+    use gradtop::app::FileDone;
+    if mnist_found_anyway() {
+        return;
+    }
+    let (mut app, dir) = app_with_fashion_only(Some("scenarios/mnist-cnn.toml"));
+    assert!(screen(&app, 80, 24).contains("press f to download it here"));
+    assert_eq!(
+        bottom_line(&app, 80, 24),
+        " u use the dataset found · f fetch it · ←/→ change · ↑/↓ select · ? help"
+    );
+    let effects = update(&mut app, Action::FetchData);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Fetch(DatasetName::Mnist)]),
+        "{effects:?}"
+    );
+    assert!(update(&mut app, Action::FetchData).is_empty());
+    assert_eq!(bottom_line(&app, 80, 24), " already fetching mnist");
+    app.toast = None;
+    update_files(
+        &mut app,
+        FileDone::Fetch(FetchUpdate::Progress {
+            file: "train-images-idx3-ubyte.gz".into(),
+            done: 4_950_000,
+            total: Some(9_900_000),
+            files_done: 0,
+        }),
+    );
+    let line = bottom_line(&app, 120, 36);
+    assert!(line.contains("██░░░░░░░░░░░░░░░░░  12%"), "{line}");
+    assert!(
+        line.contains("fetching mnist · file 1/4 train-images-idx3-ubyte.gz · 5.0 of 9.9 MB"),
+        "{line}"
+    );
+
+    update_files(
+        &mut app,
+        FileDone::Fetch(FetchUpdate::Done(Err(
+            "download of https://example/mnist failed: connection refused".into(),
+        ))),
+    );
+    assert!(app.fetching.is_none());
+    assert_eq!(
+        bottom_line(&app, 120, 36),
+        " fetching mnist failed: download of https://example/mnist failed: connection refused"
+    );
+    assert_eq!(app.classifier.config.dataset, DatasetName::Mnist);
+
+    // A fetch that ends well puts the dataset where gradtop looks, and the tabs take it.
+    update(&mut app, Action::UseAlternative);
+    assert_eq!(app.gan.config.dataset, DatasetName::FashionMnist);
+    update(&mut app, Action::FetchData);
+    let mnist = dir.path().join("mnist");
+    gradtop::data::synthetic::write_dataset(&mnist, 20, 20, 2).unwrap();
+    update_files(
+        &mut app,
+        FileDone::Fetch(FetchUpdate::Done(Ok(mnist.clone()))),
+    );
+    assert_eq!(app.classifier.config.dataset, DatasetName::Mnist);
+    assert_eq!(app.gan.config.dataset, DatasetName::Mnist);
+    assert!(bottom_line(&app, 120, 36).contains("press s to train on it"));
+    assert!(matches!(
+        update(&mut app, Action::StartRestart).as_slice(),
+        [Effect::Start(_)]
+    ));
 }
 
 #[test]

@@ -47,6 +47,8 @@ pub enum Action {
     Checkpoint,
     /// Switch to the dataset offered when the scenario's is missing.
     UseAlternative,
+    /// Download the tab's dataset, or MNIST, when it is missing.
+    FetchData,
     /// Show or hide the key help.
     ToggleHelp,
     /// Scroll the key help by this many rows (up when negative), for screens it does not fit.
@@ -315,6 +317,17 @@ pub const BINDINGS: &[Binding] = &[
         help: "use the dataset found instead of the missing one",
         hints: &[Hint {
             word: "use the dataset found",
+            on: &[On::Jobs(&[JobPhase::DataMissing])],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('f'), Action::FetchData)],
+        scope: Scope::All,
+        label: "f",
+        hint_label: "f",
+        help: "download the tab's missing dataset, or MNIST",
+        hints: &[Hint {
+            word: "fetch it",
             on: &[On::Jobs(&[JobPhase::DataMissing])],
         }],
     },
@@ -930,7 +943,7 @@ mod tests {
     fn job_tabs_offer_the_keys_of_their_phase_within_80_columns() {
         use JobKind::{Classifier, Gan, Rl};
         let idle = "s start · ←/→ change · ↑/↓ select · Enter type · ? help · q quit · g gpu";
-        let missing = "u use the dataset found · ←/→ change · ↑/↓ select · ? help · q quit · g gpu";
+        let missing = "u use the dataset found · f fetch it · ←/→ change · ↑/↓ select · ? help";
         for kind in [Classifier, Gan, Rl] {
             assert_eq!(at_80(HintContext::Job(kind, JobPhase::Idle)), idle);
         }

@@ -1,5 +1,6 @@
 //! The dashboard: state, keys → actions, `update`, and pure rendering, driven by a tokio loop.
 
+pub mod fetch;
 pub mod job_tab;
 pub mod keymap;
 pub mod render;
@@ -165,6 +166,9 @@ pub enum Effect {
     DeleteRun(PathBuf),
     /// List the runs again on a blocking task; the answer comes back as [`FileDone::Listed`].
     RefreshRuns,
+    /// Download a dataset into the user cache on a blocking task; its progress and end come
+    /// back as [`FileDone::Fetch`].
+    Fetch(crate::data::DatasetName),
 }
 
 /// The answer of work the runtime did on a blocking task, so the UI thread never waits on disk.
@@ -176,6 +180,8 @@ pub enum FileDone {
     Listed(Result<Vec<crate::runs::RunSummary>, String>),
     /// A GAN sample grid written to these files (PGM and PNG), or why not.
     Exported(Result<Vec<PathBuf>, String>),
+    /// A dataset download progressed or ended.
+    Fetch(fetch::FetchUpdate),
 }
 
 /// All dashboard state; rendering reads it, only `update` changes it.
@@ -199,6 +205,8 @@ pub struct App {
     pub gpu: widgets::gpu::GpuView,
     /// An overlay, if shown.
     pub overlay: Overlay,
+    /// The dataset download started with `f`, while it runs.
+    pub fetching: Option<fetch::FetchState>,
     /// The first row of the key help in view, when it is longer than the screen.
     pub help_scroll: u16,
     /// The last first row the help could scroll to at its last drawing, so scrolling stops
@@ -254,6 +262,7 @@ impl App {
             runs,
             gpu: Default::default(),
             overlay: Overlay::None,
+            fetching: None,
             help_scroll: 0,
             help_max_scroll: std::cell::Cell::new(u16::MAX),
             toast: None,

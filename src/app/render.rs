@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::keymap::hint_line;
 use super::tabs::runs;
 use super::widgets::help::render_help;
+use super::widgets::params::gauge_line;
 use super::{App, Overlay, TabId, ToastLevel};
 use crate::jobs::JobKind;
 
@@ -129,6 +130,9 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
         Line::styled(" y deletes the run · any other key keeps it", theme.warn())
     } else if app.is_editing() {
         Line::styled(" type a value · Enter applies · Esc cancels", theme.warn())
+    } else if let Some(fetching) = &app.fetching {
+        let bar = gauge_line(fetching.fraction(), 24, theme);
+        Line::styled(format!(" {bar} · {}", fetching.describe()), theme.good())
     } else {
         let context = match app.tab.kind() {
             Some(kind) => app.tab(kind).hint_context(),

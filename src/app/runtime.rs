@@ -320,6 +320,19 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
             Effect::DeleteRun(path) => {
                 spawn_file_work(&slots.files, move || FileDone::Runs(delete_run(&path)))
             }
+            Effect::Fetch(name) => {
+                let files = slots.files.clone();
+                tokio::task::spawn_blocking(move || {
+                    let progress = files.clone();
+                    let mut reporter = super::fetch::Reporter::new(move |update| {
+                        let _ = progress.send(FileDone::Fetch(update));
+                    });
+                    let result = crate::data::fetch::fetch(name, None, &mut reporter)
+                        .map_err(|e| e.to_string());
+                    // The loop may have ended (quit) first; then nobody needs the answer.
+                    let _ = files.send(FileDone::Fetch(super::fetch::FetchUpdate::Done(result)));
+                });
+            }
             Effect::RefreshRuns => {
                 let index = Arc::clone(&slots.runs_index);
                 spawn_file_work(&slots.files, move || {

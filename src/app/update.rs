@@ -1,9 +1,10 @@
 //! The only place dashboard state changes: user actions, job events, ticks.
 
+use super::fetch::{FetchState, FetchUpdate};
 use super::keymap::allowed_while_watching;
 use super::tabs::runs::{run_name, RunsMessage};
 use super::{Action, App, Effect, FileDone, Overlay, TabId, ToastLevel};
-use crate::data::DatasetName;
+use crate::data::{find_dataset, DatasetName};
 use crate::jobs::{JobEvent, JobKind, JobSpec, Snapshot};
 
 /// Applies a user action; returns work for the runtime (start jobs, send commands).
@@ -57,6 +58,9 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::SmoothMore => app.chart.smooth_more(),
         Action::SmoothLess => app.chart.smooth_less(),
         Action::ToggleRecent => app.chart.recent = !app.chart.recent,
+        Action::FetchData if app.watching.is_none() && app.tab.kind().is_some() => {
+            return start_fetch(app);
+        }
         // Browsing runs reads files only, so it works while watching; resume and delete do not.
         other
             if app.tab == TabId::Runs
@@ -106,6 +110,29 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// Starts downloading the current tab's dataset when it is missing (MNIST when the tab trains
+/// on one that is present or built in), unless a download already runs.
+fn start_fetch(app: &mut App) -> Vec<Effect> {
+    if let Some(fetching) = &app.fetching {
+        let text = format!("already fetching {}", fetching.dataset);
+        app.toast(ToastLevel::Info, text);
+        return Vec::new();
+    }
+    let data_dir = app.data_dir.clone();
+    let missing = |d: DatasetName| find_dataset(d, data_dir.as_deref()).is_err();
+    let wanted = match app.tab.kind().and_then(|kind| app.tab(kind).dataset()) {
+        Some(d) if missing(d) => d,
+        Some(_) => DatasetName::Mnist,
+        None => return Vec::new(),
+    };
+    if !missing(wanted) {
+        app.toast(ToastLevel::Info, format!("{wanted} is already here"));
+        return Vec::new();
+    }
+    app.fetching = Some(FetchState::new(wanted));
+    vec![Effect::Fetch(wanted)]
 }
 
 /// Gives the dataset the user chose on the `from` tab to every other tab that trains on images
@@ -211,6 +238,32 @@ pub fn update_files(app: &mut App, done: FileDone) -> Vec<Effect> {
             );
         }
         FileDone::Exported(Err(e)) => app.toast(ToastLevel::Error, format!("export failed: {e}")),
+        FileDone::Fetch(FetchUpdate::Done(result)) => {
+            let Some(fetching) = app.fetching.take() else {
+                return Vec::new();
+            };
+            let name = fetching.dataset;
+            match result {
+                Ok(dir) => {
+                    // The user asked for it: every image tab without a live job takes it.
+                    for kind in JobKind::ALL {
+                        if app.tab(kind).dataset().is_some() && !app.job(kind).is_active() {
+                            app.tab_mut(kind).choose_dataset(name);
+                        }
+                    }
+                    app.toast(
+                        ToastLevel::Info,
+                        format!("{name} is in {}: press s to train on it", dir.display()),
+                    );
+                }
+                Err(e) => app.toast(ToastLevel::Error, format!("fetching {name} failed: {e}")),
+            }
+        }
+        FileDone::Fetch(update) => {
+            if let Some(fetching) = &mut app.fetching {
+                fetching.progress = Some(update);
+            }
+        }
     }
     Vec::new()
 }

@@ -245,6 +245,8 @@ pub fn render_missing_data(
         Line::styled(format!("Dataset {wanted} not found."), theme.warn()),
         Line::raw(""),
         Line::raw(hint.to_string()),
+        Line::raw(""),
+        Line::raw("Or press f to download it here."),
     ];
     if let Some(alt) = alternative {
         lines.push(Line::raw(""));
