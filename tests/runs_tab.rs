@@ -36,6 +36,7 @@ fn summary(name: &str, kind: &str, status: RunStatus, steps: u64) -> RunSummary 
             value: 0.9812,
             step: steps,
             better: Better::Higher,
+            last: 0.9790,
         }),
         started: LocalTime::parse_compact(name),
         detail: None,
@@ -44,6 +45,7 @@ fn summary(name: &str, kind: &str, status: RunStatus, steps: u64) -> RunSummary 
         metrics: vec!["test_accuracy".into()],
         updated_unix_s: None,
         updated: None,
+        params: Vec::new(),
     }
 }
 
