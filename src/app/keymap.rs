@@ -49,6 +49,8 @@ pub enum Action {
     UseAlternative,
     /// Show or hide the key help.
     ToggleHelp,
+    /// Scroll the key help by this many rows (up when negative), for screens it does not fit.
+    ScrollHelp(i32),
     /// Open or close the GPU panel.
     ToggleGpu,
     /// Close an overlay.
@@ -594,6 +596,9 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
+/// Rows a page key scrolls the help by: most of what shows at 80×24, keeping a row of context.
+const HELP_PAGE: i32 = 18;
+
 /// Maps a key press to an action in the app's current mode (typing, an overlay, normal).
 pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
@@ -616,6 +621,12 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
                 KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {
                     Some(Action::CloseOverlay)
                 }
+                KeyCode::Up | KeyCode::Char('k') => Some(Action::ScrollHelp(-1)),
+                KeyCode::Down | KeyCode::Char('j') => Some(Action::ScrollHelp(1)),
+                KeyCode::PageUp => Some(Action::ScrollHelp(-HELP_PAGE)),
+                KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::ScrollHelp(HELP_PAGE)),
+                KeyCode::Home | KeyCode::Char('g') => Some(Action::ScrollHelp(i32::MIN)),
+                KeyCode::End | KeyCode::Char('G') => Some(Action::ScrollHelp(i32::MAX)),
                 _ => None,
             }
         }
@@ -688,6 +699,7 @@ pub fn allowed_while_watching(action: Action, on_runs_tab: bool) -> bool {
         | Action::NextTab
         | Action::PrevTab
         | Action::ToggleHelp
+        | Action::ScrollHelp(_)
         | Action::ToggleGpu
         | Action::CloseOverlay
         | Action::Quit
@@ -948,6 +960,21 @@ mod tests {
         }
         assert_eq!(press(&app, KeyCode::Char('s')), None);
         assert_eq!(map_key(&app, ctrl_c), Some(Action::ForceQuit));
+        assert_eq!(press(&app, KeyCode::Down), Some(Action::ScrollHelp(1)));
+        assert_eq!(
+            press(&app, KeyCode::Char('k')),
+            Some(Action::ScrollHelp(-1))
+        );
+        // Scrolling stops at the help's last page, as drawn last, and at its top.
+        app.help_max_scroll.set(5);
+        for rows in [1, HELP_PAGE, i32::MAX] {
+            crate::app::update::update(&mut app, Action::ScrollHelp(rows));
+        }
+        assert_eq!(app.help_scroll, 5);
+        crate::app::update::update(&mut app, Action::ScrollHelp(-1));
+        assert_eq!(app.help_scroll, 4);
+        crate::app::update::update(&mut app, Action::ScrollHelp(i32::MIN));
+        assert_eq!(app.help_scroll, 0);
 
         app.overlay = Overlay::ConfirmQuit;
         for code in ['y', 'Y', 'q'].map(KeyCode::Char) {

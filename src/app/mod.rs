@@ -199,6 +199,11 @@ pub struct App {
     pub gpu: widgets::gpu::GpuView,
     /// An overlay, if shown.
     pub overlay: Overlay,
+    /// The first row of the key help in view, when it is longer than the screen.
+    pub help_scroll: u16,
+    /// The last first row the help could scroll to at its last drawing, so scrolling stops
+    /// where the text ends whatever the screen's height.
+    pub help_max_scroll: std::cell::Cell<u16>,
     /// The bottom-line message, if any.
     pub toast: Option<Toast>,
     /// Wall clock as shown in the status bar (set by ticks, never read while rendering).
@@ -249,6 +254,8 @@ impl App {
             runs,
             gpu: Default::default(),
             overlay: Overlay::None,
+            help_scroll: 0,
+            help_max_scroll: std::cell::Cell::new(u16::MAX),
             toast: None,
             clock: String::new(),
             device_label: options.device.label(),

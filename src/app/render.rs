@@ -52,7 +52,9 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     }
     render_bottom(app, bottom, buf);
     match app.overlay {
-        Overlay::Help => render_help(area, buf, theme),
+        Overlay::Help => app
+            .help_max_scroll
+            .set(render_help(area, buf, theme, app.help_scroll)),
         Overlay::Gpu => super::widgets::gpu::render_gpu_panel(&app.gpu, body, buf, theme),
         Overlay::ConfirmQuit => render_confirm(app, body, buf),
         Overlay::ConfirmDelete => runs::render_confirm_delete(&app.runs, body, buf, theme),

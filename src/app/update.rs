@@ -12,11 +12,17 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::NextTab => app.tab = app.tab.next(),
         Action::PrevTab => app.tab = app.tab.prev(),
         Action::ToggleHelp => {
+            app.help_scroll = 0;
             app.overlay = if app.overlay == Overlay::Help {
                 Overlay::None
             } else {
                 Overlay::Help
             }
+        }
+        Action::ScrollHelp(rows) => {
+            let max = i64::from(app.help_max_scroll.get());
+            let to = (i64::from(app.help_scroll) + i64::from(rows)).clamp(0, max);
+            app.help_scroll = u16::try_from(to).unwrap_or(u16::MAX);
         }
         Action::ToggleGpu => {
             app.overlay = if app.overlay == Overlay::Gpu {
