@@ -36,6 +36,7 @@ fn summary(name: &str, kind: &str, status: RunStatus, steps: u64) -> RunSummary 
             value: 0.9812,
             step: steps,
             better: Better::Higher,
+            last: 0.9790,
         }),
         started: LocalTime::parse_compact(name),
         detail: None,
@@ -44,6 +45,7 @@ fn summary(name: &str, kind: &str, status: RunStatus, steps: u64) -> RunSummary 
         metrics: vec!["test_accuracy".into()],
         updated_unix_s: None,
         updated: None,
+        params: Vec::new(),
     }
 }
 
@@ -255,7 +257,7 @@ fn enter_opens_the_curves_and_esc_or_enter_go_back() {
     press(&mut app, KeyCode::Right);
     let metric = |app: &App| match &app.runs.view {
         RunsView::Curves(v) => v.metric.clone(),
-        RunsView::List => None,
+        RunsView::List | RunsView::Table(_) => None,
     };
     assert_eq!(metric(&app).as_deref(), Some("episode_return"));
     press(&mut app, KeyCode::Left);
@@ -715,4 +717,270 @@ fn a_runs_chart_takes_the_chart_keys_like_every_chart() {
     press(&mut app, KeyCode::Char('y'));
     assert!(!app.chart.log_y);
     assert_eq!(app.runs.view, RunsView::List);
+}
+
+/// Runs of two datasets with their settings, for the filter, the sort and the table.
+fn comparable_rows() -> Vec<RunSummary> {
+    let settings = |lr: &str, batch: &str, dataset: &str, steps: u64| -> Vec<(String, String)> {
+        let epochs = (steps / 10).to_string();
+        let subset = if steps > 40 { "2000" } else { "500" };
+        [
+            ("batch_size", batch),
+            ("dataset", dataset),
+            ("epochs", epochs.as_str()),
+            ("eval_subset", subset),
+            ("kind", "classifier"),
+            ("lr", lr),
+            ("model", "cnn"),
+            ("seed", "42"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let runs = [
+        (
+            "20261205-061400-fashion-cnn",
+            "0.002",
+            "32",
+            "fashion-mnist",
+            RunStatus::Finished,
+            0.8123,
+            30,
+        ),
+        (
+            "20261205-061000-fashion-cnn",
+            "0.001",
+            "64",
+            "fashion-mnist",
+            RunStatus::Finished,
+            0.7755,
+            60,
+        ),
+        (
+            "20261205-060500-mnist-cnn",
+            "0.001",
+            "32",
+            "mnist",
+            RunStatus::Stopped,
+            0.9701,
+            45,
+        ),
+        (
+            "20261205-060000-fashion-cnn",
+            "0.0005",
+            "32",
+            "fashion-mnist",
+            RunStatus::Interrupted,
+            0.6542,
+            20,
+        ),
+    ];
+    runs.iter()
+        .map(|&(name, lr, batch, dataset, status, acc, steps)| {
+            let mut run = summary(name, "classifier", status, steps);
+            run.dataset = Some(dataset.into());
+            run.params = settings(lr, batch, dataset, steps);
+            if let Some(best) = &mut run.best {
+                best.value = acc;
+                best.last = acc - 0.01;
+            }
+            run
+        })
+        .collect()
+}
+
+fn comparable_app() -> App {
+    let mut app = app_in(Path::new("runs"), None, Theme::new(false, false));
+    app.runs.on_refresh(Ok(comparable_rows()));
+    app
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+/// The scenario column of the list's rows as drawn, top to bottom.
+fn listed_steps(app: &App) -> Vec<u64> {
+    app.runs.shown_runs().map(|r| r.steps).collect()
+}
+
+#[test]
+fn slash_filters_the_list_as_typed_enter_keeps_and_esc_clears() {
+    let mut app = comparable_app();
+    press(&mut app, KeyCode::Char('/'));
+    assert!(app.runs.filtering);
+    type_text(&mut app, "FASHION fin");
+    assert_eq!(listed_steps(&app), [30, 60], "both words, any case");
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(s.contains("filter \"FASHION fin▏\" · 2 of 4"), "{s}");
+        assert!(s.contains("Enter keeps the filter"), "{s}");
+        assert!(!s.contains("mnist-cnn"), "{s}");
+    }
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.runs.filtering);
+    // Keys are keys again: `d` asks about the highlighted run of the filtered list.
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.runs.selected_run().map(|r| r.steps), Some(60));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("filter \"FASHION fin\" · 2 of 4"), "{s}");
+
+    // A query nothing matches says so instead of an empty table.
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "x");
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(s.contains("No run matches \"FASHION finx\" (of 4)"), "{s}");
+        assert!(s.contains("0 of 4"), "{s}");
+    }
+    assert!(app.runs.selected_run().is_none());
+    press(&mut app, KeyCode::Backspace);
+    assert_eq!(listed_steps(&app), [30, 60]);
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.runs.filtering && app.runs.filter.is_empty());
+    assert_eq!(listed_steps(&app), [30, 60, 45, 20]);
+    assert!(!screen(&app, 80, 24).contains("filter \""));
+
+    // A kept filter is cleared by Esc in the list once no run is marked.
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "mnist-cnn");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(listed_steps(&app), [45]);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(listed_steps(&app), [30, 60, 45, 20]);
+}
+
+#[test]
+fn o_sorts_by_the_next_column_and_o_upper_reverses_with_the_highlight_following_the_run() {
+    let mut app = comparable_app();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let marked = app.runs.selected_run().map(|r| r.path.clone());
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("started ↓"), "{s}");
+    // started → scenario → kind → status → steps
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Char('o'));
+    }
+    assert_eq!(app.runs.sort.key, gradtop::app::tabs::runs::SortKey::Steps);
+    assert_eq!(listed_steps(&app), [60, 45, 30, 20]);
+    assert_eq!(app.runs.selected_run().map(|r| r.path.clone()), marked);
+    assert_eq!(app.runs.selected, 0, "the highlight moved with its run");
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(s.contains("steps ↓") && !s.contains("started ↓"), "{s}");
+        assert_eq!(s.matches('●').count(), 1, "{s}");
+        let first = s.lines().position(|l| l.contains("● ")).unwrap_or(0);
+        assert!(
+            s.lines().nth(first).is_some_and(|l| l.contains(" 60 ")),
+            "{s}"
+        );
+    }
+    press(&mut app, KeyCode::Char('O'));
+    assert_eq!(listed_steps(&app), [20, 30, 45, 60]);
+    assert_eq!(app.runs.selected, 3);
+    assert!(screen(&app, 120, 36).contains("steps ↑"));
+    press(&mut app, KeyCode::Char('o'));
+    assert_eq!(listed_steps(&app), [45, 30, 60, 20], "best accuracy first");
+    press(&mut app, KeyCode::Char('o'));
+    assert_eq!(listed_steps(&app), [30, 60, 45, 20], "back to newest first");
+}
+
+#[test]
+fn t_compares_the_marked_runs_in_a_table_of_their_differing_settings() {
+    let mut app = comparable_app();
+    press(&mut app, KeyCode::Char('t'));
+    assert!(!app.runs.in_table());
+    let toast = app
+        .toast
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert!(toast.contains("mark 2 or more"), "{toast}");
+    assert!(screen(&app, 80, 24).contains("mark 2 or more"));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('t'));
+    assert!(!app.runs.in_table());
+    assert!(app
+        .toast
+        .as_ref()
+        .is_some_and(|t| t.text.contains("1 run marked")));
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char(' '));
+    }
+    app.toast = None;
+    press(&mut app, KeyCode::Char('t'));
+    assert!(app.runs.in_table());
+
+    let s = screen(&app, 120, 36);
+    assert!(
+        s.contains("compare 4 runs · test_accuracy · 5 settings differ"),
+        "{s}"
+    );
+    for header in [
+        "run",
+        "batch_size",
+        "dataset",
+        "epochs",
+        "eval_subset",
+        "lr",
+        "steps",
+        "final",
+        "best",
+    ] {
+        assert!(s.contains(header), "{header} at 120×36:\n{s}");
+    }
+    let row = s
+        .lines()
+        .find(|l| l.contains("mnist-cnn 12-05 06:05:00"))
+        .unwrap_or_default();
+    for cell in [
+        "32", "mnist", "4", "2000", "0.001", "45", "0.9601", "0.9701",
+    ] {
+        assert!(row.contains(cell), "{cell} in {row:?}");
+    }
+    assert!(
+        s.contains("the same in every run: kind classifier · model cnn · seed 42"),
+        "{s}"
+    );
+    assert!(s.contains("Esc/t back to the list"), "{s}");
+
+    // 80×24: the figures go out of view to the right; l brings them in.
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("compare 4 runs"), "{s}");
+    assert!(s.contains("fashion-cnn 12-05 06:14:00"), "{s}");
+    assert!(s.contains("columns 1–"), "{s}");
+    assert!(s.contains("←/→ columns"), "{s}");
+    for _ in 0..2 {
+        press(&mut app, KeyCode::Char('l'));
+    }
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("◀columns 3–8 of 8"), "{s}");
+    assert!(s.contains("0.8123") && s.contains("0.6542"), "{s}");
+    assert!(
+        s.contains("fashion-cnn 12-05 06:14:00"),
+        "the run column stays:\n{s}"
+    );
+    for _ in 0..10 {
+        press(&mut app, KeyCode::Char('l'));
+    }
+    assert!(
+        screen(&app, 80, 24).contains("◀columns 3–8 of 8"),
+        "l stops once the last column shows"
+    );
+    press(&mut app, KeyCode::Char('h'));
+    press(&mut app, KeyCode::Char('t'));
+    assert!(!app.runs.in_table());
+    assert_eq!(
+        app.runs.marks.len(),
+        4,
+        "the marks stay for the next comparison"
+    );
+    press(&mut app, KeyCode::Char('t'));
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.runs.in_table());
 }

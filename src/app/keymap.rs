@@ -75,8 +75,17 @@ pub enum Action {
     DeleteRun,
     /// Runs: "yes" to the delete question.
     ConfirmDelete,
-    /// Runs: leave the chart for the list (in the list: clear the marks).
+    /// Runs: leave the chart or the table for the list (in the list: clear the marks, then the
+    /// filter).
     Back,
+    /// Runs: start typing a filter query that narrows the list.
+    BeginFilter,
+    /// Runs: sort the list by the next column.
+    CycleSort,
+    /// Runs: turn the list's order around.
+    ReverseSort,
+    /// Runs: compare the marked runs in a table of their differing hyperparameters and figures.
+    OpenTable,
     /// Charts: a log-scale y axis, or back to linear.
     ToggleLogY,
     /// Charts: smooth the trend lines one step more (up to 0.99).
@@ -96,6 +105,8 @@ pub enum Scope {
     RunsList,
     /// The Runs tab's chart.
     RunsChart,
+    /// The Runs tab's table of marked runs.
+    RunsTable,
 }
 
 /// What a job tab's job is doing, which decides the keys its hint line offers.
@@ -122,6 +133,8 @@ pub enum RunsScreen {
     Marked,
     /// A chart of one run or of the marked runs.
     Chart,
+    /// The table comparing the marked runs.
+    Table,
 }
 
 /// What a tab tells the table about itself so the table can choose its hint line.
@@ -344,7 +357,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::All,
         label: "← → / h l / - +",
         hint_label: "←/→",
-        help: "change the selected value; Runs chart: the metric",
+        help: "change a value; Runs: chart metric, table columns",
         hints: &[
             Hint {
                 word: "change",
@@ -361,6 +374,10 @@ pub const BINDINGS: &[Binding] = &[
             Hint {
                 word: "metric",
                 on: &[On::Runs(&[RunsScreen::Chart])],
+            },
+            Hint {
+                word: "columns",
+                on: &[On::Runs(&[RunsScreen::Table])],
             },
         ],
     },
@@ -438,7 +455,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::RunsList,
         label: "Esc",
         hint_label: "Esc",
-        help: "Runs: clear the marks",
+        help: "Runs: clear the marks, then the filter",
         hints: &[Hint {
             word: "unmark all",
             on: &[On::Runs(&[RunsScreen::Marked])],
@@ -483,6 +500,21 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: &[
+            (KeyCode::Esc, Action::Back),
+            (KeyCode::Char('t'), Action::Back),
+            (KeyCode::Backspace, Action::Back),
+        ],
+        scope: Scope::RunsTable,
+        label: "Esc / t",
+        hint_label: "Esc/t",
+        help: "Runs table: back to the list",
+        hints: &[Hint {
+            word: "back to the list",
+            on: &[On::Runs(&[RunsScreen::Table])],
+        }],
+    },
+    Binding {
+        keys: &[
             (KeyCode::Char('?'), Action::ToggleHelp),
             (KeyCode::Esc, Action::CloseOverlay),
         ],
@@ -519,8 +551,8 @@ pub const BINDINGS: &[Binding] = &[
             on: &[On::All],
         }],
     },
-    // The chart keys come last, in one row of the help: a hint line shows them where it has
-    // room (120 columns).
+    // The chart keys come after the shared ones, in one row of the help: a hint line shows them
+    // where it has room (120 columns).
     Binding {
         keys: &[
             (KeyCode::Char('y'), Action::ToggleLogY),
@@ -535,6 +567,44 @@ pub const BINDINGS: &[Binding] = &[
         hints: &[Hint {
             word: "chart view",
             on: CHARTS,
+        }],
+    },
+    // The Runs list's comparison keys follow: at 80 columns the list's own key line (above the
+    // bottom line) has room for the first of them, and the bottom line keeps help and quit.
+    Binding {
+        keys: &[(KeyCode::Char('t'), Action::OpenTable)],
+        scope: Scope::RunsList,
+        label: "t",
+        hint_label: "t",
+        help: "Runs: table of the marked runs' differing settings",
+        hints: &[Hint {
+            word: "table",
+            on: &[On::Runs(&[RunsScreen::Marked])],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('/'), Action::BeginFilter)],
+        scope: Scope::RunsList,
+        label: "/",
+        hint_label: "/",
+        help: "Runs: filter by words (Enter keeps, Esc clears)",
+        hints: &[Hint {
+            word: "filter",
+            on: &[On::Runs(RUNS_LIST)],
+        }],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Char('o'), Action::CycleSort),
+            (KeyCode::Char('O'), Action::ReverseSort),
+        ],
+        scope: Scope::RunsList,
+        label: "o / O",
+        hint_label: "o",
+        help: "Runs: sort by the next column / reverse the order",
+        hints: &[Hint {
+            word: "sort",
+            on: &[On::Runs(RUNS_LIST)],
         }],
     },
 ];
@@ -603,6 +673,7 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
     }
     let view = match app.tab {
         TabId::Runs if app.runs.in_curves() => Scope::RunsChart,
+        TabId::Runs if app.runs.in_table() => Scope::RunsTable,
         TabId::Runs => Scope::RunsList,
         _ => Scope::All,
     };
@@ -701,7 +772,7 @@ fn fit_hints<'a>(items: impl Iterator<Item = (&'a Binding, &'a Hint)>, width: us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tabs::runs::{CurvesState, CurvesView, RunsView};
+    use crate::app::tabs::runs::{CurvesState, CurvesView, RunsView, TableView};
     use crate::app::theme::Theme;
     use crate::app::Options;
     use crate::device::DeviceChoice;
@@ -737,7 +808,13 @@ mod tests {
         let jobs = JobKind::ALL
             .into_iter()
             .flat_map(|kind| PHASES.map(|phase| HintContext::Job(kind, phase)));
-        let runs = [RunsScreen::List, RunsScreen::Marked, RunsScreen::Chart].map(HintContext::Runs);
+        let runs = [
+            RunsScreen::List,
+            RunsScreen::Marked,
+            RunsScreen::Chart,
+            RunsScreen::Table,
+        ]
+        .map(HintContext::Runs);
         jobs.chain(runs).collect()
     }
 
@@ -781,6 +858,10 @@ mod tests {
             (Char('m'), None),
             (Char('r'), None),
             (Char('d'), None),
+            (Char('/'), None),
+            (Char('o'), None),
+            (Char('O'), None),
+            (Char('t'), None),
             (KeyCode::Backspace, None),
             (KeyCode::F(1), None),
         ]
@@ -816,6 +897,10 @@ mod tests {
             (KeyCode::Char('m'), Some(Action::ToggleMark)),
             (KeyCode::Char('r'), Some(Action::ResumeRun)),
             (KeyCode::Char('d'), Some(Action::DeleteRun)),
+            (KeyCode::Char('/'), Some(Action::BeginFilter)),
+            (KeyCode::Char('o'), Some(Action::CycleSort)),
+            (KeyCode::Char('O'), Some(Action::ReverseSort)),
+            (KeyCode::Char('t'), Some(Action::OpenTable)),
         ]);
         for (code, expected) in list {
             assert_eq!(press(&app, code), expected, "{code:?} on the Runs list");
@@ -836,6 +921,36 @@ mod tests {
         for (code, expected) in chart {
             assert_eq!(press(&app, code), expected, "{code:?} on a Runs chart");
         }
+        app.runs.view = RunsView::Table(TableView::default());
+        let table = with_overrides(&[
+            (KeyCode::Esc, Some(Action::Back)),
+            (KeyCode::Char('t'), Some(Action::Back)),
+            (KeyCode::Backspace, Some(Action::Back)),
+        ]);
+        for (code, expected) in table {
+            assert_eq!(press(&app, code), expected, "{code:?} on the Runs table");
+        }
+    }
+
+    #[test]
+    fn typing_a_runs_filter_reads_keys_as_text() {
+        let mut app = app();
+        app.tab = TabId::Runs;
+        assert_eq!(press(&app, KeyCode::Char('/')), Some(Action::BeginFilter));
+        app.runs.filtering = true;
+        for c in ['q', 'o', 't', '4', ' ', 'd'] {
+            assert_eq!(press(&app, KeyCode::Char(c)), Some(Action::EditChar(c)));
+        }
+        assert_eq!(press(&app, KeyCode::Enter), Some(Action::EditCommit));
+        assert_eq!(press(&app, KeyCode::Esc), Some(Action::EditCancel));
+        let ctrl_u = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+        assert_eq!(map_key(&app, ctrl_u), Some(Action::EditClear));
+        app.tab = TabId::Classifier;
+        assert_eq!(
+            press(&app, KeyCode::Char('q')),
+            Some(Action::Quit),
+            "the Runs tab's typing only"
+        );
     }
 
     #[test]
@@ -901,7 +1016,12 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_where_it_is_read() {
-        for scope in [Scope::All, Scope::RunsList, Scope::RunsChart] {
+        for scope in [
+            Scope::All,
+            Scope::RunsList,
+            Scope::RunsChart,
+            Scope::RunsTable,
+        ] {
             let codes: Vec<KeyCode> = BINDINGS
                 .iter()
                 .filter(|b| b.scope == scope)
@@ -1024,12 +1144,20 @@ mod tests {
             "←/→ metric · Esc/Enter back to the list · ? help · q quit · g gpu"
         );
         assert_eq!(
+            at_80(HintContext::Runs(RunsScreen::Table)),
+            "←/→ columns · Esc/t back to the list · ? help · q quit · g gpu"
+        );
+        assert_eq!(
             own_hint_line(HintContext::Runs(RunsScreen::List), 78, false),
-            "↑/↓ select · Enter curves · space mark · r resume · d delete"
+            "↑/↓ select · Enter curves · space mark · r resume · d delete · / filter"
         );
         assert_eq!(
             own_hint_line(HintContext::Runs(RunsScreen::Marked), 78, false),
-            "Enter overlay · space mark · Esc unmark all · r resume · d delete"
+            "Enter overlay · space mark · Esc unmark all · r resume · d delete · t table"
+        );
+        assert_eq!(
+            own_hint_line(HintContext::Runs(RunsScreen::List), 118, false),
+            "↑/↓ select · Enter curves · space mark · r resume · d delete · / filter · o sort"
         );
     }
 
@@ -1046,11 +1174,11 @@ mod tests {
         }
         assert_eq!(
             hint_line(HintContext::Runs(RunsScreen::List), 200, true),
-            "↑/↓ select · Enter curves · space mark · ? help · q quit · g gpu"
+            "↑/↓ select · Enter curves · space mark · ? help · q quit · g gpu · / filter · o sort"
         );
         assert_eq!(
             own_hint_line(HintContext::Runs(RunsScreen::Marked), 200, true),
-            "Enter overlay · space mark · Esc unmark all"
+            "Enter overlay · space mark · Esc unmark all · t table · / filter · o sort"
         );
     }
 
@@ -1087,7 +1215,10 @@ mod tests {
                 HintContext::Runs(screen) => {
                     app.tab = TabId::Runs;
                     app.runs.view = RunsView::List;
-                    if screen == RunsScreen::Chart {
+                    if screen == RunsScreen::Table {
+                        app.runs.view = RunsView::Table(TableView::default());
+                        Scope::RunsTable
+                    } else if screen == RunsScreen::Chart {
                         app.runs.view = RunsView::Curves(CurvesView {
                             request: 1,
                             runs: Vec::new(),

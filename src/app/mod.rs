@@ -300,11 +300,12 @@ impl App {
         self.tab(kind).job()
     }
 
-    /// True while a value is being typed.
+    /// True while a value is being typed: a hyperparameter, or the Runs tab's filter.
     pub fn is_editing(&self) -> bool {
-        self.tab
-            .kind()
-            .is_some_and(|kind| self.job(kind).panel.editing.is_some())
+        match self.tab.kind() {
+            Some(kind) => self.job(kind).panel.editing.is_some(),
+            None => self.runs.filtering,
+        }
     }
 
     /// Jobs that are loading, running or paused.

@@ -128,6 +128,11 @@ fn render_bottom(app: &App, area: Rect, buf: &mut Buffer) {
         Line::styled(format!(" {}", toast.text), style)
     } else if app.overlay == Overlay::ConfirmDelete {
         Line::styled(" y deletes the run · any other key keeps it", theme.warn())
+    } else if app.is_editing() && app.tab == TabId::Runs {
+        Line::styled(
+            " filter: type words to match · Enter keeps the filter · Esc clears it",
+            theme.warn(),
+        )
     } else if app.is_editing() {
         Line::styled(" type a value · Enter applies · Esc cancels", theme.warn())
     } else if let Some(fetching) = &app.fetching {

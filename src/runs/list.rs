@@ -93,6 +93,9 @@ pub struct BestFigure {
     pub step: u64,
     /// The direction that made it best.
     pub better: Better,
+    /// The metric's last logged value (NaN included): where the run ended up, next to the best
+    /// it reached on the way.
+    pub last: f64,
 }
 
 /// One row of the Runs tab.
@@ -129,6 +132,10 @@ pub struct RunSummary {
     pub updated_unix_s: Option<f64>,
     /// The same, local, as shown.
     pub updated: Option<LocalTime>,
+    /// The run's hyperparameters from `config.toml`, key and value as text (nested tables with
+    /// dotted keys), sorted by key: what the Runs tab's table compares. Empty for a TensorBoard
+    /// run or an unreadable config.
+    pub params: Vec<(String, String)>,
 }
 
 impl RunSummary {
@@ -328,6 +335,7 @@ impl TrackedTensorBoard {
             updated: self
                 .updated_unix_s
                 .map(|s| LocalTime::from_unix(s.floor() as i64)),
+            params: Vec::new(),
         }
     }
 }
@@ -347,6 +355,7 @@ struct TrackedRun {
     event_steps: u64,
     best: BestTracker,
     lifecycle: Lifecycle,
+    params: Vec<(String, String)>,
 }
 
 impl TrackedRun {
@@ -360,6 +369,7 @@ impl TrackedRun {
         Self {
             kind: text("kind"),
             dataset: text("dataset"),
+            params: config.as_ref().map(config_params).unwrap_or_default(),
             metric_names: Vec::new(),
             metrics: MetricsTail::new(&run.metrics_path()),
             events: EventsTail::new(&run.events_path()),
@@ -424,8 +434,34 @@ impl TrackedRun {
             metrics: self.metric_names.clone(),
             updated_unix_s: None,
             updated: None,
+            params: self.params.clone(),
         }
     }
+}
+
+/// A run's `config.toml` as sorted (key, value) text pairs; a nested table's keys are dotted
+/// (`optimizer.lr`) so every leaf compares on its own.
+pub fn config_params(config: &toml::Table) -> Vec<(String, String)> {
+    fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, String)>) {
+        for (key, value) in table {
+            let key = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            match value {
+                toml::Value::Table(inner) => flatten(&key, inner, out),
+                // A string shows without its quotes; numbers, booleans and arrays as TOML
+                // writes them.
+                toml::Value::String(text) => out.push((key, text.clone())),
+                other => out.push((key, other.to_string())),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    flatten("", config, &mut out);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 /// The events that decide a run's status, folded in log order.
@@ -475,21 +511,23 @@ fn summary_text(summary: &serde_json::Value) -> String {
     }
 }
 
-/// Best (value, step) so far of each [`HEADLINE_METRICS`] entry.
+/// Best (value, step) so far of each [`HEADLINE_METRICS`] entry, and its last value.
 #[derive(Debug, Clone, Default)]
 struct BestTracker {
     per_metric: [Option<(f64, u64)>; HEADLINE_METRICS.len()],
+    last: [Option<f64>; HEADLINE_METRICS.len()],
 }
 
 impl BestTracker {
     /// Takes a record into account; NaN never wins and ties keep the earlier step.
     fn observe(&mut self, record: &MetricRecord) {
-        if record.value.is_nan() {
-            return;
-        }
         let Some(index) = HEADLINE_METRICS.iter().position(|(n, _)| *n == record.name) else {
             return;
         };
+        self.last[index] = Some(record.value);
+        if record.value.is_nan() {
+            return;
+        }
         let better = HEADLINE_METRICS[index].1;
         let slot = &mut self.per_metric[index];
         let improves = match *slot {
@@ -508,13 +546,14 @@ impl BestTracker {
     fn best(&self) -> Option<BestFigure> {
         HEADLINE_METRICS
             .iter()
-            .zip(&self.per_metric)
-            .find_map(|(&(name, better), slot)| {
+            .zip(self.per_metric.iter().zip(&self.last))
+            .find_map(|(&(name, better), (slot, last))| {
                 slot.map(|(value, step)| BestFigure {
                     name: name.to_string(),
                     value,
                     step,
                     better,
+                    last: last.unwrap_or(value),
                 })
             })
     }
@@ -650,13 +689,17 @@ mod tests {
         let by_name = |name: &str| runs.iter().find(|r| r.scenario == name).expect(name);
         let best = by_name("mnist-cnn").best.clone().expect("best");
         assert_eq!(
-            (best.name.as_str(), best.value, best.step),
-            ("test_accuracy", 0.97, 200)
+            (best.name.as_str(), best.value, best.step, best.last),
+            ("test_accuracy", 0.97, 200, 0.95)
         );
         let best = by_name("gan-mlp").best.clone().expect("best");
         assert_eq!(
             (best.name.as_str(), best.value, best.step),
             ("fid_cnn", 41.5, 60)
+        );
+        assert!(
+            best.last.is_nan(),
+            "the final figure is the NaN it ended on"
         );
         assert_eq!(by_name("gan-mlp").detail.as_deref(), Some("loss is NaN"));
         assert_eq!(by_name("cartpole-dqn").kind.as_deref(), Some("rl"));
@@ -699,6 +742,31 @@ mod tests {
         run.clone().delete().expect("delete");
         assert!(!run.path().exists());
         assert!(list_runs(parent.path()).expect("list").is_empty());
+    }
+
+    #[test]
+    fn a_runs_hyperparameters_are_read_from_its_config_as_sorted_text() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let config = "kind = \"classifier\"\nlr = 1e-3\nbatch_size = 32\nmodel = \"cnn\"\n\
+                      [optimizer]\nbetas = [0.9, 0.999]\n";
+        let run =
+            RunDir::create_with_config_text(parent.path(), "fashion-cnn", config).expect("run");
+        let summary = summarize_run(run.path()).expect("summary");
+        let params: Vec<(&str, &str)> = summary
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            params,
+            vec![
+                ("batch_size", "32"),
+                ("kind", "classifier"),
+                ("lr", "0.001"),
+                ("model", "cnn"),
+                ("optimizer.betas", "[0.9, 0.999]"),
+            ]
+        );
     }
 
     #[test]

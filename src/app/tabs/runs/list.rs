@@ -44,9 +44,46 @@ fn best_text(run: &RunSummary) -> String {
     }
 }
 
+/// The list's title: the folder, then the filter with how many runs it keeps (the query with a
+/// cursor while it is typed), then the marks.
+fn list_title(tab: &RunsTab, theme: &Theme) -> String {
+    let mut title = format!(" Runs in {} ", tab.parent.display());
+    if tab.filtering || !tab.filter.is_empty() {
+        let cursor = match (tab.filtering, theme.ascii) {
+            (false, _) => "",
+            (true, true) => "_",
+            (true, false) => "▏",
+        };
+        title.push_str(&format!(
+            "· filter \"{}{cursor}\" · {} of {} ",
+            tab.filter,
+            tab.shown(),
+            tab.rows.len()
+        ));
+    }
+    if !tab.marks.is_empty() {
+        title.push_str(&format!("· {} marked ", tab.marks.len()));
+    }
+    title
+}
+
+/// A column header, with the sort's arrow on the column the list is sorted by.
+fn header_text(tab: &RunsTab, column: &str, theme: &Theme) -> String {
+    if tab.sort.key.column() != column {
+        return column.to_string();
+    }
+    let arrow = match (tab.sort.descending(), theme.ascii) {
+        (true, false) => "↓",
+        (false, false) => "↑",
+        (true, true) => "v",
+        (false, true) => "^",
+    };
+    format!("{column} {arrow}")
+}
+
 /// Draws the list (or why it is empty) and the highlighted run's details.
 pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let title = format!(" Runs in {} ", tab.parent.display());
+    let title = list_title(tab, theme);
     if tab.rows.is_empty() {
         let mut text = vec![Line::raw(if tab.loaded {
             "No runs yet. Every training job, in the dashboard or headless, writes one here."
@@ -65,9 +102,12 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     let [list, details] = Layout::vertical([Constraint::Min(3), Constraint::Length(5)]).areas(area);
     let wide = area.width >= WIDE_LIST;
     let mark = if theme.ascii { "*" } else { "●" };
-    let header = Row::new(["", "started", "scenario", "kind", "status", "steps", "best"])
-        .style(theme.bold());
-    let rows = tab.rows.iter().enumerate().map(|(i, run)| {
+    let header = Row::new(
+        ["", "started", "scenario", "kind", "status", "steps", "best"]
+            .map(|column| header_text(tab, column, theme)),
+    )
+    .style(theme.bold());
+    let rows = tab.shown_runs().enumerate().map(|(i, run)| {
         let style = match run.status {
             _ if i == tab.selected => theme.highlight(),
             RunStatus::Running => theme.good(),
@@ -99,12 +139,7 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
         ])
         .style(style)
     });
-    let title = if tab.marks.is_empty() {
-        title
-    } else {
-        format!("{title}· {} marked ", tab.marks.len())
-    };
-    Table::new(
+    let table = Table::new(
         rows,
         [
             Constraint::Length(1),
@@ -117,8 +152,25 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
         ],
     )
     .header(header)
-    .block(Block::bordered().title(title))
-    .render(list, buf);
+    .block(Block::bordered().title(title.clone()));
+    if tab.shown() == 0 {
+        // Every run filtered out: a line says so instead of an empty table.
+        let block = Block::bordered().title(title);
+        let inner = block.inner(list);
+        block.render(list, buf);
+        Paragraph::new(vec![
+            Line::raw(""),
+            Line::raw(format!(
+                "No run matches \"{}\" (of {}). Esc clears the filter; / changes it.",
+                tab.filter.trim(),
+                tab.rows.len()
+            )),
+        ])
+        .wrap(Wrap { trim: true })
+        .render(inner, buf);
+    } else {
+        table.render(list, buf);
+    }
 
     let mut text = Vec::new();
     if let Some(run) = tab.selected_run() {

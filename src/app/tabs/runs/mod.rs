@@ -14,6 +14,8 @@
 
 mod curves;
 mod list;
+mod order;
+mod table;
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +38,13 @@ pub use crate::runs::{MetricCurve, RunCurves};
 pub use curves::{default_metric, run_label, CurvesState, CurvesView, RunRef};
 /// Drawn over the tab while `d` waits for its answer.
 pub use list::render_confirm_delete;
+/// The list's filter and sort, named from the tab as the tests know them.
+pub use order::{matches, query_words, visible_rows, Sort, SortKey};
+/// The table of marked runs, named from the tab as the tests know it.
+pub use table::{compare_table, differing_params, CompareTable, TableView};
 
+/// Most characters a filter query takes: more words than any run has fields.
+pub const FILTER_MAX_CHARS: usize = 64;
 /// Most points kept per curve after loading: more than any terminal chart has dots across.
 pub const CURVE_POINTS: usize = 1000;
 /// List refreshes (about a second each) between re-reads of a running run's open curves.
@@ -79,6 +87,8 @@ pub enum RunsView {
     List,
     /// A chart of one run or of the marked runs.
     Curves(CurvesView),
+    /// The marked runs side by side: their differing settings and figures.
+    Table(TableView),
 }
 
 /// The Runs tab's state.
@@ -88,8 +98,16 @@ pub struct RunsTab {
     pub parent: PathBuf,
     /// Runs, newest first, as of the last refresh.
     pub rows: Vec<RunSummary>,
-    /// The highlighted row.
+    /// Indices into `rows` of the runs the filter keeps, in the sort's order: the list as drawn.
+    pub visible: Vec<usize>,
+    /// The highlighted row, a position in `visible`.
     pub selected: usize,
+    /// The `/` query the list is narrowed by; empty: every run.
+    pub filter: String,
+    /// True while the query is being typed (keys then type into it).
+    pub filtering: bool,
+    /// The column the list is sorted by, and which way.
+    pub sort: Sort,
     /// Why the last refresh failed, if it did.
     pub error: Option<String>,
     /// False until the first refresh arrives.
@@ -123,7 +141,11 @@ impl RunsTab {
         Self {
             parent: parent.to_path_buf(),
             rows: Vec::new(),
+            visible: Vec::new(),
             selected: 0,
+            filter: String::new(),
+            filtering: false,
+            sort: Sort::default(),
             error: None,
             loaded: false,
             marks: Vec::new(),
@@ -141,17 +163,76 @@ impl RunsTab {
         self.loaded = true;
         match listing {
             Ok(rows) => {
-                let current = self.rows.get(self.selected).map(|r| r.path.clone());
-                self.selected = current
-                    .and_then(|p| rows.iter().position(|r| r.path == p))
-                    .unwrap_or(0)
-                    .min(rows.len().saturating_sub(1));
+                let current = self.selected_path();
                 self.rows = rows;
                 self.marks
                     .retain(|m| self.rows.iter().any(|r| &r.path == m));
+                self.reorder(current);
+                if self.in_table() && self.marks.len() < 2 {
+                    // Runs deleted elsewhere left nothing to compare.
+                    self.view = RunsView::List;
+                }
                 self.error = None;
             }
             Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// The highlighted run's directory: what the highlight follows when the list changes.
+    fn selected_path(&self) -> Option<PathBuf> {
+        self.selected_run().map(|r| r.path.clone())
+    }
+
+    /// Recomputes the rows shown after the runs, the filter or the sort changed, keeping
+    /// `current` highlighted where it is still shown (the first row otherwise).
+    fn reorder(&mut self, current: Option<PathBuf>) {
+        self.visible = visible_rows(&self.rows, &self.filter, self.sort);
+        self.selected = current
+            .and_then(|p| {
+                self.visible
+                    .iter()
+                    .position(|&i| self.rows.get(i).is_some_and(|r| r.path == p))
+            })
+            .unwrap_or(0);
+    }
+
+    /// Changes the filter query, the list following it as it is typed.
+    fn set_filter(&mut self, query: String) {
+        let current = self.selected_path();
+        self.filter = query;
+        self.reorder(current);
+    }
+
+    /// Runs the filter keeps: how many rows the list has.
+    pub fn shown(&self) -> usize {
+        self.visible.len()
+    }
+
+    /// The filter's typing keys: letters narrow the list at once, Enter keeps the query, Esc
+    /// drops it.
+    fn handle_filter_key(&mut self, action: Action) {
+        let mut query = self.filter.clone();
+        match action {
+            Action::EditChar(c) if query.chars().count() < FILTER_MAX_CHARS => query.push(c),
+            Action::EditBackspace => {
+                query.pop();
+            }
+            Action::EditClear => query.clear(),
+            Action::EditCommit => {
+                self.filtering = false;
+                // Spaces alone filter nothing; the title then shows no empty quotes.
+                if query.trim().is_empty() {
+                    query.clear();
+                }
+            }
+            Action::EditCancel => {
+                self.filtering = false;
+                query.clear();
+            }
+            _ => return,
+        }
+        if query != self.filter {
+            self.set_filter(query);
         }
     }
 
@@ -169,12 +250,24 @@ impl RunsTab {
 
     /// The highlighted run.
     pub fn selected_run(&self) -> Option<&RunSummary> {
-        self.rows.get(self.selected)
+        self.visible
+            .get(self.selected)
+            .and_then(|&i| self.rows.get(i))
+    }
+
+    /// The runs as the list shows them: filtered and sorted.
+    pub fn shown_runs(&self) -> impl Iterator<Item = &RunSummary> {
+        self.visible.iter().filter_map(|&i| self.rows.get(i))
     }
 
     /// True while a chart is open (keys then mean "metric" and "back").
     pub fn in_curves(&self) -> bool {
         matches!(self.view, RunsView::Curves(_))
+    }
+
+    /// True while the table of marked runs is open.
+    pub fn in_table(&self) -> bool {
+        matches!(self.view, RunsView::Table(_))
     }
 
     /// Whether `path` is marked for an overlay.
@@ -194,10 +287,46 @@ impl RunsTab {
             }
             return Reaction::default();
         }
+        if let RunsView::Table(mut view) = self.view {
+            let columns = compare_table(&self.marked_runs().collect::<Vec<_>>())
+                .headers
+                .len();
+            let runs = self.marks.len();
+            match action {
+                Action::Left => view.first_column = view.first_column.saturating_sub(1),
+                Action::Right => {
+                    view.first_column = (view.first_column + 1).min(columns.saturating_sub(1))
+                }
+                Action::Up => view.first_row = view.first_row.saturating_sub(1),
+                Action::Down => view.first_row = (view.first_row + 1).min(runs.saturating_sub(1)),
+                Action::Back | Action::OpenTable => {
+                    self.view = RunsView::List;
+                    return Reaction::default();
+                }
+                _ => {}
+            }
+            self.view = RunsView::Table(view);
+            return Reaction::default();
+        }
+        if self.filtering {
+            self.handle_filter_key(action);
+            return Reaction::default();
+        }
         match action {
             Action::Up => self.selected = self.selected.saturating_sub(1),
             Action::Down => {
-                self.selected = (self.selected + 1).min(self.rows.len().saturating_sub(1))
+                self.selected = (self.selected + 1).min(self.visible.len().saturating_sub(1))
+            }
+            Action::BeginFilter => self.filtering = true,
+            Action::CycleSort | Action::ReverseSort => {
+                let current = self.selected_path();
+                if action == Action::CycleSort {
+                    self.sort.key = self.sort.key.next();
+                    self.sort.reversed = false;
+                } else {
+                    self.sort.reversed = !self.sort.reversed;
+                }
+                self.reorder(current);
             }
             Action::ToggleMark => {
                 if let Some(path) = self.selected_run().map(|r| r.path.clone()) {
@@ -212,10 +341,41 @@ impl RunsTab {
                 self.marks.clear();
                 return Reaction::toast(ToastLevel::Info, "marks cleared");
             }
+            Action::Back if !self.filter.is_empty() => {
+                self.set_filter(String::new());
+                return Reaction::toast(ToastLevel::Info, "filter cleared");
+            }
             Action::OpenRun => return self.open(),
+            Action::OpenTable => return self.open_table(),
             _ => {}
         }
         Reaction::default()
+    }
+
+    /// Opens the table of the marked runs, or says why not: it compares two runs or more.
+    fn open_table(&mut self) -> Reaction {
+        match self.marks.len() {
+            0 => Reaction::toast(
+                ToastLevel::Warn,
+                "no table: mark 2 or more runs to compare (space marks a run)",
+            ),
+            1 => Reaction::toast(
+                ToastLevel::Warn,
+                "no table: 1 run marked; mark another to compare (space)",
+            ),
+            _ => {
+                self.view = RunsView::Table(TableView::default());
+                Reaction::default()
+            }
+        }
+    }
+
+    /// The marked runs in the sort's order, filtered out or not: marks outlive a filter.
+    pub fn marked_runs(&self) -> impl Iterator<Item = &RunSummary> {
+        visible_rows(&self.rows, "", self.sort)
+            .into_iter()
+            .filter_map(|i| self.rows.get(i))
+            .filter(|r| self.is_marked(&r.path))
     }
 
     /// Opens the marked runs overlaid, or the highlighted run alone, and asks for their curves.
@@ -223,11 +383,7 @@ impl RunsTab {
         let runs: Vec<RunRef> = if self.marks.is_empty() {
             self.selected_run().map(RunRef::of).into_iter().collect()
         } else {
-            self.rows
-                .iter()
-                .filter(|r| self.is_marked(&r.path))
-                .map(RunRef::of)
-                .collect()
+            self.marked_runs().map(RunRef::of).collect()
         };
         if runs.is_empty() {
             return Reaction::default();
@@ -361,9 +517,12 @@ impl RunsTab {
             }
             RunsMessage::Deleted { path, result } => match result {
                 Ok(()) => {
+                    let position = self.selected;
                     self.rows.retain(|r| r.path != path);
                     self.marks.retain(|m| m != &path);
-                    self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+                    self.reorder(None);
+                    // The run below the deleted one takes its place in the highlight.
+                    self.selected = position.min(self.visible.len().saturating_sub(1));
                     Some((ToastLevel::Info, format!("deleted {}", run_name(&path))))
                 }
                 Err(e) => Some((ToastLevel::Error, format!("could not delete: {e}"))),
@@ -375,6 +534,7 @@ impl RunsTab {
     pub fn hint_context(&self) -> HintContext {
         HintContext::Runs(match &self.view {
             RunsView::Curves(_) => RunsScreen::Chart,
+            RunsView::Table(_) => RunsScreen::Table,
             RunsView::List if self.marks.is_empty() => RunsScreen::List,
             RunsView::List => RunsScreen::Marked,
         })
@@ -432,6 +592,10 @@ pub fn render(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: 
     match &tab.view {
         RunsView::List => list::render_list(tab, area, buf, theme),
         RunsView::Curves(curves_view) => curves::render_curves(curves_view, area, buf, theme, view),
+        RunsView::Table(table_view) => {
+            let runs: Vec<&RunSummary> = tab.marked_runs().collect();
+            table::render_table(&runs, table_view, area, buf, theme);
+        }
     }
 }
 
