@@ -48,6 +48,21 @@ fn screen(app: &App, w: u16, h: u16) -> String {
         .join("\n")
 }
 
+/// A test image of class `i % 10`, predicted right (91% sure) or wrong (as the next class).
+fn prediction(i: usize, right: bool) -> SamplePrediction {
+    let label = (i % 10) as u8;
+    let best = if right { label } else { (label + 1) % 10 };
+    SamplePrediction {
+        pixels: (0..784).map(|p| ((p * 7 + i) % 256) as u8).collect(),
+        label,
+        top3: [
+            (best, 0.91),
+            ((best + 1) % 10, 0.06),
+            ((best + 2) % 10, 0.02),
+        ],
+    }
+}
+
 /// Feeds a running job's worth of events: losses, accuracies, progress, a snapshot.
 fn simulate_training(app: &mut App) {
     update_job(
@@ -104,21 +119,13 @@ fn simulate_training(app: &mut App) {
         row[i] = 90;
         row[(i + 1) % 10] = 10;
     }
-    let samples = (0..16)
-        .map(|i| SamplePrediction {
-            pixels: (0..784).map(|p| ((p * 7 + i) % 256) as u8).collect(),
-            label: (i % 10) as u8,
-            top3: [
-                ((i % 10) as u8, 0.91),
-                (((i + 1) % 10) as u8, 0.06),
-                (((i + 2) % 10) as u8, 0.02),
-            ],
-        })
-        .collect();
+    let samples = (0..32).map(|i| prediction(i, true)).collect();
+    let misclassified = (0..32).map(|i| prediction(i, false)).collect();
     update_snapshot(
         app,
         Snapshot::Classifier(Arc::new(ClassifierSnapshot {
             samples,
+            misclassified,
             confusion,
             evaluated: 1000,
             class_names: *gradtop::data::DatasetName::Mnist.class_names(),
@@ -161,7 +168,7 @@ fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
         JobEvent::Status(JobStatus::Running),
     );
     app.toast = None;
-    let running = " space pause · s restart · x stop · c save · ←/→ change · ↑/↓ select · ? help";
+    let running = " space pause · s restart · x stop · c save · v mistakes · ←/→ change · ? help";
     assert_eq!(
         bottom_line(&app, 80, 24),
         running,
@@ -179,7 +186,7 @@ fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
     app.toast = None;
     assert_eq!(
         bottom_line(&app, 80, 24),
-        " space resume · s restart · x stop · c save · ←/→ change · ? help · q quit"
+        " space resume · s restart · x stop · c save · v mistakes · ←/→ change · ? help"
     );
     update_job(
         &mut app,
@@ -189,7 +196,7 @@ fn the_bottom_line_offers_the_keys_of_the_jobs_phase_at_both_sizes() {
     app.toast = None;
     assert_eq!(
         bottom_line(&app, 80, 24),
-        " s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit · g gpu"
+        " s start again · v mistakes · ←/→ change · ↑/↓ select · Enter type · ? help"
     );
 
     for (tab, kind, own) in [
@@ -844,10 +851,14 @@ mod gan_tab {
         let samples = (0..64)
             .map(|i| (0..784).map(|p| ((p + i * 13) % 256) as u8).collect())
             .collect();
+        let strip = (0..13)
+            .map(|i| (0..784).map(|p| ((p + i * 5) % 256) as u8).collect())
+            .collect();
         gradtop::app::update::update_snapshot(
             &mut app,
             Snapshot::Gan(Arc::new(GanSnapshot {
                 samples,
+                strip,
                 iteration: 200,
             })),
         );
@@ -887,6 +898,36 @@ mod gan_tab {
             .filter(|l| l.matches("▀▀▀▀▀▀▀").count() >= 4)
             .count();
         assert!(rows_with_four >= 16, "{s}");
+    }
+
+    #[test]
+    fn the_interpolation_strip_shows_under_the_grid_where_it_fits() {
+        let (app, _d) = running_gan_app();
+        for (w, h, strip_images) in [(120, 36, 7), (200, 60, 5)] {
+            let s = screen(&app, w, h);
+            let lines: Vec<&str> = s.lines().collect();
+            let label = lines
+                .iter()
+                .position(|l| l.contains("latent interpolation · sample 1 → 2"))
+                .unwrap_or_else(|| panic!("no strip label at {w}×{h}:\n{s}"));
+            // The row under the label holds the strip's images, and the grid is above it.
+            let size = if strip_images == 7 { 7 } else { 14 };
+            let run = "▀".repeat(size);
+            assert_eq!(
+                lines[label + 1].matches(&format!("{run} ")).count()
+                    + usize::from(lines[label + 1].contains(&format!("{run}│"))),
+                strip_images,
+                "{w}×{h}:\n{s}"
+            );
+            assert!(
+                lines[label.saturating_sub(4)..label]
+                    .iter()
+                    .any(|l| l.contains(&run)),
+                "grid above at {w}×{h}:\n{s}"
+            );
+        }
+        let s = screen(&app, 80, 24);
+        assert!(!s.contains("interpolation"), "{s}");
     }
 
     #[test]
@@ -1170,4 +1211,76 @@ fn epoch_boundaries_are_marked_on_the_classifiers_charts() {
         app.classifier.epoch_ends.is_empty(),
         "a restart clears the marks"
     );
+}
+
+/// Sample cells on screen: each shows its true label after a ✓ or a ✗.
+fn marks(s: &str) -> (usize, usize) {
+    (s.matches('✓').count(), s.matches('✗').count())
+}
+
+#[test]
+fn the_sample_pane_shows_as_many_predictions_as_fit() {
+    let (mut app, _d) = app_with_data();
+    simulate_training(&mut app);
+    for (w, h, cells) in [(80, 24, 1), (120, 36, 4), (200, 60, 28)] {
+        let s = screen(&app, w, h);
+        assert_eq!(marks(&s), (cells, 0), "{w}×{h}:\n{s}");
+        assert!(s.contains("test samples"), "{w}×{h}:\n{s}");
+        // Each cell carries its top three guesses.
+        assert!(s.matches(" 91% ").count() >= cells, "{w}×{h}:\n{s}");
+        assert!(s.contains("confusion"), "{w}×{h}:\n{s}");
+    }
+}
+
+#[test]
+fn v_shows_only_the_misclassified_samples_and_says_how_many_are_wrong() {
+    let (mut app, _d) = app_with_data();
+    simulate_training(&mut app);
+    press(&mut app, 'v');
+    assert!(app.classifier.misclassified_only);
+    // The matrix holds 1,000 images, 100 of them off the diagonal.
+    for (w, h, cells, title) in [
+        (80, 24, 1, " wrong 100/1000 "),
+        (120, 36, 4, " misclassified · 100 of 1,000 wrong "),
+        (
+            200,
+            60,
+            28,
+            " misclassified only · 100 of 1,000 wrong · step 300 ",
+        ),
+    ] {
+        let s = screen(&app, w, h);
+        assert_eq!(marks(&s), (0, cells), "{w}×{h}:\n{s}");
+        assert!(s.contains(title), "{w}×{h} lacks {title:?}:\n{s}");
+    }
+    press(&mut app, 'v');
+    assert!(!app.classifier.misclassified_only);
+    assert_eq!(marks(&screen(&app, 120, 36)), (4, 0));
+}
+
+#[test]
+fn misclassified_only_says_so_when_nothing_is_wrong() {
+    let (mut app, _d) = app_with_data();
+    simulate_training(&mut app);
+    let mut confusion = [[0u32; 10]; 10];
+    for (i, row) in confusion.iter_mut().enumerate() {
+        row[i] = 100;
+    }
+    update_snapshot(
+        &mut app,
+        Snapshot::Classifier(Arc::new(ClassifierSnapshot {
+            samples: (0..32).map(|i| prediction(i, true)).collect(),
+            misclassified: Vec::new(),
+            confusion,
+            evaluated: 1000,
+            class_names: *gradtop::data::DatasetName::Mnist.class_names(),
+            step: 400,
+        })),
+    );
+    press(&mut app, 'v');
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(s.contains("none of 1,000 wrong"), "{w}×{h}:\n{s}");
+        assert_eq!(marks(&s), (0, 0), "{w}×{h}:\n{s}");
+    }
 }

@@ -61,6 +61,8 @@ pub enum Action {
     PlayGreedy,
     /// GAN: write the sample grid to an image file.
     Export,
+    /// Classifier: show only the test images the model gets wrong, or all of them again.
+    ToggleMisclassified,
     /// Quit, asking first while a job runs.
     Quit,
     /// Quit now (Ctrl-C, or "y" at the question).
@@ -204,6 +206,8 @@ pub struct Binding {
 }
 
 const LIVE: &[JobPhase] = &[JobPhase::Running, JobPhase::Paused];
+/// Phases in which a job tab has shown what its job computed (samples, a matrix).
+const SAMPLES_SHOWN: &[JobPhase] = &[JobPhase::Running, JobPhase::Paused, JobPhase::Ended];
 const RUNS_LIST: &[RunsScreen] = &[RunsScreen::List, RunsScreen::Marked];
 /// Every screen that draws charts: each job tab, whatever its job does, and a Runs chart.
 const CHARTS: &[On] = &[
@@ -312,6 +316,17 @@ pub const BINDINGS: &[Binding] = &[
         }],
     },
     Binding {
+        keys: &[(KeyCode::Char('v'), Action::ToggleMisclassified)],
+        scope: Scope::All,
+        label: "v",
+        hint_label: "v",
+        help: "classifier: only the misclassified samples, or all",
+        hints: &[Hint {
+            word: "mistakes",
+            on: &[On::Kind(JobKind::Classifier, SAMPLES_SHOWN)],
+        }],
+    },
+    Binding {
         keys: &[(KeyCode::Char('w'), Action::PlayGreedy)],
         scope: Scope::All,
         label: "w",
@@ -396,7 +411,7 @@ pub const BINDINGS: &[Binding] = &[
             word: "select",
             on: &[
                 On::Jobs(&[JobPhase::Idle, JobPhase::DataMissing]),
-                On::Kind(JobKind::Classifier, &[JobPhase::Running, JobPhase::Ended]),
+                On::Kind(JobKind::Classifier, &[JobPhase::Ended]),
                 On::Kind(JobKind::Rl, &[JobPhase::Ended]),
                 On::Runs(&[RunsScreen::List]),
             ],
@@ -847,6 +862,7 @@ mod tests {
             (Char('u'), Some(Action::UseAlternative)),
             (Char('w'), Some(Action::PlayGreedy)),
             (Char('e'), Some(Action::Export)),
+            (Char('v'), Some(Action::ToggleMisclassified)),
             (Char('?'), Some(Action::ToggleHelp)),
             (KeyCode::Esc, Some(Action::CloseOverlay)),
             (Char('q'), Some(Action::Quit)),
@@ -1077,17 +1093,17 @@ mod tests {
             (
                 Classifier,
                 JobPhase::Running,
-                "space pause · s restart · x stop · c save · ←/→ change · ↑/↓ select · ? help",
+                "space pause · s restart · x stop · c save · v mistakes · ←/→ change · ? help",
             ),
             (
                 Classifier,
                 JobPhase::Paused,
-                "space resume · s restart · x stop · c save · ←/→ change · ? help · q quit",
+                "space resume · s restart · x stop · c save · v mistakes · ←/→ change · ? help",
             ),
             (
                 Classifier,
                 JobPhase::Ended,
-                "s start again · ←/→ change · ↑/↓ select · Enter type · ? help · q quit · g gpu",
+                "s start again · v mistakes · ←/→ change · ↑/↓ select · Enter type · ? help",
             ),
             (
                 Gan,

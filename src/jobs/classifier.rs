@@ -21,8 +21,12 @@ use crate::models::error_text;
 use crate::rng::Rng;
 use crate::runs::Checkpoint;
 
-/// Test images shown in the sample grid (a fixed set, so the user sees predictions change).
-pub const SAMPLE_COUNT: usize = 16;
+/// Test images shown in the sample grid (a fixed set, so the user sees predictions change):
+/// enough to fill the grid of a 200×60 terminal (4 × 7 cells).
+pub const SAMPLE_COUNT: usize = 32;
+/// Misclassified test images sent with each evaluation, for the "misclassified only" view: as
+/// many as the grid shows at most, so the view is as full as the normal one.
+pub const MISCLASSIFIED_COUNT: usize = 32;
 /// Steps between train-accuracy reports.
 const ACCURACY_EVERY: u64 = 50;
 /// A batch's mean cross-entropy above which the run has diverged, though still finite: over 10
@@ -141,12 +145,21 @@ impl ClassifierJob {
                 ends.warn(format!("writing {CONFUSION_FILE}: {e}"));
             }
         }
-        let samples = self
-            .trainer
-            .predict(&self.sample_indices)
-            .map_err(|e| error_text(&e))?;
+        // One forward pass over both sets: at most 64 images, a small fraction of an
+        // evaluation's `eval_subset` (2,000 by default).
+        let wrong = &eval.misclassified[..eval.misclassified.len().min(MISCLASSIFIED_COUNT)];
+        let indices: Vec<u32> = self.sample_indices.iter().chain(wrong).copied().collect();
+        let mut samples = self.trainer.predict(&indices).map_err(|e| error_text(&e))?;
+        // Keep only those this pass also gets wrong: a near tie can tip the other way in a
+        // batch of another size, and the view promises mistakes only.
+        let misclassified = samples
+            .split_off(self.sample_indices.len().min(samples.len()))
+            .into_iter()
+            .filter(|p| p.top3[0].0 != p.label)
+            .collect();
         ends.publish(ClassifierSnapshot {
             samples,
+            misclassified,
             confusion: eval.confusion,
             evaluated: eval.count,
             class_names: *self.dataset.class_names(),

@@ -35,6 +35,9 @@ use crate::runs::Checkpoint;
 const SAMPLES_FILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Mixed into the seed for the data-order stream, apart from the trainer's noise streams.
 const DATA_STREAM: u64 = 0xda7a;
+/// Images in the latent interpolation strip: 12 equal steps, so a pane that shows 3, 4, 5 or 7
+/// of them can pick equally spaced ones, ends included.
+pub const STRIP_STEPS: usize = 13;
 /// The hyperparameters the user can change while a GAN runs.
 const LIVE_PARAMS: [Param; 5] = [
     Param::LrG,
@@ -199,7 +202,17 @@ impl GanJob {
                 ends.warn(format!("samples for watch can no longer be written: {e}"));
             }
         }
-        ends.publish(GanSnapshot { samples, iteration });
+        // 13 more images through G in inference mode, next to the 64 of the grid: a fifth more
+        // work at sampling time only.
+        let strip = self
+            .trainer
+            .interpolation_strip(STRIP_STEPS)
+            .map_err(|e| e.to_string())?;
+        ends.publish(GanSnapshot {
+            samples,
+            strip,
+            iteration,
+        });
         Ok(())
     }
 

@@ -289,8 +289,11 @@ pub enum Snapshot {
 /// The bulky part of the classifier's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassifierSnapshot {
-    /// Predictions for the fixed sample images.
+    /// Predictions for the fixed sample images (enough to fill a 200-column sample grid).
     pub samples: Vec<SamplePrediction>,
+    /// Predictions for the first test images the latest evaluation got wrong, in test-set
+    /// order, for the "misclassified only" view.
+    pub misclassified: Vec<SamplePrediction>,
     /// Confusion matrix from the latest evaluation.
     pub confusion: Confusion,
     /// Test images that evaluation covered.
@@ -301,11 +304,26 @@ pub struct ClassifierSnapshot {
     pub step: u64,
 }
 
-/// The bulky part of a GAN job's state: the fixed-noise grid.
+impl ClassifierSnapshot {
+    /// How many of the `evaluated` images the latest evaluation got wrong: the confusion
+    /// matrix's off-diagonal counts, so the figure cannot disagree with the matrix shown.
+    pub fn wrong(&self) -> usize {
+        let all: u64 = self.confusion.iter().flatten().map(|&c| u64::from(c)).sum();
+        let right: u64 = (0..self.confusion.len())
+            .map(|i| u64::from(self.confusion[i][i]))
+            .sum();
+        (all - right) as usize
+    }
+}
+
+/// The bulky part of a GAN job's state: the fixed-noise grid and the latent interpolation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GanSnapshot {
     /// The same noise batch rendered at `iteration`: 28×28 u8 images.
     pub samples: Vec<Vec<u8>>,
+    /// Images along the straight line in z between the first two fixed noise vectors, ends
+    /// included (28×28 u8 each); empty when the publisher has none (a watched run's files).
+    pub strip: Vec<Vec<u8>>,
     /// The iteration the samples belong to.
     pub iteration: u64,
 }

@@ -41,6 +41,7 @@ fn parse_snapshot(kind: JobKind, bytes: &[u8]) -> Option<Snapshot> {
             // The sample images stay with the live job; the matrix is what a follower gets.
             ClassifierSnapshot {
                 samples: Vec::new(),
+                misclassified: Vec::new(),
                 confusion: file.confusion,
                 evaluated: file.evaluated,
                 class_names: *file.dataset.class_names(),
@@ -55,6 +56,7 @@ fn parse_snapshot(kind: JobKind, bytes: &[u8]) -> Option<Snapshot> {
             }
             GanSnapshot {
                 samples: grid.images,
+                strip: Vec::new(),
                 iteration: grid.iteration,
             }
             .into()

@@ -17,8 +17,8 @@ use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, ChartSpec, ChartView, Trace};
 use crate::app::widgets::confusion::render_confusion;
-use crate::app::widgets::image::{downsample, image_lines, ImageMode};
 use crate::app::widgets::params::gauge_line;
+use crate::app::widgets::predictions::{full_text_width, render_predictions, PredictionGrid};
 use crate::app::widgets::series::Series;
 use crate::app::{Action, ToastLevel};
 use crate::data::{lookup, DatasetName};
@@ -93,6 +93,8 @@ pub struct ClassifierTab {
     pub snapshot: Option<Arc<ClassifierSnapshot>>,
     /// Whether the dataset is present.
     pub data: DataStatus,
+    /// The sample pane shows only test images the model gets wrong (`v`).
+    pub misclassified_only: bool,
     data_dir: Option<PathBuf>,
     /// The dataset the scenario's name speaks of, when a scenario or a resumed run named the
     /// tab; none while the tab goes by its default name, which follows dataset and model.
@@ -124,6 +126,7 @@ impl ClassifierTab {
             epoch_ends: Vec::new(),
             snapshot: None,
             data,
+            misclassified_only: false,
             data_dir: data_dir.map(Path::to_path_buf),
             named_dataset,
         }
@@ -248,6 +251,10 @@ impl JobTab for ClassifierTab {
                 }
                 _ => Reaction::default(),
             },
+            Action::ToggleMisclassified => {
+                self.misclassified_only = !self.misclassified_only;
+                Reaction::default()
+            }
             _ => Reaction::default(),
         }
     }
@@ -332,34 +339,107 @@ impl JobTab for ClassifierTab {
     }
 }
 
-/// Draws the tab into `area`, its charts as `view` says.
-pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
-    let right_w = match area.width {
-        150.. => 2 * SAMPLE_W + 2,
-        110.. => 38,
-        _ => 27,
-    };
-    let [left, center, right] = Layout::horizontal([
-        Constraint::Length(24),
-        Constraint::Min(20),
-        Constraint::Length(right_w),
+/// Columns of the hyperparameter panel.
+const PANEL_W: u16 = 24;
+/// Columns the charts keep at least, whatever the sample grid would take.
+const CHART_MIN_W: u16 = 28;
+/// Columns and rows of the confusion matrix with its border and title.
+const CONFUSION_W: u16 = 30;
+const CONFUSION_H: u16 = 13;
+/// Columns the accuracy chart keeps beside the confusion matrix when the matrix moves under
+/// the charts.
+const ACC_BESIDE_CONFUSION_W: u16 = 30;
+
+/// Where each pane of the tab goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Panes {
+    panel: Rect,
+    charts: Rect,
+    samples: Rect,
+    confusion: Rect,
+    /// True when the confusion matrix sits beside the accuracy chart (then `charts` leaves
+    /// room for it on the right of its lower part) rather than under the samples.
+    confusion_in_charts: bool,
+}
+
+/// Splits the tab: the panel on the left, then the charts, then a sample grid as wide as the
+/// columns of cells it holds while the charts keep 40% of the rest (and at least
+/// [`CHART_MIN_W`]). The confusion matrix goes under the samples, or, where the charts are
+/// wide enough, beside the accuracy chart so the samples get the full height.
+fn panes(area: Rect, full_text_w: u16) -> Panes {
+    let rest = area.width.saturating_sub(PANEL_W);
+    let chart_w = CHART_MIN_W.max(rest * 2 / 5);
+    // The border takes two columns of the sample pane.
+    let grid_room = rest.saturating_sub(chart_w + 2);
+    let cols = PredictionGrid::fit(grid_room, 0, full_text_w).cols;
+    let grid_w = PredictionGrid::width_for(cols, full_text_w).min(grid_room.max(1));
+    let [panel, charts, right] = Layout::horizontal([
+        Constraint::Length(PANEL_W),
+        Constraint::Min(CHART_MIN_W.min(rest)),
+        Constraint::Length((grid_w + 2).max(CONFUSION_W.min(rest / 2))),
     ])
     .areas(area);
-    render_panel(tab, left, buf, theme);
+    if charts.width >= ACC_BESIDE_CONFUSION_W + CONFUSION_W && charts.height >= 2 * CONFUSION_H {
+        let [_, acc] = acc_rows(charts, true);
+        let confusion = Rect {
+            x: charts.x + charts.width - CONFUSION_W,
+            y: acc.y,
+            width: CONFUSION_W,
+            height: CONFUSION_H.min(acc.height),
+        };
+        return Panes {
+            panel,
+            charts,
+            samples: right,
+            confusion,
+            confusion_in_charts: true,
+        };
+    }
+    let confusion_h = CONFUSION_H.min(right.height / 2 + 2);
+    let [samples, confusion] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(confusion_h)]).areas(right);
+    Panes {
+        panel,
+        charts,
+        samples,
+        confusion,
+        confusion_in_charts: false,
+    }
+}
+
+/// The loss chart (with its sparkline under it) and the accuracy chart, top to bottom.
+fn acc_rows(charts: Rect, confusion_beside: bool) -> [Rect; 2] {
+    // The accuracy chart is 2/5 of the height, and as tall as the confusion matrix beside it.
+    let acc_h = if confusion_beside {
+        (charts.height * 2 / 5).max(CONFUSION_H)
+    } else {
+        charts.height * 2 / 5
+    };
+    Layout::vertical([Constraint::Fill(1), Constraint::Length(acc_h)]).areas(charts)
+}
+
+/// Draws the tab into `area`, its charts as `view` says.
+pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
+    let names = match &tab.snapshot {
+        Some(s) => s.class_names,
+        None => *tab.config.dataset.class_names(),
+    };
+    let p = panes(area, full_text_width(&names));
+    render_panel(tab, p.panel, buf, theme);
     if let (None, DataStatus::Missing { hint, alternative }) = (&tab.job.status, &tab.data) {
         let both = Rect {
-            width: center.width + right.width,
-            ..center
+            width: area.width.saturating_sub(PANEL_W),
+            ..p.charts
         };
         render_missing_data(both, buf, tab.config.dataset, hint, *alternative, theme);
         return;
     }
-    let [loss_area, spark_area, acc_area] = Layout::vertical([
-        Constraint::Fill(3),
-        Constraint::Length(1),
-        Constraint::Fill(2),
-    ])
-    .areas(center);
+    let [upper, mut acc_area] = acc_rows(p.charts, p.confusion_in_charts);
+    if p.confusion_in_charts {
+        acc_area.width -= CONFUSION_W;
+    }
+    let [loss_area, spark_area] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(upper);
     let loss_title = match tab.loss.last() {
         Some(v) => format!("loss {v:.3}"),
         None => "loss".to_string(),
@@ -411,12 +491,9 @@ pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme, 
         view,
         theme,
     );
-    let confusion_h = 13.min(right.height / 2 + 2);
-    let [samples_area, confusion_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(confusion_h)]).areas(right);
-    render_samples(tab, samples_area, buf, theme);
+    render_samples(tab, p.samples, buf, theme);
     render_confusion(
-        confusion_area,
+        p.confusion,
         buf,
         tab.snapshot.as_ref().map(|s| &s.confusion),
         theme,
@@ -452,68 +529,127 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
     panel_finish(inner, buf, lines, &tab.job.log, theme);
 }
 
-/// Width of one sample cell: a 14-column image, a gap, 10 columns of text.
-const SAMPLE_W: u16 = 25;
-/// Height of one sample cell: 7 text rows of image plus a gap.
-const SAMPLE_H: u16 = 8;
+/// The sample pane's title for its mode, the longest of its wordings that fits `width`.
+fn samples_title(tab: &ClassifierTab, width: u16) -> String {
+    let Some(snap) = &tab.snapshot else {
+        return if tab.misclassified_only {
+            " misclassified only ".into()
+        } else {
+            " test samples ".into()
+        };
+    };
+    let candidates = if tab.misclassified_only {
+        let (wrong, of) = (snap.wrong(), snap.evaluated);
+        vec![
+            format!(
+                " misclassified only · {} of {} wrong · step {} ",
+                thousands(wrong as u64),
+                thousands(of as u64),
+                snap.step
+            ),
+            format!(
+                " misclassified · {} of {} wrong ",
+                thousands(wrong as u64),
+                thousands(of as u64)
+            ),
+            format!(" wrong {wrong}/{of} "),
+        ]
+    } else {
+        vec![
+            format!(" test samples · step {} ", snap.step),
+            " test samples ".into(),
+        ]
+    };
+    let room = usize::from(width.saturating_sub(2));
+    candidates
+        .iter()
+        .find(|t| Span::raw(t.as_str()).width() <= room)
+        .or(candidates.last())
+        .cloned()
+        .unwrap_or_default()
+}
 
 fn render_samples(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let title = match &tab.snapshot {
-        Some(s) => format!(" test samples · step {} ", s.step),
-        None => " test samples ".to_string(),
-    };
-    let block = Block::bordered().title(title);
+    let block = Block::bordered().title(samples_title(tab, area.width));
     let inner = block.inner(area);
     block.render(area, buf);
+    let mut note = |text: String| {
+        let line = Line::styled(text, theme.dim());
+        buf.set_line(inner.x, inner.y, &line, inner.width);
+    };
     let Some(snap) = &tab.snapshot else {
-        buf.set_line(
-            inner.x,
-            inner.y,
-            &Line::styled("after the first eval", theme.dim()),
-            inner.width,
-        );
-        return;
+        return note("after the first eval".into());
     };
-    let mode = if theme.ascii || theme.no_color {
-        ImageMode::Ascii
+    let shown = if tab.misclassified_only {
+        &snap.misclassified
     } else {
-        ImageMode::HalfBlock
+        &snap.samples
     };
-    let cols = (inner.width / SAMPLE_W).max(1);
-    let rows = ((inner.height + 1) / SAMPLE_H).max(1);
-    for (i, sample) in snap.samples.iter().take((cols * rows) as usize).enumerate() {
-        let (cx, cy) = (i as u16 % cols, i as u16 / cols);
-        let x = inner.x + cx * SAMPLE_W;
-        let y = inner.y + cy * SAMPLE_H;
-        if y + 7 > inner.y + inner.height {
-            break;
+    if tab.misclassified_only && snap.wrong() == 0 {
+        return note(format!(
+            "none of {} wrong",
+            thousands(snap.evaluated as u64)
+        ));
+    }
+    if tab.misclassified_only && shown.is_empty() {
+        // A watched run's files hold the matrix but no images.
+        return note(format!(
+            "{} wrong; no images here",
+            thousands(snap.wrong() as u64)
+        ));
+    }
+    render_predictions(inner, buf, shown, &snap.class_names, theme);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tab's area at a terminal size: all but the top bar and the hint line.
+    fn body(w: u16, h: u16) -> Rect {
+        Rect::new(0, 1, w, h - 2)
+    }
+
+    fn grid_at(w: u16, h: u16, dataset: DatasetName) -> PredictionGrid {
+        let text = full_text_width(dataset.class_names());
+        let p = panes(body(w, h), text);
+        let inner = Block::bordered().inner(p.samples);
+        PredictionGrid::fit(inner.width, inner.height, text)
+    }
+
+    #[test]
+    fn the_sample_grid_grows_with_the_terminal() {
+        for (w, h, digits, fashion) in [(80, 24, 1, 1), (120, 36, 4, 4), (200, 60, 28, 21)] {
+            assert_eq!(
+                grid_at(w, h, DatasetName::Mnist).capacity(),
+                digits,
+                "mnist {w}×{h}"
+            );
+            assert_eq!(
+                grid_at(w, h, DatasetName::FashionMnist).capacity(),
+                fashion,
+                "fashion {w}×{h}"
+            );
         }
-        let (small, w, h) = downsample(&sample.pixels, 28, 28, 2);
-        for (r, line) in image_lines(&small, w, h, mode).iter().enumerate() {
-            buf.set_line(x, y + r as u16, line, 14);
-        }
-        let text_w = inner.x + inner.width - (x + 15);
-        let names = &snap.class_names;
-        let (best, _) = sample.top3[0];
-        let ok = best == sample.label;
-        let verdict = if ok {
-            Span::styled(if theme.ascii { "ok " } else { "✓ " }, theme.good())
-        } else {
-            Span::styled(if theme.ascii { "no " } else { "✗ " }, theme.error())
-        };
-        let mut lines = vec![Line::from(vec![
-            verdict,
-            Span::raw(names[sample.label as usize].to_string()),
-        ])];
-        for (class, p) in sample.top3 {
-            lines.push(Line::raw(format!(
-                "{:>3.0}% {}",
-                p * 100.0,
-                names[class as usize]
-            )));
-        }
-        for (r, line) in lines.iter().enumerate() {
-            buf.set_line(x + 15, y + 1 + r as u16, line, text_w);
+        // The job sends enough for the largest of them.
+        let most = grid_at(200, 60, DatasetName::Mnist).capacity();
+        assert!(crate::jobs::classifier::SAMPLE_COUNT >= most);
+    }
+
+    #[test]
+    fn panes_tile_the_tab_and_the_charts_keep_their_share() {
+        for (w, h) in [(80, 24), (120, 36), (200, 60)] {
+            for dataset in DatasetName::ALL {
+                let area = body(w, h);
+                let p = panes(area, full_text_width(dataset.class_names()));
+                assert_eq!(p.panel.width + p.charts.width + p.samples.width, w);
+                assert!(p.charts.width >= CHART_MIN_W, "{w}×{h}: {p:?}");
+                assert!(p.confusion.width >= 25, "{w}×{h}: {p:?}");
+                assert_eq!(p.confusion.height, CONFUSION_H, "{w}×{h}");
+                // The matrix sits beside the accuracy chart only at 200×60.
+                assert_eq!(p.confusion_in_charts, w == 200, "{w}×{h}");
+                assert!(area.contains(p.confusion.as_position()));
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::app::job_tab::{run_name, JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, ChartSpec, ChartView, Trace};
-use crate::app::widgets::image::{render_image_grid, ImageMode};
+use crate::app::widgets::image::{draw_grid, fit_grid, GridFit, ImageMode};
 use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::series::Series;
 use crate::app::{Action, Effect, ToastLevel};
@@ -34,6 +34,10 @@ use crate::scenario::{Scenario, Settings};
 const SERIES_CAP: usize = 2000;
 /// Samples the grid shows at least (4×4).
 const MIN_GRID: usize = 16;
+/// Side of a generated image in pixels.
+const IMAGE_SIDE: usize = 28;
+/// Interpolation images worth a strip: the two ends and one between.
+const MIN_STRIP: usize = 3;
 /// Panel rows holding choices (after the five live rows).
 const MODEL_ROW: usize = 5;
 const DATASET_ROW: usize = 6;
@@ -383,7 +387,32 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &
             } else {
                 ImageMode::HalfBlock
             };
-            render_image_grid(inner, buf, &s.samples, 28, MIN_GRID, mode);
+            let layout = sample_layout(inner, s.strip.len());
+            draw_grid(
+                layout.grid_area,
+                buf,
+                &s.samples,
+                IMAGE_SIDE,
+                layout.grid,
+                mode,
+            );
+            if let Some(strip) = layout.strip {
+                let arrow = if theme.ascii { "->" } else { "→" };
+                buf.set_line(
+                    strip.label.x,
+                    strip.label.y,
+                    &Line::styled(
+                        format!("latent interpolation · sample 1 {arrow} 2"),
+                        theme.dim(),
+                    ),
+                    strip.label.width,
+                );
+                let images: Vec<Vec<u8>> = strip_picks(s.strip.len(), strip.fit.cols)
+                    .into_iter()
+                    .filter_map(|i| s.strip.get(i).cloned())
+                    .collect();
+                draw_grid(strip.images, buf, &images, IMAGE_SIDE, strip.fit, mode);
+            }
         }
         None => {
             buf.set_line(
@@ -394,6 +423,94 @@ pub fn render(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &
             );
         }
     }
+}
+
+/// Where the sample pane puts the fixed-noise grid and, when it fits, the interpolation strip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SampleLayout {
+    /// Where the grid starts, and its scale and shape.
+    grid_area: Rect,
+    grid: GridFit,
+    /// The strip under the grid, if any.
+    strip: Option<StripLayout>,
+}
+
+/// The interpolation strip: a label row, then one row of images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StripLayout {
+    label: Rect,
+    images: Rect,
+    /// Scale and count (`cols`; one row) of the images shown.
+    fit: GridFit,
+}
+
+/// Splits the pane's `inner` area between the grid and a strip of `strip_len` images. The strip
+/// goes under the grid only while the grid still shows [`MIN_GRID`] samples, preferring (in
+/// order) a half-size then a quarter-size strip that leaves the grid at its own best scale, then
+/// one that makes the grid's images smaller; else the grid has the pane alone.
+fn sample_layout(inner: Rect, strip_len: usize) -> SampleLayout {
+    let alone = SampleLayout {
+        grid_area: inner,
+        grid: fit_grid(inner.width, inner.height, IMAGE_SIDE, MIN_GRID),
+        strip: None,
+    };
+    if strip_len < MIN_STRIP {
+        return alone;
+    }
+    let with_strip = |factor: usize| -> Option<SampleLayout> {
+        let side = (IMAGE_SIDE / factor) as u16;
+        let image_h = side.div_ceil(2);
+        let fits = usize::from((inner.width + 1) / (side + 1));
+        let count = strip_count(strip_len, fits)?;
+        let grid_h = inner.height.checked_sub(1 + image_h)?;
+        let grid = fit_grid(inner.width, grid_h, IMAGE_SIDE, MIN_GRID);
+        if grid.cols * grid.rows < MIN_GRID {
+            return None;
+        }
+        // The strip follows the grid's last row, so the two read as one picture.
+        let grid_rows_h = (grid.rows * (IMAGE_SIDE / grid.factor).div_ceil(2)) as u16;
+        let label_y = inner.y + grid_rows_h.min(grid_h);
+        Some(SampleLayout {
+            grid_area: Rect {
+                height: grid_h,
+                ..inner
+            },
+            grid,
+            strip: Some(StripLayout {
+                label: Rect::new(inner.x, label_y, inner.width, 1),
+                images: Rect::new(inner.x, label_y + 1, inner.width, image_h),
+                fit: GridFit {
+                    factor,
+                    cols: count,
+                    rows: 1,
+                },
+            }),
+        })
+    };
+    let keeps_scale = |l: &SampleLayout| l.grid.factor == alone.grid.factor;
+    let half = with_strip(2);
+    let quarter = with_strip(4);
+    half.filter(keeps_scale)
+        .or(quarter.filter(keeps_scale))
+        .or(half.filter(|l| l.strip.is_some_and(|s| s.fit.cols >= 5)))
+        .or(quarter)
+        .unwrap_or(alone)
+}
+
+/// The most strip images, at most `fits` and at least [`MIN_STRIP`], that divide the strip's
+/// `len - 1` steps evenly, so the ones shown are equally spaced in z with both ends kept.
+fn strip_count(len: usize, fits: usize) -> Option<usize> {
+    (MIN_STRIP..=fits.min(len))
+        .rev()
+        .find(|k| (len - 1).is_multiple_of(k - 1))
+}
+
+/// Indices of `count` equally spaced images of a strip of `len`, both ends included.
+fn strip_picks(len: usize, count: usize) -> Vec<usize> {
+    if count < 2 || len < 2 {
+        return (0..count.min(len)).collect();
+    }
+    (0..count).map(|i| i * (len - 1) / (count - 1)).collect()
 }
 
 fn render_panel(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
@@ -444,4 +561,43 @@ fn render_panel(tab: &GanTab, area: Rect, buf: &mut Buffer, theme: &Theme) {
         lines.push(Line::styled(w.clone(), theme.warn()));
     }
     panel_finish(inner, buf, lines, &tab.job.log, theme);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_images_are_equally_spaced_with_both_ends() {
+        assert_eq!(strip_count(13, 7), Some(7));
+        assert_eq!(strip_count(13, 6), Some(5));
+        assert_eq!(strip_count(13, 4), Some(4));
+        assert_eq!(strip_count(13, 2), None);
+        assert_eq!(strip_picks(13, 5), vec![0, 3, 6, 9, 12]);
+        assert_eq!(strip_picks(13, 7), vec![0, 2, 4, 6, 8, 10, 12]);
+    }
+
+    #[test]
+    fn the_strip_takes_room_only_while_the_grid_keeps_sixteen_samples() {
+        // 200×60: the pane inside its border is 86×56; half-size grid and half-size strip.
+        let l = sample_layout(Rect::new(0, 0, 86, 56), 13);
+        assert_eq!(l.grid.factor, 2);
+        let strip = l.strip.expect("a strip at 200×60");
+        assert_eq!((strip.fit.factor, strip.fit.cols), (2, 5));
+        // Six rows of seven-row images, then the label, then the strip, inside the pane.
+        assert_eq!((l.grid.cols, l.grid.rows), (5, 6));
+        assert_eq!((strip.label.y, strip.images.y), (42, 43));
+        assert!(strip.images.y + strip.images.height <= 56);
+        // 120×36: 59×32; the grid must go to quarter size to leave room, 7 quarter images.
+        let l = sample_layout(Rect::new(0, 0, 59, 32), 13);
+        let strip = l.strip.expect("a strip at 120×36");
+        assert_eq!((strip.fit.factor, strip.fit.cols), (4, 7));
+        assert!(l.grid.cols * l.grid.rows >= MIN_GRID, "{l:?}");
+        // 80×24: 34×20 holds a 4×4 quarter-size grid and nothing more.
+        let l = sample_layout(Rect::new(0, 0, 34, 20), 13);
+        assert_eq!(l.strip, None);
+        assert_eq!(l.grid_area, Rect::new(0, 0, 34, 20));
+        // No strip sent (a watched run): the grid has the pane.
+        assert_eq!(sample_layout(Rect::new(0, 0, 86, 56), 0).strip, None);
+    }
 }

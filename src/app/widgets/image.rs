@@ -152,6 +152,19 @@ pub fn render_image_grid(
     mode: ImageMode,
 ) {
     let g = fit_grid(area.width, area.height, side, want);
+    draw_grid(area, buf, images, side, g, mode);
+}
+
+/// Draws images row by row from `area`'s corner at the scale and layout `g` says, so a caller
+/// that chose the layout itself (a strip under a grid) draws the same way.
+pub fn draw_grid(
+    area: ratatui::layout::Rect,
+    buf: &mut ratatui::buffer::Buffer,
+    images: &[Vec<u8>],
+    side: usize,
+    g: GridFit,
+    mode: ImageMode,
+) {
     let w = side / g.factor;
     let h = w.div_ceil(2);
     for (i, img) in images.iter().take(g.cols * g.rows).enumerate() {

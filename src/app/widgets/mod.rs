@@ -7,5 +7,6 @@ pub mod gpu;
 pub mod help;
 pub mod image;
 pub mod params;
+pub mod predictions;
 /// Chart series live at the crate root, where the runs layer's curve reader shares them.
 pub use crate::series;

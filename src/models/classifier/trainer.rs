@@ -49,6 +49,9 @@ pub struct Evaluation {
     pub confusion: Confusion,
     /// Examples evaluated.
     pub count: usize,
+    /// Indices (into the split, ascending) of the examples predicted wrong, so the UI can show
+    /// the model's current mistakes without another pass over the test set.
+    pub misclassified: Vec<u32>,
 }
 
 /// The model, optimizer and data order of one classifier run; steps on demand.
@@ -290,6 +293,7 @@ impl ClassifierTrainer {
         let mut confusion = [[0u32; CLASSES]; CLASSES];
         let mut loss_sum = 0.0;
         let mut correct = 0usize;
+        let mut misclassified = Vec::new();
         let indices: Vec<u32> = (0..count as u32).collect();
         for chunk in indices.chunks(EVAL_BATCH) {
             let batch = gather(
@@ -306,7 +310,11 @@ impl ClassifierTrainer {
             for (&i, &p) in chunk.iter().zip(&predicted) {
                 let truth = split.labels[i as usize] as usize;
                 confusion[truth][p as usize] += 1;
-                correct += usize::from(truth == p as usize);
+                if truth == p as usize {
+                    correct += 1;
+                } else {
+                    misclassified.push(i);
+                }
             }
         }
         Ok(Evaluation {
@@ -314,6 +322,7 @@ impl ClassifierTrainer {
             loss: loss_sum / count.max(1) as f64,
             confusion,
             count,
+            misclassified,
         })
     }
 
