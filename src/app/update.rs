@@ -256,7 +256,14 @@ pub fn update_files(app: &mut App, done: FileDone) -> Vec<Effect> {
                         format!("{name} is in {}: press s to train on it", dir.display()),
                     );
                 }
-                Err(e) => app.toast(ToastLevel::Error, format!("fetching {name} failed: {e}")),
+                Err(e) => {
+                    let text = format!("fetching {name} failed: {e}");
+                    // The event log keeps the whole of it after the toast is gone.
+                    if let Some(kind) = app.tab.kind() {
+                        app.tab_mut(kind).job_mut().log(text.clone());
+                    }
+                    app.toast(ToastLevel::Error, text);
+                }
             }
         }
         FileDone::Fetch(update) => {
