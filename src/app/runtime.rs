@@ -328,14 +328,13 @@ fn run_effects(app: &mut App, effects: Vec<Effect>, slots: &mut Slots) {
                         let _ = progress.send(FileDone::Fetch(update));
                     });
                     // The reason first: an 80-column bottom line cuts a long URL.
-                    let result = crate::data::fetch::fetch(name, None, &mut reporter).map_err(
-                        |e| match e {
+                    let result =
+                        crate::data::fetch::fetch(name, None, &mut reporter).map_err(|e| match e {
                             crate::data::DataError::Download { url, what } => {
                                 format!("{what} ({url})")
                             }
                             other => other.to_string(),
-                        },
-                    );
+                        });
                     // The loop may have ended (quit) first; then nobody needs the answer.
                     let _ = files.send(FileDone::Fetch(super::fetch::FetchUpdate::Done(result)));
                 });
