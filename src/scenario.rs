@@ -252,10 +252,22 @@ impl Settings {
     }
 }
 
+/// The name of a run of scenario `base`, whose name says it trains on `named`, when it trains on
+/// `dataset`: the scenario's own name, or with the dataset appended when it was switched (a
+/// `--set`, the dashboard's `data` row), so a folder says what it holds (`mnist-cnn-fashion`).
+pub fn run_name(base: &str, named: DatasetName, dataset: DatasetName) -> String {
+    if named == dataset {
+        base.to_string()
+    } else {
+        format!("{base}-{}", dataset.short())
+    }
+}
+
 /// A loaded, validated scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
-    /// The file stem, used in run directory names and summaries.
+    /// The file stem (with the dataset when a `--set` switched it), used in run directory
+    /// names and summaries.
     pub name: String,
     /// The settings.
     pub settings: Settings,
@@ -473,6 +485,7 @@ fn apply_set<T: Serialize + DeserializeOwned>(
 impl Scenario {
     /// Applies `--set key=value` overrides in order, then validates the result.
     pub fn with_overrides(mut self, sets: &[String]) -> Result<Self, ScenarioError> {
+        let named_dataset = self.settings.dataset();
         for set in sets {
             if set.split_once('=').is_some_and(|(k, _)| k.trim() == "kind") {
                 return Err(ScenarioError::KindSet {
@@ -504,6 +517,9 @@ impl Scenario {
             }
         }
         self.validate()?;
+        if let (Some(named), Some(dataset)) = (named_dataset, self.settings.dataset()) {
+            self.name = run_name(&self.name, named, dataset);
+        }
         Ok(self)
     }
 
@@ -712,6 +728,11 @@ mod tests {
             panic!("a classifier scenario")
         };
         assert_eq!((c.lr, c.model, c.epochs), (0.5, ModelKind::Mlp, 1));
+        // A run on another dataset than the scenario's says so in its name.
+        assert_eq!(s2.name, s.name);
+        let named = |set: &str| s.clone().with_overrides(&[set.into()]).unwrap().name;
+        assert_eq!(named("dataset=digits"), format!("{}-digits", s.name));
+        assert_eq!(named("dataset=mnist"), s.name);
         for (set, needle) in [
             ("lr=-1", "lr = -1"),
             ("batch_size=0", "batch_size = 0"),

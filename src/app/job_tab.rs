@@ -23,17 +23,6 @@ use crate::jobs::{
 };
 use crate::scenario::{Scenario, Settings};
 
-/// The name of a run of scenario `base`, whose name says it trains on `named`, when it trains on
-/// `dataset`: the scenario's own name, or with the dataset appended when the user switched it,
-/// so a folder says what it holds (`mnist-cnn-fashion`).
-pub fn run_name(base: &str, named: DatasetName, dataset: DatasetName) -> String {
-    if named == dataset {
-        base.to_string()
-    } else {
-        format!("{base}-{}", dataset.short())
-    }
-}
-
 /// Lines of a tab's event log kept.
 const LOG_LINES: usize = 50;
 

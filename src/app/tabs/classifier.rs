@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Widget};
 
 use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
-use crate::app::job_tab::{run_name, JobState, JobTab, ToastText};
+use crate::app::job_tab::{JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, sparkline, ChartSpec, ChartView, Trace};
@@ -27,7 +27,7 @@ use crate::format::{format_duration, thousands};
 use crate::jobs::{
     ClassifierSnapshot, JobEvent, JobKind, JobSpec, KindSummary, Metric, Param, Snapshot,
 };
-use crate::scenario::{ClassifierConfig, ModelKind, Scenario, Settings};
+use crate::scenario::{run_name, ClassifierConfig, ModelKind, Scenario, Settings};
 
 /// Points kept per chart series.
 const SERIES_CAP: usize = 2000;

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Widget};
 use super::classifier::DataStatus;
 use super::panel::{panel_finish, panel_start, render_missing_data, PanelOutcome, PanelRow};
 use super::Reaction;
-use crate::app::job_tab::{run_name, JobState, JobTab, ToastText};
+use crate::app::job_tab::{JobState, JobTab, ToastText};
 use crate::app::keymap::HintContext;
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{render_chart, ChartSpec, ChartView, Trace};
@@ -28,7 +28,7 @@ use crate::jobs::{
     GanSnapshot, JobEvent, JobKind, JobSpec, KindSummary, Metric, Notice, Param, Snapshot,
 };
 use crate::models::gan::config::{GanConfig, GanModelKind};
-use crate::scenario::{Scenario, Settings};
+use crate::scenario::{run_name, Scenario, Settings};
 
 /// Points kept per chart series.
 const SERIES_CAP: usize = 2000;
