@@ -601,6 +601,11 @@ fn render_samples(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &The
     render_predictions(inner, buf, shown, &snap.class_names, theme);
 }
 
+/// The classifier tab's run name without a scenario: what it trains on, then the model.
+fn default_name(config: &ClassifierConfig) -> String {
+    format!("{}-{}", config.dataset.short(), config.model.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,9 +657,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The classifier tab's run name without a scenario: what it trains on, then the model.
-fn default_name(config: &ClassifierConfig) -> String {
-    format!("{}-{}", config.dataset.short(), config.model.as_str())
 }
