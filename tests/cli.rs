@@ -631,3 +631,142 @@ fn export_csv_into_a_pipe_closed_early_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "nothing said about the closed pipe");
 }
+
+#[test]
+fn trace_writes_each_step_and_its_dumps_coherently() {
+    let data = tempfile::tempdir().unwrap();
+    gradtop::data::synthetic::write_dataset(&data.path().join("mnist"), 600, 100, 5).unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let trace = out_dir.path().join("trace");
+    let trace_arg = trace.to_str().unwrap();
+    let out = gradtop(
+        &[
+            "trace",
+            "scenarios/mnist-cnn.toml",
+            "--steps",
+            "3",
+            "--dump-at",
+            "1,3",
+            "--out",
+            trace_arg,
+        ],
+        Some(data.path()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(trace.join("trace.json")).unwrap()).unwrap();
+    let steps = json["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    for s in steps {
+        assert_eq!(s["indices"].as_array().unwrap().len(), 32);
+        assert!(s["loss"].as_f64().unwrap().is_finite());
+    }
+    assert_eq!(json["dumps"], serde_json::json!([1, 3]));
+    assert!(trace.join("step-000003.safetensors").exists());
+    assert!(!trace.join("step-000002.safetensors").exists());
+
+    // The dumped gradient is the one Adam applied: after step 1, m̂ = g and v̂ = g², so every
+    // weight moved by −lr·g/(|g| + ε) from its initial value.
+    let load = |name: &str| {
+        candle_core::safetensors::load(trace.join(name), &candle_core::Device::Cpu).unwrap()
+    };
+    let (init, step1) = (load("init.safetensors"), load("step-000001.safetensors"));
+    let lr = json["lr"].as_f64().unwrap();
+    for name in ["conv1.weight", "fc1.weight", "fc2.bias"] {
+        let vec = |t: &candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (w0, w1) = (vec(&init[name]), vec(&step1[name]));
+        let g = vec(&step1[&format!("grad.{name}")]);
+        assert_eq!(vec(&step1[&format!("adam.m.{name}")]).len(), g.len());
+        for ((w0, w1), g) in w0.iter().zip(&w1).zip(&g) {
+            let (w0, w1, g) = (*w0 as f64, *w1 as f64, *g as f64);
+            let expected = w0 - lr * g / (g.abs() + 1e-8);
+            assert!(
+                (w1 - expected).abs() < 1e-7 + 1e-6 * w0.abs(),
+                "{name}: {w0} moved to {w1}, Adam's first step gives {expected}"
+            );
+        }
+    }
+    assert_eq!(step1["input.images"].dims(), [32, 1, 28, 28]);
+
+    // Never over a folder with files, never past the last step, never an RL scenario.
+    let again = gradtop(
+        &["trace", "scenarios/mnist-cnn.toml", "--out", trace_arg],
+        Some(data.path()),
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("not an empty folder"),
+        "{}",
+        stderr(&again)
+    );
+    let fresh = out_dir.path().join("other");
+    let past = gradtop(
+        &[
+            "trace",
+            "scenarios/mnist-cnn.toml",
+            "--steps",
+            "3",
+            "--dump-at",
+            "4",
+            "--out",
+            fresh.to_str().unwrap(),
+        ],
+        Some(data.path()),
+    );
+    assert_eq!(past.status.code(), Some(2));
+    assert!(stderr(&past).contains("--dump-at 4"), "{}", stderr(&past));
+    let rl = gradtop(
+        &[
+            "trace",
+            "scenarios/cartpole-dqn.toml",
+            "--out",
+            fresh.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(rl.status.code(), Some(2));
+    assert!(stderr(&rl).contains("env check"), "{}", stderr(&rl));
+}
+
+#[test]
+fn trace_of_the_gan_keeps_every_noise_batch() {
+    let data = tempfile::tempdir().unwrap();
+    gradtop::data::synthetic::write_dataset(&data.path().join("mnist"), 600, 100, 5).unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let trace = out_dir.path().join("gan");
+    let out = gradtop(
+        &[
+            "trace",
+            "scenarios/gan-mlp.toml",
+            "--set",
+            "dataset=mnist",
+            "--steps",
+            "3",
+            "--dump-at",
+            "2",
+            "--out",
+            trace.to_str().unwrap(),
+        ],
+        Some(data.path()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(trace.join("trace.json")).unwrap()).unwrap();
+    assert_eq!(json["kind"], "gan");
+    assert!(trace.join("noise-000001.safetensors").exists());
+    assert!(trace.join("noise-000003.safetensors").exists());
+    let dump = candle_core::safetensors::load(
+        trace.join("step-000002.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    for name in [
+        "input.noise",
+        "grad.generator.g.fc1.weight",
+        "grad.discriminator.d.fc3.bias",
+        "adam_g.m.g.fc1.weight",
+        "discriminator.d.fc1.weight",
+    ] {
+        assert!(dump.contains_key(name), "step 2 lacks {name}");
+    }
+}

@@ -29,6 +29,16 @@ pub struct BenchResult {
     pub ms_per_step: f64,
     /// Peak resident set size of the process so far (VmHWM), in MiB; 0 where unavailable.
     pub peak_rss_mb: f64,
+    /// Images per step (classifiers, GANs); absent for RL and the environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
+    /// Products' FLOPs per second (see [`crate::models::flops`]); absent where products are
+    /// not what a step spends its time on (RL, the environment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gflops: Option<f64>,
+    /// `gflops` over the machine's measured float32 gemm peak.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_fraction: Option<f64>,
 }
 
 /// Shape of a classifier benchmark; the defaults match the PyTorch peer script.
@@ -94,6 +104,11 @@ pub fn bench_classifier(
     }
     device.synchronize()?;
     let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let layers: &[crate::models::flops::Layer] = match net {
+        ClassifierModel::Cnn(_) => &crate::models::flops::CNN,
+        ClassifierModel::Mlp(_) => &crate::models::flops::MLP,
+    };
+    let step_flops = crate::models::flops::classifier_step(layers, bench.batch);
     Ok(BenchResult {
         workload: net.name().to_string(),
         samples_per_sec: (bench.steps * bench.batch) as f64 / seconds,
@@ -101,6 +116,9 @@ pub fn bench_classifier(
         unit: "samples/s",
         ms_per_step: 1e3 * seconds / bench.steps.max(1) as f64,
         peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+        batch: Some(bench.batch),
+        gflops: Some(step_flops as f64 * bench.steps as f64 / seconds / 1e9),
+        peak_fraction: None,
     })
 }
 
@@ -122,20 +140,23 @@ pub fn bench_mlp(
     bench_classifier("mlp", bench, device, progress)
 }
 
-/// Trains the MLP GAN or the DCGAN (batch 64, Adam 2e-4, β1 0.5) on synthetic "real" images
+/// Trains the MLP GAN or the DCGAN (Adam 2e-4, β1 0.5) on `batch` synthetic "real" images
 /// uniform in [−1, 1] for `warmup + iterations` iterations; the rate is iterations/s.
 pub fn bench_gan(
     model: crate::models::gan::config::GanModelKind,
+    batch: usize,
     warmup: usize,
     iterations: usize,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BenchResult, String> {
-    use crate::models::gan::config::GanConfig;
+    use crate::models::flops;
+    use crate::models::gan::config::{GanConfig, GanModelKind};
     use crate::models::gan::trainer::GanTrainer;
     crate::ops::runtime::retain_freed_memory();
     let config = GanConfig {
         model,
+        batch_size: batch,
         score_every: 0,
         ..GanConfig::default()
     };
@@ -163,6 +184,10 @@ pub fn bench_gan(
     device.synchronize().map_err(|e| e.to_string())?;
     let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
     let rate = iterations as f64 / seconds;
+    let (g, d): (&[_], &[_]) = match model {
+        GanModelKind::Mlp => (&flops::GAN_G, &flops::GAN_D),
+        GanModelKind::Dcgan => (&flops::DCGAN_G, &flops::DCGAN_D),
+    };
     Ok(BenchResult {
         workload: model.as_str().replace("mlp", "gan"),
         samples_per_sec: rate * config.batch_size as f64,
@@ -170,6 +195,9 @@ pub fn bench_gan(
         unit: "it/s",
         ms_per_step: 1e3 * seconds / iterations.max(1) as f64,
         peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+        batch: Some(batch),
+        gflops: Some(flops::gan_iteration(g, d, batch) as f64 * rate / 1e9),
+        peak_fraction: None,
     })
 }
 
@@ -225,6 +253,9 @@ pub fn bench_rl(
         unit: "env steps/s",
         ms_per_step: 1e3 * seconds / updates.max(1) as f64,
         peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+        batch: None,
+        gflops: None,
+        peak_fraction: None,
     })
 }
 
@@ -272,6 +303,9 @@ pub fn bench_env(
         unit: "env steps/s",
         ms_per_step: 1e3 * seconds / n.max(1) as f64,
         peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
+        batch: None,
+        gflops: None,
+        peak_fraction: None,
     };
     Ok(vec![
         result("env".into(), steps, single),
@@ -309,20 +343,66 @@ pub enum BenchWorkload {
     All,
 }
 
-/// Runs the chosen benchmarks with a progress bar each and prints their figures.
-pub fn run(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre::Result<()> {
+/// Side of the square matrices whose product measures the gemm peak: large enough that packing
+/// and threading overheads vanish (17 GFLOP per product), small enough to take well under a
+/// second on a laptop core.
+const PEAK_SIDE: usize = 2048;
+
+/// Steps scaled to the batch so every batch size trains on about as many images as the
+/// default's `steps` at `default_batch` (a batch of 256 takes as long per image, not 8× longer).
+fn scaled(steps: usize, default_batch: usize, batch: usize, floor: usize) -> usize {
+    (steps * default_batch).div_ceil(batch.max(1)).max(floor)
+}
+
+/// Runs the chosen benchmarks with a progress bar each and prints their figures; `batch`
+/// replaces the classifiers' and GANs' default batch (32 and 64).
+pub fn run(
+    workload: BenchWorkload,
+    json: bool,
+    batch: Option<usize>,
+    device: DeviceChoice,
+) -> eyre::Result<()> {
     use crate::models::gan::config::GanModelKind;
     use crate::models::rl::config::AgentKind;
     use BenchWorkload as W;
     let device = device.open().map_err(super::UsageError)?;
+    if let Some(b) = batch.filter(|&b| b == 0 || b > MAX_BENCH_BATCH) {
+        return Err(
+            super::UsageError(format!("--batch {b}: must be in 1..={MAX_BENCH_BATCH}")).into(),
+        );
+    }
     let chosen: Vec<W> = match workload {
         W::All => vec![W::Cnn, W::Mlp, W::Gan, W::Dcgan, W::Dqn, W::Ppo, W::Env],
         one => vec![one],
     };
+    if batch.is_some()
+        && !chosen
+            .iter()
+            .any(|w| matches!(w, W::Cnn | W::Mlp | W::Gan | W::Dcgan))
+    {
+        return Err(super::UsageError(
+            "--batch applies to cnn, mlp, gan and dcgan; RL agents take their batch from their \
+             scenario"
+                .into(),
+        )
+        .into());
+    }
+    // The peak is measured once, on the CPU, on the same pool the workloads run on.
+    let peak = matches!(device, Device::Cpu).then(|| {
+        crate::ops::runtime::in_compute_pool("compute", || {
+            crate::ops::gemm_peak_gflops(PEAK_SIDE, 5)
+        })
+    });
     if !json {
+        if let Some(peak) = peak {
+            println!(
+                "float32 gemm peak: {peak:.1} GFLOP/s ({PEAK_SIDE}×{PEAK_SIDE} product, {} threads)",
+                rayon::current_num_threads()
+            );
+        }
         println!(
-            "{:<8} {:>14} {:<12} {:>10} {:>10}",
-            "workload", "rate", "unit", "ms/step", "peak RSS"
+            "{:<8} {:>6} {:>14} {:<12} {:>10} {:>9} {:>7} {:>10}",
+            "workload", "batch", "rate", "unit", "ms/step", "GFLOP/s", "peak", "peak RSS"
         );
     }
     for w in chosen {
@@ -337,22 +417,34 @@ pub fn run(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre::R
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         };
-        let classifier = ClassifierBench::default();
+        let defaults = ClassifierBench::default();
+        let classifier = match batch {
+            Some(b) => ClassifierBench {
+                batch: b,
+                warmup_steps: scaled(defaults.warmup_steps, defaults.batch, b, 3),
+                steps: scaled(defaults.steps, defaults.batch, b, 20),
+                ..defaults
+            },
+            None => defaults,
+        };
+        let gan_batch = batch.unwrap_or(GAN_BATCH);
         let results = crate::ops::runtime::in_compute_pool("compute", || match w {
             W::Cnn => Ok(vec![bench_cnn(&classifier, &device, &mut progress)?]),
             W::Mlp => Ok(vec![bench_mlp(&classifier, &device, &mut progress)?]),
             W::Gan => Ok(vec![bench_gan(
                 GanModelKind::Mlp,
-                20,
-                300,
+                gan_batch,
+                scaled(20, GAN_BATCH, gan_batch, 3),
+                scaled(300, GAN_BATCH, gan_batch, 20),
                 &device,
                 &mut progress,
             )
             .map_err(eyre::Report::msg)?]),
             W::Dcgan => Ok(vec![bench_gan(
                 GanModelKind::Dcgan,
-                5,
-                100,
+                gan_batch,
+                scaled(5, GAN_BATCH, gan_batch, 2),
+                scaled(100, GAN_BATCH, gan_batch, 10),
                 &device,
                 &mut progress,
             )
@@ -377,19 +469,39 @@ pub fn run(workload: BenchWorkload, json: bool, device: DeviceChoice) -> eyre::R
             W::All => Ok(Vec::new()),
         })?;
         bar.finish_and_clear();
-        for r in results {
+        for mut r in results {
+            r.peak_fraction = r.gflops.zip(peak).map(|(g, p)| g / p);
             if json {
-                println!("{}", serde_json::to_string(&r)?);
+                let mut value = serde_json::to_value(&r)?;
+                if let (Some(peak), Some(obj)) = (peak, value.as_object_mut()) {
+                    obj.insert("gemm_peak_gflops".into(), serde_json::json!(peak));
+                }
+                println!("{value}");
             } else {
+                let dash = || "—".to_string();
                 println!(
-                    "{:<8} {:>14.1} {:<12} {:>10.3} {:>7.0} MB",
-                    r.workload, r.rate, r.unit, r.ms_per_step, r.peak_rss_mb
+                    "{:<8} {:>6} {:>14.1} {:<12} {:>10.3} {:>9} {:>7} {:>7.0} MB",
+                    r.workload,
+                    r.batch.map_or_else(dash, |b| b.to_string()),
+                    r.rate,
+                    r.unit,
+                    r.ms_per_step,
+                    r.gflops.map_or_else(dash, |g| format!("{g:.1}")),
+                    r.peak_fraction
+                        .map_or_else(dash, |f| format!("{:.0}%", 100.0 * f)),
+                    r.peak_rss_mb
                 );
             }
         }
     }
     Ok(())
 }
+
+/// The GANs' default batch, as in the PyTorch peers.
+const GAN_BATCH: usize = 64;
+
+/// Largest `--batch`: beyond it a step's activations take gigabytes.
+pub const MAX_BENCH_BATCH: usize = 4096;
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ pub mod export;
 pub mod headless;
 pub mod runs;
 pub mod shell;
+pub mod trace;
 pub mod train;
 
 use std::path::PathBuf;
@@ -147,7 +148,9 @@ enum Command {
         limit: Option<usize>,
     },
     /// Measure training throughput on this machine (synthetic data of the real shapes,
-    /// fixed steps after a warm-up): samples/s, iterations/s or env steps/s, ms/step, peak RSS.
+    /// fixed steps after a warm-up): samples/s, iterations/s or env steps/s, ms/step, peak RSS,
+    /// and for the classifiers and GANs the GFLOP/s of their products against this machine's
+    /// float32 gemm peak, measured first.
     Bench {
         /// What to measure.
         #[arg(value_enum, default_value = "all")]
@@ -155,6 +158,30 @@ enum Command {
         /// One JSON object per workload instead of a table.
         #[arg(long)]
         json: bool,
+        /// Images per step for cnn, mlp, gan and dcgan (default 32 for the classifiers, 64 for
+        /// the GANs); steps scale so each run trains on about as many images.
+        #[arg(long, value_name = "N")]
+        batch: Option<usize>,
+    },
+    /// Record the first steps of a scenario exactly (initial weights, each batch's indices and
+    /// loss, and at chosen steps every gradient, Adam's moments and the weights) for replaying
+    /// in another framework: `python3 bench/parity_torch.py DIR` checks them against PyTorch.
+    Trace {
+        /// Scenario file: a classifier, or the MLP GAN.
+        scenario: PathBuf,
+        /// Steps (GAN: iterations) to take.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        steps: u64,
+        /// Folder to write (created; must be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Steps after which every tensor is written, e.g. 1,2,10 (default: 1–5, 10, 20, 50,
+        /// 100, …, and the last).
+        #[arg(long, value_name = "STEPS", value_delimiter = ',')]
+        dump_at: Vec<u64>,
+        /// Override a scenario key, e.g. --set seed=3 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
     },
     /// Environments: check dynamics against recorded Gymnasium trajectories.
     Env {
@@ -357,9 +384,36 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             cli.common.device,
             cli.common.data_dir.as_deref(),
         ),
-        Some(Command::Bench { workload, json }) => {
-            bench::run(workload, json, cli.common.device)?;
+        Some(Command::Bench {
+            workload,
+            json,
+            batch,
+        }) => {
+            bench::run(workload, json, batch, cli.common.device)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Trace {
+            scenario: path,
+            steps,
+            out,
+            dump_at,
+            sets,
+        }) => {
+            let scenario = scenario::load_with_overrides(&path, &sets)?;
+            let dump_at = if dump_at.is_empty() {
+                trace::default_dumps(steps)
+            } else {
+                dump_at
+            };
+            trace::run(
+                &scenario,
+                &trace::TraceRequest {
+                    steps,
+                    out,
+                    dump_at,
+                    data_dir: cli.common.data_dir.clone(),
+                },
+            )
         }
         Some(Command::Env {
             command: EnvCommand::Check { fixture, env },

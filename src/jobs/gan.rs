@@ -34,7 +34,7 @@ use crate::runs::Checkpoint;
 /// picture, not one per render.
 const SAMPLES_FILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Mixed into the seed for the data-order stream, apart from the trainer's noise streams.
-const DATA_STREAM: u64 = 0xda7a;
+pub const DATA_STREAM: u64 = 0xda7a;
 /// Images in the latent interpolation strip: 12 equal steps, so a pane that shows 3, 4, 5 or 7
 /// of them can pick equally spaced ones, ends included.
 pub const STRIP_STEPS: usize = 13;

@@ -43,6 +43,16 @@ impl std::str::FromStr for Kernels {
     }
 }
 
+impl Kernels {
+    /// The name `--kernels` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kernels::Fast => "fast",
+            Kernels::Portable => "portable",
+        }
+    }
+}
+
 /// The process's choice (`--kernels`), read by every thread that has not chosen for itself.
 static PROCESS_PORTABLE: AtomicBool = AtomicBool::new(false);
 
@@ -75,4 +85,34 @@ pub fn kernels() -> Kernels {
 /// True when an op on `device` takes the fast CPU kernel (the caller checks the dtype).
 pub(crate) fn fast_on(device: &Device) -> bool {
     matches!(device, Device::Cpu) && kernels() == Kernels::Fast
+}
+
+/// The float32 matrix-multiply rate this machine reaches with the kernel every dense layer and
+/// convolution calls, on all threads of the current pool: the best of `repeats` products of two
+/// `side × side` matrices, in GFLOP/s. It is the ceiling `gradtop bench` measures workloads
+/// against.
+pub fn gemm_peak_gflops(side: usize, repeats: usize) -> f64 {
+    let n = side * side;
+    let a: Vec<f32> = (0..n).map(|i| ((i % 17) as f32 - 8.0) * 0.01).collect();
+    let b: Vec<f32> = (0..n).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect();
+    let mut c = vec![0.0f32; n];
+    let strides = cpu::Strides { row: side, col: 1 };
+    let mut best = f64::MAX;
+    for _ in 0..repeats.max(1) {
+        let start = std::time::Instant::now();
+        cpu::matmul(
+            (side, side, side),
+            &mut c,
+            strides,
+            false,
+            &a,
+            strides,
+            &b,
+            strides,
+            cpu::threads(),
+        );
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&c);
+    2.0 * (side as f64).powi(3) / best.max(f64::MIN_POSITIVE) / 1e9
 }

@@ -8,6 +8,7 @@ pub mod trainer;
 
 pub use trainer::{
     ClassifierState, ClassifierTrainer, Confusion, Evaluation, SamplePrediction, StepOutcome,
+    StepTrace,
 };
 
 use candle_core::{Result, Tensor};

@@ -16,6 +16,7 @@ use crate::data::prefetch::{InputStats, Prefetcher};
 use crate::data::{Dataset, Split, CLASSES};
 use crate::models::init::seeded_var_builder;
 use crate::models::loss::softmax_cross_entropy;
+use crate::models::named_grads;
 use crate::ops::adam::{Adam, AdamConfig};
 use crate::params::Param;
 use crate::rng::Rng;
@@ -52,6 +53,16 @@ pub struct Evaluation {
     /// Indices (into the split, ascending) of the examples predicted wrong, so the UI can show
     /// the model's current mistakes without another pass over the test set.
     pub misclassified: Vec<u32>,
+}
+
+/// What one traced step trained on and the gradients it applied.
+pub struct StepTrace {
+    /// Training-set indices of the batch, in batch order.
+    pub indices: Vec<u32>,
+    /// The batch as the model saw it, `(batch, 1, 28, 28)` f32.
+    pub images: Tensor,
+    /// The gradient of every weight, under the weight's checkpoint name.
+    pub grads: Vec<(String, Tensor)>,
 }
 
 /// The model, optimizer and data order of one classifier run; steps on demand.
@@ -169,6 +180,18 @@ impl ClassifierTrainer {
 
     /// Trains on the next batch; reshuffles when an epoch ends.
     pub fn train_step(&mut self) -> candle_core::Result<StepOutcome> {
+        Ok(self.step_inner(false)?.0)
+    }
+
+    /// [`Self::train_step`], also returning what went into the step and the gradients it
+    /// applied, so the step can be replayed and checked in another framework.
+    pub fn train_step_traced(&mut self) -> candle_core::Result<(StepOutcome, StepTrace)> {
+        let (outcome, trace) = self.step_inner(true)?;
+        let trace = trace.ok_or_else(|| candle_core::Error::Msg("no step trace kept".into()))?;
+        Ok((outcome, trace))
+    }
+
+    fn step_inner(&mut self, keep: bool) -> candle_core::Result<(StepOutcome, Option<StepTrace>)> {
         let indices = match self.order.plan_mut().next_indices(self.config.batch_size) {
             Some(ix) => ix.to_vec(),
             None => {
@@ -189,7 +212,17 @@ impl ClassifierTrainer {
         }
         let logits = self.model.forward(&batch.images)?;
         let loss = softmax_cross_entropy(&logits, &batch.labels)?;
-        self.optimizer.backward_step(&loss)?;
+        let grads = loss.backward()?;
+        let trace = if keep {
+            Some(StepTrace {
+                indices: indices.clone(),
+                images: batch.images.clone(),
+                grads: named_grads(&self.varmap, &grads)?,
+            })
+        } else {
+            None
+        };
+        self.optimizer.step(&grads)?;
         let predicted = logits.argmax(D::Minus1)?;
         let correct = predicted
             .eq(&batch.labels)?
@@ -202,12 +235,13 @@ impl ClassifierTrainer {
             self.order.reshuffle();
             self.epoch += 1;
         }
-        Ok(StepOutcome {
+        let outcome = StepOutcome {
             loss: loss.to_scalar::<f32>()? as f64,
             correct,
             count: indices.len(),
             epoch_done,
-        })
+        };
+        Ok((outcome, trace))
     }
 
     /// Everything a checkpoint stores as tensors: the weights under their `VarBuilder` names

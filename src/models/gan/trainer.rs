@@ -19,6 +19,7 @@ use crate::models::gan::networks::{
     discriminator_loss, generator_loss, images_to_u8, init_weights, mean_probability, split_halves,
     trainable_named_vars, Discriminator, Generator, Params, IMAGE_SIDE,
 };
+use crate::models::named_grads;
 use crate::rng::Rng;
 
 /// The optimizer of both networks; one line to swap for a checkpointable Adam.
@@ -57,6 +58,18 @@ pub struct GanTrainerState {
     pub sample_rng: [u64; 4],
     /// Hyperparameters in force, live changes included.
     pub config: GanConfig,
+}
+
+/// What one traced iteration drew and the gradients it applied.
+#[derive(Debug, Default)]
+pub struct GanStepTrace {
+    /// The noise of each discriminator update, `(batch, z_dim)`; the generator update reuses
+    /// the last one's fake batch.
+    pub noise: Vec<Tensor>,
+    /// The discriminator's gradients of its last update, by variable name.
+    pub d_grads: Vec<(String, Tensor)>,
+    /// The generator's gradients, by variable name.
+    pub g_grads: Vec<(String, Tensor)>,
 }
 
 /// Why a GAN step or setup failed.
@@ -182,7 +195,34 @@ impl GanTrainer {
     /// If a loss comes out NaN or infinite, that update and the rest of the iteration are
     /// skipped, so the weights stay at the last finite step; the report carries the bad value
     /// and [`GanTrainer::diagnose`] returns [`GanWarning::NonFinite`].
-    pub fn step_with<F, E>(&mut self, mut next_real: F) -> Result<GanStepReport, GanError>
+    pub fn step_with<F, E>(&mut self, next_real: F) -> Result<GanStepReport, GanError>
+    where
+        F: FnMut() -> Result<Tensor, E>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.step_inner(next_real, None)
+    }
+
+    /// [`Self::step_with`], also returning the noise each update drew and the gradients it
+    /// applied, so the iteration can be replayed and checked in another framework.
+    pub fn step_traced<F, E>(
+        &mut self,
+        next_real: F,
+    ) -> Result<(GanStepReport, GanStepTrace), GanError>
+    where
+        F: FnMut() -> Result<Tensor, E>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let mut trace = GanStepTrace::default();
+        let report = self.step_inner(next_real, Some(&mut trace))?;
+        Ok((report, trace))
+    }
+
+    fn step_inner<F, E>(
+        &mut self,
+        mut next_real: F,
+        mut trace: Option<&mut GanStepTrace>,
+    ) -> Result<GanStepReport, GanError>
     where
         F: FnMut() -> Result<Tensor, E>,
         E: std::error::Error + Send + Sync + 'static,
@@ -207,7 +247,12 @@ impl GanTrainer {
             if !d_loss_value.is_finite() {
                 return Ok(self.record(d_loss_value, f64::NAN, d_real, d_fake));
             }
-            self.opt_d.backward_step(&d_loss)?;
+            let grads = d_loss.backward()?;
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.noise.push(z.clone());
+                trace.d_grads = named_grads(&self.varmap_d, &grads)?;
+            }
+            self.opt_d.step(&grads)?;
             last = Some((fake, d_loss_value, d_real, d_fake));
         }
         let (fake, d_loss, d_real, d_fake) =
@@ -215,7 +260,11 @@ impl GanTrainer {
         let g_loss = generator_loss(&self.discriminator.logits(&fake, Params::Frozen)?)?;
         let g_loss_value = scalar(&g_loss)?;
         if g_loss_value.is_finite() {
-            self.opt_g.backward_step(&g_loss)?;
+            let grads = g_loss.backward()?;
+            if let Some(trace) = trace {
+                trace.g_grads = named_grads(&self.varmap_g, &grads)?;
+            }
+            self.opt_g.step(&grads)?;
         }
         Ok(self.record(d_loss, g_loss_value, d_real, d_fake))
     }
