@@ -39,6 +39,49 @@ pub struct BenchResult {
     /// `gflops` over the machine's measured float32 gemm peak.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_fraction: Option<f64>,
+    /// With `--profile`: the timed steps' ops, slowest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profile: Vec<OpProfile>,
+}
+
+/// One op's share of a step, from `gradtop bench --profile`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OpProfile {
+    /// The op's name (`fused-linear`, `fused-adam`, …).
+    pub op: String,
+    /// Calls per step.
+    pub calls_per_step: f64,
+    /// Milliseconds per step inside it.
+    pub ms_per_step: f64,
+    /// GFLOP/s of its matrix products; 0 for an op without any.
+    pub gflops: f64,
+    /// GB/s of its inputs and outputs, each counted once.
+    pub gbytes_per_sec: f64,
+}
+
+/// Starts the timed part of a benchmark: the warm-up's op totals are dropped.
+fn start_profile() {
+    crate::ops::profile::take();
+}
+
+/// The op totals since [`start_profile`] per step, slowest first.
+fn finish_profile(steps: u64) -> Vec<OpProfile> {
+    let steps = steps.max(1) as f64;
+    let mut rows: Vec<OpProfile> = crate::ops::profile::take()
+        .into_iter()
+        .map(|(op, t)| {
+            let seconds = t.seconds.max(f64::MIN_POSITIVE);
+            OpProfile {
+                op: op.to_string(),
+                calls_per_step: t.calls as f64 / steps,
+                ms_per_step: 1e3 * t.seconds / steps,
+                gflops: t.flops as f64 / seconds / 1e9,
+                gbytes_per_sec: t.bytes as f64 / seconds / 1e9,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.ms_per_step.total_cmp(&a.ms_per_step));
+    rows
 }
 
 /// Shape of a classifier benchmark; the defaults match the PyTorch peer script.
@@ -98,6 +141,7 @@ pub fn bench_classifier(
         step(i + 1)?;
     }
     device.synchronize()?;
+    start_profile();
     let start = Instant::now();
     for i in 0..bench.steps {
         step(bench.warmup_steps + i + 1)?;
@@ -119,6 +163,7 @@ pub fn bench_classifier(
         batch: Some(bench.batch),
         gflops: Some(step_flops as f64 * bench.steps as f64 / seconds / 1e9),
         peak_fraction: None,
+        profile: finish_profile(bench.steps as u64),
     })
 }
 
@@ -176,6 +221,7 @@ pub fn bench_gan(
     for i in 0..total {
         if i == warmup {
             device.synchronize().map_err(|e| e.to_string())?;
+            start_profile();
             start = Instant::now();
         }
         trainer.step(&real).map_err(|e| e.to_string())?;
@@ -198,6 +244,7 @@ pub fn bench_gan(
         batch: Some(batch),
         gflops: Some(flops::gan_iteration(g, d, batch) as f64 * rate / 1e9),
         peak_fraction: None,
+        profile: finish_profile(iterations as u64),
     })
 }
 
@@ -234,13 +281,14 @@ pub fn bench_rl(
         let done = trainer.counters().env_steps;
         if timed_from.is_none() && done >= warmup {
             timed_from = Some(done);
+            start_profile();
             start = Instant::now();
         }
         if done >= total {
             break;
         }
         trainer.step().map_err(|e| e.to_string())?;
-        updates += 1;
+        updates += u64::from(timed_from.is_some());
         progress(done.min(total) as usize, total as usize);
     }
     let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
@@ -256,6 +304,7 @@ pub fn bench_rl(
         batch: None,
         gflops: None,
         peak_fraction: None,
+        profile: finish_profile(updates),
     })
 }
 
@@ -306,6 +355,7 @@ pub fn bench_env(
         batch: None,
         gflops: None,
         peak_fraction: None,
+        profile: Vec::new(),
     };
     Ok(vec![
         result("env".into(), steps, single),
@@ -360,6 +410,7 @@ pub fn run(
     workload: BenchWorkload,
     json: bool,
     batch: Option<usize>,
+    profile: bool,
     device: DeviceChoice,
 ) -> eyre::Result<()> {
     use crate::models::gan::config::GanModelKind;
@@ -387,6 +438,7 @@ pub fn run(
         )
         .into());
     }
+    crate::ops::profile::set_enabled(profile);
     // The peak is measured once, on the CPU, on the same pool the workloads run on.
     let peak = matches!(device, Device::Cpu).then(|| {
         crate::ops::runtime::in_compute_pool("compute", || {
@@ -491,10 +543,49 @@ pub fn run(
                         .map_or_else(dash, |f| format!("{:.0}%", 100.0 * f)),
                     r.peak_rss_mb
                 );
+                print_profile(&r);
             }
         }
     }
     Ok(())
+}
+
+/// The `--profile` table under a workload's row: each op's time per step and share of the
+/// step, with GFLOP/s for ops that multiply matrices and GB/s for the rest; what no op accounts
+/// for is candle's own ops, the autograd graph and the data.
+fn print_profile(r: &BenchResult) {
+    if r.profile.is_empty() {
+        return;
+    }
+    let share = |ms: f64| 100.0 * ms / r.ms_per_step.max(f64::MIN_POSITIVE);
+    println!(
+        "    {:<26} {:>7} {:>9} {:>6} {:>9} {:>7}",
+        "op", "calls", "ms/step", "share", "GFLOP/s", "GB/s"
+    );
+    for op in &r.profile {
+        let gflops = if op.gflops > 0.0 {
+            format!("{:.1}", op.gflops)
+        } else {
+            "—".into()
+        };
+        println!(
+            "    {:<26} {:>7.1} {:>9.3} {:>5.0}% {:>9} {:>7.1}",
+            op.op,
+            op.calls_per_step,
+            op.ms_per_step,
+            share(op.ms_per_step),
+            gflops,
+            op.gbytes_per_sec
+        );
+    }
+    let rest = r.ms_per_step - r.profile.iter().map(|o| o.ms_per_step).sum::<f64>();
+    println!(
+        "    {:<26} {:>7} {:>9.3} {:>5.0}%",
+        "candle ops, graph, data",
+        "",
+        rest,
+        share(rest)
+    );
 }
 
 /// The GANs' default batch, as in the PyTorch peers.

@@ -162,6 +162,10 @@ enum Command {
         /// the GANs); steps scale so each run trains on about as many images.
         #[arg(long, value_name = "N")]
         batch: Option<usize>,
+        /// Also break each step down by op: time, share of the step, GFLOP/s of the products
+        /// and GB/s of the memory-bound ops (Adam, pooling, activations, batch norm).
+        #[arg(long)]
+        profile: bool,
     },
     /// Record the first steps of a scenario exactly (initial weights, each batch's indices and
     /// loss, and at chosen steps every gradient, Adam's moments and the weights) for replaying
@@ -388,8 +392,9 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             workload,
             json,
             batch,
+            profile,
         }) => {
-            bench::run(workload, json, batch, cli.common.device)?;
+            bench::run(workload, json, batch, profile, cli.common.device)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Trace {

@@ -159,6 +159,22 @@ impl InplaceOp2 for FusedUpdate<'_> {
         g_storage: &CpuStorage,
         g_layout: &Layout,
     ) -> Result<()> {
+        // Reads the weight, both moments and the gradient; writes the weight and the moments.
+        let bytes = 7 * 4 * p_layout.shape().elem_count();
+        super::profile::timed_bytes(self.name(), bytes, || {
+            self.update(p_storage, p_layout, g_storage, g_layout)
+        })
+    }
+}
+
+impl FusedUpdate<'_> {
+    fn update(
+        &self,
+        p_storage: &mut CpuStorage,
+        p_layout: &Layout,
+        g_storage: &CpuStorage,
+        g_layout: &Layout,
+    ) -> Result<()> {
         let grad = contiguous_f32(g_storage, g_layout, "adam gradient")?;
         let CpuStorage::F32(p_data) = p_storage else {
             bail!("adam: parameter is not f32")

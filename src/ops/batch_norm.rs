@@ -135,51 +135,53 @@ impl CustomOp3 for BatchNormTrain {
         b_s: &CpuStorage,
         b_l: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(x_s, x_l, "batch norm input")?;
-        let gamma = contiguous_f32(g_s, g_l, "batch norm gamma")?;
-        let beta = contiguous_f32(b_s, b_l, "batch norm beta")?;
-        let (n, c, hw) = geometry(x_l.dims());
-        let count = n * hw;
-        if count == 0 {
-            bail!("batch norm: empty batch {:?}", x_l.dims())
-        }
-        // Two passes in f64 per channel: the mean, then the mean squared deviation.
-        let moments = per_channel(c, x.len(), |ch| {
-            let plane = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
-            let sum: f64 = (0..n)
-                .map(|b| sums_f64(hw, |i| [f64::from(plane(b)[i])])[0])
-                .sum();
-            let mean = sum / count as f64;
-            let sq: f64 = (0..n)
-                .map(|b| sums_f64(hw, |i| [(f64::from(plane(b)[i]) - mean).powi(2)])[0])
-                .sum();
-            (mean as f32, (sq / count as f64) as f32)
-        });
-        let mean: Vec<f32> = moments.iter().map(|m| m.0).collect();
-        let var: Vec<f32> = moments.iter().map(|m| m.1).collect();
-        let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
-        let mut y = vec![0f32; x.len()];
-        // NaN compares false and passes through, so a diverging run still shows it.
-        let floor = if self.relu { 0.0 } else { f32::NEG_INFINITY };
-        for_each_chunk_mut(&mut y, c * hw, x.len(), |b, out| {
-            for ch in 0..c {
-                let src = &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
-                let scale = inv_std[ch] * gamma[ch];
-                let shift = beta[ch] - mean[ch] * scale;
-                for (o, &v) in out[ch * hw..(ch + 1) * hw].iter_mut().zip(src) {
-                    let y = v * scale + shift;
-                    *o = if y < floor { floor } else { y };
-                }
+        super::profile::timed(self.name(), &[x_l, g_l, b_l], || {
+            let x = contiguous_f32(x_s, x_l, "batch norm input")?;
+            let gamma = contiguous_f32(g_s, g_l, "batch norm gamma")?;
+            let beta = contiguous_f32(b_s, b_l, "batch norm beta")?;
+            let (n, c, hw) = geometry(x_l.dims());
+            let count = n * hw;
+            if count == 0 {
+                bail!("batch norm: empty batch {:?}", x_l.dims())
             }
-        });
-        let saved = Saved {
-            stats: ChannelStats { mean, var, count },
-            inv_std,
-        };
-        *self.saved.lock().map_err(|_| {
-            candle_core::Error::Msg("batch norm: statistics lock poisoned".into())
-        })? = Some(saved);
-        Ok((CpuStorage::F32(y), x_l.shape().clone()))
+            // Two passes in f64 per channel: the mean, then the mean squared deviation.
+            let moments = per_channel(c, x.len(), |ch| {
+                let plane = |b: usize| &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
+                let sum: f64 = (0..n)
+                    .map(|b| sums_f64(hw, |i| [f64::from(plane(b)[i])])[0])
+                    .sum();
+                let mean = sum / count as f64;
+                let sq: f64 = (0..n)
+                    .map(|b| sums_f64(hw, |i| [(f64::from(plane(b)[i]) - mean).powi(2)])[0])
+                    .sum();
+                (mean as f32, (sq / count as f64) as f32)
+            });
+            let mean: Vec<f32> = moments.iter().map(|m| m.0).collect();
+            let var: Vec<f32> = moments.iter().map(|m| m.1).collect();
+            let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
+            let mut y = vec![0f32; x.len()];
+            // NaN compares false and passes through, so a diverging run still shows it.
+            let floor = if self.relu { 0.0 } else { f32::NEG_INFINITY };
+            for_each_chunk_mut(&mut y, c * hw, x.len(), |b, out| {
+                for ch in 0..c {
+                    let src = &x[(b * c + ch) * hw..(b * c + ch + 1) * hw];
+                    let scale = inv_std[ch] * gamma[ch];
+                    let shift = beta[ch] - mean[ch] * scale;
+                    for (o, &v) in out[ch * hw..(ch + 1) * hw].iter_mut().zip(src) {
+                        let y = v * scale + shift;
+                        *o = if y < floor { floor } else { y };
+                    }
+                }
+            });
+            let saved = Saved {
+                stats: ChannelStats { mean, var, count },
+                inv_std,
+            };
+            *self.saved.lock().map_err(|_| {
+                candle_core::Error::Msg("batch norm: statistics lock poisoned".into())
+            })? = Some(saved);
+            Ok((CpuStorage::F32(y), x_l.shape().clone()))
+        })
     }
 
     fn bwd(

@@ -80,16 +80,18 @@ impl CustomOp1 for LeakyRelu {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(storage, layout, "leaky_relu input")?;
-        let mut out = vec![0f32; x.len()];
-        let slope = self.slope;
-        for_each_chunk_mut(&mut out, CHUNK, x.len(), move |i, out| {
-            let x = &x[i * CHUNK..i * CHUNK + out.len()];
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = leaky(v, slope);
-            }
-        });
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
+        super::profile::timed(self.name(), &[layout], || {
+            let x = contiguous_f32(storage, layout, "leaky_relu input")?;
+            let mut out = vec![0f32; x.len()];
+            let slope = self.slope;
+            for_each_chunk_mut(&mut out, CHUNK, x.len(), move |i, out| {
+                let x = &x[i * CHUNK..i * CHUNK + out.len()];
+                for (o, &v) in out.iter_mut().zip(x) {
+                    *o = leaky(v, slope);
+                }
+            });
+            Ok((CpuStorage::F32(out), layout.shape().clone()))
+        })
     }
 
     fn bwd(&self, _x: &Tensor, out: &Tensor, grad_out: &Tensor) -> Result<Option<Tensor>> {
@@ -137,17 +139,19 @@ impl CustomOp2 for BiasAct {
         b_storage: &CpuStorage,
         b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(x_storage, x_layout, "bias_relu input")?;
-        let bias = contiguous_f32(b_storage, b_layout, "bias_relu bias")?;
-        let (_, channels, spatial) = split_dims(x_layout.dims());
-        let mut out = x.to_vec();
-        if spatial > 0 && channels > 0 {
-            let slope = self.slope;
-            for_each_chunk_mut(&mut out, channels * spatial, x.len(), move |_, image| {
-                bias_leaky_relu_in_place(image, bias, slope);
-            });
-        }
-        Ok((CpuStorage::F32(out), x_layout.shape().clone()))
+        super::profile::timed(self.name(), &[x_layout, b_layout], || {
+            let x = contiguous_f32(x_storage, x_layout, "bias_relu input")?;
+            let bias = contiguous_f32(b_storage, b_layout, "bias_relu bias")?;
+            let (_, channels, spatial) = split_dims(x_layout.dims());
+            let mut out = x.to_vec();
+            if spatial > 0 && channels > 0 {
+                let slope = self.slope;
+                for_each_chunk_mut(&mut out, channels * spatial, x.len(), move |_, image| {
+                    bias_leaky_relu_in_place(image, bias, slope);
+                });
+            }
+            Ok((CpuStorage::F32(out), x_layout.shape().clone()))
+        })
     }
 
     fn bwd(
@@ -199,24 +203,26 @@ impl CustomOp2 for ActGrad {
         o_storage: &CpuStorage,
         o_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let grad = contiguous_f32(g_storage, g_layout, "bias_relu grad")?;
-        let out = contiguous_f32(o_storage, o_layout, "bias_relu output")?;
-        if grad.len() != out.len() {
-            bail!("bias_relu backward: gradient and output sizes differ")
-        }
-        let mut grad_in = vec![0f32; grad.len()];
-        let slope = self.slope;
-        for_each_chunk_mut(&mut grad_in, CHUNK, grad.len(), move |i, grad_in| {
-            let range = i * CHUNK..i * CHUNK + grad_in.len();
-            for ((gi, &g), &o) in grad_in
-                .iter_mut()
-                .zip(&grad[range.clone()])
-                .zip(&out[range])
-            {
-                *gi = g * side_factor(o, slope);
+        super::profile::timed(self.name(), &[g_layout, o_layout], || {
+            let grad = contiguous_f32(g_storage, g_layout, "bias_relu grad")?;
+            let out = contiguous_f32(o_storage, o_layout, "bias_relu output")?;
+            if grad.len() != out.len() {
+                bail!("bias_relu backward: gradient and output sizes differ")
             }
-        });
-        Ok((CpuStorage::F32(grad_in), g_layout.shape().clone()))
+            let mut grad_in = vec![0f32; grad.len()];
+            let slope = self.slope;
+            for_each_chunk_mut(&mut grad_in, CHUNK, grad.len(), move |i, grad_in| {
+                let range = i * CHUNK..i * CHUNK + grad_in.len();
+                for ((gi, &g), &o) in grad_in
+                    .iter_mut()
+                    .zip(&grad[range.clone()])
+                    .zip(&out[range])
+                {
+                    *gi = g * side_factor(o, slope);
+                }
+            });
+            Ok((CpuStorage::F32(grad_in), g_layout.shape().clone()))
+        })
     }
 }
 
@@ -229,17 +235,19 @@ impl CustomOp1 for ChannelSum {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(storage, layout, "bias gradient")?;
-        let (_, channels, spatial) = split_dims(layout.dims());
-        let mut sums = vec![0f32; channels];
-        if spatial > 0 && channels > 0 {
-            for image in x.chunks_exact(channels * spatial) {
-                for (s, plane) in sums.iter_mut().zip(image.chunks_exact(spatial)) {
-                    *s += sum(plane);
+        super::profile::timed(self.name(), &[layout], || {
+            let x = contiguous_f32(storage, layout, "bias gradient")?;
+            let (_, channels, spatial) = split_dims(layout.dims());
+            let mut sums = vec![0f32; channels];
+            if spatial > 0 && channels > 0 {
+                for image in x.chunks_exact(channels * spatial) {
+                    for (s, plane) in sums.iter_mut().zip(image.chunks_exact(spatial)) {
+                        *s += sum(plane);
+                    }
                 }
             }
-        }
-        Ok((CpuStorage::F32(sums), Shape::from(channels)))
+            Ok((CpuStorage::F32(sums), Shape::from(channels)))
+        })
     }
 }
 

@@ -365,11 +365,13 @@ impl CustomOp2 for Conv2d {
         k_storage: &CpuStorage,
         k_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = Geometry::new(x_layout.dims(), k_layout.dims(), self.stride, self.padding)?;
-        let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
-        let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
-        let out = forward(&g, x, kernel, None);
-        Ok((CpuStorage::F32(out), g.out_shape()))
+        super::profile::timed(self.name(), &[x_layout, k_layout], || {
+            let g = Geometry::new(x_layout.dims(), k_layout.dims(), self.stride, self.padding)?;
+            let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
+            let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
+            let out = forward(&g, x, kernel, None);
+            Ok((CpuStorage::F32(out), g.out_shape()))
+        })
     }
 
     fn bwd(
@@ -431,20 +433,22 @@ impl CustomOp3 for Conv2dBiasAct {
         b_storage: &CpuStorage,
         b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (stride, padding) = (self.conv.stride, self.conv.padding);
-        let g = Geometry::new(x_layout.dims(), k_layout.dims(), stride, padding)?;
-        let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
-        let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
-        let bias = contiguous_f32(b_storage, b_layout, "conv2d bias")?;
-        if bias.len() != g.c_out {
-            bail!(
-                "conv2d: bias has {} values for {} channels",
-                bias.len(),
-                g.c_out
-            )
-        }
-        let out = forward(&g, x, kernel, Some((bias, self.slope)));
-        Ok((CpuStorage::F32(out), g.out_shape()))
+        super::profile::timed(self.name(), &[x_layout, k_layout, b_layout], || {
+            let (stride, padding) = (self.conv.stride, self.conv.padding);
+            let g = Geometry::new(x_layout.dims(), k_layout.dims(), stride, padding)?;
+            let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
+            let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
+            let bias = contiguous_f32(b_storage, b_layout, "conv2d bias")?;
+            if bias.len() != g.c_out {
+                bail!(
+                    "conv2d: bias has {} values for {} channels",
+                    bias.len(),
+                    g.c_out
+                )
+            }
+            let out = forward(&g, x, kernel, Some((bias, self.slope)));
+            Ok((CpuStorage::F32(out), g.out_shape()))
+        })
     }
 
     fn bwd(
@@ -480,54 +484,57 @@ impl CustomOp2 for Conv2dGradInput {
         k_storage: &CpuStorage,
         k_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = self.input_dims;
-        let g = Geometry::new(&[b, c, h, w], k_layout.dims(), self.stride, self.padding)?;
-        g.check_grad_out(g_layout.dims())?;
-        let grad_out = contiguous_f32(g_storage, g_layout, "conv2d grad")?;
-        let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
-        let mut grad_x = vec![0f32; g.batch * g.in_image()];
-        if grad_x.is_empty() || g.out_image() == 0 {
-            return Ok((CpuStorage::F32(grad_x), g.in_shape()));
-        }
-        let (rows, cols) = (g.col_rows(), g.col_cols());
-        let gemm_threads = gemm_threads(&g);
-        let per_group = images_per_group(&g);
-        let taps = Taps::new(&g);
-        for_each_chunk_mut(
-            &mut grad_x,
-            per_group * g.in_image(),
-            g.macs(),
-            |i, grad_group| {
-                let first = i * per_group;
-                let nb = grad_group.len() / g.in_image();
-                let ld = nb * cols;
-                with_scratch(rows * ld + g.c_out * ld, |scratch| {
-                    let (col, grouped) = scratch.split_at_mut(rows * ld);
-                    let grads = &grad_out[first * g.out_image()..(first + nb) * g.out_image()];
-                    let upstream: &[f32] = if nb == 1 {
-                        grads
-                    } else {
-                        gather_group(grads, grouped, g.c_out, cols);
-                        grouped
-                    };
-                    matmul(
-                        (rows, ld, g.c_out),
-                        col,
-                        Strides::row_major(ld),
-                        false,
-                        kernel,
-                        Strides::transposed(rows),
-                        upstream,
-                        Strides::row_major(ld),
-                        gemm_threads,
-                    );
-                    for (j, grad_image) in grad_group.chunks_exact_mut(g.in_image()).enumerate() {
-                        taps.col2im(&col[j * cols..], ld, grad_image);
-                    }
-                })
-            },
-        );
-        Ok((CpuStorage::F32(grad_x), g.in_shape()))
+        super::profile::timed(self.name(), &[g_layout, k_layout], || {
+            let (b, c, h, w) = self.input_dims;
+            let g = Geometry::new(&[b, c, h, w], k_layout.dims(), self.stride, self.padding)?;
+            g.check_grad_out(g_layout.dims())?;
+            let grad_out = contiguous_f32(g_storage, g_layout, "conv2d grad")?;
+            let kernel = contiguous_f32(k_storage, k_layout, "conv2d kernel")?;
+            let mut grad_x = vec![0f32; g.batch * g.in_image()];
+            if grad_x.is_empty() || g.out_image() == 0 {
+                return Ok((CpuStorage::F32(grad_x), g.in_shape()));
+            }
+            let (rows, cols) = (g.col_rows(), g.col_cols());
+            let gemm_threads = gemm_threads(&g);
+            let per_group = images_per_group(&g);
+            let taps = Taps::new(&g);
+            for_each_chunk_mut(
+                &mut grad_x,
+                per_group * g.in_image(),
+                g.macs(),
+                |i, grad_group| {
+                    let first = i * per_group;
+                    let nb = grad_group.len() / g.in_image();
+                    let ld = nb * cols;
+                    with_scratch(rows * ld + g.c_out * ld, |scratch| {
+                        let (col, grouped) = scratch.split_at_mut(rows * ld);
+                        let grads = &grad_out[first * g.out_image()..(first + nb) * g.out_image()];
+                        let upstream: &[f32] = if nb == 1 {
+                            grads
+                        } else {
+                            gather_group(grads, grouped, g.c_out, cols);
+                            grouped
+                        };
+                        matmul(
+                            (rows, ld, g.c_out),
+                            col,
+                            Strides::row_major(ld),
+                            false,
+                            kernel,
+                            Strides::transposed(rows),
+                            upstream,
+                            Strides::row_major(ld),
+                            gemm_threads,
+                        );
+                        for (j, grad_image) in grad_group.chunks_exact_mut(g.in_image()).enumerate()
+                        {
+                            taps.col2im(&col[j * cols..], ld, grad_image);
+                        }
+                    })
+                },
+            );
+            Ok((CpuStorage::F32(grad_x), g.in_shape()))
+        })
     }
 }
 
@@ -550,65 +557,67 @@ impl CustomOp2 for Conv2dGradKernel {
         g_storage: &CpuStorage,
         g_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (o, c, kh, kw) = self.kernel_dims;
-        let g = Geometry::new(x_layout.dims(), &[o, c, kh, kw], self.stride, self.padding)?;
-        g.check_grad_out(g_layout.dims())?;
-        let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
-        let grad_out = contiguous_f32(g_storage, g_layout, "conv2d grad")?;
-        let kernel_shape = Shape::from(self.kernel_dims);
-        if g.batch == 0 || g.in_image() == 0 || g.out_image() == 0 {
-            return Ok((CpuStorage::F32(vec![0f32; g.kernel_len()]), kernel_shape));
-        }
-        let (rows, cols) = (g.col_rows(), g.col_cols());
-        let kernel_len = g.kernel_len();
-        let gemm_threads = gemm_threads(&g);
-        let per_group = images_per_group(&g);
-        let taps = Taps::new(&g);
-        let image_groups = g.batch.div_ceil(per_group);
-        // Thread `t` sums image groups t, t + partial_count, … into its own partial.
-        let partial_count = threads().min(image_groups);
-        let mut partials = vec![0f32; partial_count * kernel_len];
-        for_each_chunk_mut(&mut partials, kernel_len, g.macs(), |t, partial| {
-            for group in (t..image_groups).step_by(partial_count) {
-                let first = group * per_group;
-                let nb = per_group.min(g.batch - first);
-                let ld = nb * cols;
-                with_scratch(rows * ld + g.c_out * ld, |scratch| {
-                    let (col, grouped) = scratch.split_at_mut(rows * ld);
-                    let images = &x[first * g.in_image()..(first + nb) * g.in_image()];
-                    for (j, image) in images.chunks_exact(g.in_image()).enumerate() {
-                        taps.im2col(image, &mut col[j * cols..], ld);
-                    }
-                    let grads = &grad_out[first * g.out_image()..(first + nb) * g.out_image()];
-                    let upstream: &[f32] = if nb == 1 {
-                        grads
-                    } else {
-                        gather_group(grads, grouped, g.c_out, cols);
-                        grouped
-                    };
-                    matmul(
-                        (g.c_out, rows, ld),
-                        partial,
-                        Strides::row_major(rows),
-                        true,
-                        upstream,
-                        Strides::row_major(ld),
-                        col,
-                        Strides::transposed(ld),
-                        gemm_threads,
-                    );
-                })
+        super::profile::timed(self.name(), &[x_layout, g_layout], || {
+            let (o, c, kh, kw) = self.kernel_dims;
+            let g = Geometry::new(x_layout.dims(), &[o, c, kh, kw], self.stride, self.padding)?;
+            g.check_grad_out(g_layout.dims())?;
+            let x = contiguous_f32(x_storage, x_layout, "conv2d input")?;
+            let grad_out = contiguous_f32(g_storage, g_layout, "conv2d grad")?;
+            let kernel_shape = Shape::from(self.kernel_dims);
+            if g.batch == 0 || g.in_image() == 0 || g.out_image() == 0 {
+                return Ok((CpuStorage::F32(vec![0f32; g.kernel_len()]), kernel_shape));
             }
-        });
-        let (grad_kernel, rest) = partials.split_at_mut(kernel_len);
-        for partial in rest.chunks_exact(kernel_len) {
-            grad_kernel
-                .iter_mut()
-                .zip(partial)
-                .for_each(|(a, b)| *a += b);
-        }
-        partials.truncate(kernel_len);
-        Ok((CpuStorage::F32(partials), kernel_shape))
+            let (rows, cols) = (g.col_rows(), g.col_cols());
+            let kernel_len = g.kernel_len();
+            let gemm_threads = gemm_threads(&g);
+            let per_group = images_per_group(&g);
+            let taps = Taps::new(&g);
+            let image_groups = g.batch.div_ceil(per_group);
+            // Thread `t` sums image groups t, t + partial_count, … into its own partial.
+            let partial_count = threads().min(image_groups);
+            let mut partials = vec![0f32; partial_count * kernel_len];
+            for_each_chunk_mut(&mut partials, kernel_len, g.macs(), |t, partial| {
+                for group in (t..image_groups).step_by(partial_count) {
+                    let first = group * per_group;
+                    let nb = per_group.min(g.batch - first);
+                    let ld = nb * cols;
+                    with_scratch(rows * ld + g.c_out * ld, |scratch| {
+                        let (col, grouped) = scratch.split_at_mut(rows * ld);
+                        let images = &x[first * g.in_image()..(first + nb) * g.in_image()];
+                        for (j, image) in images.chunks_exact(g.in_image()).enumerate() {
+                            taps.im2col(image, &mut col[j * cols..], ld);
+                        }
+                        let grads = &grad_out[first * g.out_image()..(first + nb) * g.out_image()];
+                        let upstream: &[f32] = if nb == 1 {
+                            grads
+                        } else {
+                            gather_group(grads, grouped, g.c_out, cols);
+                            grouped
+                        };
+                        matmul(
+                            (g.c_out, rows, ld),
+                            partial,
+                            Strides::row_major(rows),
+                            true,
+                            upstream,
+                            Strides::row_major(ld),
+                            col,
+                            Strides::transposed(ld),
+                            gemm_threads,
+                        );
+                    })
+                }
+            });
+            let (grad_kernel, rest) = partials.split_at_mut(kernel_len);
+            for partial in rest.chunks_exact(kernel_len) {
+                grad_kernel
+                    .iter_mut()
+                    .zip(partial)
+                    .for_each(|(a, b)| *a += b);
+            }
+            partials.truncate(kernel_len);
+            Ok((CpuStorage::F32(partials), kernel_shape))
+        })
     }
 }
 

@@ -84,61 +84,63 @@ impl CustomOp3 for ConvReluPool {
         b_s: &CpuStorage,
         b_l: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = Geometry::new(x_l.dims(), k_l.dims(), self.stride, self.padding)?;
-        let x = contiguous_f32(x_s, x_l, "conv block input")?;
-        let kernel = contiguous_f32(k_s, k_l, "conv block kernel")?;
-        let bias = contiguous_f32(b_s, b_l, "conv block bias")?;
-        let k = self.pool;
-        let (ph, pw) = (g.oh / k, g.ow / k);
-        let (rows, cols) = (g.col_rows(), g.col_cols());
-        if cols > u32::MAX as usize {
-            bail!("conv2d_relu_maxpool: feature maps above 2^32 pixels are not supported")
-        }
-        let pooled_image = g.c_out * ph * pw;
-        let mut out = vec![0f32; g.batch * pooled_image];
-        let mut argmax = vec![0u32; out.len()];
-        if !out.is_empty() && g.in_image() > 0 {
-            let gemm_threads = gemm_threads(&g);
-            let taps = Taps::new(&g);
-            let arg_chunks = ChunkedMut::new(&mut argmax, pooled_image);
-            for_each_chunk_mut(&mut out, pooled_image, g.macs(), |i, out_image| {
-                // SAFETY: chunk `i` of argmax is only touched by the call for image `i`.
-                let arg_image = unsafe { arg_chunks.chunk(i) };
-                let image = &x[i * g.in_image()..(i + 1) * g.in_image()];
-                with_scratch(rows * cols + g.c_out * cols, |scratch| {
-                    let (col, conv) = scratch.split_at_mut(rows * cols);
-                    taps.im2col(image, col, cols);
-                    matmul(
-                        (g.c_out, cols, rows),
-                        conv,
-                        Strides::row_major(cols),
-                        false,
-                        kernel,
-                        Strides::row_major(rows),
-                        col,
-                        Strides::row_major(cols),
-                        gemm_threads,
-                    );
-                    let planes = conv
-                        .chunks_exact(cols)
-                        .zip(out_image.chunks_exact_mut(ph * pw))
-                        .zip(arg_image.chunks_exact_mut(ph * pw))
-                        .zip(bias);
-                    for (((plane, out_plane), arg_plane), &b) in planes {
-                        pool_plane(plane, g.ow, k, out_plane, arg_plane);
-                        // relu(max(z) + b) = max(relu(z + b)): bias and ReLU after the pool.
-                        out_plane.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
-                    }
-                })
-            });
-        }
-        if self.argmax.set(argmax).is_err() {
-            bail!("conv2d_relu_maxpool: op applied twice; each call builds its own op")
-        }
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((g.batch, g.c_out, ph, pw)),
-        ))
+        super::profile::timed(self.name(), &[x_l, k_l, b_l], || {
+            let g = Geometry::new(x_l.dims(), k_l.dims(), self.stride, self.padding)?;
+            let x = contiguous_f32(x_s, x_l, "conv block input")?;
+            let kernel = contiguous_f32(k_s, k_l, "conv block kernel")?;
+            let bias = contiguous_f32(b_s, b_l, "conv block bias")?;
+            let k = self.pool;
+            let (ph, pw) = (g.oh / k, g.ow / k);
+            let (rows, cols) = (g.col_rows(), g.col_cols());
+            if cols > u32::MAX as usize {
+                bail!("conv2d_relu_maxpool: feature maps above 2^32 pixels are not supported")
+            }
+            let pooled_image = g.c_out * ph * pw;
+            let mut out = vec![0f32; g.batch * pooled_image];
+            let mut argmax = vec![0u32; out.len()];
+            if !out.is_empty() && g.in_image() > 0 {
+                let gemm_threads = gemm_threads(&g);
+                let taps = Taps::new(&g);
+                let arg_chunks = ChunkedMut::new(&mut argmax, pooled_image);
+                for_each_chunk_mut(&mut out, pooled_image, g.macs(), |i, out_image| {
+                    // SAFETY: chunk `i` of argmax is only touched by the call for image `i`.
+                    let arg_image = unsafe { arg_chunks.chunk(i) };
+                    let image = &x[i * g.in_image()..(i + 1) * g.in_image()];
+                    with_scratch(rows * cols + g.c_out * cols, |scratch| {
+                        let (col, conv) = scratch.split_at_mut(rows * cols);
+                        taps.im2col(image, col, cols);
+                        matmul(
+                            (g.c_out, cols, rows),
+                            conv,
+                            Strides::row_major(cols),
+                            false,
+                            kernel,
+                            Strides::row_major(rows),
+                            col,
+                            Strides::row_major(cols),
+                            gemm_threads,
+                        );
+                        let planes = conv
+                            .chunks_exact(cols)
+                            .zip(out_image.chunks_exact_mut(ph * pw))
+                            .zip(arg_image.chunks_exact_mut(ph * pw))
+                            .zip(bias);
+                        for (((plane, out_plane), arg_plane), &b) in planes {
+                            pool_plane(plane, g.ow, k, out_plane, arg_plane);
+                            // relu(max(z) + b) = max(relu(z + b)): bias and ReLU after the pool.
+                            out_plane.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
+                        }
+                    })
+                });
+            }
+            if self.argmax.set(argmax).is_err() {
+                bail!("conv2d_relu_maxpool: op applied twice; each call builds its own op")
+            }
+            Ok((
+                CpuStorage::F32(out),
+                Shape::from((g.batch, g.c_out, ph, pw)),
+            ))
+        })
     }
 
     fn bwd(

@@ -128,27 +128,29 @@ impl CustomOp3 for ConvTranspose2d {
         b_storage: &CpuStorage,
         b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (out, shape) = self
-            .grad_input_op()
-            .cpu_fwd(x_storage, x_layout, k_storage, k_layout)?;
-        if !self.has_bias {
-            return Ok((out, shape));
-        }
-        let CpuStorage::F32(mut out) = out else {
-            bail!("conv_transpose2d: expected an f32 result")
-        };
-        let bias = contiguous_f32(b_storage, b_layout, "conv_transpose2d bias")?;
-        let (_, c_out, oh, ow) = self.out_dims;
-        let plane = oh * ow;
-        if plane > 0 && c_out > 0 {
-            let work = out.len();
-            for_each_chunk_mut(&mut out, c_out * plane, work, |_, image| {
-                for (values, &b) in image.chunks_exact_mut(plane).zip(bias) {
-                    values.iter_mut().for_each(|v| *v += b);
-                }
-            });
-        }
-        Ok((CpuStorage::F32(out), shape))
+        super::profile::timed(self.name(), &[x_layout, k_layout, b_layout], || {
+            let (out, shape) = self
+                .grad_input_op()
+                .cpu_fwd(x_storage, x_layout, k_storage, k_layout)?;
+            if !self.has_bias {
+                return Ok((out, shape));
+            }
+            let CpuStorage::F32(mut out) = out else {
+                bail!("conv_transpose2d: expected an f32 result")
+            };
+            let bias = contiguous_f32(b_storage, b_layout, "conv_transpose2d bias")?;
+            let (_, c_out, oh, ow) = self.out_dims;
+            let plane = oh * ow;
+            if plane > 0 && c_out > 0 {
+                let work = out.len();
+                for_each_chunk_mut(&mut out, c_out * plane, work, |_, image| {
+                    for (values, &b) in image.chunks_exact_mut(plane).zip(bias) {
+                        values.iter_mut().for_each(|v| *v += b);
+                    }
+                });
+            }
+            Ok((CpuStorage::F32(out), shape))
+        })
     }
 
     fn bwd(

@@ -87,6 +87,7 @@ pub(crate) fn matmul(
             && rhs.len() >= rhs_strides.extent(k, n),
         "matmul operands must cover their ({m}×{k})·({k}×{n}) extents"
     );
+    super::profile::count_gemm(m, n, k);
     if m == 0 || n == 0 {
         return;
     }

@@ -57,30 +57,32 @@ impl CustomOp3 for Linear {
         b_s: &CpuStorage,
         b_l: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(x_s, x_l, "linear input")?;
-        let w = contiguous_f32(w_s, w_l, "linear weight")?;
-        let b = contiguous_f32(b_s, b_l, "linear bias")?;
-        let (batch, in_dim) = as_2d(x_l.dims())?;
-        let &[out_dim, _] = w_l.dims() else {
-            bail!("linear: expected a 2-D weight")
-        };
-        // Start from the broadcast bias and let gemm accumulate the product onto it.
-        let mut out: Vec<f32> = Vec::with_capacity(batch * out_dim);
-        for _ in 0..batch {
-            out.extend_from_slice(b);
-        }
-        matmul(
-            (batch, out_dim, in_dim),
-            &mut out,
-            Strides::row_major(out_dim),
-            true,
-            x,
-            Strides::row_major(in_dim),
-            w,
-            Strides::transposed(in_dim),
-            gemm_threads(batch, out_dim, in_dim),
-        );
-        Ok((CpuStorage::F32(out), Shape::from((batch, out_dim))))
+        super::profile::timed(self.name(), &[x_l, w_l, b_l], || {
+            let x = contiguous_f32(x_s, x_l, "linear input")?;
+            let w = contiguous_f32(w_s, w_l, "linear weight")?;
+            let b = contiguous_f32(b_s, b_l, "linear bias")?;
+            let (batch, in_dim) = as_2d(x_l.dims())?;
+            let &[out_dim, _] = w_l.dims() else {
+                bail!("linear: expected a 2-D weight")
+            };
+            // Start from the broadcast bias and let gemm accumulate the product onto it.
+            let mut out: Vec<f32> = Vec::with_capacity(batch * out_dim);
+            for _ in 0..batch {
+                out.extend_from_slice(b);
+            }
+            matmul(
+                (batch, out_dim, in_dim),
+                &mut out,
+                Strides::row_major(out_dim),
+                true,
+                x,
+                Strides::row_major(in_dim),
+                w,
+                Strides::transposed(in_dim),
+                gemm_threads(batch, out_dim, in_dim),
+            );
+            Ok((CpuStorage::F32(out), Shape::from((batch, out_dim))))
+        })
     }
 
     fn bwd(
@@ -138,33 +140,35 @@ impl candle_core::CustomOp2 for MatMul {
         b_s: &CpuStorage,
         b_l: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let a = contiguous_f32(a_s, a_l, "linear grad lhs")?;
-        let b = contiguous_f32(b_s, b_l, "linear grad rhs")?;
-        let ((a0, a1), (b0, n)) = (as_2d(a_l.dims())?, as_2d(b_l.dims())?);
-        let (m, k, a_strides) = if self.transpose_lhs {
-            (a1, a0, Strides::transposed(a1))
-        } else {
-            (a0, a1, Strides::row_major(a1))
-        };
-        if k != b0 || self.out_shape.elem_count() != m * n {
-            bail!(
-                "linear backward: ({a0}, {a1}) and ({b0}, {n}) do not give {:?}",
-                self.out_shape
-            )
-        }
-        let mut out = vec![0f32; m * n];
-        matmul(
-            (m, n, k),
-            &mut out,
-            Strides::row_major(n),
-            false,
-            a,
-            a_strides,
-            b,
-            Strides::row_major(n),
-            gemm_threads(m, n, k),
-        );
-        Ok((CpuStorage::F32(out), self.out_shape.clone()))
+        super::profile::timed(self.name(), &[a_l, b_l], || {
+            let a = contiguous_f32(a_s, a_l, "linear grad lhs")?;
+            let b = contiguous_f32(b_s, b_l, "linear grad rhs")?;
+            let ((a0, a1), (b0, n)) = (as_2d(a_l.dims())?, as_2d(b_l.dims())?);
+            let (m, k, a_strides) = if self.transpose_lhs {
+                (a1, a0, Strides::transposed(a1))
+            } else {
+                (a0, a1, Strides::row_major(a1))
+            };
+            if k != b0 || self.out_shape.elem_count() != m * n {
+                bail!(
+                    "linear backward: ({a0}, {a1}) and ({b0}, {n}) do not give {:?}",
+                    self.out_shape
+                )
+            }
+            let mut out = vec![0f32; m * n];
+            matmul(
+                (m, n, k),
+                &mut out,
+                Strides::row_major(n),
+                false,
+                a,
+                a_strides,
+                b,
+                Strides::row_major(n),
+                gemm_threads(m, n, k),
+            );
+            Ok((CpuStorage::F32(out), self.out_shape.clone()))
+        })
     }
 }
 
@@ -177,17 +181,19 @@ impl CustomOp1 for ColumnSum {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = contiguous_f32(storage, layout, "linear bias grad")?;
-        let &[_, cols] = layout.dims() else {
-            bail!("linear backward: expected a 2-D gradient")
-        };
-        let mut sums = vec![0f32; cols];
-        if cols > 0 {
-            for row in g.chunks_exact(cols) {
-                sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        super::profile::timed(self.name(), &[layout], || {
+            let g = contiguous_f32(storage, layout, "linear bias grad")?;
+            let &[_, cols] = layout.dims() else {
+                bail!("linear backward: expected a 2-D gradient")
+            };
+            let mut sums = vec![0f32; cols];
+            if cols > 0 {
+                for row in g.chunks_exact(cols) {
+                    sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+                }
             }
-        }
-        Ok((CpuStorage::F32(sums), Shape::from(cols)))
+            Ok((CpuStorage::F32(sums), Shape::from(cols)))
+        })
     }
 }
 

@@ -115,38 +115,40 @@ impl CustomOp1 for MaxPool {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let &[b, c, h, w] = layout.dims() else {
-            bail!("max_pool2d: input must be (batch, channels, h, w)")
-        };
-        let k = self.k;
-        let x = contiguous_f32(storage, layout, "max_pool2d input")?;
-        let (oh, ow) = (h / k, w / k);
-        let out_shape = Shape::from((b, c, oh, ow));
-        if h * w > u32::MAX as usize {
-            bail!("max_pool2d: planes above 2^32 pixels are not supported")
-        }
-        let mut out = vec![0f32; b * c * oh * ow];
-        let mut argmax = vec![0u32; out.len()];
-        let plane_out = oh * ow;
-        if !out.is_empty() {
-            // One task per image; each writes its planes of `out` and of `argmax`.
-            let arg_chunks = ChunkedMut::new(&mut argmax, c * plane_out);
-            for_each_chunk_mut(&mut out, c * plane_out, x.len(), |i, out_image| {
-                // SAFETY: chunk `i` of argmax is only touched by the call for image `i`.
-                let arg_image = unsafe { arg_chunks.chunk(i) };
-                let planes = out_image
-                    .chunks_exact_mut(plane_out)
-                    .zip(arg_image.chunks_exact_mut(plane_out))
-                    .zip(x[i * c * h * w..(i + 1) * c * h * w].chunks_exact(h * w));
-                for ((out_plane, arg_plane), plane) in planes {
-                    pool_plane(plane, w, k, out_plane, arg_plane);
-                }
-            });
-        }
-        if self.argmax.set(argmax).is_err() {
-            bail!("max_pool2d: op applied twice; each call builds its own op")
-        }
-        Ok((CpuStorage::F32(out), out_shape))
+        super::profile::timed(self.name(), &[layout], || {
+            let &[b, c, h, w] = layout.dims() else {
+                bail!("max_pool2d: input must be (batch, channels, h, w)")
+            };
+            let k = self.k;
+            let x = contiguous_f32(storage, layout, "max_pool2d input")?;
+            let (oh, ow) = (h / k, w / k);
+            let out_shape = Shape::from((b, c, oh, ow));
+            if h * w > u32::MAX as usize {
+                bail!("max_pool2d: planes above 2^32 pixels are not supported")
+            }
+            let mut out = vec![0f32; b * c * oh * ow];
+            let mut argmax = vec![0u32; out.len()];
+            let plane_out = oh * ow;
+            if !out.is_empty() {
+                // One task per image; each writes its planes of `out` and of `argmax`.
+                let arg_chunks = ChunkedMut::new(&mut argmax, c * plane_out);
+                for_each_chunk_mut(&mut out, c * plane_out, x.len(), |i, out_image| {
+                    // SAFETY: chunk `i` of argmax is only touched by the call for image `i`.
+                    let arg_image = unsafe { arg_chunks.chunk(i) };
+                    let planes = out_image
+                        .chunks_exact_mut(plane_out)
+                        .zip(arg_image.chunks_exact_mut(plane_out))
+                        .zip(x[i * c * h * w..(i + 1) * c * h * w].chunks_exact(h * w));
+                    for ((out_plane, arg_plane), plane) in planes {
+                        pool_plane(plane, w, k, out_plane, arg_plane);
+                    }
+                });
+            }
+            if self.argmax.set(argmax).is_err() {
+                bail!("max_pool2d: op applied twice; each call builds its own op")
+            }
+            Ok((CpuStorage::F32(out), out_shape))
+        })
     }
 
     fn bwd(&self, x: &Tensor, _out: &Tensor, grad_out: &Tensor) -> Result<Option<Tensor>> {
@@ -174,28 +176,30 @@ impl CustomOp1 for MaxPoolScatter<'_> {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = self.input_dims;
-        let grad_out = contiguous_f32(storage, layout, "max_pool2d grad")?;
-        if grad_out.len() != self.argmax.len() {
-            bail!("max_pool2d backward: gradient does not match the pooled output")
-        }
-        let mut grad_x = vec![0f32; b * c * h * w];
-        let plane_out = grad_out.len().checked_div(b * c).unwrap_or(0);
-        if plane_out > 0 && h * w > 0 {
-            for_each_chunk_mut(&mut grad_x, c * h * w, b * c * h * w, |i, grad_image| {
-                let range = i * c * plane_out..(i + 1) * c * plane_out;
-                let planes = grad_image
-                    .chunks_exact_mut(h * w)
-                    .zip(grad_out[range.clone()].chunks_exact(plane_out))
-                    .zip(self.argmax[range].chunks_exact(plane_out));
-                for ((grad_plane, grad_out_plane), arg_plane) in planes {
-                    for (&g, &idx) in grad_out_plane.iter().zip(arg_plane) {
-                        grad_plane[idx as usize] += g;
+        super::profile::timed(self.name(), &[layout], || {
+            let (b, c, h, w) = self.input_dims;
+            let grad_out = contiguous_f32(storage, layout, "max_pool2d grad")?;
+            if grad_out.len() != self.argmax.len() {
+                bail!("max_pool2d backward: gradient does not match the pooled output")
+            }
+            let mut grad_x = vec![0f32; b * c * h * w];
+            let plane_out = grad_out.len().checked_div(b * c).unwrap_or(0);
+            if plane_out > 0 && h * w > 0 {
+                for_each_chunk_mut(&mut grad_x, c * h * w, b * c * h * w, |i, grad_image| {
+                    let range = i * c * plane_out..(i + 1) * c * plane_out;
+                    let planes = grad_image
+                        .chunks_exact_mut(h * w)
+                        .zip(grad_out[range.clone()].chunks_exact(plane_out))
+                        .zip(self.argmax[range].chunks_exact(plane_out));
+                    for ((grad_plane, grad_out_plane), arg_plane) in planes {
+                        for (&g, &idx) in grad_out_plane.iter().zip(arg_plane) {
+                            grad_plane[idx as usize] += g;
+                        }
                     }
-                }
-            });
-        }
-        Ok((CpuStorage::F32(grad_x), Shape::from(self.input_dims)))
+                });
+            }
+            Ok((CpuStorage::F32(grad_x), Shape::from(self.input_dims)))
+        })
     }
 }
 

@@ -18,6 +18,7 @@ pub mod conv_transpose;
 mod cpu;
 pub mod linear;
 pub mod maxpool;
+pub mod profile;
 pub mod runtime;
 #[cfg(test)]
 pub(crate) mod testutil;
