@@ -20,17 +20,23 @@ pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
     }
     if !super::fast_on(x.device()) || x.dtype() != DType::F32 {
         // Not `x.max_pool2d(k)`: candle 0.11's gradient of it is divided by k² (a quarter of
-        // the true one for 2×2 windows). The max over each window as a reduction has the true
-        // gradient on every device.
+        // the true one for 2×2 windows). Nor a `max` over each window: its gradient goes to
+        // every tied maximum, and ties are common (a blank background convolves to the bias
+        // everywhere), which multiplied the CNN's bias gradient. Gathering each window's first
+        // maximum gives the whole gradient to that one element, as PyTorch and the fast path do,
+        // with ops every device has.
         let (oh, ow) = (h / k, w / k);
-        return x
+        let windows = x
             .narrow(2, 0, oh * k)?
             .narrow(3, 0, ow * k)?
             .reshape((b, c, oh, k, ow, k))?
             .transpose(3, 4)?
             .contiguous()?
-            .reshape((b, c, oh, ow, k * k))?
-            .max(candle_core::D::Minus1);
+            .reshape((b, c, oh, ow, k * k))?;
+        let first_max = windows.argmax_keepdim(candle_core::D::Minus1)?;
+        return windows
+            .gather(&first_max, candle_core::D::Minus1)?
+            .squeeze(candle_core::D::Minus1);
     }
     x.contiguous()?.apply_op1(MaxPool {
         k,
@@ -209,6 +215,39 @@ mod tests {
     use crate::ops::testutil::{assert_close, randn, reference_max_pool, value_and_grads};
     use crate::rng::Rng;
     use candle_core::Device;
+
+    #[test]
+    fn tied_maxima_give_the_whole_gradient_to_the_first_on_both_paths() {
+        use crate::ops::{set_thread_kernels, Kernels};
+        // A flat plane: every window is a four-way tie, as a blank background is after conv.
+        let x = candle_core::Var::from_tensor(
+            &Tensor::ones((1, 1, 4, 4), DType::F32, &Device::Cpu).unwrap(),
+        )
+        .unwrap();
+        let mut grads = Vec::new();
+        for kernels in [Kernels::Fast, Kernels::Portable] {
+            set_thread_kernels(kernels);
+            let pooled = max_pool2d(x.as_tensor(), 2).unwrap();
+            let g = pooled.sum_all().unwrap().backward().unwrap();
+            grads.push(
+                g.get(x.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap(),
+            );
+        }
+        set_thread_kernels(Kernels::Fast);
+        let first_of_each_window = [
+            1., 0., 1., 0., //
+            0., 0., 0., 0., //
+            1., 0., 1., 0., //
+            0., 0., 0., 0.,
+        ];
+        assert_eq!(grads[0], first_of_each_window, "fast");
+        assert_eq!(grads[1], first_of_each_window, "portable");
+    }
 
     #[test]
     fn forward_matches_candle_and_gradients_match_a_reshape_max_reference() {
