@@ -127,7 +127,8 @@ def check_init(tensors, names):
         w = tensors[name]
         fan_in = tensors[name.rsplit(".", 1)[0] + ".weight"][0].numel()
         bound = fan_in ** -0.5
-        print(f"    {name:<28} {bound:.5f}  {w.abs().max().item():.5f}  {w.std().item() / (bound / 3 ** 0.5):.3f}")
+        spread = f"{w.std().item() / (bound / 3 ** 0.5):.3f}" if w.numel() > 1 else "—"
+        print(f"    {name:<28} {bound:.5f}  {w.abs().max().item():.5f}  {spread}")
 
 
 def check_batches(steps, train_size):
