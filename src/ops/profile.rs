@@ -14,6 +14,35 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static GEMM_FLOPS: AtomicU64 = AtomicU64::new(0);
 static TABLE: Mutex<BTreeMap<&'static str, OpTotals>> = Mutex::new(BTreeMap::new());
 
+thread_local! {
+    /// True while this thread is inside a timed op: an op built on another op's forward (the
+    /// transposed convolution runs the convolution's input gradient) is counted once, as itself.
+    static IN_OP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears [`IN_OP`] when the timed op ends, even by a panic.
+struct InOp;
+
+impl Drop for InOp {
+    fn drop(&mut self) {
+        IN_OP.with(|c| c.set(false));
+    }
+}
+
+/// True when ops are timed and this thread is not inside a timed op already.
+fn timing() -> bool {
+    enabled() && !IN_OP.with(|c| c.get())
+}
+
+/// Runs `f` as a timed op and returns how long it took.
+fn run_timed<R>(f: impl FnOnce() -> R) -> (R, f64) {
+    IN_OP.with(|c| c.set(true));
+    let _guard = InOp;
+    let start = Instant::now();
+    let result = f();
+    (result, start.elapsed().as_secs_f64())
+}
+
 /// What one op did over a profiled stretch.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct OpTotals {
@@ -65,13 +94,11 @@ pub(crate) fn timed(
     inputs: &[&Layout],
     f: impl FnOnce() -> Result<(CpuStorage, Shape)>,
 ) -> Result<(CpuStorage, Shape)> {
-    if !enabled() {
+    if !timing() {
         return f();
     }
     let flops_before = GEMM_FLOPS.load(Ordering::Relaxed);
-    let start = Instant::now();
-    let result = f();
-    let seconds = start.elapsed().as_secs_f64();
+    let (result, seconds) = run_timed(f);
     let flops = GEMM_FLOPS.load(Ordering::Relaxed) - flops_before;
     if let Ok((_, shape)) = &result {
         let elems: usize =
@@ -83,12 +110,11 @@ pub(crate) fn timed(
 
 /// Like [`timed`] for an op whose traffic the caller knows (an in-place update).
 pub(crate) fn timed_bytes<R>(name: &'static str, bytes: usize, f: impl FnOnce() -> R) -> R {
-    if !enabled() {
+    if !timing() {
         return f();
     }
-    let start = Instant::now();
-    let result = f();
-    add(name, start.elapsed().as_secs_f64(), 0, bytes as u64);
+    let (result, seconds) = run_timed(f);
+    add(name, seconds, 0, bytes as u64);
     result
 }
 
