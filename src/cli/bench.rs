@@ -602,6 +602,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn steps_scale_with_the_batch_and_keep_a_floor() {
+        assert_eq!(scaled(400, 32, 32, 20), 400);
+        assert_eq!(scaled(400, 32, 256, 20), 50);
+        assert_eq!(scaled(400, 32, 4096, 20), 20);
+        assert_eq!(scaled(100, 64, 7, 10), 915);
+    }
+
+    #[test]
+    fn a_bad_batch_is_refused_before_anything_runs() {
+        let err = run(BenchWorkload::Cnn, true, Some(0), false, DeviceChoice::Cpu).unwrap_err();
+        assert!(err.to_string().contains("--batch 0"), "{err}");
+        let err = run(BenchWorkload::Env, true, Some(64), false, DeviceChoice::Cpu).unwrap_err();
+        assert!(err.to_string().contains("cnn, mlp, gan and dcgan"), "{err}");
+    }
+
+    #[test]
     fn reports_positive_figures_and_progress_for_each_classifier() {
         let bench = ClassifierBench {
             batch: 8,
@@ -618,6 +634,20 @@ mod tests {
             assert!(result.samples_per_sec > 0.0 && result.ms_per_step > 0.0);
             assert!((result.samples_per_sec * result.ms_per_step / 1e3 - 8.0).abs() < 1e-6);
             assert!(result.peak_rss_mb > 1.0, "VmHWM is readable on Linux");
+            assert_eq!(result.batch, Some(8));
+            let layers: &[crate::models::flops::Layer] = if model == "cnn" {
+                &crate::models::flops::CNN
+            } else {
+                &crate::models::flops::MLP
+            };
+            let expected = crate::models::flops::classifier_step(layers, 8) as f64
+                / (result.ms_per_step / 1e3)
+                / 1e9;
+            let gflops = result.gflops.unwrap();
+            assert!(
+                (gflops - expected).abs() < 1e-6 * expected,
+                "{gflops} vs {expected}"
+            );
             assert_eq!(calls, (1..=5).map(|d| (d, 5)).collect::<Vec<_>>());
         }
         let err = bench_classifier("vgg", &bench, &Device::Cpu, &mut |_, _| {}).unwrap_err();
