@@ -256,10 +256,17 @@ impl Settings {
 /// `dataset`: the scenario's own name, or with the dataset appended when it was switched (a
 /// `--set`, the dashboard's `data` row), so a folder says what it holds (`mnist-cnn-fashion`).
 pub fn run_name(base: &str, named: DatasetName, dataset: DatasetName) -> String {
+    // A base that a switch already named (`mnist-cnn-digits` from `--set dataset=digits`) loses
+    // that dataset first, so switching again replaces it instead of appending a second one.
+    let stem = DatasetName::ALL
+        .iter()
+        .filter(|&&d| d != named)
+        .find_map(|d| base.strip_suffix(&format!("-{}", d.short())))
+        .unwrap_or(base);
     if named == dataset {
-        base.to_string()
+        stem.to_string()
     } else {
-        format!("{base}-{}", dataset.short())
+        format!("{stem}-{}", dataset.short())
     }
 }
 
@@ -535,6 +542,32 @@ impl Scenario {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_run_name_carries_one_switched_dataset_at_most() {
+        use super::run_name;
+        use crate::data::DatasetName::{Digits, FashionMnist, Mnist};
+        assert_eq!(run_name("mnist-cnn", Mnist, Mnist), "mnist-cnn");
+        assert_eq!(
+            run_name("mnist-cnn", Mnist, FashionMnist),
+            "mnist-cnn-fashion"
+        );
+        // Switched by --set, then again in the dashboard, then back.
+        assert_eq!(
+            run_name("mnist-cnn-digits", Mnist, FashionMnist),
+            "mnist-cnn-fashion"
+        );
+        assert_eq!(run_name("mnist-cnn-digits", Mnist, Mnist), "mnist-cnn");
+        // A scenario whose own name ends in its dataset keeps it.
+        assert_eq!(
+            run_name("tiny-fashion", FashionMnist, FashionMnist),
+            "tiny-fashion"
+        );
+        assert_eq!(
+            run_name("tiny-fashion", FashionMnist, Digits),
+            "tiny-fashion-digits"
+        );
+    }
+
     use super::*;
 
     fn p() -> &'static Path {
