@@ -979,3 +979,33 @@ fn sigint_to_the_dashboard_checkpoints_restores_the_terminal_and_exits_130() {
 fn sigquit_to_the_dashboard_is_a_clean_stop_too() {
     assert_stopped_cleanly(libc::SIGQUIT);
 }
+
+#[test]
+fn runs_json_lists_each_runs_settings() {
+    let f = fixture();
+    let mut args = train_args(1000, 1);
+    args.extend([
+        "--steps".to_string(),
+        "3".to_string(),
+        "--set".into(),
+        "lr=0.002".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&mut command(&f, &args));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&mut command(&f, &["runs", "--json"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let settings = &runs[0]["settings"];
+    assert_eq!(settings["model"], "mlp", "{settings}");
+    assert_eq!(settings["lr"], "0.002", "{settings}");
+    assert_eq!(runs[0]["kind"], "classifier");
+}

@@ -25,8 +25,8 @@ pub fn run(runs_dir: &Path, json: bool) -> eyre::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One run as a JSON object: the list's columns, its metrics (a TensorBoard run's tags) and
-/// where it lives.
+/// One run as a JSON object: the list's columns, its metrics (a TensorBoard run's tags), where
+/// it lives and its hyperparameters from `config.toml` (`settings`, each value as written there).
 pub fn run_json(run: &RunSummary) -> serde_json::Value {
     serde_json::json!({
         "name": run.name,
@@ -46,6 +46,11 @@ pub fn run_json(run: &RunSummary) -> serde_json::Value {
         "updated_unix_s": run.updated_unix_s,
         "pid": run.pid,
         "detail": run.detail,
+        "settings": run
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect::<serde_json::Map<_, _>>(),
     })
 }
 
