@@ -273,7 +273,8 @@ fn images(count: usize) -> Tensor {
         .enumerate()
         .map(|(i, &p)| {
             let (row, col) = ((i % 784) / 28, i % 28);
-            let blank = row < MARGIN || row >= 28 - MARGIN || col < MARGIN || col >= 28 - MARGIN;
+            let inside = MARGIN..28 - MARGIN;
+            let blank = !inside.contains(&row) || !inside.contains(&col);
             if blank {
                 0.0
             } else {
