@@ -726,6 +726,23 @@ fn trace_writes_each_step_and_its_dumps_coherently() {
     );
     assert_eq!(rl.status.code(), Some(2));
     assert!(stderr(&rl).contains("env check"), "{}", stderr(&rl));
+    let gpu = gradtop(
+        &[
+            "trace",
+            "scenarios/mnist-cnn.toml",
+            "--device",
+            "cuda",
+            "--out",
+            fresh.to_str().unwrap(),
+        ],
+        Some(data.path()),
+    );
+    assert_eq!(gpu.status.code(), Some(2));
+    assert!(
+        stderr(&gpu).contains("--kernels portable"),
+        "{}",
+        stderr(&gpu)
+    );
 }
 
 #[test]

@@ -170,6 +170,7 @@ enum Command {
     /// Record the first steps of a scenario exactly (initial weights, each batch's indices and
     /// loss, and at chosen steps every gradient, Adam's moments and the weights) for replaying
     /// in another framework: `python3 bench/parity_torch.py DIR` checks them against PyTorch.
+    /// Runs on the CPU; with `--kernels portable` it traces the path a GPU takes.
     Trace {
         /// Scenario file: a classifier, or the MLP GAN.
         scenario: PathBuf,
@@ -404,6 +405,14 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             dump_at,
             sets,
         }) => {
+            if let DeviceChoice::Cuda(_) = cli.common.device {
+                return Err(UsageError(
+                    "trace runs on the CPU; `--kernels portable` traces the path a GPU takes \
+                     (candle's own ops and the plain Adam)"
+                        .into(),
+                )
+                .into());
+            }
             let scenario = scenario::load_with_overrides(&path, &sets)?;
             let dump_at = if dump_at.is_empty() {
                 trace::default_dumps(steps)
