@@ -13,12 +13,11 @@ use color_eyre::eyre::{self, WrapErr};
 use serde_json::json;
 
 use super::UsageError;
-use crate::data::batch::{gather, EpochOrder, PixelScale};
 use crate::data::{lookup, Dataset, DatasetName};
+use crate::jobs::gan::{data_order, next_real_batch};
 use crate::models::classifier::ClassifierTrainer;
 use crate::models::gan::config::GanModelKind;
 use crate::models::gan::trainer::{GanTrainer, DISCRIMINATOR_PREFIX, GENERATOR_PREFIX};
-use crate::rng::Rng;
 use crate::scenario::{Scenario, Settings};
 
 /// The file that describes a trace: settings, data, per-step indices and losses.
@@ -201,25 +200,22 @@ fn trace_gan(
 ) -> eyre::Result<()> {
     let device = Device::Cpu;
     let mut trainer = GanTrainer::new(config, &device, config.seed)?;
-    let mut order = EpochOrder::new(
-        dataset.train.len(),
-        Rng::new(config.seed ^ crate::jobs::gan::DATA_STREAM),
-    );
+    let mut order = data_order(config.seed, dataset.train.len());
     let mut scratch = Vec::new();
     save(&request.out.join(INIT_FILE), trainer.checkpoint_tensors()?)?;
     let mut steps = Vec::with_capacity(request.steps as usize);
     for step in 1..=request.steps {
         let mut indices = Vec::new();
         let (report, trace) = trainer.step_traced(|| {
-            indices = order.next_whole_batch(config.batch_size);
-            gather(
-                &dataset.train,
-                &indices,
-                PixelScale::Symmetric,
+            let (images, taken) = next_real_batch(
+                &dataset,
+                &mut order,
+                config.batch_size,
                 &mut scratch,
                 &device,
-            )
-            .map(|b| b.images)
+            )?;
+            indices = taken;
+            Ok::<_, candle_core::Error>(images)
         })?;
         steps.push(json!({
             "step": step,

@@ -34,7 +34,34 @@ use crate::runs::Checkpoint;
 /// picture, not one per render.
 const SAMPLES_FILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Mixed into the seed for the data-order stream, apart from the trainer's noise streams.
-pub const DATA_STREAM: u64 = 0xda7a;
+const DATA_STREAM: u64 = 0xda7a;
+
+/// The order a GAN run of `seed` draws its real images in, from a stream apart from the
+/// trainer's noise streams.
+pub fn data_order(seed: u64, images: usize) -> EpochOrder {
+    EpochOrder::new(images, Rng::new(seed ^ DATA_STREAM))
+}
+
+/// The next whole real batch of `order` as the GAN trains on it (in [−1, 1]), with the
+/// training-set indices it holds.
+pub fn next_real_batch(
+    dataset: &Dataset,
+    order: &mut EpochOrder,
+    batch_size: usize,
+    scratch: &mut Vec<f32>,
+    device: &Device,
+) -> candle_core::Result<(Tensor, Vec<u32>)> {
+    let indices = order.next_whole_batch(batch_size);
+    let images = gather(
+        &dataset.train,
+        &indices,
+        PixelScale::Symmetric,
+        scratch,
+        device,
+    )?
+    .images;
+    Ok((images, indices))
+}
 /// Images in the latent interpolation strip: 12 equal steps, so a pane that shows 3, 4, 5 or 7
 /// of them can pick equally spaced ones, ends included.
 pub const STRIP_STEPS: usize = 13;
@@ -79,7 +106,7 @@ impl GanJob {
     /// A fresh job: networks and noise from `config.seed`, data order from its own stream.
     fn new(config: &GanConfig, dataset: Arc<Dataset>, device: &Device) -> Result<Self, GanError> {
         let trainer = GanTrainer::new(config, device, config.seed)?;
-        let order = EpochOrder::new(dataset.train.len(), Rng::new(config.seed ^ DATA_STREAM));
+        let order = data_order(config.seed, dataset.train.len());
         Ok(Self {
             trainer,
             dataset,
@@ -112,15 +139,7 @@ impl GanJob {
         let batch_size = trainer.config().batch_size;
         let device = trainer.device().clone();
         trainer.step_with(|| {
-            let indices = order.next_whole_batch(batch_size);
-            gather(
-                &dataset.train,
-                &indices,
-                PixelScale::Symmetric,
-                scratch,
-                &device,
-            )
-            .map(|b| b.images)
+            next_real_batch(dataset, order, batch_size, scratch, &device).map(|b| b.0)
         })
     }
 
