@@ -429,11 +429,11 @@ pub fn run(
         W::All => vec![W::Cnn, W::Mlp, W::Gan, W::Dcgan, W::Dqn, W::Ppo, W::Env],
         one => vec![one],
     };
-    if batch.is_some()
-        && !chosen
-            .iter()
-            .any(|w| matches!(w, W::Cnn | W::Mlp | W::Gan | W::Dcgan))
-    {
+    // Only the classifiers and GANs have a batch to set and products to set against the peak.
+    let has_products = chosen
+        .iter()
+        .any(|w| matches!(w, W::Cnn | W::Mlp | W::Gan | W::Dcgan));
+    if batch.is_some() && !has_products {
         return Err(super::UsageError(
             "--batch applies to cnn, mlp, gan and dcgan; RL agents take their batch from their \
              scenario"
@@ -443,7 +443,7 @@ pub fn run(
     }
     crate::ops::profile::set_enabled(profile);
     // The peak is measured once, on the CPU, on the same pool the workloads run on.
-    let peak = matches!(device, Device::Cpu).then(|| {
+    let peak = (has_products && matches!(device, Device::Cpu)).then(|| {
         crate::ops::runtime::in_compute_pool("compute", || {
             crate::ops::gemm_peak_gflops(PEAK_SIDE, PEAK_REPEATS)
         })
