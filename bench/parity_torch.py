@@ -19,19 +19,23 @@ import torch.nn as nn
 from safetensors.torch import load_file
 
 
-def read_images(data_dir):
-    for name in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"):
+def read_idx(data_dir, stem):
+    """The IDX file `stem` (e.g. train-images-idx3-ubyte) of `data_dir`, gzip'd or raw, as
+    bytes after its header: images (n, 1, rows, cols) or labels (n,)."""
+    for name in (stem + ".gz", stem):
         path = os.path.join(data_dir, name)
         if os.path.exists(path):
             opener = gzip.open if name.endswith(".gz") else open
             with opener(path, "rb") as f:
                 raw = f.read()
-            magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
-            if magic != 2051:
-                sys.exit(f"{path}: not an IDX image file (magic {magic})")
-            pixels = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8)
-            return pixels.view(n, 1, rows, cols)
-    sys.exit(f"{data_dir}: no train-images-idx3-ubyte(.gz)")
+            magic, n = struct.unpack(">II", raw[:8])
+            if magic == 2051:
+                rows, cols = struct.unpack(">II", raw[8:16])
+                return torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).view(n, 1, rows, cols)
+            if magic == 2049:
+                return torch.frombuffer(bytearray(raw[8:]), dtype=torch.uint8).long()
+            sys.exit(f"{path}: not an IDX image or label file (magic {magic})")
+    sys.exit(f"{data_dir}: no {stem}(.gz)")
 
 
 def cnn():
@@ -186,17 +190,6 @@ def replay_gan(trace, folder, images, labels, dtype):
             yield step, {"d_loss": ld.item(), "g_loss": lg.item()}, tensors
 
 
-def read_labels(data_dir):
-    for name in ("train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte"):
-        path = os.path.join(data_dir, name)
-        if os.path.exists(path):
-            opener = gzip.open if name.endswith(".gz") else open
-            with opener(path, "rb") as f:
-                raw = f.read()
-            return torch.frombuffer(bytearray(raw[8:]), dtype=torch.uint8).long()
-    sys.exit(f"{data_dir}: no train-labels-idx1-ubyte(.gz)")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("trace", help="folder written by `gradtop trace`")
@@ -207,7 +200,8 @@ def main():
     torch.set_num_threads(args.threads)
     with open(os.path.join(args.trace, "trace.json")) as f:
         trace = json.load(f)
-    images, labels = read_images(trace["data_dir"]), read_labels(trace["data_dir"])
+    images = read_idx(trace["data_dir"], "train-images-idx3-ubyte")
+    labels = read_idx(trace["data_dir"], "train-labels-idx1-ubyte")
     print(f"{trace['kind']} {trace['model']} on {trace['dataset']}, {len(trace['steps'])} steps, "
           f"gradtop kernels {trace['kernels']}, torch {torch.__version__}, {args.threads} threads")
     init = load_file(os.path.join(args.trace, "init.safetensors"))
