@@ -26,7 +26,8 @@ pub fn run(runs_dir: &Path, json: bool) -> eyre::Result<ExitCode> {
 }
 
 /// One run as a JSON object: the list's columns, its metrics (a TensorBoard run's tags), where
-/// it lives and its hyperparameters from `config.toml` (`settings`, each value as written there).
+/// it lives, the sweep it belongs to (`sweep`: the id, or null) and its hyperparameters from
+/// `config.toml` (`settings`, each value as written there).
 pub fn run_json(run: &RunSummary) -> serde_json::Value {
     serde_json::json!({
         "name": run.name,
@@ -46,6 +47,8 @@ pub fn run_json(run: &RunSummary) -> serde_json::Value {
         "updated_unix_s": run.updated_unix_s,
         "pid": run.pid,
         "detail": run.detail,
+        "sweep": run.sweep.as_ref().map(|s| s.id.clone()),
+        "sweep_index": run.sweep.as_ref().map(|s| s.index),
         "settings": run
             .params
             .iter()

@@ -12,8 +12,7 @@ use candle_core::{Device, Tensor};
 
 use super::ends::JobEnds;
 use super::protocol::{
-    JobCommand, JobEvent, JobSpec, JobStatus, JobSummary, KindSummary, Param, Progress, RunTarget,
-    USER_PAUSE,
+    JobCommand, JobEvent, JobSpec, JobStatus, JobSummary, KindSummary, Param, Progress, USER_PAUSE,
 };
 use super::record::{self, exit_reason, reason, BeginError, NotWritten, RunSession};
 use crate::data::{lookup, Dataset, DatasetName};
@@ -276,6 +275,9 @@ fn open_run<T: Trainable>(
         }
         Err(BeginError::Failed(reason)) => return Err(reason),
     };
+    // A run made ahead of time that never started (a sweep's queued run) has no history and
+    // begins as a new one.
+    let resuming = begun.history.is_some();
     // Before the session records, so the replayed points are not logged twice.
     if let Some(points) = begun.history {
         ends.send(JobEvent::History(points));
@@ -289,7 +291,6 @@ fn open_run<T: Trainable>(
             rejected.step
         ));
     }
-    let resuming = matches!(spec.run, RunTarget::Resume { .. });
     match begun.checkpoint {
         Some(checkpoint) => {
             ends.info(format!(

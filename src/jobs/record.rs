@@ -7,6 +7,7 @@
 //! `set`, `warning`, `error`, `end`). Checkpoints are written through [`RunSession::checkpoint`],
 //! which logs their `checkpoint` event. Jobs need no logging code of their own.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
@@ -193,9 +194,15 @@ impl RunSession {
                 (dir, lock, latest.checkpoint)
             }
         };
+        // A run made ahead of time (a sweep's queued run) that never started begins as a new
+        // one: nothing to resume, no history to replay.
+        let never_started =
+            fs::metadata(dir.events_path()).map_or(true, |m| m.len() == 0) && checkpoint.is_none();
         let mut logs = RunLogs::open(&dir)?;
         let resumed_from = match target {
-            RunTarget::Resume { .. } => Some(checkpoint.as_ref().map_or(0, |c| c.step)),
+            RunTarget::Resume { .. } if !never_started => {
+                Some(checkpoint.as_ref().map_or(0, |c| c.step))
+            }
             _ => None,
         };
         let step = resumed_from.unwrap_or(0);

@@ -127,8 +127,9 @@ pub fn run_scenario(run: &RunDir) -> Result<Scenario, ResumeError> {
             path: config_path.clone(),
             source,
         })?;
+    let scenario_text = crate::runs::sweep::scenario_text(&text);
     let mut parsed =
-        scenario::parse(&config_path, &text).map_err(|source| ResumeError::Config {
+        scenario::parse(&config_path, scenario_text).map_err(|source| ResumeError::Config {
             path: config_path.clone(),
             source: Box::new(source),
         })?;

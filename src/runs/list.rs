@@ -11,6 +11,7 @@ use super::dir::RunDir;
 use super::error::{IoContext, Result};
 use super::lock::lock_holder;
 use super::log::{EndStatus, EventRecord, MetricRecord, RunEvent};
+use super::sweep::{member_of, SweepMember, SWEEP_TABLE};
 use super::tail::{EventsTail, MetricsTail};
 use super::tensorboard::{find_tensorboard_runs, TensorBoardRun, TENSORBOARD_KIND};
 
@@ -33,6 +34,8 @@ pub enum RunStatus {
     /// Written by another program (a TensorBoard run) and unchanged for
     /// [`TENSORBOARD_LIVE_WINDOW`]: it ended, or waits; gradtop cannot tell which.
     Idle,
+    /// Made and never started: a sweep's run waiting for its turn.
+    Queued,
 }
 
 /// How recently a TensorBoard run's files must have changed for it to count as running.
@@ -49,6 +52,7 @@ impl RunStatus {
             Self::Failed => "failed",
             Self::Interrupted => "interrupted",
             Self::Idle => "idle",
+            Self::Queued => "queued",
         }
     }
 
@@ -56,7 +60,7 @@ impl RunStatus {
     pub fn resumable(self) -> bool {
         matches!(
             self,
-            Self::Paused | Self::Stopped | Self::Interrupted | Self::Failed
+            Self::Paused | Self::Stopped | Self::Interrupted | Self::Failed | Self::Queued
         )
     }
 }
@@ -136,6 +140,8 @@ pub struct RunSummary {
     /// dotted keys), sorted by key: what the Runs tab's table compares. Empty for a TensorBoard
     /// run or an unreadable config.
     pub params: Vec<(String, String)>,
+    /// The sweep the run belongs to, from the `[sweep]` table of its `config.toml`.
+    pub sweep: Option<SweepMember>,
 }
 
 impl RunSummary {
@@ -336,6 +342,7 @@ impl TrackedTensorBoard {
                 .updated_unix_s
                 .map(|s| LocalTime::from_unix(s.floor() as i64)),
             params: Vec::new(),
+            sweep: None,
         }
     }
 }
@@ -356,6 +363,7 @@ struct TrackedRun {
     best: BestTracker,
     lifecycle: Lifecycle,
     params: Vec<(String, String)>,
+    sweep: Option<SweepMember>,
 }
 
 impl TrackedRun {
@@ -370,6 +378,7 @@ impl TrackedRun {
             kind: text("kind"),
             dataset: text("dataset"),
             params: config.as_ref().map(config_params).unwrap_or_default(),
+            sweep: config.as_ref().and_then(member_of),
             metric_names: Vec::new(),
             metrics: MetricsTail::new(&run.metrics_path()),
             events: EventsTail::new(&run.events_path()),
@@ -435,12 +444,14 @@ impl TrackedRun {
             updated_unix_s: None,
             updated: None,
             params: self.params.clone(),
+            sweep: self.sweep.clone(),
         }
     }
 }
 
 /// A run's `config.toml` as sorted (key, value) text pairs; a nested table's keys are dotted
-/// (`optimizer.lr`) so every leaf compares on its own.
+/// (`optimizer.lr`) so every leaf compares on its own. A sweep's `[sweep]` table is not a
+/// hyperparameter and is left out.
 pub fn config_params(config: &toml::Table) -> Vec<(String, String)> {
     fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, String)>) {
         for (key, value) in table {
@@ -459,7 +470,9 @@ pub fn config_params(config: &toml::Table) -> Vec<(String, String)> {
         }
     }
     let mut out = Vec::new();
-    flatten("", config, &mut out);
+    let mut config = config.clone();
+    config.remove(SWEEP_TABLE);
+    flatten("", &config, &mut out);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -499,6 +512,7 @@ impl Lifecycle {
                 EndStatus::Stopped => (RunStatus::Stopped, None),
                 EndStatus::Interrupted => (RunStatus::Interrupted, None),
             },
+            None if self.last_error.is_none() => (RunStatus::Queued, None),
             _ => (RunStatus::Interrupted, self.last_error.clone()),
         }
     }

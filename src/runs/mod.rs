@@ -40,6 +40,7 @@ pub mod export;
 pub mod list;
 pub mod lock;
 pub mod log;
+pub mod sweep;
 pub mod tail;
 pub mod tensorboard;
 pub mod tfevents;
@@ -63,6 +64,7 @@ pub use log::{
     drop_superseded, EndStatus, EventRecord, EventsLog, MetricRecord, MetricsLog, RunClock,
     RunEvent, RunLogs,
 };
+pub use sweep::{SweepMember, SweepPlan, SweepRun};
 pub use tail::{read_jsonl, EventsTail, JsonlTail, MetricsTail};
 pub use tensorboard::{
     find_tensorboard_runs, is_tensorboard_run, read_tensorboard_run, TensorBoardRun,

@@ -113,7 +113,7 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             RunStatus::Running => theme.good(),
             RunStatus::Failed => theme.error(),
             RunStatus::Interrupted | RunStatus::Paused | RunStatus::Stopped => theme.warn(),
-            RunStatus::Finished | RunStatus::Idle => Style::default(),
+            RunStatus::Finished | RunStatus::Idle | RunStatus::Queued => Style::default(),
         };
         let started = run
             .started

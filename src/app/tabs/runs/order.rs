@@ -82,7 +82,8 @@ fn status_rank(status: RunStatus) -> u8 {
         RunStatus::Stopped => 3,
         RunStatus::Failed => 4,
         RunStatus::Finished => 5,
-        RunStatus::Idle => 6,
+        RunStatus::Queued => 6,
+        RunStatus::Idle => 7,
     }
 }
 
