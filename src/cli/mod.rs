@@ -8,6 +8,7 @@ pub mod export;
 pub mod headless;
 pub mod runs;
 pub mod shell;
+pub mod sweep;
 pub mod trace;
 pub mod train;
 
@@ -119,6 +120,46 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train a grid of runs of one scenario — every combination of the --grid values, each
+    /// with every seed — on this machine (up to --parallel at once) or as a Slurm job array.
+    ///
+    /// Each run is an ordinary run directory under the runs folder, made before any starts
+    /// (listed as queued), and the sweep is recorded in RUNS/sweeps/ID/. Ctrl-C stops every
+    /// run with a checkpoint; the same command again, or `gradtop sweep resume ID`, continues
+    /// the unfinished runs and skips the finished ones.
+    ///
+    /// Example: gradtop sweep scenarios/fashion-cnn.toml --grid lr=1e-3,3e-4,1e-4 --seeds 1,2
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Sweep {
+        #[command(subcommand)]
+        command: Option<SweepCommand>,
+        /// Scenario file, e.g. scenarios/fashion-cnn.toml.
+        #[arg(required = true)]
+        scenario: Option<PathBuf>,
+        /// A scenario key and its values, e.g. --grid lr=1e-3,3e-4 (repeatable: the sweep
+        /// trains every combination).
+        #[arg(long = "grid", value_name = "KEY=V1,V2,…")]
+        grid: Vec<String>,
+        /// Seeds, e.g. --seeds 1,2,3: every grid point is trained once with each.
+        #[arg(long, value_name = "N,N,…", value_delimiter = ',')]
+        seeds: Vec<u64>,
+        /// Override a scenario key in every run, e.g. --set epochs=1 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Stop each run after this many training steps.
+        #[arg(long, value_name = "N")]
+        steps: Option<u64>,
+        /// Runs at once (default: one per two CPU cores, one on a GPU).
+        #[arg(long, value_name = "N")]
+        parallel: Option<usize>,
+        /// Where the runs train: local child processes, or a Slurm job array (sbatch).
+        #[arg(long, value_enum, default_value = "local")]
+        backend: sweep::Backend,
+        /// Extra sbatch options for the Slurm backend, e.g. --slurm-args "--partition=gpu
+        /// --time=4:00:00".
+        #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+        slurm_args: Option<String>,
+    },
     /// Export a run's metrics: CSV (to stdout or FILE) and/or TensorBoard event files.
     Export {
         /// The run directory, or a TensorBoard run (a folder of event files).
@@ -202,6 +243,28 @@ enum Command {
     },
     /// Print gradtop's man page (roff), e.g. `gradtop man | man -l -`.
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum SweepCommand {
+    /// Continue a sweep's unfinished runs (queued, interrupted or stopped) on the backend it
+    /// was made for; finished and failed runs are left as they are.
+    Resume {
+        /// The sweep's id (its folder under RUNS/sweeps/).
+        id: String,
+        /// Extra sbatch options for a Slurm sweep.
+        #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+        slurm_args: Option<String>,
+    },
+    /// Each run of a sweep: its grid values, status (queued, running, finished, failed, …,
+    /// with Slurm's queue for a Slurm sweep), steps and headline figure.
+    Status {
+        /// The sweep's id (its folder under RUNS/sweeps/).
+        id: String,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +436,53 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
             dashboard(cli.common, runs_dir, Some(scenario), Some(run_dir), None)
         }
         Some(Command::Runs { json }) => runs::run(&runs_dir, json),
+        Some(Command::Sweep {
+            command,
+            scenario,
+            grid,
+            seeds,
+            sets,
+            steps,
+            parallel,
+            backend,
+            slurm_args,
+        }) => {
+            let point = sweep::PointOptions {
+                device: cli.common.device,
+                data_dir: cli.common.data_dir.clone(),
+                kernels: cli.common.kernels,
+            };
+            let split = |args: Option<String>| -> Vec<String> {
+                args.map(|a| a.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default()
+            };
+            match command {
+                Some(SweepCommand::Resume { id, slurm_args }) => {
+                    sweep::resume(&runs_dir, &id, &point, &split(slurm_args))
+                }
+                Some(SweepCommand::Status { id, json }) => sweep::status(&runs_dir, &id, json),
+                None => {
+                    let Some(scenario) = scenario else {
+                        return Err(UsageError("sweep needs a scenario file".into()).into());
+                    };
+                    sweep::run(
+                        sweep::SweepRequest {
+                            scenario,
+                            grid,
+                            seeds,
+                            sets,
+                            steps,
+                            parallel,
+                            backend,
+                            slurm_args: split(slurm_args),
+                            point,
+                            runs_dir,
+                        },
+                        std::env::args().collect(),
+                    )
+                }
+            }
+        }
         Some(Command::Export {
             run_dir,
             csv,

@@ -133,8 +133,20 @@ pub fn run_scenario(run: &RunDir) -> Result<Scenario, ResumeError> {
             path: config_path.clone(),
             source: Box::new(source),
         })?;
-    parsed.name = run.scenario_name();
+    parsed.name = scenario_of(run, &text);
     Ok(parsed)
+}
+
+/// The scenario a run directory is named after: its name without the start time, or for a
+/// sweep's run (`…-fashion-cnn-p03`) the sweep's scenario.
+pub fn scenario_of(run: &RunDir, config: &str) -> String {
+    config
+        .parse::<toml::Table>()
+        .ok()
+        .as_ref()
+        .and_then(crate::runs::sweep::member_of)
+        .and_then(|member| member.scenario().map(str::to_string))
+        .unwrap_or_else(|| run.scenario_name())
 }
 
 /// The scenario of the run in `run_dir`, for `gradtop watch` to open the right tab.

@@ -432,7 +432,11 @@ impl TrackedRun {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             kind: self.kind.clone(),
-            scenario: self.run.scenario_name(),
+            scenario: self
+                .sweep
+                .as_ref()
+                .and_then(SweepMember::scenario)
+                .map_or_else(|| self.run.scenario_name(), str::to_string),
             dataset: self.dataset.clone(),
             status,
             pid: holder.and_then(|h| h.pid),

@@ -98,6 +98,16 @@ pub struct SweepMember {
     pub seed: Option<u64>,
 }
 
+impl SweepMember {
+    /// The scenario the sweep trains: its id without the start time, as a run directory's
+    /// name gives its scenario.
+    pub fn scenario(&self) -> Option<&str> {
+        super::clock::LocalTime::parse_compact(&self.id)
+            .and_then(|_| self.id.get(16..))
+            .filter(|s| !s.is_empty())
+    }
+}
+
 /// The folder of sweep `id` under the runs parent.
 pub fn sweep_dir(runs_parent: &Path, id: &str) -> PathBuf {
     runs_parent.join(SWEEPS_DIR).join(id)
