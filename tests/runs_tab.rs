@@ -46,6 +46,7 @@ fn summary(name: &str, kind: &str, status: RunStatus, steps: u64) -> RunSummary 
         updated_unix_s: None,
         updated: None,
         params: Vec::new(),
+        sweep: None,
     }
 }
 

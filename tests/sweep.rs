@@ -86,11 +86,13 @@ fn a_local_sweep_stops_on_a_signal_and_the_same_command_finishes_it() {
         "--seeds",
         "1,2",
         "--steps",
-        "150",
+        "600",
         "--parallel",
         "1",
         "--set",
-        "eval_every=75",
+        "epochs=20",
+        "--set",
+        "eval_every=300",
         "--set",
         "eval_subset=100",
         "--device",
@@ -148,7 +150,7 @@ fn a_local_sweep_stops_on_a_signal_and_the_same_command_finishes_it() {
     assert_eq!(status_of(&before, "-p01"), "interrupted");
     assert_eq!(status_of(&before, "-p05"), "queued");
     let interrupted_at = train_loss_steps(&second).len();
-    assert!(interrupted_at < 150, "stopped mid-run");
+    assert!(interrupted_at < 600, "stopped mid-run");
 
     let again = output(&mut gradtop_cmd(&runs, Some(&data), &args));
     let said = String::from_utf8_lossy(&again.stdout).into_owned();
@@ -167,7 +169,7 @@ fn a_local_sweep_stops_on_a_signal_and_the_same_command_finishes_it() {
         assert_eq!(run["scenario"], "mnist-cnn");
         assert_eq!(
             train_loss_steps(&PathBuf::from(run["path"].as_str().expect("path"))),
-            (1..=150).collect::<Vec<u64>>(),
+            (1..=600).collect::<Vec<u64>>(),
             "{}: every step once",
             run["name"]
         );

@@ -34,7 +34,8 @@ pub enum RunStatus {
     /// Written by another program (a TensorBoard run) and unchanged for
     /// [`TENSORBOARD_LIVE_WINDOW`]: it ended, or waits; gradtop cannot tell which.
     Idle,
-    /// Made and never started: a sweep's run waiting for its turn.
+    /// Made and never started (nothing logged, no lock ever taken): a sweep's run waiting for
+    /// its turn.
     Queued,
 }
 
@@ -177,7 +178,7 @@ pub fn run_status(run_dir: &Path) -> Result<RunStatus> {
     for record in events.poll()? {
         lifecycle.observe(&record);
     }
-    Ok(lifecycle.status(lock_holder(run.path()).is_some()).0)
+    Ok(lifecycle.status(lock_holder(run.path()).is_some(), &run).0)
 }
 
 /// Summaries of all runs under a parent, kept up to date incrementally: each
@@ -422,7 +423,7 @@ impl TrackedRun {
 
     fn summary(&self) -> RunSummary {
         let holder = lock_holder(self.run.path());
-        let (status, detail) = self.lifecycle.status(holder.is_some());
+        let (status, detail) = self.lifecycle.status(holder.is_some(), &self.run);
         RunSummary {
             path: self.run.path().to_path_buf(),
             name: self
@@ -500,8 +501,8 @@ impl Lifecycle {
         }
     }
 
-    /// Status and detail, given whether a live process holds the lock.
-    fn status(&self, live: bool) -> (RunStatus, Option<String>) {
+    /// Status and detail of `run`, given whether a live process holds its lock.
+    fn status(&self, live: bool, run: &RunDir) -> (RunStatus, Option<String>) {
         match &self.last {
             Some(RunEvent::Pause { reason }) if live => (RunStatus::Paused, reason.clone()),
             _ if live => (RunStatus::Running, None),
@@ -516,7 +517,10 @@ impl Lifecycle {
                 EndStatus::Stopped => (RunStatus::Stopped, None),
                 EndStatus::Interrupted => (RunStatus::Interrupted, None),
             },
-            None if self.last_error.is_none() => (RunStatus::Queued, None),
+            // A lock file left behind means a process took the run and died before logging.
+            None if self.last_error.is_none() && run.lock_path().symlink_metadata().is_err() => {
+                (RunStatus::Queued, None)
+            }
             _ => (RunStatus::Interrupted, self.last_error.clone()),
         }
     }

@@ -188,6 +188,7 @@ mod tests {
             updated_unix_s: None,
             updated: None,
             params: Vec::new(),
+            sweep: None,
         }
     }
 

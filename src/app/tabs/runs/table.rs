@@ -347,6 +347,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            sweep: None,
         }
     }
 
