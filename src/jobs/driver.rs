@@ -431,7 +431,7 @@ pub fn hold<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &mut T, why: &str) -
 #[cfg(test)]
 mod tests {
     use super::super::ends::{spawn, JobHandle};
-    use super::super::protocol::{Metric, Notice};
+    use super::super::protocol::{Metric, Notice, RunTarget};
     use super::*;
     use crate::models::rl::RlSummary;
     use candle_core::{Device, Tensor};
