@@ -1113,8 +1113,8 @@ fn a_sweep_lists_as_one_row_that_expands_into_its_runs() {
     assert_eq!(app.runs.lines.len(), 9);
     let s = screen(&app, 120, 36);
     assert!(line_with(&s, "5/6 done").contains("▾"), "{s}");
-    assert!(s.contains("└ lr=3e-4 seed=2"), "{s}");
-    assert!(line_with(&s, "lr=1e-4 seed=2").contains("queued"), "{s}");
+    assert!(s.contains("└ lr=3e-4 s2"), "{s}");
+    assert!(line_with(&s, "lr=1e-4 s2").contains("queued"), "{s}");
     press(&mut app, KeyCode::Down);
     assert_eq!(app.runs.selected_run().map(|r| &r.path), Some(&dirs[0]));
     press(&mut app, KeyCode::Left);
@@ -1156,7 +1156,13 @@ fn enter_on_a_sweep_shows_its_points_with_mean_std_and_the_best_marked() {
     assert_eq!(summary.best_point, Some(1));
     for (w, h) in [(80, 24), (120, 36)] {
         let s = screen(&app, w, h);
-        assert!(s.contains("sweep 20261205-131500-fashion-cnn"), "{s}");
+        assert!(
+            s.contains(
+                "sweep 20261205-131500-fashion-cnn · test_accuracy · 5/6 finished, 1 queued"
+            ),
+            "{s}"
+        );
+        assert!(s.contains("(higher is better)"), "{s}");
         assert!(s.contains("mean ± std") && s.contains("s2 best"), "{s}");
         let best = line_with(&s, "0.9600 ± 0.0283");
         assert!(best.contains("★") && best.contains("3e-4"), "{s}");

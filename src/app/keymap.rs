@@ -1250,6 +1250,14 @@ mod tests {
             "←/→ columns · Esc/t back to the list · ? help · q quit · g gpu"
         );
         assert_eq!(
+            at_80(HintContext::Runs(RunsScreen::Sweep)),
+            "←/→ seed · ↑/↓ select · Enter curves · a overlay all · Esc back · ? help"
+        );
+        assert_eq!(
+            at_80(HintContext::Runs(RunsScreen::SweepChart)),
+            "←/→ metric · Esc/Enter back to the sweep · b colour by · ? help · q quit"
+        );
+        assert_eq!(
             own_hint_line(HintContext::Runs(RunsScreen::List), 78, false),
             "↑/↓ select · Enter curves · space mark · r resume · d delete · / filter"
         );

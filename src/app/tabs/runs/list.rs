@@ -264,7 +264,8 @@ fn sweep_row(
     ]
 }
 
-/// A run of an expanded sweep, under its group row: its grid values and seed.
+/// A run of an expanded sweep, under its group row: its grid values and seed (`s1`, as the
+/// sweep's table heads its seed columns).
 fn member_text(member: &crate::runs::SweepMember, theme: &Theme) -> String {
     let branch = if theme.ascii { "`" } else { "└" };
     let mut parts: Vec<String> = member
@@ -273,7 +274,7 @@ fn member_text(member: &crate::runs::SweepMember, theme: &Theme) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     if let Some(seed) = member.seed {
-        parts.push(format!("seed={seed}"));
+        parts.push(format!("s{seed}"));
     }
     format!("{branch} {}", parts.join(" "))
 }

@@ -400,13 +400,12 @@ pub(super) fn render_sweep(
 ) {
     let [table_area, details] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(area);
-    let metric = match &summary.metric {
-        Some((name, Better::Higher)) => format!("{name} (higher is better)"),
-        Some((name, Better::Lower)) => format!("{name} (lower is better)"),
-        None => "no figures yet".into(),
-    };
+    let metric = summary
+        .metric
+        .as_ref()
+        .map_or("no figures yet", |(name, _)| name.as_str());
     let title = format!(
-        " sweep {} · {} · {metric} ",
+        " sweep {} · {metric} · {} ",
         summary.id,
         summary.status_text()
     );
@@ -532,11 +531,15 @@ pub(super) fn render_sweep(
         let mark = if theme.ascii { "*" } else { "★" };
         text.push(Line::styled(
             format!(
-                "{mark} best point {}: {} over {} seed{}",
+                "{mark} best point {}: {} over {} seed{} ({} is better)",
                 summary.point_text(best),
                 summary.mean_text(best),
                 best.counted,
-                if best.counted == 1 { "" } else { "s" }
+                if best.counted == 1 { "" } else { "s" },
+                match summary.metric.as_ref().map(|m| m.1) {
+                    Some(Better::Lower) => "lower",
+                    _ => "higher",
+                }
             ),
             theme.good(),
         ));
