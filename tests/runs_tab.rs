@@ -258,7 +258,7 @@ fn enter_opens_the_curves_and_esc_or_enter_go_back() {
     press(&mut app, KeyCode::Right);
     let metric = |app: &App| match &app.runs.view {
         RunsView::Curves(v) => v.metric.clone(),
-        RunsView::List | RunsView::Table(_) => None,
+        RunsView::List | RunsView::Table(_) | RunsView::Sweep(_) => None,
     };
     assert_eq!(metric(&app).as_deref(), Some("episode_return"));
     press(&mut app, KeyCode::Left);
@@ -984,4 +984,298 @@ fn t_compares_the_marked_runs_in_a_table_of_their_differing_settings() {
     press(&mut app, KeyCode::Char('t'));
     press(&mut app, KeyCode::Esc);
     assert!(!app.runs.in_table());
+}
+
+/// The sweep of the sweep tests: 3 learning rates × 2 seeds of a Fashion-MNIST classifier.
+const SWEEP_ID: &str = "20261205-131500-fashion-cnn";
+
+/// Each run's best test accuracy in sweep order (lr slowest, seed fastest); `None`: queued.
+/// Means: lr=1e-3 0.91 ± 0.1131, lr=3e-4 0.96 ± 0.0283 (the best point, though the best single
+/// run is lr=1e-3's 0.99), lr=1e-4 0.85 over its one finished run.
+const SWEEP_BESTS: [(&str, u64, Option<f64>); 6] = [
+    ("1e-3", 1, Some(0.99)),
+    ("1e-3", 2, Some(0.83)),
+    ("3e-4", 1, Some(0.94)),
+    ("3e-4", 2, Some(0.98)),
+    ("1e-4", 1, Some(0.85)),
+    ("1e-4", 2, None),
+];
+
+/// Writes a run directory named `name` under `parent` with `config`, and, given a best
+/// accuracy, a finished run whose test accuracy climbs to it and ends 0.01 below.
+fn write_run(parent: &Path, name: &str, config: &str, best: Option<f64>) -> PathBuf {
+    let path = parent.join(name);
+    std::fs::create_dir_all(path.join("checkpoints")).expect("run dir");
+    std::fs::write(path.join("config.toml"), config).expect("config");
+    let run = RunDir::open(&path).expect("run");
+    let mut logs = RunLogs::open(&run).expect("logs");
+    if let Some(best) = best {
+        logs.event(0, RunEvent::start_now(None)).expect("start");
+        for (step, acc) in [(100, best - 0.1), (200, best), (300, best - 0.01)] {
+            logs.metric(step, "test_accuracy", acc).expect("metric");
+        }
+        logs.event(
+            300,
+            RunEvent::End {
+                status: EndStatus::Finished,
+                summary: None,
+            },
+        )
+        .expect("end");
+    }
+    path
+}
+
+/// The sweep's six runs and two runs of no sweep (one newer, one older) under `parent`; the
+/// sweep's run directories in sweep order.
+fn write_sweep(parent: &Path) -> Vec<PathBuf> {
+    use gradtop::runs::sweep::member_table;
+    use gradtop::runs::SweepRun;
+    let scenario = "kind = \"classifier\"\ndataset = \"fashion-mnist\"\n";
+    write_run(
+        parent,
+        "20261205-140000-mnist-cnn",
+        "kind = \"classifier\"\ndataset = \"mnist\"\n",
+        Some(0.97),
+    );
+    write_run(
+        parent,
+        "20261205-100000-cartpole-dqn",
+        "kind = \"rl\"\n",
+        None,
+    );
+    SWEEP_BESTS
+        .iter()
+        .enumerate()
+        .map(|(index, &(lr, seed, best))| {
+            let run = SweepRun {
+                index,
+                values: vec![("lr".into(), lr.into())],
+                seed: Some(seed),
+                run: format!("{SWEEP_ID}-p{index:02}"),
+            };
+            let config = format!("{scenario}\n{}", member_table(SWEEP_ID, &run));
+            write_run(parent, &run.run, &config, best)
+        })
+        .collect()
+}
+
+fn sweep_app(parent: &Path, theme: Theme) -> App {
+    let mut app = app_in(parent, None, theme);
+    app.runs
+        .on_refresh(list_runs(parent).map_err(|e| e.to_string()));
+    app
+}
+
+/// The screen's line holding `needle`, or an empty one.
+fn line_with(s: &str, needle: &str) -> String {
+    s.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_sweep_lists_as_one_row_that_expands_into_its_runs() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dirs = write_sweep(parent.path());
+    let mut app = sweep_app(parent.path(), Theme::new(false, false));
+    assert_eq!(app.runs.rows.len(), 8);
+    assert_eq!(app.runs.lines.len(), 3, "two runs and one sweep");
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        let row = line_with(&s, "5/6 done");
+        assert!(row.contains("▸") && row.contains("sweep"), "{s}");
+        assert!(row.contains("fashion-cnn"), "{row}");
+        assert!(row.contains("test_accuracy 0.9900"), "{row}");
+        assert!(!s.contains("-p00") && !s.contains("lr=1e-3"), "{s}");
+        let order: Vec<usize> = ["mnist-cnn", "5/6 done", "cartpole-dqn"]
+            .iter()
+            .map(|n| s.find(n).unwrap_or(usize::MAX))
+            .collect();
+        assert!(
+            order[0] < order[1] && order[1] < order[2],
+            "newest first:\n{s}"
+        );
+    }
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.runs.selected_sweep(), Some(SWEEP_ID));
+    assert!(app.runs.selected_run().is_none());
+    let s = screen(&app, 120, 36);
+    assert!(
+        s.contains("sweep 20261205-131500-fashion-cnn · 6 runs: 5/6 finished, 1 queued"),
+        "{s}"
+    );
+    assert!(s.contains("best point lr=3e-4: 0.9600 ± 0.0283"), "{s}");
+
+    // → shows the sweep's runs under its row, ← hides them again.
+    press(&mut app, KeyCode::Right);
+    assert_eq!(app.runs.lines.len(), 9);
+    let s = screen(&app, 120, 36);
+    assert!(line_with(&s, "5/6 done").contains("▾"), "{s}");
+    assert!(s.contains("└ lr=3e-4 s2"), "{s}");
+    assert!(line_with(&s, "lr=1e-4 s2").contains("queued"), "{s}");
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.runs.selected_run().map(|r| &r.path), Some(&dirs[0]));
+    press(&mut app, KeyCode::Left);
+    assert_eq!(app.runs.lines.len(), 3);
+    assert_eq!(
+        app.runs.selected_sweep(),
+        Some(SWEEP_ID),
+        "the highlight goes up"
+    );
+
+    // Sorted by best figure the sweep goes first: its best run beats the others.
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Char('o'));
+    }
+    assert_eq!(app.runs.selected, 0);
+    assert_eq!(app.runs.selected_sweep(), Some(SWEEP_ID));
+    // The filter finds a sweep by its runs' fields and by the word `sweep`.
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "sweep");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.runs.lines.len(), 1);
+    // space marks every run of the sweep.
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.runs.marks.len(), 6);
+    press(&mut app, KeyCode::Char(' '));
+    assert!(app.runs.marks.is_empty());
+}
+
+#[test]
+fn enter_on_a_sweep_shows_its_points_with_mean_std_and_the_best_marked() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dirs = write_sweep(parent.path());
+    let mut app = sweep_app(parent.path(), Theme::new(false, false));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    assert!(app.runs.in_sweep());
+    let summary = app.runs.sweep_summary(SWEEP_ID);
+    assert_eq!(summary.points.len(), 3);
+    assert_eq!(summary.best_point, Some(1));
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        assert!(
+            s.contains(
+                "sweep 20261205-131500-fashion-cnn · test_accuracy · 5/6 finished, 1 queued"
+            ),
+            "{s}"
+        );
+        assert!(s.contains("(higher is better)"), "{s}");
+        assert!(s.contains("mean ± std") && s.contains("s2 best"), "{s}");
+        let best = line_with(&s, "0.9600 ± 0.0283");
+        assert!(best.contains("★") && best.contains("3e-4"), "{s}");
+        let first = line_with(&s, "0.9100 ± 0.1131");
+        assert!(first.contains("1e-3") && !first.contains("★"), "{s}");
+        assert!(
+            first.contains("0.9900") && first.contains("0.8300"),
+            "{first}"
+        );
+        let queued = line_with(&s, "0.8500 (1/2)");
+        assert!(queued.contains("1e-4") && queued.contains("queued"), "{s}");
+        assert!(
+            s.contains("Enter curves") && s.contains("a overlay all"),
+            "{s}"
+        );
+    }
+    let s = screen(&app, 120, 36);
+    assert!(s.contains("s1 final"), "finals fit at 120 columns:\n{s}");
+    assert!(
+        line_with(&s, "0.9600 ± 0.0283").contains("0.9300"),
+        "the final figure of lr=3e-4 seed 1:\n{s}"
+    );
+    app.theme = Theme::new(true, true);
+    let s = screen(&app, 80, 24);
+    assert!(
+        !s.contains('★') && line_with(&s, "0.9600 ± 0.0283").contains('*'),
+        "{s}"
+    );
+    app.theme = Theme::new(false, false);
+
+    // ↓ to lr=3e-4, → to seed 2, Enter opens that run; Esc goes back to the sweep.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Right);
+    assert!(screen(&app, 120, 36).contains("lr=3e-4 · seed 2 · 20261205-131500-fashion-cnn-p03"));
+    let effects = press(&mut app, KeyCode::Enter);
+    match effects.as_slice() {
+        [Effect::LoadCurves(r)] => {
+            assert_eq!(r.runs, vec![dirs[3].clone()]);
+            update_runs(&mut app, load_curves(r));
+        }
+        other => panic!("{other:?}"),
+    }
+    let s = screen(&app, 120, 36);
+    assert!(s.contains("fashion-cnn-p03 · classifier · finished"), "{s}");
+    assert!(s.contains("last 0.9700"), "{s}");
+    assert!(s.contains("Esc/Enter back to the sweep"), "{s}");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.runs.in_sweep());
+    let RunsView::Sweep(view) = &app.runs.view else {
+        panic!("the sweep view");
+    };
+    assert_eq!((view.point, view.seed), (1, 1), "the place is kept");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.runs.view, RunsView::List);
+    assert_eq!(app.runs.selected_sweep(), Some(SWEEP_ID));
+}
+
+#[test]
+fn a_overlays_every_run_of_the_sweep_coloured_by_a_grid_key() {
+    use gradtop::app::widgets::chart::trace_color;
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dirs = write_sweep(parent.path());
+    let mut app = sweep_app(parent.path(), Theme::new(false, false));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    let effects = press(&mut app, KeyCode::Char('a'));
+    match effects.as_slice() {
+        [Effect::LoadCurves(r)] => {
+            assert_eq!(r.runs, dirs, "every run, in sweep order");
+            update_runs(&mut app, load_curves(r));
+        }
+        other => panic!("{other:?}"),
+    }
+    let RunsView::Curves(view) = &app.runs.view else {
+        panic!("a chart");
+    };
+    let colour = view.colour_by.clone().expect("coloured by a key");
+    assert_eq!(colour.key(), "lr");
+    let groups: Vec<usize> = (0..6).map(|i| colour.group_of(i)).collect();
+    assert_eq!(
+        groups,
+        [0, 0, 1, 1, 2, 2],
+        "the seeds of a point share a colour"
+    );
+    // The legend names each value in its colour.
+    let area = Rect::new(0, 0, 120, 36);
+    let mut buf = Buffer::empty(area);
+    render_into(&app, area, &mut buf);
+    let s = screen(&app, 120, 36);
+    assert!(s.contains("6 runs overlaid · colour by lr"), "{s}");
+    for (g, value) in ["lr=1e-3", "lr=3e-4", "lr=1e-4"].iter().enumerate() {
+        let y = s
+            .lines()
+            .position(|l| l.contains(&format!("{value} · 2 runs")));
+        let y = y.unwrap_or_else(|| panic!("{value} in the legend:\n{s}")) as u16;
+        let x = (0..120u16)
+            .find(|&x| buf[(x, y)].symbol() == "l" && buf[(x + 1, y)].symbol() == "r")
+            .expect("the value's cell");
+        assert_eq!(buf[(x, y)].fg, trace_color(g), "{value}");
+    }
+    assert!(has_braille(&s), "{s}");
+    assert!(s.contains("b colour by"), "{s}");
+    assert!(screen(&app, 80, 24).contains("colour by lr"));
+    // b colours by the next key: the seed.
+    press(&mut app, KeyCode::Char('b'));
+    let s = screen(&app, 120, 36);
+    assert!(
+        s.contains("colour by seed") && s.contains("seed=1 · 3 runs"),
+        "{s}"
+    );
+    press(&mut app, KeyCode::Char('b'));
+    assert!(screen(&app, 120, 36).contains("colour by lr"), "wraps");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.runs.in_sweep());
 }

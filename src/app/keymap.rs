@@ -88,6 +88,10 @@ pub enum Action {
     ReverseSort,
     /// Runs: compare the marked runs in a table of their differing hyperparameters and figures.
     OpenTable,
+    /// Runs sweep view: every run of the sweep overlaid in one chart.
+    OverlaySweep,
+    /// Runs sweep overlay: colour by the next grid key.
+    CycleColourKey,
     /// Charts: a log-scale y axis, or back to linear.
     ToggleLogY,
     /// Charts: smooth the trend lines one step more (up to 0.99).
@@ -109,6 +113,8 @@ pub enum Scope {
     RunsChart,
     /// The Runs tab's table of marked runs.
     RunsTable,
+    /// The Runs tab's sweep view.
+    RunsSweep,
 }
 
 /// What a job tab's job is doing, which decides the keys its hint line offers.
@@ -137,6 +143,10 @@ pub enum RunsScreen {
     Chart,
     /// The table comparing the marked runs.
     Table,
+    /// A sweep's table of grid points.
+    Sweep,
+    /// A chart opened from a sweep: one of its runs, or all of them overlaid.
+    SweepChart,
 }
 
 /// What a tab tells the table about itself so the table can choose its hint line.
@@ -218,7 +228,7 @@ const CHARTS: &[On] = &[
         JobPhase::Paused,
         JobPhase::Ended,
     ]),
-    On::Runs(&[RunsScreen::Chart]),
+    On::Runs(&[RunsScreen::Chart, RunsScreen::SweepChart]),
 ];
 
 /// Every key the dashboard reads outside its modes (typing, a question, the help), in the order
@@ -372,7 +382,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::All,
         label: "← → / h l / - +",
         hint_label: "←/→",
-        help: "change a value; Runs: chart metric, table columns",
+        help: "change a value; Runs: metric, columns, sweep seed",
         hints: &[
             Hint {
                 word: "change",
@@ -388,7 +398,11 @@ pub const BINDINGS: &[Binding] = &[
             },
             Hint {
                 word: "metric",
-                on: &[On::Runs(&[RunsScreen::Chart])],
+                on: &[On::Runs(&[RunsScreen::Chart, RunsScreen::SweepChart])],
+            },
+            Hint {
+                word: "seed",
+                on: &[On::Runs(&[RunsScreen::Sweep])],
             },
             Hint {
                 word: "columns",
@@ -413,7 +427,7 @@ pub const BINDINGS: &[Binding] = &[
                 On::Jobs(&[JobPhase::Idle, JobPhase::DataMissing]),
                 On::Kind(JobKind::Classifier, &[JobPhase::Ended]),
                 On::Kind(JobKind::Rl, &[JobPhase::Ended]),
-                On::Runs(&[RunsScreen::List]),
+                On::Runs(&[RunsScreen::List, RunsScreen::Sweep]),
             ],
         }],
     },
@@ -436,7 +450,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::RunsList,
         label: "Enter",
         hint_label: "Enter",
-        help: "Runs: a run's curves, or the marked runs overlaid",
+        help: "Runs: a run's curves, marked overlay, sweep table",
         hints: &[
             Hint {
                 word: "curves",
@@ -456,7 +470,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::RunsList,
         label: "space / m",
         hint_label: "space",
-        help: "Runs: mark a run for the overlay, or unmark it",
+        help: "Runs: mark a run (or a sweep's runs), or unmark",
         hints: &[Hint {
             word: "mark",
             on: &[On::Runs(RUNS_LIST)],
@@ -507,10 +521,63 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::RunsChart,
         label: "Esc / Enter",
         hint_label: "Esc/Enter",
-        help: "Runs chart: back to the list",
+        help: "Runs chart: back to the list (or to the sweep)",
+        hints: &[
+            Hint {
+                word: "back to the list",
+                on: &[On::Runs(&[RunsScreen::Chart])],
+            },
+            Hint {
+                word: "back to the sweep",
+                on: &[On::Runs(&[RunsScreen::SweepChart])],
+            },
+        ],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('b'), Action::CycleColourKey)],
+        scope: Scope::RunsChart,
+        label: "b",
+        hint_label: "b",
+        help: "Runs sweep overlay: colour by the next grid key",
         hints: &[Hint {
-            word: "back to the list",
-            on: &[On::Runs(&[RunsScreen::Chart])],
+            word: "colour by",
+            on: &[On::Runs(&[RunsScreen::SweepChart])],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Enter, Action::OpenRun)],
+        scope: Scope::RunsSweep,
+        label: "Enter",
+        hint_label: "Enter",
+        help: "Runs sweep: the run of the point and seed (←/→)",
+        hints: &[Hint {
+            word: "curves",
+            on: &[On::Runs(&[RunsScreen::Sweep])],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('a'), Action::OverlaySweep)],
+        scope: Scope::RunsSweep,
+        label: "a",
+        hint_label: "a",
+        help: "Runs sweep: every run overlaid, coloured by a key",
+        hints: &[Hint {
+            word: "overlay all",
+            on: &[On::Runs(&[RunsScreen::Sweep])],
+        }],
+    },
+    Binding {
+        keys: &[
+            (KeyCode::Esc, Action::Back),
+            (KeyCode::Backspace, Action::Back),
+        ],
+        scope: Scope::RunsSweep,
+        label: "Esc",
+        hint_label: "Esc",
+        help: "Runs sweep: back to the list",
+        hints: &[Hint {
+            word: "back",
+            on: &[On::Runs(&[RunsScreen::Sweep])],
         }],
     },
     Binding {
@@ -689,6 +756,7 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
     let view = match app.tab {
         TabId::Runs if app.runs.in_curves() => Scope::RunsChart,
         TabId::Runs if app.runs.in_table() => Scope::RunsTable,
+        TabId::Runs if app.runs.in_sweep() => Scope::RunsSweep,
         TabId::Runs => Scope::RunsList,
         _ => Scope::All,
     };
@@ -787,7 +855,7 @@ fn fit_hints<'a>(items: impl Iterator<Item = (&'a Binding, &'a Hint)>, width: us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tabs::runs::{CurvesState, CurvesView, RunsView, TableView};
+    use crate::app::tabs::runs::{CurvesState, CurvesView, RunsView, SweepView, TableView};
     use crate::app::theme::Theme;
     use crate::app::Options;
     use crate::device::DeviceChoice;
@@ -828,6 +896,8 @@ mod tests {
             RunsScreen::Marked,
             RunsScreen::Chart,
             RunsScreen::Table,
+            RunsScreen::Sweep,
+            RunsScreen::SweepChart,
         ]
         .map(HintContext::Runs);
         jobs.chain(runs).collect()
@@ -878,6 +948,8 @@ mod tests {
             (Char('o'), None),
             (Char('O'), None),
             (Char('t'), None),
+            (Char('a'), None),
+            (Char('b'), None),
             (KeyCode::Backspace, None),
             (KeyCode::F(1), None),
         ]
@@ -928,11 +1000,14 @@ mod tests {
             metric: None,
             reload: None,
             refreshes: 0,
+            back: None,
+            colour_by: None,
         });
         let chart = with_overrides(&[
             (KeyCode::Enter, Some(Action::Back)),
             (KeyCode::Esc, Some(Action::Back)),
             (KeyCode::Backspace, Some(Action::Back)),
+            (KeyCode::Char('b'), Some(Action::CycleColourKey)),
         ]);
         for (code, expected) in chart {
             assert_eq!(press(&app, code), expected, "{code:?} on a Runs chart");
@@ -945,6 +1020,16 @@ mod tests {
         ]);
         for (code, expected) in table {
             assert_eq!(press(&app, code), expected, "{code:?} on the Runs table");
+        }
+        app.runs.view = RunsView::Sweep(SweepView::default());
+        let sweep = with_overrides(&[
+            (KeyCode::Enter, Some(Action::OpenRun)),
+            (KeyCode::Esc, Some(Action::Back)),
+            (KeyCode::Backspace, Some(Action::Back)),
+            (KeyCode::Char('a'), Some(Action::OverlaySweep)),
+        ]);
+        for (code, expected) in sweep {
+            assert_eq!(press(&app, code), expected, "{code:?} on a sweep");
         }
     }
 
@@ -1037,6 +1122,7 @@ mod tests {
             Scope::RunsList,
             Scope::RunsChart,
             Scope::RunsTable,
+            Scope::RunsSweep,
         ] {
             let codes: Vec<KeyCode> = BINDINGS
                 .iter()
@@ -1164,6 +1250,14 @@ mod tests {
             "←/→ columns · Esc/t back to the list · ? help · q quit · g gpu"
         );
         assert_eq!(
+            at_80(HintContext::Runs(RunsScreen::Sweep)),
+            "←/→ seed · ↑/↓ select · Enter curves · a overlay all · Esc back · ? help"
+        );
+        assert_eq!(
+            at_80(HintContext::Runs(RunsScreen::SweepChart)),
+            "←/→ metric · Esc/Enter back to the sweep · b colour by · ? help · q quit"
+        );
+        assert_eq!(
             own_hint_line(HintContext::Runs(RunsScreen::List), 78, false),
             "↑/↓ select · Enter curves · space mark · r resume · d delete · / filter"
         );
@@ -1234,7 +1328,10 @@ mod tests {
                     if screen == RunsScreen::Table {
                         app.runs.view = RunsView::Table(TableView::default());
                         Scope::RunsTable
-                    } else if screen == RunsScreen::Chart {
+                    } else if screen == RunsScreen::Sweep {
+                        app.runs.view = RunsView::Sweep(SweepView::default());
+                        Scope::RunsSweep
+                    } else if matches!(screen, RunsScreen::Chart | RunsScreen::SweepChart) {
                         app.runs.view = RunsView::Curves(CurvesView {
                             request: 1,
                             runs: Vec::new(),
@@ -1242,6 +1339,8 @@ mod tests {
                             metric: None,
                             reload: None,
                             refreshes: 0,
+                            back: (screen == RunsScreen::SweepChart).then(SweepView::default),
+                            colour_by: None,
                         });
                         Scope::RunsChart
                     } else {

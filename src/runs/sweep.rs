@@ -113,9 +113,12 @@ pub fn sweep_dir(runs_parent: &Path, id: &str) -> PathBuf {
     runs_parent.join(SWEEPS_DIR).join(id)
 }
 
+/// One run of an expanded grid: its (key, value) pairs in the grid's order, and its seed.
+pub type GridRun = (Vec<(String, String)>, Option<u64>);
+
 /// Every combination of the grid's values, first axis slowest, each combined with every seed
 /// (fastest); one run with no values when the grid and the seeds are empty.
-pub fn expand(grid: &[GridAxis], seeds: &[u64]) -> Vec<(Vec<(String, String)>, Option<u64>)> {
+pub fn expand(grid: &[GridAxis], seeds: &[u64]) -> Vec<GridRun> {
     let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for axis in grid {
         combos = combos

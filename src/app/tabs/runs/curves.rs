@@ -10,10 +10,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
+use super::sweep::SweepView;
 use super::{run_name, value_text};
 use crate::app::theme::Theme;
 use crate::app::widgets::chart::{
-    legend_key, render_chart, trace_color, ChartSpec, ChartView, Trace,
+    legend_key, render_chart, trace_color, uses_glyphs, ChartSpec, ChartView, Trace,
 };
 use crate::runs::{RunCurves, RunStatus, RunSummary};
 
@@ -77,6 +78,59 @@ pub struct CurvesView {
     pub reload: Option<u64>,
     /// List refreshes since the curves were last read.
     pub refreshes: u32,
+    /// The sweep view the chart was opened from, which Esc goes back to.
+    pub back: Option<SweepView>,
+    /// A sweep's overlay: its runs coloured by one grid key's value instead of each its own.
+    pub colour_by: Option<ColourBy>,
+}
+
+/// How a sweep's overlay colours its runs: runs with the same value of the chosen key share a
+/// colour, and the legend names each value's colour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColourBy {
+    /// The keys that can colour (the grid's, then `seed`).
+    pub keys: Vec<String>,
+    /// The key colouring now, a position in `keys`.
+    pub chosen: usize,
+    /// Each run's value of every key, in the view's run order.
+    pub values: Vec<Vec<String>>,
+}
+
+impl ColourBy {
+    /// The key colouring now.
+    pub fn key(&self) -> &str {
+        self.keys.get(self.chosen).map_or("", String::as_str)
+    }
+
+    /// The chosen key's values, in the runs' order of first use (the grid's order).
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = Vec::new();
+        for values in &self.values {
+            if let Some(v) = values.get(self.chosen) {
+                if !groups.contains(v) {
+                    groups.push(v.clone());
+                }
+            }
+        }
+        groups
+    }
+
+    /// The colour group of run `run`: its value's position in [`ColourBy::groups`].
+    pub fn group_of(&self, run: usize) -> usize {
+        let groups = self.groups();
+        self.values
+            .get(run)
+            .and_then(|v| v.get(self.chosen))
+            .and_then(|v| groups.iter().position(|g| g == v))
+            .unwrap_or(0)
+    }
+
+    /// Colours by the next key, wrapping; `b` in a sweep's overlay.
+    pub(super) fn next_key(&mut self) {
+        if !self.keys.is_empty() {
+            self.chosen = (self.chosen + 1) % self.keys.len();
+        }
+    }
 }
 
 impl CurvesView {
@@ -182,7 +236,15 @@ pub(super) fn render_curves(
             one.kind.as_deref().unwrap_or("?"),
             one.status.as_str()
         ),
-        runs => format!(" {} runs overlaid ", runs.len()),
+        runs => match (&view.back, &view.colour_by) {
+            (Some(sweep), Some(colour)) => format!(
+                " sweep {} · {} runs overlaid · colour by {} ",
+                sweep.id,
+                runs.len(),
+                colour.key()
+            ),
+            _ => format!(" {} runs overlaid ", runs.len()),
+        },
     };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
@@ -195,7 +257,13 @@ pub(super) fn render_curves(
         CurvesState::Loaded(curves) => curves,
     };
     let names = view.metric_names();
-    let legend_rows = if view.is_overlay() {
+    let legend_rows = if let Some(colour) = &view.colour_by {
+        colour
+            .groups()
+            .len()
+            .min(LEGEND_ROWS_MAX)
+            .min((inner.height / 3) as usize) as u16
+    } else if view.is_overlay() {
         view.runs
             .len()
             .min(LEGEND_ROWS_MAX)
@@ -234,7 +302,8 @@ pub(super) fn render_curves(
         .enumerate()
         .map(|(i, c)| {
             let points = c.metric(&metric).map_or(empty, |m| m.points.as_slice());
-            Trace::smoothed("", points, trace_color(i))
+            let colour = view.colour_by.as_ref().map_or(i, |by| by.group_of(i));
+            Trace::smoothed("", points, trace_color(colour))
         })
         .collect();
     render_chart(
@@ -250,7 +319,9 @@ pub(super) fn render_curves(
         chart_view,
         theme,
     );
-    let lines = if view.is_overlay() {
+    let lines = if let Some(colour) = &view.colour_by {
+        colour_legend(colour, curves.len(), legend_rows, theme)
+    } else if view.is_overlay() {
         overlay_legend(view, curves, &metric, legend_rows, theme)
     } else {
         view.runs
@@ -306,6 +377,51 @@ fn overlay_legend(
     if shown < view.runs.len() {
         lines.push(Line::styled(
             format!("+{} more runs on the chart", view.runs.len() - shown),
+            theme.dim(),
+        ));
+    }
+    lines
+}
+
+/// One line per value of the colouring key in its colour: `── lr=0.001 · 2 runs` (each run's
+/// glyph where glyphs tell lines apart), values beyond `rows` counted on the last row.
+fn colour_legend(colour: &ColourBy, traces: usize, rows: u16, theme: &Theme) -> Vec<Line<'static>> {
+    let groups = colour.groups();
+    let shown = if groups.len() > rows as usize {
+        rows.saturating_sub(1) as usize
+    } else {
+        groups.len()
+    };
+    let mut lines: Vec<Line> = groups
+        .iter()
+        .enumerate()
+        .take(shown)
+        .map(|(g, value)| {
+            let members: Vec<usize> = (0..colour.values.len())
+                .filter(|&i| colour.group_of(i) == g)
+                .collect();
+            let key = if uses_glyphs(theme, traces) {
+                members
+                    .iter()
+                    .map(|&i| legend_key(theme, traces, i))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                legend_key(theme, traces, g)
+            };
+            let runs = if members.len() == 1 { "run" } else { "runs" };
+            Line::from(vec![
+                Span::styled(
+                    format!("{key} {}={value}", colour.key()),
+                    theme.fg(trace_color(g)),
+                ),
+                Span::styled(format!(" · {} {runs}", members.len()), theme.dim()),
+            ])
+        })
+        .collect();
+    if shown < groups.len() {
+        lines.push(Line::styled(
+            format!("+{} more values on the chart", groups.len() - shown),
             theme.dim(),
         ));
     }

@@ -1,5 +1,6 @@
 //! The list of runs as drawn: one row per run (kind, scenario, status, steps, best figure, start
-//! time, its overlay mark), the highlighted run's details under it, and the question `d` asks.
+//! time, its overlay mark) or per sweep (its runs gathered, shown under it once expanded), the
+//! highlighted row's details under it, and the question `d` asks.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -7,7 +8,8 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Widget, Wrap};
 
-use super::{run_name, value_text, RunsTab};
+use super::sweep::SweepSummary;
+use super::{run_name, value_text, ListRow, RunsTab};
 use crate::app::keymap::own_hint_line;
 use crate::app::theme::Theme;
 use crate::runs::{RunStatus, RunSummary};
@@ -107,7 +109,38 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             .map(|column| header_text(tab, column, theme)),
     )
     .style(theme.bold());
-    let rows = tab.shown_runs().enumerate().map(|(i, run)| {
+    let started_text = |t: Option<crate::runs::LocalTime>| {
+        t.map(|t| {
+            let full = t.display();
+            // Narrow screens drop the year and seconds (`11-29 05:12`); the details line
+            // below names the directory in full.
+            if wide {
+                full
+            } else {
+                full.get(5..16).unwrap_or_default().to_string()
+            }
+        })
+        .unwrap_or_default()
+    };
+    let rows = tab.lines.iter().enumerate().filter_map(|(i, line)| {
+        let (run, member) = match line {
+            ListRow::Sweep { id, members } => {
+                let runs: Vec<&RunSummary> =
+                    members.iter().filter_map(|&m| tab.rows.get(m)).collect();
+                let sweep = super::summarize_sweep(id, &runs);
+                let marked = runs.iter().any(|r| tab.is_marked(&r.path));
+                let style = if i == tab.selected {
+                    theme.highlight()
+                } else {
+                    theme.bold()
+                };
+                let mut cells = sweep_row(&sweep, tab.expanded.contains(id), marked, wide, theme);
+                cells[1] = started_text(sweep.started);
+                return Some(Row::new(cells).style(style));
+            }
+            ListRow::Run(r) => (tab.rows.get(*r)?, false),
+            ListRow::Member(r) => (tab.rows.get(*r)?, true),
+        };
         let style = match run.status {
             _ if i == tab.selected => theme.highlight(),
             RunStatus::Running => theme.good(),
@@ -115,29 +148,22 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
             RunStatus::Interrupted | RunStatus::Paused | RunStatus::Stopped => theme.warn(),
             RunStatus::Finished | RunStatus::Idle | RunStatus::Queued => Style::default(),
         };
-        let started = run
-            .started
-            .map(|t| {
-                let full = t.display();
-                // Narrow screens drop the year and seconds (`11-29 05:12`); the details line
-                // below names the directory in full.
-                if wide {
-                    full
-                } else {
-                    full.get(5..16).unwrap_or_default().to_string()
-                }
-            })
-            .unwrap_or_default();
-        Row::new([
-            if tab.is_marked(&run.path) { mark } else { "" }.to_string(),
-            started,
-            run.scenario.clone(),
-            kind_text(run.kind.as_deref(), wide),
-            run.status.as_str().to_string(),
-            run.steps.to_string(),
-            best_text(run),
-        ])
-        .style(style)
+        let scenario = match (&run.sweep, member) {
+            (Some(m), true) => member_text(m, theme),
+            _ => run.scenario.clone(),
+        };
+        Some(
+            Row::new([
+                if tab.is_marked(&run.path) { mark } else { "" }.to_string(),
+                started_text(run.started),
+                scenario,
+                kind_text(run.kind.as_deref(), wide),
+                run.status.as_str().to_string(),
+                run.steps.to_string(),
+                best_text(run),
+            ])
+            .style(style),
+        )
     });
     let table = Table::new(
         rows,
@@ -173,6 +199,9 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     }
 
     let mut text = Vec::new();
+    if let Some(id) = tab.selected_sweep() {
+        text.extend(sweep_details(&tab.sweep_summary(id), theme));
+    }
     if let Some(run) = tab.selected_run() {
         text.push(Line::raw(match run.pid {
             Some(pid) => format!("{}  (process {pid})", run.path.display()),
@@ -200,6 +229,77 @@ pub(super) fn render_list(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &T
     Paragraph::new(text)
         .block(Block::bordered())
         .render(details, buf);
+}
+
+/// The cells of a sweep's group row (its start left for the caller): an open or closed marker
+/// (a mark when any of its runs is marked), the scenario, `sweep` as kind, how many of its runs
+/// are done, the most steps and the best figure of any run.
+fn sweep_row(
+    sweep: &SweepSummary,
+    expanded: bool,
+    marked: bool,
+    wide: bool,
+    theme: &Theme,
+) -> [String; 7] {
+    let marker = match (expanded, marked, theme.ascii) {
+        (_, true, true) => "*",
+        (_, true, false) => "●",
+        (true, _, true) => "v",
+        (false, _, true) => ">",
+        (true, _, false) => "▾",
+        (false, _, false) => "▸",
+    };
+    let best = match (&sweep.metric, sweep.best_run) {
+        (Some((name, _)), Some(v)) => format!("{name} {}", value_text(v)),
+        _ => "–".into(),
+    };
+    [
+        marker.to_string(),
+        String::new(),
+        sweep.scenario.clone(),
+        kind_text(Some("sweep"), wide),
+        sweep.short_status(),
+        sweep.steps.to_string(),
+        best,
+    ]
+}
+
+/// A run of an expanded sweep, under its group row: its grid values and seed (`s1`, as the
+/// sweep's table heads its seed columns).
+fn member_text(member: &crate::runs::SweepMember, theme: &Theme) -> String {
+    let branch = if theme.ascii { "`" } else { "└" };
+    let mut parts: Vec<String> = member
+        .values
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if let Some(seed) = member.seed {
+        parts.push(format!("s{seed}"));
+    }
+    format!("{branch} {}", parts.join(" "))
+}
+
+/// What a sweep row's details say: its id and progress, its best point, and its keys.
+fn sweep_details(sweep: &SweepSummary, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::raw(format!(
+        "sweep {} · {} runs: {}",
+        sweep.id,
+        sweep.run_count,
+        sweep.status_text()
+    ))];
+    let keys = "Enter opens its table · → shows its runs, ← hides them";
+    lines.push(match sweep.best_point.and_then(|i| sweep.points.get(i)) {
+        Some(point) => Line::styled(
+            format!(
+                "best point {}: {} · {keys}",
+                sweep.point_text(point),
+                sweep.mean_text(point)
+            ),
+            theme.good(),
+        ),
+        None => Line::raw(keys),
+    });
+    lines
 }
 
 /// What a TensorBoard run's details say: its tags, and when it last logged.

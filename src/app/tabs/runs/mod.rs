@@ -1,7 +1,8 @@
 //! The Runs tab: every run under the runs folder — from this session or earlier ones — with its
 //! kind, scenario, status, steps, best figure and start time. Enter opens a run's curves; marked
 //! runs open overlaid in one chart; `r` resumes a stopped run in its tab; `d` deletes one after a
-//! confirmation.
+//! confirmation. The runs of a sweep show as one row, which → expands and Enter opens as a
+//! table of the sweep's grid points (`sweep.rs`).
 //!
 //! The runtime refreshes the list (it owns the [`crate::runs::RunsIndex`]) and does the slow
 //! file work — reading curves ([`load_curves`], through [`read_run_curves`]), deleting
@@ -15,6 +16,7 @@
 mod curves;
 mod list;
 mod order;
+mod sweep;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -35,11 +37,15 @@ use crate::runs::{read_run_curves, RunDir, RunStatus, RunSummary};
 /// A run's curves are read by the runs layer; the tab's messages carry them as they are.
 pub use crate::runs::{MetricCurve, RunCurves};
 /// The curves view's state, named from the tab as the runtime and the tests know it.
-pub use curves::{default_metric, run_label, CurvesState, CurvesView, RunRef};
+pub use curves::{default_metric, run_label, ColourBy, CurvesState, CurvesView, RunRef};
 /// Drawn over the tab while `d` waits for its answer.
 pub use list::render_confirm_delete;
 /// The list's filter and sort, named from the tab as the tests know them.
-pub use order::{matches, query_words, visible_rows, Sort, SortKey};
+pub use order::{list_rows, matches, query_words, visible_rows, ListRow, Sort, SortKey};
+/// A sweep's grid points and figures, named from the tab as the tests know them.
+pub use sweep::{
+    best_point, mean_std, summarize_sweep, SeedRun, SweepPoint, SweepSummary, SweepView,
+};
 /// The table of marked runs, named from the tab as the tests know it.
 pub use table::{compare_table, differing_params, CompareTable, TableView};
 
@@ -89,6 +95,18 @@ pub enum RunsView {
     Curves(CurvesView),
     /// The marked runs side by side: their differing settings and figures.
     Table(TableView),
+    /// A sweep's grid points with their figures over seeds.
+    Sweep(SweepView),
+}
+
+/// What the highlight is on, by name rather than position, so it follows its row when the list
+/// changes.
+#[derive(Debug, Clone, PartialEq)]
+enum RowKey {
+    /// A run.
+    Run(PathBuf),
+    /// A sweep's group row.
+    Sweep(String),
 }
 
 /// The Runs tab's state.
@@ -98,9 +116,13 @@ pub struct RunsTab {
     pub parent: PathBuf,
     /// Runs, newest first, as of the last refresh.
     pub rows: Vec<RunSummary>,
-    /// Indices into `rows` of the runs the filter keeps, in the sort's order: the list as drawn.
+    /// Indices into `rows` of the runs the filter keeps, in the sort's order.
     pub visible: Vec<usize>,
-    /// The highlighted row, a position in `visible`.
+    /// The list as drawn: `visible` with each sweep's runs gathered into one row.
+    pub lines: Vec<ListRow>,
+    /// The sweeps whose runs show under their group row.
+    pub expanded: Vec<String>,
+    /// The highlighted row, a position in `lines`.
     pub selected: usize,
     /// The `/` query the list is narrowed by; empty: every run.
     pub filter: String,
@@ -142,6 +164,8 @@ impl RunsTab {
             parent: parent.to_path_buf(),
             rows: Vec::new(),
             visible: Vec::new(),
+            lines: Vec::new(),
+            expanded: Vec::new(),
             selected: 0,
             filter: String::new(),
             filtering: false,
@@ -163,7 +187,7 @@ impl RunsTab {
         self.loaded = true;
         match listing {
             Ok(rows) => {
-                let current = self.selected_path();
+                let current = self.selected_key();
                 self.rows = rows;
                 self.marks
                     .retain(|m| self.rows.iter().any(|r| &r.path == m));
@@ -172,33 +196,63 @@ impl RunsTab {
                     // Runs deleted elsewhere left nothing to compare.
                     self.view = RunsView::List;
                 }
+                if let RunsView::Sweep(view) = &self.view {
+                    if self.sweep_runs(&view.id).next().is_none() {
+                        // Its runs were deleted elsewhere.
+                        self.view = RunsView::List;
+                    }
+                }
                 self.error = None;
             }
             Err(e) => self.error = Some(e),
         }
     }
 
-    /// The highlighted run's directory: what the highlight follows when the list changes.
-    fn selected_path(&self) -> Option<PathBuf> {
-        self.selected_run().map(|r| r.path.clone())
+    /// The highlighted row by name: what the highlight follows when the list changes.
+    fn selected_key(&self) -> Option<RowKey> {
+        match self.lines.get(self.selected)? {
+            ListRow::Sweep { id, .. } => Some(RowKey::Sweep(id.clone())),
+            ListRow::Run(i) | ListRow::Member(i) => {
+                self.rows.get(*i).map(|r| RowKey::Run(r.path.clone()))
+            }
+        }
     }
 
-    /// Recomputes the rows shown after the runs, the filter or the sort changed, keeping
-    /// `current` highlighted where it is still shown (the first row otherwise).
-    fn reorder(&mut self, current: Option<PathBuf>) {
+    /// Recomputes the rows shown after the runs, the filter, the sort or the expanded sweeps
+    /// changed, keeping `current` highlighted where it is still shown (the first row
+    /// otherwise); a run of a collapsed sweep hands the highlight to its sweep's row.
+    fn reorder(&mut self, current: Option<RowKey>) {
         self.visible = visible_rows(&self.rows, &self.filter, self.sort);
+        self.lines = list_rows(&self.rows, &self.visible, &self.expanded);
+        let sweep_of = |path: &PathBuf| {
+            self.rows
+                .iter()
+                .find(|r| &r.path == path)
+                .and_then(|r| r.sweep.as_ref())
+                .map(|m| m.id.clone())
+        };
+        let find = |key: &RowKey| {
+            self.lines.iter().position(|line| match (line, key) {
+                (ListRow::Sweep { id, .. }, RowKey::Sweep(k)) => id == k,
+                (ListRow::Run(i) | ListRow::Member(i), RowKey::Run(p)) => {
+                    self.rows.get(*i).is_some_and(|r| &r.path == p)
+                }
+                _ => false,
+            })
+        };
         self.selected = current
-            .and_then(|p| {
-                self.visible
-                    .iter()
-                    .position(|&i| self.rows.get(i).is_some_and(|r| r.path == p))
+            .and_then(|key| {
+                find(&key).or_else(|| match &key {
+                    RowKey::Run(p) => sweep_of(p).and_then(|id| find(&RowKey::Sweep(id))),
+                    RowKey::Sweep(_) => None,
+                })
             })
             .unwrap_or(0);
     }
 
     /// Changes the filter query, the list following it as it is typed.
     fn set_filter(&mut self, query: String) {
-        let current = self.selected_path();
+        let current = self.selected_key();
         self.filter = query;
         self.reorder(current);
     }
@@ -248,16 +302,46 @@ impl RunsTab {
         self.open().effects
     }
 
-    /// The highlighted run.
+    /// The highlighted run; `None` on a sweep's row.
     pub fn selected_run(&self) -> Option<&RunSummary> {
-        self.visible
-            .get(self.selected)
-            .and_then(|&i| self.rows.get(i))
+        match self.lines.get(self.selected)? {
+            ListRow::Run(i) | ListRow::Member(i) => self.rows.get(*i),
+            ListRow::Sweep { .. } => None,
+        }
     }
 
-    /// The runs as the list shows them: filtered and sorted.
+    /// The id of the highlighted sweep row.
+    pub fn selected_sweep(&self) -> Option<&str> {
+        match self.lines.get(self.selected)? {
+            ListRow::Sweep { id, .. } => Some(id),
+            ListRow::Run(_) | ListRow::Member(_) => None,
+        }
+    }
+
+    /// The runs as the list shows them, filtered and sorted, leaving out those of collapsed
+    /// sweeps.
     pub fn shown_runs(&self) -> impl Iterator<Item = &RunSummary> {
-        self.visible.iter().filter_map(|&i| self.rows.get(i))
+        self.lines.iter().filter_map(|line| match line {
+            ListRow::Run(i) | ListRow::Member(i) => self.rows.get(*i),
+            ListRow::Sweep { .. } => None,
+        })
+    }
+
+    /// Every listed run of sweep `id`, filtered out or not.
+    pub fn sweep_runs<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a RunSummary> {
+        self.rows
+            .iter()
+            .filter(move |r| r.sweep.as_ref().is_some_and(|m| m.id == id))
+    }
+
+    /// Sweep `id` worked out from its listed runs.
+    pub fn sweep_summary(&self, id: &str) -> SweepSummary {
+        summarize_sweep(id, &self.sweep_runs(id).collect::<Vec<_>>())
+    }
+
+    /// True while a sweep's table is open.
+    pub fn in_sweep(&self) -> bool {
+        matches!(self.view, RunsView::Sweep(_))
     }
 
     /// True while a chart is open (keys then mean "metric" and "back").
@@ -282,10 +366,20 @@ impl RunsTab {
             match action {
                 Action::Left => view.step_metric(false),
                 Action::Right => view.step_metric(true),
-                Action::Back | Action::OpenRun => self.view = RunsView::List,
+                Action::CycleColourKey => {
+                    if let Some(colour) = &mut view.colour_by {
+                        colour.next_key();
+                    }
+                }
+                Action::Back | Action::OpenRun => {
+                    self.view = view.back.take().map_or(RunsView::List, RunsView::Sweep);
+                }
                 _ => {}
             }
             return Reaction::default();
+        }
+        if let RunsView::Sweep(view) = &self.view {
+            return self.handle_sweep(view.clone(), action);
         }
         if let RunsView::Table(mut view) = self.view {
             let columns = compare_table(&self.marked_runs().collect::<Vec<_>>())
@@ -315,11 +409,34 @@ impl RunsTab {
         match action {
             Action::Up => self.selected = self.selected.saturating_sub(1),
             Action::Down => {
-                self.selected = (self.selected + 1).min(self.visible.len().saturating_sub(1))
+                self.selected = (self.selected + 1).min(self.lines.len().saturating_sub(1))
+            }
+            Action::Right => {
+                if let Some(id) = self.selected_sweep().map(str::to_string) {
+                    if !self.expanded.contains(&id) {
+                        self.expanded.push(id);
+                        self.reorder(self.selected_key());
+                    }
+                }
+            }
+            Action::Left => {
+                let id = match self.lines.get(self.selected) {
+                    Some(ListRow::Sweep { id, .. }) => Some(id.clone()),
+                    Some(ListRow::Member(i)) => self
+                        .rows
+                        .get(*i)
+                        .and_then(|r| r.sweep.as_ref())
+                        .map(|m| m.id.clone()),
+                    _ => None,
+                };
+                if let Some(id) = id {
+                    self.expanded.retain(|e| e != &id);
+                    self.reorder(Some(RowKey::Sweep(id)));
+                }
             }
             Action::BeginFilter => self.filtering = true,
             Action::CycleSort | Action::ReverseSort => {
-                let current = self.selected_path();
+                let current = self.selected_key();
                 if action == Action::CycleSort {
                     self.sort.key = self.sort.key.next();
                     self.sort.reversed = false;
@@ -327,6 +444,19 @@ impl RunsTab {
                     self.sort.reversed = !self.sort.reversed;
                 }
                 self.reorder(current);
+            }
+            Action::ToggleMark if self.selected_sweep().is_some() => {
+                let id = self.selected_sweep().unwrap_or_default().to_string();
+                let paths: Vec<PathBuf> = self.sweep_runs(&id).map(|r| r.path.clone()).collect();
+                if paths.iter().all(|p| self.is_marked(p)) {
+                    self.marks.retain(|m| !paths.contains(m));
+                } else {
+                    for path in paths {
+                        if !self.is_marked(&path) {
+                            self.marks.push(path);
+                        }
+                    }
+                }
             }
             Action::ToggleMark => {
                 if let Some(path) = self.selected_run().map(|r| r.path.clone()) {
@@ -345,10 +475,64 @@ impl RunsTab {
                 self.set_filter(String::new());
                 return Reaction::toast(ToastLevel::Info, "filter cleared");
             }
+            Action::OpenRun if self.marks.is_empty() && self.selected_sweep().is_some() => {
+                let id = self.selected_sweep().unwrap_or_default().to_string();
+                self.view = RunsView::Sweep(SweepView {
+                    id,
+                    ..SweepView::default()
+                });
+            }
             Action::OpenRun => return self.open(),
             Action::OpenTable => return self.open_table(),
             _ => {}
         }
+        Reaction::default()
+    }
+
+    /// The sweep view's keys: ↑/↓ a point, ←/→ a seed, Enter its run, `a` every run overlaid.
+    fn handle_sweep(&mut self, mut view: SweepView, action: Action) -> Reaction {
+        let summary = self.sweep_summary(&view.id);
+        match action {
+            Action::Up => view.point = view.point.saturating_sub(1),
+            Action::Down => {
+                view.point = (view.point + 1).min(summary.points.len().saturating_sub(1))
+            }
+            Action::Left => view.seed = view.seed.saturating_sub(1),
+            Action::Right => view.seed = (view.seed + 1).min(summary.seeds.len().saturating_sub(1)),
+            Action::Back => {
+                self.view = RunsView::List;
+                return Reaction::default();
+            }
+            Action::OpenRun => {
+                let Some(run) = summary
+                    .points
+                    .get(view.point)
+                    .and_then(|p| p.runs.get(view.seed))
+                    .and_then(Option::as_ref)
+                    .and_then(|r| self.rows.iter().find(|row| row.path == r.path))
+                else {
+                    return Reaction::toast(ToastLevel::Warn, "no run of this seed at this point");
+                };
+                let runs = vec![RunRef::of(run)];
+                return self.open_runs(runs, Some(view), None);
+            }
+            Action::OverlaySweep => {
+                let with_values = summary.runs_with_values();
+                let runs: Vec<RunRef> = with_values
+                    .iter()
+                    .filter_map(|(path, _)| self.rows.iter().find(|r| &r.path == path))
+                    .map(RunRef::of)
+                    .collect();
+                let colour = ColourBy {
+                    keys: summary.colour_keys(),
+                    chosen: 0,
+                    values: with_values.into_iter().map(|(_, v)| v).collect(),
+                };
+                return self.open_runs(runs, Some(view), Some(colour));
+            }
+            _ => {}
+        }
+        self.view = RunsView::Sweep(view);
         Reaction::default()
     }
 
@@ -385,6 +569,17 @@ impl RunsTab {
         } else {
             self.marked_runs().map(RunRef::of).collect()
         };
+        self.open_runs(runs, None, None)
+    }
+
+    /// Opens a chart of `runs` and asks for their curves; `back` is the sweep view Esc returns
+    /// to, `colour_by` a sweep overlay's colouring.
+    fn open_runs(
+        &mut self,
+        runs: Vec<RunRef>,
+        back: Option<SweepView>,
+        colour_by: Option<ColourBy>,
+    ) -> Reaction {
         if runs.is_empty() {
             return Reaction::default();
         }
@@ -402,6 +597,8 @@ impl RunsTab {
             metric: None,
             reload: None,
             refreshes: 0,
+            back,
+            colour_by,
         });
         Reaction::effects(vec![Effect::LoadCurves(request)])
     }
@@ -522,7 +719,7 @@ impl RunsTab {
                     self.marks.retain(|m| m != &path);
                     self.reorder(None);
                     // The run below the deleted one takes its place in the highlight.
-                    self.selected = position.min(self.visible.len().saturating_sub(1));
+                    self.selected = position.min(self.lines.len().saturating_sub(1));
                     Some((ToastLevel::Info, format!("deleted {}", run_name(&path))))
                 }
                 Err(e) => Some((ToastLevel::Error, format!("could not delete: {e}"))),
@@ -533,7 +730,9 @@ impl RunsTab {
     /// The screen the key hints are for: the chart, or the list with or without marks.
     pub fn hint_context(&self) -> HintContext {
         HintContext::Runs(match &self.view {
+            RunsView::Curves(view) if view.back.is_some() => RunsScreen::SweepChart,
             RunsView::Curves(_) => RunsScreen::Chart,
+            RunsView::Sweep(_) => RunsScreen::Sweep,
             RunsView::Table(_) => RunsScreen::Table,
             RunsView::List if self.marks.is_empty() => RunsScreen::List,
             RunsView::List => RunsScreen::Marked,
@@ -596,6 +795,14 @@ pub fn render(tab: &RunsTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: 
             let runs: Vec<&RunSummary> = tab.marked_runs().collect();
             table::render_table(&runs, table_view, area, buf, theme);
         }
+        RunsView::Sweep(sweep_view) => sweep::render_sweep(
+            &tab.sweep_summary(&sweep_view.id),
+            sweep_view,
+            area,
+            buf,
+            theme,
+            tab.read_only,
+        ),
     }
 }
 

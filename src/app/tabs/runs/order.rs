@@ -140,7 +140,7 @@ pub fn query_words(query: &str) -> Vec<String> {
 }
 
 /// Whether every word of the query is found in one of the run's scenario, kind, status, name or
-/// dataset (case-insensitive), so `fashion finished` finds the finished Fashion-MNIST runs.
+/// dataset, or is `sweep` for a sweep's run (case-insensitive), so `fashion finished` finds the finished Fashion-MNIST runs.
 pub fn matches(run: &RunSummary, words: &[String]) -> bool {
     let fields = [
         Some(run.scenario.as_str()),
@@ -148,6 +148,7 @@ pub fn matches(run: &RunSummary, words: &[String]) -> bool {
         Some(run.status.as_str()),
         Some(run.name.as_str()),
         run.dataset.as_deref(),
+        run.sweep.as_ref().map(|_| "sweep"),
     ];
     let haystack: Vec<String> = fields.iter().flatten().map(|f| f.to_lowercase()).collect();
     words
@@ -163,6 +164,60 @@ pub fn visible_rows(rows: &[RunSummary], query: &str, sort: Sort) -> Vec<usize> 
         .collect();
     visible.sort_by(|&a, &b| sort.compare(rows, a, b));
     visible
+}
+
+/// One row of the list as drawn: a run of no sweep, a sweep's group row, or a run of an
+/// expanded sweep under its group row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListRow {
+    /// A run of no sweep: an index into the listing.
+    Run(usize),
+    /// A sweep's group row, standing for all its runs.
+    Sweep {
+        /// The sweep's id.
+        id: String,
+        /// Every run of the sweep in the listing (filtered out or not), in sweep order.
+        members: Vec<usize>,
+    },
+    /// A run of an expanded sweep, under its group row: an index into the listing.
+    Member(usize),
+}
+
+/// The list's rows: `visible` (the runs the filter keeps, in the sort's order) with each
+/// sweep's runs gathered into one group row where its first kept run would be — so a sweep
+/// sorts by its newest, best or most urgent run, as the key says — followed by its kept runs in
+/// sweep order when the sweep is in `expanded`.
+pub fn list_rows(rows: &[RunSummary], visible: &[usize], expanded: &[String]) -> Vec<ListRow> {
+    let sweep_of = |i: usize| rows.get(i).and_then(|r| r.sweep.as_ref()).map(|m| &m.id);
+    let mut lines = Vec::new();
+    let mut seen: Vec<&String> = Vec::new();
+    for &i in visible {
+        let Some(id) = sweep_of(i) else {
+            lines.push(ListRow::Run(i));
+            continue;
+        };
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        let mut members: Vec<usize> = (0..rows.len())
+            .filter(|&j| sweep_of(j) == Some(id))
+            .collect();
+        members.sort_by_key(|&j| rows[j].sweep.as_ref().map_or(0, |m| m.index));
+        let kept: Vec<ListRow> = members
+            .iter()
+            .filter(|j| visible.contains(j))
+            .map(|&j| ListRow::Member(j))
+            .collect();
+        lines.push(ListRow::Sweep {
+            id: id.clone(),
+            members,
+        });
+        if expanded.contains(id) {
+            lines.extend(kept);
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -367,5 +422,54 @@ mod tests {
             ..a_to_z
         }
         .descending());
+    }
+
+    #[test]
+    fn a_sweeps_runs_gather_where_its_first_kept_run_sorts_and_expand_under_it() {
+        use crate::runs::SweepMember;
+        let mut rows = rows();
+        // The Fashion-MNIST runs (newest, and fourth) and the GAN are one sweep's.
+        for (i, index) in [(0, 1), (3, 0), (2, 2)] {
+            rows[i].sweep = Some(SweepMember {
+                id: "sw".into(),
+                index,
+                values: Vec::new(),
+                seed: None,
+            });
+        }
+        let sweep = ListRow::Sweep {
+            id: "sw".into(),
+            members: vec![3, 0, 2],
+        };
+        let visible = visible_rows(&rows, "", Sort::default());
+        assert_eq!(
+            list_rows(&rows, &visible, &[]),
+            [sweep.clone(), ListRow::Run(1), ListRow::Run(4)],
+            "the sweep where its newest run is"
+        );
+        let by_steps = Sort {
+            key: SortKey::Steps,
+            reversed: false,
+        };
+        let visible = visible_rows(&rows, "", by_steps);
+        assert_eq!(
+            list_rows(&rows, &visible, &["sw".into()]),
+            [
+                ListRow::Run(1),
+                sweep.clone(),
+                ListRow::Member(3),
+                ListRow::Member(0),
+                ListRow::Member(2),
+                ListRow::Run(4),
+            ],
+            "by its most steps, then its runs in sweep order"
+        );
+        let visible = visible_rows(&rows, "gan", Sort::default());
+        assert_eq!(
+            list_rows(&rows, &visible, &[]),
+            [sweep],
+            "one kept run keeps the sweep, with all its runs"
+        );
+        assert_eq!(visible_rows(&rows, "sweep", Sort::default()), [0, 2, 3]);
     }
 }

@@ -343,6 +343,7 @@ mod tests {
             metrics: Vec::new(),
             updated_unix_s: None,
             updated: None,
+            sweep: None,
             params: params
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
