@@ -62,7 +62,7 @@ impl ControlInbox {
 
     /// The next line read from the file, looking at the file only when none is queued and
     /// [`CONTROL_INTERVAL`] has passed since the last look.
-    pub fn next(&mut self) -> Option<Received> {
+    pub fn receive(&mut self) -> Option<Received> {
         if self.queue.is_empty() && self.last_look.elapsed() >= CONTROL_INTERVAL {
             self.last_look = Instant::now();
             match self.tail.poll() {
@@ -128,10 +128,10 @@ mod tests {
             ),
         )
         .expect("write");
-        assert_eq!(inbox.next(), None, "not looked at before the interval");
+        assert_eq!(inbox.receive(), None, "not looked at before the interval");
         std::thread::sleep(CONTROL_INTERVAL);
         let mut got = Vec::new();
-        while let Some(received) = inbox.next() {
+        while let Some(received) = inbox.receive() {
             got.push(received);
         }
         let origin = |id: &str, command| ControlOrigin {
@@ -163,7 +163,7 @@ mod tests {
         file.write_all(b"{\"id\":\"1-5\",\"command\":\"pause\"}\n")
             .expect("append");
         assert_eq!(
-            inbox.next(),
+            inbox.receive(),
             None,
             "the file is looked at once per interval"
         );

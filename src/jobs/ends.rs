@@ -152,7 +152,7 @@ impl JobEnds {
     /// acknowledged refused on the way.
     fn control_command(&mut self) -> Option<JobCommand> {
         loop {
-            match self.control.as_mut()?.next()? {
+            match self.control.as_mut()?.receive()? {
                 Received::Command(command, origin) => {
                     self.origin = Some(origin);
                     return Some(command);
