@@ -564,4 +564,73 @@ mod tests {
         let mut none = SnapshotFile::new(run.path(), JobKind::Classifier);
         assert!(none.poll().is_none());
     }
+
+    /// Sends `command` to a watcher of `run` and returns what it told the tab about the sending.
+    fn steer_notice(run: &Path, command: JobCommand) -> Notice {
+        let mut handle = spawn(run, JobKind::Classifier).expect("spawn");
+        handle.send(command);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let notice = loop {
+            match handle.events.try_recv() {
+                Ok(JobEvent::Notice(n))
+                    if n.text().starts_with("sent ") || n.text().contains(" not sent") =>
+                {
+                    break n
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    assert!(std::time::Instant::now() < deadline, "nothing said");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        handle.stop_and_join();
+        notice
+    }
+
+    #[test]
+    fn the_tabs_commands_reach_a_live_runs_control_file_and_a_finished_run_refuses_them() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let run = RunDir::create_with_config_text(parent.path(), "unit", "kind = \"classifier\"")
+            .expect("a run");
+        let lock = crate::runs::RunLock::acquire(run.path()).expect("a live writer's lock");
+        let mut tail = crate::runs::ControlTail::at_end(run.path()).expect("tail");
+        let sent = steer_notice(run.path(), JobCommand::Set(Param::Lr, 0.02));
+        assert!(
+            matches!(&sent, Notice::Info(t) if t.starts_with("sent set (")),
+            "{sent:?}"
+        );
+        let lines = tail.poll().expect("poll");
+        assert!(
+            matches!(lines.as_slice(), [crate::runs::ControlLine::Command(r)]
+                if r.command == ControlCommand::Set { param: "lr".into(), value: 0.02 }),
+            "{lines:?}"
+        );
+        assert!(
+            run.path().exists(),
+            "quitting the watch did not stop or touch the run"
+        );
+        assert!(
+            tail.poll().expect("poll").is_empty(),
+            "Detach sends nothing"
+        );
+        drop(lock);
+
+        let mut logs = crate::runs::RunLogs::open(&run).expect("logs");
+        logs.event(
+            3,
+            RunEvent::End {
+                status: EndStatus::Finished,
+                summary: None,
+            },
+        )
+        .expect("end");
+        let refused = steer_notice(run.path(), JobCommand::Pause);
+        assert!(
+            matches!(&refused, Notice::Warning(t)
+                if t.starts_with("pause not sent") && t.contains("a command for a finished run is refused")),
+            "{refused:?}"
+        );
+        assert!(tail.poll().expect("poll").is_empty());
+    }
 }
