@@ -490,17 +490,14 @@ fn watch_replays_a_run_into_a_read_only_classifier_tab() {
     assert!(app
         .toast
         .as_ref()
-        .is_some_and(|t| t.text.starts_with("read-only")));
+        .is_some_and(|t| t.text.starts_with("watching a run")));
     // How the charts are drawn changes no run: the chart keys work while watching.
     app.toast = None;
     for action in [Action::ToggleLogY, Action::SmoothMore, Action::ToggleRecent] {
         assert!(update(&mut app, action).is_empty());
     }
     assert!(app.chart.log_y && app.chart.recent && app.chart.smoothing() == 0.95);
-    assert!(
-        app.toast.is_none(),
-        "no read-only warning for a view change"
-    );
+    assert!(app.toast.is_none(), "no refusal for a view change");
 }
 
 /// A headless DQN run on CartPole: a checkpoint every `every` env steps, no early stop.

@@ -774,7 +774,7 @@ fn table_action(scope: Scope, code: KeyCode) -> Option<Action> {
 }
 
 /// The bottom line's key hints for a screen, cut after the last hint that fits in `width`
-/// columns so no hint shows half; while `watching` a run, only keys that work read-only.
+/// columns so no hint shows half; while `watching` a run, only keys that work on a watched run.
 pub fn hint_line(context: HintContext, width: usize, watching: bool) -> String {
     fit_hints(usable(hints(context), context, watching), width)
 }
@@ -786,43 +786,70 @@ pub fn own_hint_line(context: HintContext, width: usize, watching: bool) -> Stri
     fit_hints(usable(own, context, watching), width)
 }
 
-/// Whether `action` does anything while the dashboard follows a run read-only: moving between
-/// tabs, help, quitting and browsing the Runs tab, but nothing that starts, changes, resumes or
-/// deletes a run.
+/// Whether `action` does anything while the dashboard follows a run (`gradtop watch`): moving
+/// between tabs, help, quitting, browsing the Runs tab, and steering the watched run through its
+/// control file (pause/resume, stop, checkpoint, live hyperparameters); but nothing that starts,
+/// restarts, resumes or deletes a run.
 pub fn allowed_while_watching(action: Action, on_runs_tab: bool) -> bool {
-    match action {
-        Action::GoTab(_)
-        | Action::NextTab
-        | Action::PrevTab
-        | Action::ToggleHelp
-        | Action::ScrollHelp(_)
-        | Action::ToggleGpu
-        | Action::CloseOverlay
-        | Action::Quit
-        | Action::ForceQuit
-        | Action::ToggleLogY
-        | Action::SmoothMore
-        | Action::SmoothLess
-        | Action::ToggleRecent => true,
-        Action::ResumeRun | Action::DeleteRun | Action::ConfirmDelete => false,
-        _ => on_runs_tab,
-    }
+    steers(action)
+        || match action {
+            Action::GoTab(_)
+            | Action::NextTab
+            | Action::PrevTab
+            | Action::ToggleHelp
+            | Action::ScrollHelp(_)
+            | Action::ToggleGpu
+            | Action::CloseOverlay
+            | Action::Quit
+            | Action::ForceQuit
+            | Action::ToggleLogY
+            | Action::SmoothMore
+            | Action::SmoothLess
+            | Action::ToggleRecent => true,
+            Action::ResumeRun | Action::DeleteRun | Action::ConfirmDelete => false,
+            _ => on_runs_tab,
+        }
+}
+
+/// Whether `action` steers a watched run (through its control file): it does something only
+/// while the run trains or is paused, so its hint shows only then.
+fn steers(action: Action) -> bool {
+    matches!(
+        action,
+        Action::PauseResume
+            | Action::Stop
+            | Action::Checkpoint
+            | Action::Up
+            | Action::Down
+            | Action::Left
+            | Action::Right
+            | Action::BeginEdit
+            | Action::EditChar(_)
+            | Action::EditBackspace
+            | Action::EditClear
+            | Action::EditCommit
+            | Action::EditCancel
+    )
 }
 
 /// The hints whose keys work on this screen: all of them, or while watching a run only those
-/// [`allowed_while_watching`].
+/// [`allowed_while_watching`], its steering keys only while the run is live.
 fn usable<'a>(
     items: impl Iterator<Item = (&'a Binding, &'a Hint)>,
     context: HintContext,
     watching: bool,
 ) -> impl Iterator<Item = (&'a Binding, &'a Hint)> {
     let on_runs_tab = matches!(context, HintContext::Runs(_));
+    let live = matches!(
+        context,
+        HintContext::Job(_, JobPhase::Running | JobPhase::Paused)
+    );
     items.filter(move |(binding, _)| {
         !watching
-            || binding
-                .keys
-                .iter()
-                .any(|&(_, action)| allowed_while_watching(action, on_runs_tab))
+            || binding.keys.iter().any(|&(_, action)| {
+                allowed_while_watching(action, on_runs_tab)
+                    && (live || on_runs_tab || !steers(action))
+            })
     })
 }
 
@@ -1272,16 +1299,42 @@ mod tests {
     }
 
     #[test]
-    fn watching_offers_only_the_keys_that_work_read_only() {
-        for phase in PHASES {
-            for kind in JobKind::ALL {
+    fn watching_offers_the_steering_keys_only_while_the_run_is_live() {
+        for kind in JobKind::ALL {
+            for phase in [JobPhase::Idle, JobPhase::DataMissing, JobPhase::Ended] {
                 let line = hint_line(HintContext::Job(kind, phase), 200, true);
                 assert_eq!(
                     line, "? help · q quit · g gpu · y [/] z chart view",
                     "{kind:?} {phase:?}"
                 );
             }
+            for phase in [JobPhase::Running, JobPhase::Paused] {
+                let line = hint_line(HintContext::Job(kind, phase), 200, true);
+                let offered = hint_line(HintContext::Job(kind, phase), 200, false);
+                for word in ["space ", "x stop"] {
+                    assert!(line.contains(word), "{kind:?} {phase:?}: {line}");
+                }
+                assert!(
+                    !line.contains("s restart") && !line.contains("s start"),
+                    "{kind:?} {phase:?}: {line}"
+                );
+                // Every steering hint the live job offers, the watched run offers too.
+                for hint in offered.split(" · ").filter(|h| !h.starts_with("s ")) {
+                    if !hint.starts_with("w ") && !hint.starts_with("e ") && !hint.starts_with("v ")
+                    {
+                        assert!(line.contains(hint), "{kind:?} {phase:?}: {hint} in {line}");
+                    }
+                }
+            }
         }
+        assert_eq!(
+            hint_line(
+                HintContext::Job(JobKind::Classifier, JobPhase::Running),
+                200,
+                true
+            ),
+            "space pause · x stop · c save · ←/→ change · ? help · q quit · g gpu · y [/] z chart view"
+        );
         assert_eq!(
             hint_line(HintContext::Runs(RunsScreen::List), 200, true),
             "↑/↓ select · Enter curves · space mark · ? help · q quit · g gpu · / filter · o sort"
@@ -1290,6 +1343,32 @@ mod tests {
             own_hint_line(HintContext::Runs(RunsScreen::Marked), 200, true),
             "Enter overlay · space mark · Esc unmark all · t table · / filter · o sort"
         );
+    }
+
+    #[test]
+    fn watching_refuses_what_starts_resumes_or_deletes_a_run_but_steers_it() {
+        for action in [
+            Action::PauseResume,
+            Action::Stop,
+            Action::Checkpoint,
+            Action::Left,
+            Action::EditCommit,
+        ] {
+            assert!(allowed_while_watching(action, false), "{action:?}");
+        }
+        for action in [
+            Action::StartRestart,
+            Action::ResumeRun,
+            Action::DeleteRun,
+            Action::ConfirmDelete,
+            Action::FetchData,
+            Action::PlayGreedy,
+        ] {
+            assert!(!allowed_while_watching(action, false), "{action:?}");
+        }
+        for action in [Action::ResumeRun, Action::DeleteRun, Action::ConfirmDelete] {
+            assert!(!allowed_while_watching(action, true), "{action:?}");
+        }
     }
 
     #[test]

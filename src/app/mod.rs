@@ -43,7 +43,7 @@ pub struct Options {
     pub scenario: Option<Scenario>,
     /// The folder new run directories go in (`--runs-dir`, `$GRADTOP_RUNS`, `./runs`).
     pub runs_dir: PathBuf,
-    /// `gradtop watch RUN_DIR`: follow this run read-only instead of training (the scenario is
+    /// `gradtop watch RUN_DIR`: follow (and steer) this run instead of training (the scenario is
     /// the run's, for its tab and panel). Without a scenario, a TensorBoard log folder: the
     /// dashboard opens on the Runs tab over it (`runs_dir` is that folder).
     pub watch: Option<PathBuf>,
@@ -228,7 +228,8 @@ pub struct App {
     pub device: DeviceChoice,
     /// The folder jobs create their run directories in.
     pub runs_dir: PathBuf,
-    /// The run followed read-only (`gradtop watch`), if any.
+    /// The run followed (`gradtop watch`), if any: shown from its logs, steered through its
+    /// control file.
     pub watching: Option<PathBuf>,
 }
 

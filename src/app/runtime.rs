@@ -72,7 +72,7 @@ impl Slot {
         if let Some(old) = self.handle.take() {
             // The old job stops at its next step boundary; its thread is not waited for here
             // so a restart never freezes the screen.
-            old.send(JobCommand::Stop);
+            old.send(JobCommand::Detach);
         }
         self.handle = Some(handle);
         self.open = true;

@@ -86,7 +86,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
             app.toast(
                 ToastLevel::Warn,
-                "read-only: watching a run (gradtop resume RUN_DIR continues it)",
+                "watching a run: it is started, resumed and deleted elsewhere (gradtop resume \
+                 RUN_DIR continues a stopped one)",
             );
         }
         other => {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::format::format_duration;
-use crate::jobs::{JobCommand, JobEvent, JobHandle, JobKind, JobStatus, JobSummary, Metric};
+use crate::jobs::{
+    JobCommand, JobEvent, JobHandle, JobKind, JobStatus, JobSummary, Metric, USER_PAUSE,
+};
 
 /// Seconds between human-readable progress lines.
 const LINE_INTERVAL: Duration = Duration::from_secs(1);
@@ -130,8 +132,17 @@ pub fn drive(
             JobEvent::Applied { param, value, step } => {
                 writeln!(out, "{param} = {value} from step {step}")?;
             }
+            JobEvent::Status(JobStatus::Paused(reason)) if reason == USER_PAUSE => {
+                // Paused through the run's control file, which resumes it too.
+                let msg = "paused: a resume command in the run's control.jsonl continues it";
+                if json_lines {
+                    writeln!(out, "{}", json!({"event": "notice", "message": msg}))?;
+                } else {
+                    writeln!(out, "{msg}")?;
+                }
+            }
             JobEvent::Status(JobStatus::Paused(reason)) => {
-                // Nobody can resume a headless run: a guard's pause ends it as a failure.
+                // Nobody resumes a guard's pause headless: it ends the run as a failure.
                 failure = Some(format!("run paused and cannot resume headless: {reason}"));
                 handle.send(JobCommand::Stop);
             }

@@ -106,8 +106,10 @@ enum Command {
         #[arg(long, value_name = "N")]
         steps: Option<u64>,
     },
-    /// Follow a run read-only in the dashboard (one training headless elsewhere, or a finished
-    /// one): its curves, hyperparameter changes, checkpoints and end. A TensorBoard log folder
+    /// Follow a run in the dashboard (one training headless elsewhere, or a finished one): its
+    /// curves, hyperparameter changes, checkpoints and end. A live run you own can be steered
+    /// from its tab (pause/resume, stop, checkpoint, live hyperparameters) through its
+    /// control.jsonl; a finished run is shown read-only. A TensorBoard log folder
     /// (PyTorch's runs/, Keras' logs/) opens in the Runs tab, each folder of event files a run.
     Watch {
         /// The run directory, or a TensorBoard log folder.

@@ -170,7 +170,7 @@ where
         // multiple of `every` was passed.
         if every > 0 && step / every > last_periodic / every && ends.run_dir().is_some() {
             last_periodic = step;
-            checkpoint(ends, &job, reason::PERIODIC);
+            let _ = checkpoint(ends, &job, reason::PERIODIC);
         }
         if report_now || last_report.elapsed() >= REPORT_INTERVAL {
             last_report = Instant::now();
@@ -181,7 +181,7 @@ where
     fail_on_fault(ends, &mut status);
     job.finish(ends, &status)?;
     if ends.run_dir().is_some() && !diverged && ends.run_fault().is_none() {
-        checkpoint(ends, &job, exit_reason());
+        let _ = checkpoint(ends, &job, exit_reason());
         fail_on_fault(ends, &mut status);
     }
     let summary = JobSummary {
@@ -322,10 +322,15 @@ fn open_run<T: Trainable>(
     Ok(Flow::Continue)
 }
 
-/// Writes a checkpoint of `job` for `why` and tells the user where, or why not. A checkpoint
-/// the run directory could not take becomes the run's fault ([`JobEnds::run_fault`]), which
-/// ends the run before its next step.
-pub fn checkpoint<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &T, why: &str) {
+/// Writes a checkpoint of `job` for `why` and tells the user where, or why not (also
+/// returned, for a control-file command's acknowledgement). A checkpoint the run directory
+/// could not take becomes the run's fault ([`JobEnds::run_fault`]), which ends the run before
+/// its next step.
+pub fn checkpoint<T: Trainable + ?Sized>(
+    ends: &mut JobEnds,
+    job: &T,
+    why: &str,
+) -> Result<(), String> {
     let written = job
         .checkpoint_data()
         .map_err(NotWritten::Refused)
@@ -341,14 +346,24 @@ pub fn checkpoint<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &T, why: &str)
                 ends.warn(warning);
             }
             ends.info(format!("checkpoint written: {}", path.display()));
+            Ok(())
         }
-        Err(NotWritten::Refused(e)) => ends.warn(format!("checkpoint failed: {e}")),
+        Err(NotWritten::Refused(e)) => {
+            ends.warn(format!("checkpoint failed: {e}"));
+            Err(e)
+        }
         // Told once, as the reason the run failed.
-        Err(NotWritten::Failed(_)) => {}
+        Err(NotWritten::Failed(e)) => Err(e),
     }
 }
 
-/// Applies one command between steps; `Some(flow)` when it decides the loop's course.
+/// Why a control-file `resume` is refused while the run trains.
+const NOT_PAUSED: &str = "the run is not paused";
+/// Why a control-file `pause` is refused while the run is held.
+const ALREADY_PAUSED: &str = "the run is already paused";
+
+/// Applies one command between steps, from the UI or the run's control file (which
+/// [`JobEnds::acknowledge`] answers); `Some(flow)` when it decides the loop's course.
 fn handle<T: Trainable + ?Sized>(
     ends: &mut JobEnds,
     job: &mut T,
@@ -356,18 +371,25 @@ fn handle<T: Trainable + ?Sized>(
 ) -> Option<Flow> {
     match command {
         JobCommand::Set(param, value) => {
+            let step = job.step() + 1;
             match job.set(param, value) {
-                Ok(()) => ends.send(JobEvent::Applied {
-                    param,
-                    value,
-                    step: job.step() + 1,
-                }),
-                Err(reason) => ends.send(JobEvent::Refused { param, reason }),
+                Ok(()) => {
+                    ends.send(JobEvent::Applied { param, value, step });
+                    ends.acknowledge(step, Ok(()));
+                }
+                Err(reason) => {
+                    ends.send(JobEvent::Refused {
+                        param,
+                        reason: reason.clone(),
+                    });
+                    ends.acknowledge(job.step(), Err(reason));
+                }
             }
             None
         }
         JobCommand::Checkpoint => {
-            checkpoint(ends, job, reason::KEY);
+            let written = checkpoint(ends, job, reason::KEY);
+            ends.acknowledge(job.step(), written);
             None
         }
         JobCommand::PlayGreedy => {
@@ -376,8 +398,16 @@ fn handle<T: Trainable + ?Sized>(
             }
             None
         }
-        JobCommand::Stop => Some(Flow::Stop),
-        JobCommand::Start | JobCommand::Resume | JobCommand::Pause => None,
+        JobCommand::Stop => {
+            ends.acknowledge(job.step(), Ok(()));
+            Some(Flow::Stop)
+        }
+        JobCommand::Detach => Some(Flow::Stop),
+        JobCommand::Resume => {
+            ends.acknowledge(job.step(), Err(NOT_PAUSED.into()));
+            None
+        }
+        JobCommand::Start | JobCommand::Pause => None,
     }
 }
 
@@ -390,8 +420,9 @@ pub fn poll<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &mut T) -> Flow {
     while let Some(command) = ends.try_command() {
         if command == JobCommand::Pause {
             if ends.run_dir().is_some() {
-                checkpoint(ends, job, reason::PAUSE);
+                let _ = checkpoint(ends, job, reason::PAUSE);
             }
+            ends.acknowledge(job.step(), Ok(()));
             return hold(ends, job, USER_PAUSE);
         }
         if let Some(flow) = handle(ends, job, command) {
@@ -414,10 +445,11 @@ pub fn hold<T: Trainable + ?Sized>(ends: &mut JobEnds, job: &mut T, why: &str) -
         }
         match ends.next_command() {
             Some(JobCommand::Resume) | Some(JobCommand::Start) => {
+                ends.acknowledge(job.step(), Ok(()));
                 ends.status(JobStatus::Running);
                 return Flow::Continue;
             }
-            Some(JobCommand::Pause) => {}
+            Some(JobCommand::Pause) => ends.acknowledge(job.step(), Err(ALREADY_PAUSED.into())),
             Some(command) => {
                 if let Some(flow) = handle(ends, job, command) {
                     return flow;

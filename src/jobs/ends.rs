@@ -6,11 +6,16 @@
 //! keeps only the latest value, so a slow UI never backs a job up.
 
 use std::path::Path;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use super::control::{ControlInbox, ControlOrigin, Received};
 use super::protocol::{JobCommand, JobEvent, JobStatus, Metric, Notice, Snapshot};
 use super::record::RunSession;
+
+/// Longest a paused job waits for the UI before looking at its run's control file again.
+const HOLD_WAKE: Duration = Duration::from_millis(250);
 
 /// The UI's end of a job: send commands, receive events, read the latest snapshot.
 #[derive(Debug)]
@@ -39,9 +44,10 @@ impl JobHandle {
         self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
-    /// Asks the job to stop and waits for its thread (used on quit so checkpoints complete).
+    /// Tells the job the UI is leaving and waits for its thread (used on quit so checkpoints
+    /// complete): a training job stops, a watcher stops following and leaves its run alone.
     pub fn stop_and_join(&mut self) {
-        self.send(JobCommand::Stop);
+        self.send(JobCommand::Detach);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -57,6 +63,14 @@ pub struct JobEnds {
     commands: mpsc::UnboundedReceiver<JobCommand>,
     events: mpsc::UnboundedSender<JobEvent>,
     snapshot: watch::Sender<Option<Snapshot>>,
+    /// The run's `control.jsonl`, the second source of commands, once a run is attached.
+    control: Option<ControlInbox>,
+    /// The control-file command being applied, until it is acknowledged.
+    origin: Option<ControlOrigin>,
+    /// The last error reading the control file, told once until it changes.
+    control_error: Option<String>,
+    /// Waits for the UI's next command with a timeout while paused (built when first needed).
+    waiter: Option<tokio::runtime::Runtime>,
 }
 
 impl JobEnds {
@@ -116,16 +130,85 @@ impl JobEnds {
         loop {
             match self.commands.blocking_recv() {
                 Some(JobCommand::Start) => return true,
-                Some(JobCommand::Stop) | None => return false,
+                Some(JobCommand::Stop | JobCommand::Detach) | None => return false,
                 Some(_) => {}
             }
         }
     }
 
-    /// The next pending command without waiting; `None` when there is none or the UI went away
-    /// (the run then continues, headless-style, to its end).
+    /// The next pending command without waiting, the UI's first, then one from the run's
+    /// control file (looked at every [`super::control::CONTROL_INTERVAL`]); `None` when there is
+    /// none or the UI went away (the run then continues, headless-style, to its end). A command
+    /// from the file is acknowledged in the run's log by [`JobEnds::acknowledge`].
     pub fn try_command(&mut self) -> Option<JobCommand> {
-        self.commands.try_recv().ok()
+        self.origin = None;
+        if let Ok(command) = self.commands.try_recv() {
+            return Some(command);
+        }
+        self.control_command()
+    }
+
+    /// The next command of the control file that a job can apply; lines it cannot are
+    /// acknowledged refused on the way.
+    fn control_command(&mut self) -> Option<JobCommand> {
+        loop {
+            match self.control.as_mut()?.receive()? {
+                Received::Command(command, origin) => {
+                    self.origin = Some(origin);
+                    return Some(command);
+                }
+                Received::Refused {
+                    id,
+                    command,
+                    reason,
+                } => {
+                    let step = self.run.as_ref().map_or(0, RunSession::step);
+                    self.log_control(step, id, command, Err(reason));
+                }
+                Received::Unreadable(error) => {
+                    if self.control_error.as_ref() != Some(&error) {
+                        self.control_error = Some(error.clone());
+                        self.warn(format!("control file: {error}"));
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Acknowledges the control-file command just taken (if the last command came from the
+    /// file): applied at `step`, or refused with the reason. A command from the UI needs none.
+    pub fn acknowledge(&mut self, step: u64, outcome: Result<(), String>) {
+        if let Some(origin) = self.origin.take() {
+            self.log_control(step, Some(origin.id), Some(origin.command), outcome);
+        }
+    }
+
+    /// Logs a `control` event and tells the UI.
+    fn log_control(
+        &mut self,
+        step: u64,
+        id: Option<String>,
+        command: Option<&'static str>,
+        outcome: Result<(), String>,
+    ) {
+        let what = format!(
+            "control {} ({})",
+            command.unwrap_or("line"),
+            id.as_deref().unwrap_or("no id")
+        );
+        let text = match &outcome {
+            Ok(()) => format!("{what} applied at step {step}"),
+            Err(reason) => format!("{what} refused: {reason}"),
+        };
+        if let Some(error) = self
+            .run
+            .as_mut()
+            .and_then(|run| run.record_control(step, id, command, outcome))
+        {
+            let _ = self.events.send(JobEvent::Notice(Notice::Warning(error)));
+        }
+        let _ = self.events.send(JobEvent::Notice(Notice::Info(text)));
     }
 
     /// True once the UI's end of the command channel is gone (the dashboard quit).
@@ -133,13 +216,61 @@ impl JobEnds {
         self.commands.is_closed()
     }
 
-    /// Waits for the next command; `None` once the UI has gone away.
+    /// Waits for the next command, from the UI or the run's control file (looked at every
+    /// [`HOLD_WAKE`] while waiting); `None` once the UI has gone away.
     pub fn next_command(&mut self) -> Option<JobCommand> {
-        self.commands.blocking_recv()
+        self.origin = None;
+        if self.control.is_none() {
+            return self.commands.blocking_recv();
+        }
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => return Some(command),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            if let Some(command) = self.control_command() {
+                return Some(command);
+            }
+            if self.waiter.is_none() {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                {
+                    Ok(waiter) => self.waiter = Some(waiter),
+                    Err(e) => {
+                        self.warn(format!(
+                            "cannot wait for the control file while paused ({e}): only the \
+                             dashboard's keys resume this run"
+                        ));
+                        self.control = None;
+                        return self.commands.blocking_recv();
+                    }
+                }
+            }
+            let Some(waiter) = &self.waiter else {
+                return self.commands.blocking_recv();
+            };
+            let commands = &mut self.commands;
+            match waiter.block_on(async { tokio::time::timeout(HOLD_WAKE, commands.recv()).await })
+            {
+                Ok(command) => return command,
+                Err(_elapsed) => {}
+            }
+        }
     }
 
-    /// Makes `session` the run whose logs record every event from now on.
+    /// Makes `session` the run whose logs record every event from now on, and follows its
+    /// control file from its current end.
     pub fn attach(&mut self, session: RunSession) {
+        match ControlInbox::open(session.path()) {
+            Ok(inbox) => self.control = Some(inbox),
+            Err(e) => {
+                let _ = self.events.send(JobEvent::Notice(Notice::Warning(format!(
+                    "control file: {e}: the run cannot be steered from other terminals"
+                ))));
+            }
+        }
         self.run = Some(session);
     }
 
@@ -179,6 +310,10 @@ where
                 events: ev_tx,
                 snapshot: snap_tx,
                 run: None,
+                control: None,
+                origin: None,
+                control_error: None,
+                waiter: None,
             };
             // The pool's threads are named `job-…` too, so a panic there is still a job's.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

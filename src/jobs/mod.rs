@@ -6,6 +6,7 @@
 //! and replays a run directory instead (`gradtop watch`).
 
 pub mod classifier;
+pub mod control;
 pub mod driver;
 pub mod ends;
 pub mod gan;

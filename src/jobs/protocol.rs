@@ -107,6 +107,9 @@ pub enum JobCommand {
     Checkpoint,
     /// RL: play one episode with the current greedy policy and publish its frames.
     PlayGreedy,
+    /// The UI is leaving (quit, a replaced job): a training job ends as on `Stop`, while a
+    /// watcher stops following without stopping the run it follows.
+    Detach,
 }
 
 /// Where a job is in its life.

@@ -247,6 +247,35 @@ impl RunSession {
         self.observe(event).err().map(|e| self.stop_recording(e))
     }
 
+    /// The latest step the run's logs have reached.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Logs a `control` event: the control-file command `id` (`command`) applied at `step`, or
+    /// refused with the reason; the error is returned once, as [`RunSession::record`] does.
+    pub fn record_control(
+        &mut self,
+        step: u64,
+        id: Option<String>,
+        command: Option<&str>,
+        outcome: Result<(), String>,
+    ) -> Option<String> {
+        if !self.recording || self.ended {
+            return None;
+        }
+        let event = RunEvent::Control {
+            id,
+            command: command.map(String::from),
+            accepted: outcome.is_ok(),
+            reason: outcome.err(),
+        };
+        self.logs
+            .event(step, event)
+            .err()
+            .map(|e| self.stop_recording(e))
+    }
+
     /// Why the run can no longer be saved, once a write to its directory failed.
     pub fn fault(&self) -> Option<&str> {
         self.fault.as_deref()

@@ -1,6 +1,8 @@
 //! `gradtop watch`: a job that trains nothing and instead tails a run directory's logs, turning
 //! its records back into the [`JobEvent`]s the live job sent, so the same tab shows any run —
-//! one training in another terminal, or one that ended long ago. Jobs that keep their latest
+//! one training in another terminal, or one that ended long ago. The commands the tab sends
+//! (pause, resume, stop, checkpoint, a live change) go to the run's `control.jsonl`, and their
+//! effects come back through the logs. Jobs that keep their latest
 //! bulky snapshot in the run directory (the GAN's `samples/latest.pgm`, the classifier's
 //! confusion matrix, the RL episode's frames) have it read back too.
 
@@ -17,8 +19,8 @@ use crate::models::gan::networks::IMAGE_SIDE;
 use crate::models::gan::samples::{SampleGrid, LATEST_SAMPLES_FILE};
 use crate::models::rl::EpisodeFrames;
 use crate::runs::{
-    drop_superseded, lock_holder, EndStatus, EventRecord, EventsTail, MetricRecord, MetricsTail,
-    RunDir, RunEvent,
+    drop_superseded, lock_holder, send_command, ControlCommand, EndStatus, EventRecord, EventsTail,
+    MetricRecord, MetricsTail, RunDir, RunEvent,
 };
 
 /// How often the logs are looked at for new records.
@@ -163,6 +165,26 @@ impl Replay {
                     EndStatus::Stopped | EndStatus::Interrupted => JobStatus::Stopped,
                 }));
             }
+            RunEvent::Control {
+                id,
+                command,
+                accepted,
+                reason,
+            } => {
+                let what = format!(
+                    "control {} ({})",
+                    command.as_deref().unwrap_or("line"),
+                    id.as_deref().unwrap_or("no id")
+                );
+                self.out.push(if accepted {
+                    info(format!("step {step}: {what} applied"))
+                } else {
+                    JobEvent::Notice(Notice::Warning(format!(
+                        "{what} refused: {}",
+                        reason.as_deref().unwrap_or("no reason given")
+                    )))
+                });
+            }
             RunEvent::Other => {}
         }
     }
@@ -187,8 +209,9 @@ fn identity(dir: &Path) -> Option<(u64, u64)> {
 }
 
 /// Replays the run's logs so far (minus records a resume superseded), then follows them until
-/// `Stop` arrives; says when the writing process died without an `end` event, and when the run
-/// directory was deleted (what is shown stays, and nothing more is read).
+/// `Detach` arrives (the UI leaving), passing the tab's commands on to the run; says when the
+/// writing process died without an `end` event, and when the run directory was deleted (what
+/// is shown stays, and nothing more is read).
 pub fn run(dir: PathBuf, kind: JobKind, ends: &mut JobEnds) -> Result<(), String> {
     let run = RunDir::open(&dir).map_err(|e| e.to_string())?;
     let run_identity = identity(run.path());
@@ -222,9 +245,10 @@ pub fn run(dir: PathBuf, kind: JobKind, ends: &mut JobEnds) -> Result<(), String
             ends.publish(snapshot);
         }
         while let Some(command) = ends.try_command() {
-            if command == JobCommand::Stop {
+            if command == JobCommand::Detach {
                 return Ok(());
             }
+            steer(run.path(), command, ends);
         }
         if ends.ui_gone() {
             return Ok(());
@@ -273,6 +297,28 @@ pub fn run(dir: PathBuf, kind: JobKind, ends: &mut JobEnds) -> Result<(), String
             ));
             replay.out.push(JobEvent::Status(JobStatus::Stopped));
         }
+    }
+}
+
+/// Passes a command the user gave the watched run's tab on to the run through its control
+/// file, and says what became of the sending: the run's acknowledgement comes back through its
+/// logs.
+fn steer(run: &Path, command: JobCommand, ends: &mut JobEnds) {
+    let control = match command {
+        JobCommand::Pause => ControlCommand::Pause,
+        JobCommand::Resume => ControlCommand::Resume,
+        JobCommand::Stop => ControlCommand::Stop,
+        JobCommand::Checkpoint => ControlCommand::Checkpoint,
+        JobCommand::Set(param, value) => ControlCommand::Set {
+            param: param.key().to_string(),
+            value,
+        },
+        JobCommand::Start | JobCommand::PlayGreedy | JobCommand::Detach => return,
+    };
+    let name = control.name();
+    match send_command(run, control) {
+        Ok(id) => ends.info(format!("sent {name} ({id}) to the run")),
+        Err(e) => ends.warn(format!("{name} not sent: {e}")),
     }
 }
 
@@ -517,5 +563,74 @@ mod tests {
 
         let mut none = SnapshotFile::new(run.path(), JobKind::Classifier);
         assert!(none.poll().is_none());
+    }
+
+    /// Sends `command` to a watcher of `run` and returns what it told the tab about the sending.
+    fn steer_notice(run: &Path, command: JobCommand) -> Notice {
+        let mut handle = spawn(run, JobKind::Classifier).expect("spawn");
+        handle.send(command);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let notice = loop {
+            match handle.events.try_recv() {
+                Ok(JobEvent::Notice(n))
+                    if n.text().starts_with("sent ") || n.text().contains(" not sent") =>
+                {
+                    break n
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    assert!(std::time::Instant::now() < deadline, "nothing said");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        handle.stop_and_join();
+        notice
+    }
+
+    #[test]
+    fn the_tabs_commands_reach_a_live_runs_control_file_and_a_finished_run_refuses_them() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let run = RunDir::create_with_config_text(parent.path(), "unit", "kind = \"classifier\"")
+            .expect("a run");
+        let lock = crate::runs::RunLock::acquire(run.path()).expect("a live writer's lock");
+        let mut tail = crate::runs::ControlTail::at_end(run.path()).expect("tail");
+        let sent = steer_notice(run.path(), JobCommand::Set(Param::Lr, 0.02));
+        assert!(
+            matches!(&sent, Notice::Info(t) if t.starts_with("sent set (")),
+            "{sent:?}"
+        );
+        let lines = tail.poll().expect("poll");
+        assert!(
+            matches!(lines.as_slice(), [crate::runs::ControlLine::Command(r)]
+                if r.command == ControlCommand::Set { param: "lr".into(), value: 0.02 }),
+            "{lines:?}"
+        );
+        assert!(
+            run.path().exists(),
+            "quitting the watch did not stop or touch the run"
+        );
+        assert!(
+            tail.poll().expect("poll").is_empty(),
+            "Detach sends nothing"
+        );
+        drop(lock);
+
+        let mut logs = crate::runs::RunLogs::open(&run).expect("logs");
+        logs.event(
+            3,
+            RunEvent::End {
+                status: EndStatus::Finished,
+                summary: None,
+            },
+        )
+        .expect("end");
+        let refused = steer_notice(run.path(), JobCommand::Pause);
+        assert!(
+            matches!(&refused, Notice::Warning(t)
+                if t.starts_with("pause not sent") && t.contains("a command for a finished run is refused")),
+            "{refused:?}"
+        );
+        assert!(tail.poll().expect("poll").is_empty());
     }
 }

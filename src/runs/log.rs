@@ -99,6 +99,21 @@ pub enum RunEvent {
         /// Why: `periodic`, `key`, `pause`, `signal`, `end`.
         reason: String,
     },
+    /// A command read from the run's `control.jsonl` was applied (at the record's step) or
+    /// refused, so whoever sent it can see what became of it.
+    Control {
+        /// The sender's id of the command (`<pid>-<counter>`); absent when the line had none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The command's name, e.g. `set`; absent when the line named none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+        /// Whether the job applied it.
+        accepted: bool,
+        /// Why it was refused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The job ended; the last event of a process's life.
     End {
         /// How it ended.

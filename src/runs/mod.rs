@@ -8,6 +8,8 @@
 //!   events.jsonl      {"step":400,"t":12.5,"kind":"set","param":"lr","value":0.0005}
 //!   checkpoints/      step-1200.safetensors + step-1200.json, the newest N kept
 //!   lock              pid of the process writing the run, flocked while it runs
+//!   control.jsonl     {"id":"12345-1","command":"set","param":"lr","value":0.0005}, appended
+//!                     by other processes to steer the run (pause, resume, stop, checkpoint, set)
 //! ```
 //!
 //! * A job: [`resolve_runs_parent`] → [`RunDir::create`] → [`RunLock::acquire`] →
@@ -27,12 +29,16 @@
 //!   ([`find_tensorboard_runs`], [`TensorBoardRun`] over [`EventFileTail`]s); the index lists
 //!   it, [`read_run_curves`] charts it and the exports convert it, read-only.
 //!
-//! Readers never write and never take the lock.
+//! * Steering: [`send_command`] appends to `control.jsonl`; the job reads it with a
+//!   [`ControlTail`] and logs a `control` event per command.
+//!
+//! Readers never write and never take the lock (a sender appends to `control.jsonl` only).
 //!
 //! Unix only: the lock uses `flock(2)`, run names use `localtime_r`.
 
 pub mod checkpoint;
 pub mod clock;
+pub mod control;
 pub mod curves;
 pub mod dir;
 pub mod error;
@@ -52,6 +58,10 @@ pub use checkpoint::{
     Checkpoint, CheckpointInfo, CheckpointScan, Latest, ResumePoint,
 };
 pub use clock::LocalTime;
+pub use control::{
+    may_steer, send_command, ControlCommand, ControlError, ControlLine, ControlRecord, ControlTail,
+    CONTROL_FILE,
+};
 pub use curves::{read_run_curves, MetricCurve, RunCurves};
 pub use dir::{resolve_runs_parent, RunDir, RUNS_ENV};
 pub use error::{Holder, Rejected, Result, RunsError};
