@@ -281,7 +281,7 @@ fn a_sweep_runs_on_slurm_and_a_requeued_task_resumes_its_run() {
         .map(|(_, e)| e["resumed_from"].as_u64())
         .expect("a second start");
     assert_eq!(resumed, Some(checkpoint_step), "{kinds:?}");
-    assert!(checkpoint_step >= 200 && checkpoint_step < 1200);
+    assert!((200..1200).contains(&checkpoint_step), "{checkpoint_step}");
     assert_eq!(
         kinds.last().map(|(k, e)| (k.as_str(), e["status"].clone())),
         Some(("end", serde_json::json!("finished")))

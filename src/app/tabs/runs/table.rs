@@ -348,7 +348,6 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            sweep: None,
         }
     }
 
