@@ -26,6 +26,18 @@ pub enum DeviceChoice {
     Cuda(usize),
 }
 
+/// The `--device` text that chooses it again (`auto`, `cpu`, `cuda:N`): what a sweep passes to
+/// each of its runs.
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Auto => f.write_str("auto"),
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
 impl std::str::FromStr for DeviceChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -93,5 +105,12 @@ mod tests {
         assert_eq!("cuda:3".parse(), Ok(DeviceChoice::Cuda(3)));
         assert!("tpu".parse::<DeviceChoice>().is_err());
         assert!(DeviceChoice::Cpu.open().is_ok());
+    }
+
+    #[test]
+    fn writes_what_parses_back() {
+        for choice in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Cuda(2)] {
+            assert_eq!(choice.to_string().parse(), Ok(choice));
+        }
     }
 }

@@ -23,9 +23,49 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Rows as text columns for a terminal: every column but the last padded to its widest cell
+/// and followed by two spaces, the last one as it is (it may be long), one line per row.
+pub fn text_columns<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        let row = row.as_ref();
+        for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
+            if widths.len() <= i {
+                widths.push(0);
+            }
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in rows {
+        let row = row.as_ref();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 < row.len() {
+                text.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            } else {
+                text.push_str(cell);
+            }
+        }
+        text.push('\n');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_pad_all_but_the_last() {
+        let rows = [
+            ["name".to_string(), "kind".into(), "figure".into()],
+            ["a-long-name".into(), "gan".into(), "fid_cnn 12.5000".into()],
+        ];
+        assert_eq!(
+            text_columns(&rows),
+            "name         kind  figure\na-long-name  gan   fid_cnn 12.5000\n"
+        );
+    }
 
     #[test]
     fn durations_read_naturally() {

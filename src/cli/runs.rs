@@ -85,19 +85,7 @@ fn table(rows: &[RunSummary]) -> String {
         })
         .collect();
     let header = ["name", "kind", "status", "steps", "best / metrics"].map(String::from);
-    let mut widths = [0usize; 4];
-    for row in std::iter::once(&header).chain(&cells) {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    for row in std::iter::once(&header).chain(&cells) {
-        for (w, cell) in widths.iter().zip(row) {
-            text.push_str(&format!("{cell:<w$}  "));
-        }
-        text.push_str(&row[4]);
-        text.push('\n');
-    }
-    text
+    let mut rows = vec![header];
+    rows.extend(cells);
+    crate::format::text_columns(&rows)
 }

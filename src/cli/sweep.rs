@@ -22,7 +22,7 @@ use crate::format::format_duration;
 use crate::jobs::interrupt;
 use crate::ops::Kernels;
 use crate::runs::clock::{unix_now_s, LocalTime};
-use crate::runs::dir::{sanitize_scenario_name, RunDir};
+use crate::runs::dir::{name_without_stamp, sanitize_scenario_name, RunDir};
 use crate::runs::sweep::{
     expand, list_sweeps, member_table, sweep_dir, GridAxis, SweepPlan, SweepRun, SEED_KEY,
 };
@@ -91,15 +91,6 @@ const LOG_LINE_INTERVAL: Duration = Duration::from_secs(10);
 const LOGS_DIR: &str = "logs";
 /// The Slurm batch script inside a sweep's folder.
 const SBATCH_FILE: &str = "sweep.sbatch";
-
-/// The `--device` text that chooses `device` again.
-fn device_arg(device: DeviceChoice) -> String {
-    match device {
-        DeviceChoice::Auto => "auto".into(),
-        DeviceChoice::Cpu => "cpu".into(),
-        DeviceChoice::Cuda(n) => format!("cuda:{n}"),
-    }
-}
 
 /// Parses one `--grid key=v1,v2,…`; an empty key, an empty list or an empty value is refused,
 /// naming the key.
@@ -213,7 +204,7 @@ pub fn run(request: SweepRequest, command: Vec<String>) -> eyre::Result<ExitCode
         seeds: request.seeds.clone(),
         sets: request.sets.clone(),
         steps: request.steps,
-        device: device_arg(request.point.device),
+        device: request.point.device.to_string(),
         backend: request.backend.as_str().into(),
         parallel,
         slurm_job: None,
@@ -306,18 +297,25 @@ fn make_sweep(
     mut plan: SweepPlan,
     scenario_name: &str,
 ) -> eyre::Result<SweepPlan> {
-    let runs = expand(&plan.grid, &plan.seeds);
+    let mut runs: Vec<SweepRun> = expand(&plan.grid, &plan.seeds)
+        .into_iter()
+        .enumerate()
+        .map(|(index, (values, seed))| SweepRun {
+            index,
+            values,
+            seed,
+            run: String::new(),
+        })
+        .collect();
     // Every combination checked before anything is written.
     let mut configs = Vec::with_capacity(runs.len());
-    for (values, seed) in &runs {
-        let mut sets = plan.sets.clone();
-        sets.extend(values.iter().map(|(k, v)| format!("{k}={v}")));
-        if let Some(seed) = seed {
-            sets.push(format!("{SEED_KEY}={seed}"));
-        }
+    for run in &runs {
+        let sets = plan.run_sets(run);
         let resolved = scenario::load_with_overrides(&request.scenario, &sets).map_err(|e| {
-            let point: Vec<String> = sets[plan.sets.len()..].to_vec();
-            UsageError(format!("the point {}: {e}", point.join(" ")))
+            UsageError(format!(
+                "the point {}: {e}",
+                sets[plan.sets.len()..].join(" ")
+            ))
         })?;
         let settings = toml::to_string(&resolved.settings.to_table())
             .wrap_err("writing the resolved scenario as TOML")?;
@@ -344,23 +342,15 @@ fn make_sweep(
             }
         }
     }
+    // The runs are named like the sweep, and a `-2` a second sweep of the same second got
+    // keeps its runs apart too.
+    let run_stem = name_without_stamp(&id).unwrap_or(&id).to_string();
     plan.id = id;
-    let run_stem = plan
-        .id
-        .get(16..)
-        .map(str::to_string)
-        .unwrap_or_else(|| plan.id.clone());
-    for (index, ((values, seed), settings)) in runs.into_iter().zip(configs).enumerate() {
-        let mut run = SweepRun {
-            index,
-            values,
-            seed,
-            run: String::new(),
-        };
-        let config = format!("{settings}\n{}", member_table(&plan.id, &run));
+    for (run, settings) in runs.iter_mut().zip(configs) {
+        let config = format!("{settings}\n{}", member_table(&plan.id, run));
         let dir = RunDir::create_at(
             &request.runs_dir,
-            &format!("{run_stem}-p{index:02}"),
+            &format!("{run_stem}-p{:02}", run.index),
             started,
             &config,
         )
@@ -370,8 +360,8 @@ fn make_sweep(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        plan.runs.push(run);
     }
+    plan.runs = runs;
     let path = plan.save(&request.runs_dir)?;
     println!(
         "sweep {}: {} runs ({}), recorded in {}",
@@ -428,7 +418,12 @@ fn is_open(status: RunStatus) -> bool {
 
 /// The indices of the runs that still have work and no process running them.
 fn open_runs(runs_dir: &Path, plan: &SweepPlan) -> Vec<usize> {
-    run_summaries(runs_dir, plan)
+    open_indices(&run_summaries(runs_dir, plan))
+}
+
+/// [`open_runs`] of summaries already read.
+fn open_indices(summaries: &[Option<RunSummary>]) -> Vec<usize> {
+    summaries
         .iter()
         .enumerate()
         .filter(|(_, s)| {
@@ -449,7 +444,7 @@ fn resume_args(run_dir: &Path, steps: Option<u64>, point: &PointOptions) -> Vec<
     if let Some(steps) = steps {
         args.extend(["--steps".into(), steps.to_string()]);
     }
-    args.extend(["--device".into(), device_arg(point.device)]);
+    args.extend(["--device".into(), point.device.to_string()]);
     args.extend(["--kernels".into(), point.kernels.as_str().into()]);
     if let Some(dir) = &point.data_dir {
         args.extend(["--data-dir".into(), absolute(dir).display().to_string()]);
@@ -493,10 +488,10 @@ fn run_local(runs_dir: &Path, plan: &SweepPlan, point: &PointOptions) -> eyre::R
     let exe = std::env::current_exe().wrap_err("finding the gradtop executable")?;
     let logs = sweep_dir(runs_dir, &plan.id).join(LOGS_DIR);
     fs::create_dir_all(&logs).wrap_err_with(|| format!("creating {}", logs.display()))?;
-    let mut queue: std::collections::VecDeque<usize> = open_runs(runs_dir, plan).into();
+    let summaries = run_summaries(runs_dir, plan);
+    let mut queue: std::collections::VecDeque<usize> = open_indices(&summaries).into();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / plan.parallel).max(1);
-    let summaries = run_summaries(runs_dir, plan);
     let mut tally = Tally {
         done: summaries
             .iter()
@@ -982,7 +977,7 @@ pub fn status(runs_dir: &Path, id: &str, json: bool) -> eyre::Result<ExitCode> {
             .unwrap_or_default(),
         counts.join(", ")
     );
-    let header = ["#", "point", "status", "steps", "last", "best", "run"];
+    let header = ["#", "point", "status", "steps", "last", "best", "run"].map(String::from);
     let cells: Vec<[String; 7]> = plan
         .runs
         .iter()
@@ -1004,21 +999,9 @@ pub fn status(runs_dir: &Path, id: &str, json: bool) -> eyre::Result<ExitCode> {
             ]
         })
         .collect();
-    let mut widths = [0usize; 7];
-    for row in std::iter::once(&header.map(String::from)).chain(&cells) {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header.map(String::from)).chain(&cells) {
-        let line: Vec<String> = widths
-            .iter()
-            .zip(row)
-            .map(|(w, cell)| format!("{cell:<w$}"))
-            .collect();
-        text.push_str(line.join("  ").trim_end());
-        text.push('\n');
-    }
+    let mut table = vec![header];
+    table.extend(cells);
+    text.push_str(&crate::format::text_columns(&table));
     if let Some(metric) = rows.iter().find_map(|r| r["metric"].as_str()) {
         text.push_str(&format!("figures: {metric}\n"));
     }

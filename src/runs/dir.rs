@@ -64,6 +64,12 @@ pub fn sanitize_scenario_name(scenario: &str) -> String {
     }
 }
 
+/// A run (or sweep) name without its `YYYYmmdd-HHMMSS-` start time; `None` when it does not
+/// begin with one.
+pub fn name_without_stamp(name: &str) -> Option<&str> {
+    LocalTime::parse_compact(name).map(|_| name.get(16..).unwrap_or_default())
+}
+
 /// A run directory on disk; constructing one (create or open) guarantees `config.toml` and
 /// `checkpoints/` exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,10 +237,7 @@ impl RunDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match LocalTime::parse_compact(&name) {
-            Some(_) => name.get(16..).unwrap_or_default().to_string(),
-            None => name,
-        }
+        name_without_stamp(&name).unwrap_or(&name).to_string()
     }
 
     /// The local start time encoded in the directory name, if it has one.

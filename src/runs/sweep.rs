@@ -102,9 +102,7 @@ impl SweepMember {
     /// The scenario the sweep trains: its id without the start time, as a run directory's
     /// name gives its scenario.
     pub fn scenario(&self) -> Option<&str> {
-        super::clock::LocalTime::parse_compact(&self.id)
-            .and_then(|_| self.id.get(16..))
-            .filter(|s| !s.is_empty())
+        super::dir::name_without_stamp(&self.id).filter(|s| !s.is_empty())
     }
 }
 
