@@ -8,6 +8,8 @@
 //! about three minutes, two of which Slurm holds a requeued task before it may start again.
 
 use std::path::{Path, PathBuf};
+
+use gradtop::runs::MetricRecord;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -149,12 +151,18 @@ fn events(run_dir: &Path) -> Vec<serde_json::Value> {
 }
 
 fn train_loss_steps(run_dir: &Path) -> Vec<u64> {
-    std::fs::read_to_string(run_dir.join("metrics.jsonl"))
-        .expect("metrics")
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("metric JSON"))
-        .filter(|m| m["name"] == "train_loss")
-        .map(|m| m["step"].as_u64().expect("step"))
+    let (records, skipped) =
+        gradtop::runs::read_jsonl::<MetricRecord>(&run_dir.join("metrics.jsonl")).expect("metrics");
+    assert_eq!(
+        skipped,
+        0,
+        "every line of {} is a metric",
+        run_dir.display()
+    );
+    records
+        .into_iter()
+        .filter(|m| m.name == "train_loss")
+        .map(|m| m.step)
         .collect()
 }
 

@@ -3,6 +3,8 @@
 //! run finished, each step logged once and the sweep named in `gradtop runs --json`.
 
 use std::path::{Path, PathBuf};
+
+use gradtop::runs::MetricRecord;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -63,12 +65,18 @@ fn bad_grids_are_refused_naming_the_key_before_anything_is_written() {
 }
 
 fn train_loss_steps(run_dir: &Path) -> Vec<u64> {
-    std::fs::read_to_string(run_dir.join("metrics.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("metric JSON"))
-        .filter(|m| m["name"] == "train_loss")
-        .map(|m| m["step"].as_u64().expect("step"))
+    let (records, skipped) =
+        gradtop::runs::read_jsonl::<MetricRecord>(&run_dir.join("metrics.jsonl")).expect("metrics");
+    assert_eq!(
+        skipped,
+        0,
+        "every line of {} is a metric",
+        run_dir.display()
+    );
+    records
+        .into_iter()
+        .filter(|m| m.name == "train_loss")
+        .map(|m| m.step)
         .collect()
 }
 
