@@ -97,6 +97,24 @@ pub enum ScenarioError {
         /// Why it is refused.
         reason: String,
     },
+    /// A described layer that cannot follow the one before it (or takes a value it cannot).
+    #[error("{message}")]
+    Layer {
+        /// Position in `layers`, from 0.
+        index: usize,
+        /// The layer, its index and the shapes involved.
+        message: String,
+    },
+    /// [`ScenarioError::Layer`] with the line of the file that describes the layer.
+    #[error("{}:{line}: {message}", path.display())]
+    LayerInFile {
+        /// The scenario file.
+        path: PathBuf,
+        /// The line where the layer's description starts.
+        line: usize,
+        /// The layer, its index and the shapes involved.
+        message: String,
+    },
     /// A value is of the right type but out of range (lr ≤ 0, batch 0, …).
     #[error("{key} = {value}: {reason}")]
     Invalid {
@@ -113,8 +131,14 @@ pub use crate::models::classifier::config::{ClassifierConfig, ModelKind};
 
 impl From<ClassifierConfigError> for ScenarioError {
     fn from(e: ClassifierConfigError) -> Self {
-        let ClassifierConfigError::Invalid { key, value, reason } = e;
-        ScenarioError::Invalid { key, value, reason }
+        match e {
+            ClassifierConfigError::Invalid { key, value, reason } => {
+                ScenarioError::Invalid { key, value, reason }
+            }
+            ClassifierConfigError::Layer { index, message } => {
+                ScenarioError::Layer { index, message }
+            }
+        }
     }
 }
 
@@ -310,6 +334,30 @@ fn parse_strict<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Scena
     })
 }
 
+/// The first layer of a `layers` list that does not parse, named with its index, type and line:
+/// toml reports such an error at the `layers = [` line, which leaves the user to search.
+fn layer_parse_error(path: &Path, text: &str) -> Option<ScenarioError> {
+    use crate::models::classifier::spec::LayerSpec;
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let layers = table.get("layers")?.as_array()?;
+    layers.iter().enumerate().find_map(|(index, layer)| {
+        let err = LayerSpec::deserialize(layer.clone()).err()?;
+        let kind = layer
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("no type");
+        let message = format!("layers[{index}] ({kind}): {}", err.message().trim_end());
+        Some(match line_of_layer(text, index) {
+            Some(line) => ScenarioError::LayerInFile {
+                path: path.to_path_buf(),
+                line,
+                message,
+            },
+            None => ScenarioError::Layer { index, message },
+        })
+    })
+}
+
 /// Parses scenario text; `path` is used for messages and the name.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let kind: KindOnly = parse_strict(path, text)?;
@@ -321,7 +369,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     };
     let rest = without_kind_line(text, kind.span());
     let settings = match JobKind::from_name(kind.get_ref()) {
-        Some(JobKind::Classifier) => Settings::Classifier(parse_strict(path, &rest)?),
+        Some(JobKind::Classifier) => Settings::Classifier(
+            parse_strict(path, &rest).map_err(|e| layer_parse_error(path, &rest).unwrap_or(e))?,
+        ),
         Some(JobKind::Gan) => Settings::Gan(parse_strict(path, &rest)?),
         Some(JobKind::Rl) => Settings::Rl(parse_strict(path, &rest)?),
         None => {
@@ -360,6 +410,16 @@ pub fn load_with_overrides(path: &Path, sets: &[String]) -> Result<Scenario, Sce
 
 /// Puts the file's line on a range error whose key the file sets (and no `--set` overrides).
 fn locate(e: ScenarioError, path: &Path, text: &str, sets: &[String]) -> ScenarioError {
+    if let ScenarioError::Layer { index, message } = e {
+        return match line_of_layer(text, index) {
+            Some(line) => ScenarioError::LayerInFile {
+                path: path.to_path_buf(),
+                line,
+                message,
+            },
+            None => ScenarioError::Layer { index, message },
+        };
+    }
     let ScenarioError::Invalid { key, value, reason } = e else {
         return e;
     };
@@ -406,6 +466,51 @@ pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
         };
         if full == key {
             return Some(number + 1);
+        }
+    }
+    None
+}
+
+/// The line (counted from 1) where layer `index` (from 0) of a `layers` list starts: its
+/// `[[layers]]` header, or the `{` that opens its inline table in `layers = [ … ]`.
+pub fn line_of_layer(text: &str, index: usize) -> Option<usize> {
+    let headers: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[layers]]")
+        .map(|(n, _)| n + 1)
+        .collect();
+    if !headers.is_empty() {
+        return headers.get(index).copied();
+    }
+    let start = line_of_key(text, "layers")?;
+    let mut depth = 0usize;
+    let mut found = 0usize;
+    for (number, line) in text.lines().enumerate().skip(start - 1) {
+        let mut in_string = false;
+        // The array opens on the `layers =` line: skip what precedes its `[`.
+        let body = if number + 1 == start {
+            line.split_once('[').map_or("", |(_, rest)| rest)
+        } else {
+            line
+        };
+        for ch in body.chars() {
+            match ch {
+                '"' => in_string = !in_string,
+                '#' if !in_string => break,
+                '{' if !in_string => {
+                    if depth == 0 {
+                        if found == index {
+                            return Some(number + 1);
+                        }
+                        found += 1;
+                    }
+                    depth += 1;
+                }
+                '}' if !in_string => depth = depth.saturating_sub(1),
+                ']' if !in_string && depth == 0 => return None,
+                _ => {}
+            }
         }
     }
     None
@@ -760,7 +865,7 @@ mod tests {
         let Settings::Classifier(c) = s2.settings else {
             panic!("a classifier scenario")
         };
-        assert_eq!((c.lr, c.model, c.epochs), (0.5, ModelKind::Mlp, 1));
+        assert_eq!((c.lr, c.model, c.epochs), (0.5, Some(ModelKind::Mlp), 1));
         // A run on another dataset than the scenario's says so in its name.
         assert_eq!(s2.name, s.name);
         let named = |set: &str| s.clone().with_overrides(&[set.into()]).unwrap().name;

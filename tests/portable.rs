@@ -95,12 +95,28 @@ fn dataset() -> Arc<Dataset> {
 }
 
 fn classifier_both_ways(model: ModelKind) {
+    classifier_config_both_ways(
+        &format!("{model:?}"),
+        ClassifierConfig {
+            model: Some(model),
+            batch_size: 32,
+            ..ClassifierConfig::default()
+        },
+    );
+}
+
+/// Trains `config` eight steps both ways and compares losses and every weight, except those whose
+/// names `noise_driven` accepts.
+fn classifier_config_both_ways(what: &str, config: ClassifierConfig) {
+    classifier_config_both_ways_except(what, config, |_| false)
+}
+
+fn classifier_config_both_ways_except(
+    what: &str,
+    config: ClassifierConfig,
+    noise_driven: impl Fn(&str) -> bool,
+) {
     let data = dataset();
-    let config = ClassifierConfig {
-        model,
-        batch_size: 32,
-        ..ClassifierConfig::default()
-    };
     let ((fast_losses, fast_weights), (portable_losses, portable_weights)) = both_ways(|| {
         let mut trainer = ClassifierTrainer::new(config.clone(), data.clone(), Device::Cpu)
             .expect("a classifier");
@@ -109,9 +125,9 @@ fn classifier_both_ways(model: ModelKind) {
             .collect();
         (losses, weights(trainer.varmap()))
     });
-    let what = format!("{model:?}");
-    assert_losses_agree(&what, &fast_losses, &portable_losses);
-    assert_weights_agree(&what, &fast_weights, &portable_weights);
+    assert_losses_agree(what, &fast_losses, &portable_losses);
+    let keep = |w: ByName| -> ByName { w.into_iter().filter(|(n, _)| !noise_driven(n)).collect() };
+    assert_weights_agree(what, &keep(fast_weights), &keep(portable_weights));
 }
 
 #[test]
@@ -122,6 +138,54 @@ fn the_cnn_trains_the_same_on_the_portable_path() {
 #[test]
 fn the_mlp_trains_the_same_on_the_portable_path() {
     classifier_both_ways(ModelKind::Mlp);
+}
+
+#[test]
+fn the_described_deep_cnn_trains_the_same_on_the_portable_path() {
+    // Every layer type the fast path maps onto its own kernel: conv without activation (fused
+    // with its bias), batch norm fused with the ReLU after it, conv + ReLU + max-pool fused, an
+    // overlapping pool, dropout, dense layers with each activation.
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/fashion-deep-cnn.toml"),
+    )
+    .expect("the scenario");
+    let scenario =
+        gradtop::scenario::parse(std::path::Path::new("deep.toml"), &text).expect("a scenario");
+    let gradtop::scenario::Settings::Classifier(mut config) = scenario.settings else {
+        panic!("a classifier scenario")
+    };
+    config.dataset = gradtop::data::DatasetName::Mnist;
+    config.batch_size = 32;
+    // A conv bias straight before batch norm has a true gradient of zero (the norm removes the
+    // mean): what reaches it is rounding noise, which Adam scales up to steps of about lr, in a
+    // different direction on each path. That bias and the running mean it shifts are left out;
+    // the loss shows the network computes the same.
+    classifier_config_both_ways_except("fashion-deep-cnn", config.clone(), |name| {
+        matches!(
+            name,
+            "conv1.bias" | "conv2.bias" | "bn1.running_mean" | "bn2.running_mean"
+        )
+    });
+    let extra: Vec<gradtop::models::classifier::spec::LayerSpec> = toml::from_str::<toml::Table>(
+        r#"layers = [
+          { type = "conv2d", filters = 8, kernel = 3, activation = "relu" },
+          { type = "maxpool", size = 2 },
+          { type = "conv2d", filters = 8, kernel = 3, padding = "same", activation = "leaky_relu" },
+          { type = "maxpool", size = 3, stride = 2 },
+          { type = "avgpool", size = 2 },
+          { type = "flatten" },
+          { type = "dense", units = 32, activation = "tanh" },
+          { type = "batchnorm" },
+          { type = "dense", units = 16, activation = "gelu" },
+          { type = "dense", units = 10, activation = "sigmoid" },
+        ]"#,
+    )
+    .ok()
+    .and_then(|t| t.get("layers").cloned())
+    .and_then(|l| l.try_into().ok())
+    .expect("layers");
+    config.layers = extra;
+    classifier_config_both_ways("every layer type", config);
 }
 
 fn gan_both_ways(model: GanModelKind) {

@@ -429,7 +429,7 @@ fn watch_replays_a_run_into_a_read_only_classifier_tab() {
         !app.classifier.job.autostart,
         "a watched run is not trained again"
     );
-    assert_eq!(app.classifier.config.model.as_str(), "mlp");
+    assert_eq!(app.classifier.config.model_name(), "mlp");
 
     let mut handle = watch::spawn(&dir, JobKind::Classifier).unwrap();
     let start = Instant::now();

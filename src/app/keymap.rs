@@ -55,6 +55,8 @@ pub enum Action {
     ScrollHelp(i32),
     /// Open or close the GPU panel.
     ToggleGpu,
+    /// Show or hide the classifier's model summary.
+    ToggleSummary,
     /// Close an overlay.
     CloseOverlay,
     /// RL: play one episode of the greedy policy in the viewport.
@@ -334,6 +336,26 @@ pub const BINDINGS: &[Binding] = &[
         hints: &[Hint {
             word: "mistakes",
             on: &[On::Kind(JobKind::Classifier, SAMPLES_SHOWN)],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('i'), Action::ToggleSummary)],
+        scope: Scope::All,
+        label: "i",
+        hint_label: "i",
+        help: "classifier: the model summary (layers, output shapes, parameters)",
+        hints: &[Hint {
+            word: "model",
+            on: &[On::Kind(
+                JobKind::Classifier,
+                &[
+                    JobPhase::Idle,
+                    JobPhase::DataMissing,
+                    JobPhase::Running,
+                    JobPhase::Paused,
+                    JobPhase::Ended,
+                ],
+            )],
         }],
     },
     Binding {
@@ -733,6 +755,14 @@ pub fn map_key(app: &App, key: KeyEvent) -> Option<Action> {
                 _ => None,
             }
         }
+        Overlay::ModelSummary => {
+            return match key.code {
+                KeyCode::Char('i') | KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => {
+                    Some(Action::CloseOverlay)
+                }
+                _ => None,
+            }
+        }
         Overlay::ConfirmDelete => {
             return match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => Some(Action::ConfirmDelete),
@@ -799,6 +829,7 @@ pub fn allowed_while_watching(action: Action, on_runs_tab: bool) -> bool {
             | Action::ToggleHelp
             | Action::ScrollHelp(_)
             | Action::ToggleGpu
+            | Action::ToggleSummary
             | Action::CloseOverlay
             | Action::Quit
             | Action::ForceQuit

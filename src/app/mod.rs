@@ -125,6 +125,8 @@ pub enum Overlay {
     ConfirmDelete,
     /// The GPU panel.
     Gpu,
+    /// The classifier's model summary (layers, output shapes, parameters).
+    ModelSummary,
 }
 
 /// How serious a toast is.

@@ -57,6 +57,12 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
             .help_max_scroll
             .set(render_help(area, buf, theme, app.help_scroll)),
         Overlay::Gpu => super::widgets::gpu::render_gpu_panel(&app.gpu, body, buf, theme),
+        Overlay::ModelSummary => super::widgets::summary::render_model_summary(
+            &app.classifier.model_summary(),
+            body,
+            buf,
+            theme,
+        ),
         Overlay::ConfirmQuit => render_confirm(app, body, buf),
         Overlay::ConfirmDelete => runs::render_confirm_delete(&app.runs, body, buf, theme),
         Overlay::None => {}

@@ -33,6 +33,17 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 Overlay::Gpu
             }
         }
+        Action::ToggleSummary if app.tab == TabId::Classifier => {
+            app.overlay = if app.overlay == Overlay::ModelSummary {
+                Overlay::None
+            } else {
+                Overlay::ModelSummary
+            }
+        }
+        Action::ToggleSummary => app.toast(
+            ToastLevel::Info,
+            "the model summary is the classifier's: press 1, then i",
+        ),
         Action::CloseOverlay => {
             if app.overlay == Overlay::ConfirmDelete {
                 if let Some(name) = app.runs.cancel_delete() {

@@ -4,9 +4,11 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{Module, Optimizer, VarMap};
+use candle_nn::{Optimizer, VarMap};
 
 use crate::device::DeviceChoice;
+use crate::models::classifier::config::ModelKind;
+use crate::models::classifier::spec::LayerSpec;
 use crate::models::classifier::{ClassifierError, ClassifierModel};
 use crate::models::init::seeded_var_builder;
 use crate::ops::adam::{Adam, AdamConfig};
@@ -117,11 +119,27 @@ pub fn bench_classifier(
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BenchResult, ClassifierError> {
+    let kind = match model.to_ascii_lowercase().as_str() {
+        "cnn" => ModelKind::Cnn,
+        "mlp" => ModelKind::Mlp,
+        _ => return Err(ClassifierError::UnknownModel(model.to_string())),
+    };
+    bench_described(kind.as_str(), &kind.layers(), bench, device, progress)
+}
+
+/// [`bench_classifier`] for the network `layers` describe, reported as workload `name`.
+pub fn bench_described(
+    name: &str,
+    kind_layers: &[LayerSpec],
+    bench: &ClassifierBench,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BenchResult, ClassifierError> {
     crate::ops::runtime::retain_freed_memory();
     let mut rng = Rng::new(bench.seed);
     let varmap = VarMap::new();
     let vb = seeded_var_builder(&varmap, Rng::new(rng.next_u64()), DType::F32, device);
-    let net = ClassifierModel::from_name(model, vb)?;
+    let net = ClassifierModel::from_layers(name, kind_layers, vb)?;
     let mut optimizer = Adam::from_varmap(&varmap, AdamConfig::default())?;
 
     let pixels: Vec<f32> = (0..bench.batch * 28 * 28).map(|_| rng.next_f32()).collect();
@@ -131,7 +149,7 @@ pub fn bench_classifier(
 
     let total = bench.warmup_steps + bench.steps;
     let mut step = |done: usize| -> candle_core::Result<()> {
-        let logits = net.forward(&images)?;
+        let logits = net.forward_train(&images, done as u64)?;
         let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
         optimizer.backward_step(&loss)?;
         progress(done, total);
@@ -148,11 +166,8 @@ pub fn bench_classifier(
     }
     device.synchronize()?;
     let seconds = start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
-    let layers: &[crate::models::flops::Layer] = match net {
-        ClassifierModel::Cnn(_) => &crate::models::flops::CNN,
-        ClassifierModel::Mlp(_) => &crate::models::flops::MLP,
-    };
-    let step_flops = crate::models::flops::classifier_step(layers, bench.batch);
+    let layers = crate::models::flops::classifier_layers(kind_layers, net.summary());
+    let step_flops = crate::models::flops::classifier_step(&layers, bench.batch);
     Ok(BenchResult {
         workload: net.name().to_string(),
         samples_per_sec: (bench.steps * bench.batch) as f64 / seconds,

@@ -74,6 +74,12 @@ pub fn run(scenario: &Scenario, request: &TraceRequest) -> eyre::Result<ExitCode
     }
     prepare_out(&request.out)?;
     match &scenario.settings {
+        Settings::Classifier(config) if !config.layers.is_empty() => Err(UsageError(
+            "trace covers the built-in classifiers (model = \"cnn\" or \"mlp\"); the PyTorch \
+             replay does not build described layers"
+                .into(),
+        )
+        .into()),
         Settings::Classifier(config) => {
             let dataset = load(config.dataset, request)?;
             trace_classifier(config.clone(), dataset, request)
@@ -176,7 +182,7 @@ fn trace_classifier(
         &request.out,
         &json!({
             "kind": "classifier",
-            "model": config.model.as_str(),
+            "model": config.model_name(),
             "dataset": dataset.name.as_str(),
             "data_dir": dataset.dir,
             "pixels": "x / 255",

@@ -304,7 +304,7 @@ impl Trainable for ClassifierJob {
             .map_or((f64::NAN, f64::NAN), |(_, e)| (e.accuracy, e.loss));
         let config = self.trainer.config();
         KindSummary::Classifier(ClassifierSummary {
-            model: config.model.as_str().into(),
+            model: config.model_name().into(),
             dataset: self.dataset.name.as_str().into(),
             steps: self.trainer.step(),
             epochs: self.trainer.step() as f64 / self.trainer.steps_per_epoch() as f64,

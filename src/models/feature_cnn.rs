@@ -104,7 +104,7 @@ impl FeatureNet {
             dataset.name
         ));
         let config = ClassifierConfig {
-            model: ModelKind::Cnn,
+            model: Some(ModelKind::Cnn),
             epochs: 1,
             batch_size: 64,
             seed: 0,

@@ -63,6 +63,37 @@ impl Layer {
     }
 }
 
+/// The product layers of a described classifier, from its layers and their inferred shapes.
+pub fn classifier_layers(
+    layers: &[crate::models::classifier::spec::LayerSpec],
+    summary: &crate::models::classifier::spec::Summary,
+) -> Vec<Layer> {
+    use crate::models::classifier::spec::{LayerSpec, Shape};
+    let mut input = summary.input;
+    let mut out = Vec::new();
+    for (layer, row) in layers.iter().zip(&summary.rows) {
+        match (layer, input, row.output) {
+            (
+                LayerSpec::Conv2d { kernel, .. },
+                Shape::Image { c, .. },
+                Shape::Image { c: c_out, h, .. },
+            ) => out.push(Layer::Conv {
+                c_in: c,
+                c_out,
+                k: *kernel,
+                out_side: h,
+            }),
+            (LayerSpec::Dense { units, .. }, input, _) => out.push(Layer::Dense {
+                inputs: input.len(),
+                outputs: *units,
+            }),
+            _ => {}
+        }
+        input = row.output;
+    }
+    out
+}
+
 /// Which gradients a pass through a network computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
@@ -220,6 +251,17 @@ mod tests {
         assert_eq!(DCGAN_G[1].macs(), 6_422_528);
         // 7·7 outputs × 128 channels, each from 4×4 taps of 64 channels.
         assert_eq!(DCGAN_D[1].macs(), 6_422_528);
+    }
+
+    #[test]
+    fn described_built_ins_count_as_the_built_ins() {
+        use crate::models::classifier::config::ModelKind;
+        use crate::models::classifier::{spec, INPUT};
+        for (kind, expected) in [(ModelKind::Cnn, &CNN), (ModelKind::Mlp, &MLP)] {
+            let layers = kind.layers();
+            let summary = spec::infer(&layers, INPUT, 10).expect("built-in");
+            assert_eq!(classifier_layers(&layers, &summary), expected.to_vec());
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub fn bias_relu(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
     bias_leaky_relu(x, bias, 0.0)
 }
 
-/// `leaky_relu(x + bias)` with negative-side `slope` in [0, 1) (0 is ReLU) and `bias (channels,)`
+/// `leaky_relu(x + bias)` with negative-side `slope` in [0, 1] (0 is ReLU, 1 no activation: a
+/// plain bias add) and `bias (channels,)`
 /// broadcast along dim 1 of `x (batch, channels, …)`; same values and gradients as candle's
 /// broadcast add followed by `max(v, slope·v)`.
 pub fn bias_leaky_relu(x: &Tensor, bias: &Tensor, slope: f32) -> Result<Tensor> {
@@ -24,8 +25,8 @@ pub fn bias_leaky_relu(x: &Tensor, bias: &Tensor, slope: f32) -> Result<Tensor> 
             dims
         )
     }
-    if !(0.0..1.0).contains(&slope) {
-        bail!("leaky_relu: slope {slope} is outside [0, 1)")
+    if !(0.0..=1.0).contains(&slope) {
+        bail!("leaky_relu: slope {slope} is outside [0, 1]")
     }
     if !fast_path(&[x, bias]) {
         let mut bias_shape = vec![1; dims.len()];
@@ -36,10 +37,10 @@ pub fn bias_leaky_relu(x: &Tensor, bias: &Tensor, slope: f32) -> Result<Tensor> 
         .apply_op2(&bias.contiguous()?, BiasAct { slope })
 }
 
-/// `max(x, slope·x)` element-wise for `slope` in [0, 1) as one op, forward and backward.
+/// `max(x, slope·x)` element-wise for `slope` in [0, 1] as one op, forward and backward.
 pub fn leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
-    if !(0.0..1.0).contains(&slope) {
-        bail!("leaky_relu: slope {slope} is outside [0, 1)")
+    if !(0.0..=1.0).contains(&slope) {
+        bail!("leaky_relu: slope {slope} is outside [0, 1]")
     }
     if !fast_path(&[x]) {
         return reference_leaky_relu(x, slope);
@@ -53,10 +54,13 @@ fn fast_path(tensors: &[&Tensor]) -> bool {
         .all(|t| super::fast_on(t.device()) && t.dtype() == DType::F32)
 }
 
-/// candle's own ops: ReLU for slope 0, else `max(x, slope·x)`.
+/// candle's own ops: ReLU for slope 0, the identity for 1, else `max(x, slope·x)`.
 fn reference_leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
     if slope == 0.0 {
         x.relu()
+    } else if slope == 1.0 {
+        // max(x, x) would send the gradient down both sides of the tie.
+        Ok(x.clone())
     } else {
         x.maximum(&x.affine(f64::from(slope), 0.0)?)
     }
@@ -265,7 +269,7 @@ mod tests {
             .iter()
             .enumerate()
         {
-            for slope in [0.0f32, 0.2] {
+            for slope in [0.0f32, 0.2, 1.0] {
                 let x = randn(&mut rng, dims);
                 let bias = randn(&mut rng, &[dims[1]]);
                 let reference = |t: &[Tensor]| {

@@ -22,7 +22,7 @@ pub fn conv2d(x: &Tensor, kernel: &Tensor, padding: usize, stride: usize) -> Res
 }
 
 /// `leaky_relu(conv2d(x, kernel) + bias, slope)` with `bias (c_out,)` and negative-side `slope`
-/// in [0, 1) (0 is ReLU): one graph node instead of two, the bias and activation applied to each
+/// in [0, 1] (0 is ReLU, 1 no activation): one graph node instead of two, the bias and activation applied to each
 /// image group straight after its gemm, while it is in cache. Same values and gradients as
 /// [`conv2d`] followed by [`super::bias_act::bias_leaky_relu`].
 pub fn conv2d_bias_leaky_relu(
@@ -47,8 +47,8 @@ pub fn conv2d_bias_leaky_relu(
             g.c_out
         )
     }
-    if !(0.0..1.0).contains(&slope) {
-        bail!("leaky_relu: slope {slope} is outside [0, 1)")
+    if !(0.0..=1.0).contains(&slope) {
+        bail!("leaky_relu: slope {slope} is outside [0, 1]")
     }
     x.contiguous()?.apply_op3(
         &kernel.contiguous()?,
@@ -678,7 +678,7 @@ mod tests {
                 randn(&mut rng, &[o, c, kh, kw]),
                 randn(&mut rng, &[o]),
             ];
-            for slope in [0.0, 0.2] {
+            for slope in [0.0, 0.2, 1.0] {
                 assert_matches_reference(
                     &inputs,
                     &["x", "kernel", "bias"],
@@ -689,6 +689,9 @@ mod tests {
                         let y = t[0]
                             .conv2d(&t[1], padding, stride, 1, 1)?
                             .broadcast_add(&t[2].reshape((1, o, 1, 1))?)?;
+                        if slope == 1.0 {
+                            return Ok(y);
+                        }
                         y.maximum(&(&y * f64::from(slope))?)
                     },
                 );

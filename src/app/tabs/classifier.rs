@@ -20,6 +20,7 @@ use crate::app::widgets::confusion::render_confusion;
 use crate::app::widgets::params::gauge_line;
 use crate::app::widgets::predictions::{full_text_width, render_predictions, PredictionGrid};
 use crate::app::widgets::series::Series;
+use crate::app::widgets::summary::ModelSummaryView;
 use crate::app::{Action, ToastLevel};
 use crate::data::{lookup, DatasetName};
 use crate::device::DeviceChoice;
@@ -27,6 +28,7 @@ use crate::format::{format_duration, thousands};
 use crate::jobs::{
     ClassifierSnapshot, JobEvent, JobKind, JobSpec, KindSummary, Metric, Param, Snapshot,
 };
+use crate::models::classifier::{spec, INPUT};
 use crate::scenario::{run_name, ClassifierConfig, ModelKind, Scenario, Settings};
 
 /// Points kept per chart series.
@@ -158,10 +160,16 @@ impl ClassifierTab {
     fn cycle_choice(&mut self, row: usize, forward: bool) -> Reaction {
         match row {
             MODEL_ROW => {
-                self.config.model = match self.config.model {
-                    ModelKind::Cnn => ModelKind::Mlp,
-                    ModelKind::Mlp => ModelKind::Cnn,
-                };
+                if !self.config.layers.is_empty() {
+                    return Reaction::toast(
+                        ToastLevel::Warn,
+                        "the scenario describes its layers: edit its `layers` to change the model",
+                    );
+                }
+                self.config.model = Some(match self.config.model {
+                    Some(ModelKind::Mlp) => ModelKind::Cnn,
+                    Some(ModelKind::Cnn) | None => ModelKind::Mlp,
+                });
             }
             DATASET_ROW => {
                 self.choose_dataset(self.config.dataset.cycle(forward));
@@ -175,12 +183,21 @@ impl ClassifierTab {
         }
     }
 
+    /// The model summary of the architecture a start would build (`i`).
+    pub fn model_summary(&self) -> ModelSummaryView {
+        ModelSummaryView {
+            model: self.config.model_name().to_string(),
+            summary: spec::infer(&self.config.architecture(), INPUT, crate::data::CLASSES)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     fn rows(&self) -> Vec<PanelRow> {
         vec![
             PanelRow::Live(Param::Lr, self.config.lr),
             PanelRow::Live(Param::BatchSize, self.config.batch_size as f64),
             PanelRow::Live(Param::Epochs, self.config.epochs as f64),
-            PanelRow::Choice("model", self.config.model.as_str().into()),
+            PanelRow::Choice("model", self.config.model_name().into()),
             PanelRow::Choice("data", self.config.dataset.short().into()),
         ]
     }
@@ -210,7 +227,7 @@ impl JobTab for ClassifierTab {
         self.snapshot = None;
         let what = format!(
             "{} on {}: lr {:.1e}, batch {}",
-            self.config.model.as_str(),
+            self.config.model_name(),
             self.config.dataset,
             self.config.lr,
             self.config.batch_size
@@ -603,7 +620,7 @@ fn render_samples(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &The
 
 /// The classifier tab's run name without a scenario: what it trains on, then the model.
 fn default_name(config: &ClassifierConfig) -> String {
-    format!("{}-{}", config.dataset.short(), config.model.as_str())
+    format!("{}-{}", config.dataset.short(), config.model_name())
 }
 
 #[cfg(test)]

@@ -8,5 +8,6 @@ pub mod help;
 pub mod image;
 pub mod params;
 pub mod predictions;
+pub mod summary;
 /// Chart series live at the crate root, where the runs layer's curve reader shares them.
 pub use crate::series;

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::DatasetName;
+use super::spec::{self, Activation, LayerSpec, Padding};
+use crate::data::{DatasetName, CLASSES};
 use crate::params::{MAX_BATCH_SIZE, MAX_EPOCHS, MAX_KEEP_CHECKPOINTS, MAX_LR};
 
 /// Most test images one periodic evaluation reads (the test sets have 10,000).
@@ -21,6 +22,14 @@ pub enum ClassifierConfigError {
         value: String,
         /// Why it is refused.
         reason: String,
+    },
+    /// A described layer that cannot follow the one before it.
+    #[error("{message}")]
+    Layer {
+        /// Position in `layers`, from 0.
+        index: usize,
+        /// The layer, its index and the shapes involved.
+        message: String,
     },
 }
 
@@ -51,14 +60,51 @@ impl ModelKind {
             ModelKind::Mlp => "mlp",
         }
     }
+
+    /// The architecture written layer by layer: what a scenario's `layers` would say for it.
+    pub fn layers(self) -> Vec<LayerSpec> {
+        let relu = Activation::Relu;
+        let dense = |units, activation| LayerSpec::Dense { units, activation };
+        match self {
+            ModelKind::Cnn => vec![
+                LayerSpec::Conv2d {
+                    filters: 32,
+                    kernel: 3,
+                    stride: 1,
+                    padding: Padding::Valid,
+                    activation: relu,
+                },
+                LayerSpec::Maxpool {
+                    size: 2,
+                    stride: None,
+                },
+                LayerSpec::Flatten,
+                dense(128, relu),
+                dense(CLASSES, Activation::Linear),
+            ],
+            ModelKind::Mlp => vec![
+                LayerSpec::Flatten,
+                dense(256, relu),
+                dense(128, relu),
+                dense(CLASSES, Activation::Linear),
+            ],
+        }
+    }
 }
+
+/// The name a model described by `layers` goes by on screen and in run summaries.
+pub const CUSTOM_MODEL: &str = "custom";
 
 /// Everything a classifier run needs; the TOML keys are the field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifierConfig {
-    /// Architecture.
-    pub model: ModelKind,
+    /// A built-in architecture (`cnn` when neither this nor `layers` is given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelKind>,
+    /// The network layer by layer, instead of a built-in `model`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerSpec>,
     /// Which images to train on.
     pub dataset: DatasetName,
     /// Passes over the training set.
@@ -86,7 +132,8 @@ pub struct ClassifierConfig {
 impl Default for ClassifierConfig {
     fn default() -> Self {
         Self {
-            model: ModelKind::Cnn,
+            model: None,
+            layers: Vec::new(),
             dataset: DatasetName::Mnist,
             epochs: 5,
             batch_size: 32,
@@ -105,6 +152,19 @@ impl Default for ClassifierConfig {
 impl ClassifierConfig {
     /// Refuses values that type-check but cannot work, naming the key.
     pub fn validate(&self) -> Result<(), ClassifierConfigError> {
+        if let (Some(model), false) = (self.model, self.layers.is_empty()) {
+            return Err(invalid(
+                "model",
+                model.as_str(),
+                "give either a built-in model or layers, not both",
+            ));
+        }
+        spec::infer(&self.architecture(), super::INPUT, CLASSES).map_err(|e| {
+            ClassifierConfigError::Layer {
+                index: e.index,
+                message: e.to_string(),
+            }
+        })?;
         check_lr("lr", self.lr)?;
         check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)?;
         check_count("epochs", self.epochs, MAX_EPOCHS)?;
@@ -118,6 +178,26 @@ impl ClassifierConfig {
         check_beta("beta1", self.beta1)?;
         check_beta("beta2", self.beta2)?;
         Ok(())
+    }
+}
+
+impl ClassifierConfig {
+    /// The layers to build: the described ones, or the built-in model's.
+    pub fn architecture(&self) -> Vec<LayerSpec> {
+        if self.layers.is_empty() {
+            self.model.unwrap_or(ModelKind::Cnn).layers()
+        } else {
+            self.layers.clone()
+        }
+    }
+
+    /// The model's name on screen and in summaries: `cnn`, `mlp` or `custom`.
+    pub fn model_name(&self) -> &'static str {
+        if self.layers.is_empty() {
+            self.model.unwrap_or(ModelKind::Cnn).as_str()
+        } else {
+            CUSTOM_MODEL
+        }
     }
 }
 

@@ -149,7 +149,7 @@ impl ClassifierTrainer {
     ) -> candle_core::Result<Self> {
         let varmap = VarMap::new();
         let vb = seeded_var_builder(&varmap, Rng::new(config.seed), DType::F32, &device);
-        let model = ClassifierModel::new(config.model, vb)?;
+        let model = ClassifierModel::from_layers(config.model_name(), &config.architecture(), vb)?;
         // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01).
         let optimizer = Adam::from_varmap(
             &varmap,
@@ -210,7 +210,8 @@ impl ClassifierTrainer {
         if let Some(next) = self.order.plan().peek(self.config.batch_size) {
             self.input.request(next);
         }
-        let logits = self.model.forward(&batch.images)?;
+        let dropout_seed = super::sequential::dropout_seed(self.config.seed, self.step);
+        let logits = self.model.forward_train(&batch.images, dropout_seed)?;
         let loss = softmax_cross_entropy(&logits, &batch.labels)?;
         let grads = loss.backward()?;
         let trace = if keep {
@@ -479,7 +480,7 @@ mod tests {
 
     fn trainer(dataset: &Arc<Dataset>) -> ClassifierTrainer {
         let config = ClassifierConfig {
-            model: ModelKind::Mlp,
+            model: Some(ModelKind::Mlp),
             batch_size: 16,
             seed: 9,
             ..ClassifierConfig::default()
@@ -492,6 +493,77 @@ mod tests {
             .into_iter()
             .map(|(n, w)| (n, w.flatten_all().and_then(|w| w.to_vec1()).expect("f32")))
             .collect()
+    }
+
+    /// A small net with every piece of state a resume must bring back: batch norm's running
+    /// statistics and dropout masks drawn per step.
+    fn described(dataset: &Arc<Dataset>) -> ClassifierTrainer {
+        let layers: Vec<crate::models::classifier::spec::LayerSpec> =
+            toml::from_str::<toml::Table>(
+                r#"layers = [
+                  { type = "conv2d", filters = 4, kernel = 3 },
+                  { type = "batchnorm" },
+                  { type = "relu" },
+                  { type = "maxpool", size = 2 },
+                  { type = "flatten" },
+                  { type = "dropout", rate = 0.3 },
+                  { type = "dense", units = 16, activation = "relu" },
+                  { type = "dense", units = 10 },
+                ]"#,
+            )
+            .ok()
+            .and_then(|t| t.get("layers").cloned())
+            .and_then(|l| l.try_into().ok())
+            .expect("layers");
+        let config = ClassifierConfig {
+            layers,
+            batch_size: 16,
+            seed: 4,
+            ..ClassifierConfig::default()
+        };
+        ClassifierTrainer::new(config, dataset.clone(), Device::Cpu).expect("trainer")
+    }
+
+    #[test]
+    fn a_restored_described_model_with_dropout_and_batch_norm_continues_bit_identically() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 5)
+            .expect("dataset");
+        let dataset =
+            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
+        let mut original = described(&dataset);
+        for _ in 0..9 {
+            original.train_step().expect("step");
+        }
+        let info = write_checkpoint(
+            &dir.path().join("checkpoints"),
+            original.step(),
+            &original.checkpoint_tensors().expect("tensors"),
+            &original.checkpoint_state(),
+        )
+        .expect("write");
+        let checkpoint = load_checkpoint(&info, &Device::Cpu).expect("load");
+        let mut restored = described(&dataset);
+        restored.train_step().expect("a step to move away");
+        assert!(restored.restore(&checkpoint).expect("restore"));
+        assert_eq!(weights(&restored), weights(&original));
+        for _ in 0..6 {
+            let a = original.train_step().expect("step").loss;
+            let b = restored.train_step().expect("step").loss;
+            assert_eq!(a, b);
+        }
+        assert_eq!(weights(&restored), weights(&original));
+        let running = weights(&original)
+            .into_iter()
+            .find(|(n, _)| n == "bn1.running_mean")
+            .expect("running mean");
+        assert!(
+            running.1.iter().any(|&v| v != 0.0),
+            "batch norm statistics move"
+        );
+        let a = original.evaluate(&dataset.test, 20).expect("eval");
+        let b = restored.evaluate(&dataset.test, 20).expect("eval");
+        assert_eq!(a, b);
     }
 
     #[test]
