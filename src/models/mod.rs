@@ -9,6 +9,7 @@ pub mod init;
 pub mod layers;
 pub mod loss;
 pub mod rl;
+pub mod schedule;
 #[cfg(test)]
 mod testdata;
 
