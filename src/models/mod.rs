@@ -8,6 +8,7 @@ pub mod gan;
 pub mod init;
 pub mod layers;
 pub mod loss;
+pub mod optim;
 pub mod rl;
 pub mod schedule;
 #[cfg(test)]
