@@ -8,7 +8,9 @@ pub mod gan;
 pub mod init;
 pub mod layers;
 pub mod loss;
+pub mod optim;
 pub mod rl;
+pub mod schedule;
 #[cfg(test)]
 mod testdata;
 

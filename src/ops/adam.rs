@@ -1,5 +1,6 @@
-//! Adam with PyTorch's update rule (`torch.optim.Adam`, L2 weight decay added to the gradient),
-//! fused into one in-place pass per parameter on the CPU, with checkpointable moments and step.
+//! Adam with PyTorch's update rules (`torch.optim.Adam`, L2 weight decay added to the gradient,
+//! or `torch.optim.AdamW`, weight decay decoupled from it), fused into one in-place pass per
+//! parameter on the CPU, with checkpointable moments and step.
 //!
 //! candle-nn's AdamW builds about ten temporaries per parameter per step and keeps its moments
 //! private; on a 692k-parameter CNN that update alone took longer than PyTorch's whole step.
@@ -30,8 +31,12 @@ pub struct AdamConfig {
     pub beta2: f64,
     /// Added to the bias-corrected root second moment to avoid dividing by zero.
     pub eps: f64,
-    /// L2 penalty added to the gradient (`g + weight_decay·θ`), as `torch.optim.Adam` does.
+    /// L2 penalty added to the gradient (`g + weight_decay·θ`), as `torch.optim.Adam` does; or,
+    /// with [`Self::decoupled_weight_decay`], the rate at which weights shrink each step.
     pub weight_decay: f64,
+    /// AdamW (`torch.optim.AdamW`): shrink the weights by `θ ← θ·(1 − lr·weight_decay)` before
+    /// the Adam update instead of adding the L2 term to the gradient (Loshchilov & Hutter 2019).
+    pub decoupled_weight_decay: bool,
 }
 
 impl Default for AdamConfig {
@@ -42,6 +47,7 @@ impl Default for AdamConfig {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
+            decoupled_weight_decay: false,
         }
     }
 }
@@ -76,7 +82,10 @@ struct Coefficients {
     bias_correction2_sqrt: f32,
     neg_step_size: f32,
     eps: f32,
-    weight_decay: f32,
+    /// The L2 term's coefficient (0 under decoupled weight decay).
+    l2_weight_decay: f32,
+    /// AdamW's per-step shrink factor `1 − lr·weight_decay` (1 under L2 weight decay).
+    param_decay: f32,
 }
 
 impl Coefficients {
@@ -91,18 +100,32 @@ impl Coefficients {
             bias_correction2_sqrt: bias_correction2.sqrt() as f32,
             neg_step_size: (-config.lr / bias_correction1) as f32,
             eps: config.eps as f32,
-            weight_decay: config.weight_decay as f32,
+            l2_weight_decay: if config.decoupled_weight_decay {
+                0.0
+            } else {
+                config.weight_decay as f32
+            },
+            param_decay: if config.decoupled_weight_decay {
+                // PyTorch computes `1 - lr * weight_decay` in Python floats (f64), then rounds.
+                (1.0 - config.lr * config.weight_decay) as f32
+            } else {
+                1.0
+            },
         }
     }
 
-    /// One element of `torch.optim.Adam`'s single-tensor update, in its operation order.
+    /// One element of `torch.optim.Adam`'s (or `AdamW`'s) single-tensor update, in its operation
+    /// order: AdamW's `param.mul_(1 - lr * weight_decay)` comes first.
     #[inline(always)]
     fn update(&self, p: &mut f32, m: &mut f32, v: &mut f32, grad: f32) {
-        let g = if self.weight_decay != 0.0 {
-            grad + self.weight_decay * *p
+        let g = if self.l2_weight_decay != 0.0 {
+            grad + self.l2_weight_decay * *p
         } else {
             grad
         };
+        if self.param_decay != 1.0 {
+            *p *= self.param_decay;
+        }
         *m += self.one_minus_beta1 * (g - *m);
         *v = *v * self.beta2 + self.one_minus_beta2 * g * g;
         let denom = v.sqrt() / self.bias_correction2_sqrt + self.eps;
@@ -270,7 +293,7 @@ impl Adam {
         self.config.beta2 = beta2;
     }
 
-    /// Changes the L2 weight decay from the next step on.
+    /// Changes the weight decay (L2 or decoupled, as configured) from the next step on.
     pub fn set_weight_decay(&mut self, weight_decay: f64) {
         self.config.weight_decay = weight_decay;
     }
@@ -363,16 +386,26 @@ impl Adam {
         let t = step as f64;
         let bias_correction1 = 1.0 - config.beta1.powf(t);
         let bias_correction2_sqrt = (1.0 - config.beta2.powf(t)).sqrt();
-        let grad = if config.weight_decay != 0.0 {
+        let decays = config.weight_decay != 0.0;
+        let (l2, decoupled) = (
+            decays && !config.decoupled_weight_decay,
+            decays && config.decoupled_weight_decay,
+        );
+        let grad = if l2 {
             (grad + (var.as_tensor() * config.weight_decay)?)?
         } else {
             grad.clone()
+        };
+        let param = if decoupled {
+            (var.as_tensor() * (1.0 - config.lr * config.weight_decay))?
+        } else {
+            var.as_tensor().clone()
         };
         *m = (&*m + ((&grad - &*m)? * (1.0 - config.beta1))?)?;
         *v = ((&*v * config.beta2)? + (grad.sqr()? * (1.0 - config.beta2))?)?;
         let denom = ((v.sqrt()? / bias_correction2_sqrt)? + config.eps)?;
         let update = ((&*m * (-config.lr / bias_correction1))? / denom)?;
-        var.set(&(var.as_tensor() + update)?)
+        var.set(&(param + update)?)
     }
 }
 
@@ -468,7 +501,12 @@ mod tests {
         let bc1 = 1.0 - c.beta1.powf(t as f64);
         let bc2 = 1.0 - c.beta2.powf(t as f64);
         for i in 0..p.len() {
-            let g = g[i] + c.weight_decay * p[i];
+            let g = if c.decoupled_weight_decay {
+                p[i] *= 1.0 - c.lr * c.weight_decay;
+                g[i]
+            } else {
+                g[i] + c.weight_decay * p[i]
+            };
             m[i] = c.beta1 * m[i] + (1.0 - c.beta1) * g;
             v[i] = c.beta2 * v[i] + (1.0 - c.beta2) * g * g;
             let denom = v[i].sqrt() / bc2.sqrt() + c.eps;
@@ -512,12 +550,19 @@ mod tests {
     #[test]
     fn dispatched_update_is_bit_identical_to_the_portable_loop() {
         let mut rng = Rng::new(8);
-        let config = AdamConfig {
+        let l2 = AdamConfig {
             weight_decay: 0.01,
             ..AdamConfig::default()
         };
-        let c = Coefficients::new(&config, 3);
-        for len in [1, 7, 8, 9, 100, 1001] {
+        let decoupled = AdamConfig {
+            decoupled_weight_decay: true,
+            ..l2
+        };
+        let lengths = [1, 7, 8, 9, 100, 1001];
+        for (c, len) in [l2, decoupled]
+            .iter()
+            .flat_map(|config| lengths.map(|len| (Coefficients::new(config, 3), len)))
+        {
             let init: Vec<[f32; 4]> = (0..len)
                 .map(|_| {
                     let r = rng.normal();
@@ -553,8 +598,16 @@ mod tests {
             beta2: 0.99,
             eps: 1e-6,
             weight_decay: 0.1,
+            decoupled_weight_decay: false,
         };
         check_against_reference(DType::F32, config);
+        check_against_reference(
+            DType::F32,
+            AdamConfig {
+                decoupled_weight_decay: true,
+                ..config
+            },
+        );
     }
 
     #[test]
@@ -566,6 +619,102 @@ mod tests {
             ..AdamConfig::default()
         };
         check_against_reference(DType::F64, config);
+        check_against_reference(
+            DType::F64,
+            AdamConfig {
+                decoupled_weight_decay: true,
+                ..config
+            },
+        );
+    }
+
+    /// AdamW (lr 0.1, wd 0.1, β 0.9/0.999) on θ = [1, −2] for two steps, each element worked out
+    /// by hand: the decay shrinks θ by 1 − 0.1·0.1 = 0.99 first, then Adam moves it.
+    fn adamw_two_steps_by_hand() -> [f64; 2] {
+        let sqrt_v1_hat = |g: f64| ((0.001 * g * g) / 0.001f64).sqrt(); // = |g|
+                                                                        // Step 1, g = [0.5, −3]: m̂ = g, √v̂ = |g|, so Adam moves each weight by lr·sign(g).
+        let p1 = [
+            1.0 * 0.99 - 0.1 * 0.5 / (sqrt_v1_hat(0.5) + 1e-8), // 0.89
+            -2.0 * 0.99 + 0.1 * 3.0 / (sqrt_v1_hat(-3.0) + 1e-8), // −1.88
+        ];
+        // Step 2, g = [1.5, 1]: m = 0.9·m1 + 0.1·g, v = 0.999·v1 + 0.001·g², bc1 = 0.19,
+        // bc2 = 1 − 0.999² = 0.001999.
+        let m2 = [0.9 * 0.05 + 0.1 * 1.5, 0.9 * -0.3 + 0.1 * 1.0]; // [0.195, −0.17]
+        let v2 = [
+            0.999 * 0.00025 + 0.001 * 2.25, // 0.00249975
+            0.999 * 0.009 + 0.001 * 1.0,    // 0.009991
+        ];
+        let step = |i: usize| 0.1 * (m2[i] / 0.19) / ((v2[i] / 0.001999f64).sqrt() + 1e-8);
+        // ≈ [0.8811 − 0.0917781, −1.8612 + 0.0400219]
+        [p1[0] * 0.99 - step(0), p1[1] * 0.99 - step(1)]
+    }
+
+    /// Runs two AdamW steps of [`adamw_two_steps_by_hand`] with the kernels of this thread.
+    fn adamw_two_steps() -> Vec<f32> {
+        let var = Var::from_tensor(&Tensor::new(&[1f32, -2.0], &Device::Cpu).unwrap()).unwrap();
+        let config = AdamConfig {
+            lr: 0.1,
+            weight_decay: 0.1,
+            decoupled_weight_decay: true,
+            ..AdamConfig::default()
+        };
+        let mut adamw = Adam::new(vec![var.clone()], config).unwrap();
+        for g in [[0.5f32, -3.0], [1.5, 1.0]] {
+            let grad = Tensor::new(&g, &Device::Cpu).unwrap();
+            adamw
+                .backward_step(&loss_with_gradient(std::slice::from_ref(&var), &[grad]))
+                .unwrap();
+        }
+        var.to_vec1::<f32>().unwrap()
+    }
+
+    #[test]
+    fn adamw_matches_the_hand_computed_steps_on_both_paths() {
+        let want = adamw_two_steps_by_hand();
+        assert!((want[0] - 0.7893219).abs() < 1e-6, "{want:?}");
+        assert!((want[1] - -1.8211781).abs() < 1e-6, "{want:?}");
+        let fast = adamw_two_steps();
+        let portable = std::thread::spawn(|| {
+            crate::ops::set_thread_kernels(crate::ops::Kernels::Portable);
+            adamw_two_steps()
+        })
+        .join()
+        .unwrap();
+        for (i, want) in want.iter().enumerate() {
+            assert!((f64::from(fast[i]) - want).abs() < 1e-6, "fast {fast:?}");
+            assert!(
+                (f64::from(portable[i]) - want).abs() < 1e-6,
+                "portable {portable:?}"
+            );
+            assert!(
+                (fast[i] - portable[i]).abs() < 1e-6,
+                "{fast:?} vs {portable:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn adamw_decay_differs_from_the_l2_term() {
+        // With L2 the first step adds 0.1·θ to g: still a step of lr·sign(g), so θ = 1 − 0.1 = 0.9;
+        // AdamW shrinks first: θ = 0.99 − 0.1 = 0.89.
+        for (decoupled, want) in [(false, 0.9f32), (true, 0.89)] {
+            let var = Var::from_tensor(&Tensor::new(&[1f32], &Device::Cpu).unwrap()).unwrap();
+            let config = AdamConfig {
+                lr: 0.1,
+                weight_decay: 0.1,
+                decoupled_weight_decay: decoupled,
+                ..AdamConfig::default()
+            };
+            let mut adam = Adam::new(vec![var.clone()], config).unwrap();
+            let grad = Tensor::new(&[0.5f32], &Device::Cpu).unwrap();
+            adam.backward_step(&loss_with_gradient(std::slice::from_ref(&var), &[grad]))
+                .unwrap();
+            let value = var.to_vec1::<f32>().unwrap()[0];
+            assert!(
+                (value - want).abs() < 1e-6,
+                "decoupled {decoupled}: {value}"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod linear;
 pub mod maxpool;
 pub mod profile;
 pub mod runtime;
+pub mod sgd;
 #[cfg(test)]
 pub(crate) mod testutil;
 

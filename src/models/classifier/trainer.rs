@@ -159,6 +159,7 @@ impl ClassifierTrainer {
                 beta2: config.beta2,
                 eps: 1e-8,
                 weight_decay: 0.0,
+                decoupled_weight_decay: false,
             },
         )?;
         let order = EpochOrder::new(dataset.train.len(), Rng::new(config.seed ^ 0x0da7a));

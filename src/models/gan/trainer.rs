@@ -125,6 +125,7 @@ fn adam(
             beta2: config.beta2,
             eps: ADAM_EPS,
             weight_decay: 0.0,
+            decoupled_weight_decay: false,
         },
     )
 }

@@ -88,6 +88,7 @@ impl DqnAgent {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
+            decoupled_weight_decay: false,
         };
         let core = AgentCore::new(AgentKind::Dqn, config, envs, rng, q_varmap, adam, device)?;
         Ok(Self {

@@ -117,6 +117,7 @@ impl PpoAgent {
             // CleanRL's PPO uses eps 1e-5.
             eps: 1e-5,
             weight_decay: 0.0,
+            decoupled_weight_decay: false,
         };
         let core = AgentCore::new(AgentKind::Ppo, config, envs, rng, varmap, adam, device)?;
         Ok(Self {
