@@ -1284,3 +1284,83 @@ fn misclassified_only_says_so_when_nothing_is_wrong() {
         assert_eq!(marks(&s), (0, 0), "{w}×{h}:\n{s}");
     }
 }
+
+/// A dashboard opened on `scenarios/<name>.toml`, not started.
+fn app_with_scenario(name: &str) -> App {
+    let s = scenario::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml")),
+    )
+    .unwrap();
+    let options = Options {
+        fps: 10,
+        ascii: false,
+        data_dir: None,
+        device: DeviceChoice::Cpu,
+        runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
+        watch: None,
+        scenario: Some(s),
+        max_steps: None,
+    };
+    App::new(&options, Theme::new(false, false))
+}
+
+#[test]
+fn i_shows_the_model_summary_of_a_described_network_at_both_sizes() {
+    let mut app = app_with_scenario("fashion-deep-cnn");
+    let before = screen(&app, 120, 36);
+    assert!(before.contains("i model"), "{before}");
+    assert!(before.contains("adam · constant"), "{before}");
+    press(&mut app, 'i');
+    assert_eq!(app.overlay, Overlay::ModelSummary);
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&app, w, h);
+        for needle in [
+            "model: custom",
+            "conv1",
+            "Conv2D(32, 3×3)",
+            "(32, 26, 26)",
+            "bn2",
+            "MaxPool(2×2)",
+            "(64, 5, 5)",
+            "Dropout(0.25)",
+            "Dense(128, relu)",
+            "204,928",
+            "total: 225,226 trainable parameters",
+        ] {
+            assert!(s.contains(needle), "{needle} at {w}×{h}:\n{s}");
+        }
+    }
+    press(&mut app, 'i');
+    assert_eq!(app.overlay, Overlay::None);
+    // Elsewhere the key says where the summary is.
+    update(&mut app, Action::GoTab(TabId::Gan));
+    press(&mut app, 'i');
+    assert_eq!(app.overlay, Overlay::None);
+    assert!(app
+        .toast
+        .as_ref()
+        .is_some_and(|t| t.text.contains("press 1")));
+}
+
+#[test]
+fn the_panel_names_the_optimiser_and_draws_the_scheduled_learning_rate() {
+    let mut app = app_with_scenario("mnist-cnn");
+    app.classifier.config.optimizer = gradtop::models::optim::OptimizerKind::Sgd;
+    app.classifier.config.schedule.kind = gradtop::models::schedule::ScheduleKind::Cosine;
+    app.classifier.config.schedule.warmup_steps = 100;
+    for (step, lr) in [(1u64, 1e-5), (50, 5e-4), (100, 1e-3), (150, 9e-4)] {
+        update_job(
+            &mut app,
+            JobKind::Classifier,
+            JobEvent::Metric {
+                step,
+                metric: Metric::LearningRate,
+                value: lr,
+            },
+        );
+    }
+    let s = screen(&app, 120, 36);
+    assert!(s.contains("sgd m=0.9 · cosine,"), "{s}");
+    assert!(s.contains("warm-up 100"), "{s}");
+    assert!(s.contains("lr 9.0e-4"), "{s}");
+}

@@ -339,26 +339,6 @@ pub const BINDINGS: &[Binding] = &[
         }],
     },
     Binding {
-        keys: &[(KeyCode::Char('i'), Action::ToggleSummary)],
-        scope: Scope::All,
-        label: "i",
-        hint_label: "i",
-        help: "classifier: the model summary (layers, output shapes, parameters)",
-        hints: &[Hint {
-            word: "model",
-            on: &[On::Kind(
-                JobKind::Classifier,
-                &[
-                    JobPhase::Idle,
-                    JobPhase::DataMissing,
-                    JobPhase::Running,
-                    JobPhase::Paused,
-                    JobPhase::Ended,
-                ],
-            )],
-        }],
-    },
-    Binding {
         keys: &[(KeyCode::Char('w'), Action::PlayGreedy)],
         scope: Scope::All,
         label: "w",
@@ -653,6 +633,22 @@ pub const BINDINGS: &[Binding] = &[
         hints: &[Hint {
             word: "gpu",
             on: &[On::All],
+        }],
+    },
+    Binding {
+        keys: &[(KeyCode::Char('i'), Action::ToggleSummary)],
+        scope: Scope::All,
+        label: "i",
+        hint_label: "i",
+        help: "classifier: model summary, its layers and shapes",
+        hints: &[Hint {
+            word: "model",
+            // Offered where the network is being chosen or looked back on; while it trains the
+            // line's room goes to the job and chart keys (the key works in every phase).
+            on: &[On::Kind(
+                JobKind::Classifier,
+                &[JobPhase::Idle, JobPhase::DataMissing, JobPhase::Ended],
+            )],
         }],
     },
     // The chart keys come after the shared ones, in one row of the help: a hint line shows them
@@ -1334,8 +1330,15 @@ mod tests {
         for kind in JobKind::ALL {
             for phase in [JobPhase::Idle, JobPhase::DataMissing, JobPhase::Ended] {
                 let line = hint_line(HintContext::Job(kind, phase), 200, true);
+                // The model summary shows the watched run's network: it changes nothing.
+                let summary = if kind == JobKind::Classifier {
+                    " · i model"
+                } else {
+                    ""
+                };
                 assert_eq!(
-                    line, "? help · q quit · g gpu · y [/] z chart view",
+                    line,
+                    format!("? help · q quit · g gpu{summary} · y [/] z chart view"),
                     "{kind:?} {phase:?}"
                 );
             }

@@ -422,10 +422,50 @@ fn scaled(steps: usize, default_batch: usize, batch: usize, floor: usize) -> usi
     (steps * default_batch).div_ceil(batch.max(1)).max(floor)
 }
 
+/// A classifier a scenario file describes, benchmarked under the file's name.
+#[derive(Debug, Clone)]
+pub struct DescribedModel {
+    /// The scenario's name (its file stem).
+    pub name: String,
+    /// Its layers (a built-in model's description when it names one).
+    pub layers: Vec<LayerSpec>,
+}
+
+/// Reads the classifier of each scenario file, refusing a file that is not a valid classifier
+/// scenario.
+pub fn described_models(paths: &[std::path::PathBuf]) -> eyre::Result<Vec<DescribedModel>> {
+    paths
+        .iter()
+        .map(|path| {
+            let scenario = crate::scenario::load_with_overrides(path, &[])
+                .map_err(|e| super::UsageError(e.to_string()))?;
+            match scenario.settings {
+                crate::scenario::Settings::Classifier(config) => Ok(DescribedModel {
+                    name: scenario.name,
+                    layers: config.architecture(),
+                }),
+                _ => Err(super::UsageError(format!(
+                    "--scenario {}: bench measures classifier scenarios",
+                    path.display()
+                ))
+                .into()),
+            }
+        })
+        .collect()
+}
+
+/// One thing `run` measures.
+enum Item<'a> {
+    Builtin(BenchWorkload),
+    Described(&'a DescribedModel),
+}
+
 /// Runs the chosen benchmarks with a progress bar each and prints their figures; `batch`
-/// replaces the classifiers' and GANs' default batch (32 and 64).
+/// replaces the classifiers' and GANs' default batch (32 and 64). `described` models are
+/// measured after `workload` (none when it is `None`).
 pub fn run(
-    workload: BenchWorkload,
+    workload: Option<BenchWorkload>,
+    described: &[DescribedModel],
     json: bool,
     batch: Option<usize>,
     profile: bool,
@@ -440,14 +480,23 @@ pub fn run(
             super::UsageError(format!("--batch {b}: must be in 1..={MAX_BENCH_BATCH}")).into(),
         );
     }
-    let chosen: Vec<W> = match workload {
-        W::All => vec![W::Cnn, W::Mlp, W::Gan, W::Dcgan, W::Dqn, W::Ppo, W::Env],
-        one => vec![one],
+    let builtin: Vec<W> = match workload {
+        Some(W::All) => vec![W::Cnn, W::Mlp, W::Gan, W::Dcgan, W::Dqn, W::Ppo, W::Env],
+        Some(one) => vec![one],
+        None => Vec::new(),
     };
+    let chosen: Vec<Item> = builtin
+        .into_iter()
+        .map(Item::Builtin)
+        .chain(described.iter().map(Item::Described))
+        .collect();
     // Only the classifiers and GANs have a batch to set and products to set against the peak.
-    let has_products = chosen
-        .iter()
-        .any(|w| matches!(w, W::Cnn | W::Mlp | W::Gan | W::Dcgan));
+    let has_products = chosen.iter().any(|w| {
+        matches!(
+            w,
+            Item::Builtin(W::Cnn | W::Mlp | W::Gan | W::Dcgan) | Item::Described(_)
+        )
+    });
     if batch.is_some() && !has_products {
         return Err(super::UsageError(
             "--batch applies to cnn, mlp, gan and dcgan; RL agents take their batch from their \
@@ -475,14 +524,17 @@ pub fn run(
             "workload", "batch", "rate", "unit", "ms/step", "GFLOP/s", "peak", "peak RSS"
         );
     }
-    for w in chosen {
+    for item in chosen {
         let bar = indicatif::ProgressBar::new(1);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{msg:8} [{bar:30}] {percent:>3}% ETA {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        bar.set_message(format!("{w:?}").to_lowercase());
+        bar.set_message(match &item {
+            Item::Builtin(w) => format!("{w:?}").to_lowercase(),
+            Item::Described(d) => d.name.clone(),
+        });
         let mut progress = |done: usize, total: usize| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -498,6 +550,17 @@ pub fn run(
             None => defaults,
         };
         let gan_batch = batch.unwrap_or(GAN_BATCH);
+        let w = match item {
+            Item::Builtin(w) => w,
+            Item::Described(d) => {
+                let result = crate::ops::runtime::in_compute_pool("compute", || {
+                    bench_described(&d.name, &d.layers, &classifier, &device, &mut progress)
+                })?;
+                bar.finish_and_clear();
+                print_result(result, peak, json)?;
+                continue;
+            }
+        };
         let results = crate::ops::runtime::in_compute_pool("compute", || match w {
             W::Cnn => Ok(vec![bench_cnn(&classifier, &device, &mut progress)?]),
             W::Mlp => Ok(vec![bench_mlp(&classifier, &device, &mut progress)?]),
@@ -539,31 +602,37 @@ pub fn run(
             W::All => Ok(Vec::new()),
         })?;
         bar.finish_and_clear();
-        for mut r in results {
-            r.peak_fraction = r.gflops.zip(peak).map(|(g, p)| g / p);
-            if json {
-                let mut value = serde_json::to_value(&r)?;
-                if let (Some(peak), Some(obj)) = (peak, value.as_object_mut()) {
-                    obj.insert("gemm_peak_gflops".into(), serde_json::json!(peak));
-                }
-                println!("{value}");
-            } else {
-                let dash = || "—".to_string();
-                println!(
-                    "{:<8} {:>6} {:>14.1} {:<12} {:>10.3} {:>9} {:>7} {:>7.0} MB",
-                    r.workload,
-                    r.batch.map_or_else(dash, |b| b.to_string()),
-                    r.rate,
-                    r.unit,
-                    r.ms_per_step,
-                    r.gflops.map_or_else(dash, |g| format!("{g:.1}")),
-                    r.peak_fraction
-                        .map_or_else(dash, |f| format!("{:.0}%", 100.0 * f)),
-                    r.peak_rss_mb
-                );
-                print_profile(&r);
-            }
+        for r in results {
+            print_result(r, peak, json)?;
         }
+    }
+    Ok(())
+}
+
+/// Prints one workload's figures: a JSON object, or a table row (and its profile).
+fn print_result(mut r: BenchResult, peak: Option<f64>, json: bool) -> eyre::Result<()> {
+    r.peak_fraction = r.gflops.zip(peak).map(|(g, p)| g / p);
+    if json {
+        let mut value = serde_json::to_value(&r)?;
+        if let (Some(peak), Some(obj)) = (peak, value.as_object_mut()) {
+            obj.insert("gemm_peak_gflops".into(), serde_json::json!(peak));
+        }
+        println!("{value}");
+    } else {
+        let dash = || "—".to_string();
+        println!(
+            "{:<8} {:>6} {:>14.1} {:<12} {:>10.3} {:>9} {:>7} {:>7.0} MB",
+            r.workload,
+            r.batch.map_or_else(dash, |b| b.to_string()),
+            r.rate,
+            r.unit,
+            r.ms_per_step,
+            r.gflops.map_or_else(dash, |g| format!("{g:.1}")),
+            r.peak_fraction
+                .map_or_else(dash, |f| format!("{:.0}%", 100.0 * f)),
+            r.peak_rss_mb
+        );
+        print_profile(&r);
     }
     Ok(())
 }
@@ -626,9 +695,25 @@ mod tests {
 
     #[test]
     fn a_bad_batch_is_refused_before_anything_runs() {
-        let err = run(BenchWorkload::Cnn, true, Some(0), false, DeviceChoice::Cpu).unwrap_err();
+        let err = run(
+            Some(BenchWorkload::Cnn),
+            &[],
+            true,
+            Some(0),
+            false,
+            DeviceChoice::Cpu,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("--batch 0"), "{err}");
-        let err = run(BenchWorkload::Env, true, Some(64), false, DeviceChoice::Cpu).unwrap_err();
+        let err = run(
+            Some(BenchWorkload::Env),
+            &[],
+            true,
+            Some(64),
+            false,
+            DeviceChoice::Cpu,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("cnn, mlp, gan and dcgan"), "{err}");
     }
 

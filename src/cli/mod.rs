@@ -195,9 +195,13 @@ enum Command {
     /// and for the classifiers and GANs the GFLOP/s of their products against this machine's
     /// float32 gemm peak, measured first.
     Bench {
-        /// What to measure.
-        #[arg(value_enum, default_value = "all")]
-        workload: BenchWorkload,
+        /// What to measure (default: all, or only the `--scenario` models when given).
+        #[arg(value_enum)]
+        workload: Option<BenchWorkload>,
+        /// Also measure the classifier a scenario file describes (its `layers` or `model`),
+        /// named after the file; repeatable.
+        #[arg(long = "scenario", value_name = "FILE")]
+        scenarios: Vec<PathBuf>,
         /// One JSON object per workload instead of a table.
         #[arg(long)]
         json: bool,
@@ -503,11 +507,25 @@ fn run(cli: Cli) -> eyre::Result<ExitCode> {
         ),
         Some(Command::Bench {
             workload,
+            scenarios,
             json,
             batch,
             profile,
         }) => {
-            bench::run(workload, json, batch, profile, cli.common.device)?;
+            let workload = match (workload, scenarios.is_empty()) {
+                (Some(w), _) => Some(w),
+                (None, true) => Some(BenchWorkload::All),
+                (None, false) => None,
+            };
+            let described = bench::described_models(&scenarios)?;
+            bench::run(
+                workload,
+                &described,
+                json,
+                batch,
+                profile,
+                cli.common.device,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Trace {

@@ -72,6 +72,9 @@ pub struct ClassifierJob {
     recent_losses: VecDeque<f64>,
     /// The latest evaluation and the step it was made at.
     last_eval: Option<(u64, Evaluation)>,
+    /// The learning rate last recorded, so a change (live or scheduled) is recorded when it
+    /// happens.
+    recorded_lr: Option<f64>,
 }
 
 impl ClassifierJob {
@@ -105,6 +108,7 @@ impl ClassifierJob {
             acc_count: 0,
             recent_losses: VecDeque::with_capacity(SUMMARY_LOSSES + 1),
             last_eval: None,
+            recorded_lr: None,
         })
     }
 
@@ -202,6 +206,17 @@ impl Trainable for ClassifierJob {
             )));
         }
         ends.metric(step, Metric::TrainLoss, out.loss);
+        // The rate is recorded when it first applies and then every ACCURACY_EVERY steps while a
+        // schedule moves it: enough points for its curve, a few bytes per 50 steps.
+        let lr = self.trainer.learning_rate();
+        if self.recorded_lr != Some(lr)
+            && (self.recorded_lr.is_none()
+                || step.is_multiple_of(ACCURACY_EVERY)
+                || self.trainer.config().schedule.is_constant())
+        {
+            ends.metric(step, Metric::LearningRate, lr);
+            self.recorded_lr = Some(lr);
+        }
         self.recent_losses.push_back(out.loss);
         if self.recent_losses.len() > SUMMARY_LOSSES {
             self.recent_losses.pop_front();

@@ -194,6 +194,8 @@ pub enum Metric {
     ItersPerSec,
     /// GAN: Fréchet distance of CNN features (lower is better).
     FidCnn,
+    /// Classifier: the learning rate a step trained at (the schedule's, with live changes).
+    LearningRate,
 }
 
 impl Metric {
@@ -218,6 +220,7 @@ impl Metric {
             Metric::DFake => "d_fake",
             Metric::ItersPerSec => "iterations_per_sec",
             Metric::FidCnn => "fid_cnn",
+            Metric::LearningRate => "lr",
         }
     }
 

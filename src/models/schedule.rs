@@ -94,6 +94,12 @@ pub struct ScheduleError {
 }
 
 impl Schedule {
+    /// True for the default: a constant learning rate without warm-up (what a scenario without
+    /// `[schedule]` gets, so its run files stay as they were).
+    pub fn is_constant(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// Refuses values that parse but cannot work, naming the key.
     pub fn validate(&self) -> Result<(), ScheduleError> {
         let refuse = |key, value: &dyn ToString, reason| ScheduleError {

@@ -89,6 +89,8 @@ pub struct ClassifierTab {
     pub train_acc: Series,
     /// Test accuracy.
     pub test_acc: Series,
+    /// The learning rate steps trained at (a schedule's curve, live changes).
+    pub lr: Series,
     /// Steps at which an epoch ended, marked on the charts.
     pub epoch_ends: Vec<f64>,
     /// Latest samples and confusion matrix.
@@ -125,6 +127,7 @@ impl ClassifierTab {
             loss: Series::new(SERIES_CAP),
             train_acc: Series::new(SERIES_CAP),
             test_acc: Series::new(SERIES_CAP),
+            lr: Series::new(SERIES_CAP),
             epoch_ends: Vec::new(),
             snapshot: None,
             data,
@@ -223,6 +226,7 @@ impl JobTab for ClassifierTab {
         self.loss = Series::new(SERIES_CAP);
         self.train_acc = Series::new(SERIES_CAP);
         self.test_acc = Series::new(SERIES_CAP);
+        self.lr = Series::new(SERIES_CAP);
         self.epoch_ends.clear();
         self.snapshot = None;
         let what = format!(
@@ -289,6 +293,7 @@ impl JobTab for ClassifierTab {
                     Metric::TrainLoss => self.loss.push(x, *value),
                     Metric::TrainAccuracy => self.train_acc.push(x, *value),
                     Metric::TestAccuracy => self.test_acc.push(x, *value),
+                    Metric::LearningRate => self.lr.push(x, *value),
                     _ => {}
                 }
             }
@@ -526,6 +531,20 @@ fn render_panel(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme
         tab.job.status.as_ref(),
         theme,
     );
+    lines.push(Line::styled(tab.config.optimizer_text(), theme.dim()));
+    if let (Some(lr), false) = (tab.lr.last(), tab.config.schedule.is_constant()) {
+        let width = inner.width as usize;
+        let label = format!("lr {lr:.1e} ");
+        let spark = sparkline(
+            &tab.lr.tail(width),
+            width.saturating_sub(label.chars().count()),
+            theme,
+        );
+        lines.push(Line::from(vec![
+            Span::raw(label),
+            Span::styled(spark, theme.fg(Color::Magenta)),
+        ]));
+    }
     let p = &tab.job.progress;
     if tab.job.status.is_some() && p.total_steps > 0 {
         lines.push(Line::raw(format!("epoch {}/{}", p.epoch, p.epochs)));

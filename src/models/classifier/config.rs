@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::{self, Activation, LayerSpec, Padding};
 use crate::data::{DatasetName, CLASSES};
+use crate::models::optim::{OptimizerChoice, OptimizerKind};
+use crate::models::schedule::Schedule;
 use crate::params::{MAX_BATCH_SIZE, MAX_EPOCHS, MAX_KEEP_CHECKPOINTS, MAX_LR};
 
 /// Most test images one periodic evaluation reads (the test sets have 10,000).
@@ -111,12 +113,23 @@ pub struct ClassifierConfig {
     pub epochs: usize,
     /// Examples per optimizer step.
     pub batch_size: usize,
-    /// Adam learning rate.
+    /// The optimiser: `adam` (default), `adamw` or `sgd`.
+    pub optimizer: OptimizerKind,
+    /// SGD's momentum (0.9 unless given; refused with Adam).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// Weight decay: L2 for `adam` and `sgd` (default 0), decoupled for `adamw` (default 0.01).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
+    /// Base learning rate; the schedule scales it, a live change replaces it.
     pub lr: f64,
     /// Adam β1.
     pub beta1: f64,
     /// Adam β2.
     pub beta2: f64,
+    /// How the learning rate changes over the run (`[schedule]`; constant by default).
+    #[serde(skip_serializing_if = "Schedule::is_constant")]
+    pub schedule: Schedule,
     /// Seeds weights and shuffling.
     pub seed: u64,
     /// Steps between evaluations on a test subset (and refreshes of the sample grid).
@@ -137,9 +150,13 @@ impl Default for ClassifierConfig {
             dataset: DatasetName::Mnist,
             epochs: 5,
             batch_size: 32,
+            optimizer: OptimizerKind::Adam,
+            momentum: None,
+            weight_decay: None,
             lr: 1e-3,
             beta1: 0.9,
             beta2: 0.999,
+            schedule: Schedule::default(),
             seed: 42,
             eval_every: 500,
             eval_subset: 2000,
@@ -177,6 +194,12 @@ impl ClassifierConfig {
         )?;
         check_beta("beta1", self.beta1)?;
         check_beta("beta2", self.beta2)?;
+        self.optimizer_choice()
+            .validate()
+            .map_err(|e| invalid(e.key, e.value, e.reason))?;
+        self.schedule
+            .validate()
+            .map_err(|e| invalid(e.key, e.value, e.reason))?;
         Ok(())
     }
 }
@@ -189,6 +212,34 @@ impl ClassifierConfig {
         } else {
             self.layers.clone()
         }
+    }
+
+    /// The optimiser the scenario chose, with its own keys.
+    pub fn optimizer_choice(&self) -> OptimizerChoice {
+        OptimizerChoice {
+            optimizer: self.optimizer,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+        }
+    }
+
+    /// The optimiser and schedule in a few words, for the tab's panel: `adam · cosine, warm-up
+    /// 500`, `sgd m=0.9 wd=1e-4 · constant`.
+    pub fn optimizer_text(&self) -> String {
+        let choice = self.optimizer_choice();
+        let mut text = self.optimizer.as_str().to_string();
+        if self.optimizer == OptimizerKind::Sgd {
+            text.push_str(&format!(" m={}", choice.momentum()));
+        }
+        if choice.weight_decay() != 0.0 {
+            text.push_str(&format!(" wd={}", choice.weight_decay()));
+        }
+        let s = &self.schedule;
+        text.push_str(&format!(" · {}", s.kind.as_str()));
+        if s.warmup_steps > 0 {
+            text.push_str(&format!(", warm-up {}", s.warmup_steps));
+        }
+        text
     }
 
     /// The model's name on screen and in summaries: `cnn`, `mlp` or `custom`.

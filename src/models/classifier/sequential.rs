@@ -156,6 +156,13 @@ impl Sequential {
                     size,
                     stride: stride.unwrap_or(size),
                 },
+                // The fused linear op flattens its input itself, without the reshape node (and
+                // its gradient buffer) a flatten stage would add.
+                LayerSpec::Flatten if matches!(next, Some(LayerSpec::Dense { .. })) => {
+                    shape = summary.rows[i].output;
+                    i += 1;
+                    continue;
+                }
                 LayerSpec::Flatten => Stage::Flatten,
                 LayerSpec::Dropout { rate } => Stage::Dropout {
                     rate,

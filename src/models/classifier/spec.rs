@@ -302,28 +302,37 @@ impl Summary {
         self.rows.iter().map(|r| r.params).sum()
     }
 
-    /// The summary as text lines, aligned like Keras' `model.summary()`.
+    /// The summary as text lines, in columns as wide as their widest cell, like Keras'
+    /// `model.summary()`.
     pub fn lines(&self) -> Vec<String> {
-        let mut lines = vec![format!(
-            "{:<6} {:<26} {:<16} {:>10}",
-            "name", "layer", "output", "params"
-        )];
-        lines.push(format!(
-            "{:<6} {:<26} {:<16} {:>10}",
-            "",
-            "Input",
-            self.input.to_string(),
-            ""
-        ));
+        let mut rows = vec![
+            [
+                "name".to_string(),
+                "layer".into(),
+                "output".into(),
+                "params".into(),
+            ],
+            [
+                String::new(),
+                "Input".into(),
+                self.input.to_string(),
+                String::new(),
+            ],
+        ];
         for row in &self.rows {
-            lines.push(format!(
-                "{:<6} {:<26} {:<16} {:>10}",
-                row.name,
-                row.layer,
+            rows.push([
+                row.name.clone(),
+                row.layer.clone(),
                 row.output.to_string(),
-                crate::format::thousands(row.params as u64)
-            ));
+                crate::format::thousands(row.params as u64),
+            ]);
         }
+        let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
+        let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
+        let mut lines: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}", r[0], r[1], r[2], r[3]))
+            .collect();
         lines.push(format!(
             "total: {} trainable parameters",
             crate::format::thousands(self.total_params() as u64)

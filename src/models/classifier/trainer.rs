@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{Optimizer, VarMap};
+use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
 use super::config::ClassifierConfig;
@@ -17,7 +17,7 @@ use crate::data::{Dataset, Split, CLASSES};
 use crate::models::init::seeded_var_builder;
 use crate::models::loss::softmax_cross_entropy;
 use crate::models::named_grads;
-use crate::ops::adam::{Adam, AdamConfig};
+use crate::models::optim::TrainOptimizer;
 use crate::params::Param;
 use crate::rng::Rng;
 use crate::runs::{restore_varmap, varmap_tensors, Checkpoint};
@@ -72,7 +72,7 @@ pub struct ClassifierTrainer {
     device: Device,
     varmap: VarMap,
     model: ClassifierModel,
-    optimizer: Adam,
+    optimizer: TrainOptimizer,
     order: EpochOrder,
     input: Prefetcher,
     scratch: Vec<f32>,
@@ -150,17 +150,14 @@ impl ClassifierTrainer {
         let varmap = VarMap::new();
         let vb = seeded_var_builder(&varmap, Rng::new(config.seed), DType::F32, &device);
         let model = ClassifierModel::from_layers(config.model_name(), &config.architecture(), vb)?;
-        // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01).
-        let optimizer = Adam::from_varmap(
+        // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01); the
+        // choice's defaults follow PyTorch's.
+        let optimizer = TrainOptimizer::new(
+            config.optimizer_choice(),
+            config.lr,
+            config.beta1,
+            config.beta2,
             &varmap,
-            AdamConfig {
-                lr: config.lr,
-                beta1: config.beta1,
-                beta2: config.beta2,
-                eps: 1e-8,
-                weight_decay: 0.0,
-                decoupled_weight_decay: false,
-            },
         )?;
         let order = EpochOrder::new(dataset.train.len(), Rng::new(config.seed ^ 0x0da7a));
         let input = Prefetcher::new(Arc::clone(&dataset), PixelScale::UnitInterval);
@@ -193,6 +190,8 @@ impl ClassifierTrainer {
     }
 
     fn step_inner(&mut self, keep: bool) -> candle_core::Result<(StepOutcome, Option<StepTrace>)> {
+        // Before the batch is taken: the plan's length counts this step as still to come.
+        let lr = self.scheduled_lr();
         let indices = match self.order.plan_mut().next_indices(self.config.batch_size) {
             Some(ix) => ix.to_vec(),
             None => {
@@ -224,6 +223,7 @@ impl ClassifierTrainer {
         } else {
             None
         };
+        self.optimizer.set_learning_rate(lr);
         self.optimizer.step(&grads)?;
         let predicted = logits.argmax(D::Minus1)?;
         let correct = predicted
@@ -246,6 +246,21 @@ impl ClassifierTrainer {
         Ok((outcome, trace))
     }
 
+    /// The learning rate the next step trains at: the base rate (`lr`, which a live change
+    /// replaces) times the schedule's factor at this step of the planned run. The plan follows
+    /// live changes of epochs and batch size.
+    pub fn scheduled_lr(&self) -> f64 {
+        let total = self.step + self.remaining_steps();
+        self.config
+            .schedule
+            .learning_rate(self.config.lr, self.step, total)
+    }
+
+    /// The learning rate the last step trained at (before any step: the first step's).
+    pub fn learning_rate(&self) -> f64 {
+        self.optimizer.learning_rate()
+    }
+
     /// Everything a checkpoint stores as tensors: the weights under their `VarBuilder` names
     /// (`conv1.weight`, `fc1.bias`, …) and the optimizer's state.
     pub fn checkpoint_tensors(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
@@ -254,19 +269,22 @@ impl ClassifierTrainer {
         Ok(tensors)
     }
 
-    /// Adam's moments and step for a checkpoint: `adam.m.<var>`, `adam.v.<var>` (shape of the
-    /// variable) and `adam.step` (i64, shape (1,)).
+    /// The optimiser's state for a checkpoint: Adam's `adam.m.<var>`, `adam.v.<var>` and
+    /// `adam.step`, or SGD's `sgd.buf.<var>` and `sgd.step`.
     fn optimizer_state(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
         self.optimizer.state_tensors()
     }
 
-    /// Restores what [`Self::optimizer_state`] wrote; false (and Adam starts afresh) for a
-    /// checkpoint without moments.
+    /// Restores what [`Self::optimizer_state`] wrote; false (and the optimiser starts afresh)
+    /// for a checkpoint without any optimiser state, an error for one with another optimiser's.
     fn load_optimizer_state(
         &mut self,
         tensors: &HashMap<String, Tensor>,
     ) -> candle_core::Result<bool> {
-        if !tensors.contains_key(crate::ops::adam::STEP_TENSOR) {
+        let any_state = [crate::ops::adam::STEP_TENSOR, crate::ops::sgd::STEP_TENSOR]
+            .iter()
+            .any(|name| tensors.contains_key(*name));
+        if !any_state {
             return Ok(false);
         }
         self.optimizer.load_state_tensors(tensors)?;
@@ -308,7 +326,6 @@ impl ClassifierTrainer {
         let optimizer_restored = self
             .load_optimizer_state(&checkpoint.tensors)
             .map_err(|e| crate::models::error_text(&e))?;
-        self.optimizer.set_learning_rate(state.config.lr);
         self.config = state.config;
         self.step = state.step;
         self.epoch = state.epoch;
@@ -320,6 +337,7 @@ impl ClassifierTrainer {
                 position: state.plan_position,
             },
         );
+        self.optimizer.set_learning_rate(self.scheduled_lr());
         Ok(optimizer_restored)
     }
 
@@ -441,8 +459,8 @@ impl ClassifierTrainer {
         let value = param.validate(value)?;
         match param {
             Param::Lr => {
-                self.optimizer.set_learning_rate(value);
                 self.config.lr = value;
+                self.optimizer.set_learning_rate(self.scheduled_lr());
             }
             Param::BatchSize => self.config.batch_size = value as usize,
             Param::Epochs => {
@@ -497,42 +515,71 @@ mod tests {
     }
 
     /// A small net with every piece of state a resume must bring back: batch norm's running
-    /// statistics and dropout masks drawn per step.
-    fn described(dataset: &Arc<Dataset>) -> ClassifierTrainer {
-        let layers: Vec<crate::models::classifier::spec::LayerSpec> =
-            toml::from_str::<toml::Table>(
-                r#"layers = [
-                  { type = "conv2d", filters = 4, kernel = 3 },
-                  { type = "batchnorm" },
-                  { type = "relu" },
-                  { type = "maxpool", size = 2 },
-                  { type = "flatten" },
-                  { type = "dropout", rate = 0.3 },
-                  { type = "dense", units = 16, activation = "relu" },
-                  { type = "dense", units = 10 },
-                ]"#,
-            )
-            .ok()
-            .and_then(|t| t.get("layers").cloned())
-            .and_then(|l| l.try_into().ok())
-            .expect("layers");
-        let config = ClassifierConfig {
-            layers,
-            batch_size: 16,
-            seed: 4,
-            ..ClassifierConfig::default()
-        };
+    /// statistics, dropout masks drawn per step, and the optimiser and schedule `extra` names.
+    fn described(dataset: &Arc<Dataset>, extra: &str) -> ClassifierTrainer {
+        let text = format!(
+            r#"layers = [
+                  {{ type = "conv2d", filters = 4, kernel = 3 }},
+                  {{ type = "batchnorm" }},
+                  {{ type = "relu" }},
+                  {{ type = "maxpool", size = 2 }},
+                  {{ type = "flatten" }},
+                  {{ type = "dropout", rate = 0.3 }},
+                  {{ type = "dense", units = 16, activation = "relu" }},
+                  {{ type = "dense", units = 10 }},
+                ]
+                batch_size = 16
+                seed = 4
+                epochs = 3
+                {extra}"#
+        );
+        let config: ClassifierConfig = toml::from_str(&text).expect("a classifier config");
+        config.validate().expect("valid");
         ClassifierTrainer::new(config, dataset.clone(), Device::Cpu).expect("trainer")
     }
 
     #[test]
     fn a_restored_described_model_with_dropout_and_batch_norm_continues_bit_identically() {
+        for extra in [
+            "",
+            "optimizer = \"adamw\"\n[schedule]\nkind = \"cosine\"\nwarmup_steps = 5",
+            "optimizer = \"sgd\"\nlr = 0.05\n[schedule]\nkind = \"step\"\nstep_every = 4\ngamma = 0.5",
+        ] {
+            restored_continues_bit_identically(extra);
+        }
+    }
+
+    #[test]
+    fn a_live_lr_change_scales_the_schedule_instead_of_replacing_it() {
         let dir = tempfile::tempdir().expect("temp dir");
         crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 5)
             .expect("dataset");
         let dataset =
             Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
-        let mut original = described(&dataset);
+        let extra = "lr = 0.01\n[schedule]\nkind = \"cosine\"\nwarmup_steps = 4";
+        let mut trainer = described(&dataset, extra);
+        // 100 images / 16 = 7 steps per epoch, 3 epochs: 21 steps, 4 of warm-up.
+        assert_eq!(trainer.scheduled_lr(), 0.01 * 1.0 / 4.0);
+        for _ in 0..10 {
+            trainer.train_step().expect("step");
+        }
+        let factor = trainer.config().schedule.factor(10, 21);
+        assert!(factor < 1.0 && factor > 0.0, "{factor}");
+        assert_eq!(trainer.scheduled_lr(), 0.01 * factor);
+        trainer.set(Param::Lr, 0.02).expect("lr");
+        assert_eq!(trainer.config().lr, 0.02);
+        assert_eq!(trainer.scheduled_lr(), 0.02 * factor);
+        trainer.train_step().expect("step");
+        assert_eq!(trainer.learning_rate(), 0.02 * factor);
+    }
+
+    fn restored_continues_bit_identically(extra: &str) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 5)
+            .expect("dataset");
+        let dataset =
+            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
+        let mut original = described(&dataset, extra);
         for _ in 0..9 {
             original.train_step().expect("step");
         }
@@ -544,14 +591,22 @@ mod tests {
         )
         .expect("write");
         let checkpoint = load_checkpoint(&info, &Device::Cpu).expect("load");
-        let mut restored = described(&dataset);
+        let mut restored = described(&dataset, extra);
         restored.train_step().expect("a step to move away");
+        let lr_before = original.learning_rate();
         assert!(restored.restore(&checkpoint).expect("restore"));
         assert_eq!(weights(&restored), weights(&original));
+        assert_eq!(restored.scheduled_lr(), original.scheduled_lr());
+        let mut rates = vec![lr_before];
         for _ in 0..6 {
             let a = original.train_step().expect("step").loss;
             let b = restored.train_step().expect("step").loss;
-            assert_eq!(a, b);
+            assert_eq!(a, b, "{extra}");
+            assert_eq!(original.learning_rate(), restored.learning_rate());
+            rates.push(original.learning_rate());
+        }
+        if !extra.is_empty() {
+            assert!(rates.windows(2).any(|w| w[0] != w[1]), "{extra}: {rates:?}");
         }
         assert_eq!(weights(&restored), weights(&original));
         let running = weights(&original)

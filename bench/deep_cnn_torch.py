@@ -1,0 +1,50 @@
+"""PyTorch counterpart of `gradtop bench --scenario scenarios/fashion-deep-cnn.toml`: the same
+network layer for layer (Conv2d(1, 32, 3) -> BatchNorm2d -> ReLU -> MaxPool2d(2) ->
+Conv2d(32, 64, 3) -> BatchNorm2d -> ReLU -> MaxPool2d(2) -> Flatten -> Dropout(0.25) ->
+Linear(1600, 128) -> ReLU -> Dropout(0.5) -> Linear(128, 10)), Adam 1e-3, cross-entropy, in
+training mode, batch 32, on synthetic data of the real shape (30 warm-up steps, then STEPS timed
+steps, as gradtop's bench does).
+
+Usage: python3 bench/deep_cnn_torch.py   (STEPS=N, BATCH=N, PEER_THREADS=N; prints one JSON line)
+"""
+import json, os, resource, time
+import torch, torch.nn as nn
+
+THREADS = int(os.environ.get("PEER_THREADS", "2"))
+STEPS = int(os.environ.get("STEPS", "400"))
+bs = int(os.environ.get("BATCH", "32"))
+torch.set_num_threads(THREADS)
+torch.manual_seed(0)
+
+m = nn.Sequential(
+    nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(32, 64, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Dropout(0.5),
+    nn.Linear(128, 10),
+)
+m.train()
+opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+lossf = nn.CrossEntropyLoss()
+x = torch.rand(bs, 1, 28, 28)
+y = torch.randint(0, 10, (bs,))
+
+
+def step():
+    opt.zero_grad()
+    loss = lossf(m(x), y)
+    loss.backward()
+    opt.step()
+
+
+for _ in range(30):
+    step()
+t0 = time.perf_counter()
+for _ in range(STEPS):
+    step()
+dt = time.perf_counter() - t0
+print(json.dumps({
+    "peer": "pytorch", "torch": torch.__version__, "workload": "fashion-deep-cnn", "batch": bs,
+    "threads": THREADS, "steps": STEPS, "samples_per_sec": round(STEPS * bs / dt, 1),
+    "ms_per_step": round(1e3 * dt / STEPS, 3),
+    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+}))
