@@ -277,7 +277,9 @@ impl TrainOptimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testutil::randn;
+    use crate::ops::testutil::{
+        copy_varmap, optimizer_varmap, randn, train_on_random_gradients, weight_bits,
+    };
     use crate::rng::Rng;
     use candle_core::{Device, Var};
 
@@ -452,55 +454,6 @@ mod tests {
         assert!((values(&varmap, "w")[0] - 0.5).abs() < 1e-6);
     }
 
-    fn random_varmap(seed: u64) -> VarMap {
-        let mut rng = Rng::new(seed);
-        let varmap = VarMap::new();
-        for (name, shape) in [("fc.weight", &[4usize, 3][..]), ("conv.bias", &[40_000])] {
-            let var = Var::from_tensor(&randn(&mut rng, shape)).unwrap();
-            varmap.data().lock().unwrap().insert(name.to_string(), var);
-        }
-        varmap
-    }
-
-    fn train(opt: &mut TrainOptimizer, varmap: &VarMap, rng: &mut Rng, steps: usize) {
-        let vars: Vec<(String, Var)> = {
-            let data = varmap.data().lock().unwrap();
-            let mut named: Vec<_> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
-            named.sort_by(|a, b| a.0.cmp(&b.0));
-            named
-        };
-        for _ in 0..steps {
-            let mut loss = Tensor::zeros((), candle_core::DType::F32, &Device::Cpu).unwrap();
-            for (_, v) in &vars {
-                let g = randn(rng, v.dims());
-                loss = (loss + (v.as_tensor() * g).unwrap().sum_all().unwrap()).unwrap();
-            }
-            opt.backward_step(&loss).unwrap();
-        }
-    }
-
-    fn bits(varmap: &VarMap) -> Vec<(String, Vec<u32>)> {
-        let data = varmap.data().lock().unwrap();
-        let mut out: Vec<_> = data
-            .iter()
-            .map(|(n, v)| {
-                let values = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-                (n.clone(), values.iter().map(|x| x.to_bits()).collect())
-            })
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
-    fn copy_varmap(varmap: &VarMap) -> VarMap {
-        let copy = VarMap::new();
-        for (name, var) in varmap.data().lock().unwrap().iter() {
-            let var = Var::from_tensor(&var.as_tensor().copy().unwrap()).unwrap();
-            copy.data().lock().unwrap().insert(name.clone(), var);
-        }
-        copy
-    }
-
     #[test]
     fn state_round_trip_resumes_bit_identically_for_every_choice() {
         let choices = [
@@ -510,9 +463,9 @@ mod tests {
             OptimizerChoice::sgd(0.0),
         ];
         for choice in choices {
-            let varmap = random_varmap(3);
+            let varmap = optimizer_varmap(&mut Rng::new(3));
             let mut opt = TrainOptimizer::new(choice, 0.01, 0.9, 0.999, &varmap).unwrap();
-            train(&mut opt, &varmap, &mut Rng::new(1), 3);
+            train_on_random_gradients(&varmap, &mut Rng::new(1), 3, |loss| opt.backward_step(loss));
             let state: HashMap<String, Tensor> = opt.state_tensors().unwrap().into_iter().collect();
             assert!(opt.has_state(&state), "{choice:?}");
 
@@ -522,18 +475,26 @@ mod tests {
             resumed.load_state_tensors(&state).unwrap();
             assert_eq!(resumed.step_count(), 3, "{choice:?}");
 
-            train(&mut opt, &varmap, &mut Rng::new(2), 2);
-            train(&mut resumed, &resumed_map, &mut Rng::new(2), 2);
-            assert_eq!(bits(&varmap), bits(&resumed_map), "{choice:?}");
+            train_on_random_gradients(&varmap, &mut Rng::new(2), 2, |loss| opt.backward_step(loss));
+            train_on_random_gradients(&resumed_map, &mut Rng::new(2), 2, |loss| {
+                resumed.backward_step(loss)
+            });
+            assert_eq!(
+                weight_bits(&varmap),
+                weight_bits(&resumed_map),
+                "{choice:?}"
+            );
         }
     }
 
     #[test]
     fn another_optimizers_state_is_refused_by_name() {
-        let varmap = random_varmap(4);
+        let varmap = optimizer_varmap(&mut Rng::new(4));
         let mut adam =
             TrainOptimizer::new(OptimizerChoice::default(), 0.01, 0.9, 0.999, &varmap).unwrap();
-        train(&mut adam, &varmap, &mut Rng::new(1), 1);
+        train_on_random_gradients(&varmap, &mut Rng::new(1), 1, |loss| {
+            adam.backward_step(loss)
+        });
         let adam_state: HashMap<String, Tensor> =
             adam.state_tensors().unwrap().into_iter().collect();
 
@@ -545,7 +506,7 @@ mod tests {
         assert!(err.contains("holds adam state"), "{err}");
         assert_eq!(sgd.step_count(), 0);
 
-        train(&mut sgd, &varmap, &mut Rng::new(1), 1);
+        train_on_random_gradients(&varmap, &mut Rng::new(1), 1, |loss| sgd.backward_step(loss));
         let sgd_state: HashMap<String, Tensor> = sgd.state_tensors().unwrap().into_iter().collect();
         assert!(!adam.has_state(&sgd_state));
         let err = adam.load_state_tensors(&sgd_state).unwrap_err().to_string();

@@ -467,18 +467,11 @@ impl Optimizer for Adam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testutil::randn;
+    use crate::ops::testutil::{
+        copy_varmap, loss_with_gradient, optimizer_varmap, randn, train_on_random_gradients,
+        weight_bits,
+    };
     use crate::rng::Rng;
-
-    /// `Σ θ ⊙ g` has gradient exactly `g` with respect to θ.
-    fn loss_with_gradient(vars: &[Var], grads: &[Tensor]) -> Tensor {
-        let mut total = Tensor::zeros((), vars[0].dtype(), &Device::Cpu).unwrap();
-        for (v, g) in vars.iter().zip(grads) {
-            let term = (v.as_tensor() * g.to_dtype(v.dtype()).unwrap()).unwrap();
-            total = (total + term.sum_all().unwrap()).unwrap();
-        }
-        total
-    }
 
     fn values(t: &Tensor) -> Vec<f64> {
         t.to_dtype(DType::F64)
@@ -744,54 +737,18 @@ mod tests {
         }
     }
 
-    fn varmap_with(rng: &mut Rng) -> VarMap {
-        let varmap = VarMap::new();
-        for (name, shape) in [("fc.weight", &[4usize, 3][..]), ("conv.bias", &[40_000])] {
-            let var = Var::from_tensor(&randn(rng, shape)).unwrap();
-            varmap.data().lock().unwrap().insert(name.to_string(), var);
-        }
-        varmap
-    }
-
-    fn train(adam: &mut Adam, varmap: &VarMap, rng: &mut Rng, steps: usize) {
-        let vars: Vec<Var> = {
-            let data = varmap.data().lock().unwrap();
-            let mut named: Vec<_> = data.iter().collect();
-            named.sort_by(|a, b| a.0.cmp(b.0));
-            named.into_iter().map(|(_, v)| v.clone()).collect()
-        };
-        for _ in 0..steps {
-            let grads: Vec<Tensor> = vars.iter().map(|v| randn(rng, v.dims())).collect();
-            adam.backward_step(&loss_with_gradient(&vars, &grads))
-                .unwrap();
-        }
-    }
-
-    fn snapshot(varmap: &VarMap) -> Vec<(String, Vec<f32>)> {
-        let data = varmap.data().lock().unwrap();
-        let mut out: Vec<_> = data
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.clone(),
-                    v.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                )
-            })
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
     #[test]
     fn state_round_trip_resumes_bit_identically() {
         let mut rng = Rng::new(3);
-        let varmap = varmap_with(&mut rng);
+        let varmap = optimizer_varmap(&mut rng);
         let mut adam = Adam::from_varmap(&varmap, AdamConfig::default()).unwrap();
         assert_eq!(
             adam.var_names().collect::<Vec<_>>(),
             ["conv.bias", "fc.weight"]
         );
-        train(&mut adam, &varmap, &mut Rng::new(1), 3);
+        train_on_random_gradients(&varmap, &mut Rng::new(1), 3, |loss| {
+            adam.backward_step(loss)
+        });
 
         let state = adam.state_tensors().unwrap();
         let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
@@ -799,30 +756,28 @@ mod tests {
         assert!(names.contains(&STEP_TENSOR));
 
         // A second model with the same weights resumes from the saved moments and step.
-        let resumed_map = VarMap::new();
-        for (name, values) in snapshot(&varmap) {
-            let shape = varmap.data().lock().unwrap()[&name].shape().clone();
-            let var =
-                Var::from_tensor(&Tensor::from_vec(values, shape, &Device::Cpu).unwrap()).unwrap();
-            resumed_map.data().lock().unwrap().insert(name, var);
-        }
+        let resumed_map = copy_varmap(&varmap);
         let mut resumed = Adam::from_varmap(&resumed_map, AdamConfig::default()).unwrap();
         resumed
             .load_state_tensors(&state.into_iter().collect())
             .unwrap();
         assert_eq!(resumed.step_count(), 3);
 
-        train(&mut adam, &varmap, &mut Rng::new(2), 2);
-        train(&mut resumed, &resumed_map, &mut Rng::new(2), 2);
-        assert_eq!(snapshot(&varmap), snapshot(&resumed_map));
+        train_on_random_gradients(&varmap, &mut Rng::new(2), 2, |loss| {
+            adam.backward_step(loss)
+        });
+        train_on_random_gradients(&resumed_map, &mut Rng::new(2), 2, |loss| {
+            resumed.backward_step(loss)
+        });
+        assert_eq!(weight_bits(&varmap), weight_bits(&resumed_map));
     }
 
     #[test]
     fn loading_names_the_missing_or_misshaped_tensor_and_changes_nothing() {
         let mut rng = Rng::new(4);
-        let varmap = varmap_with(&mut rng);
+        let varmap = optimizer_varmap(&mut rng);
         let mut adam = Adam::from_varmap(&varmap, AdamConfig::default()).unwrap();
-        train(&mut adam, &varmap, &mut rng, 1);
+        train_on_random_gradients(&varmap, &mut rng, 1, |loss| adam.backward_step(loss));
         let mut state: HashMap<String, Tensor> =
             adam.state_tensors().unwrap().into_iter().collect();
 

@@ -410,19 +410,12 @@ impl Optimizer for Sgd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testutil::randn;
+    use crate::ops::testutil::{
+        copy_varmap, loss_with_gradient, optimizer_varmap, randn, train_on_random_gradients,
+        weight_bits,
+    };
     use crate::ops::{set_thread_kernels, Kernels};
     use crate::rng::Rng;
-
-    /// `Σ θ ⊙ g` has gradient exactly `g` with respect to θ.
-    fn loss_with_gradient(vars: &[Var], grads: &[Tensor]) -> Tensor {
-        let mut total = Tensor::zeros((), vars[0].dtype(), &Device::Cpu).unwrap();
-        for (v, g) in vars.iter().zip(grads) {
-            let term = (v.as_tensor() * g.to_dtype(v.dtype()).unwrap()).unwrap();
-            total = (total + term.sum_all().unwrap()).unwrap();
-        }
-        total
-    }
 
     /// θ = [1, −2] after SGD (lr 0.1) with the gradients `grads`, run with this thread's kernels.
     fn run_on_two_weights(config: SgdConfig, grads: &[[f32; 2]]) -> Vec<f32> {
@@ -587,60 +580,15 @@ mod tests {
         assert_eq!(unused.to_vec1::<f32>().unwrap(), [3.0]);
     }
 
-    fn varmap_with(rng: &mut Rng) -> VarMap {
-        let varmap = VarMap::new();
-        for (name, shape) in [("fc.weight", &[4usize, 3][..]), ("conv.bias", &[40_000])] {
-            let var = Var::from_tensor(&randn(rng, shape)).unwrap();
-            varmap.data().lock().unwrap().insert(name.to_string(), var);
-        }
-        varmap
-    }
-
-    fn train(sgd: &mut Sgd, varmap: &VarMap, rng: &mut Rng, steps: usize) {
-        let vars: Vec<Var> = {
-            let data = varmap.data().lock().unwrap();
-            let mut named: Vec<_> = data.iter().collect();
-            named.sort_by(|a, b| a.0.cmp(b.0));
-            named.into_iter().map(|(_, v)| v.clone()).collect()
-        };
-        for _ in 0..steps {
-            let grads: Vec<Tensor> = vars.iter().map(|v| randn(rng, v.dims())).collect();
-            sgd.backward_step(&loss_with_gradient(&vars, &grads))
-                .unwrap();
-        }
-    }
-
-    fn snapshot(varmap: &VarMap) -> Vec<(String, Vec<u32>)> {
-        let data = varmap.data().lock().unwrap();
-        let mut out: Vec<_> = data
-            .iter()
-            .map(|(n, v)| {
-                let values = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-                (n.clone(), values.iter().map(|x| x.to_bits()).collect())
-            })
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
-    fn copy_varmap(varmap: &VarMap) -> VarMap {
-        let copy = VarMap::new();
-        for (name, var) in varmap.data().lock().unwrap().iter() {
-            let var = Var::from_tensor(&var.as_tensor().copy().unwrap()).unwrap();
-            copy.data().lock().unwrap().insert(name.clone(), var);
-        }
-        copy
-    }
-
     fn check_round_trip(config: SgdConfig) {
         let mut rng = Rng::new(3);
-        let varmap = varmap_with(&mut rng);
+        let varmap = optimizer_varmap(&mut rng);
         let mut sgd = Sgd::from_varmap(&varmap, config).unwrap();
         assert_eq!(
             sgd.var_names().collect::<Vec<_>>(),
             ["conv.bias", "fc.weight"]
         );
-        train(&mut sgd, &varmap, &mut Rng::new(1), 3);
+        train_on_random_gradients(&varmap, &mut Rng::new(1), 3, |loss| sgd.backward_step(loss));
         let state = sgd.state_tensors().unwrap();
 
         let resumed_map = copy_varmap(&varmap);
@@ -650,9 +598,15 @@ mod tests {
             .unwrap();
         assert_eq!(resumed.step_count(), 3);
 
-        train(&mut sgd, &varmap, &mut Rng::new(2), 2);
-        train(&mut resumed, &resumed_map, &mut Rng::new(2), 2);
-        assert_eq!(snapshot(&varmap), snapshot(&resumed_map), "{config:?}");
+        train_on_random_gradients(&varmap, &mut Rng::new(2), 2, |loss| sgd.backward_step(loss));
+        train_on_random_gradients(&resumed_map, &mut Rng::new(2), 2, |loss| {
+            resumed.backward_step(loss)
+        });
+        assert_eq!(
+            weight_bits(&varmap),
+            weight_bits(&resumed_map),
+            "{config:?}"
+        );
     }
 
     #[test]
@@ -671,13 +625,13 @@ mod tests {
     #[test]
     fn state_names_the_buffers_and_the_step() {
         let mut rng = Rng::new(5);
-        let varmap = varmap_with(&mut rng);
+        let varmap = optimizer_varmap(&mut rng);
         let config = SgdConfig {
             momentum: 0.9,
             ..SgdConfig::default()
         };
         let mut sgd = Sgd::from_varmap(&varmap, config).unwrap();
-        train(&mut sgd, &varmap, &mut rng, 2);
+        train_on_random_gradients(&varmap, &mut rng, 2, |loss| sgd.backward_step(loss));
         let state: HashMap<String, Tensor> = sgd.state_tensors().unwrap().into_iter().collect();
         let mut names: Vec<&str> = state.keys().map(String::as_str).collect();
         names.sort_unstable();
@@ -702,13 +656,13 @@ mod tests {
     #[test]
     fn loading_names_the_missing_or_misshaped_tensor_and_changes_nothing() {
         let mut rng = Rng::new(4);
-        let varmap = varmap_with(&mut rng);
+        let varmap = optimizer_varmap(&mut rng);
         let config = SgdConfig {
             momentum: 0.9,
             ..SgdConfig::default()
         };
         let mut sgd = Sgd::from_varmap(&varmap, config).unwrap();
-        train(&mut sgd, &varmap, &mut rng, 1);
+        train_on_random_gradients(&varmap, &mut rng, 1, |loss| sgd.backward_step(loss));
         let mut state: HashMap<String, Tensor> = sgd.state_tensors().unwrap().into_iter().collect();
 
         state.remove("sgd.buf.fc.weight");

@@ -88,3 +88,83 @@ pub fn reference_max_pool(x: &Tensor, k: usize) -> Result<Tensor> {
         .reshape((b, c, oh, ow, k * k))?
         .max(candle_core::D::Minus1)
 }
+
+/// `Σ θ ⊙ g`, whose gradient with respect to each θ is exactly its `g`: drives an optimiser
+/// with chosen gradients.
+pub fn loss_with_gradient(vars: &[Var], grads: &[Tensor]) -> Tensor {
+    let mut total = Tensor::zeros((), vars[0].dtype(), &Device::Cpu).expect("a scalar");
+    for (v, g) in vars.iter().zip(grads) {
+        let g = g.to_dtype(v.dtype()).expect("same dtype");
+        let term = (v.as_tensor() * g).expect("same shape");
+        total = (total + term.sum_all().expect("a sum")).expect("a scalar sum");
+    }
+    total
+}
+
+/// A var map of a small weight and a bias large enough for the optimisers' parallel path,
+/// drawn from `rng`.
+pub fn optimizer_varmap(rng: &mut Rng) -> candle_nn::VarMap {
+    let varmap = candle_nn::VarMap::new();
+    for (name, shape) in [("fc.weight", &[4usize, 3][..]), ("conv.bias", &[40_000])] {
+        let var = Var::from_tensor(&randn(rng, shape)).expect("a var");
+        varmap
+            .data()
+            .lock()
+            .expect("the var map")
+            .insert(name.to_string(), var);
+    }
+    varmap
+}
+
+/// The vars of `varmap` sorted by name, so random gradients are drawn in a fixed order.
+fn sorted_vars(varmap: &candle_nn::VarMap) -> Vec<Var> {
+    let data = varmap.data().lock().expect("the var map");
+    let mut named: Vec<_> = data.iter().collect();
+    named.sort_by(|a, b| a.0.cmp(b.0));
+    named.into_iter().map(|(_, v)| v.clone()).collect()
+}
+
+/// `steps` optimiser steps on `varmap` with standard-normal gradients drawn from `rng`;
+/// `backward_step` is the optimiser's.
+pub fn train_on_random_gradients(
+    varmap: &candle_nn::VarMap,
+    rng: &mut Rng,
+    steps: usize,
+    mut backward_step: impl FnMut(&Tensor) -> Result<()>,
+) {
+    let vars = sorted_vars(varmap);
+    for _ in 0..steps {
+        let grads: Vec<Tensor> = vars.iter().map(|v| randn(rng, v.dims())).collect();
+        backward_step(&loss_with_gradient(&vars, &grads)).expect("an optimiser step");
+    }
+}
+
+/// Every weight of `varmap` as bit patterns, by name, sorted: equal only when bit-identical.
+pub fn weight_bits(varmap: &candle_nn::VarMap) -> Vec<(String, Vec<u32>)> {
+    let data = varmap.data().lock().expect("the var map");
+    let mut out: Vec<_> = data
+        .iter()
+        .map(|(n, v)| {
+            let values = v
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .expect("f32 weights");
+            (n.clone(), values.iter().map(|x| x.to_bits()).collect())
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// A var map holding copies of `varmap`'s weights, under the same names.
+pub fn copy_varmap(varmap: &candle_nn::VarMap) -> candle_nn::VarMap {
+    let copy = candle_nn::VarMap::new();
+    for (name, var) in varmap.data().lock().expect("the var map").iter() {
+        let var = Var::from_tensor(&var.as_tensor().copy().expect("a copy")).expect("a var");
+        copy.data()
+            .lock()
+            .expect("the copy")
+            .insert(name.clone(), var);
+    }
+    copy
+}
