@@ -278,7 +278,7 @@ impl TrainOptimizer {
 mod tests {
     use super::*;
     use crate::ops::testutil::{
-        copy_varmap, optimizer_varmap, randn, train_on_random_gradients, weight_bits,
+        copy_varmap, optimizer_varmap, train_on_random_gradients, weight_bits,
     };
     use crate::rng::Rng;
     use candle_core::{Device, Var};

@@ -240,15 +240,7 @@ impl FusedUpdate<'_> {
 impl Adam {
     /// Adam over every variable of `varmap`, remembering their names (sorted) for checkpoints.
     pub fn from_varmap(varmap: &VarMap, config: AdamConfig) -> Result<Self> {
-        let mut named: Vec<(String, Var)> = {
-            let data = varmap
-                .data()
-                .lock()
-                .map_err(|_| candle_core::Error::Msg("adam: VarMap lock poisoned".into()))?;
-            data.iter().map(|(n, v)| (n.clone(), v.clone())).collect()
-        };
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        Self::from_named(named, config)
+        Self::from_named(super::sorted_vars(varmap, "adam")?, config)
     }
 
     /// Adam over explicitly named variables (names key the checkpoint tensors).

@@ -89,6 +89,22 @@ pub(crate) fn fast_on(device: &Device) -> bool {
     matches!(device, Device::Cpu) && kernels() == Kernels::Fast
 }
 
+/// Every variable of `varmap` with its name, sorted by name: the order an optimiser keeps them
+/// in, so its checkpoint tensors are named and ordered alike from run to run.
+pub(crate) fn sorted_vars(
+    varmap: &candle_nn::VarMap,
+    optimizer: &str,
+) -> candle_core::Result<Vec<(String, candle_core::Var)>> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg(format!("{optimizer}: VarMap lock poisoned")))?;
+    let mut named: Vec<(String, candle_core::Var)> =
+        data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(named)
+}
+
 /// The float32 matrix-multiply rate this machine reaches with the kernel every dense layer and
 /// convolution calls, on all threads of the current pool: the best of `repeats` products of two
 /// `side × side` matrices, in GFLOP/s. It is the ceiling `gradtop bench` measures workloads
