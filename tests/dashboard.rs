@@ -13,7 +13,7 @@ use gradtop::device::DeviceChoice;
 use gradtop::jobs::{ClassifierSnapshot, JobKind, Snapshot};
 use gradtop::jobs::{JobCommand, JobEvent, JobStatus, Metric, Param, Progress};
 use gradtop::models::classifier::SamplePrediction;
-use gradtop::scenario::{self, Settings};
+use gradtop::scenario;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -625,25 +625,10 @@ fn f_fetches_the_missing_dataset_with_a_progress_bar_and_says_how_it_ended() {
 
 #[test]
 fn a_scenario_from_train_is_loaded_and_autostarts() {
-    let s = scenario::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/mnist-mlp.toml"
-    )))
-    .unwrap();
-    assert!(matches!(s.settings, Settings::Classifier(_)));
-    let options = Options {
-        fps: 10,
-        ascii: false,
-        data_dir: None,
-        device: DeviceChoice::Cpu,
-        runs_dir: std::env::temp_dir().join("gradtop-test-runs"),
-        watch: None,
-        scenario: Some(s),
-        max_steps: None,
-    };
-    let app = App::new(&options, Theme::new(false, false));
+    let app = app_with_scenario("mnist-mlp");
     assert!(app.classifier.job.autostart);
     assert_eq!(app.classifier.job.scenario, "mnist-mlp");
+    assert_eq!(app.classifier.config.model_name(), "mlp");
 }
 
 mod rl_tab {

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::cpu::{contiguous_f32, parallel_for, threads, ChunkedMut};
+use super::cpu::{contiguous_f32, contiguous_f32_mut, parallel_for, threads, ChunkedMut};
 use candle_core::{
     backprop::GradStore, bail, CpuStorage, DType, Device, InplaceOp2, Layout, Result, Tensor, Var,
 };
@@ -199,13 +199,7 @@ impl FusedUpdate<'_> {
         g_layout: &Layout,
     ) -> Result<()> {
         let grad = contiguous_f32(g_storage, g_layout, "adam gradient")?;
-        let CpuStorage::F32(p_data) = p_storage else {
-            bail!("adam: parameter is not f32")
-        };
-        let Some((start, end)) = p_layout.contiguous_offsets() else {
-            bail!("adam: parameter is not contiguous")
-        };
-        let p = &mut p_data[start..end];
+        let p = contiguous_f32_mut(p_storage, p_layout, "adam parameter")?;
         let mut m = self.m.borrow_mut();
         let mut v = self.v.borrow_mut();
         if grad.len() != p.len() || m.len() != p.len() || v.len() != p.len() {

@@ -2,6 +2,25 @@
 
 use candle_core::{backend::BackendStorage, bail, CpuStorage, Layout, Result};
 
+/// [`contiguous_f32`] for writing in place: the f32 elements a contiguous layout covers.
+pub(crate) fn contiguous_f32_mut<'a>(
+    storage: &'a mut CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> Result<&'a mut [f32]> {
+    let dtype = storage.dtype();
+    let CpuStorage::F32(data) = storage else {
+        bail!("{op}: expected f32 storage, got {dtype:?}")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&mut data[start..end]),
+        None => bail!(
+            "{op}: expected a contiguous tensor, got strides {:?}",
+            layout.stride()
+        ),
+    }
+}
+
 /// The f32 elements a contiguous layout covers, or an error naming `op` when the storage is not
 /// f32 or the layout is strided (callers make inputs contiguous before applying an op).
 pub(crate) fn contiguous_f32<'a>(

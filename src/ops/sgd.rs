@@ -14,7 +14,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use super::cpu::{contiguous_f32, parallel_for, threads, ChunkedMut, PARALLEL_MIN_ELEMS};
+use super::cpu::{
+    contiguous_f32, contiguous_f32_mut, parallel_for, threads, ChunkedMut, PARALLEL_MIN_ELEMS,
+};
 use candle_core::{
     backprop::GradStore, bail, CpuStorage, DType, Device, InplaceOp2, Layout, Result, Shape,
     Tensor, Var,
@@ -158,13 +160,7 @@ impl FusedUpdate<'_> {
         g_layout: &Layout,
     ) -> Result<()> {
         let grad = contiguous_f32(g_storage, g_layout, "sgd gradient")?;
-        let CpuStorage::F32(p_data) = p_storage else {
-            bail!("sgd: parameter is not f32")
-        };
-        let Some((start, end)) = p_layout.contiguous_offsets() else {
-            bail!("sgd: parameter is not contiguous")
-        };
-        let p = &mut p_data[start..end];
+        let p = contiguous_f32_mut(p_storage, p_layout, "sgd parameter")?;
         let mut buffer = self.buffer.borrow_mut();
         let buffer_len = buffer.as_ref().map_or(p.len(), |b| b.len());
         if grad.len() != p.len() || buffer_len != p.len() {

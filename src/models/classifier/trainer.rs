@@ -514,6 +514,12 @@ mod tests {
             .collect()
     }
 
+    /// 100 training and 20 test images generated from `seed` into `dir`, loaded.
+    fn generated_digits(dir: &std::path::Path, seed: u64) -> Arc<Dataset> {
+        crate::data::synthetic::write_dataset(&dir.join("mnist"), 100, 20, seed).expect("dataset");
+        Arc::new(load_from_dir(DatasetName::Mnist, &dir.join("mnist")).expect("load"))
+    }
+
     /// A small net with every piece of state a resume must bring back: batch norm's running
     /// statistics, dropout masks drawn per step, and the optimiser and schedule `extra` names.
     fn described(dataset: &Arc<Dataset>, extra: &str) -> ClassifierTrainer {
@@ -552,10 +558,7 @@ mod tests {
     #[test]
     fn a_live_lr_change_scales_the_schedule_instead_of_replacing_it() {
         let dir = tempfile::tempdir().expect("temp dir");
-        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 5)
-            .expect("dataset");
-        let dataset =
-            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
+        let dataset = generated_digits(dir.path(), 5);
         let extra = "lr = 0.01\n[schedule]\nkind = \"cosine\"\nwarmup_steps = 4";
         let mut trainer = described(&dataset, extra);
         // 100 images / 16 = 7 steps per epoch, 3 epochs: 21 steps, 4 of warm-up.
@@ -575,10 +578,7 @@ mod tests {
 
     fn restored_continues_bit_identically(extra: &str) {
         let dir = tempfile::tempdir().expect("temp dir");
-        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 5)
-            .expect("dataset");
-        let dataset =
-            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
+        let dataset = generated_digits(dir.path(), 5);
         let mut original = described(&dataset, extra);
         for _ in 0..9 {
             original.train_step().expect("step");
@@ -625,10 +625,7 @@ mod tests {
     #[test]
     fn a_restored_trainer_continues_with_the_same_weights_counters_and_data_order() {
         let dir = tempfile::tempdir().expect("temp dir");
-        crate::data::synthetic::write_dataset(&dir.path().join("mnist"), 100, 20, 3)
-            .expect("dataset");
-        let dataset =
-            Arc::new(load_from_dir(DatasetName::Mnist, &dir.path().join("mnist")).expect("load"));
+        let dataset = generated_digits(dir.path(), 3);
         // 100 examples / 16 = 7 steps per epoch: 9 steps end mid-way through the second epoch.
         let mut original = trainer(&dataset);
         for _ in 0..9 {
