@@ -369,9 +369,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     };
     let rest = without_kind_line(text, kind.span());
     let settings = match JobKind::from_name(kind.get_ref()) {
-        Some(JobKind::Classifier) => Settings::Classifier(
-            parse_strict(path, &rest).map_err(|e| layer_parse_error(path, &rest).unwrap_or(e))?,
-        ),
+        Some(JobKind::Classifier) => {
+            let mut config: ClassifierConfig = parse_strict(path, &rest)
+                .map_err(|e| layer_parse_error(path, &rest).unwrap_or(e))?;
+            config.resolve_paths();
+            Settings::Classifier(config)
+        }
         Some(JobKind::Gan) => Settings::Gan(parse_strict(path, &rest)?),
         Some(JobKind::Rl) => Settings::Rl(parse_strict(path, &rest)?),
         None => {
@@ -605,7 +608,11 @@ impl Scenario {
                 });
             }
             self.settings = match &self.settings {
-                Settings::Classifier(c) => Settings::Classifier(apply_set(c, "classifier", set)?),
+                Settings::Classifier(c) => {
+                    let mut config: ClassifierConfig = apply_set(c, "classifier", set)?;
+                    config.resolve_paths();
+                    Settings::Classifier(config)
+                }
                 Settings::Gan(c) => Settings::Gan(apply_set(c, "gan", set)?),
                 Settings::Rl(c) => Settings::Rl(apply_set(c, "rl", set)?),
             };
@@ -731,6 +738,40 @@ mod tests {
             msg.starts_with("batch_size = 100000: must be in 1..=4096"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_folder_dataset_and_its_data_table_come_together() {
+        let err = |text: &str| load_text(text, &[]).unwrap_err().to_string();
+        let msg = err("kind = \"classifier\"\ndataset = \"folder\"\n");
+        assert!(
+            msg.contains(":2: dataset = folder: needs a [data] table"),
+            "{msg}"
+        );
+        let msg = err("kind = \"classifier\"\n[data]\npath = \"/nowhere\"\n");
+        assert!(
+            msg.contains(":3: data.path = /nowhere: is read only with dataset = \"folder\""),
+            "{msg}"
+        );
+        let text = "kind = \"classifier\"\ndataset = \"folder\"\n[data]\npath = \"/nowhere\"\n";
+        let msg = err(&format!("{text}test_fraction = 1.5\n"));
+        assert!(
+            msg.contains(":5: data.test_fraction = 1.5: must be between 0 and 1"),
+            "{msg}"
+        );
+        // A folder not there yet loads (the dashboard says it is missing); a relative path is
+        // saved absolute.
+        let s = load_text(text, &["data.path=\"some/where\"".into()]).unwrap();
+        let Settings::Classifier(c) = s.settings else {
+            panic!("a classifier")
+        };
+        let path = c.data.expect("a [data] table").path;
+        assert!(
+            path.is_absolute() && path.ends_with("some/where"),
+            "{path:?}"
+        );
+        let msg = err("kind = \"gan\"\ndataset = \"folder\"\n");
+        assert!(msg.contains("dataset = folder"), "{msg}");
     }
 
     /// Parses `text` as the file and applies `sets`, with [`load_with_overrides`]'s messages.

@@ -398,6 +398,7 @@ fn score_samples_rates_real_images_far_better_than_noise() {
             .map(|_| (rng.next_u64() & 0xff) as u8)
             .collect(),
         count: 400,
+        channels: 1,
         rows: 28,
         cols: 28,
     };

@@ -54,6 +54,7 @@ fn prediction(i: usize, right: bool) -> SamplePrediction {
     let best = if right { label } else { (label + 1) % 10 };
     SamplePrediction {
         pixels: (0..784).map(|p| ((p * 7 + i) % 256) as u8).collect(),
+        shape: (1, 28, 28),
         label,
         top3: [
             (best, 0.91),
@@ -128,7 +129,7 @@ fn simulate_training(app: &mut App) {
             misclassified,
             confusion,
             evaluated: 1000,
-            class_names: *gradtop::data::DatasetName::Mnist.class_names(),
+            class_names: gradtop::data::DatasetName::Mnist.class_list(),
             step: 300,
         })),
     );
@@ -1258,7 +1259,7 @@ fn misclassified_only_says_so_when_nothing_is_wrong() {
             misclassified: Vec::new(),
             confusion,
             evaluated: 1000,
-            class_names: *gradtop::data::DatasetName::Mnist.class_names(),
+            class_names: gradtop::data::DatasetName::Mnist.class_list(),
             step: 400,
         })),
     );

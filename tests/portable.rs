@@ -91,6 +91,7 @@ fn dataset() -> Arc<Dataset> {
         dir: PathBuf::from("generated"),
         train: split(640, 1),
         test: split(64, 2),
+        classes: DatasetName::Mnist.class_list(),
     })
 }
 

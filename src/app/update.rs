@@ -135,6 +135,11 @@ fn start_fetch(app: &mut App) -> Vec<Effect> {
     let data_dir = app.data_dir.clone();
     let missing = |d: DatasetName| find_dataset(d, data_dir.as_deref()).is_err();
     let wanted = match app.tab.kind().and_then(|kind| app.tab(kind).dataset()) {
+        Some(DatasetName::Folder) => {
+            let text = "this tab reads the folder in its scenario's [data] path: nothing to fetch";
+            app.toast(ToastLevel::Info, text);
+            return Vec::new();
+        }
         Some(d) if missing(d) => d,
         Some(_) => DatasetName::Mnist,
         None => return Vec::new(),

@@ -8,7 +8,7 @@ use candle_nn::{Optimizer, VarMap};
 
 use crate::device::DeviceChoice;
 use crate::models::classifier::config::ModelKind;
-use crate::models::classifier::spec::LayerSpec;
+use crate::models::classifier::spec::{LayerSpec, Shape};
 use crate::models::classifier::{ClassifierError, ClassifierModel};
 use crate::models::init::seeded_var_builder;
 use crate::ops::adam::{Adam, AdamConfig};
@@ -124,13 +124,23 @@ pub fn bench_classifier(
         "mlp" => ModelKind::Mlp,
         _ => return Err(ClassifierError::UnknownModel(model.to_string())),
     };
-    bench_described(kind.as_str(), &kind.layers(), bench, device, progress)
+    let input = crate::models::classifier::INPUT;
+    bench_described(
+        kind.as_str(),
+        &kind.layers(),
+        input,
+        bench,
+        device,
+        progress,
+    )
 }
 
-/// [`bench_classifier`] for the network `layers` describe, reported as workload `name`.
+/// [`bench_classifier`] for the network `layers` describe on images of shape `input`, reported
+/// as workload `name`.
 pub fn bench_described(
     name: &str,
     kind_layers: &[LayerSpec],
+    input: Shape,
     bench: &ClassifierBench,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
@@ -139,12 +149,18 @@ pub fn bench_described(
     let mut rng = Rng::new(bench.seed);
     let varmap = VarMap::new();
     let vb = seeded_var_builder(&varmap, Rng::new(rng.next_u64()), DType::F32, device);
-    let net = ClassifierModel::from_layers(name, kind_layers, vb)?;
+    let net = ClassifierModel::from_layers(name, kind_layers, input, vb)?;
     let mut optimizer = Adam::from_varmap(&varmap, AdamConfig::default())?;
 
-    let pixels: Vec<f32> = (0..bench.batch * 28 * 28).map(|_| rng.next_f32()).collect();
+    let (c, h, w) = match input {
+        Shape::Image { c, h, w } => (c, h, w),
+        Shape::Flat(n) => (1, 1, n),
+    };
+    let pixels: Vec<f32> = (0..bench.batch * c * h * w)
+        .map(|_| rng.next_f32())
+        .collect();
     let labels: Vec<u32> = (0..bench.batch).map(|_| rng.below(10) as u32).collect();
-    let images = Tensor::from_vec(pixels, (bench.batch, 1, 28, 28), device)?;
+    let images = Tensor::from_vec(pixels, (bench.batch, c, h, w), device)?;
     let labels = Tensor::from_vec(labels, bench.batch, device)?;
 
     let total = bench.warmup_steps + bench.steps;
@@ -429,6 +445,8 @@ pub struct DescribedModel {
     pub name: String,
     /// Its layers (a built-in model's description when it names one).
     pub layers: Vec<LayerSpec>,
+    /// The shape of its images (a `[data]` folder's, else 1×28×28).
+    pub input: Shape,
 }
 
 /// Reads the classifier of each scenario file, refusing a file that is not a valid classifier
@@ -443,6 +461,9 @@ pub fn described_models(paths: &[std::path::PathBuf]) -> eyre::Result<Vec<Descri
                 crate::scenario::Settings::Classifier(config) => Ok(DescribedModel {
                     name: scenario.name,
                     layers: config.architecture(),
+                    input: config
+                        .input_shape()
+                        .map_err(|e| super::UsageError(e.to_string()))?,
                 }),
                 _ => Err(super::UsageError(format!(
                     "--scenario {}: bench measures classifier scenarios",
@@ -554,7 +575,14 @@ pub fn run(
             Item::Builtin(w) => w,
             Item::Described(d) => {
                 let result = crate::ops::runtime::in_compute_pool("compute", || {
-                    bench_described(&d.name, &d.layers, &classifier, &device, &mut progress)
+                    bench_described(
+                        &d.name,
+                        &d.layers,
+                        d.input,
+                        &classifier,
+                        &device,
+                        &mut progress,
+                    )
                 })?;
                 bar.finish_and_clear();
                 print_result(result, peak, json)?;

@@ -28,12 +28,11 @@ pub fn score_samples(
     data_dir: Option<&Path>,
 ) -> eyre::Result<ExitCode> {
     let mut images = data::idx::read_images(file)?;
-    if (images.rows, images.cols) != (28, 28) {
+    if images.shape() != (1, 28, 28) {
+        let (c, h, w) = images.shape();
         return Err(UsageError(format!(
-            "{}: images are {}×{}, the feature CNN takes 28×28",
+            "{}: images are {c}×{h}×{w}, the feature CNN takes grey 28×28",
             file.display(),
-            images.rows,
-            images.cols
         ))
         .into());
     }

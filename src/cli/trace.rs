@@ -127,7 +127,7 @@ fn prepare_out(out: &Path) -> eyre::Result<()> {
 }
 
 fn load(name: DatasetName, request: &TraceRequest) -> eyre::Result<Arc<Dataset>> {
-    if name == DatasetName::Digits {
+    if matches!(name, DatasetName::Digits | DatasetName::Folder) {
         return Err(UsageError(
             "trace needs a dataset another framework can read from files: mnist or fashion-mnist"
                 .into(),

@@ -9,13 +9,23 @@ use super::headless::{self, Outcome};
 use super::UsageError;
 use crate::data;
 use crate::jobs::{self, interrupt, JobSpec};
+use crate::scenario::Settings;
 
 /// Checks what can be checked before a thread starts (the device, the dataset), then runs the
 /// job to its end with progress on stdout.
 pub fn run_headless(spec: JobSpec, json: bool) -> eyre::Result<ExitCode> {
     spec.device.open().map_err(UsageError)?;
-    if let Some(dataset) = spec.dataset() {
-        data::find_dataset(dataset, spec.data_dir.as_deref())?;
+    match (&spec.settings, spec.dataset()) {
+        // A folder's files are checked from their headers; the job reads them whole.
+        (Settings::Classifier(c), Some(data::DatasetName::Folder)) => {
+            if let Some(source) = &c.data {
+                source.image_shape()?;
+            }
+        }
+        (_, Some(dataset)) => {
+            data::find_dataset(dataset, spec.data_dir.as_deref())?;
+        }
+        (_, None) => {}
     }
     interrupt::install_handlers().wrap_err("installing signal handlers")?;
     let kind = spec.kind();

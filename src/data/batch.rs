@@ -8,7 +8,7 @@ use crate::rng::Rng;
 /// One mini-batch on the training device.
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// Images, `(batch, 1, 28, 28)` f32 in [0, 1] (or [−1, 1] when asked).
+    /// Images, `(batch, channels, rows, cols)` f32 in [0, 1] (or [−1, 1] when asked).
     pub images: Tensor,
     /// Labels, `(batch,)` u32.
     pub labels: Tensor,
@@ -184,19 +184,21 @@ pub fn gather(
     scratch.clear();
     gather_pixels(split, indices, scale, scratch);
     Ok(Batch {
-        images: Tensor::from_slice(
-            scratch,
-            (indices.len(), 1, split.images.rows, split.images.cols),
-            device,
-        )?,
+        images: Tensor::from_slice(scratch, batch_shape(split, indices.len()), device)?,
         labels: Tensor::from_vec(gather_labels(split, indices), indices.len(), device)?,
     })
+}
+
+/// The shape of a batch of `n` images of `split`: `(n, channels, rows, cols)`.
+pub fn batch_shape(split: &Split, n: usize) -> (usize, usize, usize, usize) {
+    let (c, h, w) = split.images.shape();
+    (n, c, h, w)
 }
 
 /// Appends the scaled pixels of the examples at `indices` to `out`, image after image.
 pub fn gather_pixels(split: &Split, indices: &[u32], scale: PixelScale, out: &mut Vec<f32>) {
     let (mul, add) = scale.coefficients();
-    out.reserve(indices.len() * split.images.rows * split.images.cols);
+    out.reserve(indices.len() * split.images.image_len());
     for &i in indices {
         out.extend(
             split
@@ -258,6 +260,7 @@ mod tests {
             images: Images {
                 pixels: vec![0, 255, 51, 102],
                 count: 2,
+                channels: 1,
                 rows: 1,
                 cols: 2,
             },

@@ -265,6 +265,7 @@ pub fn generate(count: usize, seed: u64) -> Split {
         images: Images {
             pixels,
             count,
+            channels: 1,
             rows: SIDE,
             cols: SIDE,
         },
@@ -279,6 +280,7 @@ pub fn dataset() -> Dataset {
         dir: std::path::PathBuf::from(BUILT_IN),
         train: generate(TRAIN_IMAGES, SEED),
         test: generate(TEST_IMAGES, SEED.rotate_left(17) ^ 0x7e57),
+        classes: super::DatasetName::Digits.class_list(),
     }
 }
 

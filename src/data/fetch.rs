@@ -111,7 +111,7 @@ pub fn mirrors(name: DatasetName) -> Vec<String> {
         DatasetName::FashionMnist => {
             vec!["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com".into()]
         }
-        DatasetName::Digits => Vec::new(),
+        DatasetName::Digits | DatasetName::Folder => Vec::new(),
     }
 }
 
@@ -120,7 +120,7 @@ pub fn remote_files(name: DatasetName) -> &'static [RemoteFile] {
     match name {
         DatasetName::Mnist => &MNIST_FILES,
         DatasetName::FashionMnist => &FASHION_FILES,
-        DatasetName::Digits => &[],
+        DatasetName::Digits | DatasetName::Folder => &[],
     }
 }
 
@@ -230,6 +230,13 @@ pub fn fetch(
     dir: Option<&Path>,
     progress: &mut dyn FetchProgress,
 ) -> Result<PathBuf, DataError> {
+    if name == DatasetName::Folder {
+        return Err(DataError::NotFound {
+            name: name.to_string(),
+            searched: Vec::new(),
+            hint: name.fetch_hint(),
+        });
+    }
     if name == DatasetName::Digits {
         return Err(DataError::BuiltIn(name.to_string()));
     }

@@ -8,18 +8,28 @@ use flate2::read::GzDecoder;
 
 use super::DataError;
 
-/// Magic number of an IDX file of unsigned bytes with three dimensions (images).
+/// Magic number of an IDX file of unsigned bytes with three dimensions (grey images, n×h×w).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Magic number of an IDX file of unsigned bytes with four dimensions (images with channels,
+/// n×c×h×w).
+pub const CHANNEL_IMAGES_MAGIC: u32 = 0x0000_0804;
+/// Most channels an image may have: grey, grey + alpha, RGB, RGBA.
+pub const MAX_CHANNELS: usize = 4;
+/// Most pixels on an image side: ten times CIFAR's 32, so a wrong header is caught early.
+pub const MAX_SIDE: usize = 320;
 /// Magic number of an IDX file of unsigned bytes with one dimension (labels).
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
 
-/// A stack of greyscale images kept as bytes, so 60k images cost 47 MB, not 188 MB.
+/// A stack of images kept as bytes, so 60k images of 28×28 cost 47 MB, not 188 MB.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Images {
-    /// Row-major pixels, `count * rows * cols` bytes.
+    /// Pixels, image by image, channel planes in order, each row-major:
+    /// `count * channels * rows * cols` bytes.
     pub pixels: Vec<u8>,
     /// Number of images.
     pub count: usize,
+    /// Planes per image: 1 for grey, 3 for RGB.
+    pub channels: usize,
     /// Image height in pixels.
     pub rows: usize,
     /// Image width in pixels.
@@ -27,9 +37,29 @@ pub struct Images {
 }
 
 impl Images {
-    /// Pixels per image.
+    /// Bytes per image (all channels).
     pub fn image_len(&self) -> usize {
-        self.rows * self.cols
+        self.channels * self.rows * self.cols
+    }
+
+    /// `(channels, rows, cols)`: the shape one image enters a model with.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        (self.channels, self.rows, self.cols)
+    }
+
+    /// The images at `indices`, in that order, as a new stack.
+    pub fn select(&self, indices: &[u32]) -> Images {
+        let mut pixels = Vec::with_capacity(indices.len() * self.image_len());
+        for &i in indices {
+            pixels.extend_from_slice(self.image(i as usize));
+        }
+        Images {
+            pixels,
+            count: indices.len(),
+            channels: self.channels,
+            rows: self.rows,
+            cols: self.cols,
+        }
     }
 
     /// The pixels of image `index`.
@@ -110,7 +140,7 @@ impl<'a> IdxStream<'a> {
 
 /// Reads an IDX file's header, checks its magic and that its sizes are those of a dataset, and
 /// then reads exactly the data it promises: a file that is shorter, or longer, is refused.
-fn read_idx(path: &Path, expected_magic: u32) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+fn read_idx(path: &Path, expected_magic: &[u32]) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let corrupt = |what: String| DataError::Corrupt {
         path: path.to_path_buf(),
         what,
@@ -124,10 +154,15 @@ fn read_idx(path: &Path, expected_magic: u32) -> Result<(Vec<usize>, Vec<u8>), D
         )));
     };
     let magic = u32::from_be_bytes([a, b, c, d]);
-    if magic != expected_magic {
+    if !expected_magic.contains(&magic) {
+        let expected: Vec<String> = expected_magic
+            .iter()
+            .map(|m| format!("0x{m:08x}"))
+            .collect();
         return Err(corrupt(format!(
-            "bad magic number 0x{magic:08x}, expected 0x{expected_magic:08x} ({})",
-            if expected_magic == IMAGES_MAGIC {
+            "bad magic number 0x{magic:08x}, expected {} ({})",
+            expected.join(" or "),
+            if expected_magic.contains(&IMAGES_MAGIC) {
                 "an IDX image file"
             } else {
                 "an IDX label file"
@@ -181,27 +216,92 @@ fn read_idx(path: &Path, expected_magic: u32) -> Result<(Vec<usize>, Vec<u8>), D
     }
 }
 
-/// Reads an IDX image file (raw or `.gz`), validating magic, dimensions and size.
+/// Reads an IDX image file (raw or `.gz`) of grey images (n×h×w) or images with channels
+/// (n×c×h×w), validating magic, dimensions and size.
 pub fn read_images(path: &Path) -> Result<Images, DataError> {
-    let (dims, pixels) = read_idx(path, IMAGES_MAGIC)?;
-    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
-    if rows == 0 || cols == 0 {
+    let (dims, pixels) = read_idx(path, &[IMAGES_MAGIC, CHANNEL_IMAGES_MAGIC])?;
+    let (count, channels, rows, cols) = match dims[..] {
+        [n, h, w] => (n, 1, h, w),
+        [n, c, h, w] => (n, c, h, w),
+        _ => unreachable!("the magic numbers accepted have 3 or 4 dimensions"),
+    };
+    check_image_shape(channels, rows, cols).map_err(|what| DataError::Corrupt {
+        path: path.to_path_buf(),
+        what,
+    })?;
+    if count > MAX_IMAGES {
         return Err(DataError::Corrupt {
             path: path.to_path_buf(),
-            what: format!("images of {rows}×{cols} pixels"),
+            what: format!("{count} images: at most {MAX_IMAGES} are taken"),
         });
     }
     Ok(Images {
         pixels,
         count,
+        channels,
         rows,
         cols,
     })
 }
 
+/// Refuses image shapes no model here takes: empty sides, sides over [`MAX_SIDE`], more than
+/// [`MAX_CHANNELS`] channels.
+pub fn check_image_shape(channels: usize, rows: usize, cols: usize) -> Result<(), String> {
+    if rows == 0 || cols == 0 || channels == 0 {
+        return Err(format!("images of {channels}×{rows}×{cols} pixels"));
+    }
+    if rows > MAX_SIDE || cols > MAX_SIDE {
+        return Err(format!(
+            "images of {rows}×{cols} pixels: at most {MAX_SIDE}×{MAX_SIDE} are taken"
+        ));
+    }
+    if channels > MAX_CHANNELS {
+        return Err(format!(
+            "images of {channels} channels: at most {MAX_CHANNELS} (grey, RGB, RGBA) are taken"
+        ));
+    }
+    Ok(())
+}
+
+/// Reads only the header of an IDX image file: `(count, channels, rows, cols)`, so a scenario
+/// can check its layers against the data without loading it.
+pub fn read_image_header(path: &Path) -> Result<(usize, usize, usize, usize), DataError> {
+    let corrupt = |what: String| DataError::Corrupt {
+        path: path.to_path_buf(),
+        what,
+    };
+    let mut stream = IdxStream::open(path)?;
+    let head = stream.read_up_to(4 + 4 * 4)?;
+    let word = |i: usize| {
+        head.get(4 * i..4 * i + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let dims = match word(0).map(|m| m as u32) {
+        Some(IMAGES_MAGIC) => [word(1), Some(1), word(2), word(3)],
+        Some(CHANNEL_IMAGES_MAGIC) => [word(1), word(2), word(3), word(4)],
+        Some(magic) => {
+            return Err(corrupt(format!(
+                "bad magic number 0x{magic:08x}, expected 0x{IMAGES_MAGIC:08x} or \
+                 0x{CHANNEL_IMAGES_MAGIC:08x} (an IDX image file)"
+            )))
+        }
+        None => {
+            return Err(corrupt(format!(
+                "file is {} bytes, too short for an IDX header",
+                head.len()
+            )))
+        }
+    };
+    let [Some(n), Some(c), Some(h), Some(w)] = dims else {
+        return Err(corrupt(format!("truncated header: {} bytes", head.len())));
+    };
+    check_image_shape(c, h, w).map_err(corrupt)?;
+    Ok((n, c, h, w))
+}
+
 /// Reads an IDX label file (raw or `.gz`) and checks every label is below `classes`.
 pub fn read_labels(path: &Path, classes: usize) -> Result<Vec<u8>, DataError> {
-    let (_, labels) = read_idx(path, LABELS_MAGIC)?;
+    let (_, labels) = read_idx(path, &[LABELS_MAGIC])?;
     if let Some((index, &value)) = labels
         .iter()
         .enumerate()
@@ -234,11 +334,17 @@ pub fn read_labelled(
     Ok((images, labels))
 }
 
-/// Encodes images as an IDX file in memory.
+/// Encodes images as an IDX file in memory: n×h×w for grey images, n×c×h×w otherwise.
 pub fn encode_images(images: &Images) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + images.pixels.len());
-    out.extend_from_slice(&IMAGES_MAGIC.to_be_bytes());
-    for d in [images.count, images.rows, images.cols] {
+    let mut out = Vec::with_capacity(20 + images.pixels.len());
+    let dims = if images.channels == 1 {
+        out.extend_from_slice(&IMAGES_MAGIC.to_be_bytes());
+        vec![images.count, images.rows, images.cols]
+    } else {
+        out.extend_from_slice(&CHANNEL_IMAGES_MAGIC.to_be_bytes());
+        vec![images.count, images.channels, images.rows, images.cols]
+    };
+    for d in dims {
         out.extend_from_slice(&(d as u32).to_be_bytes());
     }
     out.extend_from_slice(&images.pixels);
@@ -282,6 +388,7 @@ mod tests {
         Images {
             pixels: (0..2 * 3 * 4).map(|v| v as u8).collect(),
             count: 2,
+            channels: 1,
             rows: 3,
             cols: 4,
         }

@@ -14,6 +14,8 @@ pub enum DatasetName {
     FashionMnist,
     /// Digits drawn by gradtop itself ([`super::digits`]): always present, never fetched.
     Digits,
+    /// Images read from a folder the scenario names (`[data] path`), IDX or CIFAR-10 batches.
+    Folder,
 }
 
 /// Where Debian/Ubuntu's `dataset-fashion-mnist` package installs its files.
@@ -46,11 +48,12 @@ impl DatasetName {
             DatasetName::Mnist => "mnist",
             DatasetName::FashionMnist => "fashion-mnist",
             DatasetName::Digits => "digits",
+            DatasetName::Folder => "folder",
         }
     }
 
     /// The dataset after this one in [`DatasetName::ALL`] (before it when `forward` is false),
-    /// wrapping, for the panel's dataset row.
+    /// wrapping, for the panel's dataset row (a folder's dataset steps onto MNIST).
     pub fn cycle(self, forward: bool) -> Self {
         let all = Self::ALL;
         let n = all.len();
@@ -68,15 +71,21 @@ impl DatasetName {
             DatasetName::Mnist => "mnist",
             DatasetName::FashionMnist => "fashion",
             DatasetName::Digits => "digits",
+            DatasetName::Folder => "folder",
         }
     }
 
-    /// Class names for display.
+    /// Class names for display (a folder's own come from its `classes.txt`; digits until then).
     pub fn class_names(self) -> &'static [&'static str; CLASSES] {
         match self {
-            DatasetName::Mnist | DatasetName::Digits => &MNIST_CLASSES,
+            DatasetName::Mnist | DatasetName::Digits | DatasetName::Folder => &MNIST_CLASSES,
             DatasetName::FashionMnist => &FASHION_CLASSES,
         }
+    }
+
+    /// [`DatasetName::class_names`] as owned strings, for a [`Dataset`].
+    pub fn class_list(self) -> Vec<String> {
+        self.class_names().iter().map(|n| n.to_string()).collect()
     }
 
     /// The exact command a user runs to get this dataset.
@@ -85,6 +94,9 @@ impl DatasetName {
             DatasetName::Mnist => "Get it with: gradtop data fetch mnist".to_string(),
             DatasetName::FashionMnist => "Get it with: sudo apt install dataset-fashion-mnist   (or: gradtop data fetch fashion-mnist)".to_string(),
             DatasetName::Digits => "It is built into gradtop.".to_string(),
+            DatasetName::Folder => {
+                "Name the folder in the scenario: [data] path = \"…\"".to_string()
+            }
         }
     }
 }
@@ -169,6 +181,13 @@ pub fn find_dataset(name: DatasetName, data_dir: Option<&Path>) -> Result<PathBu
     if name == DatasetName::Digits {
         return Ok(PathBuf::from(super::digits::BUILT_IN));
     }
+    if name == DatasetName::Folder {
+        return Err(DataError::NotFound {
+            name: name.to_string(),
+            searched: Vec::new(),
+            hint: name.fetch_hint(),
+        });
+    }
     let searched = search_dirs(name, data_dir);
     let named = searched.len() - default_dirs(name).len();
     for dir in &searched[..named] {
@@ -213,12 +232,13 @@ pub fn load_from_dir(name: DatasetName, dir: &Path) -> Result<Dataset, DataError
     let (images, labels) = idx::read_labelled(&test_images, &test_labels, CLASSES)?;
     let test = Split { images, labels };
     for (split, path) in [(&train, &train_images), (&test, &test_images)] {
-        if split.images.rows != 28 || split.images.cols != 28 {
+        if split.images.shape() != (1, 28, 28) {
+            let (c, h, w) = split.images.shape();
             return Err(DataError::Corrupt {
                 path: path.clone(),
                 what: format!(
-                    "images are {}×{}, gradtop's models take 28×28",
-                    split.images.rows, split.images.cols
+                    "images are {c}×{h}×{w}, {name} is grey 28×28 (another image size is read \
+                     from a folder named in the scenario's [data] path)"
                 ),
             });
         }
@@ -228,6 +248,7 @@ pub fn load_from_dir(name: DatasetName, dir: &Path) -> Result<Dataset, DataError
         dir: dir.to_path_buf(),
         train,
         test,
+        classes: name.class_list(),
     })
 }
 
@@ -264,6 +285,7 @@ mod tests {
         let images = Images {
             pixels: vec![7; n * 784],
             count: n,
+            channels: 1,
             rows: 28,
             cols: 28,
         };
@@ -305,6 +327,7 @@ mod tests {
         let images = Images {
             pixels: vec![0; 2 * 9],
             count: 2,
+            channels: 1,
             rows: 3,
             cols: 3,
         };

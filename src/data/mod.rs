@@ -1,8 +1,10 @@
 //! Datasets: IDX reading, lookup on disk, download with checksums, and batching.
 
 pub mod batch;
+pub mod cifar;
 pub mod digits;
 pub mod fetch;
+pub mod folder;
 pub mod idx;
 pub mod lookup;
 pub mod prefetch;
@@ -11,6 +13,7 @@ pub mod synthetic;
 use std::path::PathBuf;
 
 pub use batch::{Batch, BatchPlan};
+pub use folder::DataSource;
 pub use idx::Images;
 pub use lookup::{find_dataset, DatasetName};
 
@@ -66,7 +69,7 @@ pub enum DataError {
         missing: Vec<String>,
     },
     /// An unknown dataset name.
-    #[error("unknown dataset {0:?}: expected mnist, fashion-mnist or digits")]
+    #[error("unknown dataset {0:?}: expected mnist, fashion-mnist or digits (or a folder given as [data] path)")]
     UnknownName(String),
     /// A dataset gradtop draws itself was asked to be downloaded.
     #[error("{0} is built into gradtop: there is nothing to fetch")]
@@ -123,14 +126,22 @@ pub struct Dataset {
     pub train: Split,
     /// Test split.
     pub test: Split,
+    /// One name per class, so predictions read as "Sneaker", not "7".
+    pub classes: Vec<String>,
 }
 
 impl Dataset {
     /// Human-readable class names, so predictions read as "Sneaker", not "7".
-    pub fn class_names(&self) -> &'static [&'static str; CLASSES] {
-        self.name.class_names()
+    pub fn class_names(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// `(channels, rows, cols)` of every image, which the model's input follows.
+    pub fn image_shape(&self) -> (usize, usize, usize) {
+        self.train.images.shape()
     }
 }
 
-/// Both datasets have ten classes.
+/// Classes a classifier tells apart: the ten of MNIST, Fashion-MNIST and CIFAR-10; a dataset
+/// read from a folder may use fewer (its labels stay below this).
 pub const CLASSES: usize = 10;

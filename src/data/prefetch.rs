@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 
-use super::batch::{gather, gather_labels, gather_pixels, Batch, PixelScale};
+use super::batch::{batch_shape, gather, gather_labels, gather_pixels, Batch, PixelScale};
 use super::Dataset;
 
-/// A batch gathered ahead: the indices it is for, its pixels `(n·rows·cols)` and labels `(n,)`.
+/// A batch gathered ahead: the indices it is for, its pixels `(n·channels·rows·cols)` and labels `(n,)`.
 struct Prepared {
     indices: Vec<u32>,
     pixels: Vec<f32>,
@@ -111,16 +111,16 @@ impl Prefetcher {
         } else {
             None
         };
-        let (rows, cols) = (
-            self.dataset.train.images.rows,
-            self.dataset.train.images.cols,
-        );
         let batch = match prepared {
             Some(p) => {
                 self.stats.prefetched += 1;
                 let n = p.labels.len();
                 Batch {
-                    images: Tensor::from_vec(p.pixels, (n, 1, rows, cols), device)?,
+                    images: Tensor::from_vec(
+                        p.pixels,
+                        batch_shape(&self.dataset.train, n),
+                        device,
+                    )?,
                     labels: Tensor::from_vec(p.labels, n, device)?,
                 }
             }
@@ -192,6 +192,7 @@ mod tests {
                     .map(|i| (i as u8).wrapping_mul(37).wrapping_add(seed))
                     .collect(),
                 count,
+                channels: 1,
                 rows: 2,
                 cols: 2,
             },
@@ -202,6 +203,7 @@ mod tests {
             dir: "unused".into(),
             train: split(50, 3),
             test: split(10, 7),
+            classes: DatasetName::FashionMnist.class_list(),
         })
     }
 

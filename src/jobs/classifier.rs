@@ -8,13 +8,15 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use super::driver::{fits_training_set, load_dataset, CheckpointData, Stepped, Trainable};
+use super::driver::{
+    fits_training_set, load_dataset, load_folder, CheckpointData, Stepped, Trainable,
+};
 use super::ends::JobEnds;
 use super::protocol::{
     ClassifierSnapshot, ClassifierSummary, JobSpec, JobStatus, KindSummary, Metric, Param, Progress,
 };
 use super::run_files::{write_json_atomic, ConfusionFile, CONFUSION_FILE};
-use crate::data::Dataset;
+use crate::data::{Dataset, DatasetName};
 use crate::models::classifier::config::ClassifierConfig;
 use crate::models::classifier::{ClassifierTrainer, Evaluation};
 use crate::models::error_text;
@@ -86,7 +88,10 @@ impl ClassifierJob {
         ends: &mut JobEnds,
         device: &Device,
     ) -> Result<Self, String> {
-        let dataset = load_dataset(spec, config.dataset, ends)?;
+        let dataset = match (&config.data, config.dataset) {
+            (Some(source), DatasetName::Folder) => load_folder(source, ends)?,
+            _ => load_dataset(spec, config.dataset, ends)?,
+        };
         fits_training_set(config.batch_size, &dataset)?;
         let sample_indices: Vec<u32> = {
             let mut order: Vec<u32> = (0..dataset.test.len() as u32).collect();
@@ -144,6 +149,11 @@ impl ClassifierJob {
                 dataset: self.dataset.name,
                 evaluated: eval.count,
                 confusion: eval.confusion,
+                class_names: if self.dataset.name == DatasetName::Folder {
+                    self.dataset.class_names().to_vec()
+                } else {
+                    Vec::new()
+                },
             };
             if let Err(e) = write_json_atomic(dir, CONFUSION_FILE, &file) {
                 ends.warn(format!("writing {CONFUSION_FILE}: {e}"));
@@ -166,7 +176,7 @@ impl ClassifierJob {
             misclassified,
             confusion: eval.confusion,
             evaluated: eval.count,
-            class_names: *self.dataset.class_names(),
+            class_names: self.dataset.class_names().to_vec(),
             step: self.trainer.step(),
         });
         Ok(())

@@ -15,7 +15,7 @@ use super::protocol::{
     JobCommand, JobEvent, JobSpec, JobStatus, JobSummary, KindSummary, Param, Progress, USER_PAUSE,
 };
 use super::record::{self, exit_reason, reason, BeginError, NotWritten, RunSession};
-use crate::data::{lookup, Dataset, DatasetName};
+use crate::data::{lookup, DataSource, Dataset, DatasetName};
 use crate::runs::Checkpoint;
 
 /// Time between progress events (and the moments a job may publish what it publishes on a
@@ -232,6 +232,20 @@ pub fn load_dataset(
         dataset.dir.display(),
         dataset.train.len(),
         dataset.test.len()
+    ));
+    Ok(Arc::new(dataset))
+}
+
+/// Loads the dataset of a scenario's `[data]` folder, every file checked, and logs what it holds.
+pub fn load_folder(source: &DataSource, ends: &mut JobEnds) -> Result<Arc<Dataset>, String> {
+    let dataset = source.load().map_err(|e| e.to_string())?;
+    let (c, h, w) = dataset.image_shape();
+    ends.info(format!(
+        "{}: {} train, {} test images of {c}×{h}×{w}, classes {}",
+        dataset.dir.display(),
+        dataset.train.len(),
+        dataset.test.len(),
+        dataset.class_names().join(", ")
     ));
     Ok(Arc::new(dataset))
 }

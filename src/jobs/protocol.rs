@@ -305,7 +305,7 @@ pub struct ClassifierSnapshot {
     /// Test images that evaluation covered.
     pub evaluated: usize,
     /// Class names of the dataset.
-    pub class_names: [&'static str; crate::data::CLASSES],
+    pub class_names: Vec<String>,
     /// Step at which this was computed.
     pub step: u64,
 }

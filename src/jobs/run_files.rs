@@ -30,6 +30,9 @@ pub struct ConfusionFile {
     pub evaluated: usize,
     /// Counts of (true class, predicted class).
     pub confusion: [[u32; CLASSES]; CLASSES],
+    /// The class names, when the dataset's own (a folder's `classes.txt`) are not its name's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
 }
 
 /// Writes `value` as JSON to `run_dir/name` through a temp file and a rename, creating the

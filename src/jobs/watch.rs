@@ -46,7 +46,11 @@ fn parse_snapshot(kind: JobKind, bytes: &[u8]) -> Option<Snapshot> {
                 misclassified: Vec::new(),
                 confusion: file.confusion,
                 evaluated: file.evaluated,
-                class_names: *file.dataset.class_names(),
+                class_names: if file.class_names.is_empty() {
+                    file.dataset.class_list()
+                } else {
+                    file.class_names
+                },
                 step: file.step,
             }
             .into()
@@ -411,6 +415,7 @@ mod tests {
             dataset: crate::data::DatasetName::FashionMnist,
             evaluated: 42,
             confusion,
+            class_names: Vec::new(),
         };
         let w = run.clone();
         let written = file.clone();

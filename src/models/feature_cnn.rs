@@ -193,6 +193,7 @@ pub fn images_from(samples: &[Vec<u8>]) -> Images {
     Images {
         pixels: samples.iter().flatten().copied().collect(),
         count: samples.len(),
+        channels: 1,
         rows: 28,
         cols: 28,
     }

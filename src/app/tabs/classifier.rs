@@ -28,7 +28,7 @@ use crate::format::{format_duration, thousands};
 use crate::jobs::{
     ClassifierSnapshot, JobEvent, JobKind, JobSpec, KindSummary, Metric, Param, Snapshot,
 };
-use crate::models::classifier::{spec, INPUT};
+use crate::models::classifier::spec;
 use crate::scenario::{run_name, ClassifierConfig, ModelKind, Scenario, Settings};
 
 /// Points kept per chart series.
@@ -58,6 +58,23 @@ impl DataStatus {
                 ..
             }
         )
+    }
+
+    /// Looks for the config's dataset: its `[data]` folder, or its name in the lookup order.
+    pub fn of(config: &ClassifierConfig, data_dir: Option<&Path>) -> Self {
+        match (&config.data, config.dataset) {
+            (Some(source), DatasetName::Folder) if source.path.is_dir() => {
+                DataStatus::Found(source.path.clone())
+            }
+            (Some(source), DatasetName::Folder) => DataStatus::Missing {
+                hint: format!(
+                    "{} is not a folder: fix the scenario's [data] path",
+                    source.path.display()
+                ),
+                alternative: None,
+            },
+            _ => Self::probe(config.dataset, data_dir),
+        }
     }
 
     /// Looks for `name` in the documented lookup order.
@@ -119,7 +136,7 @@ impl ClassifierTab {
                 None,
             ),
         };
-        let data = DataStatus::probe(config.dataset, data_dir);
+        let data = DataStatus::of(&config, data_dir);
         let default_name = default_name(&config);
         Self {
             job: JobState::new(JobKind::Classifier, scenario, &default_name),
@@ -175,6 +192,12 @@ impl ClassifierTab {
                 });
             }
             DATASET_ROW => {
+                if self.config.dataset == DatasetName::Folder {
+                    return Reaction::toast(
+                        ToastLevel::Warn,
+                        "the scenario reads its own folder: edit its [data] path to change it",
+                    );
+                }
                 self.choose_dataset(self.config.dataset.cycle(forward));
             }
             _ => return Reaction::default(),
@@ -190,8 +213,14 @@ impl ClassifierTab {
     pub fn model_summary(&self) -> ModelSummaryView {
         ModelSummaryView {
             model: self.config.model_name().to_string(),
-            summary: spec::infer(&self.config.architecture(), INPUT, crate::data::CLASSES)
-                .map_err(|e| e.to_string()),
+            summary: self
+                .config
+                .input_shape()
+                .map_err(|e| e.to_string())
+                .and_then(|input| {
+                    spec::infer(&self.config.architecture(), input, crate::data::CLASSES)
+                        .map_err(|e| e.to_string())
+                }),
         }
     }
 
@@ -343,7 +372,7 @@ impl JobTab for ClassifierTab {
             self.config = config.clone();
             self.job.scenario = spec.scenario.clone();
             self.named_dataset = Some(config.dataset);
-            self.data = DataStatus::probe(config.dataset, self.data_dir.as_deref());
+            self.data = DataStatus::of(config, self.data_dir.as_deref());
         }
     }
 
@@ -352,6 +381,10 @@ impl JobTab for ClassifierTab {
     }
 
     fn choose_dataset(&mut self, dataset: DatasetName) {
+        // A scenario's folder stays: a choice shared from another tab names a built-in dataset.
+        if self.config.dataset == DatasetName::Folder {
+            return;
+        }
         self.config.dataset = dataset;
         self.data = DataStatus::probe(dataset, self.data_dir.as_deref());
     }
@@ -443,8 +476,8 @@ fn acc_rows(charts: Rect, confusion_beside: bool) -> [Rect; 2] {
 /// Draws the tab into `area`, its charts as `view` says.
 pub fn render(tab: &ClassifierTab, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
     let names = match &tab.snapshot {
-        Some(s) => s.class_names,
-        None => *tab.config.dataset.class_names(),
+        Some(s) => s.class_names.clone(),
+        None => tab.config.dataset.class_list(),
     };
     let p = panes(area, full_text_width(&names));
     render_panel(tab, p.panel, buf, theme);

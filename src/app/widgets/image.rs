@@ -1,5 +1,5 @@
-//! Greyscale images as text: Unicode half-blocks (two pixel rows per cell, grey levels as
-//! foreground/background colours) or a plain-ASCII ramp for terminals without them.
+//! Images as text: Unicode half-blocks (two pixel rows per cell, the pixels' colours as
+//! foreground/background) or a plain-ASCII ramp for terminals without them; grey or colour.
 
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -77,9 +77,129 @@ pub fn image_lines(
         .collect()
 }
 
+/// Resizes an image of `channels` planes, `height × width` each, to `out_w × out_h` RGB
+/// pixels by averaging the source pixels each covers; grey images become grey triples, and the
+/// planes after the third (alpha) are left out. A 28×28 grey image halved gives exactly
+/// [`downsample`]'s 2×2 averages.
+pub fn fit_rgb(
+    pixels: &[u8],
+    (channels, height, width): (usize, usize, usize),
+    out_w: usize,
+    out_h: usize,
+) -> Vec<[u8; 3]> {
+    let plane = height * width;
+    let span = |o: usize, n: usize, out: usize| {
+        let start = o * n / out;
+        start..((o + 1) * n / out).max(start + 1).min(n)
+    };
+    let mut out = Vec::with_capacity(out_w * out_h);
+    for oy in 0..out_h {
+        let ys = span(oy, height, out_h);
+        for ox in 0..out_w {
+            let xs = span(ox, width, out_w);
+            let count = (ys.len() * xs.len()).max(1) as u32;
+            let mean = |c: usize| {
+                let base = c.min(channels.saturating_sub(1)) * plane;
+                let sum: u32 = ys
+                    .clone()
+                    .flat_map(|y| xs.clone().map(move |x| (y, x)))
+                    .map(|(y, x)| u32::from(pixels.get(base + y * width + x).copied().unwrap_or(0)))
+                    .sum();
+                (sum / count) as u8
+            };
+            out.push(if channels >= 3 {
+                [mean(0), mean(1), mean(2)]
+            } else {
+                let v = mean(0);
+                [v, v, v]
+            });
+        }
+    }
+    out
+}
+
+/// Perceived brightness of a colour (ITU-R BT.601 weights), so the ASCII ramp reads colour
+/// images as a grey one would; a grey triple keeps its value.
+fn luma([r, g, b]: [u8; 3]) -> u8 {
+    ((299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b)) / 1000) as u8
+}
+
+/// Renders RGB pixels as lines, like [`image_lines`]: half-blocks in true colour, or the ASCII
+/// ramp by brightness.
+pub fn rgb_image_lines(
+    pixels: &[[u8; 3]],
+    width: usize,
+    height: usize,
+    mode: ImageMode,
+) -> Vec<Line<'static>> {
+    let px = |x: usize, y: usize| {
+        if y < height {
+            pixels[y * width + x]
+        } else {
+            [0; 3]
+        }
+    };
+    (0..height.div_ceil(2))
+        .map(|row| {
+            let (top, bottom) = (2 * row, 2 * row + 1);
+            match mode {
+                ImageMode::HalfBlock => Line::from(
+                    (0..width)
+                        .map(|x| {
+                            let ([r, g, b], [r2, g2, b2]) = (px(x, top), px(x, bottom));
+                            Span::styled(
+                                "▀",
+                                Style::new()
+                                    .fg(Color::Rgb(r, g, b))
+                                    .bg(Color::Rgb(r2, g2, b2)),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                ImageMode::Ascii => Line::from(
+                    (0..width)
+                        .map(|x| {
+                            let v = (luma(px(x, top)) as usize + luma(px(x, bottom)) as usize) / 2;
+                            ASCII_RAMP[v * ASCII_RAMP.len() / 256] as char
+                        })
+                        .collect::<String>(),
+                ),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fitting_a_grey_28_by_28_image_matches_downsampling_it() {
+        let pixels: Vec<u8> = (0..784).map(|p| ((p * 7) % 256) as u8).collect();
+        let (small, _, _) = downsample(&pixels, 28, 28, 2);
+        let fitted = fit_rgb(&pixels, (1, 28, 28), 14, 14);
+        assert_eq!(fitted, small.iter().map(|&v| [v; 3]).collect::<Vec<_>>());
+        let grey = image_lines(&small, 14, 14, ImageMode::Ascii);
+        let rgb = rgb_image_lines(&fitted, 14, 14, ImageMode::Ascii);
+        assert_eq!(grey, rgb);
+        let grey = image_lines(&small, 14, 14, ImageMode::HalfBlock);
+        let rgb = rgb_image_lines(&fitted, 14, 14, ImageMode::HalfBlock);
+        assert_eq!(grey, rgb);
+    }
+
+    #[test]
+    fn colour_planes_become_true_colour_half_blocks() {
+        // 3×2×2: a red top row and a blue bottom row, shrunk to one column.
+        let pixels = [200, 200, 0, 0, 0, 0, 0, 0, 0, 0, 100, 100];
+        let fitted = fit_rgb(&pixels, (3, 2, 2), 1, 2);
+        assert_eq!(fitted, [[200, 0, 0], [0, 0, 100]]);
+        let lines = rgb_image_lines(&fitted, 1, 2, ImageMode::HalfBlock);
+        assert_eq!(lines[0].spans[0].style.fg, Some(Color::Rgb(200, 0, 0)));
+        assert_eq!(lines[0].spans[0].style.bg, Some(Color::Rgb(0, 0, 100)));
+        // 32 pixels onto 14 columns: every pixel lands in one cell, none is read twice.
+        let wide: Vec<u8> = (0..3 * 32 * 32).map(|v| (v % 256) as u8).collect();
+        assert_eq!(fit_rgb(&wide, (3, 32, 32), 14, 14).len(), 196);
+    }
 
     #[test]
     fn ascii_of_a_known_image() {

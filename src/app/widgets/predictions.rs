@@ -5,12 +5,11 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::image::{downsample, image_lines, ImageMode};
+use super::image::{fit_rgb, rgb_image_lines, ImageMode};
 use crate::app::theme::Theme;
-use crate::data::CLASSES;
 use crate::models::classifier::SamplePrediction;
 
-/// Columns of one image: 28 pixels halved.
+/// Columns of one image: 28 pixels halved (other sizes are resized to it).
 pub const IMAGE_W: u16 = 14;
 /// Rows of one image: 14 pixel rows, two per half-block cell.
 pub const IMAGE_H: u16 = 7;
@@ -34,8 +33,8 @@ pub struct PredictionGrid {
 }
 
 /// Text columns the longest guess of these classes takes (`" 91% Pullover"`).
-pub fn full_text_width(class_names: &[&str; CLASSES]) -> u16 {
-    let longest = class_names.iter().map(|n| n.chars().count()).max();
+pub fn full_text_width<S: AsRef<str>>(class_names: &[S]) -> u16 {
+    let longest = class_names.iter().map(|n| n.as_ref().chars().count()).max();
     PERCENT_W + longest.unwrap_or(0) as u16
 }
 
@@ -74,7 +73,7 @@ pub fn render_predictions(
     area: Rect,
     buf: &mut Buffer,
     samples: &[SamplePrediction],
-    class_names: &[&str; CLASSES],
+    class_names: &[String],
     theme: &Theme,
 ) {
     let grid = PredictionGrid::fit(area.width, area.height, full_text_width(class_names));
@@ -88,9 +87,10 @@ pub fn render_predictions(
         let (col, row) = (i as u16 % grid.cols, i as u16 / grid.cols);
         let x = area.x + col * (cell_w + 1);
         let y = area.y + row * CELL_PITCH_H;
-        let (small, w, h) = downsample(&sample.pixels, 28, 28, 2);
+        let (w, h) = (usize::from(IMAGE_W), 2 * usize::from(IMAGE_H));
+        let small = fit_rgb(&sample.pixels, sample.shape, w, h);
         let image_w = IMAGE_W.min(area.width);
-        for (r, line) in image_lines(&small, w, h, mode).iter().enumerate() {
+        for (r, line) in rgb_image_lines(&small, w, h, mode).iter().enumerate() {
             buf.set_line(x, y + r as u16, line, image_w);
         }
         let text_x = x + IMAGE_W + 1;
@@ -106,10 +106,14 @@ pub fn render_predictions(
 /// The true label with a verdict mark, then the three guesses with their probabilities.
 fn cell_text(
     sample: &SamplePrediction,
-    class_names: &[&str; CLASSES],
+    class_names: &[String],
     theme: &Theme,
 ) -> Vec<Line<'static>> {
-    let name = |class: u8| class_names.get(usize::from(class)).copied().unwrap_or("?");
+    let name = |class: u8| {
+        class_names
+            .get(usize::from(class))
+            .map_or("?", String::as_str)
+    };
     let verdict = if sample.top3[0].0 == sample.label {
         Span::styled(if theme.ascii { "ok " } else { "✓ " }, theme.good())
     } else {

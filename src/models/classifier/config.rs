@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::spec::{self, Activation, LayerSpec, Padding};
-use crate::data::{DatasetName, CLASSES};
+use crate::data::{DataSource, DatasetName, CLASSES};
 use crate::models::optim::{OptimizerChoice, OptimizerKind};
 use crate::models::schedule::Schedule;
 use crate::params::{MAX_BATCH_SIZE, MAX_EPOCHS, MAX_KEEP_CHECKPOINTS, MAX_LR};
@@ -107,8 +107,11 @@ pub struct ClassifierConfig {
     /// The network layer by layer, instead of a built-in `model`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<LayerSpec>,
-    /// Which images to train on.
+    /// Which images to train on (`folder` reads the `[data]` table's path).
     pub dataset: DatasetName,
+    /// The folder of a `dataset = "folder"` scenario and how to split it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSource>,
     /// Passes over the training set.
     pub epochs: usize,
     /// Examples per optimizer step.
@@ -148,6 +151,7 @@ impl Default for ClassifierConfig {
             model: None,
             layers: Vec::new(),
             dataset: DatasetName::Mnist,
+            data: None,
             epochs: 5,
             batch_size: 32,
             optimizer: OptimizerKind::Adam,
@@ -176,12 +180,18 @@ impl ClassifierConfig {
                 "give either a built-in model or layers, not both",
             ));
         }
-        spec::infer(&self.architecture(), super::INPUT, CLASSES).map_err(|e| {
-            ClassifierConfigError::Layer {
-                index: e.index,
-                message: e.to_string(),
-            }
-        })?;
+        self.check_data()?;
+        // A folder not there yet (data still to unpack) leaves the layers to be checked when the
+        // job loads it; the dashboard says the folder is missing.
+        let absent = self.data.as_ref().is_some_and(|d| !d.path.exists());
+        if !absent {
+            spec::infer(&self.architecture(), self.input_shape()?, CLASSES).map_err(|e| {
+                ClassifierConfigError::Layer {
+                    index: e.index,
+                    message: e.to_string(),
+                }
+            })?;
+        }
         check_lr("lr", self.lr)?;
         check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)?;
         check_count("epochs", self.epochs, MAX_EPOCHS)?;
@@ -205,6 +215,55 @@ impl ClassifierConfig {
 }
 
 impl ClassifierConfig {
+    /// Refuses a `[data]` table without `dataset = "folder"` and the other way round, and a
+    /// test fraction out of range.
+    fn check_data(&self) -> Result<(), ClassifierConfigError> {
+        match (&self.data, self.dataset) {
+            (None, DatasetName::Folder) => Err(invalid(
+                "dataset",
+                "folder",
+                "needs a [data] table with the folder's path",
+            )),
+            (Some(data), DatasetName::Folder) => match data.test_fraction {
+                Some(f) if !(f > 0.0 && f < 1.0) => Err(invalid(
+                    "data.test_fraction",
+                    f,
+                    "must be between 0 and 1 (exclusive)",
+                )),
+                _ => Ok(()),
+            },
+            (Some(data), other) => Err(invalid(
+                "data.path",
+                data.path.display(),
+                &format!("is read only with dataset = \"folder\" (this scenario says {other})"),
+            )),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// The shape of one input image: a folder's, read from its headers, or `(1, 28, 28)`.
+    pub fn input_shape(&self) -> Result<spec::Shape, ClassifierConfigError> {
+        match (&self.data, self.dataset) {
+            (Some(data), DatasetName::Folder) => {
+                let (c, h, w) = data
+                    .image_shape()
+                    .map_err(|e| invalid("data.path", data.path.display(), &e.to_string()))?;
+                Ok(spec::Shape::Image { c, h, w })
+            }
+            _ => Ok(super::INPUT),
+        }
+    }
+
+    /// Makes a relative `[data]` path absolute against the current directory, so the run's
+    /// saved settings resume from anywhere.
+    pub fn resolve_paths(&mut self) {
+        if let Some(data) = self.data.as_mut().filter(|d| d.path.is_relative()) {
+            if let Ok(abs) = std::path::absolute(&data.path) {
+                data.path = abs;
+            }
+        }
+    }
+
     /// The layers to build: the described ones, or the built-in model's.
     pub fn architecture(&self) -> Vec<LayerSpec> {
         if self.layers.is_empty() {

@@ -18,7 +18,8 @@ use config::ModelKind;
 use sequential::{Pass, Sequential};
 use spec::{LayerSpec, Shape, Summary};
 
-/// Shape of one input image of the datasets gradtop reads: `(1, 28, 28)`.
+/// Shape of one input image of MNIST, Fashion-MNIST and the digits: `(1, 28, 28)`; a folder's
+/// images may have another.
 pub const INPUT: Shape = Shape::Image { c: 1, h: 28, w: 28 };
 
 /// Errors building a classifier.
@@ -46,14 +47,20 @@ impl ClassifierModel {
 
     /// Builds a built-in architecture.
     pub fn new(kind: ModelKind, vb: VarBuilder) -> Result<Self> {
-        Self::from_layers(kind.as_str(), &kind.layers(), vb)
+        Self::from_layers(kind.as_str(), &kind.layers(), INPUT, vb)
     }
 
-    /// Builds the network `layers` describe, called `name` on screen.
-    pub fn from_layers(name: &str, layers: &[LayerSpec], vb: VarBuilder) -> Result<Self> {
+    /// Builds the network `layers` describe for images of shape `input`, called `name` on
+    /// screen.
+    pub fn from_layers(
+        name: &str,
+        layers: &[LayerSpec],
+        input: Shape,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         Ok(Self {
             name: name.to_string(),
-            net: Sequential::new(layers, INPUT, crate::data::CLASSES, vb)?,
+            net: Sequential::new(layers, input, crate::data::CLASSES, vb)?,
         })
     }
 
@@ -218,7 +225,8 @@ mod tests {
         assert_eq!(config.layers, ModelKind::Cnn.layers());
         let (built_in, described) = (VarMap::new(), VarMap::new());
         let a = ClassifierModel::new(ModelKind::Cnn, vb(&built_in)).unwrap();
-        let b = ClassifierModel::from_layers("custom", &config.layers, vb(&described)).unwrap();
+        let b =
+            ClassifierModel::from_layers("custom", &config.layers, INPUT, vb(&described)).unwrap();
         assert_eq!(weights(&built_in), weights(&described));
         let (x, _) = crate::models::testdata::blobs(&mut Rng::new(4), 3);
         let fa: Vec<f32> = a

@@ -31,8 +31,10 @@ pub type Confusion = [[u32; CLASSES]; CLASSES];
 /// One test image with what the model thinks of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplePrediction {
-    /// 28×28 pixels.
+    /// The image's pixels, channel planes in order.
     pub pixels: Vec<u8>,
+    /// `(channels, rows, cols)` of `pixels`.
+    pub shape: (usize, usize, usize),
     /// The true class.
     pub label: u8,
     /// The three most probable classes with their probabilities, best first.
@@ -149,7 +151,13 @@ impl ClassifierTrainer {
     ) -> candle_core::Result<Self> {
         let varmap = VarMap::new();
         let vb = seeded_var_builder(&varmap, Rng::new(config.seed), DType::F32, &device);
-        let model = ClassifierModel::from_layers(config.model_name(), &config.architecture(), vb)?;
+        let (c, h, w) = dataset.image_shape();
+        let model = ClassifierModel::from_layers(
+            config.model_name(),
+            &config.architecture(),
+            super::spec::Shape::Image { c, h, w },
+            vb,
+        )?;
         // Keras and PyTorch Adam apply no weight decay (candle's AdamW defaults to 0.01); the
         // choice's defaults follow PyTorch's.
         let optimizer = TrainOptimizer::new(
@@ -400,6 +408,7 @@ impl ClassifierTrainer {
                 order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
                 SamplePrediction {
                     pixels: split.images.image(i as usize).to_vec(),
+                    shape: split.images.shape(),
                     label: split.labels[i as usize],
                     top3: [0, 1, 2].map(|k| (order[k] as u8, p[order[k]])),
                 }

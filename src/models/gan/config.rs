@@ -191,6 +191,13 @@ pub fn value_as_count(key: &'static str, value: f64) -> Result<usize, GanConfigE
 impl GanConfig {
     /// Checks every key, so a scenario with a bad value fails before any tensor is allocated.
     pub fn validate(&self) -> Result<(), GanConfigError> {
+        if self.dataset == crate::data::DatasetName::Folder {
+            return Err(invalid(
+                "dataset",
+                "folder",
+                "mnist, fashion-mnist or digits (the GAN draws grey 28×28 images)",
+            ));
+        }
         if self.iterations == 0 {
             return Err(invalid("iterations", 0, "an integer ≥ 1"));
         }

@@ -75,6 +75,7 @@ pub fn idx_images_bytes(
     Ok(idx::encode_images(&Images {
         pixels: images.concat(),
         count: images.len(),
+        channels: 1,
         rows,
         cols,
     }))
