@@ -20,6 +20,9 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use ratatui::Terminal;
 
+mod support;
+use support::{stderr, summary};
+
 const CIFAR_SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/cifar10-cnn.toml");
 
 /// Runs the gradtop binary in `cwd` (where a scenario's relative `[data]` path is read).
@@ -34,14 +37,12 @@ fn gradtop(args: &[&str], cwd: &Path) -> Output {
         .expect("the gradtop binary runs")
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn summary(o: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let last = stdout.lines().last().expect("a summary line");
-    serde_json::from_str(last).expect("JSON")
+/// Trains `cifar10-cnn.toml` headless in `cwd` (runs under `cwd/runs`) with these more
+/// arguments (`--set`s, `--steps`).
+fn train_cifar(cwd: &Path, more: &[&str]) -> Output {
+    let mut args = vec!["train", CIFAR_SCENARIO, "--headless", "--runs-dir", "runs"];
+    args.extend_from_slice(more);
+    gradtop(&args, cwd)
 }
 
 /// The one run directory under `runs`.
@@ -59,20 +60,9 @@ fn only_run(runs: &Path) -> PathBuf {
 fn the_cifar_scenario_learns_a_generated_cifar_format_folder_headless_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     write_cifar(&dir.path().join("data/cifar-10-batches-bin"), 2000, 300, 5).unwrap();
-    let out = gradtop(
-        &[
-            "train",
-            CIFAR_SCENARIO,
-            "--headless",
-            "--json",
-            "--steps",
-            "60",
-            "--runs-dir",
-            "runs",
-            "--set",
-            "eval_subset=300",
-        ],
+    let out = train_cifar(
         dir.path(),
+        &["--json", "--steps", "60", "--set", "eval_subset=300"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let s = summary(&out);
@@ -138,16 +128,11 @@ fn an_idx_folder_of_another_size_without_a_test_split_trains_with_one_carved_off
     )
     .unwrap();
     let path = format!("data.path={:?}", data.display().to_string());
-    let out = gradtop(
+    let out = train_cifar(
+        dir.path(),
         &[
-            "train",
-            CIFAR_SCENARIO,
-            "--headless",
-            "--json",
             "--steps",
             "5",
-            "--runs-dir",
-            "runs",
             "--set",
             &path,
             "--set",
@@ -155,7 +140,6 @@ fn an_idx_folder_of_another_size_without_a_test_split_trains_with_one_carved_off
             "--set",
             "batch_size=16",
         ],
-        dir.path(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -171,11 +155,8 @@ fn a_folder_that_cannot_work_is_refused_naming_the_file_and_the_fault() {
     let data = dir.path().join("data/cifar-10-batches-bin");
     write_cifar(&data, 50, 10, 1).unwrap();
     let run = |sets: &[&str]| {
-        let mut args = vec!["train", CIFAR_SCENARIO, "--headless", "--runs-dir", "runs"];
-        for s in sets {
-            args.extend(["--set", s]);
-        }
-        gradtop(&args, dir.path())
+        let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+        train_cifar(dir.path(), &args)
     };
 
     // `dataset = "folder"` without a path, and a path without `dataset = "folder"`.

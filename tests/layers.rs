@@ -4,6 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod support;
+use support::{stderr, summary};
+
 fn gradtop(args: &[&str], data_dir: &Path, runs: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gradtop"))
         .args(args)
@@ -16,16 +19,6 @@ fn gradtop(args: &[&str], data_dir: &Path, runs: &Path) -> Output {
         .env("HOME", std::env::temp_dir().join("gradtop-test-home"))
         .output()
         .expect("the gradtop binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn summary(o: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let last = stdout.lines().last().expect("a summary line");
-    serde_json::from_str(last).expect("JSON")
 }
 
 #[test]

@@ -79,29 +79,12 @@ pub fn read_batch(path: &Path) -> Result<(Images, Vec<u8>), DataError> {
         labels.push(label);
         pixels.extend_from_slice(&record[1..]);
     }
-    let (channels, rows, cols) = SHAPE;
-    Ok((
-        Images {
-            pixels,
-            count,
-            channels,
-            rows,
-            cols,
-        },
-        labels,
-    ))
+    Ok((Images::from_pixels(pixels, SHAPE), labels))
 }
 
 /// Reads batch files one after another into one split.
 pub fn read_batches(paths: &[PathBuf]) -> Result<(Images, Vec<u8>), DataError> {
-    let (channels, rows, cols) = SHAPE;
-    let mut images = Images {
-        pixels: Vec::new(),
-        count: 0,
-        channels,
-        rows,
-        cols,
-    };
+    let mut images = Images::from_pixels(Vec::new(), SHAPE);
     let mut labels = Vec::new();
     for path in paths {
         let (more, more_labels) = read_batch(path)?;

@@ -37,6 +37,18 @@ pub struct Images {
 }
 
 impl Images {
+    /// A stack of images of `(channels, rows, cols)` from their pixels, image after image.
+    pub fn from_pixels(pixels: Vec<u8>, (channels, rows, cols): (usize, usize, usize)) -> Images {
+        let count = pixels.len() / (channels * rows * cols).max(1);
+        Images {
+            pixels,
+            count,
+            channels,
+            rows,
+            cols,
+        }
+    }
+
     /// Bytes per image (all channels).
     pub fn image_len(&self) -> usize {
         self.channels * self.rows * self.cols

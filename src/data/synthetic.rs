@@ -140,16 +140,7 @@ pub fn generate_colour(count: usize, seed: u64) -> (Images, Vec<u8>) {
     for &label in &labels {
         draw_colour(label, &mut rng, &mut pixels);
     }
-    (
-        Images {
-            pixels,
-            count,
-            channels,
-            rows,
-            cols,
-        },
-        labels,
-    )
+    (Images::from_pixels(pixels, (channels, rows, cols)), labels)
 }
 
 /// Writes a generated dataset in CIFAR-10's binary format into `dir`: `train` images in

@@ -40,41 +40,16 @@ pub fn downsample(
     (out, w, h)
 }
 
-/// Renders an image as lines: `height / 2` lines of `width` cells (an odd last row is padded
-/// with black).
+/// Renders a grey image as lines: `height / 2` lines of `width` cells (an odd last row is
+/// padded with black).
 pub fn image_lines(
     pixels: &[u8],
     width: usize,
     height: usize,
     mode: ImageMode,
 ) -> Vec<Line<'static>> {
-    let px = |x: usize, y: usize| if y < height { pixels[y * width + x] } else { 0 };
-    (0..height.div_ceil(2))
-        .map(|row| {
-            let (top, bottom) = (2 * row, 2 * row + 1);
-            match mode {
-                ImageMode::HalfBlock => Line::from(
-                    (0..width)
-                        .map(|x| {
-                            let (a, b) = (px(x, top), px(x, bottom));
-                            Span::styled(
-                                "▀",
-                                Style::new().fg(Color::Rgb(a, a, a)).bg(Color::Rgb(b, b, b)),
-                            )
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                ImageMode::Ascii => Line::from(
-                    (0..width)
-                        .map(|x| {
-                            let v = (px(x, top) as usize + px(x, bottom) as usize) / 2;
-                            ASCII_RAMP[v * ASCII_RAMP.len() / 256] as char
-                        })
-                        .collect::<String>(),
-                ),
-            }
-        })
-        .collect()
+    let rgb: Vec<[u8; 3]> = pixels.iter().map(|&v| [v; 3]).collect();
+    rgb_image_lines(&rgb, width, height, mode)
 }
 
 /// Resizes an image of `channels` planes, `height × width` each, to `out_w × out_h` RGB
@@ -179,12 +154,16 @@ mod tests {
         let (small, _, _) = downsample(&pixels, 28, 28, 2);
         let fitted = fit_rgb(&pixels, (1, 28, 28), 14, 14);
         assert_eq!(fitted, small.iter().map(|&v| [v; 3]).collect::<Vec<_>>());
-        let grey = image_lines(&small, 14, 14, ImageMode::Ascii);
-        let rgb = rgb_image_lines(&fitted, 14, 14, ImageMode::Ascii);
-        assert_eq!(grey, rgb);
-        let grey = image_lines(&small, 14, 14, ImageMode::HalfBlock);
-        let rgb = rgb_image_lines(&fitted, 14, 14, ImageMode::HalfBlock);
-        assert_eq!(grey, rgb);
+    }
+
+    #[test]
+    fn ascii_reads_colour_by_brightness() {
+        // Two rows of pure green, pure blue and light grey: green reads far brighter than
+        // blue, and a grey triple keeps its level.
+        let row = [[0, 255, 0], [0, 0, 255], [200; 3]];
+        let pixels: Vec<[u8; 3]> = row.iter().chain(&row).copied().collect();
+        let lines = rgb_image_lines(&pixels, 3, 2, ImageMode::Ascii);
+        assert_eq!(lines[0].to_string(), "+.#");
     }
 
     #[test]
