@@ -65,13 +65,7 @@ impl Images {
         for &i in indices {
             pixels.extend_from_slice(self.image(i as usize));
         }
-        Images {
-            pixels,
-            count: indices.len(),
-            channels: self.channels,
-            rows: self.rows,
-            cols: self.cols,
-        }
+        Images::from_pixels(pixels, self.shape())
     }
 
     /// The pixels of image `index`.
@@ -488,6 +482,27 @@ mod tests {
         write_idx(&l, &encode_labels(&[1, 12])).unwrap();
         let msg = read_labels(&l, 10).unwrap_err().to_string();
         assert!(msg.contains("label 12 at index 1"), "{msg}");
+    }
+
+    #[test]
+    fn images_with_channels_round_trip_and_odd_shapes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rgb.gz");
+        let rgb = Images::from_pixels((0..2 * 3 * 5 * 4).map(|v| v as u8).collect(), (3, 5, 4));
+        write_idx(&p, &encode_images(&rgb)).unwrap();
+        assert_eq!(read_images(&p).unwrap(), rgb);
+        assert_eq!(read_image_header(&p).unwrap(), (2, 3, 5, 4));
+        for (shape, fault) in [
+            ((5, 2, 2), "5 channels"),
+            ((1, 2, MAX_SIDE + 1), "at most 320×320"),
+        ] {
+            let odd = Images::from_pixels(vec![0; shape.0 * shape.1 * shape.2], shape);
+            write_idx(&p, &encode_images(&odd)).unwrap();
+            let msg = read_images(&p).unwrap_err().to_string();
+            assert!(msg.contains(fault) && msg.contains("rgb.gz"), "{msg}");
+            let msg = read_image_header(&p).unwrap_err().to_string();
+            assert!(msg.contains(fault), "{msg}");
+        }
     }
 
     #[test]

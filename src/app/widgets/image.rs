@@ -175,7 +175,7 @@ mod tests {
         let lines = rgb_image_lines(&fitted, 1, 2, ImageMode::HalfBlock);
         assert_eq!(lines[0].spans[0].style.fg, Some(Color::Rgb(200, 0, 0)));
         assert_eq!(lines[0].spans[0].style.bg, Some(Color::Rgb(0, 0, 100)));
-        // 32 pixels onto 14 columns: every pixel lands in one cell, none is read twice.
+        // 32×32 pixels onto 14×14 cells.
         let wide: Vec<u8> = (0..3 * 32 * 32).map(|v| (v % 256) as u8).collect();
         assert_eq!(fit_rgb(&wide, (3, 32, 32), 14, 14).len(), 196);
     }
