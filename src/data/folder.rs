@@ -68,9 +68,14 @@ fn first_file(dir: &Path, stems: &[&str]) -> Option<PathBuf> {
 /// holds half of a split.
 fn layout(dir: &Path) -> Result<Layout, DataError> {
     if !dir.is_dir() {
+        let what = if dir.exists() {
+            "not a folder"
+        } else {
+            "no such folder"
+        };
         return Err(DataError::Io {
             path: dir.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, what),
         });
     }
     let images = |split: &str| {
@@ -410,6 +415,9 @@ mod tests {
         assert!(msg(&empty).contains("holds no dataset"), "{}", msg(&empty));
         let gone = source(&dir.path().join("nope"));
         assert!(msg(&gone).contains("no such folder"), "{}", msg(&gone));
+        std::fs::write(dir.path().join("file"), b"").unwrap();
+        let file = source(&dir.path().join("file"));
+        assert!(msg(&file).contains("file: not a folder"), "{}", msg(&file));
         // Images without their labels.
         write_idx(
             &dir.path().join("train-images-idx4-ubyte"),
