@@ -309,3 +309,37 @@ fn the_cifar_scenario_trains_in_the_dashboard_and_draws_its_samples_in_colour() 
     assert!(!has_colour_half_blocks(&buf));
     assert_eq!(text(&buf).contains("truck"), screen.contains("truck"));
 }
+
+#[test]
+fn a_missing_folder_is_shown_without_a_download_offer_and_a_filled_one_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("later");
+    let sets = [format!("data.path={:?}", data.display().to_string())];
+    let s = scenario::load_with_overrides(Path::new(CIFAR_SCENARIO), &sets).unwrap();
+    let options = Options {
+        fps: 10,
+        ascii: false,
+        data_dir: None,
+        device: DeviceChoice::Cpu,
+        runs_dir: dir.path().join("runs"),
+        watch: None,
+        scenario: Some(s),
+        max_steps: None,
+    };
+    let mut app = App::new(&options, Theme::new(false, false));
+    let screen = text(&draw(&app, 120, 36));
+    assert!(
+        screen.contains("The scenario's data folder is missing."),
+        "{screen}"
+    );
+    assert!(screen.contains("does not exist"), "{screen}");
+    assert!(!screen.contains("press f"), "{screen}");
+    assert!(update(&mut app, Action::StartRestart).is_empty());
+    // Filled while the dashboard is open, the folder trains on the next start.
+    write_cifar(&data, 40, 10, 1).unwrap();
+    let effects = update(&mut app, Action::StartRestart);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Start(_)]),
+        "{effects:?}"
+    );
+}

@@ -68,8 +68,14 @@ impl DataStatus {
             }
             (Some(source), DatasetName::Folder) => DataStatus::Missing {
                 hint: format!(
-                    "{} is not a folder: fix the scenario's [data] path",
-                    source.path.display()
+                    "{} {}: put the images there (IDX files or CIFAR-10 batches, as the \
+                     scenario's comments say) and press s, or fix the scenario's [data] path",
+                    source.path.display(),
+                    if source.path.exists() {
+                        "is not a folder"
+                    } else {
+                        "does not exist"
+                    }
                 ),
                 alternative: None,
             },
@@ -246,6 +252,10 @@ impl JobTab for ClassifierTab {
 
     /// Starts (or restarts) the job with the panel's values, unless the data is missing.
     fn start(&mut self, device: DeviceChoice) -> Reaction {
+        // The scenario's folder may have been filled since the tab looked.
+        if self.config.dataset == DatasetName::Folder {
+            self.data = DataStatus::of(&self.config, self.data_dir.as_deref());
+        }
         if let DataStatus::Missing { hint, .. } = &self.data {
             return Reaction::toast(
                 ToastLevel::Warn,

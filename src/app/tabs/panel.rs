@@ -239,15 +239,23 @@ pub fn render_missing_data(
     alternative: Option<crate::data::DatasetName>,
     theme: &crate::app::theme::Theme,
 ) {
+    use crate::data::DatasetName;
     use ratatui::text::Line;
     use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+    let title = match wanted {
+        DatasetName::Folder => "The scenario's data folder is missing.".to_string(),
+        other => format!("Dataset {other} not found."),
+    };
     let mut lines = vec![
-        Line::styled(format!("Dataset {wanted} not found."), theme.warn()),
+        Line::styled(title, theme.warn()),
         Line::raw(""),
         Line::raw(hint.to_string()),
-        Line::raw(""),
-        Line::raw("Or press f to download it here."),
     ];
+    // A folder is the user's own: there is nothing to download.
+    if wanted != DatasetName::Folder {
+        lines.push(Line::raw(""));
+        lines.push(Line::raw("Or press f to download it here."));
+    }
     if let Some(alt) = alternative {
         lines.push(Line::raw(""));
         lines.push(Line::styled(

@@ -245,9 +245,13 @@ impl ClassifierConfig {
     pub fn input_shape(&self) -> Result<spec::Shape, ClassifierConfigError> {
         match (&self.data, self.dataset) {
             (Some(data), DatasetName::Folder) => {
-                let (c, h, w) = data
-                    .image_shape()
-                    .map_err(|e| invalid("data.path", data.path.display(), &e.to_string()))?;
+                let (c, h, w) = data.image_shape().map_err(|e| {
+                    // The error names its file; the folder itself is already the value.
+                    let text = e.to_string();
+                    let prefix = format!("{}: ", data.path.display());
+                    let reason = text.strip_prefix(&prefix).unwrap_or(&text);
+                    invalid("data.path", data.path.display(), reason)
+                })?;
                 Ok(spec::Shape::Image { c, h, w })
             }
             _ => Ok(super::INPUT),
