@@ -213,6 +213,21 @@ fn has_colour_half_blocks(buf: &Buffer) -> bool {
     })
 }
 
+/// The dashboard as `gradtop train SCENARIO` opens it, in colour, on the CPU.
+fn dashboard(scenario: scenario::Scenario, runs: &Path, max_steps: Option<u64>) -> App {
+    let options = Options {
+        fps: 10,
+        ascii: false,
+        data_dir: None,
+        device: DeviceChoice::Cpu,
+        runs_dir: runs.to_path_buf(),
+        watch: None,
+        scenario: Some(scenario),
+        max_steps,
+    };
+    App::new(&options, Theme::new(false, false))
+}
+
 fn draw(app: &App, w: u16, h: u16) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| render(app, f)).unwrap();
@@ -242,17 +257,7 @@ fn the_cifar_scenario_trains_in_the_dashboard_and_draws_its_samples_in_colour() 
         "eval_subset=100".to_string(),
     ];
     let s = scenario::load_with_overrides(Path::new(CIFAR_SCENARIO), &sets).unwrap();
-    let options = Options {
-        fps: 10,
-        ascii: false,
-        data_dir: None,
-        device: DeviceChoice::Cpu,
-        runs_dir: dir.path().join("runs"),
-        watch: None,
-        scenario: Some(s),
-        max_steps: Some(20),
-    };
-    let mut app = App::new(&options, Theme::new(false, false));
+    let mut app = dashboard(s, &dir.path().join("runs"), Some(20));
     let before = text(&draw(&app, 120, 36));
     assert!(before.contains("folder"), "{before}");
     let effects = update(&mut app, Action::StartRestart);
@@ -316,17 +321,7 @@ fn a_missing_folder_is_shown_without_a_download_offer_and_a_filled_one_starts() 
     let data = dir.path().join("later");
     let sets = [format!("data.path={:?}", data.display().to_string())];
     let s = scenario::load_with_overrides(Path::new(CIFAR_SCENARIO), &sets).unwrap();
-    let options = Options {
-        fps: 10,
-        ascii: false,
-        data_dir: None,
-        device: DeviceChoice::Cpu,
-        runs_dir: dir.path().join("runs"),
-        watch: None,
-        scenario: Some(s),
-        max_steps: None,
-    };
-    let mut app = App::new(&options, Theme::new(false, false));
+    let mut app = dashboard(s, &dir.path().join("runs"), None);
     let screen = text(&draw(&app, 120, 36));
     assert!(
         screen.contains("The scenario's data folder is missing."),
