@@ -229,7 +229,12 @@ pub fn read_images(path: &Path) -> Result<Images, DataError> {
     let (count, channels, rows, cols) = match dims[..] {
         [n, h, w] => (n, 1, h, w),
         [n, c, h, w] => (n, c, h, w),
-        _ => unreachable!("the magic numbers accepted have 3 or 4 dimensions"),
+        _ => {
+            return Err(DataError::Corrupt {
+                path: path.to_path_buf(),
+                what: format!("{} dimensions, expected 3 or 4", dims.len()),
+            })
+        }
     };
     check_image_shape(channels, rows, cols).map_err(|what| DataError::Corrupt {
         path: path.to_path_buf(),
