@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::idx;
+use super::lookup::existing_file;
 use super::{cifar, DataError, Dataset, DatasetName, Split, CLASSES};
 use crate::rng::Rng;
 
@@ -58,10 +59,7 @@ impl Layout {
 
 /// The first of the names given (each raw or `.gz`) present in `dir`.
 fn first_file(dir: &Path, stems: &[&str]) -> Option<PathBuf> {
-    stems
-        .iter()
-        .flat_map(|s| [dir.join(s), dir.join(format!("{s}.gz"))])
-        .find(|p| p.is_file())
+    stems.iter().find_map(|s| existing_file(dir, s))
 }
 
 /// Works out what `dir` holds, refusing a folder that is missing, holds neither format, or

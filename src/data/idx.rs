@@ -144,14 +144,17 @@ impl<'a> IdxStream<'a> {
     }
 }
 
-/// Reads an IDX file's header, checks its magic and that its sizes are those of a dataset, and
-/// then reads exactly the data it promises: a file that is shorter, or longer, is refused.
-fn read_idx(path: &Path, expected_magic: &[u32]) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+/// Reads an IDX file's magic number and dimensions from `stream`, refusing a magic that is not
+/// one of `expected_magic` and a header cut short.
+fn read_header(
+    stream: &mut IdxStream<'_>,
+    expected_magic: &[u32],
+) -> Result<Vec<usize>, DataError> {
+    let path = stream.path;
     let corrupt = |what: String| DataError::Corrupt {
         path: path.to_path_buf(),
         what,
     };
-    let mut stream = IdxStream::open(path)?;
     let head = stream.read_up_to(4)?;
     let [a, b, c, d] = head[..] else {
         return Err(corrupt(format!(
@@ -184,10 +187,21 @@ fn read_idx(path: &Path, expected_magic: &[u32]) -> Result<(Vec<usize>, Vec<u8>)
             4 + dim_bytes.len()
         )));
     }
-    let dims: Vec<usize> = dim_bytes
+    Ok(dim_bytes
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .collect();
+        .collect())
+}
+
+/// Reads an IDX file's header, checks its magic and that its sizes are those of a dataset, and
+/// then reads exactly the data it promises: a file that is shorter, or longer, is refused.
+fn read_idx(path: &Path, expected_magic: &[u32]) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+    let corrupt = |what: String| DataError::Corrupt {
+        path: path.to_path_buf(),
+        what,
+    };
+    let mut stream = IdxStream::open(path)?;
+    let dims = read_header(&mut stream, expected_magic)?;
     let shape = dims
         .iter()
         .map(|d| d.to_string())
@@ -225,27 +239,8 @@ fn read_idx(path: &Path, expected_magic: &[u32]) -> Result<(Vec<usize>, Vec<u8>)
 /// Reads an IDX image file (raw or `.gz`) of grey images (n×h×w) or images with channels
 /// (n×c×h×w), validating magic, dimensions and size.
 pub fn read_images(path: &Path) -> Result<Images, DataError> {
-    let (dims, pixels) = read_idx(path, &[IMAGES_MAGIC, CHANNEL_IMAGES_MAGIC])?;
-    let (count, channels, rows, cols) = match dims[..] {
-        [n, h, w] => (n, 1, h, w),
-        [n, c, h, w] => (n, c, h, w),
-        _ => {
-            return Err(DataError::Corrupt {
-                path: path.to_path_buf(),
-                what: format!("{} dimensions, expected 3 or 4", dims.len()),
-            })
-        }
-    };
-    check_image_shape(channels, rows, cols).map_err(|what| DataError::Corrupt {
-        path: path.to_path_buf(),
-        what,
-    })?;
-    if count > MAX_IMAGES {
-        return Err(DataError::Corrupt {
-            path: path.to_path_buf(),
-            what: format!("{count} images: at most {MAX_IMAGES} are taken"),
-        });
-    }
+    let (dims, pixels) = read_idx(path, &IMAGE_MAGICS)?;
+    let (count, channels, rows, cols) = image_dims(path, &dims)?;
     Ok(Images {
         pixels,
         count,
@@ -253,6 +248,35 @@ pub fn read_images(path: &Path) -> Result<Images, DataError> {
         rows,
         cols,
     })
+}
+
+/// The magic numbers of IDX image files: grey (n×h×w) and with channels (n×c×h×w).
+const IMAGE_MAGICS: [u32; 2] = [IMAGES_MAGIC, CHANNEL_IMAGES_MAGIC];
+
+/// `(count, channels, rows, cols)` of an image file's dimensions, refusing shapes no model
+/// here takes and more images than [`MAX_IMAGES`].
+fn image_dims(path: &Path, dims: &[usize]) -> Result<(usize, usize, usize, usize), DataError> {
+    let corrupt = |what: String| DataError::Corrupt {
+        path: path.to_path_buf(),
+        what,
+    };
+    let (count, channels, rows, cols) = match *dims {
+        [n, h, w] => (n, 1, h, w),
+        [n, c, h, w] => (n, c, h, w),
+        _ => {
+            return Err(corrupt(format!(
+                "{} dimensions, expected 3 or 4",
+                dims.len()
+            )))
+        }
+    };
+    check_image_shape(channels, rows, cols).map_err(corrupt)?;
+    if count > MAX_IMAGES {
+        return Err(corrupt(format!(
+            "{count} images: at most {MAX_IMAGES} are taken"
+        )));
+    }
+    Ok((count, channels, rows, cols))
 }
 
 /// Refuses image shapes no model here takes: empty sides, sides over [`MAX_SIDE`], more than
@@ -277,37 +301,9 @@ pub fn check_image_shape(channels: usize, rows: usize, cols: usize) -> Result<()
 /// Reads only the header of an IDX image file: `(count, channels, rows, cols)`, so a scenario
 /// can check its layers against the data without loading it.
 pub fn read_image_header(path: &Path) -> Result<(usize, usize, usize, usize), DataError> {
-    let corrupt = |what: String| DataError::Corrupt {
-        path: path.to_path_buf(),
-        what,
-    };
     let mut stream = IdxStream::open(path)?;
-    let head = stream.read_up_to(4 + 4 * 4)?;
-    let word = |i: usize| {
-        head.get(4 * i..4 * i + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let dims = match word(0).map(|m| m as u32) {
-        Some(IMAGES_MAGIC) => [word(1), Some(1), word(2), word(3)],
-        Some(CHANNEL_IMAGES_MAGIC) => [word(1), word(2), word(3), word(4)],
-        Some(magic) => {
-            return Err(corrupt(format!(
-                "bad magic number 0x{magic:08x}, expected 0x{IMAGES_MAGIC:08x} or \
-                 0x{CHANNEL_IMAGES_MAGIC:08x} (an IDX image file)"
-            )))
-        }
-        None => {
-            return Err(corrupt(format!(
-                "file is {} bytes, too short for an IDX header",
-                head.len()
-            )))
-        }
-    };
-    let [Some(n), Some(c), Some(h), Some(w)] = dims else {
-        return Err(corrupt(format!("truncated header: {} bytes", head.len())));
-    };
-    check_image_shape(c, h, w).map_err(corrupt)?;
-    Ok((n, c, h, w))
+    let dims = read_header(&mut stream, &IMAGE_MAGICS)?;
+    image_dims(path, &dims)
 }
 
 /// Reads an IDX label file (raw or `.gz`) and checks every label is below `classes`.

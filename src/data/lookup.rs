@@ -158,7 +158,7 @@ fn default_dirs(name: DatasetName) -> Vec<PathBuf> {
 }
 
 /// The path of one of the four files in `dir`, preferring the raw file over `.gz`.
-fn existing_file(dir: &Path, stem: &str) -> Option<PathBuf> {
+pub(crate) fn existing_file(dir: &Path, stem: &str) -> Option<PathBuf> {
     [dir.join(stem), dir.join(format!("{stem}.gz"))]
         .into_iter()
         .find(|p| p.is_file())
