@@ -126,6 +126,9 @@ pub struct ClassifierTab {
     /// The dataset the scenario's name speaks of, when a scenario or a resumed run named the
     /// tab; none while the tab goes by its default name, which follows dataset and model.
     named_dataset: Option<DatasetName>,
+    /// The shape of the images a start would train on (a folder's is read from its headers),
+    /// looked up with the data status, not on every frame the model summary is drawn.
+    input: Result<spec::Shape, String>,
 }
 
 impl ClassifierTab {
@@ -143,6 +146,7 @@ impl ClassifierTab {
             ),
         };
         let data = DataStatus::of(&config, data_dir);
+        let input = config.input_shape().map_err(|e| e.to_string());
         let default_name = default_name(&config);
         Self {
             job: JobState::new(JobKind::Classifier, scenario, &default_name),
@@ -157,6 +161,7 @@ impl ClassifierTab {
             misclassified_only: false,
             data_dir: data_dir.map(Path::to_path_buf),
             named_dataset,
+            input,
         }
     }
 
@@ -215,18 +220,20 @@ impl ClassifierTab {
         }
     }
 
+    /// Looks for the config's dataset again, and the shape of its images.
+    fn look_for_data(&mut self) {
+        self.data = DataStatus::of(&self.config, self.data_dir.as_deref());
+        self.input = self.config.input_shape().map_err(|e| e.to_string());
+    }
+
     /// The model summary of the architecture a start would build (`i`).
     pub fn model_summary(&self) -> ModelSummaryView {
         ModelSummaryView {
             model: self.config.model_name().to_string(),
-            summary: self
-                .config
-                .input_shape()
-                .map_err(|e| e.to_string())
-                .and_then(|input| {
-                    spec::infer(&self.config.architecture(), input, crate::data::CLASSES)
-                        .map_err(|e| e.to_string())
-                }),
+            summary: self.input.clone().and_then(|input| {
+                spec::infer(&self.config.architecture(), input, crate::data::CLASSES)
+                    .map_err(|e| e.to_string())
+            }),
         }
     }
 
@@ -254,7 +261,7 @@ impl JobTab for ClassifierTab {
     fn start(&mut self, device: DeviceChoice) -> Reaction {
         // The scenario's folder may have been filled since the tab looked.
         if self.config.dataset == DatasetName::Folder {
-            self.data = DataStatus::of(&self.config, self.data_dir.as_deref());
+            self.look_for_data();
         }
         if let DataStatus::Missing { hint, .. } = &self.data {
             return Reaction::toast(
@@ -382,7 +389,7 @@ impl JobTab for ClassifierTab {
             self.config = config.clone();
             self.job.scenario = spec.scenario.clone();
             self.named_dataset = Some(config.dataset);
-            self.data = DataStatus::of(config, self.data_dir.as_deref());
+            self.look_for_data();
         }
     }
 
@@ -396,7 +403,7 @@ impl JobTab for ClassifierTab {
             return;
         }
         self.config.dataset = dataset;
-        self.data = DataStatus::probe(dataset, self.data_dir.as_deref());
+        self.look_for_data();
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, view: &ChartView) {
